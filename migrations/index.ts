@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as engineCore from './0001-engine-core.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Numbered, forward-only. Imported statically so dist, tsx and jest load the same list. */
+const migrations: Array<[name: string, migration: Migration]> = [['0001-engine-core', engineCore]];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

@@ -1,0 +1,46 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { WorkflowEngine } from '../engine/workflow-engine.js';
+import { externalTaskRouter } from './camunda/external-task-router.js';
+import { nativeRouter } from './native-router.js';
+import { notFoundHandler, problemHandler } from './problem.js';
+
+export interface HttpOptions {
+  /** JSON bodies larger than this are refused with 413. @default 1 MiB */
+  jsonBytes?: number;
+  /** BPMN uploads larger than this are refused with 413. @default 5 MiB */
+  bpmnBytes?: number;
+  isReady: () => Promise<boolean>;
+  onError?: (error: unknown) => void;
+}
+
+/** The HTTP layer: routers, body limits and the problem+json error mapping. */
+export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use((req, _res, next) => {
+    req.log = options.onError;
+    next();
+  });
+  app.use(express.json({ limit: options.jsonBytes ?? 1024 * 1024 }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await options.isReady().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'database unreachable' });
+  });
+
+  app.use('/api', nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
+  app.use('/engine-rest/external-task', externalTaskRouter(engine));
+  app.get('/engine-rest/version', (_req, res) => {
+    res.status(200).set('Content-Type', 'application/json').send(JSON.stringify({ version: '7.21.0' }));
+  });
+
+  app.use(notFoundHandler);
+  app.use(problemHandler);
+  return app;
+}

@@ -1,0 +1,112 @@
+import { readdir, readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { ServiceTaskRegistry } from '../service-tasks/registry.js';
+import { createHttpApp } from './api/http-server.js';
+import type { Config } from './config.js';
+import { analyseDefinition, closeAnalyser } from './engine/definitions/analyse-definition.js';
+import { JavaScripts } from 'bpmn-engine';
+import { createDisabledScripts, createSafeExpressions } from './engine/expressions.js';
+import { JobPoller } from './engine/job-poller.js';
+import { ProcessRuntime } from './engine/runtime/process-runtime.js';
+import { WorkflowEngine } from './engine/workflow-engine.js';
+import { openDatabase, type Database } from './store/database.js';
+
+export interface App {
+  readonly config: Config;
+  readonly database: Database;
+  readonly engine: WorkflowEngine;
+  readonly registry: ServiceTaskRegistry;
+  readonly poller: JobPoller;
+  /** Starts the job poller and the HTTP server; resolves with the bound port. */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface AppOverrides {
+  registry?: ServiceTaskRegistry;
+  inMemoryDatabase?: boolean;
+  log?: (line: string) => void;
+}
+
+/** The composition root: the one place that knows every part. */
+export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const log = overrides.log ?? ((line: string) => console.log(line));
+  const database = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.REGENFLOW_DATA_DIR,
+    poolSize: config.REGENFLOW_DB_POOL,
+    inMemory: overrides.inMemoryDatabase,
+  });
+  const registry = overrides.registry ?? new ServiceTaskRegistry();
+  const runtime = new ProcessRuntime({
+    expressions: createSafeExpressions(),
+    // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
+    scripts: config.REGENFLOW_ALLOW_SCRIPTS ? new JavaScripts() : createDisabledScripts(),
+    inlineHandlers: registry.inlineHandler,
+    maxSteps: config.REGENFLOW_MAX_STEPS,
+  });
+  const engine = new WorkflowEngine({
+    knex: database.knex,
+    runtime,
+    analyse: (xml, options) => analyseDefinition(xml, options),
+    nodeId: config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`,
+    allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
+  });
+  const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
+  let server: Server | null = null;
+
+  return {
+    config,
+    database,
+    engine,
+    registry,
+    poller,
+    async listen() {
+      const http = createHttpApp(engine, {
+        isReady: async () => {
+          await database.knex.raw('select 1');
+          return true;
+        },
+        onError: logError,
+      });
+      poller.start();
+      return new Promise<number>((resolve, reject) => {
+        server = http.listen(config.PORT, config.HOST, () => {
+          const address = server?.address();
+          resolve(typeof address === 'object' && address ? address.port : config.PORT);
+        });
+        server.once('error', reject);
+      });
+    },
+    async close() {
+      await poller.stop();
+      if (server) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server?.close(resolve));
+      }
+      await closeAnalyser();
+      await database.close();
+    },
+  };
+}
+
+/** Deploys every .bpmn file of a folder (unchanged files keep their version). */
+export async function deployFolder(engine: WorkflowEngine, folder: string): Promise<string[]> {
+  let files: string[];
+  try {
+    files = (await readdir(folder)).filter((file) => file.endsWith('.bpmn')).sort();
+  } catch {
+    return [];
+  }
+  const lines: string[] = [];
+  for (const file of files) {
+    const deployment = await engine.deploy([{ name: file, xml: await readFile(join(folder, file), 'utf8') }], { name: file, source: 'startup' });
+    for (const definition of deployment.definitions) {
+      lines.push(`${definition.key} v${definition.version}${definition.created ? ' (new)' : ''}`);
+    }
+  }
+  return lines;
+}

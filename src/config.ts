@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => ['true', '1', 'yes'].includes(value));
+
+/** Every setting, read once from the environment at start and frozen. */
+const ConfigSchema = z.object({
+  /** Port of the HTTP server. @default 3000 */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address to bind. Anything but loopback requires REGENFLOW_TOKENS. @default 127.0.0.1 */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** PGlite files, the generated admin token and worktrees. @default ./data */
+  REGENFLOW_DATA_DIR: z.string().min(1).default('./data'),
+  /** A PostgreSQL server (postgres://…) instead of the embedded PGlite. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
+    .optional(),
+  /** Connections to the PostgreSQL server. @default 10 */
+  REGENFLOW_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
+  /** Comma-separated role:token pairs, e.g. admin:s3cret,worker:w0rk. */
+  REGENFLOW_TOKENS: z.string().optional(),
+  /** Run JavaScript script tasks (off: diagrams are code only when an admin says so). @default false */
+  REGENFLOW_ALLOW_SCRIPTS: boolean.default(false),
+  /**
+   * Activities one transition may run before it is stopped and refused. bpmn-engine recurses
+   * once per activity, so the bound stays below what the stack holds. @default 300
+   */
+  REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).max(5000).default(300),
+  /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
+  REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  /** Deploy every .bpmn in this folder at start. @default ./processes */
+  REGENFLOW_PROCESSES_DIR: z.string().default('./processes'),
+  /** Name of this engine node in locks. @default hostname-pid */
+  REGENFLOW_NODE_ID: z.string().optional(),
+});
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(environment);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return Object.freeze(parsed.data);
+}

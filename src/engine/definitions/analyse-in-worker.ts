@@ -1,0 +1,230 @@
+import { createRequire } from 'node:module';
+import * as elements from 'bpmn-elements';
+import { BpmnModdle } from 'bpmn-moddle';
+import serializer, { TypeResolver } from 'moddle-context-serializer';
+import { validateExpressionSyntax } from '../expressions.js';
+import type { DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
+
+const require = createRequire(import.meta.url);
+const camundaSchema = require('camunda-bpmn-moddle/resources/camunda.json');
+const { Linter } = require('bpmnlint');
+const NodeResolver = require('bpmnlint/lib/resolver/node-resolver');
+
+/**
+ * bpmnlint rules and what they mean for an executable process. Errors make execution
+ * wrong or impossible; warnings are style. Documentation-only processes get warnings only.
+ */
+const LINT_RULES: Record<string, 'error' | 'warn'> = {
+  'start-event-required': 'error', // nothing to start
+  'no-disconnected': 'error', // unreachable or dead-end element
+  'conditional-flows': 'error', // an unconditioned split out of a conditional gateway
+  'fake-join': 'error', // a task "joining" flows runs once per token, not once
+  'no-complex-gateway': 'error', // not executable here
+  'no-duplicate-sequence-flows': 'error', // tokens doubled
+  'single-blank-start-event': 'error', // which blank start runs is undefined
+  'single-event-definition': 'error', // multiple event definitions are not executable here
+  'event-sub-process-typed-start-event': 'error',
+  'sub-process-blank-start-event': 'error',
+  'link-event': 'error', // unmatched link throw/catch
+  'event-based-gateway': 'error',
+  'end-event-required': 'warn', // implicit end is legal BPMN
+  'no-implicit-split': 'warn', // implicit parallel split is legal BPMN
+  'no-implicit-end': 'warn',
+  'no-implicit-start': 'warn',
+  'no-gateway-join-fork': 'warn',
+  'label-required': 'warn',
+  'no-bpmndi': 'warn',
+  'no-overlapping-elements': 'warn',
+  'superfluous-gateway': 'warn',
+  'superfluous-label': 'warn',
+  'superfluous-termination': 'warn',
+  'ad-hoc-sub-process': 'warn',
+  global: 'warn',
+};
+
+const lintResolver = new NodeResolver();
+const typeResolver = TypeResolver({ ...elements } as any);
+
+/** Parses, lints and checks one diagram. Runs inside the analyser worker thread. */
+export async function analyseXml(xml: string, options: { allowScripts: boolean }): Promise<DefinitionAnalysis> {
+  const errors: Finding[] = [];
+  const warnings: Finding[] = [];
+  const moddle = new BpmnModdle({ camunda: camundaSchema });
+  let parsed: any;
+  try {
+    parsed = await moddle.fromXML(xml, 'bpmn:Definitions');
+  } catch (error) {
+    return failed([{ severity: 'error', rule: 'parse', message: `not a BPMN 2.0 document: ${(error as Error).message}` }]);
+  }
+  // bpmn-moddle only warns about duplicate ids, unknown elements and dangling references.
+  for (const warning of parsed.warnings ?? []) {
+    errors.push({
+      severity: 'error',
+      rule: 'parse',
+      elementId: warning.element?.id,
+      message: String(warning.message).split('\n')[0] ?? 'parse warning',
+    });
+  }
+  const definitions = parsed.rootElement;
+  if (!definitions || definitions.$type !== 'bpmn:Definitions') {
+    return failed([{ severity: 'error', rule: 'parse', message: 'the root element is not bpmn:definitions' }]);
+  }
+
+  // Serialize before linting: bpmnlint touches lazy collections (eventDefinitions, incoming),
+  // and an empty `eventDefinitions` makes bpmn-elements treat a blank start event as typed.
+  const serializedContext: string = serializer(parsed, typeResolver).serialize();
+
+  const processes: any[] = (definitions.rootElements ?? []).filter((element: any) => element.$type === 'bpmn:Process');
+  const owner = new Map<string, any>(); // element id -> process
+  for (const process of processes) walk(process, (element) => owner.set(element.id, process));
+  for (const collaboration of (definitions.rootElements ?? []).filter((element: any) => element.$type === 'bpmn:Collaboration')) {
+    for (const participant of collaboration.participants ?? []) if (participant.processRef) owner.set(participant.id, participant.processRef);
+  }
+  const executable = processes.filter((process) => process.isExecutable);
+  const severityFor = (elementId: string | undefined, severity: 'error' | 'warning'): 'error' | 'warning' => {
+    if (severity === 'warning') return 'warning';
+    const process = elementId ? owner.get(elementId) : undefined;
+    if (process) return process.isExecutable ? 'error' : 'warning';
+    return executable.length ? 'error' : 'warning';
+  };
+  const report = (finding: Finding) => (finding.severity === 'error' ? errors : warnings).push(finding);
+
+  for (const process of processes) linkFlows(process);
+  // A fresh linter each time: bpmnlint rule instances keep state between lint() calls.
+  const linter = new Linter({ config: { rules: LINT_RULES }, resolver: lintResolver });
+  const lintResults: Record<string, Array<{ id?: string; message: string; category: string }>> = await linter.lint(definitions);
+  for (const [rule, findings] of Object.entries(lintResults)) {
+    for (const finding of findings) {
+      const configured = finding.category === 'error' ? 'error' : 'warning';
+      report({ severity: severityFor(finding.id, configured), rule, elementId: finding.id, message: finding.message });
+    }
+  }
+
+  for (const process of executable) checkExecutable(process, options, report);
+
+  const info = processes.map(describeProcess);
+  if (!processes.length) report({ severity: 'error', rule: 'parse', message: 'the document has no bpmn:process' });
+  const ok = errors.length === 0;
+  return {
+    ok,
+    definitionsId: definitions.id,
+    name: definitions.name,
+    errors,
+    warnings,
+    processes: info,
+    executableProcessIds: executable.map((process) => process.id),
+    serializedContext: ok && executable.length ? serializedContext : undefined,
+  };
+
+  function failed(findings: Finding[]): DefinitionAnalysis {
+    return { ok: false, errors: findings, warnings: [], processes: [], executableProcessIds: [] };
+  }
+}
+
+/**
+ * `<bpmn:incoming>`/`<bpmn:outgoing>` are optional in the XML (bpmn-js writes them, other
+ * tools often do not) while bpmnlint reads connectivity from them: derive them from the flows.
+ */
+function linkFlows(container: any): void {
+  for (const element of container.flowElements ?? []) {
+    if (element.$type === 'bpmn:SequenceFlow') {
+      for (const [end, list] of [
+        [element.sourceRef, 'outgoing'],
+        [element.targetRef, 'incoming'],
+      ] as const) {
+        if (!end) continue;
+        end[list] ??= [];
+        if (!end[list].includes(element)) end[list].push(element);
+      }
+    }
+    if (element.flowElements) linkFlows(element);
+  }
+}
+
+function walk(container: any, visit: (element: any) => void): void {
+  for (const element of [...(container.flowElements ?? []), ...(container.artifacts ?? [])]) {
+    visit(element);
+    if (element.flowElements) walk(element, visit);
+  }
+  for (const lane of container.laneSets?.flatMap((set: any) => set.lanes ?? []) ?? []) visit(lane);
+}
+
+function checkExecutable(process: any, options: { allowScripts: boolean }, report: (finding: Finding) => void): void {
+  const error = (elementId: string, rule: string, message: string) => report({ severity: 'error', rule, elementId, message });
+  walk(process, (element) => {
+    const type: string = element.$type;
+    if (type === 'bpmn:ScriptTask' && !options.allowScripts) {
+      error(element.id, 'scripts-disabled', 'script tasks are disabled; start the server with --allow-scripts');
+    }
+    if (type === 'bpmn:SequenceFlow' && element.conditionExpression) {
+      const condition = element.conditionExpression;
+      if (condition.language && !options.allowScripts) {
+        error(element.id, 'scripts-disabled', `script conditions (${condition.language}) are disabled; use an expression`);
+      } else if (typeof condition.body === 'string') {
+        const problem = validateExpressionSyntax(condition.body.trim());
+        if (problem) error(element.id, 'expression', problem);
+      }
+    }
+    if (['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:BusinessRuleTask'].includes(type) && element.type === 'external' && !element.topic) {
+      error(element.id, 'external-topic', 'an external task needs camunda:topic');
+    }
+    if (type === 'bpmn:CallActivity' && !element.calledElement) {
+      error(element.id, 'call-activity', 'a call activity needs calledElement (the process key to call)');
+    }
+    for (const definition of element.eventDefinitions ?? []) {
+      switch (definition.$type) {
+        case 'bpmn:TimerEventDefinition':
+          if (!definition.timeDate && !definition.timeDuration && !definition.timeCycle) {
+            error(element.id, 'timer', 'a timer needs timeDate, timeDuration or timeCycle');
+          }
+          break;
+        case 'bpmn:MessageEventDefinition':
+          if (!definition.messageRef) error(element.id, 'message', 'a message event needs messageRef');
+          else if (!definition.messageRef.name) error(definition.messageRef.id, 'message', 'a message needs a name to be correlated');
+          break;
+        case 'bpmn:SignalEventDefinition':
+          if (!definition.signalRef) error(element.id, 'signal', 'a signal event needs signalRef');
+          else if (!definition.signalRef.name) error(definition.signalRef.id, 'signal', 'a signal needs a name to be broadcast');
+          break;
+      }
+    }
+    if (type === 'bpmn:ReceiveTask' && element.messageRef && !element.messageRef.name) {
+      error(element.messageRef.id, 'message', 'a message needs a name to be correlated');
+    }
+  });
+}
+
+function describeProcess(process: any): ProcessInfo {
+  const info: ProcessInfo = {
+    id: process.id,
+    name: process.name,
+    isExecutable: Boolean(process.isExecutable),
+    messageStartEvents: [],
+    signalStartEvents: [],
+    timerStartEvents: [],
+    externalTopics: [],
+  };
+  for (const element of process.flowElements ?? []) {
+    if (element.$type !== 'bpmn:StartEvent') continue;
+    for (const definition of element.eventDefinitions ?? []) {
+      if (definition.$type === 'bpmn:MessageEventDefinition' && definition.messageRef?.name) {
+        info.messageStartEvents.push({ activityId: element.id, messageName: definition.messageRef.name, messageRefId: definition.messageRef.id });
+      }
+      if (definition.$type === 'bpmn:SignalEventDefinition' && definition.signalRef?.name) {
+        info.signalStartEvents.push({ activityId: element.id, signalName: definition.signalRef.name, signalRefId: definition.signalRef.id });
+      }
+      if (definition.$type === 'bpmn:TimerEventDefinition') {
+        for (const timerType of ['timeDate', 'timeDuration', 'timeCycle'] as const) {
+          const body = definition[timerType]?.body;
+          if (body) info.timerStartEvents.push({ activityId: element.id, timerType, expression: String(body).trim() });
+        }
+      }
+    }
+  }
+  const topics = new Set<string>();
+  walk(process, (element) => {
+    if (element.type === 'external' && element.topic) topics.add(element.topic);
+  });
+  info.externalTopics = [...topics];
+  return info;
+}

@@ -1,0 +1,170 @@
+import type { CompiledDefinition } from '../definition-cache.js';
+import type { ExternalTaskWait, HandlerFailure, Variables } from '../types.js';
+import type { InstanceContext } from './process-runtime.js';
+import { readInputOutput, type InputOutput } from './camunda-properties.js';
+
+/** What a completed external task (or retried handler) brings into a transition. */
+export type ServiceCompletion =
+  | { kind: 'complete'; variables: Variables }
+  | { kind: 'bpmn-error'; variables: Variables; errorCode: string; errorMessage: string }
+  | { kind: 'retry' };
+
+export interface InlineHandlerContext {
+  instanceId: string;
+  processKey: string;
+  businessKey?: string | null;
+  activityId: string;
+  executionId: string;
+  /** Stable across re-runs of the same activity execution (handlers run at least once). */
+  idempotencyKey: string;
+}
+
+/** Runs a topic's in-process handler; throws a BpmnErrorSignal for a BPMN error. */
+export type InlineHandler = (input: Variables, context: InlineHandlerContext) => Promise<Variables | void>;
+export type InlineHandlerLookup = (topic: string) => InlineHandler | undefined;
+
+/** Thrown by a handler to raise a BPMN error that boundary events catch by `code`. */
+export class BpmnErrorSignal extends Error {
+  constructor(
+    readonly code: string,
+    message = code,
+  ) {
+    super(message);
+    this.name = 'BpmnError';
+  }
+}
+
+const SERVICE_TYPES = new Set(['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:BusinessRuleTask']);
+
+interface BindingOptions {
+  instance: InstanceContext;
+  definition: CompiledDefinition;
+  inlineHandlers: InlineHandlerLookup;
+  completions: Map<string, ServiceCompletion>;
+  track(promise: Promise<unknown>): void;
+  setVariables(activityEnvironment: any, variables: Variables): void;
+  onHandlerFailure(failure: HandlerFailure): void;
+}
+
+/**
+ * Binds every `camunda:type="external"` task to one service. bpmn-engine calls a service
+ * again, with the same execution id, when it resumes a saved state in which the task was
+ * running: that is how a completed external task re-enters the engine. A service that has
+ * neither a completion nor an inline handler simply does not call back: the task waits.
+ */
+export function bindServiceTasks(options: BindingOptions) {
+  const pending = new Map<string, ExternalTaskWait>();
+  const { instance, completions } = options;
+
+  const inert = { activate() {}, deactivate() {} };
+
+  function extension(activity: any) {
+    const behaviour = activity.behaviour;
+    if (!SERVICE_TYPES.has(activity.type) || !(behaviour?.type === 'external' || behaviour?.topic)) return inert;
+    const topic = String(behaviour.topic ?? '');
+    const priority = Number(behaviour.taskPriority ?? 0) || 0;
+    const io = readInputOutput(behaviour);
+    behaviour.Service = function ExternalService() {
+      return {
+        execute(executeMessage: any, callback: (error: unknown, output?: unknown) => void) {
+          const { executionId } = executeMessage.content;
+          const environment = activity.environment;
+          const finish = (result: Variables | void) => {
+            const mapped = mapOutputs(io, result ?? {}, environment, executeMessage);
+            options.setVariables(environment, mapped);
+            pending.delete(executionId);
+            callback(null, result ?? {});
+          };
+          const raise = (code: string, message: string, variables: Variables = {}) => {
+            options.setVariables(environment, variables);
+            pending.delete(executionId);
+            callback(Object.assign(new Error(message), { code }));
+          };
+
+          const completion = completions.get(executionId);
+          if (completion && completion.kind !== 'retry') {
+            completions.delete(executionId);
+            if (completion.kind === 'complete') return finish(completion.variables);
+            return raise(completion.errorCode, completion.errorMessage, completion.variables);
+          }
+
+          const handler = options.inlineHandlers(topic);
+          const parked = instance.parkedExecutions?.has(executionId) && completion?.kind !== 'retry';
+          if (!handler || parked) {
+            pending.set(executionId, { activityId: activity.id, executionId, topic, priority });
+            return;
+          }
+          completions.delete(executionId);
+          const input = mapInputs(io, environment, executeMessage);
+          options.track(
+            handler(input, {
+              instanceId: instance.instanceId,
+              processKey: instance.processKey,
+              businessKey: instance.businessKey,
+              activityId: activity.id,
+              executionId,
+              idempotencyKey: `${instance.instanceId}/${executionId}`,
+            }).then(
+              (result) => finish(result),
+              (error: unknown) => {
+                if (error instanceof BpmnErrorSignal) return raise(error.code, error.message);
+                // Not a BPMN error: park the task with an incident until someone retries it.
+                const failure = error as Error;
+                options.onHandlerFailure({
+                  activityId: activity.id,
+                  executionId,
+                  topic,
+                  message: failure?.message ?? String(error),
+                  stack: failure?.stack,
+                });
+              },
+            ),
+          );
+        },
+        discard() {
+          for (const [executionId, task] of pending) if (task.activityId === activity.id) pending.delete(executionId);
+        },
+        stop() {},
+      };
+    };
+    return inert;
+  }
+
+  return {
+    extension,
+    pendingExternalTasks: (): ExternalTaskWait[] => [...pending.values()],
+  };
+}
+
+function scopeOf(environment: any, message: any) {
+  return { environment, content: message.content, properties: message.properties, fields: message.fields };
+}
+
+function evaluate(environment: any, text: string | undefined, scope: object): unknown {
+  if (text === undefined) return undefined;
+  const expressions = environment.expressions;
+  return expressions.hasExpression(text) ? expressions.resolveExpression(text, scope) : text;
+}
+
+/** camunda:inputParameter values, or every process variable when none is declared. */
+function mapInputs(io: InputOutput, environment: any, message: any): Variables {
+  if (!io.inputs.length) return { ...environment.variables };
+  const scope = scopeOf(environment, message);
+  return Object.fromEntries(io.inputs.map((input) => [input.name, evaluate(environment, input.value, scope)]));
+}
+
+/** camunda:outputParameter values evaluated over the result, or the whole result. */
+function mapOutputs(io: InputOutput, result: Variables, environment: any, message: any): Variables {
+  if (!io.outputs.length) return result;
+  const scopedEnvironment = { ...environment, variables: { ...environment.variables, ...result } };
+  const scope = { ...scopeOf(scopedEnvironment, message) };
+  const expressions = environment.expressions;
+  return Object.fromEntries(
+    io.outputs.map((output) => [
+      output.name,
+      output.value !== undefined && expressions.hasExpression(output.value)
+        ? expressions.resolveExpression(output.value, scope)
+        : output.value,
+    ]),
+  );
+}

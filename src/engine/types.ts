@@ -1,0 +1,99 @@
+/** Shapes shared by the engine core, the store and the API. */
+
+export type Variables = Record<string, unknown>;
+
+export type InstanceStatus = 'active' | 'completed' | 'cancelled' | 'failed';
+
+/** One event applied by a transition (see DESIGN.md, "Execution model"). */
+export type TransitionEvent =
+  | { type: 'resume' }
+  | { type: 'complete-user-task'; executionId: string; variables: Variables }
+  | { type: 'deliver-message'; refId: string; executionId?: string; variables: Variables }
+  | { type: 'deliver-signal'; refId: string; executionId?: string; variables: Variables }
+  | { type: 'complete-external-task'; executionId: string; variables: Variables }
+  | {
+      type: 'external-task-bpmn-error';
+      executionId: string;
+      errorCode: string;
+      errorMessage?: string;
+      variables: Variables;
+    }
+  | { type: 'complete-call-activity'; executionId: string; variables: Variables }
+  | { type: 'fail-call-activity'; executionId: string; errorCode: string; errorMessage: string }
+  | { type: 'set-variables'; variables: Variables }
+  | { type: 'retry-handler'; executionId: string };
+
+export interface UserTaskWait {
+  activityId: string;
+  executionId: string;
+  name?: string;
+  assignee?: string;
+  candidateGroups: string[];
+  candidateUsers: string[];
+  formKey?: string;
+  formFields: Array<{ id: string; label?: string; type?: string; defaultValue?: unknown }>;
+  priority: number;
+  dueAt?: Date;
+}
+
+export interface ExternalTaskWait {
+  activityId: string;
+  executionId: string;
+  topic: string;
+  priority: number;
+}
+
+export interface SubscriptionWait {
+  kind: 'message' | 'signal';
+  name: string;
+  refId: string;
+  activityId: string;
+  executionId: string;
+}
+
+export interface TimerWait {
+  activityId: string;
+  /** The timer's execution id: stable across recover, so it names the job. */
+  timerKey: string;
+  dueAt: Date;
+}
+
+export interface CallActivityWait {
+  activityId: string;
+  executionId: string;
+  calledElement: string;
+  variables: Variables;
+}
+
+export interface HistoryEntry {
+  activityId?: string;
+  activityType?: string;
+  activityName?: string;
+  executionId?: string;
+  event: string;
+  at: Date;
+  data?: Record<string, unknown>;
+}
+
+export interface HandlerFailure {
+  activityId: string;
+  executionId: string;
+  topic: string;
+  message: string;
+  stack?: string;
+}
+
+/** Everything a transition produced; committed at once or not at all. */
+export interface TransitionOutcome {
+  status: InstanceStatus;
+  state: unknown;
+  variables: Variables;
+  userTasks: UserTaskWait[];
+  externalTasks: ExternalTaskWait[];
+  subscriptions: SubscriptionWait[];
+  timers: TimerWait[];
+  callActivities: CallActivityWait[];
+  history: HistoryEntry[];
+  handlerFailures: HandlerFailure[];
+  steps: number;
+}

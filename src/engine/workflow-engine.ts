@@ -1,0 +1,745 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Knex } from 'knex';
+import { AppError, ConcurrentUpdateError, notFound } from '../errors.js';
+import * as definitionsStore from '../store/definitions.js';
+import * as externalTasksStore from '../store/external-tasks.js';
+import * as jobsStore from '../store/jobs.js';
+import { endInstance, insertInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
+import type { DefinitionAnalysis, ProcessInfo } from './definitions/analyse-definition.js';
+import { DefinitionCache } from './definition-cache.js';
+import { InstanceLocks } from './instance-locks.js';
+import type { ProcessRuntime } from './runtime/process-runtime.js';
+import { safeCopy } from './runtime/process-runtime.js';
+import { nextStartTimerDue } from './timer-schedule.js';
+import type { TransitionEvent, TransitionOutcome, Variables } from './types.js';
+
+export interface WorkflowEngineOptions {
+  knex: Knex;
+  runtime: ProcessRuntime;
+  analyse: (xml: string, options: { allowScripts: boolean }) => Promise<DefinitionAnalysis>;
+  /** Names this node in job and external-task locks. */
+  nodeId: string;
+  allowScripts?: boolean;
+  /** Attempts of one transition against concurrent updates. @default 8 */
+  maxAttempts?: number;
+  /** How long a claimed job stays with this node. @default 60000 */
+  jobLeaseMs?: number;
+  /** Back-off before a failed job runs again. @default 10000 */
+  jobRetryDelayMs?: number;
+}
+
+export interface DeployResource {
+  name: string;
+  xml: string;
+}
+
+export interface DeployedDefinition {
+  id: string;
+  key: string;
+  version: number;
+  name: string | null;
+  executable: boolean;
+  /** False when the same content was already the latest version. */
+  created: boolean;
+  warnings: DefinitionAnalysis['warnings'];
+}
+
+export interface Deployment {
+  id: string;
+  name: string;
+  definitions: DeployedDefinition[];
+}
+
+export interface StartOptions {
+  processKey?: string;
+  definitionId?: string;
+  variables?: Variables;
+  businessKey?: string | null;
+}
+
+export interface CorrelateOptions {
+  messageName: string;
+  businessKey?: string;
+  processInstanceId?: string;
+  /** Process variables the instance must have (Camunda 7 `correlationKeys`). */
+  correlationKeys?: Variables;
+  variables?: Variables;
+  /** Deliver to every matching subscription instead of exactly one. */
+  all?: boolean;
+}
+
+export interface CorrelationResult {
+  resultType: 'Execution' | 'ProcessDefinition';
+  instanceId: string;
+}
+
+/** Events: `instance.ended`, `external-tasks.created` (topics), `jobs.scheduled` (due date). */
+export class WorkflowEngine extends EventEmitter {
+  readonly knex: Knex;
+  private readonly runtime: ProcessRuntime;
+  private readonly definitions: DefinitionCache;
+  private readonly locks = new InstanceLocks();
+  private readonly options: Required<Omit<WorkflowEngineOptions, 'knex' | 'runtime' | 'analyse'>> & WorkflowEngineOptions;
+
+  constructor(options: WorkflowEngineOptions) {
+    super();
+    this.knex = options.knex;
+    this.runtime = options.runtime;
+    this.options = { allowScripts: false, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, ...options };
+    this.definitions = new DefinitionCache((id) => definitionsStore.findDefinition(this.knex, id));
+  }
+
+  // ---------------------------------------------------------------- deployments
+
+  /**
+   * Analyses (parse + lint) every resource, then stores each process as a new version of
+   * its key, unless the latest version has the same content. All or nothing.
+   */
+  async deploy(resources: DeployResource[], options: { name?: string; source?: string } = {}): Promise<Deployment> {
+    if (!resources.length) throw new AppError('VALIDATION_FAILED', 'a deployment needs at least one BPMN resource');
+    const analysed: Array<{ resource: DeployResource; analysis: DefinitionAnalysis }> = [];
+    for (const resource of resources) {
+      const analysis = await this.options.analyse(resource.xml, { allowScripts: this.options.allowScripts });
+      if (!analysis.ok) {
+        const first = analysis.errors[0];
+        throw new AppError(
+          'INVALID_DEFINITION',
+          `${resource.name} was rejected: ${first ? formatFinding(first) : 'invalid'}${
+            analysis.errors.length > 1 ? ` (and ${analysis.errors.length - 1} more)` : ''
+          }`,
+          { details: { resource: resource.name, errors: analysis.errors, warnings: analysis.warnings } },
+        );
+      }
+      analysed.push({ resource, analysis });
+    }
+
+    const deploymentId = randomUUID();
+    const deployment: Deployment = { id: deploymentId, name: options.name ?? resources[0]!.name, definitions: [] };
+    await this.knex.transaction(async (trx) => {
+      await definitionsStore.insertDeployment(trx, { id: deploymentId, name: deployment.name, source: options.source ?? 'api' });
+      for (const { resource, analysis } of analysed) {
+        const checksum = createHash('sha256').update(resource.xml).digest('hex');
+        for (const process of analysis.processes) {
+          const latest = await trx('process_definitions').where({ key: process.id }).orderBy('version', 'desc').forUpdate().first();
+          if (latest && latest.checksum === checksum) {
+            deployment.definitions.push(summarise(latest, false, analysis));
+            continue;
+          }
+          const version = (latest?.version ?? 0) + 1;
+          const row = {
+            id: `${process.id}:${version}:${deploymentId.slice(0, 8)}`,
+            key: process.id,
+            version,
+            name: process.name ?? null,
+            deployment_id: deploymentId,
+            resource_name: resource.name,
+            checksum,
+            xml: resource.xml,
+            source_context: process.isExecutable ? (analysis.serializedContext ?? null) : null,
+            executable: process.isExecutable && Boolean(analysis.serializedContext),
+            info: process as unknown as Record<string, unknown>,
+            report: { warnings: analysis.warnings },
+          };
+          await definitionsStore.insertDefinition(trx, row);
+          if (row.executable) await this.replaceStartTriggers(trx, row.id, process);
+          deployment.definitions.push(summarise(row, true, analysis));
+        }
+      }
+    });
+    this.emit('jobs.scheduled');
+    return deployment;
+  }
+
+  /** Message, signal and timer start events belong to the latest version only. */
+  private async replaceStartTriggers(trx: Knex.Transaction, definitionId: string, process: ProcessInfo): Promise<void> {
+    const olderVersions = trx('process_definitions').where({ key: process.id }).select('id');
+    await trx('subscriptions').whereNull('instance_id').whereIn('definition_id', olderVersions).delete();
+    await trx('jobs').where({ kind: 'timer-start' }).whereIn('definition_id', olderVersions).delete();
+    for (const start of process.messageStartEvents) {
+      await trx('subscriptions').insert({
+        id: randomUUID(),
+        kind: 'message-start',
+        name: start.messageName,
+        ref_id: start.messageRefId ?? start.messageName,
+        definition_id: definitionId,
+        activity_id: start.activityId,
+      });
+    }
+    for (const start of process.signalStartEvents) {
+      await trx('subscriptions').insert({
+        id: randomUUID(),
+        kind: 'signal-start',
+        name: start.signalName,
+        ref_id: start.signalRefId ?? start.signalName,
+        definition_id: definitionId,
+        activity_id: start.activityId,
+      });
+    }
+    for (const start of process.timerStartEvents) {
+      const next = nextStartTimerDue(start.timerType, start.expression, null);
+      if (!next) continue;
+      await trx('jobs').insert({
+        id: randomUUID(),
+        kind: 'timer-start',
+        definition_id: definitionId,
+        activity_id: start.activityId,
+        timer_key: `${definitionId}/${start.activityId}`,
+        due_at: next.dueAt,
+        payload: JSON.stringify({ timerType: start.timerType, expression: start.expression, remaining: next.remaining }),
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- instances
+
+  async start(options: StartOptions): Promise<InstanceRow> {
+    const definition = await this.resolveDefinition(options);
+    return this.startInstance(definition, { variables: options.variables, businessKey: options.businessKey });
+  }
+
+  private async resolveDefinition(options: { processKey?: string; definitionId?: string }): Promise<definitionsStore.DefinitionRow> {
+    const row = options.definitionId
+      ? await definitionsStore.findDefinition(this.knex, options.definitionId)
+      : options.processKey
+        ? await definitionsStore.findLatestDefinition(this.knex, options.processKey)
+        : undefined;
+    if (!row) throw notFound('process definition', options.definitionId ?? options.processKey ?? '(none given)');
+    if (!row.executable) throw new AppError('NOT_EXECUTABLE', `process definition ${row.id} is not executable`);
+    return row;
+  }
+
+  /**
+   * The first transition of an instance runs before anything is stored: an instance whose
+   * start fails is never half-created; the caller gets the error.
+   */
+  private async startInstance(
+    definitionRow: { id: string; key: string },
+    options: {
+      variables?: Variables;
+      businessKey?: string | null;
+      event?: TransitionEvent;
+      dueNow?: string;
+      parentInstanceId?: string;
+      parentExecutionId?: string;
+      trx?: Knex.Transaction;
+    },
+  ): Promise<InstanceRow> {
+    const definition = await this.definitions.get(definitionRow.id);
+    const instanceId = randomUUID();
+    const outcome = await this.runtime.run(
+      definition,
+      {
+        instanceId,
+        processKey: definition.key,
+        businessKey: options.businessKey,
+        variables: safeCopy(options.variables ?? {}),
+        dueNow: options.dueNow,
+      },
+      options.event ?? null,
+    );
+    const write = async (trx: Knex.Transaction) => {
+      const row = await insertInstance(
+        trx,
+        {
+          id: instanceId,
+          definitionId: definition.id,
+          processKey: definition.key,
+          businessKey: options.businessKey,
+          parentInstanceId: options.parentInstanceId,
+          parentExecutionId: options.parentExecutionId,
+        },
+        outcome,
+      );
+      await this.afterTransition(trx, row, outcome);
+      return row;
+    };
+    const row = options.trx ? await write(options.trx) : await this.knex.transaction(write);
+    this.announce(row, outcome);
+    return row;
+  }
+
+  async getInstance(id: string): Promise<InstanceRow> {
+    const row = await this.knex('process_instances').where({ id }).first();
+    if (!row) throw notFound('process instance', id);
+    return row;
+  }
+
+  async cancel(instanceId: string, reason = 'cancelled'): Promise<void> {
+    await this.withRetries(instanceId, async () => {
+      const row = await this.getInstance(instanceId);
+      if (row.status !== 'active') throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${row.status})`);
+      await this.knex.transaction(async (trx) => {
+        await endInstance(trx, row, 'cancelled', reason);
+        const children = await trx('process_instances').where({ parent_instance_id: instanceId, status: 'active' }).select('id');
+        for (const child of children) {
+          const childRow = await trx('process_instances').where({ id: child.id }).first();
+          await endInstance(trx, childRow, 'cancelled', `parent ${instanceId} cancelled`);
+        }
+      });
+    });
+    this.emit('instance.ended', { id: instanceId, status: 'cancelled' });
+  }
+
+  async setVariables(instanceId: string, variables: Variables): Promise<InstanceRow> {
+    return this.transition(instanceId, { type: 'set-variables', variables });
+  }
+
+  // ---------------------------------------------------------------- user tasks
+
+  async completeUserTask(taskId: string, variables: Variables = {}): Promise<InstanceRow> {
+    const task = await this.knex('user_tasks').where({ id: taskId }).first();
+    if (!task) throw notFound('task', taskId);
+    return this.transition(task.instance_id, { type: 'complete-user-task', executionId: task.execution_id, variables });
+  }
+
+  async claimUserTask(taskId: string, userId: string | null): Promise<void> {
+    const updated = await this.knex('user_tasks')
+      .where({ id: taskId })
+      .andWhere((q) => (userId ? q.whereNull('assignee').orWhere('assignee', userId) : q))
+      .update({ assignee: userId });
+    if (!updated) {
+      const task = await this.knex('user_tasks').where({ id: taskId }).first();
+      if (!task) throw notFound('task', taskId);
+      throw new AppError('TASK_ALREADY_CLAIMED', `task ${taskId} is already claimed by ${task.assignee}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- messages and signals
+
+  async correlateMessage(options: CorrelateOptions): Promise<CorrelationResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      const query = this.knex('subscriptions as s')
+        .join('process_instances as i', 'i.id', 's.instance_id')
+        .where({ 's.kind': 'message', 's.name': options.messageName, 'i.status': 'active' })
+        .select('s.instance_id', 's.execution_id', 's.ref_id')
+        .orderBy('s.created_at');
+      if (options.businessKey) query.andWhere('i.business_key', options.businessKey);
+      if (options.processInstanceId) query.andWhere('s.instance_id', options.processInstanceId);
+      if (options.correlationKeys && Object.keys(options.correlationKeys).length) {
+        query.andWhereRaw('i.variables @> ?::jsonb', [JSON.stringify(safeCopy(options.correlationKeys))]);
+      }
+      const subscriptions = await query;
+      if (subscriptions.length > 1 && !options.all) {
+        throw new AppError(
+          'MESSAGE_CORRELATION_AMBIGUOUS',
+          `message '${options.messageName}' matches ${subscriptions.length} executions; narrow it with a business key, ` +
+            'correlation keys or an instance id, or correlate to all',
+        );
+      }
+      if (subscriptions.length) {
+        try {
+          const results: CorrelationResult[] = [];
+          for (const subscription of subscriptions) {
+            await this.transition(subscription.instance_id, {
+              type: 'deliver-message',
+              refId: subscription.ref_id,
+              executionId: subscription.execution_id,
+              variables: options.variables ?? {},
+            });
+            results.push({ resultType: 'Execution', instanceId: subscription.instance_id });
+          }
+          return results;
+        } catch (error) {
+          // The instance moved on between the lookup and the delivery: look again.
+          if (error instanceof AppError && error.code === 'SUBSCRIPTION_GONE' && attempt < 3) continue;
+          throw error;
+        }
+      }
+      if (options.processInstanceId) break;
+      const start = await this.knex('subscriptions as s')
+        .join('process_definitions as d', 'd.id', 's.definition_id')
+        .where({ 's.kind': 'message-start', 's.name': options.messageName })
+        .select('s.*', 'd.key')
+        .first();
+      if (start) {
+        const row = await this.startInstance(
+          { id: start.definition_id, key: start.key },
+          {
+            variables: options.variables,
+            businessKey: options.businessKey,
+            event: { type: 'deliver-message', refId: start.ref_id, variables: {} },
+          },
+        );
+        return [{ resultType: 'ProcessDefinition', instanceId: row.id }];
+      }
+      break;
+    }
+    throw new AppError(
+      'MESSAGE_NOT_CORRELATED',
+      `no process definition or execution matches message '${options.messageName}'`,
+    );
+  }
+
+  /** Delivers a signal to every waiting catch event and starts every signal start event. */
+  async broadcastSignal(name: string, variables: Variables = {}): Promise<{ delivered: number; started: number }> {
+    const waiting = await this.knex('subscriptions').where({ kind: 'signal', name }).select('instance_id', 'execution_id', 'ref_id');
+    let delivered = 0;
+    for (const subscription of waiting) {
+      try {
+        await this.transition(subscription.instance_id, {
+          type: 'deliver-signal',
+          refId: subscription.ref_id,
+          variables,
+        });
+        delivered++;
+      } catch (error) {
+        if (!(error instanceof AppError && ['SUBSCRIPTION_GONE', 'INSTANCE_ENDED'].includes(error.code))) throw error;
+      }
+    }
+    const starts = await this.knex('subscriptions as s')
+      .join('process_definitions as d', 'd.id', 's.definition_id')
+      .where({ 's.kind': 'signal-start', 's.name': name })
+      .select('s.*', 'd.key');
+    for (const start of starts) {
+      await this.startInstance(
+        { id: start.definition_id, key: start.key },
+        { variables, event: { type: 'deliver-signal', refId: start.ref_id, variables: {} } },
+      );
+    }
+    return { delivered, started: starts.length };
+  }
+
+  // ---------------------------------------------------------------- external tasks
+
+  async fetchAndLock(request: Parameters<typeof externalTasksStore.fetchAndLock>[1]) {
+    return externalTasksStore.fetchAndLock(this.knex, request);
+  }
+
+  private async lockedTask(taskId: string, workerId: string, action: string) {
+    const task = await externalTasksStore.findExternalTask(this.knex, taskId);
+    if (!task) throw notFound('external task', taskId);
+    if (task.worker_id !== workerId) {
+      throw new AppError(
+        'EXTERNAL_TASK_NOT_LOCKED',
+        `external task ${taskId} cannot be ${action} by worker '${workerId}'. It is locked by worker '${task.worker_id ?? ''}'.`,
+      );
+    }
+    if (!task.lock_expires_at || new Date(task.lock_expires_at).getTime() < Date.now()) {
+      throw new AppError('EXTERNAL_TASK_LOCK_EXPIRED', `the lock of worker '${workerId}' on external task ${taskId} has expired`);
+    }
+    return task;
+  }
+
+  /** The guard re-checks the lock inside the commit, so a task re-locked meanwhile is refused. */
+  private lockGuard(taskId: string, workerId: string) {
+    return async (trx: Knex.Transaction) => {
+      const held = await trx('external_tasks')
+        .where({ id: taskId, worker_id: workerId })
+        .andWhere('lock_expires_at', '>=', new Date())
+        .forUpdate()
+        .first();
+      if (!held) throw new AppError('EXTERNAL_TASK_LOCK_EXPIRED', `worker '${workerId}' no longer holds the lock on external task ${taskId}`);
+    };
+  }
+
+  async completeExternalTask(taskId: string, workerId: string, variables: Variables = {}): Promise<void> {
+    const task = await this.lockedTask(taskId, workerId, 'completed');
+    await this.transition(task.instance_id, { type: 'complete-external-task', executionId: task.execution_id, variables }, this.lockGuard(taskId, workerId));
+  }
+
+  async externalTaskBpmnError(
+    taskId: string,
+    workerId: string,
+    error: { errorCode: string; errorMessage?: string; variables?: Variables },
+  ): Promise<void> {
+    const task = await this.lockedTask(taskId, workerId, 'reported');
+    await this.transition(
+      task.instance_id,
+      {
+        type: 'external-task-bpmn-error',
+        executionId: task.execution_id,
+        errorCode: error.errorCode,
+        errorMessage: error.errorMessage,
+        variables: error.variables ?? {},
+      },
+      this.lockGuard(taskId, workerId),
+    );
+  }
+
+  /** Camunda 7 failure: retries count down; at 0 an incident is raised and the task is not fetched. */
+  async externalTaskFailure(
+    taskId: string,
+    workerId: string,
+    failure: { errorMessage?: string; errorDetails?: string; retries: number; retryTimeout?: number },
+  ): Promise<void> {
+    const task = await this.lockedTask(taskId, workerId, 'failed');
+    const retries = Math.max(0, failure.retries);
+    await this.knex.transaction(async (trx) => {
+      await this.lockGuard(taskId, workerId)(trx);
+      await trx('external_tasks')
+        .where({ id: taskId })
+        .update({
+          retries,
+          error_message: failure.errorMessage ?? null,
+          error_details: failure.errorDetails ?? null,
+          lock_expires_at: failure.retryTimeout ? new Date(Date.now() + failure.retryTimeout) : null,
+          worker_id: failure.retryTimeout ? workerId : null,
+        });
+      if (retries === 0) {
+        await trx('incidents').insert({
+          id: randomUUID(),
+          instance_id: task.instance_id,
+          process_key: task.process_key,
+          activity_id: task.activity_id,
+          execution_id: task.execution_id,
+          type: 'failedExternalTask',
+          message: failure.errorMessage ?? 'external task failed',
+          stack: failure.errorDetails ?? null,
+          external_task_id: taskId,
+        });
+      }
+      await trx('history').insert({
+        instance_id: task.instance_id,
+        activity_id: task.activity_id,
+        execution_id: task.execution_id,
+        event: 'external-task.failure',
+        at: new Date(),
+        data: JSON.stringify({ workerId, retries, errorMessage: failure.errorMessage ?? null }),
+      });
+    });
+  }
+
+  async extendExternalTaskLock(taskId: string, workerId: string, newDuration: number): Promise<void> {
+    await this.lockedTask(taskId, workerId, 'extended');
+    await externalTasksStore.updateExternalTask(this.knex, taskId, { lock_expires_at: new Date(Date.now() + newDuration) });
+  }
+
+  async unlockExternalTask(taskId: string): Promise<void> {
+    const task = await externalTasksStore.findExternalTask(this.knex, taskId);
+    if (!task) throw notFound('external task', taskId);
+    await externalTasksStore.updateExternalTask(this.knex, taskId, { worker_id: null, lock_expires_at: null });
+    this.emit('external-tasks.created', [task.topic]);
+  }
+
+  async lockExternalTask(taskId: string, workerId: string, lockDuration: number): Promise<void> {
+    const updated = await this.knex('external_tasks')
+      .where({ id: taskId })
+      .andWhere((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', new Date()).orWhere('worker_id', workerId))
+      .update({ worker_id: workerId, lock_expires_at: new Date(Date.now() + lockDuration) });
+    if (!updated) {
+      if (!(await externalTasksStore.findExternalTask(this.knex, taskId))) throw notFound('external task', taskId);
+      throw new AppError('EXTERNAL_TASK_LOCKED', `external task ${taskId} is locked by another worker`);
+    }
+  }
+
+  // ---------------------------------------------------------------- incidents
+
+  /** Retries what the incident stopped; resolves it when the retry goes through. */
+  async retryIncident(incidentId: string, retries = 1): Promise<void> {
+    const incident = await this.knex('incidents').where({ id: incidentId }).first();
+    if (!incident) throw notFound('incident', incidentId);
+    if (incident.resolved_at) throw new AppError('INCIDENT_RESOLVED', `incident ${incidentId} is already resolved`);
+    switch (incident.type) {
+      case 'failedHandler':
+        await this.transition(incident.instance_id, { type: 'retry-handler', executionId: incident.execution_id });
+        return;
+      case 'failedExternalTask':
+        await this.knex.transaction(async (trx) => {
+          await trx('external_tasks').where({ id: incident.external_task_id }).update({ retries, worker_id: null, lock_expires_at: null });
+          await trx('incidents').where({ id: incidentId }).update({ resolved_at: new Date() });
+        });
+        this.emit('external-tasks.created', []);
+        return;
+      case 'failedJob':
+        await this.knex.transaction(async (trx) => {
+          await trx('jobs').where({ id: incident.job_id }).update({ retries, locked_by: null, locked_until: null });
+          await trx('incidents').where({ id: incidentId }).update({ resolved_at: new Date() });
+        });
+        this.emit('jobs.scheduled');
+        return;
+      default:
+        throw new AppError('INCIDENT_NOT_RETRYABLE', `incident ${incidentId} of type ${incident.type} cannot be retried`);
+    }
+  }
+
+  async resolveIncident(incidentId: string): Promise<void> {
+    const updated = await this.knex('incidents').where({ id: incidentId }).whereNull('resolved_at').update({ resolved_at: new Date() });
+    if (!updated) throw notFound('open incident', incidentId);
+  }
+
+  // ---------------------------------------------------------------- jobs
+
+  /** Claims and runs due jobs; returns how many ran. Called by the job poller of every node. */
+  async runDueJobs(limit = 20): Promise<number> {
+    const jobs = await jobsStore.claimDueJobs(this.knex, this.options.nodeId, limit, this.options.jobLeaseMs);
+    for (const job of jobs) {
+      try {
+        await this.runJob(job);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const left = await jobsStore.failJob(this.knex, job, message, this.options.jobRetryDelayMs);
+        if (left === 0 && job.instance_id) {
+          await this.knex('incidents').insert({
+            id: randomUUID(),
+            instance_id: job.instance_id,
+            process_key: (await this.getInstance(job.instance_id)).process_key,
+            activity_id: job.activity_id,
+            type: 'failedJob',
+            message,
+            stack: error instanceof Error ? (error.stack ?? null) : null,
+            trigger: JSON.stringify({ kind: job.kind }),
+            job_id: job.id,
+          });
+        }
+      }
+    }
+    return jobs.length;
+  }
+
+  private async runJob(job: jobsStore.JobRow): Promise<void> {
+    switch (job.kind) {
+      case 'timer': {
+        try {
+          await this.transition(job.instance_id as string, { type: 'resume' });
+        } catch (error) {
+          if (error instanceof AppError && error.code === 'INSTANCE_ENDED') {
+            await this.knex('jobs').where({ id: job.id }).delete();
+            return;
+          }
+          throw error;
+        }
+        // Fired timers were deleted by the commit; one that is not due yet is polled again.
+        await jobsStore.releaseJob(this.knex, job.id);
+        return;
+      }
+      case 'timer-start': {
+        const payload = job.payload as { timerType: 'timeDate' | 'timeDuration' | 'timeCycle'; expression: string; remaining?: number };
+        const definition = await definitionsStore.findDefinition(this.knex, job.definition_id as string);
+        if (!definition) {
+          await this.knex('jobs').where({ id: job.id }).delete();
+          return;
+        }
+        await this.knex.transaction(async (trx) => {
+          const still = await trx('jobs').where({ id: job.id, locked_by: this.options.nodeId }).forUpdate().first();
+          if (!still) return; // another node took over after our lease ran out
+          await this.startInstance(definition, { dueNow: job.activity_id, trx });
+          const next = nextStartTimerDue(payload.timerType, payload.expression, { firedAt: new Date(job.due_at), remaining: payload.remaining });
+          if (next) {
+            await trx('jobs')
+              .where({ id: job.id })
+              .update({
+                due_at: next.dueAt,
+                payload: JSON.stringify({ ...payload, remaining: next.remaining }),
+                locked_by: null,
+                locked_until: null,
+              });
+          } else {
+            await trx('jobs').where({ id: job.id }).delete();
+          }
+        });
+        return;
+      }
+      default:
+        throw new AppError('UNKNOWN_JOB', `job ${job.id} has unknown kind ${String(job.kind)}`);
+    }
+  }
+
+  async nextJobDueAt(): Promise<Date | null> {
+    return jobsStore.nextDueAt(this.knex);
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  /**
+   * One transition: load, run the engine in memory, commit with the version guard. A lost
+   * race is retried from a fresh load; nothing of the loser is written.
+   */
+  async transition(
+    instanceId: string,
+    event: TransitionEvent,
+    guard?: (trx: Knex.Transaction) => Promise<void>,
+  ): Promise<InstanceRow> {
+    return this.withRetries(instanceId, async () => {
+      const current = await this.getInstance(instanceId);
+      if (current.status !== 'active') {
+        throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${current.status})`);
+      }
+      const definition = await this.definitions.get(current.definition_id);
+      const parked = await this.knex('incidents')
+        .where({ instance_id: instanceId, type: 'failedHandler' })
+        .whereNull('resolved_at')
+        .pluck('execution_id');
+      const outcome = await this.runtime.run(
+        definition,
+        {
+          instanceId,
+          processKey: current.process_key,
+          businessKey: current.business_key,
+          state: current.state,
+          variables: current.variables,
+          parkedExecutions: new Set(parked),
+        },
+        event,
+      );
+      const row = await this.knex.transaction(async (trx) => {
+        if (guard) await guard(trx);
+        const updated = await updateInstance(trx, current, outcome);
+        if (event.type === 'retry-handler') {
+          await trx('incidents')
+            .where({ instance_id: instanceId, execution_id: event.executionId, type: 'failedHandler' })
+            .whereNull('resolved_at')
+            .update({ resolved_at: new Date() });
+        }
+        await this.afterTransition(trx, updated, outcome);
+        return updated;
+      });
+      this.announce(row, outcome);
+      return row;
+    });
+  }
+
+  private async withRetries<T>(instanceId: string, work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.locks.run(instanceId, work);
+      } catch (error) {
+        if (!(error instanceof ConcurrentUpdateError) || attempt >= this.options.maxAttempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      }
+    }
+  }
+
+  /** Rows that follow from a committed outcome: incidents for failed handlers. */
+  private async afterTransition(trx: Knex.Transaction, row: InstanceRow, outcome: TransitionOutcome): Promise<void> {
+    for (const failure of outcome.handlerFailures) {
+      await trx('incidents').insert({
+        id: randomUUID(),
+        instance_id: row.id,
+        process_key: row.process_key,
+        activity_id: failure.activityId,
+        execution_id: failure.executionId,
+        type: 'failedHandler',
+        message: `${failure.topic}: ${failure.message}`,
+        stack: failure.stack ?? null,
+        trigger: JSON.stringify({ type: 'retry-handler', executionId: failure.executionId }),
+      });
+    }
+  }
+
+  private announce(row: InstanceRow, outcome: TransitionOutcome): void {
+    if (outcome.externalTasks.length) this.emit('external-tasks.created', outcome.externalTasks.map((task) => task.topic));
+    if (outcome.timers.length) this.emit('jobs.scheduled');
+    if (row.status !== 'active') this.emit('instance.ended', { id: row.id, status: row.status });
+  }
+}
+
+function summarise(
+  row: { id: string; key: string; version: number; name: string | null; executable: boolean },
+  created: boolean,
+  analysis: DefinitionAnalysis,
+): DeployedDefinition {
+  return {
+    id: row.id,
+    key: row.key,
+    version: row.version,
+    name: row.name,
+    executable: row.executable,
+    created,
+    warnings: analysis.warnings,
+  };
+}
+
+function formatFinding(finding: { elementId?: string; rule: string; message: string }): string {
+  return `${finding.elementId ? `${finding.elementId} ` : ''}(${finding.rule}): ${finding.message}`;
+}

@@ -1,0 +1,115 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import { migrationSource } from '../../migrations/index.js';
+import { AppError } from '../errors.js';
+
+export interface DatabaseOptions {
+  /** A PostgreSQL server; when absent the embedded PGlite database in `dataDir` is used. */
+  databaseUrl?: string;
+  /** Folder for the PGlite files (and its lock). */
+  dataDir: string;
+  /** Connections to a PostgreSQL server. @default 10 */
+  poolSize?: number;
+  /** `memory` keeps PGlite in memory: for tests that need no files. */
+  inMemory?: boolean;
+}
+
+export interface Database {
+  readonly knex: Knex;
+  readonly kind: 'postgres' | 'pglite';
+  /** Human-readable description for the startup line. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** Opens the database, takes the data-folder lock for PGlite and runs the migrations. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const knex = knexFactory({
+      client: 'pg',
+      connection: options.databaseUrl,
+      pool: { min: 0, max: options.poolSize ?? 10 },
+    });
+    await migrate(knex);
+    const url = new URL(options.databaseUrl);
+    return {
+      knex,
+      kind: 'postgres',
+      description: `PostgreSQL at ${url.hostname}:${url.port || 5432}${url.pathname}`,
+      close: () => knex.destroy(),
+    };
+  }
+
+  let releaseLock = () => {};
+  let connection: object = {};
+  let description = 'embedded PGlite in memory';
+  if (!options.inMemory) {
+    const folder = resolve(options.dataDir, 'pglite');
+    mkdirSync(folder, { recursive: true });
+    releaseLock = lockDataFolder(folder);
+    connection = { filename: folder };
+    description = `embedded PGlite in ${folder}`;
+  }
+  // knex-pglite pins its pool to one connection: PGlite is single-user.
+  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection });
+  try {
+    await migrate(knex);
+  } catch (error) {
+    await knex.destroy();
+    releaseLock();
+    throw error;
+  }
+  return {
+    knex,
+    kind: 'pglite',
+    description,
+    close: async () => {
+      await knex.destroy();
+      releaseLock();
+    },
+  };
+}
+
+async function migrate(knex: Knex): Promise<void> {
+  await knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
+}
+
+/**
+ * PGlite takes no lock of its own: two processes on one folder silently lose writes.
+ * A lock file holding our pid refuses a second process; a lock left by a dead process
+ * (kill -9) is taken over.
+ */
+function lockDataFolder(folder: string): () => void {
+  const lockPath = join(folder, '..', 'regenflow.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(readFileSync(lockPath, 'utf8'));
+      if (holder && holder !== process.pid && isAlive(holder)) {
+        throw new AppError(
+          'DATA_DIR_LOCKED',
+          `the data folder ${resolve(folder, '..')} is in use by process ${holder}; ` +
+            'stop it, use another REGENFLOW_DATA_DIR, or set DATABASE_URL to share a PostgreSQL server',
+        );
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new AppError('DATA_DIR_LOCKED', `could not lock the data folder ${folder}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

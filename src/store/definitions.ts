@@ -1,0 +1,44 @@
+import type { Knex } from 'knex';
+
+export interface DefinitionRow {
+  id: string;
+  key: string;
+  version: number;
+  name: string | null;
+  deployment_id: string;
+  resource_name: string;
+  checksum: string;
+  xml: string;
+  source_context: string | null;
+  executable: boolean;
+  info: Record<string, any>;
+  report: Record<string, any>;
+  deployed_at: Date;
+}
+
+const SUMMARY = ['id', 'key', 'version', 'name', 'deployment_id', 'resource_name', 'checksum', 'executable', 'info', 'report', 'deployed_at'];
+
+export async function findDefinition(knex: Knex, id: string): Promise<DefinitionRow | undefined> {
+  return knex('process_definitions').where({ id }).first();
+}
+
+export async function findLatestDefinition(knex: Knex, key: string): Promise<DefinitionRow | undefined> {
+  return knex('process_definitions').where({ key }).orderBy('version', 'desc').first();
+}
+
+export async function listDefinitions(knex: Knex, filter: { key?: string; latestOnly?: boolean } = {}): Promise<DefinitionRow[]> {
+  const query = knex('process_definitions').select(SUMMARY).orderBy([{ column: 'key' }, { column: 'version', order: 'desc' }]);
+  if (filter.key) query.where({ key: filter.key });
+  if (filter.latestOnly) {
+    query.whereRaw('version = (select max(d2.version) from process_definitions d2 where d2.key = process_definitions.key)');
+  }
+  return query;
+}
+
+export async function insertDeployment(trx: Knex.Transaction, deployment: { id: string; name: string; source: string }): Promise<void> {
+  await trx('deployments').insert(deployment);
+}
+
+export async function insertDefinition(trx: Knex.Transaction, row: Omit<DefinitionRow, 'deployed_at'>): Promise<void> {
+  await trx('process_definitions').insert({ ...row, info: JSON.stringify(row.info), report: JSON.stringify(row.report) });
+}

@@ -1,0 +1,99 @@
+import type { Knex } from 'knex';
+
+export interface ExternalTaskRow {
+  id: string;
+  instance_id: string;
+  process_key: string;
+  definition_id: string;
+  activity_id: string;
+  execution_id: string;
+  topic: string;
+  priority: number;
+  business_key: string | null;
+  worker_id: string | null;
+  lock_expires_at: Date | null;
+  retries: number | null;
+  error_message: string | null;
+  error_details: string | null;
+  created_at: Date;
+}
+
+export interface LockedExternalTask extends ExternalTaskRow {
+  variables: Record<string, unknown>;
+}
+
+export interface TopicRequest {
+  topicName: string;
+  lockDuration: number;
+  processDefinitionKey?: string;
+  businessKey?: string;
+}
+
+/**
+ * Camunda 7 fetch-and-lock: tasks that nobody holds (or whose lock expired) and that have
+ * retries left (null means never failed) are locked for `lockDuration` ms to `workerId`.
+ */
+export async function fetchAndLock(
+  knex: Knex,
+  request: { workerId: string; maxTasks: number; usePriority: boolean; topics: TopicRequest[] },
+  now = new Date(),
+): Promise<LockedExternalTask[]> {
+  return knex.transaction(async (trx) => {
+    const locked: LockedExternalTask[] = [];
+    for (const topic of request.topics) {
+      const room = request.maxTasks - locked.length;
+      if (room <= 0) break;
+      const query = trx('external_tasks as t')
+        .where('t.topic', topic.topicName)
+        .andWhere((q) => q.whereNull('t.lock_expires_at').orWhere('t.lock_expires_at', '<', now))
+        .andWhere((q) => q.whereNull('t.retries').orWhere('t.retries', '>', 0))
+        .select('t.id')
+        .limit(room)
+        .forUpdate()
+        .skipLocked();
+      if (topic.processDefinitionKey) query.andWhere('t.process_key', topic.processDefinitionKey);
+      if (topic.businessKey) query.andWhere('t.business_key', topic.businessKey);
+      query.orderBy(request.usePriority ? [{ column: 't.priority', order: 'desc' }, { column: 't.created_at' }] : [{ column: 't.created_at' }]);
+      const ids = (await query).map((row: { id: string }) => row.id);
+      if (!ids.length) continue;
+      const rows: ExternalTaskRow[] = await trx('external_tasks')
+        .whereIn('id', ids)
+        .update({ worker_id: request.workerId, lock_expires_at: new Date(now.getTime() + topic.lockDuration) })
+        .returning('*');
+      const variables = await trx('process_instances')
+        .whereIn('id', [...new Set(rows.map((row) => row.instance_id))])
+        .select('id', 'variables');
+      const byInstance = new Map(variables.map((row: { id: string; variables: Record<string, unknown> }) => [row.id, row.variables]));
+      for (const row of rows) locked.push({ ...row, variables: byInstance.get(row.instance_id) ?? {} });
+    }
+    return locked;
+  });
+}
+
+export async function findExternalTask(knex: Knex, id: string): Promise<ExternalTaskRow | undefined> {
+  return knex('external_tasks').where({ id }).first();
+}
+
+export async function listExternalTasks(
+  knex: Knex,
+  filter: { topic?: string; instanceId?: string; locked?: boolean } = {},
+): Promise<ExternalTaskRow[]> {
+  const query = knex('external_tasks').orderBy('created_at');
+  if (filter.topic) query.where({ topic: filter.topic });
+  if (filter.instanceId) query.where({ instance_id: filter.instanceId });
+  if (filter.locked !== undefined) {
+    if (filter.locked) query.where('lock_expires_at', '>=', new Date());
+    else query.where((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', new Date()));
+  }
+  return query;
+}
+
+export async function updateExternalTask(knex: Knex, id: string, changes: Partial<ExternalTaskRow>): Promise<void> {
+  await knex('external_tasks').where({ id }).update(changes);
+}
+
+/** Topics with open tasks, for long-polling wake-ups. */
+export async function countOpenTasks(knex: Knex, topics: string[]): Promise<number> {
+  const row = await knex('external_tasks').whereIn('topic', topics).count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}

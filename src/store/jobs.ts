@@ -1,0 +1,61 @@
+import type { Knex } from 'knex';
+
+export interface JobRow {
+  id: string;
+  kind: 'timer' | 'timer-start';
+  instance_id: string | null;
+  definition_id: string | null;
+  activity_id: string;
+  timer_key: string;
+  due_at: Date;
+  payload: Record<string, unknown>;
+  retries: number;
+  locked_by: string | null;
+  locked_until: Date | null;
+  error_message: string | null;
+}
+
+/**
+ * Claims due jobs for one node. SKIP LOCKED lets every node poll the same table without
+ * waiting on each other; the lease makes a job claimable again if its node dies.
+ */
+export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, leaseMs: number, now = new Date()): Promise<JobRow[]> {
+  const result = await knex.raw(
+    `UPDATE jobs SET locked_by = ?, locked_until = ?
+       WHERE id IN (
+         SELECT id FROM jobs
+          WHERE due_at <= ? AND retries > 0 AND (locked_until IS NULL OR locked_until < ?)
+          ORDER BY due_at
+          LIMIT ?
+          FOR UPDATE SKIP LOCKED)
+     RETURNING *`,
+    [nodeId, new Date(now.getTime() + leaseMs), now, now, limit],
+  );
+  return result.rows as JobRow[];
+}
+
+/** Lets a job that did not fire (its instance moved on, or the clock disagreed) be polled again. */
+export async function releaseJob(knex: Knex, jobId: string): Promise<void> {
+  await knex('jobs').where({ id: jobId }).update({ locked_by: null, locked_until: null });
+}
+
+/** Counts a failed run down; returns the retries left. Retried after a back-off. */
+export async function failJob(knex: Knex, job: JobRow, message: string, retryInMs: number): Promise<number> {
+  const retries = Math.max(0, job.retries - 1);
+  await knex('jobs')
+    .where({ id: job.id })
+    .update({ retries, error_message: message, locked_by: null, locked_until: new Date(Date.now() + retryInMs) });
+  return retries;
+}
+
+export async function nextDueAt(knex: Knex): Promise<Date | null> {
+  const row = await knex('jobs').where('retries', '>', 0).min({ due: 'due_at' }).first();
+  return row?.due ? new Date(row.due) : null;
+}
+
+export async function listJobs(knex: Knex, filter: { instanceId?: string; failed?: boolean } = {}): Promise<JobRow[]> {
+  const query = knex('jobs').orderBy('due_at');
+  if (filter.instanceId) query.where({ instance_id: filter.instanceId });
+  if (filter.failed) query.where('retries', 0);
+  return query;
+}

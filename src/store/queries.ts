@@ -1,0 +1,97 @@
+import type { Knex } from 'knex';
+import type { InstanceRow } from './transitions.js';
+
+/** Read models for the API: what operators look at. */
+
+export function describeInstance(row: InstanceRow) {
+  return {
+    id: row.id,
+    definitionId: row.definition_id,
+    processKey: row.process_key,
+    businessKey: row.business_key,
+    status: row.status,
+    variables: row.variables,
+    parentInstanceId: row.parent_instance_id,
+    errorMessage: row.error_message,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+  };
+}
+
+export async function listInstances(
+  knex: Knex,
+  filter: {
+    status?: string;
+    processKey?: string;
+    businessKey?: string;
+    startedBefore?: Date;
+    startedAfter?: Date;
+    limit: number;
+    offset: number;
+  },
+): Promise<InstanceRow[]> {
+  const query = knex('process_instances')
+    .select('id', 'definition_id', 'process_key', 'business_key', 'status', 'variables', 'parent_instance_id', 'error_message', 'started_at', 'ended_at')
+    .orderBy('started_at', 'desc')
+    .limit(filter.limit)
+    .offset(filter.offset);
+  if (filter.status) query.where('status', filter.status);
+  if (filter.processKey) query.where('process_key', filter.processKey);
+  if (filter.businessKey) query.where('business_key', filter.businessKey);
+  if (filter.startedBefore) query.where('started_at', '<', filter.startedBefore);
+  if (filter.startedAfter) query.where('started_at', '>', filter.startedAfter);
+  return query;
+}
+
+export async function instanceDetail(knex: Knex, row: InstanceRow) {
+  const [userTasks, externalTasks, jobs, subscriptions, incidents] = await Promise.all([
+    knex('user_tasks').where({ instance_id: row.id }),
+    knex('external_tasks').where({ instance_id: row.id }),
+    knex('jobs').where({ instance_id: row.id }),
+    knex('subscriptions').where({ instance_id: row.id }),
+    knex('incidents').where({ instance_id: row.id }).whereNull('resolved_at'),
+  ]);
+  const active = [
+    ...userTasks.map((task) => task.activity_id),
+    ...externalTasks.map((task) => task.activity_id),
+    ...jobs.map((job) => job.activity_id),
+    ...subscriptions.map((subscription) => subscription.activity_id),
+  ];
+  return {
+    ...describeInstance(row),
+    activeActivities: [...new Set(active)],
+    userTasks,
+    externalTasks,
+    timers: jobs,
+    subscriptions,
+    incidents,
+  };
+}
+
+export async function instanceHistory(knex: Knex, instanceId: string) {
+  return knex('history').where({ instance_id: instanceId }).orderBy('id');
+}
+
+export async function listUserTasks(
+  knex: Knex,
+  filter: { assignee?: string; candidateGroup?: string; processKey?: string; instanceId?: string },
+) {
+  const query = knex('user_tasks').orderBy([{ column: 'priority', order: 'desc' }, { column: 'created_at' }]);
+  if (filter.assignee) query.where('assignee', filter.assignee);
+  if (filter.candidateGroup) query.whereRaw('? = any(candidate_groups)', [filter.candidateGroup]);
+  if (filter.processKey) query.where('process_key', filter.processKey);
+  if (filter.instanceId) query.where('instance_id', filter.instanceId);
+  return query;
+}
+
+export async function listIncidents(knex: Knex, filter: { open: boolean }) {
+  const query = knex('incidents').orderBy('created_at', 'desc');
+  if (filter.open) query.whereNull('resolved_at');
+  return query;
+}
+
+export async function listExternalTasks(knex: Knex, filter: { topic?: string }) {
+  const query = knex('external_tasks').orderBy('created_at');
+  if (filter.topic) query.where('topic', filter.topic);
+  return query;
+}

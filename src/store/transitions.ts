@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { ConcurrentUpdateError } from '../errors.js';
+import type { InstanceStatus, TransitionOutcome } from '../engine/types.js';
+
+export interface InstanceRow {
+  id: string;
+  definition_id: string;
+  process_key: string;
+  business_key: string | null;
+  status: InstanceStatus;
+  version: number;
+  state: unknown;
+  variables: Record<string, unknown>;
+  parent_instance_id: string | null;
+  parent_execution_id: string | null;
+  error_message: string | null;
+  started_at: Date;
+  updated_at: Date;
+  ended_at: Date | null;
+}
+
+export interface NewInstance {
+  id: string;
+  definitionId: string;
+  processKey: string;
+  businessKey?: string | null;
+  parentInstanceId?: string | null;
+  parentExecutionId?: string | null;
+}
+
+interface Scope {
+  instanceId: string;
+  definitionId: string;
+  processKey: string;
+  businessKey: string | null;
+}
+
+/**
+ * Writes a transition: the instance row (guarded by its version), the wait rows derived
+ * from the outcome, and the history, all inside the caller's database transaction.
+ */
+export async function insertInstance(trx: Knex.Transaction, instance: NewInstance, outcome: TransitionOutcome): Promise<InstanceRow> {
+  const now = new Date();
+  const [row] = await trx('process_instances')
+    .insert({
+      id: instance.id,
+      definition_id: instance.definitionId,
+      process_key: instance.processKey,
+      business_key: instance.businessKey ?? null,
+      status: outcome.status,
+      version: 1,
+      state: JSON.stringify(outcome.status === 'active' ? outcome.state : null),
+      variables: JSON.stringify(outcome.variables),
+      parent_instance_id: instance.parentInstanceId ?? null,
+      parent_execution_id: instance.parentExecutionId ?? null,
+      started_at: now,
+      updated_at: now,
+      ended_at: outcome.status === 'active' ? null : now,
+    })
+    .returning('*');
+  const scope = {
+    instanceId: instance.id,
+    definitionId: instance.definitionId,
+    processKey: instance.processKey,
+    businessKey: instance.businessKey ?? null,
+  };
+  await writeWaits(trx, scope, outcome, true);
+  await writeHistory(trx, instance.id, [{ event: 'instance.start', at: now }, ...outcome.history]);
+  if (outcome.status !== 'active') await writeHistory(trx, instance.id, [{ event: `instance.${outcome.status}`, at: now }]);
+  return row as InstanceRow;
+}
+
+export async function updateInstance(trx: Knex.Transaction, current: InstanceRow, outcome: TransitionOutcome): Promise<InstanceRow> {
+  const now = new Date();
+  const ended = outcome.status !== 'active';
+  const [row] = await trx('process_instances')
+    .where({ id: current.id, version: current.version })
+    .update({
+      status: outcome.status,
+      version: current.version + 1,
+      state: JSON.stringify(ended ? null : outcome.state),
+      variables: JSON.stringify(outcome.variables),
+      updated_at: now,
+      ended_at: ended ? now : null,
+    })
+    .returning('*');
+  if (!row) throw new ConcurrentUpdateError(current.id);
+  const scope = {
+    instanceId: current.id,
+    definitionId: current.definition_id,
+    processKey: current.process_key,
+    businessKey: current.business_key,
+  };
+  await writeWaits(trx, scope, outcome, false);
+  const entries = ended ? [...outcome.history, { event: `instance.${outcome.status}`, at: now }] : outcome.history;
+  await writeHistory(trx, current.id, entries);
+  return row as InstanceRow;
+}
+
+/** Ends an instance from outside the engine (cancel): drops every wait row. */
+export async function endInstance(
+  trx: Knex.Transaction,
+  current: InstanceRow,
+  status: Exclude<InstanceStatus, 'active'>,
+  reason: string,
+): Promise<void> {
+  const now = new Date();
+  const updated = await trx('process_instances')
+    .where({ id: current.id, version: current.version })
+    .update({ status, version: current.version + 1, state: null, updated_at: now, ended_at: now, error_message: reason });
+  if (!updated) throw new ConcurrentUpdateError(current.id);
+  for (const table of ['user_tasks', 'external_tasks', 'jobs', 'subscriptions']) {
+    await trx(table).where({ instance_id: current.id }).delete();
+  }
+  await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
+  await writeHistory(trx, current.id, [{ event: `instance.${status}`, at: now, data: { reason } }]);
+}
+
+/** Rewrites one family of wait rows: rows whose key is gone are deleted, new keys inserted. */
+async function syncRows<T>(
+  trx: Knex.Transaction,
+  table: string,
+  keyColumn: string,
+  instanceId: string,
+  wanted: T[],
+  keyOf: (item: T) => string,
+  toRow: (item: T) => Record<string, unknown>,
+  fresh: boolean,
+  where: Record<string, unknown> = {},
+): Promise<void> {
+  const wantedKeys = new Set(wanted.map(keyOf));
+  let existing = new Set<string>();
+  if (!fresh) {
+    const rows: Array<Record<string, string>> = await trx(table).where({ instance_id: instanceId, ...where }).select(keyColumn);
+    existing = new Set(rows.map((row) => row[keyColumn] as string));
+    const gone = [...existing].filter((key) => !wantedKeys.has(key));
+    if (gone.length) await trx(table).where({ instance_id: instanceId, ...where }).whereIn(keyColumn, gone).delete();
+  }
+  const added = wanted.filter((item) => !existing.has(keyOf(item)));
+  if (added.length) await trx(table).insert(added.map((item) => ({ id: randomUUID(), instance_id: instanceId, ...toRow(item) })));
+}
+
+async function writeWaits(trx: Knex.Transaction, scope: Scope, outcome: TransitionOutcome, fresh: boolean): Promise<void> {
+  const common = { process_key: scope.processKey, definition_id: scope.definitionId };
+  await syncRows(trx, 'user_tasks', 'execution_id', scope.instanceId, outcome.userTasks, (task) => task.executionId, (task) => ({
+    ...common,
+    activity_id: task.activityId,
+    execution_id: task.executionId,
+    name: task.name ?? null,
+    assignee: task.assignee ?? null,
+    candidate_groups: task.candidateGroups,
+    candidate_users: task.candidateUsers,
+    form_key: task.formKey ?? null,
+    form_fields: JSON.stringify(task.formFields),
+    priority: task.priority,
+    due_at: task.dueAt ?? null,
+  }), fresh);
+  await syncRows(trx, 'external_tasks', 'execution_id', scope.instanceId, outcome.externalTasks, (task) => task.executionId, (task) => ({
+    ...common,
+    activity_id: task.activityId,
+    execution_id: task.executionId,
+    topic: task.topic,
+    priority: task.priority,
+    business_key: scope.businessKey,
+  }), fresh);
+  await syncRows(
+    trx,
+    'subscriptions',
+    'execution_id',
+    scope.instanceId,
+    outcome.subscriptions,
+    (subscription) => subscription.executionId,
+    (subscription) => ({
+      kind: subscription.kind,
+      name: subscription.name,
+      ref_id: subscription.refId,
+      definition_id: scope.definitionId,
+      activity_id: subscription.activityId,
+      execution_id: subscription.executionId,
+      business_key: scope.businessKey,
+    }),
+    fresh,
+  );
+  await syncRows(
+    trx,
+    'jobs',
+    'timer_key',
+    scope.instanceId,
+    outcome.timers,
+    (timer) => `${timer.timerKey}@${timer.dueAt.toISOString()}`,
+    (timer) => ({
+      kind: 'timer',
+      definition_id: scope.definitionId,
+      activity_id: timer.activityId,
+      timer_key: `${timer.timerKey}@${timer.dueAt.toISOString()}`,
+      due_at: timer.dueAt,
+    }),
+    fresh,
+    { kind: 'timer' },
+  );
+}
+
+async function writeHistory(
+  trx: Knex.Transaction,
+  instanceId: string,
+  entries: TransitionOutcome['history'],
+): Promise<void> {
+  if (!entries.length) return;
+  const rows = entries.map((entry) => ({
+    instance_id: instanceId,
+    activity_id: entry.activityId ?? null,
+    activity_type: entry.activityType ?? null,
+    activity_name: entry.activityName ?? null,
+    execution_id: entry.executionId ?? null,
+    event: entry.event,
+    at: entry.at,
+    data: entry.data ? JSON.stringify(entry.data) : null,
+  }));
+  // Bounded batches keep the parameter count under PostgreSQL's limit for long transitions.
+  for (let offset = 0; offset < rows.length; offset += 500) await trx('history').insert(rows.slice(offset, offset + 500));
+}

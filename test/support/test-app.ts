@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import knexFactory from 'knex';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
+
+/**
+ * An app on a fresh database: in-memory PGlite by default, or a new database on the
+ * PostgreSQL server named by DATABASE_URL (CI runs the whole suite both ways).
+ */
+export async function createTestApp(
+  options: { registry?: ServiceTaskRegistry; env?: Record<string, string> } = {},
+): Promise<App & { dispose(): Promise<void> }> {
+  const serverUrl = process.env.DATABASE_URL;
+  let databaseUrl: string | undefined;
+  let dropDatabase = async () => {};
+  if (serverUrl) {
+    const name = `regenflow_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+    await admin.raw(`create database ${name}`);
+    await admin.destroy();
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    dropDatabase = async () => {
+      const again = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+      await again.raw(`drop database if exists ${name} with (force)`);
+      await again.destroy();
+    };
+  }
+  const config = loadConfig({
+    PORT: '0',
+    REGENFLOW_DATA_DIR: '/tmp/regenflow-unused',
+    REGENFLOW_JOB_POLL_MS: '50',
+    ...(databaseUrl && { DATABASE_URL: databaseUrl, REGENFLOW_DB_POOL: '4' }),
+    ...options.env,
+  });
+  const app = await createApp(config, {
+    registry: options.registry ?? new ServiceTaskRegistry(),
+    inMemoryDatabase: !databaseUrl,
+    log: () => {},
+  });
+  return Object.assign(app, {
+    async dispose() {
+      await app.close();
+      await dropDatabase();
+    },
+  });
+}
+
+/** Polls until `check` returns a truthy value (for work done by the job poller). */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
