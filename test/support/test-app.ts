@@ -8,26 +8,32 @@ import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
  * An app on a fresh database: in-memory PGlite by default, or a new database on the
  * PostgreSQL server named by DATABASE_URL (CI runs the whole suite both ways).
  */
-export async function createTestApp(
-  options: { registry?: ServiceTaskRegistry; env?: Record<string, string> } = {},
-): Promise<App & { dispose(): Promise<void> }> {
+/** A new, empty database on the server of DATABASE_URL; undefined when running on PGlite. */
+export async function createTestDatabase(): Promise<{ url?: string; drop(): Promise<void> }> {
   const serverUrl = process.env.DATABASE_URL;
-  let databaseUrl: string | undefined;
-  let dropDatabase = async () => {};
-  if (serverUrl) {
-    const name = `regenflow_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-    const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(`create database ${name}`);
-    await admin.destroy();
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = async () => {
+  if (!serverUrl) return { drop: async () => {} };
+  const name = `regenflow_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+  await admin.raw(`create database ${name}`);
+  await admin.destroy();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
       const again = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
       await again.raw(`drop database if exists ${name} with (force)`);
       await again.destroy();
-    };
-  }
+    },
+  };
+}
+
+export async function createTestApp(
+  options: { registry?: ServiceTaskRegistry; env?: Record<string, string> } = {},
+): Promise<App & { dispose(): Promise<void> }> {
+  const database = await createTestDatabase();
+  const databaseUrl = database.url;
+  const dropDatabase = database.drop;
   const config = loadConfig({
     PORT: '0',
     REGENFLOW_DATA_DIR: '/tmp/regenflow-unused',
