@@ -23,11 +23,8 @@ const ConfigSchema = z.object({
   REGENFLOW_TOKENS: z.string().optional(),
   /** Run JavaScript script tasks (off: diagrams are code only when an admin says so). @default false */
   REGENFLOW_ALLOW_SCRIPTS: boolean.default(false),
-  /**
-   * Activities one transition may run before it is stopped and refused. bpmn-engine recurses
-   * once per activity, so the bound stays below what the stack holds. @default 300
-   */
-  REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).max(5000).default(300),
+  /** Activities one transition may run before it is stopped and refused (a loop without a wait state). @default 10000 */
+  REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).default(10_000),
   /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
   REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
   /** Deploy every .bpmn in this folder at start. @default ./processes */

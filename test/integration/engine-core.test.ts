@@ -49,7 +49,7 @@ describe('engine core', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
 
   beforeAll(async () => {
-    app = await createTestApp({ registry: registryWith(calls) });
+    app = await createTestApp({ registry: registryWith(calls), env: { REGENFLOW_MAX_STEPS: '2000' } });
     app.poller.start();
   });
   afterAll(async () => {
@@ -396,8 +396,8 @@ describe('engine core', () => {
   });
 
   describe('limits', () => {
-    it('when 250 activities run without a wait state, then the stack holds and the instance completes', async () => {
-      const steps = Array.from({ length: 250 }, (_, index) => ({ id: `t${index}`, xml: `<bpmn:task id="t${index}" />` }));
+    it('when 1,000 activities run without a wait state, then the stack holds and the instance completes', async () => {
+      const steps = Array.from({ length: 1000 }, (_, index) => ({ id: `t${index}`, xml: `<bpmn:task id="t${index}" />` }));
       await app.engine.deploy([{ name: 'long.bpmn', xml: sequence('long_chain', steps) }]);
       const instance = await app.engine.start({ processKey: 'long_chain' });
       expect(instance.status).toBe('completed');

@@ -16,6 +16,7 @@ import type { CompiledDefinition } from '../definition-cache.js';
 import { TransitionTimers } from './transition-timers.js';
 import { bindServiceTasks, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
+import { createStackYield } from './stack-yield.js';
 
 /** The no-op logger: bpmn-engine's debug logger costs ~15 % of throughput. */
 const silentLogger = () => ({ debug() {}, error() {}, warn() {} });
@@ -91,6 +92,15 @@ export class ProcessRuntime {
       onHandlerFailure: (failed) => handlerFailures.push(failed),
     });
 
+    const stackYield = createStackYield({
+      budget: 40,
+      track: (promise) => {
+        inflight.add(promise);
+        void promise.finally(() => inflight.delete(promise));
+      },
+      stopped: () => failure !== null,
+    });
+
     const listener = new EventEmitter();
     const stamp = (event: string, api: WaitRecord['api'], data?: Record<string, unknown>) =>
       history.push({
@@ -153,7 +163,7 @@ export class ProcessRuntime {
       scripts: this.options.scripts,
       timers,
       services: {},
-      extensions: { regenflowServices: services.extension },
+      extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield },
       settings: { enableDummyService: false, strict: false },
     } as any);
     engine.on('error', (error: unknown) => {
