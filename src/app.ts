@@ -27,18 +27,22 @@ export interface App {
 export interface AppOverrides {
   registry?: ServiceTaskRegistry;
   inMemoryDatabase?: boolean;
+  /** An open database to share (a second engine node in one process); not closed by the app. */
+  database?: Database;
   log?: (line: string) => void;
 }
 
 /** The composition root: the one place that knows every part. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? ((line: string) => console.log(line));
-  const database = await openDatabase({
-    databaseUrl: config.DATABASE_URL,
-    dataDir: config.REGENFLOW_DATA_DIR,
-    poolSize: config.REGENFLOW_DB_POOL,
-    inMemory: overrides.inMemoryDatabase,
-  });
+  const database =
+    overrides.database ??
+    (await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.REGENFLOW_DATA_DIR,
+      poolSize: config.REGENFLOW_DB_POOL,
+      inMemory: overrides.inMemoryDatabase,
+    }));
   const registry = overrides.registry ?? new ServiceTaskRegistry();
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
@@ -88,7 +92,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         await new Promise((resolve) => server?.close(resolve));
       }
       await closeAnalyser();
-      await database.close();
+      if (!overrides.database) await database.close();
     },
   };
 }

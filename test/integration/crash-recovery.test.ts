@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { httpClient, killServerProcess, repositoryRoot as root, startServerProcess as startServer } from '../support/server-process.js';
 import { createTestDatabase, eventually } from '../support/test-app.js';
 
 /**
@@ -10,25 +11,6 @@ import { createTestDatabase, eventually } from '../support/test-app.js';
  * state, with no wait state lost or created twice, and every instance must complete.
  */
 const INSTANCES = 120;
-const root = join(import.meta.dirname, '..', '..');
-
-function startServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve'], {
-    cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), REGENFLOW_JOB_POLL_MS: '100' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('listening on')) resolve(child);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
-  });
-}
 
 describe('crash safety', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'regenflow-crash-'));
@@ -38,15 +20,7 @@ describe('crash safety', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let env: Record<string, string>;
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(base + path, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
-  };
+  const call = httpClient(base);
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -59,7 +33,7 @@ describe('crash safety', () => {
   });
 
   afterAll(async () => {
-    server?.kill('SIGKILL');
+    if (server) await killServerProcess(server);
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -81,10 +55,8 @@ describe('crash safety', () => {
     // Complete half the tasks in a burst and kill the server while it works on them.
     const burst = tasks.slice(0, INSTANCES / 2).map((task) => call('POST', `/api/tasks/${task.id}/complete`, { variables: { ok: true } }).catch(() => null));
     await new Promise((resolve) => setTimeout(resolve, 150));
-    server!.kill('SIGKILL');
+    await killServerProcess(server!);
     await Promise.all(burst);
-    const killed = server!;
-    if (killed.exitCode === null && killed.signalCode === null) await new Promise((resolve) => killed.once('exit', resolve));
 
     server = await startServer(env, port);
 
