@@ -93,7 +93,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('jobs', (t) => {
     t.uuid('id').primary();
-    t.text('kind').notNullable(); // timer | timer-start
+    t.text('kind').notNullable(); // timer | timer-start | call-completed
     t.uuid('instance_id').references('process_instances.id').onDelete('CASCADE');
     t.text('definition_id');
     t.text('activity_id').notNullable();

@@ -1,5 +1,6 @@
 import * as elements from 'bpmn-elements';
 import { deserialize, TypeResolver } from 'moddle-context-serializer';
+import type { Knex } from 'knex';
 import { AppError } from '../errors.js';
 
 /** A deployed process version, ready to run: parsed once, reused by every transition. */
@@ -28,18 +29,19 @@ export class DefinitionCache {
   private readonly entries = new Map<string, CompiledDefinition>();
 
   constructor(
-    private readonly load: (id: string) => Promise<DefinitionSource | undefined>,
+    private readonly load: (id: string, via?: Knex) => Promise<DefinitionSource | undefined>,
     private readonly capacity = 500,
   ) {}
 
-  async get(id: string): Promise<CompiledDefinition> {
+  /** @param via the open transaction to read through, when there is one */
+  async get(id: string, via?: Knex): Promise<CompiledDefinition> {
     const cached = this.entries.get(id);
     if (cached) {
       this.entries.delete(id);
       this.entries.set(id, cached); // most recently used last
       return cached;
     }
-    const row = await this.load(id);
+    const row = await this.load(id, via);
     if (!row) throw new AppError('NOT_FOUND', `process definition ${id} not found`);
     if (!row.source_context) throw new AppError('NOT_EXECUTABLE', `process definition ${id} is not executable`);
     const compiled = compileDefinition(row);

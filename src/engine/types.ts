@@ -19,7 +19,6 @@ export type TransitionEvent =
       variables: Variables;
     }
   | { type: 'complete-call-activity'; executionId: string; variables: Variables }
-  | { type: 'fail-call-activity'; executionId: string; errorCode: string; errorMessage: string }
   | { type: 'set-variables'; variables: Variables }
   | { type: 'retry-handler'; executionId: string };
 

@@ -7,7 +7,7 @@ import * as externalTasksStore from '../store/external-tasks.js';
 import * as jobsStore from '../store/jobs.js';
 import { endInstance, insertInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
 import type { DefinitionAnalysis, ProcessInfo } from './definitions/analyse-definition.js';
-import { DefinitionCache } from './definition-cache.js';
+import { DefinitionCache, type CompiledDefinition } from './definition-cache.js';
 import { InstanceLocks } from './instance-locks.js';
 import type { ProcessRuntime } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/process-runtime.js';
@@ -69,6 +69,28 @@ export interface CorrelateOptions {
   all?: boolean;
 }
 
+/** How a new instance starts: its variables and the event its first transition applies. */
+interface StartRunOptions {
+  variables?: Variables;
+  businessKey?: string | null;
+  event?: TransitionEvent;
+  /** A timer start event whose job fired. */
+  dueNow?: string;
+  parentExecutionId?: string;
+}
+
+/** A new instance run in memory, ready to be written (with its call activities' children). */
+interface PreparedInstance {
+  id: string;
+  definition: CompiledDefinition;
+  businessKey: string | null;
+  parentExecutionId?: string;
+  outcome: TransitionOutcome;
+  children: PreparedInstance[];
+}
+
+const MAX_CALL_DEPTH = 20;
+
 export interface CorrelationResult {
   resultType: 'Execution' | 'ProcessDefinition';
   instanceId: string;
@@ -87,7 +109,7 @@ export class WorkflowEngine extends EventEmitter {
     this.knex = options.knex;
     this.runtime = options.runtime;
     this.options = { allowScripts: false, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, ...options };
-    this.definitions = new DefinitionCache((id) => definitionsStore.findDefinition(this.knex, id));
+    this.definitions = new DefinitionCache((id, via) => definitionsStore.findDefinition(via ?? this.knex, id));
   }
 
   // ---------------------------------------------------------------- deployments
@@ -215,22 +237,26 @@ export class WorkflowEngine extends EventEmitter {
    */
   private async startInstance(
     definitionRow: { id: string; key: string },
-    options: {
-      variables?: Variables;
-      businessKey?: string | null;
-      event?: TransitionEvent;
-      dueNow?: string;
-      parentInstanceId?: string;
-      parentExecutionId?: string;
-      trx?: Knex.Transaction;
-    },
+    options: StartRunOptions,
   ): Promise<InstanceRow> {
+    const prepared = await this.prepareInstance(definitionRow, options);
+    const row = await this.knex.transaction((trx) => this.writeInstance(trx, prepared));
+    this.announceAll(prepared, row);
+    return row;
+  }
+
+  /**
+   * Runs a new instance's first transition, and those of the children its call activities
+   * start, in memory and outside any database transaction (handlers may use the database;
+   * the embedded PGlite has a single connection).
+   */
+  private async prepareInstance(definitionRow: { id: string; key: string }, options: StartRunOptions, depth = 0): Promise<PreparedInstance> {
     const definition = await this.definitions.get(definitionRow.id);
-    const instanceId = randomUUID();
+    const id = randomUUID();
     const outcome = await this.runtime.run(
       definition,
       {
-        instanceId,
+        instanceId: id,
         processKey: definition.key,
         businessKey: options.businessKey,
         variables: safeCopy(options.variables ?? {}),
@@ -238,25 +264,59 @@ export class WorkflowEngine extends EventEmitter {
       },
       options.event ?? null,
     );
-    const write = async (trx: Knex.Transaction) => {
-      const row = await insertInstance(
-        trx,
-        {
-          id: instanceId,
-          definitionId: definition.id,
-          processKey: definition.key,
-          businessKey: options.businessKey,
-          parentInstanceId: options.parentInstanceId,
-          parentExecutionId: options.parentExecutionId,
-        },
-        outcome,
+    const children = await this.prepareChildren(null, outcome, options.businessKey ?? null, depth);
+    return { id, definition, businessKey: options.businessKey ?? null, parentExecutionId: options.parentExecutionId, outcome, children };
+  }
+
+  /** Children for call activities that have none yet. */
+  private async prepareChildren(
+    parentId: string | null,
+    outcome: TransitionOutcome,
+    businessKey: string | null,
+    depth: number,
+  ): Promise<PreparedInstance[]> {
+    if (!outcome.callActivities.length) return [];
+    if (depth >= MAX_CALL_DEPTH) {
+      throw new AppError('CALL_DEPTH_EXCEEDED', `call activities nest deeper than ${MAX_CALL_DEPTH} levels; does a process call itself?`);
+    }
+    const existing = new Set<string>(
+      parentId ? await this.knex('process_instances').where({ parent_instance_id: parentId }).pluck('parent_execution_id') : [],
+    );
+    const children: PreparedInstance[] = [];
+    for (const call of outcome.callActivities) {
+      if (existing.has(call.executionId)) continue;
+      const called = await definitionsStore.findLatestDefinition(this.knex, call.calledElement);
+      if (!called?.executable) {
+        throw new AppError('NOT_FOUND', `${call.activityId} calls process '${call.calledElement}', which is not deployed`);
+      }
+      // Camunda 7 passes variables only through camunda:in; regenflow passes all of them.
+      children.push(
+        await this.prepareInstance(called, { variables: outcome.variables, businessKey, parentExecutionId: call.executionId }, depth + 1),
       );
-      await this.afterTransition(trx, row, outcome);
-      return row;
-    };
-    const row = options.trx ? await write(options.trx) : await this.knex.transaction(write);
-    this.announce(row, outcome);
+    }
+    return children;
+  }
+
+  private async writeInstance(trx: Knex.Transaction, prepared: PreparedInstance, parentInstanceId?: string): Promise<InstanceRow> {
+    const row = await insertInstance(
+      trx,
+      {
+        id: prepared.id,
+        definitionId: prepared.definition.id,
+        processKey: prepared.definition.key,
+        businessKey: prepared.businessKey,
+        parentInstanceId: parentInstanceId ?? null,
+        parentExecutionId: prepared.parentExecutionId ?? null,
+      },
+      prepared.outcome,
+    );
+    await this.afterTransition(trx, row, prepared.outcome, prepared.children);
     return row;
+  }
+
+  private announceAll(prepared: PreparedInstance, row: InstanceRow): void {
+    this.announce(row, prepared.outcome);
+    for (const child of prepared.children) this.announceAll(child, { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
   }
 
   async getInstance(id: string): Promise<InstanceRow> {
@@ -610,10 +670,11 @@ export class WorkflowEngine extends EventEmitter {
           await this.knex('jobs').where({ id: job.id }).delete();
           return;
         }
-        await this.knex.transaction(async (trx) => {
+        const prepared = await this.prepareInstance(definition, { dueNow: job.activity_id });
+        const started = await this.knex.transaction(async (trx) => {
           const still = await trx('jobs').where({ id: job.id, locked_by: this.options.nodeId }).forUpdate().first();
-          if (!still) return; // another node took over after our lease ran out
-          await this.startInstance(definition, { dueNow: job.activity_id, trx });
+          if (!still) return null; // another node took over after our lease ran out
+          const row = await this.writeInstance(trx, prepared);
           const next = nextStartTimerDue(payload.timerType, payload.expression, { firedAt: new Date(job.due_at), remaining: payload.remaining });
           if (next) {
             await trx('jobs')
@@ -627,7 +688,23 @@ export class WorkflowEngine extends EventEmitter {
           } else {
             await trx('jobs').where({ id: job.id }).delete();
           }
+          return row;
         });
+        if (started) this.announceAll(prepared, started);
+        return;
+      }
+      case 'call-completed': {
+        const payload = job.payload as { executionId: string; variables: Variables };
+        // The job is deleted in the parent's commit, so the hand-back happens exactly once.
+        const claimed = async (trx: Knex.Transaction) => {
+          const deleted = await trx('jobs').where({ id: job.id }).delete();
+          if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
+        };
+        await this.transition(
+          job.instance_id as string,
+          { type: 'complete-call-activity', executionId: payload.executionId, variables: payload.variables },
+          claimed,
+        );
         return;
       }
       default:
@@ -672,6 +749,7 @@ export class WorkflowEngine extends EventEmitter {
         },
         event,
       );
+      const children = await this.prepareChildren(instanceId, outcome, current.business_key, 0);
       const row = await this.knex.transaction(async (trx) => {
         if (guard) await guard(trx);
         const updated = await updateInstance(trx, current, outcome);
@@ -681,10 +759,11 @@ export class WorkflowEngine extends EventEmitter {
             .whereNull('resolved_at')
             .update({ resolved_at: new Date() });
         }
-        await this.afterTransition(trx, updated, outcome);
+        await this.afterTransition(trx, updated, outcome, children);
         return updated;
       });
       this.announce(row, outcome);
+      for (const child of children) this.announceAll(child, { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
     });
   }
@@ -700,8 +779,34 @@ export class WorkflowEngine extends EventEmitter {
     }
   }
 
-  /** Rows that follow from a committed outcome: incidents for failed handlers. */
-  private async afterTransition(trx: Knex.Transaction, row: InstanceRow, outcome: TransitionOutcome): Promise<void> {
+  /**
+   * Rows that follow from a committed outcome, in the same database transaction: incidents
+   * for failed handlers, child instances for call activities, and the job that hands a
+   * finished child's variables back to its parent.
+   */
+  private async afterTransition(
+    trx: Knex.Transaction,
+    row: InstanceRow,
+    outcome: TransitionOutcome,
+    children: PreparedInstance[],
+  ): Promise<void> {
+    for (const child of children) {
+      const exists = await trx('process_instances')
+        .where({ parent_instance_id: row.id, parent_execution_id: child.parentExecutionId })
+        .first('id');
+      if (!exists) await this.writeInstance(trx, child, row.id);
+    }
+    if (row.status === 'completed' && row.parent_instance_id && row.parent_execution_id) {
+      await trx('jobs').insert({
+        id: randomUUID(),
+        kind: 'call-completed',
+        instance_id: row.parent_instance_id,
+        activity_id: row.parent_execution_id,
+        timer_key: `call-completed/${row.id}`,
+        due_at: new Date(),
+        payload: JSON.stringify({ executionId: row.parent_execution_id, variables: outcome.variables, childId: row.id }),
+      });
+    }
     for (const failure of outcome.handlerFailures) {
       await trx('incidents').insert({
         id: randomUUID(),
@@ -719,7 +824,7 @@ export class WorkflowEngine extends EventEmitter {
 
   private announce(row: InstanceRow, outcome: TransitionOutcome): void {
     if (outcome.externalTasks.length) this.emit('external-tasks.created', outcome.externalTasks.map((task) => task.topic));
-    if (outcome.timers.length) this.emit('jobs.scheduled');
+    if (outcome.timers.length || outcome.callActivities.length || row.parent_instance_id) this.emit('jobs.scheduled');
     if (row.status !== 'active') this.emit('instance.ended', { id: row.id, status: row.status });
   }
 }

@@ -138,14 +138,27 @@ export class ProcessRuntime {
       stamp('end', api);
     });
     listener.on('activity.discard', (api) => {
+      forget(api);
       if (api.content.isRootScope === false) return;
       stamp('discard', api);
     });
+    // A wait ends when its activity leaves or is discarded (also inside sub-processes,
+    // which the definition's postponed list does not show).
+    const forget = (api: WaitRecord['api']) => {
+      for (const [executionId, wait] of waits) {
+        if (executionId === api.executionId || (wait.api.id === api.id && executionId.startsWith(api.executionId))) {
+          waits.delete(executionId);
+          callActivities.delete(executionId);
+        }
+      }
+    };
+    listener.on('activity.leave', forget);
     listener.on('wait', (api) => {
       rootEnvironment ??= findRoot(api);
       waits.set(api.executionId, { api });
     });
     listener.on('activity.call', (api) => {
+      waits.set(api.executionId, { api });
       callActivities.set(api.executionId, {
         activityId: api.id,
         executionId: api.executionId,
@@ -197,7 +210,6 @@ export class ProcessRuntime {
     const subscriptions: SubscriptionWait[] = [];
     if (!ended) {
       for (const [executionId, { api }] of waits) {
-        if (!postponed.has(executionId)) continue;
         const kind = classifyWait(api);
         if (kind === 'user-task') userTasks.push(readUserTask(api, (text) => resolveInScope(this.options.expressions, text, api)));
         else if (kind === 'message' || kind === 'signal') {
@@ -228,7 +240,7 @@ export class ProcessRuntime {
         : timers.waiting
             .filter((timer) => timer.owner?.executionId)
             .map((timer) => ({ activityId: String(timer.owner?.id), timerKey: String(timer.owner?.executionId), dueAt: timer.dueAt })),
-      callActivities: ended ? [] : [...callActivities.values()].filter((call) => postponed.has(call.executionId)),
+      callActivities: ended ? [] : [...callActivities.values()],
       history,
       handlerFailures,
       steps,
@@ -277,14 +289,11 @@ export class ProcessRuntime {
       }
       case 'complete-call-activity': {
         const wait = waits.get(event.executionId);
-        if (wait) setVariables(wait.api.environment, event.variables, root());
-        execution.signal({ executionId: event.executionId, message: safeCopy(event.variables) });
-        return;
-      }
-      case 'fail-call-activity': {
-        const wait = waits.get(event.executionId);
-        const error = Object.assign(new Error(event.errorMessage), { code: event.errorCode });
-        wait?.api.signal?.({ error });
+        if (!wait || wait.api.type !== 'bpmn:CallActivity') {
+          throw new AppError('SUBSCRIPTION_GONE', `call activity execution ${event.executionId} is not waiting in this instance`);
+        }
+        setVariables(wait.api.environment, event.variables, root());
+        execution.signal({ id: wait.api.id, executionId: event.executionId, message: safeCopy(event.variables) });
         return;
       }
     }
