@@ -58,11 +58,15 @@ export async function analyseXml(xml: string, options: { allowScripts: boolean }
   }
   // bpmn-moddle only warns about duplicate ids, unknown elements and dangling references.
   for (const warning of parsed.warnings ?? []) {
+    // "unparsable content <x> detected\n\tline: …\n\tnested error: duplicate ID <y>": keep the cause.
+    const lines = String(warning.message).split('\n').map((line) => line.trim());
+    const nested = lines.find((line) => line.startsWith('nested error:'))?.replace('nested error: ', '');
+    const where = lines.find((line) => line.startsWith('line:'));
     errors.push({
       severity: 'error',
       rule: 'parse',
       elementId: warning.element?.id,
-      message: String(warning.message).split('\n')[0] ?? 'parse warning',
+      message: [lines[0], nested, where].filter(Boolean).join('; '),
     });
   }
   const definitions = parsed.rootElement;
@@ -163,6 +167,15 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
       } else if (typeof condition.body === 'string') {
         const problem = validateExpressionSyntax(condition.body.trim());
         if (problem) error(element.id, 'expression', problem);
+      }
+    }
+    // bpmnlint's conditional-flows only looks at gateways that already have a condition or a
+    // default; an exclusive split with no condition at all would silently take the first flow.
+    if (type === 'bpmn:ExclusiveGateway' && (element.outgoing?.length ?? 0) > 1) {
+      for (const flow of element.outgoing) {
+        if (!flow.conditionExpression && element.default !== flow) {
+          error(flow.id, 'unconditioned-split', `${flow.id} leaves the split ${element.id} without a condition and is not its default flow`);
+        }
       }
     }
     if (['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:BusinessRuleTask'].includes(type) && element.type === 'external' && !element.topic) {
