@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { analyseDefinition, closeAnalyser } from './engine/definitions/analyse-definition.js';
 import { JavaScripts } from 'bpmn-engine';
 import { createDisabledScripts, createSafeExpressions } from './engine/expressions.js';
+import { InProcessWorkers } from './engine/in-process-workers.js';
 import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
@@ -19,6 +20,7 @@ export interface App {
   readonly engine: WorkflowEngine;
   readonly registry: ServiceTaskRegistry;
   readonly poller: JobPoller;
+  readonly workers: InProcessWorkers;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -51,15 +53,21 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     inlineHandlers: registry.inlineHandler,
     maxSteps: config.REGENFLOW_MAX_STEPS,
   });
+  const nodeId = config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`;
   const engine = new WorkflowEngine({
     knex: database.knex,
     runtime,
     analyse: (xml, options) => analyseDefinition(xml, options),
-    nodeId: config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`,
+    nodeId,
     allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
   });
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
+  const workers = new InProcessWorkers(engine, registry, {
+    workerId: `regenflow:${nodeId}`,
+    retryTimeout: config.REGENFLOW_WORKER_RETRY_MS,
+    onError: logError,
+  });
   let server: Server | null = null;
 
   return {
@@ -68,6 +76,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     engine,
     registry,
     poller,
+    workers,
     async listen() {
       const http = createHttpApp(engine, {
         isReady: async () => {
@@ -77,6 +86,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         onError: logError,
       });
       poller.start();
+      workers.start();
       return new Promise<number>((resolve, reject) => {
         server = http.listen(config.PORT, config.HOST, () => {
           const address = server?.address();
@@ -86,6 +96,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       });
     },
     async close() {
+      await workers.stop();
       await poller.stop();
       if (server) {
         server.closeAllConnections();

@@ -27,6 +27,8 @@ const ConfigSchema = z.object({
   REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).default(10_000),
   /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
   REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  /** Wait before an in-process worker fetches a failed task again. @default 10000 */
+  REGENFLOW_WORKER_RETRY_MS: z.coerce.number().int().min(0).default(10_000),
   /** Deploy every .bpmn in this folder at start. @default ./processes */
   REGENFLOW_PROCESSES_DIR: z.string().default('./processes'),
   /** Name of this engine node in locks. @default hostname-pid */
@@ -36,7 +38,9 @@ const ConfigSchema = z.object({
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = ConfigSchema.safeParse(environment);
+  // An empty variable means "not set" (`DATABASE_URL= npm start` uses the embedded default).
+  const given = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+  const parsed = ConfigSchema.safeParse(given);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);

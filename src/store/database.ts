@@ -76,6 +76,9 @@ async function migrate(knex: Knex): Promise<void> {
   await knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
 }
 
+/** Folders this process has locked: a second open in the same process is refused too. */
+const lockedHere = new Set<string>();
+
 /**
  * PGlite takes no lock of its own: two processes on one folder silently lose writes.
  * A lock file holding our pid refuses a second process; a lock left by a dead process
@@ -83,12 +86,19 @@ async function migrate(knex: Knex): Promise<void> {
  */
 function lockDataFolder(folder: string): () => void {
   const lockPath = join(folder, '..', 'regenflow.lock');
+  if (lockedHere.has(lockPath)) {
+    throw new AppError('DATA_DIR_LOCKED', `the data folder ${resolve(folder, '..')} is already open in this process`);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(lockPath, { force: true });
+      lockedHere.add(lockPath);
+      return () => {
+        lockedHere.delete(lockPath);
+        rmSync(lockPath, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(readFileSync(lockPath, 'utf8'));

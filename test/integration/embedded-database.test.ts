@@ -1,0 +1,43 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/store/database.js';
+import { killServerProcess, startServerProcess } from '../support/server-process.js';
+
+/** The embedded default: one process per data folder, and a clear word when it is taken. */
+describe('embedded PGlite data folder', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'regenflow-lock-'));
+  let server: ChildProcess | undefined;
+
+  afterAll(async () => {
+    if (server) await killServerProcess(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('when a second server starts on a folder in use, then it refuses with a clear message', async () => {
+    const env = { REGENFLOW_DATA_DIR: dataDir, DATABASE_URL: '', REGENFLOW_PROCESSES_DIR: join(dataDir, 'none') };
+    const port = 5900 + Math.floor(Math.random() * 90);
+    server = await startServerProcess(env, port);
+    await expect(startServerProcess(env, port + 1)).rejects.toThrow(/data folder .* is in use by process \d+/);
+  }, 60_000);
+
+  it('when the same process opens a folder twice, then the second open is refused', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'regenflow-lock-same-'));
+    const first = await openDatabase({ dataDir: folder });
+    await expect(openDatabase({ dataDir: folder })).rejects.toMatchObject({ code: 'DATA_DIR_LOCKED' });
+    await first.close();
+    const again = await openDatabase({ dataDir: folder });
+    await again.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('when the lock was left by a process that died, then it is taken over', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'regenflow-lock-stale-'));
+    mkdirSync(join(folder, 'pglite'), { recursive: true });
+    writeFileSync(join(folder, 'regenflow.lock'), '999999'); // no such process
+    const database = await openDatabase({ dataDir: folder });
+    await database.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+});
