@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
-import { externalTaskRouter } from './camunda/external-task-router.js';
+import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { nativeRouter } from './native-router.js';
 import { notFoundHandler, problemHandler } from './problem.js';
 
@@ -36,9 +36,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
 
   app.use('/api', nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', externalTaskRouter(engine));
-  app.get('/engine-rest/version', (_req, res) => {
-    res.status(200).set('Content-Type', 'application/json').send(JSON.stringify({ version: '7.21.0' }));
-  });
+  app.get('/engine-rest/version', (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
 
   app.use(notFoundHandler);
   app.use(problemHandler);

@@ -124,12 +124,11 @@ export class WorkflowEngine extends EventEmitter {
     for (const resource of resources) {
       const analysis = await this.options.analyse(resource.xml, { allowScripts: this.options.allowScripts });
       if (!analysis.ok) {
-        const first = analysis.errors[0];
+        const shown = analysis.errors.slice(0, 5).map(formatFinding).join('; ');
+        const more = analysis.errors.length > 5 ? ` (and ${analysis.errors.length - 5} more)` : '';
         throw new AppError(
           'INVALID_DEFINITION',
-          `${resource.name} was rejected: ${first ? formatFinding(first) : 'invalid'}${
-            analysis.errors.length > 1 ? ` (and ${analysis.errors.length - 1} more)` : ''
-          }`,
+          `${resource.name} was rejected: ${shown || 'invalid'}${more}`,
           { details: { resource: resource.name, errors: analysis.errors, warnings: analysis.warnings } },
         );
       }

@@ -148,8 +148,11 @@ function describeTask(task: LockedExternalTask, variableNames?: string[]) {
   };
 }
 
+/** express's `res.set`/`res.json` append `; charset=utf-8`; the raw header stays exact. */
 export function sendJson(res: Response, status: number, body: unknown): void {
-  res.status(status).set('Content-Type', 'application/json').send(Buffer.from(JSON.stringify(body)));
+  res.status(status);
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(body));
 }
 
 /** Resolves when this node creates a task on one of the topics, or after `ms`. */
