@@ -195,6 +195,31 @@ describe('BPMN semantics', () => {
     expect(await ended(instance.id)).toEqual(expect.arrayContaining(['escalated', 'end']));
   });
 
+  it('when compensation is thrown after a task completed, then its compensation handler runs', async () => {
+    const record = (id: string, item: string, extra = '') =>
+      `<bpmn:serviceTask id="${id}" camunda:type="external" camunda:topic="semantics.record" ${extra}>
+        <bpmn:extensionElements><camunda:inputOutput><camunda:inputParameter name="item">${item}</camunda:inputParameter></camunda:inputOutput></bpmn:extensionElements>
+      </bpmn:serviceTask>`;
+    const xml = bpmn(
+      'saga',
+      `<bpmn:startEvent id="start" />
+      ${record('book', 'booked')}
+      <bpmn:boundaryEvent id="on_compensate" attachedToRef="book"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>
+      ${record('cancel_booking', 'cancelled', 'isForCompensation="true"')}
+      <bpmn:intermediateThrowEvent id="compensate"><bpmn:compensateEventDefinition /></bpmn:intermediateThrowEvent>
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="book" />
+      <bpmn:sequenceFlow id="f2" sourceRef="book" targetRef="compensate" />
+      <bpmn:sequenceFlow id="f3" sourceRef="compensate" targetRef="end" />
+      <bpmn:association id="a1" associationDirection="One" sourceRef="on_compensate" targetRef="cancel_booking" />`,
+    );
+    await app.engine.deploy([{ name: 'saga.bpmn', xml }]);
+    seen.length = 0;
+    const instance = await app.engine.start({ processKey: 'saga' });
+    expect(instance.status).toBe('completed');
+    expect(seen).toEqual(['booked', 'cancelled']);
+  });
+
   it('when a timer start event is deployed, then the job poller starts instances on its schedule', async () => {
     const xml = bpmn(
       'ticking',
