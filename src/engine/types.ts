@@ -61,7 +61,6 @@ export interface CallActivityWait {
   activityId: string;
   executionId: string;
   calledElement: string;
-  variables: Variables;
 }
 
 export interface HistoryEntry {

@@ -64,7 +64,11 @@ export class ProcessRuntime {
     const inflight = new Set<Promise<unknown>>();
     let steps = 0;
     let failure: unknown = null;
-    let rootEnvironment: { variables: Variables } | null = null;
+    // Pending work the transition must wait for before it can save: inline handlers, stack hops.
+    const track = (promise: Promise<unknown>) => {
+      inflight.add(promise);
+      void promise.finally(() => inflight.delete(promise));
+    };
 
     if (event?.type === 'complete-external-task') {
       completions.set(event.executionId, { kind: 'complete', variables: event.variables });
@@ -84,22 +88,12 @@ export class ProcessRuntime {
       definition,
       inlineHandlers: this.options.inlineHandlers,
       completions,
-      track: (promise) => {
-        inflight.add(promise);
-        void promise.finally(() => inflight.delete(promise));
-      },
+      track,
       setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables),
       onHandlerFailure: (failed) => handlerFailures.push(failed),
     });
 
-    const stackYield = createStackYield({
-      budget: 40,
-      track: (promise) => {
-        inflight.add(promise);
-        void promise.finally(() => inflight.delete(promise));
-      },
-      stopped: () => failure !== null,
-    });
+    const stackYield = createStackYield({ budget: 40, track, stopped: () => failure !== null });
 
     const listener = new EventEmitter();
     const stamp = (event: string, api: WaitRecord['api'], data?: Record<string, unknown>) =>
@@ -112,14 +106,7 @@ export class ProcessRuntime {
         at: new Date(),
         data,
       });
-    listener.on('process.start', (api) => {
-      rootEnvironment ??= api.environment;
-    });
-    listener.on('process.enter', (api) => {
-      rootEnvironment ??= api.environment;
-    });
     listener.on('activity.start', (api) => {
-      rootEnvironment ??= findRoot(api);
       if (api.content.isRootScope === false) return;
       if (++steps > this.options.maxSteps && !failure) {
         failure = new AppError(
@@ -154,7 +141,6 @@ export class ProcessRuntime {
     };
     listener.on('activity.leave', forget);
     listener.on('wait', (api) => {
-      rootEnvironment ??= findRoot(api);
       waits.set(api.executionId, { api });
     });
     listener.on('activity.call', (api) => {
@@ -163,7 +149,6 @@ export class ProcessRuntime {
         activityId: api.id,
         executionId: api.executionId,
         calledElement: String(api.content.calledElement ?? ''),
-        variables: {},
       });
     });
 
@@ -185,12 +170,12 @@ export class ProcessRuntime {
 
     try {
       if (instance.state) {
-        engine.recover(structuredClone(instance.state) as any);
+        engine.recover(instance.state as any); // a fresh copy: loaded from the row for this transition
         await engine.resume({ listener });
       } else {
         await engine.execute({ listener, variables: { ...(instance.variables ?? {}) } });
       }
-      if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine) ?? rootEnvironment);
+      if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine));
       await settle(inflight, timers, () => failure !== null);
     } catch (error) {
       failure ??= error;
@@ -226,7 +211,7 @@ export class ProcessRuntime {
     }
 
     const externalTasks: ExternalTaskWait[] = ended ? [] : services.pendingExternalTasks();
-    const variables = { ...(readRootVariables(engine, rootEnvironment) ?? instance.variables ?? {}) };
+    const variables = readRootVariables(engine) ?? { ...(instance.variables ?? {}) };
 
     return {
       status: ended ? 'completed' : 'active',
@@ -300,10 +285,6 @@ export class ProcessRuntime {
   }
 }
 
-function findRoot(api: any): { variables: Variables } | null {
-  return api?.environment ?? null;
-}
-
 /** The environment of the instance's process: where process variables live. */
 function rootEnvironmentOf(engine: any): { variables: Variables } | null {
   for (const definition of engine.execution?.definitions ?? []) {
@@ -318,8 +299,8 @@ function rootEnvironmentOf(engine: any): { variables: Variables } | null {
  * bpmn-elements copies the process run message (`fields`, `content`, `properties`) into the
  * process variables; those are engine internals, not variables anyone set.
  */
-function readRootVariables(engine: any, fallback: { variables: Variables } | null): Variables | null {
-  const variables = rootEnvironmentOf(engine)?.variables ?? fallback?.variables;
+function readRootVariables(engine: any): Variables | null {
+  const variables = rootEnvironmentOf(engine)?.variables;
   if (!variables) return null;
   const copy = { ...variables };
   const content = copy.content as { type?: string } | undefined;
@@ -377,8 +358,9 @@ async function settle(inflight: Set<Promise<unknown>>, timers: TransitionTimers,
       continue;
     }
     if (timers.fireDue()) continue;
+    // One more turn of the event loop: anything scheduled by the last step shows up now.
     await new Promise((resolve) => setImmediate(resolve));
-    if (!inflight.size && !timers.waiting.some((timer) => timer.dueAt.getTime() <= Date.now() && timer.delay <= 0)) return;
+    if (!inflight.size) return;
   }
 }
 
