@@ -1,7 +1,7 @@
-import * as elements from 'bpmn-elements';
-import { deserialize, TypeResolver } from 'moddle-context-serializer';
+import { deserialize } from 'moddle-context-serializer';
 import type { Knex } from 'knex';
 import { AppError } from '../errors.js';
+import { typeResolver } from './definitions/type-resolver.js';
 
 /** A deployed process version, ready to run: parsed once, reused by every transition. */
 export interface CompiledDefinition {
@@ -18,8 +18,6 @@ export interface DefinitionSource {
   version: number;
   source_context: string | null;
 }
-
-const typeResolver = TypeResolver({ ...elements } as any);
 
 /**
  * Parsed definitions by id. A definition id names one immutable version, so entries never

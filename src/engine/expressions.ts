@@ -893,6 +893,13 @@ export interface DisabledScripts extends IScripts {
 const FEEL_LANGUAGE = /^(feel|.*\/FEEL\/.*)$/i;
 const JUEL_LANGUAGE = /^(juel|expression)$/i;
 
+/** Condition languages evaluated by the safe evaluators (FEEL, JUEL-style `${…}`), never as code. */
+export function safeConditionLanguage(language: string): 'feel' | 'juel' | null {
+  if (FEEL_LANGUAGE.test(language)) return 'feel';
+  if (JUEL_LANGUAGE.test(language)) return 'juel';
+  return null;
+}
+
 /**
  * The `scripts` option: nothing is registered or stored, and every script (script task,
  * `language="javascript"` flow condition, conditional event script) fails with

@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module';
-import * as elements from 'bpmn-elements';
 import { BpmnModdle } from 'bpmn-moddle';
-import serializer, { TypeResolver } from 'moddle-context-serializer';
-import { validateExpressionSyntax } from '../expressions.js';
+import serializer from 'moddle-context-serializer';
+import { safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
+import { normalizeNamespaces } from './namespaces.js';
+import { typeResolver } from './type-resolver.js';
 
 const require = createRequire(import.meta.url);
 const camundaSchema = require('camunda-bpmn-moddle/resources/camunda.json');
@@ -18,7 +19,7 @@ const LINT_RULES: Record<string, 'error' | 'warn'> = {
   'start-event-required': 'error', // nothing to start
   'no-disconnected': 'error', // unreachable or dead-end element
   'conditional-flows': 'error', // an unconditioned split out of a conditional gateway
-  'fake-join': 'error', // a task "joining" flows runs once per token, not once
+  'fake-join': 'error', // a task "joining" concurrent flows runs once per token (see concurrentJoin)
   'no-complex-gateway': 'error', // not executable here
   'no-duplicate-sequence-flows': 'error', // tokens doubled
   'single-blank-start-event': 'error', // which blank start runs is undefined
@@ -43,7 +44,12 @@ const LINT_RULES: Record<string, 'error' | 'warn'> = {
 };
 
 const lintResolver = new NodeResolver();
-const typeResolver = TypeResolver({ ...elements } as any);
+/** moddle warnings that do not make a document wrong. */
+const HARMLESS_WARNINGS = [
+  /unsupported document encoding/,
+  // references into a vendor's namespace (e.g. itemSubjectRef="triso:unspecified")
+  /unresolved reference <(?!bpmn:)[\w-]+:[^>]*>/,
+];
 
 /** Parses, lints and checks one diagram. Runs inside the analyser worker thread. */
 export async function analyseXml(xml: string, options: { allowScripts: boolean }): Promise<DefinitionAnalysis> {
@@ -52,12 +58,16 @@ export async function analyseXml(xml: string, options: { allowScripts: boolean }
   const moddle = new BpmnModdle({ camunda: camundaSchema });
   let parsed: any;
   try {
-    parsed = await moddle.fromXML(xml, 'bpmn:Definitions');
+    parsed = await moddle.fromXML(normalizeNamespaces(xml), 'bpmn:Definitions');
   } catch (error) {
     return failed([{ severity: 'error', rule: 'parse', message: `not a BPMN 2.0 document: ${(error as Error).message}` }]);
   }
   // bpmn-moddle only warns about duplicate ids, unknown elements and dangling references.
   for (const warning of parsed.warnings ?? []) {
+    if (HARMLESS_WARNINGS.some((pattern) => pattern.test(String(warning.message)))) {
+      warnings.push({ severity: 'warning', rule: 'parse', message: String(warning.message).split('\n')[0] ?? '' });
+      continue;
+    }
     // "unparsable content <x> detected\n\tline: …\n\tnested error: duplicate ID <y>": keep the cause.
     const lines = String(warning.message).split('\n').map((line) => line.trim());
     const nested = lines.find((line) => line.startsWith('nested error:'))?.replace('nested error: ', '');
@@ -76,7 +86,13 @@ export async function analyseXml(xml: string, options: { allowScripts: boolean }
 
   // Serialize before linting: bpmnlint touches lazy collections (eventDefinitions, incoming),
   // and an empty `eventDefinitions` makes bpmn-elements treat a blank start event as typed.
-  const serializedContext: string = serializer(parsed, typeResolver).serialize();
+  let serializedContext: string | undefined;
+  let serializeProblem: string | undefined;
+  try {
+    serializedContext = serializer(prepareForSerializer(parsed), typeResolver).serialize();
+  } catch (error) {
+    serializeProblem = (error as Error).message;
+  }
 
   const processes: any[] = (definitions.rootElements ?? []).filter((element: any) => element.$type === 'bpmn:Process');
   const owner = new Map<string, any>(); // element id -> process
@@ -99,12 +115,20 @@ export async function analyseXml(xml: string, options: { allowScripts: boolean }
   const lintResults: Record<string, Array<{ id?: string; message: string; category: string }>> = await linter.lint(definitions);
   for (const [rule, findings] of Object.entries(lintResults)) {
     for (const finding of findings) {
-      const configured = finding.category === 'error' ? 'error' : 'warning';
+      let configured: 'error' | 'warning' = finding.category === 'error' ? 'error' : 'warning';
+      // Merging alternatives (a loop back, two exclusive branches) into a task is plain BPMN;
+      // only tokens that can arrive together make a task run twice.
+      if (rule === 'fake-join' && finding.id && !receivesConcurrentTokens(elementsById(definitions).get(finding.id))) {
+        configured = 'warning';
+      }
       report({ severity: severityFor(finding.id, configured), rule, elementId: finding.id, message: finding.message });
     }
   }
 
   for (const process of executable) checkExecutable(process, options, report);
+  if (serializeProblem && executable.length) {
+    report({ severity: 'error', rule: 'unsupported', message: `the engine cannot load this diagram: ${serializeProblem}` });
+  }
 
   const info = processes.map(describeProcess);
   if (!processes.length) report({ severity: 'error', rule: 'parse', message: 'the document has no bpmn:process' });
@@ -145,6 +169,83 @@ function linkFlows(container: any): void {
   }
 }
 
+/**
+ * moddle-context-serializer crashes on two legal, purely descriptive constructs: performers
+ * without an assignment expression, and message flows to a black-box pool (a participant
+ * without a process). Neither affects execution, so the copy it serializes leaves them out.
+ */
+function prepareForSerializer(parsed: any): any {
+  const definitions = parsed.rootElement;
+  const visit = (container: any) => {
+    for (const element of container.flowElements ?? []) {
+      if (Array.isArray(element.resources)) {
+        element.resources = element.resources.filter((resource: any) => resource.resourceAssignmentExpression);
+      }
+      if (element.flowElements) visit(element);
+    }
+  };
+  for (const root of definitions.rootElements ?? []) {
+    if (root.$type === 'bpmn:Process') visit(root);
+    if (root.$type === 'bpmn:Collaboration' && root.messageFlows) {
+      const blackBoxes = new Set(
+        (root.participants ?? []).filter((participant: any) => !participant.processRef).map((participant: any) => participant.id),
+      );
+      root.messageFlows = root.messageFlows.filter(
+        (flow: any) => !blackBoxes.has(flow.sourceRef?.id) && !blackBoxes.has(flow.targetRef?.id),
+      );
+    }
+  }
+  return parsed;
+}
+
+/** Tasks whose work is done by a worker (in-process or remote) on a topic. */
+const SERVICE_TYPES = new Set(['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:BusinessRuleTask']);
+
+const byIdCache = new WeakMap<object, Map<string, any>>();
+function elementsById(definitions: any): Map<string, any> {
+  let map = byIdCache.get(definitions);
+  if (!map) {
+    const built = new Map<string, any>();
+    for (const root of definitions.rootElements ?? []) if (root.flowElements) walk(root, (element) => built.set(element.id, element));
+    byIdCache.set(definitions, built);
+    map = built;
+  }
+  return map;
+}
+
+const FORKING = new Set(['bpmn:ParallelGateway', 'bpmn:InclusiveGateway', 'bpmn:ComplexGateway']);
+
+/**
+ * Whether two incoming flows of an element can carry tokens of one fork at the same time:
+ * walking back from each incoming flow (through anything but a joining gateway), two of
+ * them reach the same parallel or inclusive fork, or an activity with an implicit split.
+ */
+function receivesConcurrentTokens(element: any): boolean {
+  if (!element || (element.incoming?.length ?? 0) < 2) return false;
+  const forksPerFlow = element.incoming.map((flow: any) => {
+    const forks = new Set<string>();
+    const seen = new Set<any>();
+    const queue = [flow.sourceRef];
+    while (queue.length) {
+      const node = queue.shift();
+      if (!node || seen.has(node) || node === element) continue;
+      seen.add(node);
+      const outgoing = node.outgoing?.length ?? 0;
+      const isGateway = String(node.$type).endsWith('Gateway');
+      if (outgoing > 1 && (FORKING.has(node.$type) || !isGateway)) forks.add(node.id);
+      if (FORKING.has(node.$type) && (node.incoming?.length ?? 0) > 1) continue; // a join ends concurrency
+      for (const incoming of node.incoming ?? []) queue.push(incoming.sourceRef);
+    }
+    return forks;
+  });
+  for (let i = 0; i < forksPerFlow.length; i++) {
+    for (let j = i + 1; j < forksPerFlow.length; j++) {
+      for (const fork of forksPerFlow[i]) if (forksPerFlow[j].has(fork)) return true;
+    }
+  }
+  return false;
+}
+
 function walk(container: any, visit: (element: any) => void): void {
   for (const element of [...(container.flowElements ?? []), ...(container.artifacts ?? [])]) {
     visit(element);
@@ -162,10 +263,12 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
     }
     if (type === 'bpmn:SequenceFlow' && element.conditionExpression) {
       const condition = element.conditionExpression;
-      if (condition.language && !options.allowScripts) {
+      const safeLanguage = condition.language ? safeConditionLanguage(condition.language) : 'juel';
+      if (!safeLanguage && !options.allowScripts) {
         error(element.id, 'scripts-disabled', `script conditions (${condition.language}) are disabled; use an expression`);
-      } else if (typeof condition.body === 'string') {
-        const problem = validateExpressionSyntax(condition.body.trim());
+      } else if (safeLanguage && typeof condition.body === 'string') {
+        const body = condition.body.trim();
+        const problem = validateExpressionSyntax(safeLanguage === 'feel' && !body.startsWith('=') ? `=${body}` : body);
         if (problem) error(element.id, 'expression', problem);
       }
     }
@@ -178,8 +281,16 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
         }
       }
     }
-    if (['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:BusinessRuleTask'].includes(type) && element.type === 'external' && !element.topic) {
-      error(element.id, 'external-topic', 'an external task needs camunda:topic');
+    if (SERVICE_TYPES.has(type)) {
+      if (element.type === 'external' && !element.topic) error(element.id, 'external-topic', 'an external task needs camunda:topic');
+      if (element.type !== 'external' && !element.topic) {
+        report({
+          severity: 'warning',
+          rule: 'service-binding',
+          elementId: element.id,
+          message: `${type.slice(5)} has no camunda:topic: it waits as an external task on topic '${element.id}'`,
+        });
+      }
     }
     if (type === 'bpmn:CallActivity' && !element.calledElement) {
       error(element.id, 'call-activity', 'a call activity needs calledElement (the process key to call)');
@@ -192,7 +303,12 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
           }
           break;
         case 'bpmn:MessageEventDefinition':
-          if (!definition.messageRef) error(element.id, 'message', 'a message event needs messageRef');
+          // A throw event may send an unnamed message; a catch must know what it waits for.
+          if (!definition.messageRef) {
+            if (!['bpmn:IntermediateThrowEvent', 'bpmn:EndEvent'].includes(type)) {
+              error(element.id, 'message', 'a message event needs messageRef');
+            }
+          }
           else if (!definition.messageRef.name) error(definition.messageRef.id, 'message', 'a message needs a name to be correlated');
           break;
         case 'bpmn:SignalEventDefinition':
@@ -236,7 +352,7 @@ function describeProcess(process: any): ProcessInfo {
   }
   const topics = new Set<string>();
   walk(process, (element) => {
-    if (element.type === 'external' && element.topic) topics.add(element.topic);
+    if (SERVICE_TYPES.has(element.$type)) topics.add(element.topic ?? element.id);
   });
   info.externalTopics = [...topics];
   return info;

@@ -47,7 +47,9 @@ interface BindingOptions {
 }
 
 /**
- * Binds every `camunda:type="external"` task to one service. bpmn-engine calls a service
+ * Binds every service, send and business-rule task to one service: its topic is
+ * `camunda:topic`, or the activity id when the diagram names none (deploy warns about that).
+ * bpmn-engine calls a service
  * again, with the same execution id, when it resumes a saved state in which the task was
  * running: that is how a completed external task re-enters the engine. A service that has
  * neither a completion nor an inline handler simply does not call back: the task waits.
@@ -60,8 +62,8 @@ export function bindServiceTasks(options: BindingOptions) {
 
   function extension(activity: any) {
     const behaviour = activity.behaviour;
-    if (!SERVICE_TYPES.has(activity.type) || !(behaviour?.type === 'external' || behaviour?.topic)) return inert;
-    const topic = String(behaviour.topic ?? '');
+    if (!SERVICE_TYPES.has(activity.type)) return inert;
+    const topic = String(behaviour?.topic ?? activity.id);
     const priority = Number(behaviour.taskPriority ?? 0) || 0;
     const io = readInputOutput(behaviour);
     behaviour.Service = function ExternalService() {
