@@ -195,6 +195,31 @@ describe('BPMN semantics', () => {
     expect(await ended(instance.id)).toEqual(expect.arrayContaining(['escalated', 'end']));
   });
 
+  it('when a receive task and a message boundary event wait, then correlated messages move each', async () => {
+    const xml = bpmn(
+      'receiving',
+      `<bpmn:startEvent id="start" />
+      <bpmn:receiveTask id="receipt" messageRef="Receipt" />
+      <bpmn:userTask id="work" />
+      <bpmn:boundaryEvent id="stop_work" attachedToRef="work"><bpmn:messageEventDefinition messageRef="Stop" /></bpmn:boundaryEvent>
+      <bpmn:endEvent id="end" /><bpmn:endEvent id="stopped" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="receipt" />
+      <bpmn:sequenceFlow id="f2" sourceRef="receipt" targetRef="work" />
+      <bpmn:sequenceFlow id="f3" sourceRef="work" targetRef="end" />
+      <bpmn:sequenceFlow id="f4" sourceRef="stop_work" targetRef="stopped" />`,
+      '<bpmn:message id="Receipt" name="receipt.arrived" /><bpmn:message id="Stop" name="work.stop" />',
+    );
+    await app.engine.deploy([{ name: 'receiving.bpmn', xml }]);
+    const instance = await app.engine.start({ processKey: 'receiving', businessKey: 'rcv-1' });
+    await app.engine.correlateMessage({ messageName: 'receipt.arrived', businessKey: 'rcv-1', variables: { receiptNo: 5 } });
+    expect(await userTasks(instance.id)).toHaveLength(1);
+    await app.engine.correlateMessage({ messageName: 'work.stop', businessKey: 'rcv-1' });
+    const done = await app.engine.getInstance(instance.id);
+    expect(done).toMatchObject({ status: 'completed', variables: { receiptNo: 5 } });
+    expect(await userTasks(instance.id)).toHaveLength(0);
+    expect(await ended(instance.id)).toContain('stopped');
+  });
+
   it('when compensation is thrown after a task completed, then its compensation handler runs', async () => {
     const record = (id: string, item: string, extra = '') =>
       `<bpmn:serviceTask id="${id}" camunda:type="external" camunda:topic="semantics.record" ${extra}>

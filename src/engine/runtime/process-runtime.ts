@@ -183,13 +183,11 @@ export class ProcessRuntime {
 
     if (failure) throw asTransitionError(failure);
 
-    const state = (await engine.getState()) as any;
-    for (const definitionState of state.definitions ?? []) delete definitionState.source;
     const execution = engine.execution as any;
-    const postponed = new Set<string>(
-      (execution?.getPostponed?.() ?? []).flatMap((api: any) => [api.executionId, api.content?.executionId]),
-    );
-    const ended = engine.state === 'idle' && !postponed.size;
+    const ended = engine.state === 'idle' && !(execution?.getPostponed?.() ?? []).length;
+    // An ended instance keeps no state: skip serializing it.
+    const state = ended ? null : ((await engine.getState()) as any);
+    for (const definitionState of state?.definitions ?? []) delete definitionState.source;
 
     const userTasks: UserTaskWait[] = [];
     const subscriptions: SubscriptionWait[] = [];
