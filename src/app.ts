@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ServiceTaskRegistry } from '../service-tasks/registry.js';
+import { resolveTokens } from './api/auth.js';
 import { createHttpApp } from './api/http-server.js';
 import type { Config } from './config.js';
 import { analyseDefinition, closeAnalyser } from './engine/definitions/analyse-definition.js';
@@ -37,6 +38,11 @@ export interface AppOverrides {
 /** The composition root: the one place that knows every part. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? ((line: string) => console.log(line));
+  // Before anything opens: a server that would listen beyond loopback without tokens stops here.
+  const tokens = resolveTokens({ tokens: config.REGENFLOW_TOKENS, host: config.HOST, dataDir: config.REGENFLOW_DATA_DIR });
+  if (tokens.generated) {
+    log(`no REGENFLOW_TOKENS set: an admin token is in ${tokens.generated.path}; send it as "Authorization: Bearer <token>"`);
+  }
   const database =
     overrides.database ??
     (await openDatabase({
@@ -79,6 +85,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     workers,
     async listen() {
       const http = createHttpApp(engine, {
+        tokens: tokens.registry,
         isReady: async () => {
           await database.knex.raw('select 1');
           return true;

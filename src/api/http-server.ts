@@ -1,11 +1,13 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
+import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { nativeRouter } from './native-router.js';
 import { notFoundHandler, problemHandler } from './problem.js';
 
 export interface HttpOptions {
+  tokens: TokenRegistry;
   /** JSON bodies larger than this are refused with 413. @default 1 MiB */
   jsonBytes?: number;
   /** BPMN uploads larger than this are refused with 413. @default 5 MiB */
@@ -34,9 +36,10 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'database unreachable' });
   });
 
-  app.use('/api', nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
-  app.use('/engine-rest/external-task', externalTaskRouter(engine));
-  app.get('/engine-rest/version', (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
+  const authenticated = authenticate(options.tokens);
+  app.use('/api', authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
+  app.use('/engine-rest/external-task', authenticated, allow('worker'), externalTaskRouter(engine));
+  app.get('/engine-rest/version', authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
 
   app.use(notFoundHandler);
   app.use(problemHandler);

@@ -12,6 +12,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   EXTERNAL_TASK_NOT_LOCKED: 400,
   EXTERNAL_TASK_LOCK_EXPIRED: 400,
   EXPRESSION_INVALID: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONCURRENT_UPDATE: 409,
   INSTANCE_ENDED: 409,
@@ -48,6 +50,7 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const code = error instanceof AppError ? error.code : (error as { type?: string })?.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL';
   const detail = status >= 500 && !(error instanceof AppError) ? 'internal error' : String((error as Error)?.message ?? error);
   if (status >= 500) req.log?.(error);
+  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   sendProblem(res, status, titleOf(status), detail, {
     code,
     ...(error instanceof AppError && error.details ? { details: error.details } : {}),

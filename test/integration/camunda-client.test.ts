@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { bpmn } from '../support/bpmn.js';
-import { killServerProcess, repositoryRoot } from '../support/server-process.js';
+import { killServerProcess, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
 import { createTestApp, eventually } from '../support/test-app.js';
 
 /** The real camunda-external-task-client-js, unchanged, works against regenflow. */
@@ -25,7 +25,7 @@ describe('Camunda 7 external task client', () => {
       '<bpmn:error id="Rejected" errorCode="C7_REJECTED" />',
     );
     await app.engine.deploy([{ name: 'c7.bpmn', xml }]);
-    worker = spawn(process.execPath, [join(repositoryRoot, 'test/support/camunda-worker.mjs'), `http://127.0.0.1:${port}/engine-rest`, 'c7.remote'], {
+    worker = spawn(process.execPath, [join(repositoryRoot, 'test/support/camunda-worker.mjs'), `http://127.0.0.1:${port}/engine-rest`, 'c7.remote', TEST_TOKENS.worker], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     worker.stdout?.on('data', (chunk: Buffer) => handled.push(...chunk.toString().trim().split('\n')));

@@ -1,4 +1,6 @@
-import { httpClient } from '../support/server-process.js';
+import { httpClient, TEST_TOKENS } from '../support/server-process.js';
+
+const admin = { authorization: `Bearer ${TEST_TOKENS.admin}` };
 import { bpmn, sequence } from '../support/bpmn.js';
 import { createTestApp } from '../support/test-app.js';
 
@@ -14,7 +16,7 @@ describe('HTTP API', () => {
     base = `http://127.0.0.1:${port}`;
     call = httpClient(base);
     const remote = sequence('http_remote', [{ id: 'work', xml: '<bpmn:serviceTask id="work" camunda:type="external" camunda:topic="http.work" />' }]);
-    const deployed = await fetch(`${base}/api/deployments?name=remote.bpmn`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: remote });
+    const deployed = await fetch(`${base}/api/deployments?name=remote.bpmn`, { method: 'POST', headers: { ...admin, 'content-type': 'application/xml' }, body: remote });
     expect(deployed.status).toBe(201);
   });
   afterAll(async () => {
@@ -23,7 +25,7 @@ describe('HTTP API', () => {
 
   it('when a broken diagram is uploaded, then the 400 problem names the element and rule and nothing is stored', async () => {
     const broken = bpmn('http_broken', '<bpmn:startEvent id="start" /><bpmn:task id="orphan" />');
-    const response = await fetch(`${base}/api/deployments`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: broken });
+    const response = await fetch(`${base}/api/deployments`, { method: 'POST', headers: { ...admin, 'content-type': 'application/xml' }, body: broken });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const problem = (await response.json()) as Record<string, unknown>;
@@ -32,7 +34,7 @@ describe('HTTP API', () => {
   });
 
   it('when input is malformed or of the wrong type, then the answer is a 400 problem naming the field', async () => {
-    const malformed = await fetch(`${base}/api/process-instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"processKey":' });
+    const malformed = await fetch(`${base}/api/process-instances`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"processKey":' });
     expect(malformed.status).toBe(400);
     expect(malformed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const wrongType = await call('POST', '/api/process-instances', { processKey: 42 });
@@ -48,7 +50,7 @@ describe('HTTP API', () => {
   it('when a worker long-polls, then fetchAndLock answers as soon as a task is created, as exact application/json', async () => {
     const polling = fetch(`${base}/engine-rest/external-task/fetchAndLock`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...admin, 'content-type': 'application/json' },
       body: JSON.stringify({
         workerId: 'http-worker',
         maxTasks: 1,

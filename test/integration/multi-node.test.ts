@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
-import { httpClient, killServerProcess, repositoryRoot, startServerProcess } from '../support/server-process.js';
+import { httpClient, killServerProcess, repositoryRoot, startServerProcess, TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { createTestDatabase, eventually } from '../support/test-app.js';
 
 /**
@@ -38,7 +38,13 @@ describe('two engine nodes on one database', () => {
     } else {
       shared = await openDatabase({ dataDir, inMemory: true });
       for (const [index, port] of [basePort, basePort + 1].entries()) {
-        const config = loadConfig({ PORT: String(port), REGENFLOW_DATA_DIR: dataDir, REGENFLOW_NODE_ID: `node-${index}`, REGENFLOW_JOB_POLL_MS: '100' });
+        const config = loadConfig({
+          PORT: String(port),
+          REGENFLOW_DATA_DIR: dataDir,
+          REGENFLOW_NODE_ID: `node-${index}`,
+          REGENFLOW_JOB_POLL_MS: '100',
+          REGENFLOW_TOKENS: TEST_TOKENS_SETTING,
+        });
         const app = await createApp(config, { database: shared, log: () => {} });
         await app.listen();
         apps.push(app);

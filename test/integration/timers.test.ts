@@ -3,6 +3,7 @@ import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { sequence } from '../support/bpmn.js';
+import { TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { createTestDatabase, eventually } from '../support/test-app.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -22,7 +23,7 @@ describe('timers across time and restarts', () => {
   const nodes: App[] = [];
 
   const startNode = async () => {
-    const app = await createApp(loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_JOB_POLL_MS: '50' }), {
+    const app = await createApp(loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_JOB_POLL_MS: '50', REGENFLOW_TOKENS: TEST_TOKENS_SETTING }), {
       database,
       log: () => {},
     });

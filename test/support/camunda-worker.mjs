@@ -2,8 +2,16 @@
 // process by the tests. It serves one topic; each task's `outcome` variable says what to do.
 import { Client, Variables, logger } from 'camunda-external-task-client-js';
 
-const [baseUrl, topic] = process.argv.slice(2);
-const client = new Client({ baseUrl, workerId: 'c7-client', asyncResponseTimeout: 2000, interval: 50, use: logger.level('error') });
+const [baseUrl, topic, token] = process.argv.slice(2);
+const bearer = (config) => ({ ...config, headers: { ...config.headers, Authorization: `Bearer ${token}` } });
+const client = new Client({
+  baseUrl,
+  workerId: 'c7-client',
+  asyncResponseTimeout: 2000,
+  interval: 50,
+  interceptors: bearer,
+  use: logger.level('error'),
+});
 
 client.subscribe(topic, async ({ task, taskService }) => {
   const outcome = task.variables.get('outcome');

@@ -3,6 +3,7 @@ import knexFactory from 'knex';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
+import { TEST_TOKENS_SETTING } from './server-process.js';
 
 /**
  * An app on a fresh database: in-memory PGlite by default, or a new database on the
@@ -38,6 +39,7 @@ export async function createTestApp(
     PORT: '0',
     REGENFLOW_DATA_DIR: '/tmp/regenflow-unused',
     REGENFLOW_JOB_POLL_MS: '50',
+    REGENFLOW_TOKENS: TEST_TOKENS_SETTING,
     ...(databaseUrl && { DATABASE_URL: databaseUrl, REGENFLOW_DB_POOL: '4' }),
     ...options.env,
   });

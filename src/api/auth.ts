@@ -1,0 +1,116 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RequestHandler } from 'express';
+import { AppError } from '../errors.js';
+
+/**
+ * Roles, from most to least powerful. `admin` may do everything: deploying a diagram is
+ * deploying code. `owner` starts and steers instances, `operator` views and works tasks and
+ * incidents, `worker` serves external tasks, `alert` may only post alerts.
+ */
+export const ROLES = ['admin', 'owner', 'operator', 'worker', 'alert'] as const;
+export type Role = (typeof ROLES)[number];
+
+interface StoredToken {
+  role: Role;
+  digest: Buffer;
+}
+
+const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+
+/** Bearer tokens held only as SHA-256 digests; looked up in constant time. */
+export class TokenRegistry {
+  private readonly tokens: StoredToken[];
+
+  constructor(pairs: Array<{ role: Role; token: string }>) {
+    this.tokens = pairs.map(({ role, token }) => ({ role, digest: digest(token) }));
+  }
+
+  get size(): number {
+    return this.tokens.length;
+  }
+
+  /** The role of a presented token, or null. Every stored token is compared, always. */
+  roleOf(presented: string): Role | null {
+    const candidate = digest(presented);
+    let found: Role | null = null;
+    for (const stored of this.tokens) {
+      if (timingSafeEqual(stored.digest, candidate) && !found) found = stored.role;
+    }
+    return found;
+  }
+}
+
+/** Parses `role:token,role:token`; a malformed pair or an unknown role is a start-up error. */
+export function parseTokens(text: string | undefined): Array<{ role: Role; token: string }> {
+  if (!text) return [];
+  return text
+    .split(',')
+    .map((pair) => pair.trim())
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf(':');
+      const role = pair.slice(0, at) as Role;
+      const token = pair.slice(at + 1);
+      if (at <= 0 || !ROLES.includes(role)) throw new Error(`REGENFLOW_TOKENS: '${pair.slice(0, Math.max(at, 0))}' is not a role (${ROLES.join(', ')})`);
+      if (token.length < 8) throw new Error(`REGENFLOW_TOKENS: the ${role} token is shorter than 8 characters`);
+      return { role, token };
+    });
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/**
+ * The tokens a server runs with. With none configured, a server on loopback creates an
+ * admin token in the data folder (and reuses it); any other address refuses to start.
+ */
+export function resolveTokens(options: { tokens?: string; host: string; dataDir: string }): {
+  registry: TokenRegistry;
+  generated?: { path: string };
+} {
+  const configured = parseTokens(options.tokens);
+  if (configured.length) return { registry: new TokenRegistry(configured) };
+  if (!LOOPBACK.test(options.host)) {
+    throw new AppError(
+      'NO_TOKENS',
+      `refusing to listen on ${options.host} without REGENFLOW_TOKENS; set role:token pairs, or bind to 127.0.0.1`,
+    );
+  }
+  const path = join(options.dataDir, 'admin-token');
+  if (!existsSync(path)) {
+    mkdirSync(options.dataDir, { recursive: true });
+    writeFileSync(path, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  chmodSync(path, 0o600);
+  const token = readFileSync(path, 'utf8').trim();
+  return { registry: new TokenRegistry([{ role: 'admin', token }]), generated: { path } };
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    role?: Role;
+  }
+}
+
+/** Reads the bearer token (only from the Authorization header) and sets `req.role`. */
+export function authenticate(registry: TokenRegistry): RequestHandler {
+  return (req, _res, next) => {
+    const header = req.headers.authorization;
+    if (!header) return next(new AppError('UNAUTHENTICATED', 'missing Authorization: Bearer <token> header'));
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) return next(new AppError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"'));
+    const role = registry.roleOf(match[1] as string);
+    if (!role) return next(new AppError('UNAUTHENTICATED', 'the token is not valid'));
+    req.role = role;
+    next();
+  };
+}
+
+/** Lets a request through when its role is one of `roles` (admin always passes). */
+export function allow(...roles: Role[]): RequestHandler {
+  return (req, _res, next) => {
+    if (req.role === 'admin' || (req.role && roles.includes(req.role))) return next();
+    next(new AppError('FORBIDDEN', `the ${req.role ?? 'anonymous'} role may not ${req.method} ${req.baseUrl}${req.path}`));
+  };
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseTokens, resolveTokens } from '../../src/api/auth.js';
+import { sequence } from '../support/bpmn.js';
+import { httpClient, TEST_TOKENS } from '../support/server-process.js';
+import { createTestApp } from '../support/test-app.js';
+
+/** Security on by default: bearer tokens with roles, only in the Authorization header. */
+describe('authentication and roles', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let base: string;
+  const as = (role: keyof typeof TEST_TOKENS) => httpClient(base, TEST_TOKENS[role]);
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    base = `http://127.0.0.1:${await app.listen()}`;
+    await app.engine.deploy([{ name: 'auth.bpmn', xml: sequence('auth_flow', [{ id: 'wait', xml: '<bpmn:userTask id="wait" />' }]) }]);
+  });
+  afterAll(async () => {
+    await app.dispose();
+  });
+
+  it('when no token, a malformed header, a wrong token or a token in the query is sent, then the answer is 401', async () => {
+    const none = await fetch(`${base}/api/process-instances`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await none.json()).toMatchObject({ code: 'UNAUTHENTICATED', detail: expect.stringContaining('Authorization') });
+    expect((await fetch(`${base}/api/process-instances`, { headers: { authorization: TEST_TOKENS.admin } })).status).toBe(401);
+    expect((await httpClient(base, 'not-a-token')('GET', '/api/process-instances')).status).toBe(401);
+    expect((await fetch(`${base}/api/process-instances?access_token=${TEST_TOKENS.admin}`)).status).toBe(401);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('when a role acts outside its rights, then the answer is 403 and nothing is stored', async () => {
+    const xml = sequence('forbidden_flow', [{ id: 't', xml: '<bpmn:task id="t" />' }]);
+    expect((await as('operator')('POST', '/api/deployments', { name: 'x.bpmn', xml })).status).toBe(403);
+    expect((await as('owner')('POST', '/api/deployments', { name: 'x.bpmn', xml })).status).toBe(403);
+    expect((await as('admin')('GET', '/api/process-definitions?key=forbidden_flow')).body).toEqual([]);
+    expect((await as('operator')('POST', '/api/process-instances', { processKey: 'auth_flow' })).status).toBe(403);
+    expect((await as('worker')('GET', '/api/process-instances')).status).toBe(403);
+    expect((await as('alert')('GET', '/api/tasks')).status).toBe(403);
+    const fetchAndLock = { workerId: 'w', maxTasks: 1, topics: [{ topicName: 'x', lockDuration: 1000 }] };
+    expect((await as('owner')('POST', '/engine-rest/external-task/fetchAndLock', fetchAndLock)).status).toBe(403);
+    expect(await app.database.knex('process_instances').where({ process_key: 'auth_flow' })).toHaveLength(0);
+  });
+
+  it('when each role does its own work, then it is allowed', async () => {
+    const started = await as('owner')('POST', '/api/process-instances', { processKey: 'auth_flow' });
+    expect(started.status).toBe(201);
+    const tasks = await as('operator')('GET', `/api/tasks?instanceId=${started.body.id}`);
+    expect(tasks.body).toHaveLength(1);
+    expect((await as('operator')('POST', `/api/tasks/${tasks.body[0].id}/complete`, {})).status).toBe(200);
+    const fetched = await as('worker')('POST', '/engine-rest/external-task/fetchAndLock', {
+      workerId: 'w',
+      maxTasks: 1,
+      topics: [{ topicName: 'none', lockDuration: 1000 }],
+    });
+    expect(fetched).toMatchObject({ status: 200, body: [] });
+  });
+});
+
+describe('tokens at start', () => {
+  it('when tokens are configured badly, then start-up fails naming the problem', () => {
+    expect(() => parseTokens('root:secret-token')).toThrow(/'root' is not a role/);
+    expect(() => parseTokens('admin:short')).toThrow(/shorter than 8/);
+    expect(parseTokens('admin:long-enough-1, worker:long-enough-2')).toEqual([
+      { role: 'admin', token: 'long-enough-1' },
+      { role: 'worker', token: 'long-enough-2' },
+    ]);
+  });
+
+  it('when a server would listen beyond loopback without tokens, then it refuses to start', () => {
+    expect(() => resolveTokens({ host: '0.0.0.0', dataDir: '/nonexistent' })).toThrow(/refusing to listen on 0\.0\.0\.0 without REGENFLOW_TOKENS/);
+  });
+
+  it('when a loopback server has no tokens, then it keeps a generated admin token in the data folder', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'regenflow-token-'));
+    const first = resolveTokens({ host: '127.0.0.1', dataDir });
+    const path = first.generated?.path as string;
+    const token = readFileSync(path, 'utf8').trim();
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(first.registry.roleOf(token)).toBe('admin');
+    const again = resolveTokens({ host: '127.0.0.1', dataDir });
+    expect(again.registry.roleOf(token)).toBe('admin');
+    expect(again.registry.roleOf(`${token}x`)).toBeNull();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
