@@ -74,26 +74,6 @@ export async function findExternalTask(knex: Knex, id: string): Promise<External
   return knex('external_tasks').where({ id }).first();
 }
 
-export async function listExternalTasks(
-  knex: Knex,
-  filter: { topic?: string; instanceId?: string; locked?: boolean } = {},
-): Promise<ExternalTaskRow[]> {
-  const query = knex('external_tasks').orderBy('created_at');
-  if (filter.topic) query.where({ topic: filter.topic });
-  if (filter.instanceId) query.where({ instance_id: filter.instanceId });
-  if (filter.locked !== undefined) {
-    if (filter.locked) query.where('lock_expires_at', '>=', new Date());
-    else query.where((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', new Date()));
-  }
-  return query;
-}
-
 export async function updateExternalTask(knex: Knex, id: string, changes: Partial<ExternalTaskRow>): Promise<void> {
   await knex('external_tasks').where({ id }).update(changes);
-}
-
-/** Topics with open tasks, for long-polling wake-ups. */
-export async function countOpenTasks(knex: Knex, topics: string[]): Promise<number> {
-  const row = await knex('external_tasks').whereIn('topic', topics).count({ n: '*' }).first();
-  return Number(row?.n ?? 0);
 }

@@ -52,10 +52,3 @@ export async function nextDueAt(knex: Knex): Promise<Date | null> {
   const row = await knex('jobs').where('retries', '>', 0).min({ due: 'due_at' }).first();
   return row?.due ? new Date(row.due) : null;
 }
-
-export async function listJobs(knex: Knex, filter: { instanceId?: string; failed?: boolean } = {}): Promise<JobRow[]> {
-  const query = knex('jobs').orderBy('due_at');
-  if (filter.instanceId) query.where({ instance_id: filter.instanceId });
-  if (filter.failed) query.where('retries', 0);
-  return query;
-}
