@@ -14,6 +14,7 @@ import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
+import { createMetrics } from './telemetry/metrics.js';
 
 export interface App {
   readonly config: Config;
@@ -74,6 +75,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     retryTimeout: config.REGENFLOW_WORKER_RETRY_MS,
     onError: logError,
   });
+  const metrics = createMetrics(engine, database.knex);
   let server: Server | null = null;
 
   return {
@@ -86,6 +88,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
+        metrics,
+        rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
         isReady: async () => {
           await database.knex.raw('select 1');
           return true;
@@ -99,6 +103,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           const address = server?.address();
           resolve(typeof address === 'object' && address ? address.port : config.PORT);
         });
+        // Slow senders cannot hold a connection open (long polling is on the response side).
+        server.requestTimeout = 30_000;
+        server.headersTimeout = 20_000;
         server.once('error', reject);
       });
     },

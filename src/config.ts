@@ -27,6 +27,8 @@ const ConfigSchema = z.object({
   REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).default(10_000),
   /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
   REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  /** API requests per minute per token. @default 1200 */
+  REGENFLOW_RATE_LIMIT: z.coerce.number().int().min(1).default(1200),
   /** Wait before an in-process worker fetches a failed task again. @default 10000 */
   REGENFLOW_WORKER_RETRY_MS: z.coerce.number().int().min(0).default(10_000),
   /** Deploy every .bpmn in this folder at start. @default ./processes */

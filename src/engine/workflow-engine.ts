@@ -96,7 +96,11 @@ export interface CorrelationResult {
   instanceId: string;
 }
 
-/** Events: `instance.ended`, `external-tasks.created` (topics), `jobs.scheduled` (due date). */
+/**
+ * Events: `instance.started` and `instance.ended` ({ id, processKey, status }),
+ * `transition.committed` ({ processKey, seconds }), `external-tasks.created` (topics),
+ * `jobs.scheduled`.
+ */
 export class WorkflowEngine extends EventEmitter {
   readonly knex: Knex;
   private readonly runtime: ProcessRuntime;
@@ -314,8 +318,12 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   private announceAll(prepared: PreparedInstance, row: InstanceRow): void {
+    this.emit('instance.started', { id: row.id, processKey: row.process_key });
     this.announce(row, prepared.outcome);
-    for (const child of prepared.children) this.announceAll(child, { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
+    for (const child of prepared.children) {
+      const childRow = { ...row, id: child.id, process_key: child.definition.key, status: child.outcome.status, parent_instance_id: row.id };
+      this.announceAll(child, childRow);
+    }
   }
 
   async getInstance(id: string): Promise<InstanceRow> {
@@ -337,7 +345,7 @@ export class WorkflowEngine extends EventEmitter {
         }
       });
     });
-    this.emit('instance.ended', { id: instanceId, status: 'cancelled' });
+    this.emit('instance.ended', { id: instanceId, status: 'cancelled', processKey: (await this.getInstance(instanceId)).process_key });
   }
 
   async setVariables(instanceId: string, variables: Variables): Promise<InstanceRow> {
@@ -727,6 +735,7 @@ export class WorkflowEngine extends EventEmitter {
     guard?: (trx: Knex.Transaction) => Promise<void>,
   ): Promise<InstanceRow> {
     return this.withRetries(instanceId, async () => {
+      const startedAt = performance.now();
       const current = await this.getInstance(instanceId);
       if (current.status !== 'active') {
         throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${current.status})`);
@@ -761,6 +770,7 @@ export class WorkflowEngine extends EventEmitter {
         await this.afterTransition(trx, updated, outcome, children);
         return updated;
       });
+      this.emit('transition.committed', { processKey: row.process_key, seconds: (performance.now() - startedAt) / 1000 });
       this.announce(row, outcome);
       for (const child of children) this.announceAll(child, { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
@@ -824,7 +834,7 @@ export class WorkflowEngine extends EventEmitter {
   private announce(row: InstanceRow, outcome: TransitionOutcome): void {
     if (outcome.externalTasks.length) this.emit('external-tasks.created', outcome.externalTasks.map((task) => task.topic));
     if (outcome.timers.length || outcome.callActivities.length || row.parent_instance_id) this.emit('jobs.scheduled');
-    if (row.status !== 'active') this.emit('instance.ended', { id: row.id, status: row.status });
+    if (row.status !== 'active') this.emit('instance.ended', { id: row.id, status: row.status, processKey: row.process_key });
   }
 }
 

@@ -60,6 +60,25 @@ describe('authentication and roles', () => {
   });
 });
 
+describe('rate limits', () => {
+  it('when a token spends its budget, then further requests get a 429 problem while other tokens go on', async () => {
+    const limited = await createTestApp({ env: { REGENFLOW_RATE_LIMIT: '5' } });
+    const base = `http://127.0.0.1:${await limited.listen()}`;
+    try {
+      const operator = httpClient(base, TEST_TOKENS.operator);
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await operator('GET', '/api/tasks')).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+      const refused = await fetch(`${base}/api/tasks`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } });
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await refused.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect((await httpClient(base, TEST_TOKENS.owner)('GET', '/api/tasks')).status).toBe(200);
+    } finally {
+      await limited.dispose();
+    }
+  });
+});
+
 describe('tokens at start', () => {
   it('when tokens are configured badly, then start-up fails naming the problem', () => {
     expect(() => parseTokens('root:secret-token')).toThrow(/'root' is not a role/);

@@ -86,6 +86,36 @@ describe('HTTP API', () => {
     expect(instance).toMatchObject({ status: 'completed', variables: { orderId: 'o-1', total: 12.5, details: { a: 1 } } });
   });
 
+  it('when a body is larger than its limit, then the answer is a 413 problem and nothing is stored', async () => {
+    const bigJson = await fetch(`${base}/api/process-instances`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ processKey: 'http_remote', variables: { blob: 'x'.repeat(1_100_000) } }),
+    });
+    expect(bigJson.status).toBe(413);
+    expect(await bigJson.json()).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    const bigBpmn = await fetch(`${base}/api/deployments?name=huge.bpmn`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/xml' },
+      body: `<definitions>${' '.repeat(6 * 1024 * 1024)}</definitions>`,
+    });
+    expect(bigBpmn.status).toBe(413);
+    expect((await call('GET', '/api/process-instances?processKey=http_remote&limit=1000')).body.every((row: { variables: object }) => !('blob' in row.variables))).toBe(true);
+  });
+
+  it('when Prometheus scrapes /metrics, then it gets instance counters, active instances and job lag', async () => {
+    await call('POST', '/api/process-instances', { processKey: 'http_remote' });
+    const response = await fetch(`${base}/metrics`, { headers: admin });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await response.text();
+    expect(text).toMatch(/regenflow_instances_started_total\{process_key="http_remote"\} \d+/);
+    expect(text).toMatch(/regenflow_active_instances\{process_key="http_remote"\} [1-9]/);
+    expect(text).toContain('regenflow_job_lag_seconds');
+    expect(text).toContain('regenflow_transition_duration_seconds_bucket');
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+  });
+
   it('when nothing is there to fetch, then fetchAndLock waits for asyncResponseTimeout and answers an empty list', async () => {
     const startedAt = Date.now();
     const response = await call('POST', '/engine-rest/external-task/fetchAndLock', {

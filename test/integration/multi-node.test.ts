@@ -44,6 +44,7 @@ describe('two engine nodes on one database', () => {
           REGENFLOW_NODE_ID: `node-${index}`,
           REGENFLOW_JOB_POLL_MS: '100',
           REGENFLOW_TOKENS: TEST_TOKENS_SETTING,
+          REGENFLOW_RATE_LIMIT: '100000',
         });
         const app = await createApp(config, { database: shared, log: () => {} });
         await app.listen();

@@ -19,7 +19,7 @@ export const TEST_TOKENS_SETTING = Object.entries(TEST_TOKENS)
 export function startServerProcess(env: Record<string, string>, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'src/cli/main.ts'), 'serve'], {
     cwd: repositoryRoot,
-    env: { ...process.env, REGENFLOW_JOB_POLL_MS: '100', REGENFLOW_TOKENS: TEST_TOKENS_SETTING, ...env, PORT: String(port) },
+    env: { ...process.env, REGENFLOW_JOB_POLL_MS: '100', REGENFLOW_TOKENS: TEST_TOKENS_SETTING, REGENFLOW_RATE_LIMIT: '100000', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {

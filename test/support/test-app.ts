@@ -40,6 +40,7 @@ export async function createTestApp(
     REGENFLOW_DATA_DIR: '/tmp/regenflow-unused',
     REGENFLOW_JOB_POLL_MS: '50',
     REGENFLOW_TOKENS: TEST_TOKENS_SETTING,
+    REGENFLOW_RATE_LIMIT: '100000',
     ...(databaseUrl && { DATABASE_URL: databaseUrl, REGENFLOW_DB_POOL: '4' }),
     ...options.env,
   });
