@@ -223,7 +223,7 @@ export class WorkflowEngine extends EventEmitter {
     return this.startInstance(definition, { variables: options.variables, businessKey: options.businessKey });
   }
 
-  private async resolveDefinition(options: { processKey?: string; definitionId?: string }): Promise<definitionsStore.DefinitionRow> {
+  private async resolveDefinition(options: { processKey?: string; definitionId?: string }): Promise<definitionsStore.DefinitionSummary> {
     const row = options.definitionId
       ? await definitionsStore.findDefinition(this.knex, options.definitionId)
       : options.processKey

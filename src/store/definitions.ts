@@ -16,14 +16,17 @@ export interface DefinitionRow {
   deployed_at: Date;
 }
 
+export type DefinitionSummary = Omit<DefinitionRow, 'xml' | 'source_context'>;
+
 const SUMMARY = ['id', 'key', 'version', 'name', 'deployment_id', 'resource_name', 'checksum', 'executable', 'info', 'report', 'deployed_at'];
 
 export async function findDefinition(knex: Knex, id: string): Promise<DefinitionRow | undefined> {
   return knex('process_definitions').where({ id }).first();
 }
 
-export async function findLatestDefinition(knex: Knex, key: string): Promise<DefinitionRow | undefined> {
-  return knex('process_definitions').where({ key }).orderBy('version', 'desc').first();
+/** The latest version's summary (no XML, no context: the definition cache loads those by id). */
+export async function findLatestDefinition(knex: Knex, key: string): Promise<DefinitionSummary | undefined> {
+  return knex('process_definitions').where({ key }).orderBy('version', 'desc').first(SUMMARY);
 }
 
 export async function listDefinitions(knex: Knex, filter: { key?: string; latestOnly?: boolean } = {}): Promise<DefinitionRow[]> {

@@ -66,8 +66,8 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
     businessKey: instance.businessKey ?? null,
   };
   await writeWaits(trx, scope, outcome, true);
-  await writeHistory(trx, instance.id, [{ event: 'instance.start', at: now }, ...outcome.history]);
-  if (outcome.status !== 'active') await writeHistory(trx, instance.id, [{ event: `instance.${outcome.status}`, at: now }]);
+  const ended = outcome.status === 'active' ? [] : [{ event: `instance.${outcome.status}`, at: now }];
+  await writeHistory(trx, instance.id, [{ event: 'instance.start', at: now }, ...outcome.history, ...ended]);
   return row as InstanceRow;
 }
 
