@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as engineCore from './0001-engine-core.js';
+import * as telemetry from './0002-telemetry.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -7,7 +8,10 @@ interface Migration {
 }
 
 /** Numbered, forward-only. Imported statically so dist, tsx and jest load the same list. */
-const migrations: Array<[name: string, migration: Migration]> = [['0001-engine-core', engineCore]];
+const migrations: Array<[name: string, migration: Migration]> = [
+  ['0001-engine-core', engineCore],
+  ['0002-telemetry', telemetry],
+];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => migrations,
