@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ServiceTaskRegistry } from '../service-tasks/registry.js';
+import { createBuiltInRegistry, type ServiceTaskRegistry } from '../service-tasks/index.js';
 import { resolveTokens } from './api/auth.js';
 import { createHttpApp } from './api/http-server.js';
 import type { Config } from './config.js';
@@ -52,7 +52,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       inMemory: overrides.inMemoryDatabase,
     }));
-  const registry = overrides.registry ?? new ServiceTaskRegistry();
+  const registry = overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.

@@ -29,8 +29,12 @@ export async function createTestDatabase(): Promise<{ url?: string; drop(): Prom
   };
 }
 
+/**
+ * `registry` replaces the topics the server knows; `builtIns: true` keeps the built-in
+ * modules' topics (the default is an empty registry, so engine tests see only their own).
+ */
 export async function createTestApp(
-  options: { registry?: ServiceTaskRegistry; env?: Record<string, string> } = {},
+  options: { registry?: ServiceTaskRegistry; builtIns?: boolean; env?: Record<string, string> } = {},
 ): Promise<App & { dispose(): Promise<void> }> {
   const database = await createTestDatabase();
   const databaseUrl = database.url;
@@ -45,7 +49,7 @@ export async function createTestApp(
     ...options.env,
   });
   const app = await createApp(config, {
-    registry: options.registry ?? new ServiceTaskRegistry(),
+    registry: options.registry ?? (options.builtIns ? undefined : new ServiceTaskRegistry()),
     inMemoryDatabase: !databaseUrl,
     log: () => {},
   });
