@@ -112,6 +112,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       roles: [],
       query: z.object({ name: z.string().min(1).max(200).optional() }).strict(),
       alsoAccepts: {
+        'application/json': { description: 'one BPMN document with its resource name', schema: DeployJson },
         'application/xml': { description: 'one BPMN document; its name from ?name=' },
         'multipart/form-data': { description: 'file parts are BPMN resources; optional field `name` names the deployment' },
       },

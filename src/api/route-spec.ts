@@ -20,8 +20,8 @@ export interface RouteSpec<P extends z.ZodType = z.ZodType, Q extends z.ZodType 
   query?: Q;
   /** The JSON body. */
   body?: B;
-  /** Other request media types the route reads, e.g. application/xml. */
-  alsoAccepts?: Record<string, { description: string }>;
+  /** Request media types the route parses itself (e.g. application/xml), with a schema when it has one. */
+  alsoAccepts?: Record<string, { description: string; schema?: z.ZodType }>;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   /** Runs before validation (body parsers for non-JSON bodies). */
   before?: RequestHandler[];
@@ -62,7 +62,9 @@ export function openApiDocument(routes: Array<{ prefix: string; routes: RouteSpe
       ];
       const content: Record<string, unknown> = {};
       if (spec.body) content['application/json'] = { schema: jsonSchema(spec.body) };
-      for (const [type, { description }] of Object.entries(spec.alsoAccepts ?? {})) content[type] = { schema: { description } };
+      for (const [type, { description, schema }] of Object.entries(spec.alsoAccepts ?? {})) {
+        content[type] = { schema: schema ? { ...jsonSchema(schema), description } : { description } };
+      }
       const operation: Record<string, unknown> = {
         operationId: `${spec.method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
         summary: spec.summary,

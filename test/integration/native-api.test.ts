@@ -44,7 +44,7 @@ describe('native API', () => {
 
     const again = new FormData();
     again.append('file', new Blob([first]), 'one.bpmn');
-    const unchanged = await (await fetch(`${base}/api/deployments`, { method: 'POST', headers: auth(), body: again })).json();
+    const unchanged = (await (await fetch(`${base}/api/deployments`, { method: 'POST', headers: auth(), body: again })).json()) as any;
     expect(unchanged.definitions[0]).toMatchObject({ key: 'mp_one', version: 1, created: false });
   });
 
@@ -57,7 +57,7 @@ describe('native API', () => {
     const response = await fetch(`${base}/api/deployments`, { method: 'POST', headers: auth(), body: form });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    const problem = await response.json();
+    const problem = (await response.json()) as any;
     expect(problem).toMatchObject({ code: 'INVALID_DEFINITION', details: { resource: 'broken.bpmn' } });
     expect(problem.details.errors).toEqual(expect.arrayContaining([expect.objectContaining({ elementId: 'orphan', rule: expect.any(String), message: expect.any(String) })]));
     expect(Array.isArray(problem.details.warnings)).toBe(true);
