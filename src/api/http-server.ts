@@ -62,10 +62,12 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (req) => createHash('sha256').update(req.headers.authorization ?? '').digest('hex'),
-    handler: (_req, res) =>
-      sendProblem(res, 429, 'Too Many Requests', 'the request budget of this token is used up; retry after the Retry-After delay', {
-        code: 'RATE_LIMITED',
-      }),
+    handler: (req, res) =>
+      req.originalUrl.startsWith('/engine-rest/')
+        ? sendJson(res, 429, { type: 'RestException', message: 'the request budget of this token is used up; retry after the Retry-After delay', code: 0 })
+        : sendProblem(res, 429, 'Too Many Requests', 'the request budget of this token is used up; retry after the Retry-After delay', {
+            code: 'RATE_LIMITED',
+          }),
   });
   const authenticated = [authenticate(options.tokens), perToken];
   app.get('/metrics', ...authenticated, allow('owner', 'operator'), async (_req, res) => {
