@@ -109,6 +109,10 @@ describe('bad input', () => {
       body: '{"variables":{"__proto__":{"value":{"polluted":true},"type":"Json"}}}',
     });
     expect(typed.status).toBe(400);
+    const form = new FormData();
+    form.append('__proto__[polluted]', 'yes');
+    form.append('file', new Blob(['']), 'empty.bpmn');
+    expect((await send('POST', '/api/deployments', { body: form })).status).toBe(400);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((Object.prototype as Record<string, unknown>).x).toBeUndefined();
   });
