@@ -141,6 +141,30 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
     }),
 
     route({
+      method: 'post',
+      path: '/deployments/lint',
+      tag: 'deployments',
+      summary: 'Parse and lint BPMN as a deploy would, storing nothing: the report with every error and warning (element, rule, message).',
+      roles: ['owner'],
+      query: z.object({ name: z.string().min(1).max(200).optional() }).strict(),
+      alsoAccepts: {
+        'application/json': { description: 'one BPMN document with its resource name', schema: DeployJson },
+        'application/xml': { description: 'one BPMN document' },
+      },
+      before: [express.text({ type: ['application/xml', 'text/xml', 'application/bpmn+xml'], limit: limits.bpmnBytes })],
+      responses: {
+        200: {
+          description: 'the report; ok is false when a deploy would be refused',
+          schema: z.object({ resource: z.string(), ok: z.boolean(), errors: z.array(Finding), warnings: z.array(Finding), executableProcessIds: z.array(z.string()) }),
+        },
+      },
+      handler: async ({ query }, req, res) => {
+        const resource = typeof req.body === 'string' ? { name: query.name ?? 'diagram.bpmn', xml: req.body } : DeployJson.parse(req.body ?? {});
+        res.json({ resource: resource.name, ...(await engine.lint(resource)) });
+      },
+    }),
+
+    route({
       method: 'get',
       path: '/process-definitions',
       tag: 'deployments',
@@ -150,6 +174,22 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'definitions', schema: Rows } },
       handler: async ({ query }, _req, res) => {
         res.json(await definitionsStore.listDefinitions(knex, { key: query.key, latestOnly: query.latest === 'true' }));
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/process-definitions/:id',
+      tag: 'deployments',
+      summary: 'One version: key, version, deployment, start events and topics, and the lint warnings it was deployed with (report).',
+      roles: ['owner', 'operator'],
+      params: z.object({ id: DefinitionId }),
+      responses: { 200: { description: 'the version (without XML)', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such version' } },
+      handler: async ({ params }, _req, res) => {
+        const row = await definitionsStore.findDefinition(knex, params.id);
+        if (!row) throw notFound('process definition', params.id);
+        const { xml: _xml, source_context: _context, ...summary } = row;
+        res.json(summary);
       },
     }),
 

@@ -184,6 +184,12 @@ export class WorkflowEngine extends EventEmitter {
     return deployment;
   }
 
+  /** Parses and lints like a deploy, stores nothing: the report a deploy would give. */
+  async lint(resource: DeployResource): Promise<Pick<DefinitionAnalysis, 'ok' | 'errors' | 'warnings' | 'executableProcessIds'>> {
+    const { ok, errors, warnings, executableProcessIds } = await this.options.analyse(resource.xml, { allowScripts: this.options.allowScripts });
+    return { ok, errors, warnings, executableProcessIds };
+  }
+
   /** Message, signal and timer start events belong to the latest version only. */
   private async replaceStartTriggers(trx: Knex.Transaction, definitionId: string, process: ProcessInfo): Promise<void> {
     const olderVersions = trx('process_definitions').where({ key: process.id }).select('id');

@@ -65,6 +65,25 @@ describe('native API', () => {
     expect((await call('GET', '/api/process-definitions?key=mp_good')).body).toEqual([]);
   });
 
+  it('when a diagram is linted, then the report lists what a deploy would say and nothing is stored; a version keeps its warnings', async () => {
+    const broken = bpmn('lint_broken', '<bpmn:startEvent id="start" /><bpmn:task id="orphan" />');
+    const lint = await fetch(`${base}/api/deployments/lint?name=broken.bpmn`, { method: 'POST', headers: { ...auth('owner'), 'content-type': 'application/xml' }, body: broken });
+    expect(lint.status).toBe(200);
+    const report = (await lint.json()) as any;
+    expect(report).toMatchObject({ resource: 'broken.bpmn', ok: false });
+    expect(report.errors).toEqual(expect.arrayContaining([expect.objectContaining({ elementId: 'orphan', rule: expect.any(String) })]));
+    expect((await call('GET', '/api/process-definitions?key=lint_broken')).body).toEqual([]);
+    expect((await httpClient(base, TEST_TOKENS.operator)('POST', '/api/deployments/lint', { xml: broken })).status).toBe(403);
+
+    const good = sequence('lint_good', [{ id: 'work', xml: '<bpmn:serviceTask id="work" />' }]);
+    expect((await call('POST', '/api/deployments/lint', { name: 'good.bpmn', xml: good })).body).toMatchObject({ ok: true, errors: [], executableProcessIds: ['lint_good'] });
+    const [deployed] = (await call('POST', '/api/deployments', { name: 'good.bpmn', xml: good })).body.definitions;
+    const version = await call('GET', `/api/process-definitions/${encodeURIComponent(deployed.id)}`);
+    expect(version.body).toMatchObject({ id: deployed.id, key: 'lint_good', version: 1, report: { warnings: deployed.warnings } });
+    expect(version.body).not.toHaveProperty('xml');
+    expect(deployed.warnings.length).toBeGreaterThan(0);
+  });
+
   it('when instances are listed with filters and pages, then the pages partition the matches and X-Total-Count counts them', async () => {
     await app.engine.deploy([{ name: 'list.bpmn', xml: sequence('list_flow', [{ id: 'wait', xml: '<bpmn:userTask id="wait" />' }]) }]);
     const before = new Date();
