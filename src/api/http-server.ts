@@ -5,8 +5,19 @@ import type { Registry } from 'prom-client';
 import helmet from 'helmet';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { allow, authenticate, type TokenRegistry } from './auth.js';
+import { camundaErrorHandler, camundaNotFound } from './camunda/camunda-errors.js';
+import { deploymentRouter } from './camunda/deployment-router.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
-import { nativeRouter } from './native-router.js';
+import { historyRouter } from './camunda/history-router.js';
+import { incidentRouter } from './camunda/incident-router.js';
+import { messageRouter } from './camunda/message-router.js';
+import { processDefinitionRouter } from './camunda/process-definition-router.js';
+import { processInstanceRouter } from './camunda/process-instance-router.js';
+import { signalRouter } from './camunda/signal-router.js';
+import { taskRouter } from './camunda/task-router.js';
+import { docsRouter } from './docs-router.js';
+import { nativeRouter, nativeRoutes } from './native-router.js';
+import { openApiDocument, type RouteSpec } from './route-spec.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 
 export interface HttpOptions {
@@ -32,7 +43,9 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     req.log = options.onError;
     next();
   });
-  app.use(express.json({ limit: options.jsonBytes ?? 1024 * 1024 }));
+  // A `__proto__` key anywhere in a JSON body is refused while parsing: no later
+  // Object.assign or spread can then reach a prototype.
+  app.use(express.json({ limit: options.jsonBytes ?? 1024 * 1024, reviver: refuseProtoKeys }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -49,21 +62,48 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (req) => createHash('sha256').update(req.headers.authorization ?? '').digest('hex'),
-    handler: (_req, res) =>
-      sendProblem(res, 429, 'Too Many Requests', 'the request budget of this token is used up; retry after the Retry-After delay', {
-        code: 'RATE_LIMITED',
-      }),
+    handler: (req, res) =>
+      req.originalUrl.startsWith('/engine-rest/')
+        ? sendJson(res, 429, { type: 'RestException', message: 'the request budget of this token is used up; retry after the Retry-After delay', code: 0 })
+        : sendProblem(res, 429, 'Too Many Requests', 'the request budget of this token is used up; retry after the Retry-After delay', {
+            code: 'RATE_LIMITED',
+          }),
   });
   const authenticated = [authenticate(options.tokens), perToken];
   app.get('/metrics', ...authenticated, allow('owner', 'operator'), async (_req, res) => {
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
-  app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
+  const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
+  const routes = nativeRoutes(engine, limits);
+  app.use('/api', docsRouter(openApiDocument([{ prefix: '/api', routes: [...routes, ...DOCS_ROUTES] }], { title: 'regenflow', version: API_VERSION })));
+  app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
+  app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits));
+  app.use('/engine-rest/process-definition', ...authenticated, processDefinitionRouter(engine));
+  app.use('/engine-rest/process-instance', ...authenticated, processInstanceRouter(engine));
+  app.use('/engine-rest/message', ...authenticated, messageRouter(engine));
+  app.use('/engine-rest/signal', ...authenticated, signalRouter(engine));
+  app.use('/engine-rest/task', ...authenticated, taskRouter(engine));
+  app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
+  app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
+  app.use('/engine-rest', camundaNotFound, camundaErrorHandler);
 
   app.use(notFoundHandler);
   app.use(problemHandler);
   return app;
+}
+
+const API_VERSION = '0.1.0';
+
+/** The docs routes themselves, so the spec lists every route under /api. */
+const DOCS_ROUTES: RouteSpec[] = [
+  { method: 'get', path: '/openapi.json', tag: 'docs', summary: 'This OpenAPI 3.1 document (no token needed).', roles: null, responses: { 200: { description: 'the spec' } }, handler: () => {} },
+  { method: 'get', path: '/docs', tag: 'docs', summary: 'A page listing every route (no token needed).', roles: null, responses: { 200: { description: 'HTML', contentType: 'text/html' } }, handler: () => {} },
+];
+
+function refuseProtoKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new SyntaxError('the key "__proto__" is not allowed in a JSON body');
+  return value;
 }

@@ -1,154 +1,539 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
-import { notFound } from '../errors.js';
-import { allow } from './auth.js';
+import { AppError, notFound } from '../errors.js';
+import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
 import * as definitionsStore from '../store/definitions.js';
 import * as queries from '../store/queries.js';
+import { audited, auditEntry } from './audit.js';
+import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
+import { mountRoutes, route, type RouteSpec } from './route-spec.js';
 
-const Id = z.string().regex(/^[0-9a-f-]{36}$/i, 'must be an id');
-const Variables = z.record(z.string(), z.unknown()).default({});
+const Id = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+const IdParams = z.object({ id: Id });
+/** Definition ids are `<key>:<version>:<8 hex>`; keys are XML NCNames. */
+const DefinitionId = z.string().max(300).regex(/^[A-Za-z_][\w.-]*:\d+:[0-9a-f]{8}$/, 'must be a process definition id (key:version:hash)');
+const ProcessKey = z.string().min(1).max(255);
 
-const DeployJson = z.object({ name: z.string().min(1).max(200).default('diagram.bpmn'), xml: z.string().min(1) });
+const FORBIDDEN_NAMES = ['__proto__', 'constructor', 'prototype'];
+/** Process variables: a JSON object whose names cannot reach an object's prototype. */
+export const Variables = z
+  .record(z.string().min(1).max(255), z.unknown())
+  .check(z.refine((variables) => !FORBIDDEN_NAMES.some((name) => Object.hasOwn(variables, name)), `variable names ${FORBIDDEN_NAMES.join(', ')} are not allowed`))
+  .describe('process variables by name (JSON values)');
+const OptionalVariables = Variables.default({});
+const Limit = z.coerce.number().int().min(1).max(1000).default(100);
+const Offset = z.coerce.number().int().min(0).max(10_000_000).default(0);
+const BooleanText = z.enum(['true', 'false']);
+
+const DeployJson = z
+  .object({ name: z.string().min(1).max(200).default('diagram.bpmn'), xml: z.string().min(1).describe('BPMN 2.0 XML') })
+  .strict();
 const StartSchema = z
   .object({
-    processKey: z.string().min(1).optional(),
-    definitionId: z.string().min(1).optional(),
-    variables: Variables,
+    processKey: ProcessKey.optional(),
+    definitionId: DefinitionId.optional(),
+    variables: OptionalVariables,
     businessKey: z.string().max(255).nullish(),
   })
   .strict()
   .refine((body) => body.processKey || body.definitionId, 'give processKey or definitionId');
-const InstanceQuery = z.object({
-  status: z.enum(['active', 'completed', 'cancelled', 'failed']).optional(),
-  processKey: z.string().optional(),
-  businessKey: z.string().optional(),
-  startedBefore: z.coerce.date().optional(),
-  startedAfter: z.coerce.date().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  offset: z.coerce.number().int().min(0).default(0),
-});
+const InstanceQuery = z
+  .object({
+    status: z.enum(['active', 'completed', 'cancelled', 'failed']).optional(),
+    processKey: ProcessKey.optional(),
+    businessKey: z.string().max(255).optional(),
+    startedBefore: z.coerce.date().optional(),
+    startedAfter: z.coerce.date().optional(),
+    limit: Limit,
+    offset: Offset,
+  })
+  .strict();
 const CorrelateSchema = z
   .object({
-    messageName: z.string().min(1),
-    businessKey: z.string().optional(),
+    messageName: z.string().min(1).max(255),
+    businessKey: z.string().max(255).optional(),
     processInstanceId: Id.optional(),
-    correlationKeys: z.record(z.string(), z.unknown()).optional(),
-    variables: Variables,
+    correlationKeys: Variables.optional(),
+    variables: OptionalVariables,
     all: z.boolean().default(false),
   })
   .strict();
-const SignalSchema = z.object({ name: z.string().min(1), variables: Variables }).strict();
-const TaskQuery = z.object({
-  assignee: z.string().optional(),
-  candidateGroup: z.string().optional(),
-  processKey: z.string().optional(),
-  instanceId: Id.optional(),
+const SignalSchema = z.object({ name: z.string().min(1).max(255), variables: OptionalVariables }).strict();
+const TaskQuery = z
+  .object({
+    assignee: z.string().max(255).optional(),
+    candidateGroup: z.string().max(255).optional(),
+    processKey: ProcessKey.optional(),
+    instanceId: Id.optional(),
+  })
+  .strict();
+
+const InstanceSummary = z.object({
+  id: z.string(),
+  definitionId: z.string(),
+  processKey: z.string(),
+  businessKey: z.string().nullable(),
+  status: z.enum(['active', 'completed', 'cancelled', 'failed']),
+  variables: z.record(z.string(), z.unknown()),
+  parentInstanceId: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
 });
+const Finding = z.object({ rule: z.string(), message: z.string(), elementId: z.string().optional() });
+const DeploymentSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  definitions: z.array(
+    z.object({
+      id: z.string(),
+      key: z.string(),
+      version: z.number(),
+      name: z.string().nullable(),
+      executable: z.boolean(),
+      created: z.boolean().describe('false when the same content was already the latest version'),
+      warnings: z.array(Finding),
+    }),
+  ),
+});
+const Rows = z.array(z.record(z.string(), z.unknown()));
+const NoContent = { 204: { description: 'done' } };
 
 /** The native REST API. Thin: validate, call the engine, shape the answer. */
-export function nativeRouter(engine: WorkflowEngine, limits: { bpmnBytes: number }): Router {
-  const router = Router();
+export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number }): RouteSpec[] {
   const knex = engine.knex;
+  return [
+    route({
+      method: 'post',
+      path: '/deployments',
+      tag: 'deployments',
+      summary: 'Deploy BPMN: raw XML (?name=file.bpmn), JSON {name, xml}, or multipart/form-data (every file part is a resource). A rejected diagram is a 400 whose details list the lint and parse findings with element and rule.',
+      roles: [],
+      query: z.object({ name: z.string().min(1).max(200).optional() }).strict(),
+      alsoAccepts: {
+        'application/json': { description: 'one BPMN document with its resource name', schema: DeployJson },
+        'application/xml': { description: 'one BPMN document; its name from ?name=' },
+        'multipart/form-data': { description: 'file parts are BPMN resources; optional field `name` names the deployment' },
+      },
+      before: [express.text({ type: ['application/xml', 'text/xml', 'application/bpmn+xml'], limit: limits.bpmnBytes }), bpmnUpload(limits)],
+      responses: {
+        201: { description: 'deployed (unchanged resources keep their version)', schema: DeploymentSchema },
+        413: { description: 'the BPMN or JSON body is larger than its limit' },
+      },
+      handler: async ({ query }, req, res) => {
+        let resources;
+        let name: string | undefined;
+        if (isMultipart(req)) {
+          resources = uploadedResources(req);
+          name = z.object({ name: z.string().min(1).max(200).optional() }).parse(req.body ?? {}).name;
+          if (!resources.length) throw new AppError('VALIDATION_FAILED', 'the multipart body has no file part');
+        } else if (typeof req.body === 'string') {
+          resources = [{ name: query.name ?? 'diagram.bpmn', xml: req.body }];
+        } else {
+          resources = [DeployJson.parse(req.body ?? {})];
+        }
+        name ??= query.name ?? resources[0]!.name;
+        const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name) });
+        const deployment = await audited(knex, entry, (audit) => engine.deploy(resources, { name, source: 'api', audit }));
+        res.status(201).json(deployment);
+      },
+    }),
 
-  router.post('/deployments', allow(), express.text({ type: ['application/xml', 'text/xml', 'application/bpmn+xml'], limit: limits.bpmnBytes }), async (req, res) => {
-    const resource =
-      typeof req.body === 'string'
-        ? { name: String(req.query.name ?? 'diagram.bpmn'), xml: req.body }
-        : DeployJson.parse(req.body);
-    const deployment = await engine.deploy([resource], { name: resource.name, source: 'api' });
-    res.status(201).json(deployment);
-  });
+    route({
+      method: 'post',
+      path: '/deployments/lint',
+      tag: 'deployments',
+      summary: 'Parse and lint BPMN as a deploy would, storing nothing: the report with every error and warning (element, rule, message).',
+      roles: ['owner'],
+      query: z.object({ name: z.string().min(1).max(200).optional() }).strict(),
+      alsoAccepts: {
+        'application/json': { description: 'one BPMN document with its resource name', schema: DeployJson },
+        'application/xml': { description: 'one BPMN document' },
+      },
+      before: [express.text({ type: ['application/xml', 'text/xml', 'application/bpmn+xml'], limit: limits.bpmnBytes })],
+      responses: {
+        200: {
+          description: 'the report; ok is false when a deploy would be refused',
+          schema: z.object({ resource: z.string(), ok: z.boolean(), errors: z.array(Finding), warnings: z.array(Finding), executableProcessIds: z.array(z.string()) }),
+        },
+      },
+      handler: async ({ query }, req, res) => {
+        const resource = typeof req.body === 'string' ? { name: query.name ?? 'diagram.bpmn', xml: req.body } : DeployJson.parse(req.body ?? {});
+        res.json({ resource: resource.name, ...(await engine.lint(resource)) });
+      },
+    }),
 
-  router.get('/process-definitions', allow('owner', 'operator'), async (req, res) => {
-    const latestOnly = req.query.latest === 'true';
-    res.json(await definitionsStore.listDefinitions(knex, { key: req.query.key ? String(req.query.key) : undefined, latestOnly }));
-  });
+    route({
+      method: 'get',
+      path: '/process-definitions',
+      tag: 'deployments',
+      summary: 'List process definitions with their versions (newest first per key).',
+      roles: ['owner', 'operator'],
+      query: z.object({ key: ProcessKey.optional(), latest: BooleanText.optional() }).strict(),
+      responses: { 200: { description: 'definitions', schema: Rows } },
+      handler: async ({ query }, _req, res) => {
+        res.json(await definitionsStore.listDefinitions(knex, { key: query.key, latestOnly: query.latest === 'true' }));
+      },
+    }),
 
-  router.get('/process-definitions/:id/xml', allow('owner', 'operator'), async (req, res) => {
-    const row = await definitionsStore.findDefinition(knex, String(req.params.id));
-    if (!row) throw notFound('process definition', String(req.params.id));
-    res.type('application/xml').send(row.xml);
-  });
+    route({
+      method: 'get',
+      path: '/process-definitions/:id',
+      tag: 'deployments',
+      summary: 'One version: key, version, deployment, start events and topics, and the lint warnings it was deployed with (report).',
+      roles: ['owner', 'operator'],
+      params: z.object({ id: DefinitionId }),
+      responses: { 200: { description: 'the version (without XML)', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such version' } },
+      handler: async ({ params }, _req, res) => {
+        const row = await definitionsStore.findDefinition(knex, params.id);
+        if (!row) throw notFound('process definition', params.id);
+        const { xml: _xml, source_context: _context, ...summary } = row;
+        res.json(summary);
+      },
+    }),
 
-  router.post('/process-instances', allow('owner'), async (req, res) => {
-    const body = StartSchema.parse(req.body);
-    const row = await engine.start(body);
-    res.status(201).json(queries.describeInstance(row));
-  });
+    route({
+      method: 'get',
+      path: '/process-definitions/:id/xml',
+      tag: 'deployments',
+      summary: "A version's BPMN XML.",
+      roles: ['owner', 'operator'],
+      params: z.object({ id: DefinitionId }),
+      responses: { 200: { description: 'the XML as deployed', contentType: 'application/xml' }, 404: { description: 'no such version' } },
+      handler: async ({ params }, _req, res) => {
+        const row = await definitionsStore.findDefinition(knex, params.id);
+        if (!row) throw notFound('process definition', params.id);
+        res.type('application/xml').send(row.xml);
+      },
+    }),
 
-  router.get('/process-instances', allow('owner', 'operator'), async (req, res) => {
-    const filter = InstanceQuery.parse(req.query);
-    res.json((await queries.listInstances(knex, filter)).map(queries.describeInstance));
-  });
+    route({
+      method: 'post',
+      path: '/process-instances',
+      tag: 'instances',
+      summary: 'Start an instance of the latest version of a key, or of one definition id.',
+      roles: ['owner'],
+      body: StartSchema,
+      responses: { 201: { description: 'started (it ran to its first wait state)', schema: InstanceSummary }, 404: { description: 'no such definition' } },
+      handler: async ({ body }, req, res) => {
+        const entry = auditEntry(req, 'instance.start', body.processKey ?? body.definitionId ?? '', body.businessKey ? { businessKey: body.businessKey } : undefined);
+        const row = await audited(knex, entry, (audit) => engine.start({ ...body, audit }));
+        res.status(201).json(queries.describeInstance(row));
+      },
+    }),
 
-  router.get('/process-instances/:id', allow('owner', 'operator'), async (req, res) => {
-    res.json(await queries.instanceDetail(knex, await engine.getInstance(Id.parse(req.params.id))));
-  });
+    route({
+      method: 'get',
+      path: '/process-instances',
+      tag: 'instances',
+      summary: 'List instances, newest first; the X-Total-Count header counts all matches.',
+      roles: ['owner', 'operator'],
+      query: InstanceQuery,
+      responses: { 200: { description: 'a page of instances', schema: z.array(InstanceSummary) } },
+      handler: async ({ query }, _req, res) => {
+        const [rows, total] = await Promise.all([queries.listInstances(knex, query), queries.countInstances(knex, query)]);
+        res.setHeader('X-Total-Count', String(total));
+        res.json(rows.map(queries.describeInstance));
+      },
+    }),
 
-  router.get('/process-instances/:id/history', allow('owner', 'operator'), async (req, res) => {
-    res.json(await queries.instanceHistory(knex, Id.parse(req.params.id)));
-  });
+    route({
+      method: 'get',
+      path: '/process-instances/:id',
+      tag: 'instances',
+      summary: 'One instance: state, active activities, variables, waits and open incidents.',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      responses: { 200: { description: 'the instance', schema: InstanceSummary.extend({ activeActivities: z.array(z.string()), incidents: Rows, userTasks: Rows }) }, 404: { description: 'no such instance' } },
+      handler: async ({ params }, _req, res) => {
+        res.json(await queries.instanceDetail(knex, await engine.getInstance(params.id)));
+      },
+    }),
 
-  router.delete('/process-instances/:id', allow('owner'), async (req, res) => {
-    await engine.cancel(Id.parse(req.params.id), String(req.query.reason ?? 'cancelled by operator'));
-    res.status(204).end();
-  });
+    route({
+      method: 'get',
+      path: '/process-instances/:id/history',
+      tag: 'instances',
+      summary: "The instance's history, oldest first.",
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      responses: { 200: { description: 'history rows', schema: Rows }, 404: { description: 'no such instance' } },
+      handler: async ({ params }, _req, res) => {
+        await engine.getInstance(params.id);
+        res.json(await queries.instanceHistory(knex, params.id));
+      },
+    }),
 
-  router.put('/process-instances/:id/variables', allow('owner'), async (req, res) => {
-    const row = await engine.setVariables(Id.parse(req.params.id), Variables.parse(req.body));
-    res.json(queries.describeInstance(row));
-  });
+    route({
+      method: 'delete',
+      path: '/process-instances/:id',
+      tag: 'instances',
+      summary: 'Cancel an active instance (and the children its call activities started).',
+      roles: ['owner'],
+      params: IdParams,
+      query: z.object({ reason: z.string().min(1).max(500).optional() }).strict(),
+      responses: { ...NoContent, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
+      handler: async ({ params, query }, req, res) => {
+        const reason = query.reason ?? 'cancelled by operator';
+        await audited(knex, auditEntry(req, 'instance.cancel', params.id, { reason }), (audit) => engine.cancel(params.id, reason, audit));
+        res.status(204).end();
+      },
+    }),
 
-  router.post('/messages', allow('owner'), async (req, res) => {
-    const body = CorrelateSchema.parse(req.body);
-    res.json(await engine.correlateMessage(body));
-  });
+    route({
+      method: 'put',
+      path: '/process-instances/:id/variables',
+      tag: 'instances',
+      summary: 'Set (merge) process variables of an active instance.',
+      roles: ['owner'],
+      params: IdParams,
+      body: Variables,
+      responses: { 200: { description: 'the instance after the change', schema: InstanceSummary }, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
+      handler: async ({ params, body }, req, res) => {
+        const entry = auditEntry(req, 'instance.set-variables', params.id, { names: Object.keys(body) });
+        const row = await audited(knex, entry, (audit) => engine.setVariables(params.id, body, audit));
+        res.json(queries.describeInstance(row));
+      },
+    }),
 
-  router.post('/signals', allow('owner'), async (req, res) => {
-    const body = SignalSchema.parse(req.body);
-    res.json(await engine.broadcastSignal(body.name, body.variables));
-  });
+    route({
+      method: 'post',
+      path: '/messages',
+      tag: 'messages',
+      summary: 'Correlate a message to a waiting execution, or start an instance by message.',
+      roles: ['owner'],
+      body: CorrelateSchema,
+      responses: {
+        200: { description: 'where the message went', schema: z.array(z.object({ resultType: z.enum(['Execution', 'ProcessDefinition']), instanceId: z.string() })) },
+        400: { description: 'nothing or more than one execution matches' },
+      },
+      handler: async ({ body }, req, res) => {
+        const entry = auditEntry(req, 'message.correlate', body.messageName, {
+          ...(body.businessKey ? { businessKey: body.businessKey } : {}),
+          ...(body.processInstanceId ? { processInstanceId: body.processInstanceId } : {}),
+        });
+        res.json(await audited(knex, entry, (audit) => engine.correlateMessage({ ...body, audit })));
+      },
+    }),
 
-  router.get('/tasks', allow('owner', 'operator'), async (req, res) => {
-    res.json(await queries.listUserTasks(knex, TaskQuery.parse(req.query)));
-  });
+    route({
+      method: 'post',
+      path: '/signals',
+      tag: 'messages',
+      summary: 'Broadcast a signal to every waiting catch event and signal start event.',
+      roles: ['owner'],
+      body: SignalSchema,
+      responses: { 200: { description: 'how many executions got it', schema: z.object({ delivered: z.number(), started: z.number() }) } },
+      handler: async ({ body }, req, res) => {
+        res.json(await audited(knex, auditEntry(req, 'signal.broadcast', body.name), (audit) => engine.broadcastSignal(body.name, body.variables, audit)));
+      },
+    }),
 
-  router.post('/tasks/:id/claim', allow('owner', 'operator'), async (req, res) => {
-    const body = z.object({ userId: z.string().min(1) }).strict().parse(req.body);
-    await engine.claimUserTask(Id.parse(req.params.id), body.userId);
-    res.status(204).end();
-  });
+    route({
+      method: 'get',
+      path: '/tasks',
+      tag: 'tasks',
+      summary: 'List open user tasks (by assignee, candidate group, process key or instance).',
+      roles: ['owner', 'operator'],
+      query: TaskQuery,
+      responses: { 200: { description: 'user tasks, highest priority first', schema: Rows } },
+      handler: async ({ query }, _req, res) => {
+        res.json(await queries.listUserTasks(knex, query));
+      },
+    }),
 
-  router.post('/tasks/:id/unclaim', allow('owner', 'operator'), async (req, res) => {
-    await engine.claimUserTask(Id.parse(req.params.id), null);
-    res.status(204).end();
-  });
+    route({
+      method: 'get',
+      path: '/tasks/:id',
+      tag: 'tasks',
+      summary: 'One open user task.',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      responses: { 200: { description: 'the task', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such open task' } },
+      handler: async ({ params }, _req, res) => {
+        const task = await queries.findUserTask(knex, params.id);
+        if (!task) throw notFound('task', params.id);
+        res.json(task);
+      },
+    }),
 
-  router.post('/tasks/:id/complete', allow('owner', 'operator'), async (req, res) => {
-    const body = z.object({ variables: Variables }).strict().parse(req.body ?? {});
-    const row = await engine.completeUserTask(Id.parse(req.params.id), body.variables);
-    res.json(queries.describeInstance(row));
-  });
+    route({
+      method: 'post',
+      path: '/tasks/:id/claim',
+      tag: 'tasks',
+      summary: 'Claim a task for a user (refused when someone else holds it).',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      body: z.object({ userId: z.string().min(1).max(255) }).strict(),
+      responses: { ...NoContent, 404: { description: 'no such task' }, 409: { description: 'claimed by someone else' } },
+      handler: async ({ params, body }, req, res) => {
+        await audited(knex, auditEntry(req, 'task.claim', params.id, { userId: body.userId }), (audit) => engine.claimUserTask(params.id, body.userId, audit));
+        res.status(204).end();
+      },
+    }),
 
-  router.get('/incidents', allow('owner', 'operator'), async (req, res) => {
-    res.json(await queries.listIncidents(knex, { open: req.query.open !== 'false' }));
-  });
+    route({
+      method: 'post',
+      path: '/tasks/:id/unclaim',
+      tag: 'tasks',
+      summary: 'Give a task back (no assignee).',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      responses: { ...NoContent, 404: { description: 'no such task' } },
+      handler: async ({ params }, req, res) => {
+        await audited(knex, auditEntry(req, 'task.unclaim', params.id), (audit) => engine.claimUserTask(params.id, null, audit));
+        res.status(204).end();
+      },
+    }),
 
-  router.post('/incidents/:id/retry', allow('owner', 'operator'), async (req, res) => {
-    const body = z.object({ retries: z.number().int().min(1).max(100).default(1) }).strict().parse(req.body ?? {});
-    await engine.retryIncident(Id.parse(req.params.id), body.retries);
-    res.status(204).end();
-  });
+    route({
+      method: 'post',
+      path: '/tasks/:id/complete',
+      tag: 'tasks',
+      summary: 'Complete a task with variables; the instance runs on to its next wait state.',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      body: z.object({ variables: OptionalVariables }).strict(),
+      responses: { 200: { description: 'the instance after the task', schema: InstanceSummary }, 404: { description: 'no such task' } },
+      handler: async ({ params, body }, req, res) => {
+        const entry = auditEntry(req, 'task.complete', params.id, { names: Object.keys(body.variables) });
+        const row = await audited(knex, entry, (audit) => engine.completeUserTask(params.id, body.variables, audit));
+        res.json(queries.describeInstance(row));
+      },
+    }),
 
-  router.post('/incidents/:id/resolve', allow('owner', 'operator'), async (req, res) => {
-    await engine.resolveIncident(Id.parse(req.params.id));
-    res.status(204).end();
-  });
+    route({
+      method: 'get',
+      path: '/incidents',
+      tag: 'incidents',
+      summary: 'List incidents (open ones unless open=false).',
+      roles: ['owner', 'operator'],
+      query: z
+        .object({
+          open: BooleanText.default('true'),
+          instanceId: Id.optional(),
+          processKey: ProcessKey.optional(),
+          type: z.enum(['failedJob', 'failedExternalTask', 'failedHandler', 'engineError']).optional(),
+        })
+        .strict(),
+      responses: { 200: { description: 'incidents, newest first', schema: Rows } },
+      handler: async ({ query }, _req, res) => {
+        res.json(await queries.listIncidents(knex, { ...query, open: query.open === 'true' }));
+      },
+    }),
 
-  router.get('/external-tasks', allow('owner', 'operator'), async (req, res) => {
-    res.json(await queries.listExternalTasks(knex, { topic: req.query.topic ? String(req.query.topic) : undefined }));
-  });
+    route({
+      method: 'post',
+      path: '/incidents/:id/retry',
+      tag: 'incidents',
+      summary: 'Retry what the incident stopped, with new retries; resolves it.',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      body: z.object({ retries: z.number().int().min(1).max(100).default(1) }).strict(),
+      responses: { ...NoContent, 404: { description: 'no such incident' }, 409: { description: 'already resolved or not retryable' } },
+      handler: async ({ params, body }, req, res) => {
+        await audited(knex, auditEntry(req, 'incident.retry', params.id, { retries: body.retries }), (audit) => engine.retryIncident(params.id, body.retries, audit));
+        res.status(204).end();
+      },
+    }),
 
+    route({
+      method: 'post',
+      path: '/incidents/:id/resolve',
+      tag: 'incidents',
+      summary: 'Mark an incident resolved without retrying.',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      responses: { ...NoContent, 404: { description: 'no such open incident' } },
+      handler: async ({ params }, req, res) => {
+        await audited(knex, auditEntry(req, 'incident.resolve', params.id), (audit) => engine.resolveIncident(params.id, audit));
+        res.status(204).end();
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/jobs',
+      tag: 'jobs',
+      summary: 'List jobs (timers, timer starts, call completions): due, failed (retries used up) or all.',
+      roles: ['owner', 'operator'],
+      query: z.object({ state: z.enum(['due', 'failed', 'all']).default('all'), instanceId: Id.optional(), limit: Limit, offset: Offset }).strict(),
+      responses: { 200: { description: 'jobs by due time', schema: Rows } },
+      handler: async ({ query }, _req, res) => {
+        res.json(await queries.listJobs(knex, query));
+      },
+    }),
+
+    route({
+      method: 'post',
+      path: '/jobs/:id/execute',
+      tag: 'jobs',
+      summary: 'Run a job now, due or not (a timer fires at once). A failure counts its retries down and answers 422.',
+      roles: ['owner', 'operator'],
+      params: IdParams,
+      responses: { ...NoContent, 404: { description: 'no such job' }, 409: { description: 'another node is running it' }, 422: { description: 'the job ran and failed' } },
+      handler: async ({ params }, req, res) => {
+        await audited(knex, auditEntry(req, 'job.execute', params.id), async (audit) => {
+          await engine.executeJob(params.id);
+          // A job runs in the engine's own transitions (a timer, a child's hand-back), which
+          // take no caller; the run is committed first and who asked for it is recorded after.
+          await appendAuditEntry(knex, audit);
+        });
+        res.status(204).end();
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/external-tasks',
+      tag: 'jobs',
+      summary: 'List external tasks (optionally of one topic).',
+      roles: ['owner', 'operator'],
+      query: z.object({ topic: z.string().min(1).max(255).optional() }).strict(),
+      responses: { 200: { description: 'external tasks, oldest first', schema: Rows } },
+      handler: async ({ query }, _req, res) => {
+        res.json(await queries.listExternalTasks(knex, query));
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/audit',
+      tag: 'audit',
+      summary: 'The append-only audit log, newest first; X-Total-Count counts all matches.',
+      roles: [],
+      query: z
+        .object({ actor: z.string().max(100).optional(), action: z.string().max(100).optional(), target: z.string().max(300).optional(), instanceId: Id.optional(), limit: Limit, offset: Offset })
+        .strict(),
+      responses: {
+        200: {
+          description: 'audit entries',
+          schema: z.array(
+            z.object({
+              id: z.string(),
+              at: z.string(),
+              actor: z.string(),
+              action: z.string(),
+              target: z.string(),
+              result: z.string(),
+              instanceId: z.string().nullable(),
+              details: z.record(z.string(), z.unknown()).nullable(),
+            }),
+          ),
+        },
+      },
+      handler: async ({ query }, _req, res) => {
+        const { total, entries } = await listAuditEntries(knex, query);
+        res.setHeader('X-Total-Count', String(total));
+        res.json(entries.map(({ instance_id, ...entry }) => ({ ...entry, id: String(entry.id), instanceId: instance_id })));
+      },
+    }),
+  ];
+}
+
+export function nativeRouter(routes: RouteSpec[]): Router {
+  const router = Router();
+  mountRoutes(router, routes);
   return router;
 }

@@ -24,6 +24,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   INCIDENT_RESOLVED: 409,
   INCIDENT_NOT_RETRYABLE: 409,
   PAYLOAD_TOO_LARGE: 413,
+  JOB_LOCKED: 409,
+  JOB_FAILED: 422,
   ENGINE_ERROR: 500,
   STEP_LIMIT_EXCEEDED: 500,
 };
@@ -47,7 +49,17 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
     });
   }
   const status = statusOf(error);
-  const code = error instanceof AppError ? error.code : (error as { type?: string })?.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL';
+  const bodyError = (error as { type?: string })?.type;
+  const code =
+    error instanceof AppError
+      ? error.code
+      : bodyError === 'entity.too.large'
+        ? 'PAYLOAD_TOO_LARGE'
+        : bodyError === 'entity.parse.failed'
+          ? 'MALFORMED_JSON'
+          : status < 500
+            ? 'BAD_REQUEST'
+            : 'INTERNAL';
   const detail = status >= 500 && !(error instanceof AppError) ? 'internal error' : String((error as Error)?.message ?? error);
   if (status >= 500) req.log?.(error);
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
@@ -62,7 +74,7 @@ export const notFoundHandler: RequestHandler = (req, res) =>
 
 function titleOf(status: number): string {
   return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large' }[status] ??
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content' }[status] ??
     (status >= 500 ? 'Internal Server Error' : 'Error')
   );
 }

@@ -6,7 +6,8 @@ export type InstanceStatus = 'active' | 'completed' | 'cancelled' | 'failed';
 
 /** One event applied by a transition (see DESIGN.md, "Execution model"). */
 export type TransitionEvent =
-  | { type: 'resume' }
+  /** `dueNow`: the activity whose timer fires in this transition, due or not (execute now). */
+  | { type: 'resume'; dueNow?: string }
   | { type: 'complete-user-task'; executionId: string; variables: Variables }
   | { type: 'deliver-message'; refId: string; executionId?: string; variables: Variables }
   | { type: 'deliver-signal'; refId: string; executionId?: string; variables: Variables }

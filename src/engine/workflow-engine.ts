@@ -5,6 +5,7 @@ import { AppError, ConcurrentUpdateError, notFound } from '../errors.js';
 import * as definitionsStore from '../store/definitions.js';
 import * as externalTasksStore from '../store/external-tasks.js';
 import * as jobsStore from '../store/jobs.js';
+import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import { endInstance, insertInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
 import type { DefinitionAnalysis, ProcessInfo } from './definitions/analyse-definition.js';
 import { DefinitionCache, type CompiledDefinition } from './definition-cache.js';
@@ -56,6 +57,7 @@ export interface StartOptions {
   definitionId?: string;
   variables?: Variables;
   businessKey?: string | null;
+  audit?: AuditEntry;
 }
 
 export interface CorrelateOptions {
@@ -67,6 +69,7 @@ export interface CorrelateOptions {
   variables?: Variables;
   /** Deliver to every matching subscription instead of exactly one. */
   all?: boolean;
+  audit?: AuditEntry;
 }
 
 /** How a new instance starts: its variables and the event its first transition applies. */
@@ -77,6 +80,7 @@ interface StartRunOptions {
   /** A timer start event whose job fired. */
   dueNow?: string;
   parentExecutionId?: string;
+  audit?: AuditEntry;
 }
 
 /** A new instance run in memory, ready to be written (with its call activities' children). */
@@ -122,7 +126,7 @@ export class WorkflowEngine extends EventEmitter {
    * Analyses (parse + lint) every resource, then stores each process as a new version of
    * its key, unless the latest version has the same content. All or nothing.
    */
-  async deploy(resources: DeployResource[], options: { name?: string; source?: string } = {}): Promise<Deployment> {
+  async deploy(resources: DeployResource[], options: { name?: string; source?: string; audit?: AuditEntry } = {}): Promise<Deployment> {
     if (!resources.length) throw new AppError('VALIDATION_FAILED', 'a deployment needs at least one BPMN resource');
     const analysed: Array<{ resource: DeployResource; analysis: DefinitionAnalysis }> = [];
     for (const resource of resources) {
@@ -171,9 +175,19 @@ export class WorkflowEngine extends EventEmitter {
           deployment.definitions.push(summarise(row, true, analysis));
         }
       }
+      if (options.audit) {
+        const versions = deployment.definitions.map((definition) => definition.id);
+        await appendAuditEntry(trx, { ...options.audit, details: { ...options.audit.details, deploymentId, definitions: versions } });
+      }
     });
     this.emit('jobs.scheduled');
     return deployment;
+  }
+
+  /** Parses and lints like a deploy, stores nothing: the report a deploy would give. */
+  async lint(resource: DeployResource): Promise<Pick<DefinitionAnalysis, 'ok' | 'errors' | 'warnings' | 'executableProcessIds'>> {
+    const { ok, errors, warnings, executableProcessIds } = await this.options.analyse(resource.xml, { allowScripts: this.options.allowScripts });
+    return { ok, errors, warnings, executableProcessIds };
   }
 
   /** Message, signal and timer start events belong to the latest version only. */
@@ -220,7 +234,7 @@ export class WorkflowEngine extends EventEmitter {
 
   async start(options: StartOptions): Promise<InstanceRow> {
     const definition = await this.resolveDefinition(options);
-    return this.startInstance(definition, { variables: options.variables, businessKey: options.businessKey });
+    return this.startInstance(definition, { variables: options.variables, businessKey: options.businessKey, audit: options.audit });
   }
 
   private async resolveDefinition(options: { processKey?: string; definitionId?: string }): Promise<definitionsStore.DefinitionSummary> {
@@ -243,7 +257,11 @@ export class WorkflowEngine extends EventEmitter {
     options: StartRunOptions,
   ): Promise<InstanceRow> {
     const prepared = await this.prepareInstance(definitionRow, options);
-    const row = await this.knex.transaction((trx) => this.writeInstance(trx, prepared));
+    const row = await this.knex.transaction(async (trx) => {
+      const written = await this.writeInstance(trx, prepared);
+      if (options.audit) await appendAuditEntry(trx, { ...options.audit, instanceId: written.id });
+      return written;
+    });
     this.announceAll(prepared, row);
     return row;
   }
@@ -332,7 +350,7 @@ export class WorkflowEngine extends EventEmitter {
     return row;
   }
 
-  async cancel(instanceId: string, reason = 'cancelled'): Promise<void> {
+  async cancel(instanceId: string, reason = 'cancelled', audit?: AuditEntry): Promise<void> {
     await this.withRetries(instanceId, async () => {
       const row = await this.getInstance(instanceId);
       if (row.status !== 'active') throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${row.status})`);
@@ -343,28 +361,51 @@ export class WorkflowEngine extends EventEmitter {
           const childRow = await trx('process_instances').where({ id: child.id }).first();
           await endInstance(trx, childRow, 'cancelled', `parent ${instanceId} cancelled`);
         }
+        if (audit) await appendAuditEntry(trx, { ...audit, instanceId });
       });
     });
     this.emit('instance.ended', { id: instanceId, status: 'cancelled', processKey: (await this.getInstance(instanceId)).process_key });
   }
 
-  async setVariables(instanceId: string, variables: Variables): Promise<InstanceRow> {
-    return this.transition(instanceId, { type: 'set-variables', variables });
+  async setVariables(instanceId: string, variables: Variables, audit?: AuditEntry): Promise<InstanceRow> {
+    return this.transition(instanceId, { type: 'set-variables', variables }, this.auditing(audit, instanceId));
+  }
+
+  /**
+   * Writes the caller's audit entry inside the transition's own commit. The entry is an
+   * explicit argument rather than request context (AsyncLocalStorage): events emitted while
+   * a request runs wake the job poller and in-process workers, whose timers would inherit
+   * that context and be recorded as the caller's actions.
+   */
+  private auditing(audit: AuditEntry | undefined, instanceId: string, guard?: (trx: Knex.Transaction) => Promise<void>) {
+    if (!audit) return guard;
+    return async (trx: Knex.Transaction) => {
+      if (guard) await guard(trx);
+      await appendAuditEntry(trx, { ...audit, instanceId });
+    };
   }
 
   // ---------------------------------------------------------------- user tasks
 
-  async completeUserTask(taskId: string, variables: Variables = {}): Promise<InstanceRow> {
+  async completeUserTask(taskId: string, variables: Variables = {}, audit?: AuditEntry): Promise<InstanceRow> {
     const task = await this.knex('user_tasks').where({ id: taskId }).first();
     if (!task) throw notFound('task', taskId);
-    return this.transition(task.instance_id, { type: 'complete-user-task', executionId: task.execution_id, variables });
+    return this.transition(
+      task.instance_id,
+      { type: 'complete-user-task', executionId: task.execution_id, variables },
+      this.auditing(audit, task.instance_id),
+    );
   }
 
-  async claimUserTask(taskId: string, userId: string | null): Promise<void> {
-    const updated = await this.knex('user_tasks')
-      .where({ id: taskId })
-      .andWhere((q) => (userId ? q.whereNull('assignee').orWhere('assignee', userId) : q))
-      .update({ assignee: userId });
+  async claimUserTask(taskId: string, userId: string | null, audit?: AuditEntry): Promise<void> {
+    const updated = await this.knex.transaction(async (trx) => {
+      const count = await trx('user_tasks')
+        .where({ id: taskId })
+        .andWhere((q) => (userId ? q.whereNull('assignee').orWhere('assignee', userId) : q))
+        .update({ assignee: userId });
+      if (count && audit) await appendAuditEntry(trx, audit);
+      return count;
+    });
     if (!updated) {
       const task = await this.knex('user_tasks').where({ id: taskId }).first();
       if (!task) throw notFound('task', taskId);
@@ -398,12 +439,16 @@ export class WorkflowEngine extends EventEmitter {
         try {
           const results: CorrelationResult[] = [];
           for (const subscription of subscriptions) {
-            await this.transition(subscription.instance_id, {
-              type: 'deliver-message',
-              refId: subscription.ref_id,
-              executionId: subscription.execution_id,
-              variables: options.variables ?? {},
-            });
+            await this.transition(
+              subscription.instance_id,
+              {
+                type: 'deliver-message',
+                refId: subscription.ref_id,
+                executionId: subscription.execution_id,
+                variables: options.variables ?? {},
+              },
+              this.auditing(options.audit, subscription.instance_id),
+            );
             results.push({ resultType: 'Execution', instanceId: subscription.instance_id });
           }
           return results;
@@ -426,6 +471,7 @@ export class WorkflowEngine extends EventEmitter {
             variables: options.variables,
             businessKey: options.businessKey,
             event: { type: 'deliver-message', refId: start.ref_id, variables: {} },
+            audit: options.audit,
           },
         );
         return [{ resultType: 'ProcessDefinition', instanceId: row.id }];
@@ -439,16 +485,16 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   /** Delivers a signal to every waiting catch event and starts every signal start event. */
-  async broadcastSignal(name: string, variables: Variables = {}): Promise<{ delivered: number; started: number }> {
+  async broadcastSignal(name: string, variables: Variables = {}, audit?: AuditEntry): Promise<{ delivered: number; started: number }> {
     const waiting = await this.knex('subscriptions').where({ kind: 'signal', name }).select('instance_id', 'execution_id', 'ref_id');
     let delivered = 0;
     for (const subscription of waiting) {
       try {
-        await this.transition(subscription.instance_id, {
-          type: 'deliver-signal',
-          refId: subscription.ref_id,
-          variables,
-        });
+        await this.transition(
+          subscription.instance_id,
+          { type: 'deliver-signal', refId: subscription.ref_id, variables },
+          this.auditing(audit, subscription.instance_id),
+        );
         delivered++;
       } catch (error) {
         if (!(error instanceof AppError && ['SUBSCRIPTION_GONE', 'INSTANCE_ENDED'].includes(error.code))) throw error;
@@ -461,7 +507,7 @@ export class WorkflowEngine extends EventEmitter {
     for (const start of starts) {
       await this.startInstance(
         { id: start.definition_id, key: start.key },
-        { variables, event: { type: 'deliver-signal', refId: start.ref_id, variables: {} } },
+        { variables, event: { type: 'deliver-signal', refId: start.ref_id, variables: {} }, audit },
       );
     }
     return { delivered, started: starts.length };
@@ -593,18 +639,19 @@ export class WorkflowEngine extends EventEmitter {
   // ---------------------------------------------------------------- incidents
 
   /** Retries what the incident stopped; resolves it when the retry goes through. */
-  async retryIncident(incidentId: string, retries = 1): Promise<void> {
+  async retryIncident(incidentId: string, retries = 1, audit?: AuditEntry): Promise<void> {
     const incident = await this.knex('incidents').where({ id: incidentId }).first();
     if (!incident) throw notFound('incident', incidentId);
     if (incident.resolved_at) throw new AppError('INCIDENT_RESOLVED', `incident ${incidentId} is already resolved`);
     switch (incident.type) {
       case 'failedHandler':
-        await this.transition(incident.instance_id, { type: 'retry-handler', executionId: incident.execution_id });
+        await this.transition(incident.instance_id, { type: 'retry-handler', executionId: incident.execution_id }, this.auditing(audit, incident.instance_id));
         return;
       case 'failedExternalTask':
         await this.knex.transaction(async (trx) => {
           await trx('external_tasks').where({ id: incident.external_task_id }).update({ retries, worker_id: null, lock_expires_at: null });
           await trx('incidents').where({ id: incidentId }).update({ resolved_at: new Date() });
+          if (audit) await appendAuditEntry(trx, { ...audit, instanceId: incident.instance_id });
         });
         this.emit('external-tasks.created', []);
         return;
@@ -612,6 +659,7 @@ export class WorkflowEngine extends EventEmitter {
         await this.knex.transaction(async (trx) => {
           await trx('jobs').where({ id: incident.job_id }).update({ retries, locked_by: null, locked_until: null });
           await trx('incidents').where({ id: incidentId }).update({ resolved_at: new Date() });
+          if (audit) await appendAuditEntry(trx, { ...audit, instanceId: incident.instance_id });
         });
         this.emit('jobs.scheduled');
         return;
@@ -620,9 +668,12 @@ export class WorkflowEngine extends EventEmitter {
     }
   }
 
-  async resolveIncident(incidentId: string): Promise<void> {
-    const updated = await this.knex('incidents').where({ id: incidentId }).whereNull('resolved_at').update({ resolved_at: new Date() });
-    if (!updated) throw notFound('open incident', incidentId);
+  async resolveIncident(incidentId: string, audit?: AuditEntry): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      const [resolved] = await trx('incidents').where({ id: incidentId }).whereNull('resolved_at').update({ resolved_at: new Date() }).returning('instance_id');
+      if (!resolved) throw notFound('open incident', incidentId);
+      if (audit) await appendAuditEntry(trx, { ...audit, instanceId: resolved.instance_id });
+    });
   }
 
   // ---------------------------------------------------------------- jobs
@@ -630,35 +681,59 @@ export class WorkflowEngine extends EventEmitter {
   /** Claims and runs due jobs; returns how many ran. Called by the job poller of every node. */
   async runDueJobs(limit = 20): Promise<number> {
     const jobs = await jobsStore.claimDueJobs(this.knex, this.options.nodeId, limit, this.options.jobLeaseMs);
-    for (const job of jobs) {
-      try {
-        await this.runJob(job);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        const left = await jobsStore.failJob(this.knex, job, message, this.options.jobRetryDelayMs);
-        if (left === 0 && job.instance_id) {
-          await this.knex('incidents').insert({
-            id: randomUUID(),
-            instance_id: job.instance_id,
-            process_key: (await this.getInstance(job.instance_id)).process_key,
-            activity_id: job.activity_id,
-            type: 'failedJob',
-            message,
-            stack: error instanceof Error ? (error.stack ?? null) : null,
-            trigger: JSON.stringify({ kind: job.kind }),
-            job_id: job.id,
-          });
-        }
-      }
-    }
+    for (const job of jobs) await this.runClaimedJob(job);
     return jobs.length;
   }
 
-  private async runJob(job: jobsStore.JobRow): Promise<void> {
+  /**
+   * Runs one job now, due or not, even one whose retries are used up (an operator's
+   * "execute now"). A timer fires at once. A failure counts its retries down as a polled
+   * run would, and is thrown to the caller.
+   */
+  async executeJob(jobId: string): Promise<void> {
+    const job = await jobsStore.claimJob(this.knex, jobId, this.options.nodeId, this.options.jobLeaseMs);
+    if (!job) {
+      if (!(await this.knex('jobs').where({ id: jobId }).first('id'))) throw notFound('job', jobId);
+      throw new AppError('JOB_LOCKED', `job ${jobId} is being run by another node`);
+    }
+    const error = await this.runClaimedJob(job, true);
+    if (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new AppError('JOB_FAILED', `job ${jobId} failed: ${message}`, { cause: error });
+    }
+    await this.knex('incidents').where({ job_id: jobId }).whereNull('resolved_at').update({ resolved_at: new Date() });
+  }
+
+  /** Runs a claimed job; a failure counts its retries down (an incident at 0) and is returned. */
+  private async runClaimedJob(job: jobsStore.JobRow, now = false): Promise<unknown> {
+    try {
+      await this.runJob(job, now);
+      return null;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const left = await jobsStore.failJob(this.knex, job, message, this.options.jobRetryDelayMs);
+      if (left === 0 && job.retries > 0 && job.instance_id) {
+        await this.knex('incidents').insert({
+          id: randomUUID(),
+          instance_id: job.instance_id,
+          process_key: (await this.getInstance(job.instance_id)).process_key,
+          activity_id: job.activity_id,
+          type: 'failedJob',
+          message,
+          stack: error instanceof Error ? (error.stack ?? null) : null,
+          trigger: JSON.stringify({ kind: job.kind }),
+          job_id: job.id,
+        });
+      }
+      return error;
+    }
+  }
+
+  private async runJob(job: jobsStore.JobRow, now = false): Promise<void> {
     switch (job.kind) {
       case 'timer': {
         try {
-          await this.transition(job.instance_id as string, { type: 'resume' });
+          await this.transition(job.instance_id as string, now ? { type: 'resume', dueNow: job.activity_id } : { type: 'resume' });
         } catch (error) {
           if (error instanceof AppError && error.code === 'INSTANCE_ENDED') {
             await this.knex('jobs').where({ id: job.id }).delete();
@@ -754,6 +829,7 @@ export class WorkflowEngine extends EventEmitter {
           state: current.state,
           variables: current.variables,
           parkedExecutions: new Set(parked),
+          dueNow: event.type === 'resume' ? event.dueNow : undefined,
         },
         event,
       );

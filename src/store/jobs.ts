@@ -52,3 +52,16 @@ export async function nextDueAt(knex: Knex): Promise<Date | null> {
   const row = await knex('jobs').where('retries', '>', 0).min({ due: 'due_at' }).first();
   return row?.due ? new Date(row.due) : null;
 }
+
+/**
+ * Claims one job whatever its due time and retries (execute now). A job in its failure
+ * back-off (no owner) may be claimed; one another node is running may not.
+ */
+export async function claimJob(knex: Knex, jobId: string, nodeId: string, leaseMs: number, now = new Date()): Promise<JobRow | undefined> {
+  const [row] = await knex('jobs')
+    .where({ id: jobId })
+    .andWhere((q) => q.whereNull('locked_by').orWhereNull('locked_until').orWhere('locked_until', '<', now))
+    .update({ locked_by: nodeId, locked_until: new Date(now.getTime() + leaseMs) })
+    .returning('*');
+  return row as JobRow | undefined;
+}

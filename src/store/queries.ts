@@ -40,7 +40,23 @@ export async function listInstances(
   if (filter.businessKey) query.where('business_key', filter.businessKey);
   if (filter.startedBefore) query.where('started_at', '<', filter.startedBefore);
   if (filter.startedAfter) query.where('started_at', '>', filter.startedAfter);
+  query.orderBy('id');
   return query;
+}
+
+/** How many instances match a list filter (for pagination), ignoring limit and offset. */
+export async function countInstances(
+  knex: Knex,
+  filter: { status?: string; processKey?: string; businessKey?: string; startedBefore?: Date; startedAfter?: Date },
+): Promise<number> {
+  const query = knex('process_instances').count<{ count: string }[]>({ count: '*' });
+  if (filter.status) query.where('status', filter.status);
+  if (filter.processKey) query.where('process_key', filter.processKey);
+  if (filter.businessKey) query.where('business_key', filter.businessKey);
+  if (filter.startedBefore) query.where('started_at', '<', filter.startedBefore);
+  if (filter.startedAfter) query.where('started_at', '>', filter.startedAfter);
+  const [row] = await query;
+  return Number(row?.count ?? 0);
 }
 
 export async function instanceDetail(knex: Knex, row: InstanceRow) {
@@ -84,9 +100,32 @@ export async function listUserTasks(
   return query;
 }
 
-export async function listIncidents(knex: Knex, filter: { open: boolean }) {
+export async function findUserTask(knex: Knex, id: string) {
+  return knex('user_tasks').where({ id }).first();
+}
+
+export async function listIncidents(knex: Knex, filter: { open: boolean; instanceId?: string; processKey?: string; type?: string }) {
   const query = knex('incidents').orderBy('created_at', 'desc');
   if (filter.open) query.whereNull('resolved_at');
+  if (filter.instanceId) query.where('instance_id', filter.instanceId);
+  if (filter.processKey) query.where('process_key', filter.processKey);
+  if (filter.type) query.where('type', filter.type);
+  return query;
+}
+
+/**
+ * Jobs an operator looks at: `due` (due now, retries left: the poller will take them),
+ * `failed` (retries used up: an incident holds them) or `all`.
+ */
+export async function listJobs(knex: Knex, filter: { state: 'due' | 'failed' | 'all'; instanceId?: string; limit: number; offset: number }) {
+  const query = knex('jobs')
+    .select('id', 'kind', 'instance_id', 'definition_id', 'activity_id', 'due_at', 'retries', 'locked_by', 'locked_until', 'error_message', 'created_at')
+    .orderBy([{ column: 'due_at' }, { column: 'id' }])
+    .limit(filter.limit)
+    .offset(filter.offset);
+  if (filter.state === 'due') query.where('due_at', '<=', new Date()).andWhere('retries', '>', 0);
+  if (filter.state === 'failed') query.where('retries', 0);
+  if (filter.instanceId) query.where('instance_id', filter.instanceId);
   return query;
 }
 

@@ -72,6 +72,10 @@ describe('rate limits', () => {
       const refused = await fetch(`${base}/api/tasks`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } });
       expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(await refused.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      const c7 = await fetch(`${base}/engine-rest/task`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } });
+      expect(c7.status).toBe(429);
+      expect(c7.headers.get('content-type')).toBe('application/json');
+      expect(await c7.json()).toMatchObject({ type: 'RestException', message: expect.stringContaining('budget') });
       expect((await httpClient(base, TEST_TOKENS.owner)('GET', '/api/tasks')).status).toBe(200);
     } finally {
       await limited.dispose();

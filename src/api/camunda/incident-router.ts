@@ -1,0 +1,33 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { WorkflowEngine } from '../../engine/workflow-engine.js';
+import * as camundaQueries from '../../store/camunda-queries.js';
+import { allow } from '../auth.js';
+import { c7Incident, PageQuery, Uuid } from './camunda-shapes.js';
+import { sendJson } from './external-task-router.js';
+
+const IncidentQuery = z.object({
+  processInstanceId: Uuid.optional(),
+  processDefinitionKeyIn: z.string().max(1000).optional(),
+  incidentType: z.enum(['failedJob', 'failedExternalTask', 'failedHandler', 'engineError']).optional(),
+  activityId: z.string().min(1).max(255).optional(),
+  ...PageQuery,
+});
+
+/** `/engine-rest/incident`: open incidents (list, count). */
+export function incidentRouter(engine: WorkflowEngine): Router {
+  const router = Router();
+  const readers = allow('owner', 'operator');
+  const filterOf = (query: unknown) => {
+    const { firstResult, maxResults, sortBy: _s, sortOrder: _o, processDefinitionKeyIn, ...filter } = IncidentQuery.parse(query);
+    return { filter: { ...filter, processDefinitionKeys: processDefinitionKeyIn?.split(',') }, page: { firstResult, maxResults } };
+  };
+  router.get('/', readers, async (req, res) => {
+    const { filter, page } = filterOf(req.query);
+    sendJson(res, 200, (await camundaQueries.listIncidents(engine.knex, filter, page)).map(c7Incident));
+  });
+  router.get('/count', readers, async (req, res) => {
+    sendJson(res, 200, { count: await camundaQueries.countIncidents(engine.knex, filterOf(req.query).filter) });
+  });
+  return router;
+}

@@ -1,0 +1,63 @@
+import type { Knex } from 'knex';
+
+/** Who asked for an action and on what; the engine writes it inside the action's transaction. */
+export interface AuditEntry {
+  /** `<role>:<token digest prefix>`: names a token without revealing it. */
+  actor: string;
+  /** dot.case, e.g. `instance.start`. */
+  action: string;
+  /** What the request named: a process key, an instance, task or incident id. */
+  target: string;
+  /** `ok` unless given: a refused action is recorded with its error code. @default ok */
+  result?: string;
+  /** The instance the action changed, when there is one. */
+  instanceId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEntryRow {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  target: string;
+  result: string;
+  instance_id: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export async function appendAuditEntry(knex: Knex, entry: AuditEntry): Promise<void> {
+  await knex('audit_entries').insert({
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target,
+    result: entry.result ?? 'ok',
+    instance_id: entry.instanceId ?? null,
+    details: entry.details ? JSON.stringify(entry.details) : null,
+  });
+}
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  target?: string;
+  instanceId?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Newest first, with the total count of matching rows for pagination. */
+export async function listAuditEntries(knex: Knex, filter: AuditFilter): Promise<{ total: number; entries: AuditEntryRow[] }> {
+  const where = (query: Knex.QueryBuilder) => {
+    if (filter.actor) query.where('actor', filter.actor);
+    if (filter.action) query.where('action', filter.action);
+    if (filter.target) query.where('target', filter.target);
+    if (filter.instanceId) query.where('instance_id', filter.instanceId);
+    return query;
+  };
+  const [entries, counted] = await Promise.all([
+    where(knex('audit_entries').select('*').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset)),
+    where(knex('audit_entries').count<{ count: string }[]>({ count: '*' })),
+  ]);
+  return { total: Number(counted[0]?.count ?? 0), entries: entries as AuditEntryRow[] };
+}
