@@ -7,6 +7,8 @@ import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { nativeRouter } from './native-router.js';
+import { otlpRouter } from './otlp-router.js';
+import type { SpanStore } from '../store/spans.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 
 export interface HttpOptions {
@@ -18,6 +20,8 @@ export interface HttpOptions {
   jsonBytes?: number;
   /** BPMN uploads larger than this are refused with 413. @default 5 MiB */
   bpmnBytes?: number;
+  /** The span store `POST /v1/traces` writes into; the route is absent without it. */
+  spans?: SpanStore;
   isReady: () => Promise<boolean>;
   onError?: (error: unknown) => void;
 }
@@ -61,6 +65,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   });
   app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
+  if (options.spans) app.use('/v1/traces', ...authenticated, otlpRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
 
   app.use(notFoundHandler);

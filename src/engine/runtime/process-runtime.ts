@@ -96,6 +96,12 @@ export class ProcessRuntime {
     const stackYield = createStackYield({ budget: 40, track, stopped: () => failure !== null });
 
     const listener = new EventEmitter();
+    // Inside a sub-process, the end rows name the enclosing execution (the parent of its span).
+    const withParent = (api: WaitRecord['api'], data?: Record<string, unknown>) => {
+      const parent = api.content.parent;
+      if (!parent?.executionId || parent.type === 'bpmn:Process') return data;
+      return { ...data, parentExecutionId: String(parent.executionId) };
+    };
     const stamp = (event: string, api: WaitRecord['api'], data?: Record<string, unknown>) =>
       history.push({
         activityId: api.id,
@@ -122,12 +128,19 @@ export class ProcessRuntime {
     });
     listener.on('activity.end', (api) => {
       if (api.content.isRootScope === false) return;
-      stamp('end', api);
+      stamp('end', api, withParent(api));
     });
     listener.on('activity.discard', (api) => {
       forget(api);
       if (api.content.isRootScope === false) return;
-      stamp('discard', api);
+      stamp('discard', api, withParent(api));
+    });
+    // An activity that throws (a BPMN error caught by a boundary event) leaves without an end.
+    listener.on('activity.error', (api) => {
+      if (api.content.isRootScope === false) return;
+      const error = api.content.error ?? {};
+      const code = error.code ?? error.source?.content?.error?.code;
+      stamp('error', api, withParent(api, { error: String(error.description ?? error.message ?? 'error'), ...(code && { errorCode: String(code) }) }));
     });
     // A wait ends when its activity leaves or is discarded (also inside sub-processes,
     // which the definition's postponed list does not show).
