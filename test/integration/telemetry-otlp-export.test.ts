@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
+import { sequence } from '../support/bpmn.js';
+import { TEST_TOKENS_SETTING } from '../support/server-process.js';
+import { createTestApp, eventually } from '../support/test-app.js';
+
+const TELEMETRY_TOKEN = 'telemetry-test-token';
+
+function registry() {
+  return new ServiceTaskRegistry().register({
+    topic: 'export.score',
+    description: 'scores an order',
+    mode: 'inline',
+    input: z.object({}).passthrough(),
+    output: z.object({ score: z.number() }),
+    handler: async () => ({ score: 0.9 }),
+  });
+}
+
+/**
+ * A real OTLP export end to end: the engine of one app exports its spans to a second
+ * regenflow server's POST /v1/traces, and an instance that ran over several transitions
+ * (a user task and a timer in between) arrives there as one trace.
+ */
+describe('telemetry: OTLP export to another server', () => {
+  let receiver: Awaited<ReturnType<typeof createTestApp>>;
+  let receiverUrl: string;
+
+  beforeAll(async () => {
+    receiver = await createTestApp({ env: { REGENFLOW_TOKENS: `${TEST_TOKENS_SETTING},telemetry:${TELEMETRY_TOKEN}` } });
+    receiverUrl = `http://127.0.0.1:${await receiver.listen()}`;
+  });
+  afterAll(async () => {
+    await receiver.dispose();
+  });
+
+  it.each([
+    ['http/protobuf', 'gzip'],
+    ['http/json', 'none'],
+  ])('when the engine exports by %s (compression %s), then an instance over three transitions arrives as one trace with its parentage and start times', async (protocol, compression) => {
+    // Given an engine whose OTEL_* settings point at the receiver
+    const serviceName = `orders-${protocol.replace('/', '-')}`;
+    const sender = await createTestApp({
+      registry: registry(),
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl,
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${TELEMETRY_TOKEN}`,
+        OTEL_EXPORTER_OTLP_COMPRESSION: compression,
+        OTEL_SERVICE_NAME: serviceName,
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
+      },
+    });
+    try {
+      expect(sender.telemetry.otlp).toMatchObject({ url: `${receiverUrl}/v1/traces`, protocol });
+      sender.poller.start();
+      const xml = sequence('export_order', [
+        { id: 'score', xml: '<bpmn:serviceTask id="score" camunda:type="external" camunda:topic="export.score" />' },
+        { id: 'approve', xml: '<bpmn:userTask id="approve" />' },
+        {
+          id: 'cool_down',
+          xml: '<bpmn:intermediateCatchEvent id="cool_down"><bpmn:timerEventDefinition><bpmn:timeDuration>PT0.3S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>',
+        },
+      ]);
+      await sender.engine.deploy([{ name: 'export_order.bpmn', xml }]);
+
+      // When an instance starts, waits for its user task, then for its timer, and ends
+      const started = await sender.engine.start({ processKey: 'export_order' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const task = await sender.database.knex('user_tasks').where({ instance_id: started.id }).first();
+      await sender.engine.completeUserTask(task.id, { approved: true });
+      await eventually(async () => (await sender.engine.getInstance(started.id)).status === 'completed');
+      await sender.telemetry.flush();
+      expect(sender.telemetry.pipeline.stats.exported).toBeGreaterThanOrEqual(6);
+
+      // Then the receiver holds the instance's trace: the same spans the sender stored
+      const local = await sender.telemetry.spans.listByInstance(started.id);
+      const remote = await eventually(async () => {
+        const spans = await receiver.telemetry.spans.listByTrace(started.trace_id!);
+        return spans.length === local.length ? spans : null;
+      });
+      expect(local.map((span) => span.name).sort()).toEqual(['approve', 'cool_down', 'end', 'export_order', 'score', 'start']);
+      for (const mine of local) {
+        const theirs = remote.find((span) => span.spanId === mine.spanId)!;
+        expect(theirs).toMatchObject({
+          traceId: started.trace_id,
+          parentSpanId: mine.parentSpanId,
+          name: mine.name,
+          serviceName,
+          source: 'otlp',
+          statusCode: mine.statusCode,
+          instanceId: started.id,
+          processKey: 'export_order',
+          processVersion: 1,
+          activityId: mine.activityId,
+        });
+        expect(theirs.startTime.getTime()).toBe(mine.startTime.getTime());
+        expect(theirs.endTime.getTime()).toBe(mine.endTime.getTime());
+        expect(theirs.attributes).toEqual(mine.attributes);
+      }
+
+      // with the instance span as the one root and every activity under it
+      const root = remote.find((span) => span.parentSpanId === null)!;
+      expect(root.spanId).toBe(started.root_span_id);
+      expect(remote.filter((span) => span !== root).every((span) => span.parentSpanId === root.spanId)).toBe(true);
+      expect(root.resource).toMatchObject({ 'service.name': serviceName, 'deployment.environment': 'test', 'telemetry.sdk.language': 'nodejs' });
+
+      // and the spans that waited carry their true start, in an earlier transition than their end
+      const approve = remote.find((span) => span.name === 'approve')!;
+      const coolDown = remote.find((span) => span.name === 'cool_down')!;
+      expect(approve.durationMs).toBeGreaterThanOrEqual(100);
+      expect(coolDown.durationMs).toBeGreaterThanOrEqual(300);
+      expect(approve.startTime.getTime()).toBeLessThan(coolDown.startTime.getTime());
+      expect(root.startTime.getTime()).toBeLessThanOrEqual(Math.min(...remote.map((span) => span.startTime.getTime())));
+    } finally {
+      await sender.dispose();
+    }
+  });
+});
