@@ -44,6 +44,7 @@ export interface StoredSpan {
   statusMessage: string | null;
   attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
+  links: Array<{ traceId: string; spanId: string; attributes?: Record<string, unknown> }>;
   instanceId: string | null;
   processKey: string | null;
   processVersion: number | null;
@@ -108,6 +109,13 @@ export async function findActivityStarts(
   return found;
 }
 
+/** The trace of each instance (to link a called instance's span to its caller's trace). */
+export async function findTraceIds(knex: Knex, instanceIds: readonly string[]): Promise<Map<string, string>> {
+  if (!instanceIds.length) return new Map();
+  const rows: Array<{ id: string; trace_id: string | null }> = await knex('process_instances').whereIn('id', [...new Set(instanceIds)]).select('id', 'trace_id');
+  return new Map(rows.filter((row) => row.trace_id).map((row) => [row.id, row.trace_id as string]));
+}
+
 /** Nanoseconds since the epoch as a PostgreSQL timestamptz literal with microseconds. */
 export function nanosToTimestamp(nanos: bigint): string {
   const micros = nanos / 1000n;
@@ -158,6 +166,7 @@ function fromRow(row: Record<string, any>): StoredSpan {
     statusMessage: row.status_message,
     attributes: row.attributes ?? {},
     resource: row.resource ?? {},
+    links: row.links ?? [],
     instanceId: row.instance_id,
     processKey: row.process_key,
     processVersion: row.process_version,

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { CommittedTransition } from '../engine/types.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
-import { createSpanStore, findActivityStarts, type SpanStore } from '../store/spans.js';
+import { createSpanStore, findActivityStarts, findTraceIds, type SpanStore } from '../store/spans.js';
 import { createOtlpSpanExporter, engineResource, resolveOtlpSettings, type OtelEnvironment, type OtlpSettings } from './otlp-export.js';
 import { SpanPipeline } from './span-pipeline.js';
 import { spansOfTransition } from './transition-tracer.js';
@@ -45,7 +45,11 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const { resource, serviceName } = engineResource(options.env, { 'service.instance.id': options.nodeId, 'service.version': SCOPE.version });
   const spans = createSpanStore(options.knex);
   const pipeline = new SpanPipeline({
-    sink: { insertSpans: spans.insertSpans, findActivityStarts: (keys) => findActivityStarts(options.knex, keys) },
+    sink: {
+      insertSpans: spans.insertSpans,
+      findActivityStarts: (keys) => findActivityStarts(options.knex, keys),
+      findTraceIds: (instanceIds) => findTraceIds(options.knex, instanceIds),
+    },
     exporter: otlp ? createOtlpSpanExporter(otlp) : null,
     resource,
     serviceName,

@@ -118,7 +118,10 @@ export function toReadableSpan(record: SpanRecord, resource: Resource, scope: In
         ? { code: SpanStatusCode.ERROR, ...(record.statusMessage && { message: record.statusMessage }) }
         : { code: record.statusCode === 1 ? SpanStatusCode.OK : SpanStatusCode.UNSET },
     attributes: record.attributes as Attributes,
-    links: [],
+    links: (record.links ?? []).map((link) => {
+      const { traceId, spanId, attributes } = link as { traceId: string; spanId: string; attributes?: Attributes };
+      return { context: { traceId, spanId, traceFlags: TraceFlags.SAMPLED }, attributes: attributes ?? {} };
+    }),
     events: [],
     ended: true,
     resource,

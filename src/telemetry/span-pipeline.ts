@@ -9,6 +9,7 @@ import type { PendingSpan } from './transition-tracer.js';
 export interface SpanSink {
   insertSpans(spans: readonly SpanRecord[]): Promise<number>;
   findActivityStarts(keys: ReadonlyArray<{ instanceId: string; executionId: string }>): Promise<Map<string, Date>>;
+  findTraceIds(instanceIds: readonly string[]): Promise<Map<string, string>>;
 }
 
 export interface SpanPipelineOptions {
@@ -140,11 +141,14 @@ export class SpanPipeline {
   private async write(batch: PendingSpan[]): Promise<void> {
     const missing = batch.filter((span) => !span.start && span.startOf).map((span) => span.startOf!);
     const starts = missing.length ? await this.options.sink.findActivityStarts(missing) : new Map<string, Date>();
+    const linked = batch.filter((span) => span.linkTo).map((span) => span.linkTo!.instanceId);
+    const traces = linked.length ? await this.options.sink.findTraceIds(linked) : new Map<string, string>();
     const records: SpanRecord[] = [];
     for (const span of batch) {
       const start = span.start ?? (span.startOf && starts.get(`${span.startOf.instanceId}/${span.startOf.executionId}`));
       if (!start && span.requireStart) continue;
       const startNanos = nanos(start ?? span.end);
+      const linkTrace = span.linkTo && traces.get(span.linkTo.instanceId);
       const endNanos = nanos(span.end);
       records.push({
         traceId: span.traceId,
@@ -161,7 +165,7 @@ export class SpanPipeline {
         resource: this.options.resource.attributes as Record<string, unknown>,
         scopeName: this.options.scope.name,
         events: null,
-        links: null,
+        links: linkTrace ? [{ traceId: linkTrace, spanId: span.linkTo!.spanId, attributes: span.linkTo!.attributes }] : null,
         instanceId: span.instanceId,
         processKey: span.processKey,
         processVersion: span.processVersion,

@@ -22,6 +22,8 @@ export interface PendingSpan {
   activityType: string | null;
   /** Drop the span when no start is found (a discard of an activity that never started). */
   requireStart?: boolean;
+  /** A link to a span of another instance's trace (a called instance to its call activity). */
+  linkTo?: { instanceId: string; spanId: string; attributes: Record<string, string> };
 }
 
 /** The span id of one activity execution: stable, so a span re-derived anywhere is the same span. */
@@ -131,6 +133,14 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
       processVersion,
       activityId: null,
       activityType: null,
+      ...(instance.parent_instance_id &&
+        instance.parent_execution_id && {
+          linkTo: {
+            instanceId: instance.parent_instance_id,
+            spanId: activitySpanId(instance.parent_instance_id, instance.parent_execution_id),
+            attributes: { 'bpmn.link': 'called-by' },
+          },
+        }),
     });
   }
   return spans;

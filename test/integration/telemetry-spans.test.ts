@@ -5,7 +5,7 @@ import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { bpmn, sequence } from '../support/bpmn.js';
 import { TEST_TOKENS_SETTING } from '../support/server-process.js';
-import { createTestApp } from '../support/test-app.js';
+import { createTestApp, eventually } from '../support/test-app.js';
 
 const serviceTask = (id: string, topic: string) => `<bpmn:serviceTask id="${id}" camunda:type="external" camunda:topic="${topic}" />`;
 
@@ -176,6 +176,33 @@ describe('telemetry: engine spans', () => {
     expect(attempt.attributes).toMatchObject({ status: 'failed', 'bpmn.incident': true, error: 'tel.broken: downstream unavailable' });
     const root = spans.find((span) => span.spanId === started.root_span_id)!;
     expect(root.attributes).toMatchObject({ status: 'cancelled', 'bpmn.cancel.reason': 'given up' });
+  });
+
+  it('when a call activity runs a child instance, then the child has its own trace that names its parent, and the call span covers the child', async () => {
+    app.poller.start(); // the child's completion reaches the parent through a job
+    const child = sequence('tel_child', [{ id: 'check', xml: '<bpmn:userTask id="check" />' }]);
+    const parent = sequence('tel_parent', [{ id: 'call', xml: '<bpmn:callActivity id="call" calledElement="tel_child" />' }]);
+    await app.engine.deploy([
+      { name: 'tel_child.bpmn', xml: child },
+      { name: 'tel_parent.bpmn', xml: parent },
+    ]);
+    const started = await app.engine.start({ processKey: 'tel_parent' });
+    const childRow = await app.database.knex('process_instances').where({ parent_instance_id: started.id }).first();
+    expect(childRow.trace_id).not.toBe(started.trace_id);
+    const task = await app.database.knex('user_tasks').where({ instance_id: childRow.id }).first();
+    await app.engine.completeUserTask(task.id);
+    await eventually(async () => (await app.engine.getInstance(started.id)).status === 'completed');
+
+    const childSpans = await spansOf(childRow.id);
+    expect(new Set(childSpans.map((span) => span.traceId))).toEqual(new Set([childRow.trace_id]));
+    const childRoot = childSpans.find((span) => span.parentSpanId === null)!;
+    expect(childRoot).toMatchObject({ name: 'tel_child', spanId: childRow.root_span_id });
+    expect(childRoot.attributes).toMatchObject({ 'bpmn.parent.instance.id': started.id, 'bpmn.process.key': 'tel_child' });
+    const call = (await spansOf(started.id)).find((span) => span.name === 'call')!;
+    expect(childRoot.links).toEqual([{ traceId: started.trace_id, spanId: call.spanId, attributes: { 'bpmn.link': 'called-by' } }]);
+    expect(call.attributes).toMatchObject({ 'bpmn.activity.type': 'bpmn:CallActivity', status: 'completed' });
+    expect(call.startTime.getTime()).toBeLessThanOrEqual(childRoot.startTime.getTime());
+    expect(call.endTime.getTime()).toBeGreaterThanOrEqual(childRoot.endTime.getTime());
   });
 
   it('when the span store cannot be written, then transitions still commit and the failure is logged', async () => {
