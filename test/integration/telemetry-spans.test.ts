@@ -142,6 +142,31 @@ describe('telemetry: engine spans', () => {
     expect(byName.inner!.startTime.getTime()).toBeGreaterThanOrEqual(byName.sub!.startTime.getTime());
   });
 
+  it('when a multi-instance sub-process runs twice, then the spans of both iterations are children of the sub-process span', async () => {
+    const xml = bpmn(
+      'tel_multi',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="sub">
+        <bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>
+        <bpmn:startEvent id="s_start" /><bpmn:task id="inner" /><bpmn:endEvent id="s_end" />
+        <bpmn:sequenceFlow id="sf1" sourceRef="s_start" targetRef="inner" />
+        <bpmn:sequenceFlow id="sf2" sourceRef="inner" targetRef="s_end" />
+      </bpmn:subProcess>
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sub" />
+      <bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="end" />`,
+    );
+    await app.engine.deploy([{ name: 'tel_multi.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'tel_multi' });
+    const spans = await spansOf(started.id);
+    const sub = spans.find((span) => span.name === 'sub')!;
+    const inner = spans.filter((span) => span.name === 'inner');
+    expect(inner).toHaveLength(2);
+    for (const span of inner) expect(span.parentSpanId).toBe(sub.spanId);
+    const ids = new Set(spans.map((span) => span.spanId));
+    for (const span of spans) if (span.parentSpanId) expect(ids.has(span.parentSpanId)).toBe(true);
+  });
+
   it('when a BPMN error is caught by a boundary event, then the failing task has an error span and the path taken has normal spans', async () => {
     const xml = bpmn(
       'tel_error',

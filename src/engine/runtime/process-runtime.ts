@@ -100,7 +100,10 @@ export class ProcessRuntime {
     const withParent = (api: WaitRecord['api'], data?: Record<string, unknown>) => {
       const parent = api.content.parent;
       if (!parent?.executionId || parent.type === 'bpmn:Process') return data;
-      return { ...data, parentExecutionId: String(parent.executionId) };
+      // A multi-instance iteration runs as `<sub-process execution>_<index>`: its span is the sub-process's.
+      const iteration = /^(.+)_(\d+)$/.exec(String(parent.executionId));
+      const executionId = iteration && iteration[1]!.startsWith(`${parent.id}_`) && /_[0-9a-f]{10}$/.test(iteration[1]!) ? iteration[1]! : String(parent.executionId);
+      return { ...data, parentExecutionId: executionId };
     };
     const stamp = (event: string, api: WaitRecord['api'], data?: Record<string, unknown>) =>
       history.push({
