@@ -109,6 +109,33 @@ export async function findActivityStarts(
   return found;
 }
 
+/** Activities of an instance that started and have not ended (for the spans of a cancelled instance). */
+export async function findOpenActivities(
+  knex: Knex,
+  instanceId: string,
+): Promise<Array<{ activityId: string; activityType: string | null; activityName: string | null; executionId: string; at: Date; data: Record<string, unknown> | null }>> {
+  const rows: Array<Record<string, any>> = await knex('history')
+    .where({ instance_id: instanceId })
+    .whereIn('event', ['start', 'end', 'discard', 'error'])
+    .whereNotNull('execution_id')
+    .orderBy('id')
+    .select('activity_id', 'activity_type', 'activity_name', 'execution_id', 'event', 'at', 'data');
+  const open = new Map<string, Record<string, any>>();
+  for (const row of rows) {
+    if (row.event === 'start') {
+      if (!open.has(row.execution_id)) open.set(row.execution_id, row);
+    } else open.delete(row.execution_id);
+  }
+  return [...open.values()].map((row) => ({
+    activityId: row.activity_id,
+    activityType: row.activity_type,
+    activityName: row.activity_name,
+    executionId: row.execution_id,
+    at: new Date(row.at),
+    data: row.data,
+  }));
+}
+
 /** The trace of each instance (to link a called instance's span to its caller's trace). */
 export async function findTraceIds(knex: Knex, instanceIds: readonly string[]): Promise<Map<string, string>> {
   if (!instanceIds.length) return new Map();

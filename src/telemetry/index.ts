@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { CommittedTransition } from '../engine/types.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
-import { createSpanStore, findActivityStarts, findTraceIds, type SpanStore } from '../store/spans.js';
+import { createSpanStore, findActivityStarts, findOpenActivities, findTraceIds, type SpanStore } from '../store/spans.js';
 import { createOtlpSpanExporter, engineResource, resolveOtlpSettings, type OtelEnvironment, type OtlpSettings } from './otlp-export.js';
 import { SpanPipeline } from './span-pipeline.js';
 import { spansOfTransition } from './transition-tracer.js';
@@ -49,6 +49,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       insertSpans: spans.insertSpans,
       findActivityStarts: (keys) => findActivityStarts(options.knex, keys),
       findTraceIds: (instanceIds) => findTraceIds(options.knex, instanceIds),
+      findOpenActivities: (instanceId) => findOpenActivities(options.knex, instanceId),
     },
     exporter: otlp ? createOtlpSpanExporter(otlp) : null,
     resource,

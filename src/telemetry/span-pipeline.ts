@@ -3,13 +3,14 @@ import type { Resource } from '@opentelemetry/resources';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { SpanRecord } from '../store/spans.js';
 import { toReadableSpan } from './otlp-export.js';
-import type { PendingSpan } from './transition-tracer.js';
+import { openActivitySpans, type PendingSpan } from './transition-tracer.js';
 
 /** What the pipeline needs from the database (implemented in src/store/spans.ts). */
 export interface SpanSink {
   insertSpans(spans: readonly SpanRecord[]): Promise<number>;
   findActivityStarts(keys: ReadonlyArray<{ instanceId: string; executionId: string }>): Promise<Map<string, Date>>;
   findTraceIds(instanceIds: readonly string[]): Promise<Map<string, string>>;
+  findOpenActivities(instanceId: string): Promise<Parameters<typeof openActivitySpans>[1]>;
 }
 
 export interface SpanPipelineOptions {
@@ -138,7 +139,12 @@ export class SpanPipeline {
     }
   }
 
-  private async write(batch: PendingSpan[]): Promise<void> {
+  private async write(given: PendingSpan[]): Promise<void> {
+    const batch: PendingSpan[] = [];
+    for (const span of given) {
+      if (span.openActivities) batch.push(...openActivitySpans(span, await this.options.sink.findOpenActivities(span.instanceId)));
+      else batch.push(span);
+    }
     const missing = batch.filter((span) => !span.start && span.startOf).map((span) => span.startOf!);
     const starts = missing.length ? await this.options.sink.findActivityStarts(missing) : new Map<string, Date>();
     const linked = batch.filter((span) => span.linkTo).map((span) => span.linkTo!.instanceId);

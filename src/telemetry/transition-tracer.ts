@@ -22,6 +22,8 @@ export interface PendingSpan {
   activityType: string | null;
   /** Drop the span when no start is found (a discard of an activity that never started). */
   requireStart?: boolean;
+  /** A placeholder for the spans of every activity still open when the instance was ended from outside (cancel). */
+  openActivities?: boolean;
   /** A link to a span of another instance's trace (a called instance to its call activity). */
   linkTo?: { instanceId: string; spanId: string; attributes: Record<string, string> };
 }
@@ -109,6 +111,26 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
     spans.push({ ...span, attributes: { ...span.attributes, 'bpmn.incident': true } });
   }
 
+  // Cancelled from outside the engine run: the activities that were open end with the instance.
+  if (!outcome && instance.status !== 'active') {
+    spans.push({
+      traceId,
+      spanId: rootSpanId,
+      parentSpanId: rootSpanId,
+      name: '(open activities)',
+      end: instance.ended_at ? new Date(instance.ended_at) : new Date(),
+      statusCode: 0,
+      statusMessage: null,
+      attributes: { ...common, status: instance.status },
+      instanceId: instance.id,
+      processKey: instance.process_key,
+      processVersion,
+      activityId: null,
+      activityType: null,
+      openActivities: true,
+    });
+  }
+
   if (instance.status !== 'active') {
     const error = instance.status === 'failed' ? (instance.error_message ?? 'failed') : null;
     spans.push({
@@ -144,6 +166,33 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
     });
   }
   return spans;
+}
+
+/** The spans of the activities still open when an instance was ended from outside, from their start rows. */
+export function openActivitySpans(
+  placeholder: PendingSpan,
+  open: ReadonlyArray<{ activityId: string; activityType: string | null; activityName: string | null; executionId: string; at: Date; data: Record<string, unknown> | null }>,
+): PendingSpan[] {
+  return open.map((activity) => {
+    const parentExecutionId = typeof activity.data?.parentExecutionId === 'string' ? activity.data.parentExecutionId : null;
+    return {
+      ...placeholder,
+      openActivities: false,
+      spanId: activitySpanId(placeholder.instanceId, activity.executionId),
+      parentSpanId: parentExecutionId ? activitySpanId(placeholder.instanceId, parentExecutionId) : placeholder.parentSpanId,
+      name: activity.activityId,
+      start: activity.at,
+      attributes: {
+        ...placeholder.attributes,
+        'bpmn.activity.id': activity.activityId,
+        'bpmn.activity.type': activity.activityType ?? 'unknown',
+        ...(activity.activityName && { 'bpmn.activity.name': activity.activityName }),
+        'bpmn.execution.id': activity.executionId,
+      },
+      activityId: activity.activityId,
+      activityType: activity.activityType,
+    };
+  });
 }
 
 /** Definition ids are `<key>:<version>:<short id>` (as Camunda 7 names them). */

@@ -196,11 +196,16 @@ describe('telemetry: engine spans', () => {
     const started = await app.engine.start({ processKey: 'tel_broken' });
     await app.engine.cancel(started.id, 'given up');
     const spans = await spansOf(started.id);
-    const attempt = spans.find((span) => span.name === 'call')!;
+    const attempt = spans.find((span) => span.name === 'call' && span.attributes.status === 'failed')!;
     expect(attempt).toMatchObject({ statusCode: 2, parentSpanId: started.root_span_id });
     expect(attempt.attributes).toMatchObject({ status: 'failed', 'bpmn.incident': true, error: 'tel.broken: downstream unavailable' });
     const root = spans.find((span) => span.spanId === started.root_span_id)!;
     expect(root.attributes).toMatchObject({ status: 'cancelled', 'bpmn.cancel.reason': 'given up' });
+    // the parked task was still open: it ends with the instance, as cancelled, from its true start
+    const open = spans.find((span) => span.name === 'call' && span.attributes.status === 'cancelled')!;
+    expect(open).toMatchObject({ parentSpanId: started.root_span_id, statusCode: 0 });
+    expect(open.startTime.getTime()).toBe(attempt.startTime.getTime());
+    expect(open.endTime.getTime()).toBe(root.endTime.getTime());
   });
 
   it('when a call activity runs a child instance, then the child has its own trace that names its parent, and the call span covers the child', async () => {

@@ -127,7 +127,7 @@ export class ProcessRuntime {
         engine.stop();
         return;
       }
-      stamp('start', api);
+      stamp('start', api, withParent(api));
     });
     listener.on('activity.end', (api) => {
       if (api.content.isRootScope === false) return;
