@@ -57,6 +57,7 @@ export class SpanPipeline {
   private timer: NodeJS.Timeout | null = null;
   private readonly exports = new Set<Promise<void>>();
   private closed = false;
+  private lastDropLog = 0;
   private readonly observers: Array<(spans: readonly SpanRecord[]) => void> = [];
   readonly stats: SpanPipelineStats = { queued: 0, dropped: 0, written: 0, exported: 0, failed: 0 };
 
@@ -78,7 +79,9 @@ export class SpanPipeline {
     const room = this.options.maxQueue - this.queue.length;
     if (room < spans.length) {
       this.stats.dropped += spans.length - Math.max(room, 0);
-      if (this.stats.dropped === spans.length - Math.max(room, 0) || this.stats.dropped % 1000 === 0) {
+      // A full queue means a slow store: say so, but not once per transition.
+      if (Date.now() - this.lastDropLog > 10_000) {
+        this.lastDropLog = Date.now();
         this.options.log(`span queue full (${this.options.maxQueue}): ${this.stats.dropped} spans dropped so far`);
       }
     }

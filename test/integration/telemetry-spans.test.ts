@@ -235,6 +235,38 @@ describe('telemetry: engine spans', () => {
     expect(call.endTime.getTime()).toBeGreaterThanOrEqual(childRoot.endTime.getTime());
   });
 
+  it('when more spans arrive than the queue holds, then the excess is dropped and counted at once, and the rest is written', async () => {
+    const lines: string[] = [];
+    const config = loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_TOKENS: TEST_TOKENS_SETTING, REGENFLOW_SPAN_QUEUE: '100' });
+    const small = await createApp(config, { database: app.database, registry: registry(), log: (line) => lines.push(line) });
+    try {
+      const traceId = 'ab'.repeat(16);
+      const spans = Array.from({ length: 150 }, (_, index) => ({
+        traceId,
+        spanId: (index + 1).toString(16).padStart(16, '0'),
+        parentSpanId: null,
+        name: `burst ${index}`,
+        start: new Date(Date.now() - 5),
+        end: new Date(),
+        statusCode: 0 as const,
+        statusMessage: null,
+        attributes: {},
+        instanceId: '00000000-0000-4000-8000-000000000001',
+        processKey: 'burst',
+        processVersion: 1,
+        activityId: null,
+        activityType: null,
+      }));
+      small.telemetry.pipeline.enqueue(spans);
+      expect(small.telemetry.pipeline.stats).toMatchObject({ queued: 100, dropped: 50 });
+      expect(lines.some((line) => line.includes('span queue full (100)'))).toBe(true);
+      await small.telemetry.flush();
+      expect(await small.telemetry.spans.listByTrace(traceId)).toHaveLength(100);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('when the span store cannot be written, then transitions still commit and the failure is logged', async () => {
     const lines: string[] = [];
     const config = loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_TOKENS: TEST_TOKENS_SETTING });
