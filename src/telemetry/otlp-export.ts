@@ -47,14 +47,15 @@ export function resolveOtlpSettings(env: OtelEnvironment, warn: (line: string) =
       ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
       : null;
   if (!url) return null;
-  let protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
-    warn(`OTLP protocol ${protocol} is not supported for span export; using http/protobuf`);
-    protocol = 'http/protobuf';
+    // HTTP sent to a gRPC port would only fail request after request.
+    warn(`OTLP protocol ${protocol} is not supported for span export (use http/protobuf or http/json): spans go only to the span store`);
+    return null;
   }
   return {
     url,
-    protocol: protocol as OtlpSettings['protocol'],
+    protocol,
     headers: { ...parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseKeyValues(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) },
     compression: (env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION ?? env.OTEL_EXPORTER_OTLP_COMPRESSION) === 'gzip' ? 'gzip' : 'none',
     timeoutMillis: env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT ?? 10_000,

@@ -104,6 +104,8 @@ describe('telemetry: OTLP export to another server', () => {
       expect(root.spanId).toBe(started.root_span_id);
       expect(remote.filter((span) => span !== root).every((span) => span.parentSpanId === root.spanId)).toBe(true);
       expect(root.resource).toMatchObject({ 'service.name': serviceName, 'deployment.environment': 'test', 'telemetry.sdk.language': 'nodejs' });
+      const rootRow = await receiver.database.knex('spans').where({ span_id: root.spanId }).first();
+      expect(rootRow.scope_name).toBe('regenflow');
 
       // and the spans that waited carry their true start, in an earlier transition than their end
       const approve = remote.find((span) => span.name === 'approve')!;
