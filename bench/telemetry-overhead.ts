@@ -8,9 +8,16 @@
  *
  *   npm run bench:telemetry -- --n 300 --repetitions 3
  *
+ * Then OTLP ingest: batches of 500 spans sent by the real OTLP/HTTP protobuf exporter to
+ * POST /v1/traces, against inserting the same spans into the span store directly.
+ *
  * Ends with `tracing on/off throughput ratio: R`.
  */
 import { parseArgs } from 'node:util';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { SpanRecord } from '../src/store/spans.js';
+import { toReadableSpan } from '../src/telemetry/otlp-export.js';
 import { z } from 'zod';
 import { ServiceTaskRegistry } from '../service-tasks/registry.js';
 import { createApp } from '../src/app.js';
@@ -37,7 +44,8 @@ const app = await createApp(
   loadConfig({
     PORT: '0',
     REGENFLOW_DATA_DIR: '/tmp/regenflow-bench-unused',
-    REGENFLOW_TOKENS: 'admin:bench-admin-token',
+    REGENFLOW_TOKENS: 'admin:bench-admin-token,telemetry:bench-telemetry-token',
+    REGENFLOW_RATE_LIMIT: '1000000',
     ...(database.url && { DATABASE_URL: database.url }),
   }),
   { registry, inMemoryDatabase: !database.url, log: () => {} },
@@ -82,6 +90,52 @@ for (let r = 0; r < REPETITIONS; r++) {
   tails.push(performance.now() - flushStarted);
   perInstance.push((app.telemetry.pipeline.stats.written - before) / N);
 }
+// ------------------------------------------------------------------ OTLP ingest
+const BATCHES = 20;
+const BATCH = 500;
+const port = await app.listen();
+const records = (seed: string): SpanRecord[][] =>
+  Array.from({ length: BATCHES }, (_, batch) =>
+    Array.from({ length: BATCH }, (_, index) => {
+      const start = BigInt(Date.now()) * 1_000_000n;
+      return {
+        traceId: `${seed}${batch.toString(16).padStart(8, '0')}`.padEnd(32, '0'),
+        spanId: (index + 1).toString(16).padStart(16, '0'),
+        parentSpanId: index ? '0000000000000001' : null,
+        serviceName: 'bench-service',
+        name: `op ${index % 20}`,
+        kind: 2,
+        startTimeUnixNano: start,
+        endTimeUnixNano: start + 1_500_000n,
+        statusCode: index % 50 === 0 ? 2 : 0,
+        statusMessage: null,
+        attributes: { 'http.route': `/r/${index % 20}`, 'http.response.status_code': 200 },
+        resource: { 'service.name': 'bench-service' },
+        scopeName: 'bench',
+        events: null,
+        links: null,
+        instanceId: null,
+        processKey: null,
+        processVersion: null,
+        activityId: null,
+        source: 'otlp',
+      } satisfies SpanRecord;
+    }),
+  );
+const resource = resourceFromAttributes({ 'service.name': 'bench-service' });
+const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces`, headers: { authorization: 'Bearer bench-telemetry-token' } });
+let started = performance.now();
+for (const batch of records('aa')) {
+  const spans = batch.map((record) => toReadableSpan(record, resource, { name: 'bench' }));
+  await new Promise<void>((resolve, reject) => exporter.export(spans, (result) => (result.code === 0 ? resolve() : reject(result.error))));
+}
+const overHttp = (BATCHES * BATCH) / ((performance.now() - started) / 1000);
+await exporter.shutdown();
+started = performance.now();
+for (const batch of records('bb')) await app.telemetry.spans.insertSpans(batch);
+const direct = (BATCHES * BATCH) / ((performance.now() - started) / 1000);
+console.log(`OTLP ingest (http/protobuf, ${BATCHES} x ${BATCH} spans): ${overHttp.toFixed(0)} spans/s; direct span store insert of the same: ${direct.toFixed(0)} spans/s`);
+
 const stats = app.telemetry.pipeline.stats;
 console.log(`database: ${app.database.description}; N=${N} instances per round, concurrency ${CONCURRENCY}, ${REPETITIONS} rounds`);
 console.log(`tracing off: ${median(off).toFixed(1)} instances/s (rounds: ${off.map((v) => v.toFixed(0)).join(', ')})`);
