@@ -96,6 +96,8 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
     } else if (entry.event === 'error') {
       const code = typeof entry.data?.errorCode === 'string' ? `${entry.data.errorCode}: ` : '';
       spans.push(activitySpan(entry, activitySpanId(instance.id, entry.executionId), 'error', `${code}${String(entry.data?.error ?? 'error')}`));
+    } else if (entry.event === 'interrupt') {
+      spans.push(activitySpan(entry, activitySpanId(instance.id, entry.executionId), 'interrupted', null));
     } else if (entry.event === 'discard' && entry.activityType !== 'bpmn:BoundaryEvent') {
       // Only activities that had started: a discarded path that never ran has no span.
       spans.push({ ...activitySpan(entry, activitySpanId(instance.id, entry.executionId), 'discarded', null), requireStart: true });

@@ -49,6 +49,7 @@ describe('telemetry: engine spans', () => {
 
   beforeAll(async () => {
     app = await createTestApp({ registry: registry() });
+    app.poller.start(); // timers and a child's completion reach their instances through jobs
     // A second engine node on the same database (its own engine, caches and span pipeline).
     second = await createApp(
       loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_TOKENS: TEST_TOKENS_SETTING, REGENFLOW_NODE_ID: 'node-2' }),
@@ -167,6 +168,29 @@ describe('telemetry: engine spans', () => {
     for (const span of spans) if (span.parentSpanId) expect(ids.has(span.parentSpanId)).toBe(true);
   });
 
+  it('when a timer boundary event interrupts a waiting user task, then the task span ends then, as interrupted, from its true start', async () => {
+    const xml = bpmn(
+      'tel_interrupt',
+      `<bpmn:startEvent id="start" />
+      <bpmn:userTask id="approve" />
+      <bpmn:boundaryEvent id="too_late" attachedToRef="approve"><bpmn:timerEventDefinition><bpmn:timeDuration>PT0.2S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+      <bpmn:endEvent id="end" /><bpmn:endEvent id="end_late" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="approve" />
+      <bpmn:sequenceFlow id="f2" sourceRef="approve" targetRef="end" />
+      <bpmn:sequenceFlow id="f3" sourceRef="too_late" targetRef="end_late" />`,
+    );
+    await app.engine.deploy([{ name: 'tel_interrupt.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'tel_interrupt' });
+    await eventually(async () => (await app.engine.getInstance(started.id)).status === 'completed');
+    const spans = await spansOf(started.id);
+    expect(spans.map((span) => span.name).sort()).toEqual(['approve', 'end_late', 'start', 'tel_interrupt', 'too_late']);
+    const approve = spans.find((span) => span.name === 'approve')!;
+    expect(approve.attributes).toMatchObject({ status: 'interrupted' });
+    expect(approve.durationMs).toBeGreaterThanOrEqual(200);
+    expect(approve.parentSpanId).toBe(started.root_span_id);
+    expect(approve.endTime.getTime()).toBeLessThanOrEqual(spans.find((span) => span.name === 'tel_interrupt')!.endTime.getTime());
+  });
+
   it('when a BPMN error is caught by a boundary event, then the failing task has an error span and the path taken has normal spans', async () => {
     const xml = bpmn(
       'tel_error',
@@ -209,7 +233,6 @@ describe('telemetry: engine spans', () => {
   });
 
   it('when a call activity runs a child instance, then the child has its own trace that names its parent, and the call span covers the child', async () => {
-    app.poller.start(); // the child's completion reaches the parent through a job
     const child = sequence('tel_child', [{ id: 'check', xml: '<bpmn:userTask id="check" />' }]);
     const parent = sequence('tel_parent', [{ id: 'call', xml: '<bpmn:callActivity id="call" calledElement="tel_child" />' }]);
     await app.engine.deploy([

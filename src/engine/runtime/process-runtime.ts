@@ -129,20 +129,31 @@ export class ProcessRuntime {
       }
       stamp('start', api, withParent(api));
     });
+    // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
+    const closed = new Set<string>();
     listener.on('activity.end', (api) => {
       if (api.content.isRootScope === false) return;
+      closed.add(api.executionId);
       stamp('end', api, withParent(api));
     });
     listener.on('activity.discard', (api) => {
       forget(api);
       if (api.content.isRootScope === false) return;
+      closed.add(api.executionId);
       stamp('discard', api, withParent(api));
+    });
+    // A task interrupted by a boundary event (timer, message, signal) leaves without an end or discard.
+    listener.on('activity.leave', (api) => {
+      if (api.content.isRootScope === false || closed.has(api.executionId)) return;
+      closed.add(api.executionId);
+      stamp('interrupt', api, withParent(api));
     });
     // An activity that throws (a BPMN error caught by a boundary event) leaves without an end.
     listener.on('activity.error', (api) => {
       if (api.content.isRootScope === false) return;
       const error = api.content.error ?? {};
       const code = error.code ?? error.source?.content?.error?.code;
+      closed.add(api.executionId);
       stamp('error', api, withParent(api, { error: String(error.description ?? error.message ?? 'error'), ...(code && { errorCode: String(code) }) }));
     });
     // A wait ends when its activity leaves or is discarded (also inside sub-processes,
