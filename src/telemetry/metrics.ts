@@ -104,6 +104,15 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex, telemetry?: Te
         this.inc(stats.dropped + stats.failed);
       },
     });
+    new Counter({
+      name: 'regenflow_spans_not_exported_total',
+      help: 'Engine spans in the span store that OTLP export could not deliver',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats.notExported);
+      },
+    });
   }
 
   new Gauge({

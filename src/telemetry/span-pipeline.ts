@@ -26,7 +26,7 @@ export interface SpanPipelineOptions {
   batchSize?: number;
   /** How long a span may wait for its batch to fill. @default 200 */
   flushDelayMs?: number;
-  /** OTLP requests in flight; a batch beyond them is not exported (it is still stored). @default 2 */
+  /** OTLP requests in flight; further batches wait in the export backlog. @default 2 */
   maxExportsInFlight?: number;
   log: (line: string) => void;
 }
@@ -36,6 +36,8 @@ export interface SpanPipelineStats {
   dropped: number;
   written: number;
   exported: number;
+  /** Spans in the store that the OTLP exporter could not deliver (failed, or behind by more than the queue). */
+  notExported: number;
   failed: number;
 }
 
@@ -56,10 +58,12 @@ export class SpanPipeline {
   private draining: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly exports = new Set<Promise<void>>();
+  private readonly backlog: SpanRecord[][] = [];
+  private backlogSpans = 0;
   private closed = false;
   private lastDropLog = 0;
   private readonly observers: Array<(spans: readonly SpanRecord[]) => void> = [];
-  readonly stats: SpanPipelineStats = { queued: 0, dropped: 0, written: 0, exported: 0, failed: 0 };
+  readonly stats: SpanPipelineStats = { queued: 0, dropped: 0, written: 0, exported: 0, notExported: 0, failed: 0 };
 
   constructor(options: SpanPipelineOptions) {
     this.options = { maxQueue: 20_000, batchSize: 512, flushDelayMs: 200, maxExportsInFlight: 2, ...options };
@@ -100,7 +104,10 @@ export class SpanPipeline {
       });
       await this.draining;
     }
-    await Promise.allSettled([...this.exports]);
+    while (this.exports.size || (this.backlog.length && this.options.exporter)) {
+      this.pump();
+      await Promise.allSettled([...this.exports]);
+    }
   }
 
   async shutdown(): Promise<void> {
@@ -195,23 +202,45 @@ export class SpanPipeline {
     }
   }
 
-  /** Hands a batch to the OTLP exporter without waiting on it; at most a few requests in flight. */
+  /**
+   * Hands a batch to the OTLP exporter without waiting on it: batches wait in a backlog of
+   * at most `maxQueue` spans (the oldest batch is dropped beyond it) and go out with a few
+   * requests in flight.
+   */
   private export(records: SpanRecord[]): void {
-    const exporter = this.options.exporter;
-    if (!exporter) return;
-    if (this.exports.size >= this.options.maxExportsInFlight) {
-      this.options.log(`OTLP export busy: ${records.length} spans not exported (they are in the span store)`);
-      return;
+    if (!this.options.exporter) return;
+    this.backlog.push(records);
+    this.backlogSpans += records.length;
+    while (this.backlogSpans > this.options.maxQueue && this.backlog.length > 1) {
+      const dropped = this.backlog.shift()!;
+      this.backlogSpans -= dropped.length;
+      this.stats.notExported += dropped.length;
+      this.options.log(`OTLP export is behind: ${dropped.length} spans not exported (they are in the span store)`);
     }
-    const spans = records.map((record) => toReadableSpan(record, this.options.resource, this.options.scope));
-    const done = new Promise<void>((resolve) => {
-      exporter.export(spans, (result) => {
-        if (result.code === 0) this.stats.exported += spans.length;
-        else this.options.log(`OTLP export of ${spans.length} spans failed: ${result.error?.message ?? 'unknown error'}`);
-        resolve();
+    this.pump();
+  }
+
+  private pump(): void {
+    const exporter = this.options.exporter;
+    while (exporter && this.exports.size < this.options.maxExportsInFlight && this.backlog.length) {
+      const records = this.backlog.shift()!;
+      this.backlogSpans -= records.length;
+      const spans = records.map((record) => toReadableSpan(record, this.options.resource, this.options.scope));
+      const done = new Promise<void>((resolve) => {
+        exporter.export(spans, (result) => {
+          if (result.code === 0) this.stats.exported += spans.length;
+          else {
+            this.stats.notExported += spans.length;
+            this.options.log(`OTLP export of ${spans.length} spans failed: ${result.error?.message ?? 'unknown error'}`);
+          }
+          resolve();
+        });
       });
-    });
-    this.exports.add(done);
-    void done.finally(() => this.exports.delete(done));
+      this.exports.add(done);
+      void done.finally(() => {
+        this.exports.delete(done);
+        this.pump();
+      });
+    }
   }
 }

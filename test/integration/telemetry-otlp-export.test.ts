@@ -71,6 +71,7 @@ describe('telemetry: OTLP export to another server', () => {
       await sender.engine.completeUserTask(task.id, { approved: true });
       await eventually(async () => (await sender.engine.getInstance(started.id)).status === 'completed');
       await sender.telemetry.flush();
+      expect(sender.telemetry.pipeline.stats).toMatchObject({ notExported: 0, dropped: 0, failed: 0 });
       expect(sender.telemetry.pipeline.stats.exported).toBeGreaterThanOrEqual(6);
 
       // Then the receiver holds the instance's trace: the same spans the sender stored
