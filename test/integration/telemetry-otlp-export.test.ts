@@ -1,8 +1,11 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { sequence } from '../support/bpmn.js';
 import { TEST_TOKENS_SETTING } from '../support/server-process.js';
-import { createTestApp, eventually } from '../support/test-app.js';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createTestApp, createTestDatabase, eventually } from '../support/test-app.js';
 
 const TELEMETRY_TOKEN = 'telemetry-test-token';
 
@@ -119,4 +122,37 @@ describe('telemetry: OTLP export to another server', () => {
       await sender.dispose();
     }
   });
+
+  it('when the OTLP endpoint is down, then transitions commit, the spans are in the span store, and the failed export is logged and counted', async () => {
+    const lines: string[] = [];
+    // A port nothing listens on any more.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const goneUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const database = await createTestDatabase();
+    const sender = await createApp(
+      loadConfig({
+        PORT: '0',
+        REGENFLOW_DATA_DIR: '/tmp/regenflow-unused',
+        REGENFLOW_TOKENS: TEST_TOKENS_SETTING,
+        OTEL_EXPORTER_OTLP_ENDPOINT: goneUrl,
+        OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+        ...(database.url && { DATABASE_URL: database.url }),
+      }),
+      { registry: new ServiceTaskRegistry(), inMemoryDatabase: !database.url, log: (line) => lines.push(line) },
+    );
+    try {
+      await sender.engine.deploy([{ name: 'down.bpmn', xml: sequence('export_down', [{ id: 'step', xml: '<bpmn:task id="step" />' }]) }]);
+      const started = await sender.engine.start({ processKey: 'export_down' });
+      expect(started.status).toBe('completed');
+      await sender.telemetry.flush();
+      expect(await sender.telemetry.spans.listByInstance(started.id)).toHaveLength(4);
+      expect(sender.telemetry.pipeline.stats.notExported).toBe(4);
+      expect(lines.some((line) => line.startsWith('OTLP export of 4 spans failed'))).toBe(true);
+    } finally {
+      await sender.close();
+      await database.drop();
+    }
+  }, 60_000);
 });
