@@ -144,7 +144,7 @@ export class SpanPipeline {
         await this.write(batch);
       } catch (error) {
         this.stats.failed += batch.length;
-        this.options.log(`span store write failed, ${batch.length} spans lost: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.log(`span store write failed, ${batch.length} spans not stored: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
   }
