@@ -23,6 +23,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('status_message');
     t.jsonb('attributes').notNullable().defaultTo('{}');
     t.jsonb('resource').notNullable().defaultTo('{}');
+    t.text('scope_name'); // instrumentation scope
+    t.jsonb('events'); // OTLP span events, null when none
+    t.jsonb('links'); // OTLP span links, null when none
     // Denormalised bpmn.* attributes of the engine's own spans, for per-instance queries.
     t.uuid('instance_id');
     t.text('process_key');
@@ -31,7 +34,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('source').notNullable().defaultTo('engine'); // engine | otlp
     t.index(['service_name', 'start_time']);
     t.index(['instance_id']);
-    t.index(['trace_id']);
+    // A span is its (trace, span) pair: a re-sent batch (OTLP retries, at-least-once) is ignored.
+    t.unique(['trace_id', 'span_id']);
     t.index(['process_key', 'process_version']);
   });
 

@@ -15,6 +15,7 @@ import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
 import { createMetrics } from './telemetry/metrics.js';
+import { createTelemetry, type Telemetry } from './telemetry/index.js';
 
 export interface App {
   readonly config: Config;
@@ -23,6 +24,8 @@ export interface App {
   readonly registry: ServiceTaskRegistry;
   readonly poller: JobPoller;
   readonly workers: InProcessWorkers;
+  /** Engine spans (span store, OTLP export). */
+  readonly telemetry: Telemetry;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -75,7 +78,15 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     retryTimeout: config.REGENFLOW_WORKER_RETRY_MS,
     onError: logError,
   });
-  const metrics = createMetrics(engine, database.knex);
+  const telemetry = createTelemetry({
+    engine,
+    knex: database.knex,
+    env: config,
+    nodeId,
+    maxQueue: config.REGENFLOW_SPAN_QUEUE,
+    log,
+  });
+  const metrics = createMetrics(engine, database.knex, telemetry);
   let server: Server | null = null;
 
   return {
@@ -85,10 +96,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     registry,
     poller,
     workers,
+    telemetry,
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
         metrics,
+        spans: telemetry.spans,
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
         isReady: async () => {
           await database.knex.raw('select 1');
@@ -117,6 +130,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         await new Promise((resolve) => server?.close(resolve));
       }
       await closeAnalyser();
+      await telemetry.close();
       if (!overrides.database) await database.close();
     },
   };

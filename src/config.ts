@@ -35,6 +35,33 @@ const ConfigSchema = z.object({
   REGENFLOW_PROCESSES_DIR: z.string().default('./processes'),
   /** Name of this engine node in locks. @default hostname-pid */
   REGENFLOW_NODE_ID: z.string().optional(),
+  /** Engine spans waiting to be written before new ones are dropped (spans never slow a transition). @default 20000 */
+  REGENFLOW_SPAN_QUEUE: z.coerce.number().int().min(100).default(20_000),
+  // OpenTelemetry, as its specification names the variables (span export by OTLP).
+  /** Switches OTLP span export off. @default false */
+  OTEL_SDK_DISABLED: boolean.optional(),
+  /** service.name of the engine's spans (in the span store and by OTLP). @default regenflow */
+  OTEL_SERVICE_NAME: z.string().optional(),
+  /** Extra resource attributes, `key=value,key=value`. */
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
+  /** `otlp` (default) or `none`. */
+  OTEL_TRACES_EXPORTER: z.string().optional(),
+  /** Base URL of an OTLP/HTTP receiver; spans go to `<it>/v1/traces`. Unset: no OTLP export. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** Full URL for spans (wins over OTEL_EXPORTER_OTLP_ENDPOINT). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+  /** `http/protobuf` (default) or `http/json`. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.string().optional(),
+  /** Request headers, `key=value,key=value` (e.g. `authorization=Bearer%20token`). */
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: z.string().optional(),
+  /** `gzip` or `none`. @default none */
+  OTEL_EXPORTER_OTLP_COMPRESSION: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: z.string().optional(),
+  /** Milliseconds per export request. @default 10000 */
+  OTEL_EXPORTER_OTLP_TIMEOUT: z.coerce.number().int().min(1).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: z.coerce.number().int().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;

@@ -18,6 +18,8 @@ import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
 import { openApiDocument, type RouteSpec } from './route-spec.js';
+import { otlpRouter } from './otlp-router.js';
+import type { SpanStore } from '../store/spans.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 
 export interface HttpOptions {
@@ -29,6 +31,8 @@ export interface HttpOptions {
   jsonBytes?: number;
   /** BPMN uploads larger than this are refused with 413. @default 5 MiB */
   bpmnBytes?: number;
+  /** The span store `POST /v1/traces` writes into; the route is absent without it. */
+  spans?: SpanStore;
   isReady: () => Promise<boolean>;
   onError?: (error: unknown) => void;
 }
@@ -87,6 +91,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/task', ...authenticated, taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
+  if (options.spans) app.use('/v1/traces', ...authenticated, otlpRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
   app.use('/engine-rest', camundaNotFound, camundaErrorHandler);
 

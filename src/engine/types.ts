@@ -96,3 +96,16 @@ export interface TransitionOutcome {
   handlerFailures: HandlerFailure[];
   steps: number;
 }
+
+/**
+ * What one committed transition produced, announced after the commit as
+ * `transition.outcome`: observers (tracing) derive their records from it, never the reverse.
+ */
+export interface CommittedTransition {
+  /** The instance row as committed (status, trace context, timestamps). */
+  instance: import('../store/transitions.js').InstanceRow;
+  /** The event the transition applied; null for a start. */
+  event: TransitionEvent | null;
+  /** Null when the instance was ended from outside the engine run (cancel). */
+  outcome: TransitionOutcome | null;
+}

@@ -13,7 +13,7 @@ import { InstanceLocks } from './instance-locks.js';
 import type { ProcessRuntime } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/process-runtime.js';
 import { nextStartTimerDue } from './timer-schedule.js';
-import type { TransitionEvent, TransitionOutcome, Variables } from './types.js';
+import type { CommittedTransition, TransitionEvent, TransitionOutcome, Variables } from './types.js';
 
 export interface WorkflowEngineOptions {
   knex: Knex;
@@ -91,6 +91,8 @@ interface PreparedInstance {
   parentExecutionId?: string;
   outcome: TransitionOutcome;
   children: PreparedInstance[];
+  /** The row as written, once it is. */
+  row?: InstanceRow;
 }
 
 const MAX_CALL_DEPTH = 20;
@@ -102,8 +104,9 @@ export interface CorrelationResult {
 
 /**
  * Events: `instance.started` and `instance.ended` ({ id, processKey, status }),
- * `transition.committed` ({ processKey, seconds }), `external-tasks.created` (topics),
- * `jobs.scheduled`.
+ * `transition.committed` ({ processKey, seconds }), `transition.outcome` (CommittedTransition,
+ * after every commit that ran or ended an instance), `external-tasks.created` (topics),
+ * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }).
  */
 export class WorkflowEngine extends EventEmitter {
   readonly knex: Knex;
@@ -332,14 +335,15 @@ export class WorkflowEngine extends EventEmitter {
       prepared.outcome,
     );
     await this.afterTransition(trx, row, prepared.outcome, prepared.children);
+    prepared.row = row;
     return row;
   }
 
   private announceAll(prepared: PreparedInstance, row: InstanceRow): void {
     this.emit('instance.started', { id: row.id, processKey: row.process_key });
-    this.announce(row, prepared.outcome);
+    this.announce(row, prepared.outcome, null);
     for (const child of prepared.children) {
-      const childRow = { ...row, id: child.id, process_key: child.definition.key, status: child.outcome.status, parent_instance_id: row.id };
+      const childRow = child.row ?? { ...row, id: child.id, process_key: child.definition.key, status: child.outcome.status, parent_instance_id: row.id };
       this.announceAll(child, childRow);
     }
   }
@@ -351,19 +355,23 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   async cancel(instanceId: string, reason = 'cancelled', audit?: AuditEntry): Promise<void> {
+    const ended: string[] = [instanceId];
     await this.withRetries(instanceId, async () => {
       const row = await this.getInstance(instanceId);
       if (row.status !== 'active') throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${row.status})`);
+      ended.length = 1;
       await this.knex.transaction(async (trx) => {
         await endInstance(trx, row, 'cancelled', reason);
         const children = await trx('process_instances').where({ parent_instance_id: instanceId, status: 'active' }).select('id');
         for (const child of children) {
           const childRow = await trx('process_instances').where({ id: child.id }).first();
           await endInstance(trx, childRow, 'cancelled', `parent ${instanceId} cancelled`);
+          ended.push(child.id);
         }
         if (audit) await appendAuditEntry(trx, { ...audit, instanceId });
       });
     });
+    for (const id of ended) this.emit('transition.outcome', { instance: await this.getInstance(id), event: null, outcome: null } satisfies CommittedTransition);
     this.emit('instance.ended', { id: instanceId, status: 'cancelled', processKey: (await this.getInstance(instanceId)).process_key });
   }
 
@@ -681,7 +689,10 @@ export class WorkflowEngine extends EventEmitter {
   /** Claims and runs due jobs; returns how many ran. Called by the job poller of every node. */
   async runDueJobs(limit = 20): Promise<number> {
     const jobs = await jobsStore.claimDueJobs(this.knex, this.options.nodeId, limit, this.options.jobLeaseMs);
-    for (const job of jobs) await this.runClaimedJob(job);
+    for (const job of jobs) {
+      this.emit('job.fired', { kind: job.kind, dueAt: new Date(job.due_at), firedAt: new Date() });
+      await this.runClaimedJob(job);
+    }
     return jobs.length;
   }
 
@@ -847,8 +858,8 @@ export class WorkflowEngine extends EventEmitter {
         return updated;
       });
       this.emit('transition.committed', { processKey: row.process_key, seconds: (performance.now() - startedAt) / 1000 });
-      this.announce(row, outcome);
-      for (const child of children) this.announceAll(child, { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
+      this.announce(row, outcome, event);
+      for (const child of children) this.announceAll(child, child.row ?? { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
     });
   }
@@ -907,7 +918,8 @@ export class WorkflowEngine extends EventEmitter {
     }
   }
 
-  private announce(row: InstanceRow, outcome: TransitionOutcome): void {
+  private announce(row: InstanceRow, outcome: TransitionOutcome, event: TransitionEvent | null): void {
+    this.emit('transition.outcome', { instance: row, event, outcome } satisfies CommittedTransition);
     if (outcome.externalTasks.length) this.emit('external-tasks.created', outcome.externalTasks.map((task) => task.topic));
     if (outcome.timers.length || outcome.callActivities.length || row.parent_instance_id) this.emit('jobs.scheduled');
     if (row.status !== 'active') this.emit('instance.ended', { id: row.id, status: row.status, processKey: row.process_key });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { ConcurrentUpdateError } from '../errors.js';
 import type { InstanceStatus, TransitionOutcome } from '../engine/types.js';
@@ -18,6 +18,10 @@ export interface InstanceRow {
   started_at: Date;
   updated_at: Date;
   ended_at: Date | null;
+  /** The instance's trace (32 hex), chosen at start: every span of the instance belongs to it. */
+  trace_id: string | null;
+  /** The instance span (16 hex), the parent of its activity spans; emitted when the instance ends. */
+  root_span_id: string | null;
 }
 
 export interface NewInstance {
@@ -42,6 +46,8 @@ interface Scope {
  */
 export async function insertInstance(trx: Knex.Transaction, instance: NewInstance, outcome: TransitionOutcome): Promise<InstanceRow> {
   const now = new Date();
+  // The first transition ran before this commit: the instance started with its first activity.
+  const startedAt = outcome.history.reduce((earliest, entry) => (entry.at < earliest ? entry.at : earliest), now);
   const [row] = await trx('process_instances')
     .insert({
       id: instance.id,
@@ -54,7 +60,9 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
       variables: JSON.stringify(outcome.variables),
       parent_instance_id: instance.parentInstanceId ?? null,
       parent_execution_id: instance.parentExecutionId ?? null,
-      started_at: now,
+      trace_id: randomBytes(16).toString('hex'),
+      root_span_id: randomBytes(8).toString('hex'),
+      started_at: startedAt,
       updated_at: now,
       ended_at: outcome.status === 'active' ? null : now,
     })

@@ -1,14 +1,15 @@
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
-
-type CountRow = { process_key: string; n: string | number };
+import { countActiveInstances, countOpenIncidents, oldestDueJob } from '../store/gauges.js';
+import type { SpanRecord } from '../store/spans.js';
+import type { Telemetry } from './index.js';
 
 /**
- * Prometheus metrics. Counters follow the engine's events on this node; gauges are read
- * from the database at scrape time, so every node reports the same totals.
+ * Prometheus metrics. Counters and histograms follow the engine's events on this node;
+ * gauges are read from the database at scrape time, so every node reports the same totals.
  */
-export function createMetrics(engine: WorkflowEngine, knex: Knex): Registry {
+export function createMetrics(engine: WorkflowEngine, knex: Knex, telemetry?: Telemetry): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'regenflow_node_' });
 
@@ -24,6 +25,18 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex): Registry {
     labelNames: ['process_key', 'status'],
     registers: [registry],
   });
+  const completed = new Counter({
+    name: 'regenflow_instances_completed_total',
+    help: 'Process instances that completed on this node',
+    labelNames: ['process_key'],
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: 'regenflow_instances_failed_total',
+    help: 'Process instances that failed on this node',
+    labelNames: ['process_key'],
+    registers: [registry],
+  });
   const transitions = new Histogram({
     name: 'regenflow_transition_duration_seconds',
     help: 'Time of one committed transition (load, run, commit)',
@@ -31,13 +44,76 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex): Registry {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const activities = new Histogram({
+    name: 'regenflow_activity_duration_seconds',
+    help: 'Time from an activity start to its end (across waits and nodes), by process, activity and outcome',
+    labelNames: ['process_key', 'activity_id', 'activity_type', 'status'],
+    buckets: [0.001, 0.01, 0.1, 1, 10, 60, 600, 3600, 86_400, 604_800],
+    registers: [registry],
+  });
+  const jobLag = new Histogram({
+    name: 'regenflow_job_fire_delay_seconds',
+    help: 'How late a job fired on this node: claimed time minus due time, by kind (timer, timer-start, call-completed)',
+    labelNames: ['kind'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
   engine.on('instance.started', ({ processKey }: { processKey: string }) => started.inc({ process_key: processKey }));
-  engine.on('instance.ended', ({ processKey, status }: { processKey: string; status: string }) =>
-    ended.inc({ process_key: processKey, status }),
-  );
+  engine.on('instance.ended', ({ processKey, status }: { processKey: string; status: string }) => {
+    ended.inc({ process_key: processKey, status });
+    if (status === 'completed') completed.inc({ process_key: processKey });
+    if (status === 'failed') failed.inc({ process_key: processKey });
+  });
   engine.on('transition.committed', ({ processKey, seconds }: { processKey: string; seconds: number }) =>
     transitions.observe({ process_key: processKey }, seconds),
   );
+  engine.on('job.fired', ({ kind, dueAt, firedAt }: { kind: string; dueAt: Date; firedAt: Date }) =>
+    jobLag.observe({ kind }, Math.max(0, (firedAt.getTime() - dueAt.getTime()) / 1000)),
+  );
+
+  if (telemetry) {
+    telemetry.pipeline.onWritten((spans: readonly SpanRecord[]) => {
+      for (const span of spans) {
+        if (!span.activityId) continue;
+        activities.observe(
+          {
+            process_key: span.processKey ?? '',
+            activity_id: span.activityId,
+            activity_type: String(span.attributes['bpmn.activity.type'] ?? ''),
+            status: String(span.attributes.status ?? ''),
+          },
+          Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e9,
+        );
+      }
+    });
+    const stats = telemetry.pipeline.stats;
+    new Gauge({
+      name: 'regenflow_spans_queued',
+      help: 'Engine spans waiting to be written to the span store',
+      registers: [registry],
+      collect() {
+        this.set(stats.queued);
+      },
+    });
+    new Counter({
+      name: 'regenflow_spans_dropped_total',
+      help: 'Engine spans dropped because the span queue was full or a span store write failed',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats.dropped + stats.failed);
+      },
+    });
+    new Counter({
+      name: 'regenflow_spans_not_exported_total',
+      help: 'Engine spans in the span store that OTLP export could not deliver',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats.notExported);
+      },
+    });
+  }
 
   new Gauge({
     name: 'regenflow_active_instances',
@@ -46,8 +122,7 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex): Registry {
     registers: [registry],
     async collect() {
       this.reset();
-      const rows: CountRow[] = await knex('process_instances').where({ status: 'active' }).groupBy('process_key').select('process_key').count({ n: '*' });
-      for (const row of rows) this.set({ process_key: row.process_key }, Number(row.n));
+      for (const row of await countActiveInstances(knex)) this.set({ process_key: row.processKey }, row.count);
     },
   });
   new Gauge({
@@ -57,8 +132,7 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex): Registry {
     registers: [registry],
     async collect() {
       this.reset();
-      const rows: CountRow[] = await knex('incidents').whereNull('resolved_at').groupBy('process_key').select('process_key').count({ n: '*' });
-      for (const row of rows) this.set({ process_key: row.process_key }, Number(row.n));
+      for (const row of await countOpenIncidents(knex)) this.set({ process_key: row.processKey }, row.count);
     },
   });
   new Gauge({
@@ -66,8 +140,8 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex): Registry {
     help: 'How long the oldest due job has been waiting to run (0 when none is due)',
     registers: [registry],
     async collect() {
-      const row = await knex('jobs').where('retries', '>', 0).where('due_at', '<=', new Date()).min({ due: 'due_at' }).first();
-      this.set(row?.due ? Math.max(0, (Date.now() - new Date(row.due).getTime()) / 1000) : 0);
+      const due = await oldestDueJob(knex);
+      this.set(due ? Math.max(0, (Date.now() - due.getTime()) / 1000) : 0);
     },
   });
   return registry;

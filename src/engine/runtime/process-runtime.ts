@@ -96,6 +96,15 @@ export class ProcessRuntime {
     const stackYield = createStackYield({ budget: 40, track, stopped: () => failure !== null });
 
     const listener = new EventEmitter();
+    // Inside a sub-process, the end rows name the enclosing execution (the parent of its span).
+    const withParent = (api: WaitRecord['api'], data?: Record<string, unknown>) => {
+      const parent = api.content.parent;
+      if (!parent?.executionId || parent.type === 'bpmn:Process') return data;
+      // A multi-instance iteration runs as `<sub-process execution>_<index>`: its span is the sub-process's.
+      const iteration = /^(.+)_(\d+)$/.exec(String(parent.executionId));
+      const executionId = iteration && iteration[1]!.startsWith(`${parent.id}_`) && /_[0-9a-f]{10}$/.test(iteration[1]!) ? iteration[1]! : String(parent.executionId);
+      return { ...data, parentExecutionId: executionId };
+    };
     const stamp = (event: string, api: WaitRecord['api'], data?: Record<string, unknown>) =>
       history.push({
         activityId: api.id,
@@ -118,16 +127,34 @@ export class ProcessRuntime {
         engine.stop();
         return;
       }
-      stamp('start', api);
+      stamp('start', api, withParent(api));
     });
+    // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
+    const closed = new Set<string>();
     listener.on('activity.end', (api) => {
       if (api.content.isRootScope === false) return;
-      stamp('end', api);
+      closed.add(api.executionId);
+      stamp('end', api, withParent(api));
     });
     listener.on('activity.discard', (api) => {
       forget(api);
       if (api.content.isRootScope === false) return;
-      stamp('discard', api);
+      closed.add(api.executionId);
+      stamp('discard', api, withParent(api));
+    });
+    // A task interrupted by a boundary event (timer, message, signal) leaves without an end or discard.
+    listener.on('activity.leave', (api) => {
+      if (api.content.isRootScope === false || closed.has(api.executionId)) return;
+      closed.add(api.executionId);
+      stamp('interrupt', api, withParent(api));
+    });
+    // An activity that throws (a BPMN error caught by a boundary event) leaves without an end.
+    listener.on('activity.error', (api) => {
+      if (api.content.isRootScope === false) return;
+      const error = api.content.error ?? {};
+      const code = error.code ?? error.source?.content?.error?.code;
+      closed.add(api.executionId);
+      stamp('error', api, withParent(api, { error: String(error.description ?? error.message ?? 'error'), ...(code && { errorCode: String(code) }) }));
     });
     // A wait ends when its activity leaves or is discarded (also inside sub-processes,
     // which the definition's postponed list does not show).

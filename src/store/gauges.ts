@@ -1,0 +1,26 @@
+import type { Knex } from 'knex';
+
+/** Counts the /metrics gauges read at scrape time (every node reports the same totals). */
+export async function countActiveInstances(knex: Knex): Promise<Array<{ processKey: string; count: number }>> {
+  const rows: Array<{ process_key: string; n: string | number }> = await knex('process_instances')
+    .where({ status: 'active' })
+    .groupBy('process_key')
+    .select('process_key')
+    .count({ n: '*' });
+  return rows.map((row) => ({ processKey: row.process_key, count: Number(row.n) }));
+}
+
+export async function countOpenIncidents(knex: Knex): Promise<Array<{ processKey: string; count: number }>> {
+  const rows: Array<{ process_key: string; n: string | number }> = await knex('incidents')
+    .whereNull('resolved_at')
+    .groupBy('process_key')
+    .select('process_key')
+    .count({ n: '*' });
+  return rows.map((row) => ({ processKey: row.process_key, count: Number(row.n) }));
+}
+
+/** The due time of the oldest job that is due and still has retries, or null. */
+export async function oldestDueJob(knex: Knex): Promise<Date | null> {
+  const row = await knex('jobs').where('retries', '>', 0).where('due_at', '<=', new Date()).min({ due: 'due_at' }).first();
+  return row?.due ? new Date(row.due) : null;
+}
