@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as engineCore from './0001-engine-core.js';
 import * as telemetry from './0002-telemetry.js';
+import * as incidentResponse from './0005-incident-response.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const migrations: Array<[name: string, migration: Migration]> = [
   ['0001-engine-core', engineCore],
   ['0002-telemetry', telemetry],
+  ['0005-incident-response', incidentResponse],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -15,6 +15,8 @@ import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
 import { createMetrics } from './telemetry/metrics.js';
+import { AlertIntake } from './alerts/alert-intake.js';
+import { createFeatureFlagStore, createIncidentStore } from './store/incident-store.js';
 
 export interface App {
   readonly config: Config;
@@ -52,7 +54,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       inMemory: overrides.inMemoryDatabase,
     }));
-  const registry = overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex });
+  const registry =
+    overrides.registry ??
+    createBuiltInRegistry({
+      config,
+      knex: database.knex,
+      incident: { store: createIncidentStore(database.knex), flags: createFeatureFlagStore(database.knex) },
+    });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -76,6 +84,15 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     onError: logError,
   });
   const metrics = createMetrics(engine, database.knex);
+  const alertIntake = new AlertIntake(database.knex, engine, {
+    processKey: config.REGENFLOW_INCIDENT_PROCESS_KEY,
+    startVariables: () => ({
+      autoThreshold: config.REGENFLOW_INCIDENT_AUTO_CONFIDENCE,
+      reviewThreshold: config.REGENFLOW_INCIDENT_REVIEW_CONFIDENCE,
+      validationTimeout: config.REGENFLOW_INCIDENT_VALIDATION_TIMEOUT,
+      reviewEscalationAfter: config.REGENFLOW_INCIDENT_REVIEW_ESCALATION,
+    }),
+  });
   let server: Server | null = null;
 
   return {
@@ -95,6 +112,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           return true;
         },
         onError: logError,
+        incident: { intake: alertIntake },
       });
       poller.start();
       workers.start();

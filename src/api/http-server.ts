@@ -7,6 +7,9 @@ import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { nativeRouter } from './native-router.js';
+import type { AlertIntake } from '../alerts/alert-intake.js';
+import { alertsRouter } from './alerts-router.js';
+import { patternsRouter } from './patterns-router.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 
 export interface HttpOptions {
@@ -20,6 +23,8 @@ export interface HttpOptions {
   bpmnBytes?: number;
   isReady: () => Promise<boolean>;
   onError?: (error: unknown) => void;
+  /** Alert webhooks and the incident pattern store. */
+  incident?: { intake: AlertIntake };
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -59,6 +64,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
+  if (options.incident) app.use('/api/alerts', ...authenticated, alertsRouter(engine.knex, options.incident.intake));
+  if (options.incident) app.use('/api/patterns', ...authenticated, patternsRouter(engine.knex));
   app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
