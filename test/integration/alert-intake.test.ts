@@ -185,6 +185,32 @@ describe('alert intake', () => {
     expect(await detail(operator, id)).toMatchObject({ status: 'completed', variables: { outcome: 'success', alertResolved: true } });
   });
 
+  it('when the service has recent spans, then the analysis carries its error rate and the failing operations', async () => {
+    // Given spans of the payments service in the span store (as OTLP ingest writes them)
+    const now = Date.now();
+    const span = (index: number, name: string, error: boolean) => ({
+      trace_id: `${index}`.padStart(32, '0'),
+      span_id: `${index}`.padStart(16, '0'),
+      service_name: 'payments',
+      name,
+      start_time: new Date(now - 60_000 + index),
+      end_time: new Date(now - 60_000 + index + 20),
+      duration_ms: 20,
+      status_code: error ? 2 : 1,
+      source: 'otlp',
+    });
+    await app.database.knex('spans').insert([
+      ...Array.from({ length: 6 }, (_, index) => span(index, 'POST /charge', index < 3)),
+      ...Array.from({ length: 4 }, (_, index) => span(10 + index, 'GET /health', false)),
+    ]);
+    const fired = await alerts('POST', '/api/alerts', genericAlert({ alertname: 'ChargeErrors', service: 'payments', severity: 'critical' }));
+    const id = fired.body.results[0].instanceId as string;
+    const waiting = await waitingFor(operator, id, 'manual_review');
+    expect(waiting.variables.telemetry).toEqual({ service: 'payments', windowMinutes: 15, spans: 10, errors: 3, errorRate: 0.3, p95Ms: 20, topErrors: [{ name: 'POST /charge', errors: 3 }] });
+    const analysis = (await operator('GET', `/api/patterns/decisions?instanceId=${id}`)).body.decisions[0];
+    expect(analysis).toMatchObject({ step: 'analyse', decision: 'manual', confidence: 0, details: { telemetry: { errors: 3 } } });
+  });
+
   it('when patterns are created or edited with bad input or the wrong role, then it is a 4xx problem', async () => {
     const body = { match: { alertname: 'PodCrashLooping', service: 'search', severity: 'critical' }, remediation: { topic: 'kubernetes.rollout-restart', params: { deployment: 'search' } } };
     expect((await owner('POST', '/api/patterns', body))).toMatchObject({ status: 409, body: { code: 'PATTERN_EXISTS' } });
