@@ -43,6 +43,8 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('last_seen_at', { useTz: true });
+    // Span names that were failing when this fix worked: telemetry evidence for the next match.
+    t.jsonb('error_operations').notNullable().defaultTo('[]');
     t.unique(['signature', 'remediation_key']);
   });
 

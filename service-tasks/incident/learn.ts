@@ -2,12 +2,15 @@ import { z } from 'zod';
 import { confidenceOf } from '../../src/store/patterns.js';
 import type { ServiceTaskDefinition } from '../registry.js';
 import type { IncidentTaskDependencies } from './dependencies.js';
+import { Telemetry } from './schemas.js';
 
 const Input = z.object({
   patternId: z.string().nullish(),
   result: z.enum(['success', 'failure']),
   validation: z.string().nullish(),
   incidentStartedAt: z.string().nullish(),
+  /** The service's telemetry at analysis: a success remembers which operations were failing. */
+  telemetry: Telemetry.nullish(),
 });
 const Output = z.object({ outcome: z.enum(['success', 'failure']), patternConfidence: z.number().nullable() });
 
@@ -30,6 +33,7 @@ export function learnTask(deps: IncidentTaskDependencies): ServiceTaskDefinition
         patternId: input.patternId ?? null,
         result: input.result,
         durationMs: Number.isNaN(started) ? null : Date.now() - started,
+        errorOperations: input.telemetry?.topErrors.map((entry) => entry.name) ?? [],
       });
       const after = pattern ? confidenceOf(pattern.successes, pattern.failures) : null;
       await deps.store.recordDecision({

@@ -30,8 +30,20 @@ export const Candidate = z.object({
   confidence: ConfidenceExplained,
   origin: z.string(),
   lastSeenAt: z.string().nullable(),
+  /** consistent: a span name this fix worked for is failing now; contradicting: spans exist, none of those is failing. */
+  telemetry: z.enum(['consistent', 'contradicting', 'none']),
 });
 export type Candidate = z.infer<typeof Candidate>;
+
+export const Telemetry = z.object({
+  service: z.string(),
+  windowMinutes: z.number(),
+  spans: z.number(),
+  errors: z.number(),
+  errorRate: z.number(),
+  p95Ms: z.number().nullable(),
+  topErrors: z.array(z.object({ name: z.string(), errors: z.number() })),
+});
 
 /** ISO 8601 duration, as a timer's timeDuration takes it. */
 export const IsoDuration = z.string().regex(/^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/, 'must be an ISO 8601 duration such as PT15M');

@@ -118,6 +118,7 @@ export function describePattern(row: patterns.PatternRow) {
     successes: row.successes,
     failures: row.failures,
     confidence: patterns.confidenceOf(row.successes, row.failures),
+    errorOperations: row.error_operations ?? [],
     lastSeenAt: row.last_seen_at ? new Date(row.last_seen_at).toISOString() : null,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),

@@ -32,6 +32,7 @@ export interface PatternRow {
   created_at: Date;
   updated_at: Date;
   last_seen_at: Date | null;
+  error_operations: string[];
 }
 
 /** How a pattern's counts became its confidence, shown next to the number. */
@@ -162,7 +163,15 @@ export async function touchPatterns(knex: Knex, ids: string[], at = new Date()):
  */
 export async function recordOutcome(
   knex: Knex,
-  outcome: { idempotencyKey: string; instanceId: string; patternId: string | null; result: 'success' | 'failure'; durationMs: number | null },
+  outcome: {
+    idempotencyKey: string;
+    instanceId: string;
+    patternId: string | null;
+    result: 'success' | 'failure';
+    durationMs: number | null;
+    /** Span names failing when the fix worked: kept with the pattern (at most 10). */
+    errorOperations?: string[];
+  },
 ): Promise<{ counted: boolean; pattern: PatternRow | undefined }> {
   return knex.transaction(async (trx) => {
     const [inserted] = await trx('incident_outcomes')
@@ -180,6 +189,11 @@ export async function recordOutcome(
     if (inserted && outcome.patternId) {
       const column = outcome.result === 'success' ? 'successes' : 'failures';
       await trx('incident_patterns').where({ id: outcome.patternId }).increment(column, 1).update({ updated_at: new Date() });
+      if (outcome.result === 'success' && outcome.errorOperations?.length) {
+        const current = await trx('incident_patterns').where({ id: outcome.patternId }).forUpdate().first('error_operations');
+        const merged = [...new Set([...outcome.errorOperations, ...((current?.error_operations as string[]) ?? [])])].slice(0, 10);
+        await trx('incident_patterns').where({ id: outcome.patternId }).update({ error_operations: JSON.stringify(merged) });
+      }
     }
     const pattern = outcome.patternId ? await trx('incident_patterns').where({ id: outcome.patternId }).first() : undefined;
     return { counted: Boolean(inserted), pattern };

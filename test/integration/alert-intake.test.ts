@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { alertmanagerFixture, occurrence } from '../support/alert-fixtures.js';
 import { httpClient, repositoryRoot, TEST_TOKENS, TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { createTestApp, eventually } from '../support/test-app.js';
+import { fingerprintOf as fingerprintOfLabels } from '../../src/alerts/payloads.js';
 
 type Call = ReturnType<typeof httpClient>;
 
@@ -209,6 +210,49 @@ describe('alert intake', () => {
     expect(waiting.variables.telemetry).toEqual({ service: 'payments', windowMinutes: 15, spans: 10, errors: 3, errorRate: 0.3, p95Ms: 20, topErrors: [{ name: 'POST /charge', errors: 3 }] });
     const analysis = (await operator('GET', `/api/patterns/decisions?instanceId=${id}`)).body.decisions[0];
     expect(analysis).toMatchObject({ step: 'analyse', decision: 'manual', confidence: 0, details: { telemetry: { errors: 3 } } });
+  });
+
+  it('when a fix worked while certain operations failed, then telemetry ranks it and keeps it from running alone when those are healthy', async () => {
+    const labels = { alertname: 'ChargeErrors', service: 'payments', severity: 'critical' };
+    const [instance] = (await operator('GET', '/api/process-instances?processKey=incident-response&status=active&businessKey=' + fingerprintOfLabels(labels))).body;
+    // Given the alert resolved while the operator was looking, and the operator records the fix
+    await alerts('POST', '/api/alerts', { ...genericAlert(labels), status: 'resolved' });
+    const [review] = (await operator('GET', `/api/tasks?instanceId=${instance.id}`)).body.filter((task: { activity_id: string }) => task.activity_id === 'manual_review');
+    await operator('POST', `/api/tasks/${review.id}/complete`, { variables: { fixTopic: 'remediation.feature-flag', fixParams: { flag: 'payments.charge-v3', value: false }, reviewer: 'ana' } });
+    expect(await detail(operator, instance.id)).toMatchObject({ status: 'completed', variables: { outcome: 'success' } });
+    const [pattern] = (await operator('GET', '/api/patterns?alertname=ChargeErrors')).body;
+    expect(pattern).toMatchObject({ successes: 1, errorOperations: ['POST /charge'] });
+    await owner('PATCH', `/api/patterns/${pattern.id}`, { successes: 20 });
+
+    const routeOf = async (startsAt: string) => {
+      const fired = await alerts('POST', '/api/alerts', genericAlert(labels, { startsAt }));
+      const id = fired.body.results[0].instanceId as string;
+      const analysis = (await operator('GET', `/api/patterns/decisions?instanceId=${id}`)).body.decisions[0];
+      // Close the incident whichever way it went, so the next occurrence starts its own.
+      const settled = await eventually(async () => {
+        const current = await detail(operator, id);
+        return current.userTasks?.length || current.status === 'completed' ? current : undefined;
+      });
+      for (const task of settled.userTasks ?? []) await operator('POST', `/api/tasks/${task.id}/complete`, { variables: { approved: false } });
+      await eventually(async () => {
+        const current = await detail(operator, id);
+        if (current.status === 'completed') return current;
+        for (const task of current.userTasks ?? []) await operator('POST', `/api/tasks/${task.id}/complete`, { variables: {} });
+        return undefined;
+      });
+      return analysis;
+    };
+
+    // When POST /charge is failing again: the fix's own operation, so it runs by itself.
+    const consistent = await routeOf('2026-11-25T12:00:00Z');
+    expect(consistent).toMatchObject({ decision: 'auto', details: { candidates: [{ telemetry: 'consistent' }], confidenceCappedBy: null } });
+
+    // When only POST /refund fails: the spans contradict the fix, a person is asked.
+    await app.database.knex('spans').where({ service_name: 'payments' }).update({ status_code: 1 });
+    await app.database.knex('spans').where({ service_name: 'payments', name: 'GET /health' }).update({ name: 'POST /refund', status_code: 2 });
+    const contradicted = await routeOf('2026-11-25T13:00:00Z');
+    expect(contradicted).toMatchObject({ decision: 'approve', confidence: 0.9, details: { candidates: [{ telemetry: 'contradicting' }], confidenceCappedBy: 'telemetry' } });
+    expect(contradicted.details.confidence.value).toBeGreaterThan(0.9);
   });
 
   it('when patterns are created or edited with bad input or the wrong role, then it is a 4xx problem', async () => {
