@@ -96,7 +96,7 @@ export class AlertIntake {
     if (!inserted) return this.result(alert, row.starts_at, 'duplicate', row.instance_id);
 
     try {
-      const running = await alertsStore.findRunningInstance(this.knex, alert.fingerprint);
+      const running = await alertsStore.findRunningInstance(this.knex, alert.fingerprint, this.options.processKey);
       if (running) {
         // The alert fired again while its incident is open: tell the instance (during
         // validation that means the fix did not hold); otherwise just note it.
@@ -134,7 +134,7 @@ export class AlertIntake {
     if (!row || !undo) return this.result(alert, row?.starts_at ?? null, 'duplicate', row?.instance_id ?? null);
 
     try {
-      const running = await alertsStore.findRunningInstance(this.knex, alert.fingerprint);
+      const running = await alertsStore.findRunningInstance(this.knex, alert.fingerprint, this.options.processKey);
       const delivered = running
         ? await this.deliver(ALERT_RESOLVED, running, { validation: 'resolved', resolvedAt: (alert.endsAt ?? new Date()).toISOString() }, alert.fingerprint)
         : false;

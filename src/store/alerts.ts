@@ -79,14 +79,22 @@ export async function deleteAlert(knex: Knex, id: string): Promise<void> {
   await knex('alerts').where({ id }).delete();
 }
 
-/** The active instance that handles a fingerprint, if any. */
-export async function findRunningInstance(knex: Knex, fingerprint: string): Promise<string | undefined> {
-  const row = await knex('alerts as a')
-    .join('process_instances as i', 'i.id', 'a.instance_id')
-    .where({ 'a.fingerprint': fingerprint, 'i.status': 'active' })
-    .orderBy('a.received_at', 'desc')
-    .first('a.instance_id');
-  return row?.instance_id;
+/**
+ * The active instance that handles a fingerprint, if any: one an occurrence was attached
+ * to, or one started with the fingerprint as business key (also found when the process
+ * died between starting the instance and attaching it).
+ */
+export async function findRunningInstance(knex: Knex, fingerprint: string, processKey: string): Promise<string | undefined> {
+  const row = await knex('process_instances')
+    .where({ status: 'active' })
+    .andWhere((q) =>
+      q
+        .whereIn('id', knex('alerts').where({ fingerprint }).whereNotNull('instance_id').select('instance_id'))
+        .orWhere((byKey) => byKey.where({ business_key: fingerprint, process_key: processKey })),
+    )
+    .orderBy('started_at', 'desc')
+    .first('id');
+  return row?.id;
 }
 
 /** The firing occurrence of a fingerprint that is still open (for sources that send no startsAt). */

@@ -240,7 +240,7 @@ describe('alert intake', () => {
         for (const task of current.userTasks ?? []) await operator('POST', `/api/tasks/${task.id}/complete`, { variables: {} });
         return undefined;
       });
-      return analysis;
+      return { ...analysis, instanceId: id };
     };
 
     // When POST /charge is failing again: the fix's own operation, so it runs by itself.
@@ -253,6 +253,11 @@ describe('alert intake', () => {
     const contradicted = await routeOf('2026-11-25T13:00:00Z');
     expect(contradicted).toMatchObject({ decision: 'approve', confidence: 0.9, details: { candidates: [{ telemetry: 'contradicting' }], confidenceCappedBy: 'telemetry' } });
     expect(contradicted.details.confidence.value).toBeGreaterThan(0.9);
+    // The person rejected the proposal and then chose no fix: both are on record.
+    const log = (await operator('GET', `/api/patterns/decisions?instanceId=${contradicted.instanceId}`)).body.decisions;
+    expect(log.map((entry: { step: string; decision: string }) => `${entry.step}:${entry.decision}`)).toEqual(['analyse:approve', 'approval:rejected', 'manual-review:none']);
+    const { overrides } = (await operator('GET', `/api/patterns/${pattern.id}`)).body;
+    expect(overrides).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'rejected', instance_id: contradicted.instanceId })]));
   });
 
   it('when patterns are created or edited with bad input or the wrong role, then it is a 4xx problem', async () => {
