@@ -35,6 +35,9 @@ export interface IntakeResult {
 export const ALERT_RESOLVED = 'alert.resolved';
 export const ALERT_REFIRED = 'alert.refired';
 
+/** Second look for a waiting `alert.resolved` subscription (see `resolved`). */
+const RESOLVE_RETRY_MS = 200;
+
 /**
  * Turns alerts into instance starts and messages. Every alert occurrence (fingerprint +
  * startsAt) is stored first, under a unique constraint: of two identical notifications,
@@ -135,9 +138,15 @@ export class AlertIntake {
 
     try {
       const running = await alertsStore.findRunningInstance(this.knex, alert.fingerprint, this.options.processKey);
-      const delivered = running
-        ? await this.deliver(ALERT_RESOLVED, running, { validation: 'resolved', resolvedAt: (alert.endsAt ?? new Date()).toISOString() }, alert.fingerprint)
-        : false;
+      const variables = { validation: 'resolved', resolvedAt: (alert.endsAt ?? new Date()).toISOString() };
+      let delivered = running ? await this.deliver(ALERT_RESOLVED, running, variables, alert.fingerprint) : false;
+      if (running && !delivered) {
+        // The instance may be inside the transition that checks the alert (still firing when
+        // it looked) and then waits for this message (not committed yet when we looked):
+        // look once more after that transition had time to commit.
+        await new Promise((resolve) => setTimeout(resolve, RESOLVE_RETRY_MS));
+        delivered = await this.deliver(ALERT_RESOLVED, running, variables, alert.fingerprint);
+      }
       const instanceId = running ?? row.instance_id;
       if (!row.instance_id) await alertsStore.attachInstance(this.knex, row.id, instanceId, delivered ? 'correlated' : 'stored');
       return this.result(alert, row.starts_at, delivered ? 'correlated' : 'stored', instanceId);
