@@ -28,6 +28,14 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['received_at']);
   });
 
+  // Which instance handles a fingerprint: claimed before the start, so that two nodes
+  // receiving different occurrences of one alert at once do not both start an incident.
+  await knex.schema.createTable('alert_incidents', (t) => {
+    t.text('fingerprint').primary();
+    t.uuid('instance_id'); // null while the claiming node starts it
+    t.timestamp('claimed_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+  });
+
   await knex.schema.createTable('incident_patterns', (t) => {
     t.uuid('id').primary();
     t.text('signature').notNullable(); // alertname=…,service=…,severity=…

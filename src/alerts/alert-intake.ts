@@ -35,6 +35,9 @@ export interface IntakeResult {
 export const ALERT_RESOLVED = 'alert.resolved';
 export const ALERT_REFIRED = 'alert.refired';
 
+/** A claim whose start did not finish in this time belongs to a node that died. */
+const CLAIM_STALE_MS = 60_000;
+
 /** Second look for a waiting `alert.resolved` subscription (see `resolved`). */
 const RESOLVE_RETRY_MS = 200;
 
@@ -108,7 +111,21 @@ export class AlertIntake {
         await alertsStore.attachInstance(this.knex, row.id, running, action);
         return this.result(alert, startsAt, action, running);
       }
-      const instanceId = await this.startIncident(alert, startsAt, batch);
+      const claim = await alertsStore.claimIncident(this.knex, alert.fingerprint, CLAIM_STALE_MS);
+      if (!claim.claimed) {
+        // Another node is starting (or runs) the incident of this fingerprint right now.
+        const action = claim.instanceId && (await this.deliver(ALERT_REFIRED, claim.instanceId, { validation: 'refired', refiredAt: startsAt.toISOString() })) ? 'correlated' : 'noted';
+        await alertsStore.attachInstance(this.knex, row.id, claim.instanceId, action);
+        return this.result(alert, startsAt, action, claim.instanceId);
+      }
+      let instanceId: string;
+      try {
+        instanceId = await this.startIncident(alert, startsAt, batch);
+      } catch (error) {
+        await alertsStore.releaseIncidentClaim(this.knex, alert.fingerprint);
+        throw error;
+      }
+      await alertsStore.settleIncidentClaim(this.knex, alert.fingerprint, instanceId);
       await alertsStore.attachInstance(this.knex, row.id, instanceId, 'started');
       return this.result(alert, startsAt, 'started', instanceId);
     } catch (error) {

@@ -117,3 +117,40 @@ export async function listAlerts(
   if (filter.instanceId) query.where('instance_id', filter.instanceId);
   return query;
 }
+
+export type IncidentClaim = { claimed: true } | { claimed: false; instanceId: string | null };
+
+/**
+ * Claims the right to start the incident of a fingerprint (one row per fingerprint, so
+ * the database decides between nodes). Not claimed: another instance handles it (its id),
+ * or another node is starting one right now (null). A claim whose instance ended, or
+ * whose start has not finished within `staleAfterMs` (its node died), is taken over.
+ */
+export async function claimIncident(knex: Knex, fingerprint: string, staleAfterMs: number): Promise<IncidentClaim> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const [inserted] = await knex('alert_incidents').insert({ fingerprint, instance_id: null, claimed_at: new Date() }).onConflict('fingerprint').ignore().returning('fingerprint');
+    if (inserted) return { claimed: true };
+    const claim = await knex('alert_incidents as c')
+      .leftJoin('process_instances as i', 'i.id', 'c.instance_id')
+      .where('c.fingerprint', fingerprint)
+      .first('c.instance_id', 'c.claimed_at', 'i.status');
+    if (!claim) continue; // released meanwhile: try to insert again
+    const stale = claim.instance_id ? claim.status !== 'active' : Date.now() - new Date(claim.claimed_at).getTime() > staleAfterMs;
+    if (!stale) return { claimed: false, instanceId: claim.instance_id };
+    const taken = await knex('alert_incidents')
+      .where({ fingerprint, claimed_at: claim.claimed_at })
+      .modify((q) => (claim.instance_id ? q.where('instance_id', claim.instance_id) : q.whereNull('instance_id')))
+      .update({ instance_id: null, claimed_at: new Date() });
+    if (taken) return { claimed: true };
+  }
+  return { claimed: false, instanceId: null };
+}
+
+export async function settleIncidentClaim(knex: Knex, fingerprint: string, instanceId: string): Promise<void> {
+  await knex('alert_incidents').where({ fingerprint }).update({ instance_id: instanceId });
+}
+
+/** Gives a claim back when the start failed. */
+export async function releaseIncidentClaim(knex: Knex, fingerprint: string): Promise<void> {
+  await knex('alert_incidents').where({ fingerprint }).whereNull('instance_id').delete();
+}

@@ -275,7 +275,7 @@ describe('alert intake', () => {
     expect((await owner('GET', '/api/patterns/00000000-0000-0000-0000-000000000000')).status).toBe(404);
   });
 
-  it('when two engine nodes receive the same notification at the same moment, then one instance starts', async () => {
+  it('when two engine nodes receive the same alert at the same moment, then one instance starts', async () => {
     const second = await createApp(
       loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_TOKENS: TEST_TOKENS_SETTING, REGENFLOW_RATE_LIMIT: '100000', REGENFLOW_NODE_ID: 'second' }),
       { database: app.database, log: () => {} },
@@ -291,6 +291,19 @@ describe('alert intake', () => {
       expect(rows).toHaveLength(1);
       const instances = (await operator('GET', '/api/process-instances?processKey=incident-response&businessKey=f00dfeedf00dfeed')).body;
       expect(instances).toHaveLength(1);
+
+      // Different occurrences of one alert (new startsAt each) at once: still one incident.
+      const occurrences = ['12:00', '12:01', '12:02', '12:03'].map((time) => {
+        const next = occurrence('firing', `2026-11-25T${time}:00Z`);
+        next.alerts[0]!.fingerprint = 'beefbeefbeefbeef';
+        return next;
+      });
+      const raced = await Promise.all(occurrences.map((next, index) => (index % 2 ? other : alerts)('POST', '/api/alerts/alertmanager', next)));
+      const results = raced.map((answer) => answer.body.results[0]);
+      expect(results.filter((result) => result.action === 'started')).toHaveLength(1);
+      expect(results.filter((result) => result.action !== 'started').every((result) => ['noted', 'correlated'].includes(result.action))).toBe(true);
+      expect((await operator('GET', '/api/process-instances?processKey=incident-response&businessKey=beefbeefbeefbeef')).body).toHaveLength(1);
+      expect((await operator('GET', '/api/alerts?fingerprint=beefbeefbeefbeef')).body).toHaveLength(4);
     } finally {
       await second.close();
     }
