@@ -8,10 +8,15 @@ const Input = z.object({
   fingerprint: z.string().nullish(),
   labels: Labels.nullish(),
   confidence: z.number().nullish(),
+  /** For review-unacknowledged: the review task whose claim counts as acknowledgement. */
+  reviewActivityId: z.string().nullish(),
 });
-const Output = z.object({ escalatedAt: z.string(), escalationReason: z.string() });
+const Output = z.object({ escalated: z.boolean(), escalatedAt: z.string().nullable(), escalationReason: z.string() });
 
-/** Marks the incident escalated, with why; the diagram decides who picks it up. */
+/**
+ * Marks the incident escalated, with why; the diagram decides who picks it up. A review
+ * that someone has claimed counts as acknowledged and is not escalated.
+ */
 export function escalateTask(deps: IncidentTaskDependencies): ServiceTaskDefinition<typeof Input, typeof Output> {
   return {
     topic: 'incident.escalate',
@@ -20,6 +25,19 @@ export function escalateTask(deps: IncidentTaskDependencies): ServiceTaskDefinit
     output: Output,
     mode: 'inline',
     async handler(input, context) {
+      if (input.reason === 'review-unacknowledged' && input.reviewActivityId) {
+        const assignee = await deps.store.userTaskAssignee(context.instanceId, input.reviewActivityId);
+        if (assignee) {
+          await deps.store.recordDecision({
+            idempotencyKey: context.idempotencyKey,
+            instanceId: context.instanceId,
+            step: 'escalate',
+            decision: 'acknowledged',
+            details: { assignee },
+          });
+          return { escalated: false, escalatedAt: null, escalationReason: 'acknowledged' };
+        }
+      }
       await deps.store.recordDecision({
         idempotencyKey: context.idempotencyKey,
         instanceId: context.instanceId,
@@ -28,7 +46,7 @@ export function escalateTask(deps: IncidentTaskDependencies): ServiceTaskDefinit
         confidence: input.confidence ?? null,
         details: { fingerprint: input.fingerprint ?? null, labels: input.labels ?? null },
       });
-      return { escalatedAt: new Date().toISOString(), escalationReason: input.reason };
+      return { escalated: true, escalatedAt: new Date().toISOString(), escalationReason: input.reason };
     },
   };
 }

@@ -19,6 +19,8 @@ export interface IncidentStore {
   recordOverride(override: Parameters<typeof patterns.recordOverride>[1]): Promise<void>;
   recordDecision(decision: Parameters<typeof decisions.recordDecision>[1]): Promise<void>;
   findAlertOccurrence(fingerprint: string, startsAt: Date): Promise<alerts.AlertRow | undefined>;
+  /** Who claimed an instance's open user task of an activity (null: nobody; undefined: no such task). */
+  userTaskAssignee(instanceId: string, activityId: string): Promise<string | null | undefined>;
 }
 
 /** What regenflow's own remediations may change: the feature-flag table. */
@@ -38,6 +40,10 @@ export function createIncidentStore(knex: Knex): IncidentStore {
     recordOverride: (override) => patterns.recordOverride(knex, override),
     recordDecision: (decision) => decisions.recordDecision(knex, decision),
     findAlertOccurrence: (fingerprint, startsAt) => alerts.findOccurrence(knex, fingerprint, startsAt),
+    userTaskAssignee: async (instanceId, activityId) => {
+      const task = await knex('user_tasks').where({ instance_id: instanceId, activity_id: activityId }).first('assignee');
+      return task ? (task.assignee ?? null) : undefined;
+    },
   };
 }
 

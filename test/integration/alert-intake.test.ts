@@ -127,6 +127,25 @@ describe('alert intake', () => {
     expect(again.body.results[0]).toMatchObject({ action: 'duplicate' });
   });
 
+  it('when someone claimed the manual review, then its escalation timer does not escalate', async () => {
+    // Started by the message directly, with a longer review timer than the app's PT0.5S so the claim comes first.
+    const [started] = (
+      await owner('POST', '/api/messages', {
+        messageName: 'alert.firing',
+        businessKey: 'claimed-review',
+        variables: { fingerprint: 'claimed-review', labels: { alertname: 'QueueBacklog', service: 'mailer' }, startsAt: '2026-11-25T08:00:00Z', reviewEscalationAfter: 'PT2S' },
+      })
+    ).body;
+    const review = await eventually(async () => (await operator('GET', `/api/tasks?instanceId=${started.instanceId}`)).body[0]);
+    expect((await operator('POST', `/api/tasks/${review.id}/claim`, { userId: 'ana' })).status).toBe(204);
+    const escalation = await eventually(async () => {
+      const log = (await operator('GET', `/api/patterns/decisions?instanceId=${started.instanceId}`)).body.decisions as Array<Record<string, any>>;
+      return log.find((entry) => entry.step === 'escalate');
+    });
+    expect(escalation).toMatchObject({ decision: 'acknowledged', details: { assignee: 'ana' } });
+    expect((await detail(operator, started.instanceId)).variables).toMatchObject({ escalated: false });
+  });
+
   it('when a remote remediation does not fix the alert in time, then the remote rollback runs and the failure is learned', async () => {
     // Given a pattern, created over REST, whose fix is done by a remote worker and has always worked
     const created = await owner('POST', '/api/patterns', {
