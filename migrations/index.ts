@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as engineCore from './0001-engine-core.js';
 import * as telemetry from './0002-telemetry.js';
 import * as auditLog from './0003-audit-log.js';
+import * as incidentResponse from './0005-incident-response.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0001-engine-core', engineCore],
   ['0002-telemetry', telemetry],
   ['0003-audit-log', auditLog],
+  ['0005-incident-response', incidentResponse],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

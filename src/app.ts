@@ -16,6 +16,8 @@ import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { createTelemetry, type Telemetry } from './telemetry/index.js';
+import { AlertIntake } from './alerts/alert-intake.js';
+import { createFeatureFlagStore, createIncidentStore } from './store/incident-store.js';
 
 export interface App {
   readonly config: Config;
@@ -55,7 +57,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       inMemory: overrides.inMemoryDatabase,
     }));
-  const registry = overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex });
+  const registry =
+    overrides.registry ??
+    createBuiltInRegistry({
+      config,
+      knex: database.knex,
+      incident: { store: createIncidentStore(database.knex), flags: createFeatureFlagStore(database.knex) },
+    });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -87,6 +95,15 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     log,
   });
   const metrics = createMetrics(engine, database.knex, telemetry);
+  const alertIntake = new AlertIntake(database.knex, engine, {
+    processKey: config.REGENFLOW_INCIDENT_PROCESS_KEY,
+    startVariables: () => ({
+      autoThreshold: config.REGENFLOW_INCIDENT_AUTO_CONFIDENCE,
+      reviewThreshold: config.REGENFLOW_INCIDENT_REVIEW_CONFIDENCE,
+      validationTimeout: config.REGENFLOW_INCIDENT_VALIDATION_TIMEOUT,
+      reviewEscalationAfter: config.REGENFLOW_INCIDENT_REVIEW_ESCALATION,
+    }),
+  });
   let server: Server | null = null;
 
   return {
@@ -108,6 +125,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           return true;
         },
         onError: logError,
+        incident: { intake: alertIntake },
       });
       poller.start();
       workers.start();

@@ -62,6 +62,18 @@ const ConfigSchema = z.object({
   /** Milliseconds per export request. @default 10000 */
   OTEL_EXPORTER_OTLP_TIMEOUT: z.coerce.number().int().min(1).optional(),
   OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: z.coerce.number().int().min(1).optional(),
+  /** Process a firing alert starts (by its message start event). @default incident-response */
+  REGENFLOW_INCIDENT_PROCESS_KEY: z.string().min(1).default('incident-response'),
+  /** How long a fix waits for its alert to resolve before it is rolled back (ISO 8601). @default PT15M */
+  REGENFLOW_INCIDENT_VALIDATION_TIMEOUT: z.string().regex(/^P/, 'must be an ISO 8601 duration').default('PT15M'),
+  /** An unacknowledged manual review escalates after this long (ISO 8601). @default PT30M */
+  REGENFLOW_INCIDENT_REVIEW_ESCALATION: z.string().regex(/^P/, 'must be an ISO 8601 duration').default('PT30M'),
+  /** Above this pattern confidence a fix runs without asking. @default 0.9 */
+  REGENFLOW_INCIDENT_AUTO_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.9),
+  /** Below this confidence (or with no match) a person reviews; in between a person approves. @default 0.5 */
+  REGENFLOW_INCIDENT_REVIEW_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.5),
+  /** Minutes of a service's spans the incident analysis looks at. @default 15 */
+  REGENFLOW_INCIDENT_TELEMETRY_WINDOW_MINUTES: z.coerce.number().int().min(1).default(15),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;

@@ -20,6 +20,9 @@ import { nativeRouter, nativeRoutes } from './native-router.js';
 import { openApiDocument, type RouteSpec } from './route-spec.js';
 import { otlpRouter } from './otlp-router.js';
 import type { SpanStore } from '../store/spans.js';
+import type { AlertIntake } from '../alerts/alert-intake.js';
+import { alertsRouter } from './alerts-router.js';
+import { patternsRouter } from './patterns-router.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 
 export interface HttpOptions {
@@ -35,6 +38,8 @@ export interface HttpOptions {
   spans?: SpanStore;
   isReady: () => Promise<boolean>;
   onError?: (error: unknown) => void;
+  /** Alert webhooks and the incident pattern store. */
+  incident?: { intake: AlertIntake };
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -81,6 +86,9 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
   const routes = nativeRoutes(engine, limits);
   app.use('/api', docsRouter(openApiDocument([{ prefix: '/api', routes: [...routes, ...DOCS_ROUTES] }], { title: 'regenflow', version: API_VERSION })));
+  // Before the native router: a request is authenticated (and counted) once.
+  if (options.incident) app.use('/api/alerts', ...authenticated, alertsRouter(engine.knex, options.incident.intake));
+  if (options.incident) app.use('/api/patterns', ...authenticated, patternsRouter(engine.knex));
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits));

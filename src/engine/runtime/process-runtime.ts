@@ -89,7 +89,8 @@ export class ProcessRuntime {
       inlineHandlers: this.options.inlineHandlers,
       completions,
       track,
-      setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables),
+      // Outputs are process variables (as in Camunda 7), also from inside a sub-process.
+      setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables, rootEnvironmentOf(engine)),
       onHandlerFailure: (failed) => handlerFailures.push(failed),
     });
 

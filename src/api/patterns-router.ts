@@ -1,0 +1,126 @@
+import { Router } from 'express';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { AppError, notFound } from '../errors.js';
+import { listDecisions } from '../store/incident-decisions.js';
+import * as patterns from '../store/patterns.js';
+import { instanceHistory } from '../store/queries.js';
+import { allow } from './auth.js';
+
+const Id = z.string().regex(/^[0-9a-f-]{36}$/i, 'must be an id');
+const Topic = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'must be a topic name (letters, digits, . _ -)');
+const Remediation = z.object({ topic: Topic, params: z.record(z.string(), z.unknown()).default({}) }).strict();
+const Match = z
+  .object({ alertname: z.string().min(1).max(200), service: z.string().max(200).default(''), severity: z.string().max(200).default('') })
+  .strict();
+const Count = z.number().int().min(0).max(1_000_000);
+
+const CreatePattern = z
+  .object({ match: Match, remediation: Remediation, description: z.string().max(4000).nullish(), successes: Count.default(0), failures: Count.default(0) })
+  .strict();
+const EditPattern = z
+  .object({ remediation: Remediation.optional(), description: z.string().max(4000).nullish(), enabled: z.boolean().optional(), successes: Count.optional(), failures: Count.optional() })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, 'give at least one field to change');
+const PatternQuery = z.object({ signature: z.string().max(700).optional(), service: z.string().max(200).optional(), alertname: z.string().max(200).optional() }).strict();
+
+/** The incident pattern store over REST: list, create, edit; each confidence with how it was computed. */
+export function patternsRouter(knex: Knex): Router {
+  const router = Router();
+
+  router.get('/', allow('owner', 'operator'), async (req, res) => {
+    res.json((await patterns.listPatterns(knex, PatternQuery.parse(req.query))).map(describePattern));
+  });
+
+  /** An incident instance's decisions with their confidence, interleaved with its activity history. */
+  router.get('/decisions', allow('owner', 'operator'), async (req, res) => {
+    const { instanceId } = z.object({ instanceId: Id }).strict().parse(req.query);
+    const [decisions, history] = await Promise.all([listDecisions(knex, instanceId), instanceHistory(knex, instanceId)]);
+    const timeline = [
+      ...history.map((entry: Record<string, any>) => ({
+        at: new Date(entry.at).toISOString(),
+        kind: 'activity' as const,
+        event: entry.event,
+        activityId: entry.activity_id,
+        activityName: entry.activity_name,
+        activityType: entry.activity_type,
+      })),
+      ...decisions.map((decision) => ({
+        at: new Date(decision.at).toISOString(),
+        kind: 'decision' as const,
+        step: decision.step,
+        decision: decision.decision,
+        confidence: decision.confidence,
+        details: decision.details,
+      })),
+    ].sort((a, b) => a.at.localeCompare(b.at));
+    res.json({
+      instanceId,
+      decisions: decisions.map((decision) => ({ step: decision.step, decision: decision.decision, confidence: decision.confidence, details: decision.details, at: new Date(decision.at).toISOString() })),
+      timeline,
+    });
+  });
+
+  router.get('/:id', allow('owner', 'operator'), async (req, res) => {
+    const id = Id.parse(req.params.id);
+    const row = await patterns.findPattern(knex, id);
+    if (!row) throw notFound('pattern', id);
+    const [outcomes, overrides] = await Promise.all([patterns.listOutcomes(knex, { patternId: id }), patterns.listOverrides(knex, { patternId: id })]);
+    res.json({ ...describePattern(row), outcomes, overrides });
+  });
+
+  router.post('/', allow('owner'), async (req, res) => {
+    const body = CreatePattern.parse(req.body);
+    const { created, row } = await patterns.insertPatternOnce(knex, {
+      match: body.match,
+      remediation: body.remediation,
+      description: body.description ?? null,
+      origin: 'api',
+      createdBy: `api:${req.role}`,
+      successes: body.successes,
+      failures: body.failures,
+    });
+    if (!created) {
+      throw new AppError('PATTERN_EXISTS', `a pattern for ${row.signature} with this remediation exists already (${row.id}); edit it instead`, {
+        details: { id: row.id },
+      });
+    }
+    await patterns.recordOverride(knex, { patternId: row.id, action: 'created', remediation: row.remediation, actor: `api:${req.role}` });
+    res.status(201).json(describePattern(row));
+  });
+
+  router.patch('/:id', allow('owner'), async (req, res) => {
+    const id = Id.parse(req.params.id);
+    const body = EditPattern.parse(req.body);
+    const row = await patterns.updatePattern(knex, id, body).catch((error: unknown) => {
+      if ((error as { code?: string })?.code === '23505') {
+        throw new AppError('PATTERN_EXISTS', 'another pattern for this signature has this remediation already');
+      }
+      throw error;
+    });
+    if (!row) throw notFound('pattern', id);
+    await patterns.recordOverride(knex, { patternId: id, action: 'edited', remediation: body.remediation ?? null, actor: `api:${req.role}`, note: JSON.stringify(body) });
+    res.json(describePattern(row));
+  });
+
+  return router;
+}
+
+export function describePattern(row: patterns.PatternRow) {
+  return {
+    id: row.id,
+    signature: row.signature,
+    match: row.match,
+    remediation: row.remediation,
+    description: row.description,
+    enabled: row.enabled,
+    origin: row.origin,
+    successes: row.successes,
+    failures: row.failures,
+    confidence: patterns.confidenceOf(row.successes, row.failures),
+    errorOperations: row.error_operations ?? [],
+    lastSeenAt: row.last_seen_at ? new Date(row.last_seen_at).toISOString() : null,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
