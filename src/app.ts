@@ -95,6 +95,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           return true;
         },
         onError: logError,
+        knownTopics: () => registry.topics().map(({ topic, description, mode }) => ({ topic, description, mode })),
       });
       poller.start();
       workers.start();

@@ -8,6 +8,8 @@ import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { nativeRouter } from './native-router.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
+import { staticRouter } from './static-router.js';
+import { uiApiRouter, type KnownTopic } from './ui-router.js';
 
 export interface HttpOptions {
   tokens: TokenRegistry;
@@ -19,6 +21,10 @@ export interface HttpOptions {
   /** BPMN uploads larger than this are refused with 413. @default 5 MiB */
   bpmnBytes?: number;
   isReady: () => Promise<boolean>;
+  /** Topics of the built-in modules, for the modeler's topic picker. */
+  knownTopics?: () => KnownTopic[];
+  /** The built browser app. @default dist/modeler */
+  modelerDir?: string;
   onError?: (error: unknown) => void;
 }
 
@@ -59,10 +65,11 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
-  app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
+  app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }), uiApiRouter(engine, { topics: options.knownTopics ?? (() => []) }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
 
+  app.use(staticRouter(options.modelerDir));
   app.use(notFoundHandler);
   app.use(problemHandler);
   return app;
