@@ -62,7 +62,7 @@ describe('browser modeler and operations UI', () => {
     await page.click('#rf-login button[type=submit]');
     await page.waitForSelector('#rf-modeler-canvas .djs-container');
     await page.waitForSelector('#rf-live.rf-live-up');
-    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(['regenflow.token']);
+    expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['regenflow.token']);
   });
 
   it('when a deployed process is opened and a service task is added with the properties panel, then it deploys as a new version with its topic', async () => {
@@ -79,7 +79,7 @@ describe('browser modeler and operations UI', () => {
     await page.mouse.move(target.x, target.y, { steps: 5 });
     await page.mouse.click(target.x, target.y);
     await page.waitForSelector('#rf-dirty:not([hidden])');
-    const taskId = await page.evaluate(() => document.querySelector('.djs-element.selected')?.getAttribute('data-element-id'));
+    const taskId = await page.locator('g.djs-element.selected').first().getAttribute('data-element-id');
     expect(taskId).toMatch(/^Activity_/);
 
     // Make it a service task (replace menu), name it and set its topic in the properties panel.
