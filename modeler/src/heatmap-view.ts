@@ -39,7 +39,7 @@ export function createHeatmapView(): View {
       viewer.overlay(
         entry.activityId,
         h('span', { class: 'rf-heat-label', 'data-activity': entry.activityId }, `${entry.started}× · ${formatMs(entry.avgMs)}`),
-        { bottom: 4, left: 0 },
+        { top: -20, left: 0 },
       );
     }
     clear(header, h('h2', {}, `Heatmap of ${id}`), h('p', { class: 'rf-muted' }, 'Runs per activity over every instance of this version, with the mean time from start to end.'), measure);

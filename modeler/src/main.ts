@@ -1,5 +1,6 @@
 import { api, followEvents, getToken, setToken, whenUnauthenticated } from './api.js';
 import { clear, h, reportError } from './dom.js';
+import { createDiagramView } from './diagram-view.js';
 import { createHealthView } from './health-view.js';
 import { createHeatmapView } from './heatmap-view.js';
 import { createInstanceView } from './instance-view.js';
@@ -15,8 +16,9 @@ const factories: Record<string, () => View> = {
   heatmap: createHeatmapView,
   tasks: createTasksView,
   health: createHealthView,
+  diagram: createDiagramView,
 };
-const navFor: Record<string, string> = { instance: 'instances', heatmap: 'instances' };
+const navFor: Record<string, string> = { instance: 'instances', heatmap: 'instances', diagram: 'modeler' };
 
 const main = document.getElementById('rf-main') as HTMLElement;
 const views = new Map<string, View>();
