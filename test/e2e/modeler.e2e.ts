@@ -93,7 +93,7 @@ describe('browser modeler and operations UI', () => {
     await page.selectOption('#bio-properties-panel-implementationType', 'external');
     await page.fill('#bio-properties-panel-externalTopic', TOPIC);
     await page.press('#bio-properties-panel-externalTopic', 'Tab');
-    await expect(page.textContent('#rf-topic-picker')).resolves.toContain(`waits on topic "${TOPIC}"`);
+    await page.locator('#rf-topic-picker', { hasText: `waits on topic "${TOPIC}"` }).waitFor();
     await expect(page.textContent('#rf-lint-summary')).resolves.toBe('0 error(s), 0 warning(s)');
     await shot('modeler-properties');
 
@@ -101,7 +101,7 @@ describe('browser modeler and operations UI', () => {
     await page.click('#rf-undo');
     await expect(page.textContent('#rf-topic-picker')).resolves.not.toContain(TOPIC);
     await page.click('#rf-redo');
-    await expect(page.textContent('#rf-topic-picker')).resolves.toContain(TOPIC);
+    await page.locator('#rf-topic-picker', { hasText: TOPIC }).waitFor();
 
     // Leaving the diagram with unsaved changes asks first; dismissing keeps it.
     const asked = new Promise<string>((resolve) =>
@@ -120,6 +120,20 @@ describe('browser modeler and operations UI', () => {
     expect(downloaded).toContain(`camunda:topic="${TOPIC}"`);
     expect(downloaded).toContain('camunda:type="external"');
 
+    // A task dropped on empty canvas is disconnected: the browser lints it as the server's
+    // deploy does, and the server refuses it for the same rule.
+    await page.click('.djs-palette .entry[data-action="create.task"]');
+    const canvas = (await page.locator('#rf-modeler-canvas').boundingBox())!;
+    await page.mouse.move(canvas.x + canvas.width * 0.5, canvas.y + canvas.height * 0.85, { steps: 5 });
+    await page.mouse.click(canvas.x + canvas.width * 0.5, canvas.y + canvas.height * 0.85);
+    await page.locator('#rf-lint-summary', { hasText: /^1 error\(s\)/ }).waitFor();
+    await expect(page.textContent('#rf-lint-list')).resolves.toContain('no-disconnected');
+    await page.click('#rf-deploy');
+    await page.waitForSelector('#rf-deploy-result:has-text("Deploy refused")');
+    await expect(page.textContent('#rf-deploy-result')).resolves.toContain('no-disconnected');
+    await page.click('#rf-undo');
+    await page.waitForSelector('#rf-lint-summary:text-is("0 error(s), 0 warning(s)")');
+
     await page.click('#rf-deploy');
     await expect(page.locator('#rf-deploy-ok').textContent()).resolves.toBe('change-review v2 deployed');
     await page.waitForSelector('#rf-dirty[hidden]', { state: 'attached' });
@@ -128,6 +142,9 @@ describe('browser modeler and operations UI', () => {
     expect(definitions[0].info.externalTopics).toEqual([TOPIC]);
     const topics = (await call('GET', '/api/topics')).body;
     expect(topics).toContainEqual(expect.objectContaining({ topic: TOPIC, sources: ['deployed'] }));
+    // The topic picker offers what the server knows now.
+    await page.click(`g.djs-element[data-element-id="${taskId}"]`);
+    await page.waitForSelector(`#rf-topic-select option[value="${TOPIC}"]`, { state: 'attached' });
 
     // The version list compares v1 with v2: the service task is added, the flow it split changed.
     await page.click('#rf-diff-button');
@@ -155,7 +172,7 @@ describe('browser modeler and operations UI', () => {
     await page.fill('#rf-user', 'erin');
     await page.dispatchEvent('#rf-user', 'change');
     await page.click('#rf-claim-task');
-    await expect(page.locator('#rf-task-assignee').textContent()).resolves.toContain('Assignee: erin');
+    await page.locator('#rf-task-assignee', { hasText: 'Assignee: erin' }).waitFor();
     await page.check('#rf-field-approved');
     await page.fill('#rf-field-comment', 'looks good');
     await shot('task-inbox');
@@ -219,8 +236,8 @@ describe('browser modeler and operations UI', () => {
   });
 
   it('when the whole story ran, then the page logged no script error and no CSP violation', () => {
-    // 401: the wrong token on purpose; 404: endpoints of modules this server lacks.
-    const serious = browser.problems.filter((problem) => !/Failed to load resource: the server responded with a status of (401|404)/.test(problem));
+    // 400: the refused deploy; 401: the wrong token, both on purpose; 404: endpoints of modules this server lacks.
+    const serious = browser.problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401|404)/.test(problem));
     expect(serious).toEqual([]);
   });
 });
