@@ -11,7 +11,10 @@ export function createInstanceView(): View {
   const canvasHost = h('div', { class: 'rf-canvas rf-viewer', id: 'rf-instance-canvas' });
   const viewer = new DiagramViewer(canvasHost);
   const header = h('div', { class: 'rf-instance-header', id: 'rf-instance-header' });
-  const side = h('aside', { class: 'rf-side rf-instance-side', id: 'rf-instance-side' });
+  // Re-rendered on every refresh, around the variables form, which is made once.
+  const sideTop = h('div');
+  const variablesTable = h('table', { class: 'rf-table rf-compact', id: 'rf-variables' });
+  const sideBottom = h('div');
   let instanceId: string | null = null;
 
   async function refresh(): Promise<void> {
@@ -48,20 +51,34 @@ export function createInstanceView(): View {
     renderSide(instance, history);
   }
 
+  // Made once: a live refresh must not wipe what the operator is typing.
+  const variablesText = h('textarea', { id: 'rf-variables-edit', rows: 4, placeholder: '{"name": "value"}' });
+  const setVariablesButton = h('button', { type: 'submit' }, 'Set variables');
+  const setVariables = h('form', { class: 'rf-inline-form' }, variablesText, setVariablesButton);
+  setVariables.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!instanceId) return;
+    try {
+      await api('PUT', `/api/process-instances/${instanceId}/variables`, JSON.parse(variablesText.value || '{}'));
+      variablesText.value = '';
+      toast('variables set');
+      await refresh();
+    } catch (error) {
+      reportError(error);
+    }
+  });
+
+  const side = h(
+    'aside',
+    { class: 'rf-side rf-instance-side', id: 'rf-instance-side' },
+    sideTop,
+    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, setVariables),
+    sideBottom,
+  );
+
   function renderSide(instance: any, history: any[]): void {
     const isActive = instance.status === 'active';
-    const variablesText = h('textarea', { id: 'rf-variables-edit', rows: 4, placeholder: '{"name": "value"}' });
-    const setVariables = h('form', { class: 'rf-inline-form' }, variablesText, h('button', { type: 'submit', disabled: !isActive }, 'Set variables'));
-    setVariables.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      try {
-        await api('PUT', `/api/process-instances/${instance.id}/variables`, JSON.parse(variablesText.value || '{}'));
-        toast('variables set');
-        await refresh();
-      } catch (error) {
-        reportError(error);
-      }
-    });
+    setVariablesButton.disabled = !isActive;
     const cancel = h('button', { type: 'button', id: 'rf-cancel-instance', class: 'rf-danger', disabled: !isActive }, 'Cancel instance');
     cancel.addEventListener('click', async () => {
       if (!confirm('Cancel this instance?')) return;
@@ -84,16 +101,14 @@ export function createInstanceView(): View {
       return h('li', { class: 'rf-bad' }, h('strong', {}, incident.type), ` at ${incident.activity_id ?? '–'}: ${incident.message} `, retry);
     });
     clear(
-      side,
+      sideTop,
       h('section', { class: 'rf-side-section' }, h('h3', {}, 'Waiting on'), activeTasks.length ? h('ul', { id: 'rf-waiting' }, ...activeTasks) : h('p', { class: 'rf-muted' }, 'nothing')),
       incidents.length ? h('section', { class: 'rf-side-section' }, h('h3', {}, 'Incidents'), h('ul', {}, ...incidents)) : null,
-      h(
-        'section',
-        { class: 'rf-side-section' },
-        h('h3', {}, 'Variables'),
-        h('table', { class: 'rf-table rf-compact', id: 'rf-variables' }, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, h('code', {}, JSON.stringify(value)))))),
-        setVariables,
-      ),
+      h('h3', { class: 'rf-side-heading' }, 'Variables'),
+    );
+    clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, h('code', {}, JSON.stringify(value))))));
+    clear(
+      sideBottom,
       h('section', { class: 'rf-side-section' }, cancel),
       h(
         'section',
@@ -113,6 +128,7 @@ export function createInstanceView(): View {
   return {
     element,
     async show(params) {
+      if ((params[0] ?? null) !== instanceId) variablesText.value = '';
       instanceId = params[0] ?? null;
       if (!instanceId) {
         location.hash = '#/instances';

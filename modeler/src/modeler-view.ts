@@ -47,6 +47,12 @@ export function createModelerView(): View {
   const topicSection = h('section', { class: 'rf-side-section', id: 'rf-topic-picker', hidden: true });
   const versionsSection = h('section', { class: 'rf-side-section', id: 'rf-versions' });
   const deployResult = h('div', { class: 'rf-deploy-result', id: 'rf-deploy-result' });
+  // The properties panel's own topic field suggests the known topics too.
+  const topicList = h('datalist', { id: 'rf-known-topics' });
+  new MutationObserver(() => {
+    const input = propertiesHost.querySelector('#bio-properties-panel-externalTopic');
+    if (input && input.getAttribute('list') !== 'rf-known-topics') input.setAttribute('list', 'rf-known-topics');
+  }).observe(propertiesHost, { childList: true, subtree: true });
 
   const modeler: any = new BpmnModeler({
     container: canvasHost,
@@ -57,6 +63,8 @@ export function createModelerView(): View {
   });
   let dirty = false;
   let loaded = false;
+  /** The deployed version the diagram came from (null: new or from a file). */
+  let loadedDefinitionId: string | null = null;
   let topics: Topic[] = [];
   let definitions: DefinitionSummary[] = [];
 
@@ -105,8 +113,12 @@ export function createModelerView(): View {
   const confirmDiscard = () => !dirty || confirm('The diagram has unsaved changes. Discard them?');
 
   async function openDefinition(id: string): Promise<void> {
-    if (!confirmDiscard()) return;
+    if (!confirmDiscard()) {
+      history.replaceState(null, '', loadedDefinitionId ? `#/modeler/${encodeURIComponent(loadedDefinitionId)}` : '#/modeler');
+      return;
+    }
     await load(await api<string>('GET', `/api/process-definitions/${encodeURIComponent(id)}/xml`, undefined, { text: true }));
+    loadedDefinitionId = id;
     if (location.hash !== `#/modeler/${encodeURIComponent(id)}`) history.replaceState(null, '', `#/modeler/${encodeURIComponent(id)}`);
   }
 
@@ -122,6 +134,7 @@ export function createModelerView(): View {
 
   async function refreshTopics(): Promise<void> {
     topics = await api<Topic[]>('GET', '/api/topics');
+    clear(topicList, ...topics.map((topic) => h('option', { value: topic.topic }, topic.description ?? topic.sources.join(', '))));
     renderTopicPicker();
   }
 
@@ -246,6 +259,11 @@ export function createModelerView(): View {
     try {
       const deployment = await api<any>('POST', '/api/deployments', { name: `${key ?? 'diagram'}.bpmn`, xml });
       setDirty(false);
+      const mine = deployment.definitions.find((definition: any) => definition.key === key);
+      if (mine) {
+        loadedDefinitionId = mine.id;
+        history.replaceState(null, '', `#/modeler/${encodeURIComponent(mine.id)}`);
+      }
       const lines = deployment.definitions.map((definition: any) => `${definition.key} v${definition.version}${definition.created ? ' deployed' : ' unchanged'}${definition.warnings?.length ? `, ${definition.warnings.length} warning(s)` : ''}`);
       clear(deployResult, h('p', { class: 'rf-good', id: 'rf-deploy-ok' }, lines.join('; ')));
       toast(lines.join('; '));
@@ -284,7 +302,10 @@ export function createModelerView(): View {
   fileInput.addEventListener('change', async () => {
     const file = fileInput.files?.[0];
     fileInput.value = '';
-    if (file && confirmDiscard()) await load(await file.text()).catch(reportError);
+    if (!file || !confirmDiscard()) return;
+    await load(await file.text()).catch(reportError);
+    loadedDefinitionId = null;
+    history.replaceState(null, '', '#/modeler');
   });
 
   const toolbar = h(
@@ -293,6 +314,7 @@ export function createModelerView(): View {
     button('New', 'rf-new', async () => {
       if (!confirmDiscard()) return;
       await load(newDiagramXml());
+      loadedDefinitionId = null;
       history.replaceState(null, '', '#/modeler');
     }),
     openSelect,
@@ -322,7 +344,7 @@ export function createModelerView(): View {
     h('section', { class: 'rf-side-section rf-properties-section' }, h('h3', {}, 'Properties'), propertiesHost),
     versionsSection,
   );
-  const element = h('section', { class: 'rf-view rf-modeler-view', id: 'rf-view-modeler' }, toolbar, h('div', { class: 'rf-modeler-body' }, canvasHost, side));
+  const element = h('section', { class: 'rf-view rf-modeler-view', id: 'rf-view-modeler' }, toolbar, h('div', { class: 'rf-modeler-body' }, canvasHost, side), topicList);
 
   return {
     element,
@@ -330,10 +352,9 @@ export function createModelerView(): View {
       await Promise.all([refreshDefinitions(), refreshTopics()]);
       const [definitionId] = params;
       if (definitionId) {
-        const currentKey = processKey();
-        const wanted = definitions.find((definition) => definition.id === definitionId);
-        // Only replace the diagram when another one is asked for.
-        if (!loaded || !wanted || wanted.key !== currentKey || !dirty) await openDefinition(definitionId);
+        // Coming back to the version on screen keeps its edits; another version asks first.
+        if (definitionId !== loadedDefinitionId) await openDefinition(definitionId);
+        else await renderVersions();
       } else if (!loaded) {
         await load(newDiagramXml());
       } else {

@@ -62,8 +62,14 @@ export function createTasksView(): View {
     return control.value;
   }
 
+  /** What the detail shows; a refresh that changes none of it keeps the form and its input. */
+  let shown = '';
+
   function renderDetail(): void {
     const task = tasks.find((candidate) => candidate.id === selectedId);
+    const showing = task ? `${task.id}:${task.assignee ?? ''}` : `none:${selectedId ?? ''}`;
+    if (showing === shown) return;
+    shown = showing;
     if (!task) {
       clear(detail, h('p', { class: 'rf-muted' }, selectedId ? 'This task is done or gone.' : 'Choose a task.'));
       return;

@@ -205,6 +205,44 @@ describe('browser modeler and operations UI', () => {
     await shot('instance-done');
   });
 
+  it('when an operator starts an instance from the list, retries its incident, sets a variable and cancels it, then the instance view shows each step', async () => {
+    await page.click('.rf-nav a[data-view="instances"]');
+    await page.waitForSelector('#rf-start-key option[value="change-review"]', { state: 'attached' });
+    await page.selectOption('#rf-start-key', 'change-review');
+    await page.fill('#rf-start-business-key', 'CHG-7');
+    await page.fill('#rf-start-variables', '{"risk": "low"}');
+    await page.click('#rf-start-form button[type=submit]');
+    await page.waitForURL(/#\/instance\//);
+    const id = page.url().split('#/instance/')[1]!;
+    await page.locator('#rf-variables', { hasText: 'risk' }).waitFor();
+
+    const task = (await call('GET', `/api/tasks?instanceId=${id}`)).body[0];
+    expect((await call('POST', `/api/tasks/${task.id}/complete`, { variables: {} })).status).toBe(200);
+    const worker = httpClient(base, TEST_TOKENS.worker);
+    const fetchTask = () => worker('POST', '/engine-rest/external-task/fetchAndLock', { workerId: 'e2e-worker', maxTasks: 1, topics: [{ topicName: TOPIC, lockDuration: 10_000 }] });
+    const [locked] = (await fetchTask()).body;
+    expect(locked.processInstanceId).toBe(id);
+    await worker('POST', `/engine-rest/external-task/${locked.id}/failure`, { workerId: 'e2e-worker', errorMessage: 'mail server down', retries: 0, retryTimeout: 0 });
+    // A worker's failure raises the incident without an engine transition (no event): reload.
+    await page.reload();
+    await page.waitForSelector(`#rf-view-instance g.djs-element.rf-incident[data-element-id="${locked.activityId}"]`);
+    await expect(page.textContent('#rf-instance-side')).resolves.toContain('mail server down');
+    await shot('instance-incident');
+    await page.click('#rf-instance-side button:text-is("Retry")');
+    await page.waitForSelector(`#rf-view-instance g.djs-element.rf-incident[data-element-id="${locked.activityId}"]`, { state: 'detached' });
+    expect((await call('GET', '/api/incidents')).body).toEqual([]);
+    expect((await fetchTask()).body).toHaveLength(1);
+
+    await page.fill('#rf-variables-edit', '{"priority": "high"}');
+    await page.click('#rf-instance-side button:text-is("Set variables")');
+    await page.locator('#rf-variables', { hasText: 'priority' }).waitFor();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('#rf-cancel-instance');
+    await page.waitForSelector('#rf-instance-status:text-is("cancelled")');
+    const cancelled = (await call('GET', `/api/process-instances/${id}`)).body;
+    expect(cancelled).toMatchObject({ status: 'cancelled', businessKey: 'CHG-7', variables: { risk: 'low', priority: 'high' } });
+  });
+
   it('when the instances list, heatmap and health views are opened, then they show this run and what the server offers', async () => {
     await page.click('.rf-nav a[data-view="instances"]');
     await page.waitForSelector(`#rf-instance-rows tr[data-instance-id="${instanceId}"]`);
@@ -216,7 +254,7 @@ describe('browser modeler and operations UI', () => {
 
     await page.click(`#rf-instance-rows tr[data-instance-id="${instanceId}"] td:nth-child(3) a`);
     await page.waitForSelector('#rf-view-heatmap .rf-heat-label[data-activity="review"]');
-    await expect(page.locator('#rf-view-heatmap .rf-heat-label[data-activity="review"]').textContent()).resolves.toMatch(/^1× · /);
+    await expect(page.locator('#rf-view-heatmap .rf-heat-label[data-activity="review"]').textContent()).resolves.toMatch(/^2× · /); // the completed and the cancelled instance
     await shot('heatmap');
 
     await page.click('.rf-nav a[data-view="health"]');
