@@ -5,6 +5,9 @@ import { debounce, type View } from './view.js';
 
 const METRICS = ['latency_p95', 'error_rate', 'throughput'] as const;
 
+/** Three significant digits for measured values; anything else as given. */
+const round = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? String(Number(value.toPrecision(3))) : String(value ?? '–'));
+
 const notAvailable = (what: string) => h('p', { class: 'rf-muted rf-not-available' }, `${what}: not available on this server.`);
 
 /**
@@ -37,7 +40,7 @@ export function createHealthView(): View {
           { class: 'rf-system', 'data-system': system },
           h('h4', {}, system, ' ', latest ? h('span', { class: `rf-level rf-level-${String(latest.level)}` }, `level ${latest.level}`) : h('span', { class: 'rf-muted' }, 'not measured')),
           latest
-            ? h('p', { class: 'rf-muted' }, `score ${latest.score} · health ${latest.healthState ?? latest.health} · drift ${latest.drift} · validation errors ${latest.validationErrors} · ${formatTime(latest.measuredAt)}`)
+            ? h('p', { class: 'rf-muted' }, `score ${round(latest.score)} · health ${latest.healthState ?? round(latest.health)} · drift ${round(latest.drift)} · validation errors ${latest.validationErrors} · ${formatTime(latest.measuredAt)}`)
             : null,
           h('div', { class: 'rf-chart-title' }, 'Entropy score over time'),
           measurements ? lineChart(history) : notAvailable('Measurements'),
@@ -50,7 +53,7 @@ export function createHealthView(): View {
                 'div',
                 { class: 'rf-control-chart', 'data-metric': metric },
                 h('div', { class: 'rf-chart-title' }, `${metric}${chart?.violations?.length ? ` · ${chart.violations.length} violation(s)` : ''}`),
-                chart ? lineChart(chart.points ?? [], { centre: chart.centre, upper: chart.upper, lower: chart.lower, violations: chart.violations }, { width: 300, height: 120 }) : notAvailable('Control chart'),
+                chart ? lineChart(chart.points ?? [], { centre: chart.centre, upper: chart.upper, lower: chart.lower, violations: chart.violations }, { width: 270, height: 120 }) : notAvailable('Control chart'),
               );
             }),
           ),
