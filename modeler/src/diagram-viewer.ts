@@ -22,6 +22,12 @@ export class DiagramViewer {
     this.markers = [];
   }
 
+  /** The process's documentation text (shown as text: anyone who deploys writes it). */
+  documentation(): string {
+    const process = this.viewer.getDefinitions?.()?.rootElements?.find((element: any) => element.$type === 'bpmn:Process');
+    return (process?.documentation ?? []).map((entry: any) => entry.text ?? '').join('\n').trim();
+  }
+
   has(elementId: string): boolean {
     return Boolean(this.viewer.get('elementRegistry').get(elementId));
   }

@@ -1,4 +1,4 @@
-import { api, optional } from './api.js';
+import { api, camelRows, optional } from './api.js';
 import { lineChart } from './charts.js';
 import { clear, formatTime, h, reportError } from './dom.js';
 import { debounce, type View } from './view.js';
@@ -89,12 +89,12 @@ export function createHealthView(): View {
   }
 
   async function renderIncidents(): Promise<void> {
-    const incidents = await api<any[]>('GET', '/api/incidents');
+    const incidents = camelRows(await api<any[]>('GET', '/api/incidents'));
     clear(
       incidentsSection,
       h('h3', {}, `Open incidents (${incidents.length})`),
       incidents.length
-        ? h('ul', {}, ...incidents.map((incident) => h('li', {}, h('a', { href: `#/instance/${incident.instance_id}` }, incident.process_key), ` ${incident.type} at ${incident.activity_id ?? '–'}: ${incident.message}`)))
+        ? h('ul', {}, ...incidents.map((incident) => h('li', {}, h('a', { href: `#/instance/${incident.instanceId}` }, incident.processKey), ` ${incident.type} at ${incident.activityId ?? '–'}: ${incident.message}`)))
         : h('p', { class: 'rf-muted' }, 'No open incidents.'),
     );
   }

@@ -1,4 +1,4 @@
-import { api } from './api.js';
+import { api, camelKeys, camelRows } from './api.js';
 import { DiagramViewer } from './diagram-viewer.js';
 import { clear, formatTime, h, reportError, toast } from './dom.js';
 import { debounce, type View } from './view.js';
@@ -20,17 +20,27 @@ export function createInstanceView(): View {
   async function refresh(): Promise<void> {
     if (!instanceId) return;
     const id = instanceId;
-    const [instance, history] = await Promise.all([api<any>('GET', `/api/process-instances/${id}`), api<any[]>('GET', `/api/process-instances/${id}/history`)]);
+    const [detail, historyRows] = await Promise.all([api<any>('GET', `/api/process-instances/${id}`), api<any[]>('GET', `/api/process-instances/${id}/history`)]);
+    const instance = {
+      ...camelKeys<any>(detail),
+      activeActivities: detail.activeActivities ?? [],
+      userTasks: camelRows(detail.userTasks),
+      externalTasks: camelRows(detail.externalTasks),
+      timers: camelRows(detail.timers),
+      subscriptions: camelRows(detail.subscriptions),
+      incidents: camelRows(detail.incidents),
+    };
+    const history = camelRows(historyRows);
     if (id !== instanceId) return;
     await viewer.showDefinition(instance.definitionId);
     viewer.clear();
 
     const completed = new Map<string, number>();
     for (const entry of history) {
-      if (entry.event === 'end' && entry.activity_id) completed.set(entry.activity_id, (completed.get(entry.activity_id) ?? 0) + 1);
+      if (entry.event === 'end' && entry.activityId) completed.set(entry.activityId, (completed.get(entry.activityId) ?? 0) + 1);
     }
     const active = new Set<string>(instance.activeActivities);
-    const failing = new Set<string>(instance.incidents.map((incident: any) => incident.activity_id).filter(Boolean));
+    const failing = new Set<string>(instance.incidents.map((incident: any) => incident.activityId).filter(Boolean));
     for (const activityId of completed.keys()) if (!active.has(activityId)) viewer.mark(activityId, 'rf-done');
     for (const activityId of active) viewer.mark(activityId, 'rf-active');
     for (const activityId of failing) viewer.mark(activityId, 'rf-incident');
@@ -45,6 +55,7 @@ export function createInstanceView(): View {
       header,
       h('h2', {}, `${instance.processKey} `, h('span', { class: `rf-status rf-status-${instance.status}`, id: 'rf-instance-status' }, instance.status)),
       h('p', { class: 'rf-muted' }, `instance ${instance.id} · version ${instance.definitionId} · started ${formatTime(instance.startedAt)}${instance.endedAt ? ` · ended ${formatTime(instance.endedAt)}` : ''}${instance.businessKey ? ` · business key ${instance.businessKey}` : ''}`),
+      viewer.documentation() ? h('p', { class: 'rf-documentation', id: 'rf-process-documentation' }, viewer.documentation()) : null,
       instance.errorMessage ? h('p', { class: 'rf-bad' }, instance.errorMessage) : null,
       h('div', { class: 'rf-legend' }, h('span', { class: 'rf-legend-done' }, 'done'), h('span', { class: 'rf-legend-active' }, 'active'), h('span', { class: 'rf-legend-incident' }, 'incident'), h('a', { href: `#/heatmap/${encodeURIComponent(instance.definitionId)}` }, 'heatmap of this version')),
     );
@@ -87,10 +98,10 @@ export function createInstanceView(): View {
     });
 
     const activeTasks = [
-      ...instance.userTasks.map((task: any) => h('li', {}, 'user task ', h('strong', {}, task.name ?? task.activity_id), ' ', h('a', { href: `#/tasks/${task.id}` }, 'open in inbox'))),
-      ...instance.externalTasks.map((task: any) => h('li', {}, 'external task ', h('strong', {}, task.activity_id), ` on topic "${task.topic}"${task.worker_id ? ` locked by ${task.worker_id}` : ''}`)),
-      ...instance.timers.map((job: any) => h('li', {}, `timer ${job.activity_id} due ${formatTime(job.due_at)}`)),
-      ...instance.subscriptions.map((subscription: any) => h('li', {}, `waits for ${subscription.kind} "${subscription.name}" at ${subscription.activity_id}`)),
+      ...instance.userTasks.map((task: any) => h('li', {}, 'user task ', h('strong', {}, task.name ?? task.activityId), ' ', h('a', { href: `#/tasks/${task.id}` }, 'open in inbox'))),
+      ...instance.externalTasks.map((task: any) => h('li', {}, 'external task ', h('strong', {}, task.activityId), ` on topic "${task.topic}"${task.workerId ? ` locked by ${task.workerId}` : ''}`)),
+      ...instance.timers.map((job: any) => h('li', {}, `timer ${job.activityId} due ${formatTime(job.dueAt)}`)),
+      ...instance.subscriptions.map((subscription: any) => h('li', {}, `waits for ${subscription.kind} "${subscription.name}" at ${subscription.activityId}`)),
     ];
     const incidents = instance.incidents.map((incident: any) => {
       const retry = h('button', { type: 'button', class: 'rf-small' }, 'Retry');
@@ -98,7 +109,7 @@ export function createInstanceView(): View {
         await api('POST', `/api/incidents/${incident.id}/retry`, { retries: 1 }).then(() => toast('retried')).catch(reportError);
         await refresh();
       });
-      return h('li', { class: 'rf-bad' }, h('strong', {}, incident.type), ` at ${incident.activity_id ?? '–'}: ${incident.message} `, retry);
+      return h('li', { class: 'rf-bad' }, h('strong', {}, incident.type), ` at ${incident.activityId ?? '–'}: ${incident.message} `, retry);
     });
     clear(
       sideTop,
@@ -117,7 +128,7 @@ export function createInstanceView(): View {
         h(
           'table',
           { class: 'rf-table rf-compact', id: 'rf-history' },
-          ...history.map((entry) => h('tr', {}, h('td', {}, new Date(entry.at).toLocaleTimeString()), h('td', {}, entry.event), h('td', {}, entry.activity_name ?? entry.activity_id ?? ''))),
+          ...history.map((entry) => h('tr', {}, h('td', {}, new Date(entry.at).toLocaleTimeString()), h('td', {}, entry.event), h('td', {}, entry.activityName ?? entry.activityId ?? ''))),
         ),
       ),
     );

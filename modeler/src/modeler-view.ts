@@ -4,7 +4,7 @@ import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platfo
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import lintModule from 'bpmn-js-bpmnlint';
 import lintConfig from '../generated/bpmnlint-config.js';
-import { api, ApiError } from './api.js';
+import { api, ApiError, camelRows } from './api.js';
 import { diffDiagrams, newDiagramXml, type DiffEntry } from './diagrams.js';
 import { clear, download, formatTime, h, reportError, toast } from './dom.js';
 import type { View } from './view.js';
@@ -14,7 +14,7 @@ interface DefinitionSummary {
   key: string;
   version: number;
   name: string | null;
-  deployed_at: string;
+  deployedAt: string;
   executable: boolean;
 }
 interface Topic {
@@ -123,7 +123,7 @@ export function createModelerView(): View {
   }
 
   async function refreshDefinitions(): Promise<void> {
-    definitions = await api<DefinitionSummary[]>('GET', '/api/process-definitions');
+    definitions = camelRows<DefinitionSummary>(await api('GET', '/api/process-definitions'));
     const latest = definitions.filter((definition, index) => definitions.findIndex((other) => other.key === definition.key) === index);
     clear(
       openSelect,
@@ -222,7 +222,7 @@ export function createModelerView(): View {
                 'li',
                 {},
                 h('a', { href: `#/modeler/${encodeURIComponent(version.id)}` }, `v${version.version}`),
-                ` ${formatTime(version.deployed_at)} `,
+                ` ${formatTime(version.deployedAt)} `,
                 h('a', { href: `#/heatmap/${encodeURIComponent(version.id)}`, class: 'rf-small' }, 'heatmap'),
               ),
             ),

@@ -1,4 +1,4 @@
-import { api } from './api.js';
+import { api, camelRows } from './api.js';
 import { clear, formatTime, h, reportError, toast } from './dom.js';
 import { debounce, type View } from './view.js';
 
@@ -24,15 +24,15 @@ export function createTasksView(): View {
 
   async function refresh(): Promise<void> {
     const query = mine.checked && user.value.trim() ? `?assignee=${encodeURIComponent(user.value.trim())}` : '';
-    tasks = await api<any[]>('GET', `/api/tasks${query}`);
+    tasks = camelRows(await api<any[]>('GET', `/api/tasks${query}`));
     clear(
       list,
       ...tasks.map((task) =>
         h(
           'li',
           { class: task.id === selectedId ? 'rf-selected' : '', 'data-task-id': task.id },
-          h('a', { href: `#/tasks/${task.id}` }, h('strong', {}, task.name ?? task.activity_id)),
-          h('div', { class: 'rf-muted' }, `${task.process_key} · ${task.assignee ? `claimed by ${task.assignee}` : 'unclaimed'} · ${formatTime(task.created_at)}`),
+          h('a', { href: `#/tasks/${task.id}` }, h('strong', {}, task.name ?? task.activityId)),
+          h('div', { class: 'rf-muted' }, `${task.processKey} · ${task.assignee ? `claimed by ${task.assignee}` : 'unclaimed'} · ${formatTime(task.createdAt)}`),
         ),
       ),
       tasks.length ? null : h('li', { class: 'rf-muted', id: 'rf-inbox-empty' }, 'The inbox is empty.'),
@@ -74,7 +74,7 @@ export function createTasksView(): View {
       clear(detail, h('p', { class: 'rf-muted' }, selectedId ? 'This task is done or gone.' : 'Choose a task.'));
       return;
     }
-    const fields: FormField[] = Array.isArray(task.form_fields) ? task.form_fields : [];
+    const fields: FormField[] = Array.isArray(task.formFields) ? task.formFields : [];
     const controls = fields.map((field) => ({ field, control: input(field) }));
     const form = h(
       'form',
@@ -88,7 +88,7 @@ export function createTasksView(): View {
       const variables = Object.fromEntries(controls.map(({ field, control }) => [field.id, valueOf(field, control)]));
       try {
         await api('POST', `/api/tasks/${task.id}/complete`, { variables });
-        toast(`completed ${task.name ?? task.activity_id}`);
+        toast(`completed ${task.name ?? task.activityId}`);
         selectedId = null;
         await refresh();
       } catch (error) {
@@ -110,13 +110,13 @@ export function createTasksView(): View {
     });
     clear(
       detail,
-      h('h3', {}, task.name ?? task.activity_id),
+      h('h3', {}, task.name ?? task.activityId),
       h(
         'p',
         { class: 'rf-muted' },
-        `${task.process_key} · `,
-        h('a', { href: `#/instance/${task.instance_id}` }, `instance ${task.instance_id.slice(0, 8)}`),
-        ` · ${task.assignee ? `claimed by ${task.assignee}` : 'unclaimed'}${task.candidate_groups?.length ? ` · groups ${task.candidate_groups.join(', ')}` : ''}${task.due_at ? ` · due ${formatTime(task.due_at)}` : ''}`,
+        `${task.processKey} · `,
+        h('a', { href: `#/instance/${task.instanceId}` }, `instance ${task.instanceId.slice(0, 8)}`),
+        ` · ${task.assignee ? `claimed by ${task.assignee}` : 'unclaimed'}${task.candidateGroups?.length ? ` · groups ${task.candidateGroups.join(', ')}` : ''}${task.dueAt ? ` · due ${formatTime(task.dueAt)}` : ''}`,
       ),
       h('p', { id: 'rf-task-assignee' }, task.assignee ? `Assignee: ${task.assignee}` : 'Nobody has claimed this task.', ' ', claim),
       form,

@@ -165,6 +165,8 @@ describe('browser modeler and operations UI', () => {
     // Names from the diagram are text, never markup.
     await expect(page.locator('#rf-history').textContent()).resolves.toContain('Review <b>change</b>');
     expect(await page.locator('#rf-history b').count()).toBe(0);
+    await expect(page.textContent('#rf-process-documentation')).resolves.toContain('<img src=x onerror=alert(1)> must show as text');
+    expect(await page.locator('#rf-view-instance img').count()).toBe(0);
     await shot('instance-active');
 
     await page.click('#rf-waiting a:text("open in inbox")');
