@@ -65,7 +65,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
-  app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }), uiApiRouter(engine, { topics: options.knownTopics ?? (() => []) }));
+  app.use('/api', uiApiRouter(engine, { authenticated, topics: options.knownTopics ?? (() => []) }));
+  app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
 

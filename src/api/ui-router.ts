@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { notFound } from '../errors.js';
@@ -55,11 +55,13 @@ const hubs = new WeakMap<WorkflowEngine, EventHub>();
  * server-sent event stream of engine events (read with fetch, since the token travels only
  * in the Authorization header), and per-activity figures for the heatmap.
  */
-export function uiApiRouter(engine: WorkflowEngine, options: { topics: () => KnownTopic[] }): Router {
+export function uiApiRouter(engine: WorkflowEngine, options: { authenticated: RequestHandler[]; topics: () => KnownTopic[] }): Router {
   const router = Router();
   const knex = engine.knex;
+  // Authentication per route: other /api requests pass through this router untouched.
+  const viewer = [...options.authenticated, allow('owner', 'operator')];
 
-  router.get('/topics', allow('owner', 'operator'), async (_req, res) => {
+  router.get('/topics', ...viewer, async (_req, res) => {
     const inUse = await topicsInUse(knex);
     const byTopic = new Map<string, { topic: string; description: string | null; mode: string | null; sources: string[] }>();
     const add = (topic: string, source: string, description: string | null = null, mode: string | null = null) => {
@@ -75,7 +77,7 @@ export function uiApiRouter(engine: WorkflowEngine, options: { topics: () => Kno
     res.json([...byTopic.values()].sort((a, b) => a.topic.localeCompare(b.topic)));
   });
 
-  router.get('/events', allow('owner', 'operator'), (req, res) => {
+  router.get('/events', ...viewer, (req, res) => {
     let hub = hubs.get(engine);
     if (!hub) hubs.set(engine, (hub = new EventHub(engine)));
     res.writeHead(200, {
@@ -94,7 +96,7 @@ export function uiApiRouter(engine: WorkflowEngine, options: { topics: () => Kno
     });
   });
 
-  router.get('/process-definitions/:id/activity-stats', allow('owner', 'operator'), async (req, res) => {
+  router.get('/process-definitions/:id/activity-stats', ...viewer, async (req, res) => {
     const id = DefinitionId.parse(req.params.id);
     if (!(await definitionsStore.findDefinition(knex, id))) throw notFound('process definition', id);
     res.json(await activityStats(knex, id));
