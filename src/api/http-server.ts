@@ -61,11 +61,11 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
       }),
   });
   const authenticated = [authenticate(options.tokens), perToken];
+  app.use('/api', uiApiRouter(engine, { authenticated, topics: options.knownTopics ?? (() => []) }));
   app.get('/metrics', ...authenticated, allow('owner', 'operator'), async (_req, res) => {
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
-  app.use('/api', uiApiRouter(engine, { authenticated, topics: options.knownTopics ?? (() => []) }));
   app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
