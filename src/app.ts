@@ -88,6 +88,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
+        knownTopics: () => registry.topics().map(({ topic, description, mode }) => ({ topic, description, mode })),
         metrics,
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
         isReady: async () => {
@@ -95,7 +96,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           return true;
         },
         onError: logError,
-        knownTopics: () => registry.topics().map(({ topic, description, mode }) => ({ topic, description, mode })),
       });
       poller.start();
       workers.start();
