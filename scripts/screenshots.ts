@@ -54,6 +54,13 @@ try {
     await call('POST', `/api/tasks/${task.id}/complete`, { variables: { approved: index % 3 !== 2, comment: index % 3 !== 2 ? 'fine' : 'needs a rollback plan' } });
   }
   const demoDefinition = (await call('GET', '/api/process-definitions?key=change-review')).body[0].id as string;
+  // The health view shows measured systems: measure the demo process where the entropy
+  // module is present (its endpoint answers 404 otherwise, and the view says so).
+  for (let round = 0; round < 3; round++) {
+    const measured = await call('POST', '/api/entropy/measure', { system: 'change-review' });
+    if (measured.status === 404) break;
+    if (measured.status !== 201) console.log(`entropy measure: ${measured.status} ${measured.body?.detail ?? ''}`);
+  }
 
   await page.goto(`${base}/`);
   await page.fill('#rf-token', TEST_TOKENS.admin);

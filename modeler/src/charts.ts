@@ -38,9 +38,11 @@ export function lineChart(points: ChartPoint[], limits: ChartLimits = {}, size =
     chart.appendChild(svg('line', { x1: pad.left, x2: size.width - pad.right, y1: y(value), y2: y(value), class: `rf-chart-${kind}` }));
     chart.appendChild(svg('text', { x: size.width - pad.right, y: y(value) - 2, 'text-anchor': 'end', class: 'rf-chart-tick' }, `${kind} ${format(value)}`));
   };
-  limit(limits.upper, 'upper');
+  // Limits that coincide (a flat series) are drawn once, as the centre line.
+  const spread = typeof limits.upper === 'number' && typeof limits.lower === 'number' && limits.upper !== limits.lower;
+  if (spread) limit(limits.upper, 'upper');
   limit(limits.centre, 'centre');
-  limit(limits.lower, 'lower');
+  if (spread) limit(limits.lower, 'lower');
   chart.appendChild(svg('polyline', { points: points.map((point, index) => `${x(index)},${y(point.value)}`).join(' '), class: 'rf-chart-line' }));
   const broken = new Map((limits.violations ?? []).map((violation) => [violation.index, violation.rule]));
   points.forEach((point, index) => {

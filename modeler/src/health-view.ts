@@ -38,7 +38,7 @@ export function createHealthView(): View {
         return h(
           'div',
           { class: 'rf-system', 'data-system': system },
-          h('h4', {}, system, ' ', latest ? h('span', { class: `rf-level rf-level-${String(latest.level)}` }, `level ${latest.level}`) : h('span', { class: 'rf-muted' }, 'not measured')),
+          h('h4', {}, system, ' ', latest ? h('span', { class: `rf-level rf-level-${String(latest.level).toLowerCase()}` }, `level ${latest.level}`) : h('span', { class: 'rf-muted' }, 'not measured')),
           latest
             ? h('p', { class: 'rf-muted' }, `score ${round(latest.score)} · health ${latest.healthState ?? round(latest.health)} · drift ${round(latest.drift)} · validation errors ${latest.validationErrors} · ${formatTime(latest.measuredAt)}`)
             : null,
