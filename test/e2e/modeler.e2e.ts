@@ -12,6 +12,9 @@ const TOPIC = 'e2e.notify-requester';
 
 jest.setTimeout(60_000);
 
+/** Whether the page holds up leaving it: a cancelable beforeunload, as the browser fires it. */
+const LEAVING = "(() => { const event = new Event('beforeunload', { cancelable: true }); window.dispatchEvent(event); return event.defaultPrevented; })()";
+
 /**
  * The browser app in Debian's Chromium against a real server: modeler, deploy, instance on
  * its diagram, task inbox, live updates, heatmap and health. One story, step by step, as a
@@ -112,6 +115,8 @@ describe('browser modeler and operations UI', () => {
     );
     await page.click('#rf-new');
     await expect(asked).resolves.toMatch(/unsaved changes/);
+    // Closing or reloading the tab is held up too (the browser asks on beforeunload).
+    expect(await page.evaluate(LEAVING)).toBe(true);
     await expect(page.textContent('#rf-diagram-title')).resolves.toBe('Change review (change-review)');
 
     const downloading = page.waitForEvent('download');
@@ -137,6 +142,7 @@ describe('browser modeler and operations UI', () => {
     await page.click('#rf-deploy');
     await expect(page.locator('#rf-deploy-ok').textContent()).resolves.toBe('change-review v2 deployed');
     await page.waitForSelector('#rf-dirty[hidden]', { state: 'attached' });
+    expect(await page.evaluate(LEAVING)).toBe(false);
     const definitions = (await call('GET', '/api/process-definitions?key=change-review')).body;
     expect(definitions.map((definition: any) => definition.version)).toEqual([2, 1]);
     expect(definitions[0].info.externalTopics).toEqual([TOPIC]);
