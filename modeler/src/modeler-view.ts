@@ -7,7 +7,7 @@ import lintConfig from '../generated/bpmnlint-config.js';
 import { api, ApiError, camelRows } from './api.js';
 import { diffDiagrams, newDiagramXml, type DiffEntry } from './diagrams.js';
 import { clear, download, formatTime, h, reportError, toast } from './dom.js';
-import type { View } from './view.js';
+import { debounce, type View } from './view.js';
 
 interface DefinitionSummary {
   id: string;
@@ -44,6 +44,9 @@ export function createModelerView(): View {
   const fileInput = h('input', { type: 'file', accept: '.bpmn,.xml,application/xml', id: 'rf-open-file', hidden: true });
   const lintSummary = h('div', { class: 'rf-lint-summary', id: 'rf-lint-summary' }, 'linting…');
   const lintList = h('ul', { class: 'rf-lint-list', id: 'rf-lint-list' });
+  // The server's whole deploy analysis (parse, lint and execution checks) where the API
+  // offers a dry run (POST /api/deployments/lint); hidden where it does not.
+  const serverCheck = h('div', { class: 'rf-server-check', id: 'rf-server-check', hidden: true });
   const topicSection = h('section', { class: 'rf-side-section', id: 'rf-topic-picker', hidden: true });
   const versionsSection = h('section', { class: 'rf-side-section', id: 'rf-versions' });
   const deployResult = h('div', { class: 'rf-deploy-result', id: 'rf-deploy-result' });
@@ -75,6 +78,7 @@ export function createModelerView(): View {
   modeler.on('commandStack.changed', () => {
     setDirty(true);
     updateTitle();
+    checkOnServer();
   });
   window.addEventListener('beforeunload', (event) => {
     if (!dirty) return;
@@ -107,6 +111,7 @@ export function createModelerView(): View {
     loaded = true;
     setDirty(false);
     updateTitle();
+    checkOnServer();
     await renderVersions();
   }
 
@@ -167,6 +172,32 @@ export function createModelerView(): View {
       h('p', { class: 'rf-muted' }, currentTopic ? `This task waits on topic "${currentTopic}".` : 'No topic yet: the task would wait on its activity id.'),
       select,
     );
+  }
+
+  let serverLint: 'unknown' | 'available' | 'absent' = 'unknown';
+  let serverCheckRound = 0;
+  const checkOnServer = debounce(() => void runServerCheck(), 1000);
+  async function runServerCheck(): Promise<void> {
+    if (serverLint === 'absent' || !loaded) return;
+    const round = ++serverCheckRound;
+    const { xml } = await modeler.saveXML();
+    try {
+      const report = await api<any>('POST', '/api/deployments/lint', { name: `${processKey() ?? 'diagram'}.bpmn`, xml });
+      if (round !== serverCheckRound) return;
+      serverLint = 'available';
+      const errors: any[] = report.errors ?? [];
+      clear(
+        serverCheck,
+        h('div', { class: errors.length ? 'rf-bad' : 'rf-good' }, errors.length ? `Server check: a deploy would be refused (${errors.length} error(s))` : 'Server check: deployable'),
+        errors.length ? h('ul', { class: 'rf-lint-list' }, ...errors.map((finding) => h('li', { class: 'rf-lint-error' }, h('strong', {}, finding.rule), ' ', finding.elementId ?? '', ': ', finding.message))) : null,
+      );
+      serverCheck.hidden = false;
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 404 || error.status === 403)) {
+        serverLint = 'absent';
+        serverCheck.hidden = true;
+      }
+    }
   }
 
   function renderLint(issues: Record<string, LintIssue[]>): void {
@@ -339,7 +370,7 @@ export function createModelerView(): View {
     'aside',
     { class: 'rf-side' },
     deployResult,
-    h('section', { class: 'rf-side-section' }, h('h3', {}, 'Lint (the rules deploy applies)'), lintSummary, lintList),
+    h('section', { class: 'rf-side-section' }, h('h3', {}, 'Lint (the rules deploy applies)'), lintSummary, lintList, serverCheck),
     topicSection,
     h('section', { class: 'rf-side-section rf-properties-section' }, h('h3', {}, 'Properties'), propertiesHost),
     versionsSection,

@@ -133,11 +133,20 @@ describe('browser modeler and operations UI', () => {
     await page.mouse.click(canvas.x + canvas.width * 0.5, canvas.y + canvas.height * 0.85);
     await page.locator('#rf-lint-summary', { hasText: /^1 error\(s\)/ }).waitFor();
     await expect(page.textContent('#rf-lint-list')).resolves.toContain('no-disconnected');
+    // Where the API has a dry run of the deploy analysis, the modeler shows its verdict live.
+    const dryRun = await call('POST', '/api/deployments/lint', { name: 'probe.bpmn', xml: '<x/>' });
+    if (dryRun.status !== 404) {
+      await page.locator('#rf-server-check', { hasText: 'a deploy would be refused' }).waitFor();
+      await expect(page.textContent('#rf-server-check')).resolves.toContain('no-disconnected');
+    } else {
+      expect(await page.locator('#rf-server-check').isHidden()).toBe(true);
+    }
     await page.click('#rf-deploy');
     await page.waitForSelector('#rf-deploy-result:has-text("Deploy refused")');
     await expect(page.textContent('#rf-deploy-result')).resolves.toContain('no-disconnected');
     await page.click('#rf-undo');
     await page.waitForSelector('#rf-lint-summary:text-is("0 error(s), 0 warning(s)")');
+    if (dryRun.status !== 404) await page.locator('#rf-server-check', { hasText: 'Server check: deployable' }).waitFor();
 
     await page.click('#rf-deploy');
     await expect(page.locator('#rf-deploy-ok').textContent()).resolves.toBe('change-review v2 deployed');
