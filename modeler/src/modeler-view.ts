@@ -108,6 +108,7 @@ export function createModelerView(): View {
     const { warnings } = await modeler.importXML(xml);
     if (warnings?.length) toast(`imported with ${warnings.length} warning(s): ${warnings[0].message}`);
     modeler.get('canvas').zoom('fit-viewport', 'auto');
+    diffMarkers = [];
     loaded = true;
     setDirty(false);
     updateTitle();
@@ -236,7 +237,9 @@ export function createModelerView(): View {
         const [before, after] = await Promise.all(
           [fromSelect.value, toSelect.value].map((id) => api<string>('GET', `/api/process-definitions/${encodeURIComponent(id)}/xml`, undefined, { text: true })),
         );
-        renderDiff(diffOutput, diffDiagrams(before as string, after as string));
+        const diff = diffDiagrams(before as string, after as string);
+        renderDiff(diffOutput, diff);
+        markDiff(toSelect.value === loadedDefinitionId ? diff : null);
       } catch (error) {
         reportError(error);
       }
@@ -262,6 +265,26 @@ export function createModelerView(): View {
       versions.length >= 2 ? h('div', { class: 'rf-row' }, fromSelect, ' → ', toSelect, compare) : null,
       diffOutput,
     );
+  }
+
+  /** Diff markers on the canvas when the newer version of a comparison is the one on screen. */
+  let diffMarkers: Array<[string, string]> = [];
+  function markDiff(diff: ReturnType<typeof diffDiagrams> | null): void {
+    const canvas = modeler.get('canvas');
+    const registry = modeler.get('elementRegistry');
+    for (const [id, marker] of diffMarkers) if (registry.get(id)) canvas.removeMarker(id, marker);
+    diffMarkers = [];
+    if (!diff) return;
+    for (const [entries, marker] of [
+      [diff.added, 'rf-diff-added'],
+      [diff.changed, 'rf-diff-changed'],
+    ] as const) {
+      for (const entry of entries) {
+        if (!registry.get(entry.id)) continue;
+        canvas.addMarker(entry.id, marker);
+        diffMarkers.push([entry.id, marker]);
+      }
+    }
   }
 
   function renderDiff(target: HTMLElement, diff: ReturnType<typeof diffDiagrams>): void {

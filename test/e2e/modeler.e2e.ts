@@ -167,6 +167,10 @@ describe('browser modeler and operations UI', () => {
     expect(diff).toMatch(/Added \(\d+\)/);
     expect(diff).toContain(`${taskId} serviceTask "Notify requester"`);
     expect(diff).toContain('Flow_2 sequenceFlow');
+    // v2 is on screen: what it added and changed is marked on the canvas.
+    await expect(page.locator(`#rf-modeler-canvas g.djs-element[data-element-id="${taskId}"]`).getAttribute('class')).resolves.toContain('rf-diff-added');
+    await expect(page.locator('#rf-modeler-canvas g.djs-element[data-element-id="Flow_2"]').getAttribute('class')).resolves.toContain('rf-diff-changed');
+    await page.locator('#rf-diff-output').scrollIntoViewIfNeeded();
     await shot('modeler-versions');
   });
 
