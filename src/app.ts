@@ -117,6 +117,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
+        knownTopics: () => registry.topics().map(({ topic, description, mode }) => ({ topic, description, mode })),
         metrics,
         spans: telemetry.spans,
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,

@@ -24,6 +24,8 @@ import type { AlertIntake } from '../alerts/alert-intake.js';
 import { alertsRouter } from './alerts-router.js';
 import { patternsRouter } from './patterns-router.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
+import { staticRouter } from './static-router.js';
+import { uiApiRouter, type KnownTopic } from './ui-router.js';
 
 export interface HttpOptions {
   tokens: TokenRegistry;
@@ -37,6 +39,10 @@ export interface HttpOptions {
   /** The span store `POST /v1/traces` writes into; the route is absent without it. */
   spans?: SpanStore;
   isReady: () => Promise<boolean>;
+  /** Topics of the built-in modules, for the modeler's topic picker. */
+  knownTopics?: () => KnownTopic[];
+  /** The built browser app. @default dist/modeler */
+  modelerDir?: string;
   onError?: (error: unknown) => void;
   /** Alert webhooks and the incident pattern store. */
   incident?: { intake: AlertIntake };
@@ -79,6 +85,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
           }),
   });
   const authenticated = [authenticate(options.tokens), perToken];
+  app.use('/api', uiApiRouter(engine, { authenticated, topics: options.knownTopics ?? (() => []) }));
   app.get('/metrics', ...authenticated, allow('owner', 'operator'), async (_req, res) => {
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
@@ -103,6 +110,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
   app.use('/engine-rest', camundaNotFound, camundaErrorHandler);
 
+  app.use(staticRouter(options.modelerDir));
   app.use(notFoundHandler);
   app.use(problemHandler);
   return app;

@@ -15,7 +15,7 @@ const NodeResolver = require('bpmnlint/lib/resolver/node-resolver');
  * bpmnlint rules and what they mean for an executable process. Errors make execution
  * wrong or impossible; warnings are style. Documentation-only processes get warnings only.
  */
-const LINT_RULES: Record<string, 'error' | 'warn'> = {
+export const LINT_RULES: Record<string, 'error' | 'warn'> = {
   'start-event-required': 'error', // nothing to start
   'no-disconnected': 'error', // unreachable or dead-end element
   'conditional-flows': 'error', // an unconditioned split out of a conditional gateway

@@ -1,0 +1,155 @@
+import { api, camelKeys, camelRows } from './api.js';
+import { DiagramViewer } from './diagram-viewer.js';
+import { clear, formatTime, h, reportError, toast } from './dom.js';
+import { debounce, type View } from './view.js';
+
+/**
+ * One instance on its diagram: done activities, active tokens and incidents marked, a count
+ * per activity; variables, tasks, incidents and history beside it; cancel, retry, set variables.
+ */
+export function createInstanceView(): View {
+  const canvasHost = h('div', { class: 'rf-canvas rf-viewer', id: 'rf-instance-canvas' });
+  const viewer = new DiagramViewer(canvasHost);
+  const header = h('div', { class: 'rf-instance-header', id: 'rf-instance-header' });
+  // Re-rendered on every refresh, around the variables form, which is made once.
+  const sideTop = h('div');
+  const variablesTable = h('table', { class: 'rf-table rf-compact', id: 'rf-variables' });
+  const sideBottom = h('div');
+  let instanceId: string | null = null;
+
+  async function refresh(): Promise<void> {
+    if (!instanceId) return;
+    const id = instanceId;
+    const [detail, historyRows] = await Promise.all([api<any>('GET', `/api/process-instances/${id}`), api<any[]>('GET', `/api/process-instances/${id}/history`)]);
+    const instance = {
+      ...camelKeys<any>(detail),
+      activeActivities: detail.activeActivities ?? [],
+      userTasks: camelRows(detail.userTasks),
+      externalTasks: camelRows(detail.externalTasks),
+      timers: camelRows(detail.timers),
+      subscriptions: camelRows(detail.subscriptions),
+      incidents: camelRows(detail.incidents),
+    };
+    const history = camelRows(historyRows);
+    if (id !== instanceId) return;
+    await viewer.showDefinition(instance.definitionId);
+    viewer.clear();
+
+    const completed = new Map<string, number>();
+    for (const entry of history) {
+      if (entry.event === 'end' && entry.activityId) completed.set(entry.activityId, (completed.get(entry.activityId) ?? 0) + 1);
+    }
+    const active = new Set<string>(instance.activeActivities);
+    const failing = new Set<string>(instance.incidents.map((incident: any) => incident.activityId).filter(Boolean));
+    for (const activityId of completed.keys()) if (!active.has(activityId)) viewer.mark(activityId, 'rf-done');
+    for (const activityId of active) viewer.mark(activityId, 'rf-active');
+    for (const activityId of failing) viewer.mark(activityId, 'rf-incident');
+    for (const [activityId, count] of completed) {
+      viewer.overlay(activityId, h('span', { class: 'rf-count', title: `${count} completed run(s)`, 'data-activity': activityId }, String(count)));
+    }
+    for (const activityId of active) {
+      viewer.overlay(activityId, h('span', { class: 'rf-token', title: 'active token', 'data-activity': activityId }, '●'), { top: -10, left: -10 });
+    }
+
+    clear(
+      header,
+      h('h2', {}, `${instance.processKey} `, h('span', { class: `rf-status rf-status-${instance.status}`, id: 'rf-instance-status' }, instance.status)),
+      h('p', { class: 'rf-muted' }, `instance ${instance.id} · version ${instance.definitionId} · started ${formatTime(instance.startedAt)}${instance.endedAt ? ` · ended ${formatTime(instance.endedAt)}` : ''}${instance.businessKey ? ` · business key ${instance.businessKey}` : ''}`),
+      viewer.documentation() ? h('p', { class: 'rf-documentation', id: 'rf-process-documentation' }, viewer.documentation()) : null,
+      instance.errorMessage ? h('p', { class: 'rf-bad' }, instance.errorMessage) : null,
+      h('div', { class: 'rf-legend' }, h('span', { class: 'rf-legend-done' }, 'done'), h('span', { class: 'rf-legend-active' }, 'active'), h('span', { class: 'rf-legend-incident' }, 'incident'), h('a', { href: `#/heatmap/${encodeURIComponent(instance.definitionId)}` }, 'heatmap of this version')),
+    );
+    renderSide(instance, history);
+  }
+
+  // Made once: a live refresh must not wipe what the operator is typing.
+  const variablesText = h('textarea', { id: 'rf-variables-edit', rows: 4, placeholder: '{"name": "value"}' });
+  const setVariablesButton = h('button', { type: 'submit' }, 'Set variables');
+  const setVariables = h('form', { class: 'rf-inline-form' }, variablesText, setVariablesButton);
+  setVariables.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!instanceId) return;
+    try {
+      await api('PUT', `/api/process-instances/${instanceId}/variables`, JSON.parse(variablesText.value || '{}'));
+      variablesText.value = '';
+      toast('variables set');
+      await refresh();
+    } catch (error) {
+      reportError(error);
+    }
+  });
+
+  const side = h(
+    'aside',
+    { class: 'rf-side rf-instance-side', id: 'rf-instance-side' },
+    sideTop,
+    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, setVariables),
+    sideBottom,
+  );
+
+  function renderSide(instance: any, history: any[]): void {
+    const isActive = instance.status === 'active';
+    setVariablesButton.disabled = !isActive;
+    const cancel = h('button', { type: 'button', id: 'rf-cancel-instance', class: 'rf-danger', disabled: !isActive }, 'Cancel instance');
+    cancel.addEventListener('click', async () => {
+      if (!confirm('Cancel this instance?')) return;
+      await api('DELETE', `/api/process-instances/${instance.id}?reason=${encodeURIComponent('cancelled in the operations UI')}`).catch(reportError);
+      await refresh();
+    });
+
+    const activeTasks = [
+      ...instance.userTasks.map((task: any) => h('li', {}, 'user task ', h('strong', {}, task.name ?? task.activityId), ' ', h('a', { href: `#/tasks/${task.id}` }, 'open in inbox'))),
+      ...instance.externalTasks.map((task: any) => h('li', {}, 'external task ', h('strong', {}, task.activityId), ` on topic "${task.topic}"${task.workerId ? ` locked by ${task.workerId}` : ''}`)),
+      ...instance.timers.map((job: any) => h('li', {}, `timer ${job.activityId} due ${formatTime(job.dueAt)}`)),
+      ...instance.subscriptions.map((subscription: any) => h('li', {}, `waits for ${subscription.kind} "${subscription.name}" at ${subscription.activityId}`)),
+    ];
+    const incidents = instance.incidents.map((incident: any) => {
+      const retry = h('button', { type: 'button', class: 'rf-small' }, 'Retry');
+      retry.addEventListener('click', async () => {
+        await api('POST', `/api/incidents/${incident.id}/retry`, { retries: 1 }).then(() => toast('retried')).catch(reportError);
+        await refresh();
+      });
+      return h('li', { class: 'rf-bad' }, h('strong', {}, incident.type), ` at ${incident.activityId ?? '–'}: ${incident.message} `, retry);
+    });
+    clear(
+      sideTop,
+      h('section', { class: 'rf-side-section' }, h('h3', {}, 'Waiting on'), activeTasks.length ? h('ul', { id: 'rf-waiting' }, ...activeTasks) : h('p', { class: 'rf-muted' }, 'nothing')),
+      incidents.length ? h('section', { class: 'rf-side-section' }, h('h3', {}, 'Incidents'), h('ul', {}, ...incidents)) : null,
+      h('h3', { class: 'rf-side-heading' }, 'Variables'),
+    );
+    clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, h('code', {}, JSON.stringify(value))))));
+    clear(
+      sideBottom,
+      h('section', { class: 'rf-side-section' }, cancel),
+      h(
+        'section',
+        { class: 'rf-side-section' },
+        h('h3', {}, 'History'),
+        h(
+          'table',
+          { class: 'rf-table rf-compact', id: 'rf-history' },
+          ...history.map((entry) => h('tr', {}, h('td', {}, new Date(entry.at).toLocaleTimeString()), h('td', {}, entry.event), h('td', {}, entry.activityName ?? entry.activityId ?? ''))),
+        ),
+      ),
+    );
+  }
+
+  const element = h('section', { class: 'rf-view', id: 'rf-view-instance' }, header, h('div', { class: 'rf-modeler-body' }, canvasHost, side));
+  const later = debounce(() => refresh().catch(reportError), 200);
+  return {
+    element,
+    async show(params) {
+      if ((params[0] ?? null) !== instanceId) variablesText.value = '';
+      instanceId = params[0] ?? null;
+      if (!instanceId) {
+        location.hash = '#/instances';
+        return;
+      }
+      await refresh();
+    },
+    onEvent(event) {
+      // transition.committed carries no instance id: refresh on any, at most every 200 ms.
+      if (event.type === 'transition.committed' || event.type === 'instance.ended' || event.type === 'external-tasks.created') later();
+    },
+  };
+}

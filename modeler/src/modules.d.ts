@@ -1,0 +1,6 @@
+// Browser packages without type declarations (their services are used through `any`).
+declare module 'bpmn-js-properties-panel';
+declare module 'camunda-bpmn-js-behaviors/lib/camunda-platform';
+declare module 'bpmn-js-bpmnlint';
+declare module '*/generated/bpmnlint-config.js';
+declare module 'camunda-bpmn-moddle/resources/camunda.json';

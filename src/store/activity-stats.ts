@@ -1,0 +1,77 @@
+import type { Knex } from 'knex';
+
+/** Read models for the operations UI: per-activity figures of one process version, topics in use. */
+
+export interface ActivityStats {
+  activityId: string;
+  name: string | null;
+  started: number;
+  completed: number;
+  /** Mean and max time from start to end of the completed runs, in milliseconds. */
+  avgMs: number | null;
+  maxMs: number | null;
+  openIncidents: number;
+}
+
+/** Counts and durations per activity over every instance of one definition (a heatmap). */
+export async function activityStats(knex: Knex, definitionId: string): Promise<ActivityStats[]> {
+  const runs = await knex
+    .with('h', (q) =>
+      q
+        .select('h.instance_id', 'h.activity_id', 'h.activity_name', 'h.execution_id', 'h.event', 'h.at', 'h.id')
+        .from('history as h')
+        .join('process_instances as i', 'i.id', 'h.instance_id')
+        .where('i.definition_id', definitionId)
+        .whereNotNull('h.activity_id'),
+    )
+    .select('s.activity_id')
+    .max('s.activity_name as name')
+    .count('* as started')
+    .count('e.id as completed')
+    .select(knex.raw('avg(extract(epoch from (e.at - s.at)) * 1000) as avg_ms'))
+    .select(knex.raw('max(extract(epoch from (e.at - s.at)) * 1000) as max_ms'))
+    .from('h as s')
+    .leftJoin('h as e', function () {
+      this.on('e.instance_id', 's.instance_id').andOn('e.execution_id', 's.execution_id').andOn('e.activity_id', 's.activity_id').andOnVal('e.event', 'end');
+    })
+    .where('s.event', 'start')
+    .groupBy('s.activity_id');
+  const incidents = await knex('incidents as n')
+    .join('process_instances as i', 'i.id', 'n.instance_id')
+    .where('i.definition_id', definitionId)
+    .whereNull('n.resolved_at')
+    .whereNotNull('n.activity_id')
+    .select('n.activity_id')
+    .count('* as open')
+    .groupBy('n.activity_id');
+  const openByActivity = new Map(incidents.map((row: any) => [row.activity_id as string, Number(row.open)]));
+  const stats: ActivityStats[] = runs.map((row: any) => ({
+    activityId: row.activity_id,
+    name: row.name ?? null,
+    started: Number(row.started),
+    completed: Number(row.completed),
+    avgMs: row.avg_ms === null ? null : Math.round(Number(row.avg_ms)),
+    maxMs: row.max_ms === null ? null : Math.round(Number(row.max_ms)),
+    openIncidents: openByActivity.get(row.activity_id) ?? 0,
+  }));
+  for (const [activityId, open] of openByActivity) {
+    if (!stats.some((entry) => entry.activityId === activityId)) {
+      stats.push({ activityId, name: null, started: 0, completed: 0, avgMs: null, maxMs: null, openIncidents: open });
+    }
+  }
+  return stats.sort((a, b) => a.activityId.localeCompare(b.activityId));
+}
+
+/** Topics external tasks wait on now, and topics deployed definitions name. */
+export async function topicsInUse(knex: Knex): Promise<{ openTasks: string[]; definitions: string[] }> {
+  const [open, declared] = await Promise.all([
+    knex('external_tasks').distinct('topic').orderBy('topic'),
+    knex
+      .select(knex.raw(`distinct jsonb_array_elements_text(coalesce(info->'externalTopics', '[]'::jsonb)) as topic`))
+      .from('process_definitions'),
+  ]);
+  return {
+    openTasks: open.map((row: { topic: string }) => row.topic),
+    definitions: declared.map((row: { topic: string }) => row.topic).sort(),
+  };
+}
