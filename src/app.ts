@@ -15,6 +15,9 @@ import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
 import { createMetrics } from './telemetry/metrics.js';
+import { AgentRegistry } from '../service-tasks/agent/index.js';
+import { createAgentStore } from './store/agents.js';
+import { createValidationRunStore } from './store/validation-runs.js';
 
 export interface App {
   readonly config: Config;
@@ -23,6 +26,7 @@ export interface App {
   readonly registry: ServiceTaskRegistry;
   readonly poller: JobPoller;
   readonly workers: InProcessWorkers;
+  readonly agents: AgentRegistry;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -52,7 +56,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       inMemory: overrides.inMemoryDatabase,
     }));
-  const registry = overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex });
+  const validationRuns = createValidationRunStore(database.knex);
+  const registry = overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex, validationRuns });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -70,10 +75,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   });
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
+  // Every fetch is a heartbeat; silent remote agents lose their locks, and their topics go back to the built-in workers.
+  const agents = new AgentRegistry(createAgentStore(database.knex), {
+    heartbeatTimeoutMs: config.REGENFLOW_AGENT_HEARTBEAT_MS,
+    onReleased: (topics) => engine.emit('external-tasks.created', topics),
+    onError: logError,
+  });
+  engine.on('external-tasks.fetching', (workerId: string) => void agents.heartbeat(workerId).catch(logError));
   const workers = new InProcessWorkers(engine, registry, {
     workerId: `regenflow:${nodeId}`,
     retryTimeout: config.REGENFLOW_WORKER_RETRY_MS,
     onError: logError,
+    skipTopic: agents.takenOver,
   });
   const metrics = createMetrics(engine, database.knex);
   let server: Server | null = null;
@@ -85,6 +98,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     registry,
     poller,
     workers,
+    agents,
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
@@ -95,7 +109,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           return true;
         },
         onError: logError,
+        agents: { registry: agents, validationRuns, gate: config.REGENFLOW_QUALITY_GATE },
       });
+      const builtInTopics = registry.topics().filter((definition) => definition.mode === 'worker').map((definition) => definition.topic);
+      if (builtInTopics.length) await agents.register({ name: `regenflow:${nodeId}`, topics: builtInTopics, capacity: 4, kind: 'built-in' });
+      agents.start();
       poller.start();
       workers.start();
       return new Promise<number>((resolve, reject) => {
@@ -110,6 +128,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       });
     },
     async close() {
+      agents.stop();
       await workers.stop();
       await poller.stop();
       if (server) {

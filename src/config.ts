@@ -35,6 +35,24 @@ const ConfigSchema = z.object({
   REGENFLOW_PROCESSES_DIR: z.string().default('./processes'),
   /** Name of this engine node in locks. @default hostname-pid */
   REGENFLOW_NODE_ID: z.string().optional(),
+  /** Folders (comma-separated) below which agents may open git repositories. @default none: the worktree agent refuses every repository */
+  REGENFLOW_AGENT_REPOSITORIES: z.string().default(''),
+  /** Environment variables (comma-separated names) passed on to agent commands; nothing else is. */
+  REGENFLOW_AGENT_ENV: z.string().default('PATH,HOME,LANG,LC_ALL,TZ,TMPDIR,NODE_ENV,npm_config_cache'),
+  /** An agent that has not fetched for this long is unhealthy and its locked tasks are released. @default 60000 */
+  REGENFLOW_AGENT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(60_000),
+  /** YAML with the command profiles agents run (deploy.staging, agent.execute, …). @default service-tasks/agent/profiles.yaml */
+  REGENFLOW_AGENT_PROFILES: z.string().optional(),
+  /** YAML with the validation phases (command, weight, timeout, required). @default service-tasks/validator/phases.yaml */
+  REGENFLOW_VALIDATOR_PHASES: z.string().optional(),
+  /** Overall validation score a run needs to pass the quality gate. @default 0.8 */
+  REGENFLOW_QUALITY_GATE: z.coerce.number().min(0).max(1).default(0.8),
+  /** OpenAI-compatible chat completions endpoint (e.g. http://127.0.0.1:11434/v1); templates are used when unset. */
+  LLM_BASE_URL: z.string().url().optional(),
+  /** Model name sent to LLM_BASE_URL. @default gpt-4o-mini */
+  LLM_MODEL: z.string().default('gpt-4o-mini'),
+  /** Bearer key for LLM_BASE_URL. */
+  LLM_API_KEY: z.string().optional(),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;

@@ -4,6 +4,10 @@ import { rateLimit } from 'express-rate-limit';
 import type { Registry } from 'prom-client';
 import helmet from 'helmet';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
+import type { AgentRegistry } from '../../service-tasks/agent/index.js';
+import type { ValidationRunStore } from '../store/validation-runs.js';
+import { agentsRouter } from './agents-router.js';
+import { validationRunsRouter } from './validation-runs-router.js';
 import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { nativeRouter } from './native-router.js';
@@ -20,6 +24,8 @@ export interface HttpOptions {
   bpmnBytes?: number;
   isReady: () => Promise<boolean>;
   onError?: (error: unknown) => void;
+  /** Agent registry and validation runs (service-tasks/agent, service-tasks/validator). */
+  agents?: { registry: AgentRegistry; validationRuns: ValidationRunStore; gate: number };
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -59,6 +65,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
+  if (options.agents) app.use('/api/agents', ...authenticated, agentsRouter(options.agents.registry));
+  if (options.agents) app.use('/api/validation-runs', ...authenticated, validationRunsRouter(options.agents.validationRuns, { gate: options.agents.gate }));
   app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));

@@ -15,6 +15,8 @@ export interface InProcessWorkerOptions {
   concurrency?: number;
   /** Poll interval when no task was announced. @default 1000 */
   pollMs?: number;
+  /** Topics to leave to others for now (e.g. a healthy remote agent took them over). */
+  skipTopic?: (topic: string) => boolean;
   onError?: (error: unknown) => void;
 }
 
@@ -35,7 +37,7 @@ export class InProcessWorkers {
     private readonly registry: ServiceTaskRegistry,
     options: InProcessWorkerOptions,
   ) {
-    this.options = { lockDuration: 300_000, retries: 3, retryTimeout: 10_000, concurrency: 4, pollMs: 1000, ...options };
+    this.options = { lockDuration: 300_000, retries: 3, retryTimeout: 10_000, concurrency: 4, pollMs: 1000, skipTopic: () => false, ...options };
     engine.on('external-tasks.created', (topics: string[]) => {
       if (!topics.length || topics.some((topic) => this.topics().includes(topic))) this.schedule(0);
     });
@@ -44,7 +46,7 @@ export class InProcessWorkers {
   private topics(): string[] {
     return this.registry
       .topics()
-      .filter((definition) => definition.mode === 'worker')
+      .filter((definition) => definition.mode === 'worker' && !this.options.skipTopic?.(definition.topic))
       .map((definition) => definition.topic);
   }
 
@@ -113,7 +115,7 @@ export class InProcessWorkers {
     } catch (error) {
       try {
         if (error instanceof BpmnErrorSignal) {
-          await this.engine.externalTaskBpmnError(task.id, workerId, { errorCode: error.code, errorMessage: error.message });
+          await this.engine.externalTaskBpmnError(task.id, workerId, { errorCode: error.code, errorMessage: error.message, variables: error.variables });
           return;
         }
         // Camunda 7 convention: the worker counts retries down, starting from its own default.

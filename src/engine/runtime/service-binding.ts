@@ -28,6 +28,8 @@ export class BpmnErrorSignal extends Error {
   constructor(
     readonly code: string,
     message = code,
+    /** Variables set with the error (Camunda 7 handleBpmnError variables). */
+    readonly variables: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'BpmnError';
@@ -93,7 +95,8 @@ export function bindServiceTasks(options: BindingOptions) {
           const handler = options.inlineHandlers(topic);
           const parked = instance.parkedExecutions?.has(executionId) && completion?.kind !== 'retry';
           if (!handler || parked) {
-            pending.set(executionId, { activityId: activity.id, executionId, topic, priority });
+            const localVariables = io.inputs.length ? mapInputs(io, environment, executeMessage) : undefined;
+            pending.set(executionId, { activityId: activity.id, executionId, topic, priority, localVariables });
             return;
           }
           completions.delete(executionId);
