@@ -45,6 +45,10 @@ const ConfigSchema = z.object({
   REGENFLOW_AGENT_PROFILES: z.string().optional(),
   /** YAML with the validation phases (command, weight, timeout, required). @default service-tasks/validator/phases.yaml */
   REGENFLOW_VALIDATOR_PHASES: z.string().optional(),
+  /** Repository the nightly CI pipeline run validates (the timer start of ci-pipeline). */
+  REGENFLOW_CI_REPOSITORY: z.string().optional(),
+  /** Ref the nightly CI run validates; it is also what a failed nightly release rolls back to. @default main */
+  REGENFLOW_CI_REF: z.string().default('main'),
   /** Overall validation score a run needs to pass the quality gate. @default 0.8 */
   REGENFLOW_QUALITY_GATE: z.coerce.number().min(0).max(1).default(0.8),
   /** OpenAI-compatible chat completions endpoint (e.g. http://127.0.0.1:11434/v1); templates are used when unset. */

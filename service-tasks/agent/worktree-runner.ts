@@ -60,6 +60,8 @@ export interface WorktreeResult {
  * is removed whatever happened.
  */
 export class WorktreeRunner {
+  /** git keeps worktree metadata in the repository: adds and removes on one repository take turns. */
+  private readonly repositoryLocks = new Map<string, Promise<unknown>>();
   private readonly git: (args: string[], cwd: string) => Promise<CommandResult>;
 
   constructor(private readonly options: WorktreeRunnerOptions) {
@@ -97,9 +99,8 @@ export class WorktreeRunner {
     const reusable = task.keep && !task.branch && (await stat(join(folder, '.git')).catch(() => null))?.isFile() === true;
     if (!reusable) {
       await this.remove(repository, folder);
-      const add = await this.git(
-        ['worktree', 'add', ...(task.branch ? ['-B', task.branch, folder] : ['--detach', folder]), `${task.ref}^{commit}`],
-        repository,
+      const add = await this.exclusive(repository, () =>
+        this.git(['worktree', 'add', ...(task.branch ? ['-B', task.branch, folder] : ['--detach', folder]), `${task.ref}^{commit}`], repository),
       );
       if (add.exitCode !== 0) throw new AppError('WORKTREE_FAILED', `git worktree add failed: ${add.output.trim()}`);
     }
@@ -171,8 +172,25 @@ export class WorktreeRunner {
   }
 
   private async remove(repository: string, folder: string): Promise<void> {
-    await this.git(['worktree', 'remove', '--force', folder], repository);
-    await rm(folder, { recursive: true, force: true });
-    await this.git(['worktree', 'prune'], repository);
+    await this.exclusive(repository, async () => {
+      const removed = await this.git(['worktree', 'remove', '--force', folder], repository);
+      if (removed.exitCode !== 0) {
+        // Not a worktree (any more): clear the folder and whatever metadata points at it.
+        await rm(folder, { recursive: true, force: true });
+        await this.git(['worktree', 'prune'], repository);
+      }
+    });
+  }
+
+  private async exclusive<T>(repository: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.repositoryLocks.get(repository) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    const settled = next.catch(() => {});
+    this.repositoryLocks.set(repository, settled);
+    try {
+      return await next;
+    } finally {
+      if (this.repositoryLocks.get(repository) === settled) this.repositoryLocks.delete(repository);
+    }
   }
 }

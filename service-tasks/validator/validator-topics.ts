@@ -15,6 +15,8 @@ export interface ValidatorDependencies {
   phases: () => Promise<PhasesFile>;
   /** Server default of the quality gate; the phases file may set its own. */
   gate: number;
+  /** What the nightly CI run validates (server configuration). */
+  nightly?: { repository?: string; ref: string };
 }
 
 export const PhaseResultSchema = z.object({
@@ -139,5 +141,39 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
     },
   });
 
-  return [...PHASE_NAMES.filter((name) => name !== 'score').map(phaseTopic), scoreTopic, runTopic, processRun];
+  const notify = defineTopic({
+    topic: 'ci.notify',
+    description: 'tells the author what failed (a notification variable and a history entry) and frees the pipeline worktree',
+    mode: 'worker',
+    input: z.object({ repository: z.string().optional(), ref: z.string().optional(), failedPhase: z.string().optional(), failedStep: z.string().optional(), validation: z.object({ reasons: z.array(z.string()) }).optional() }).passthrough(),
+    output: z.object({ notification: z.object({ ref: z.string().nullable(), reason: z.string(), at: z.string() }) }),
+    handler: async (input, context) => {
+      if (input.repository) await runner.discard(input.repository, workspace(context.instanceId)).catch(() => {});
+      const phase = input.failedPhase ? (input as Record<string, unknown>)[`phase_${input.failedPhase}`] : undefined;
+      const summary = PhaseResultSchema.safeParse(phase);
+      const reason = input.failedPhase
+        ? `phase ${input.failedPhase} failed${summary.success ? `: ${summary.data.summary}` : ''}`
+        : input.failedStep
+          ? `${input.failedStep} failed`
+          : input.validation
+            ? `quality gate: ${input.validation.reasons.join('; ')}`
+            : 'the pipeline failed';
+      return { notification: { ref: input.ref ?? null, reason, at: new Date().toISOString() } };
+    },
+  });
+
+  const nightlyTarget = defineTopic({
+    topic: 'ci.nightly-target',
+    description: 'what the nightly run validates: REGENFLOW_CI_REPOSITORY at REGENFLOW_CI_REF',
+    mode: 'inline',
+    input: z.object({}).passthrough(),
+    output: z.object({ repository: z.string(), ref: z.string(), previousRef: z.string(), subject: z.string() }),
+    handler: async () => {
+      const nightly = dependencies.nightly;
+      if (!nightly?.repository) throw new Error('REGENFLOW_CI_REPOSITORY is not set: the nightly CI run has nothing to validate');
+      return { repository: nightly.repository, ref: nightly.ref, previousRef: nightly.ref, subject: `nightly:${nightly.repository}` };
+    },
+  });
+
+  return [...PHASE_NAMES.filter((name) => name !== 'score').map(phaseTopic), scoreTopic, runTopic, processRun, notify, nightlyTarget];
 }

@@ -89,7 +89,8 @@ export class ProcessRuntime {
       inlineHandlers: this.options.inlineHandlers,
       completions,
       track,
-      setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables),
+      // As in Camunda 7, what a service task returns lands in the instance scope, also from inside a sub-process.
+      setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables, rootEnvironmentOf(engine)),
       onHandlerFailure: (failed) => handlerFailures.push(failed),
     });
 

@@ -88,8 +88,17 @@ export function bindServiceTasks(options: BindingOptions) {
           const completion = completions.get(executionId);
           if (completion && completion.kind !== 'retry') {
             completions.delete(executionId);
-            if (completion.kind === 'complete') return finish(completion.variables);
-            return raise(completion.errorCode, completion.errorMessage, completion.variables);
+            // Answer after the resume has redelivered every message: a parallel multi-instance
+            // loop subscribes to its iterations' completions only when its own message is
+            // redelivered, and an iteration completed before that would be lost (the loop never ends).
+            options.track(
+              new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+                completion.kind === 'complete'
+                  ? finish(completion.variables)
+                  : raise(completion.errorCode, completion.errorMessage, completion.variables),
+              ),
+            );
+            return;
           }
 
           const handler = options.inlineHandlers(topic);
