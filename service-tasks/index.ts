@@ -20,6 +20,8 @@ export interface BuiltInDependencies {
   knex: Knex;
   /** Validation runs and activity spans, for the validator. */
   validationRuns: ValidationRunStore;
+  /** Registers a listener for ended instances (worktrees kept for an instance are removed then). */
+  onInstanceEnded?: (listener: (instanceId: string) => void) => void;
 }
 
 const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
@@ -45,6 +47,7 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   const { config } = dependencies;
   const registry = new ServiceTaskRegistry();
   const runner = createWorktreeRunner(config);
+  dependencies.onInstanceEnded?.((instanceId) => void runner.releaseInstance(instanceId).catch(() => {}));
   const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
   registry.register(scaffoldTopic(llm));
   for (const topic of agentTopics({ runner, profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)) })) registry.register(topic);

@@ -57,7 +57,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       inMemory: overrides.inMemoryDatabase,
     }));
   const validationRuns = createValidationRunStore(database.knex);
-  const registry = overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex, validationRuns });
+  const instanceEnded: Array<(instanceId: string) => void> = [];
+  const registry =
+    overrides.registry ??
+    createBuiltInRegistry({ config, knex: database.knex, validationRuns, onInstanceEnded: (listener) => instanceEnded.push(listener) });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -75,6 +78,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   });
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
+  engine.on('instance.ended', (ended: { id: string }) => instanceEnded.forEach((listener) => listener(ended.id)));
   // Every fetch is a heartbeat; silent remote agents lose their locks, and their topics go back to the built-in workers.
   const agents = new AgentRegistry(createAgentStore(database.knex), {
     heartbeatTimeoutMs: config.REGENFLOW_AGENT_HEARTBEAT_MS,

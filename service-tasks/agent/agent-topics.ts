@@ -62,7 +62,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     input: z.object({ feature: kebab, scaffolds: ScaffoldsSchema }),
     output: z.object({ workItems: z.array(WorkItemSchema), reviewRound: z.number().int() }),
     handler: async ({ feature, scaffolds }) => ({
-      workItems: scaffolds.map((scaffold) => ({ entity: scaffold.entity, branch: `feature/${feature}/${scaffold.entity}`, files: scaffold.files })),
+      workItems: scaffolds.map((scaffold) => ({ entity: scaffold.entity, branch: `feature/${feature}--${scaffold.entity}`, files: scaffold.files })),
       reviewRound: 0,
     }),
   });

@@ -62,6 +62,8 @@ export interface WorktreeResult {
 export class WorktreeRunner {
   /** git keeps worktree metadata in the repository: adds and removes on one repository take turns. */
   private readonly repositoryLocks = new Map<string, Promise<unknown>>();
+  /** Worktrees kept for later tasks: key -> repository. */
+  private readonly kept = new Map<string, string>();
   private readonly git: (args: string[], cwd: string) => Promise<CommandResult>;
 
   constructor(private readonly options: WorktreeRunnerOptions) {
@@ -149,6 +151,7 @@ export class WorktreeRunner {
       };
     } finally {
       if (!task.keep || task.branch) await this.remove(repository, folder);
+      else this.kept.set(task.key, repository);
     }
   }
 
@@ -163,7 +166,17 @@ export class WorktreeRunner {
 
   /** Removes a kept worktree. */
   async discard(repositoryPath: string, key: string): Promise<void> {
+    this.kept.delete(key);
     await this.remove(await this.repository(repositoryPath), await this.folder(key));
+  }
+
+  /** Removes every worktree kept for an instance (its keys name it): called when the instance ends. */
+  async releaseInstance(instanceId: string): Promise<void> {
+    for (const [key, repository] of [...this.kept]) {
+      if (!key.includes(instanceId)) continue;
+      this.kept.delete(key);
+      await this.remove(repository, await this.folder(key));
+    }
   }
 
   private async folder(key: string): Promise<string> {

@@ -69,14 +69,12 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
 
     const approval = await waitForTask(instanceId, 'approval');
     const waiting = await app.engine.getInstance(instanceId);
-    expect(waiting.variables).toMatchObject({ quality: 1, gatePassed: true, featureBranch: 'feature/billing', merged: ['feature/billing/invoice', 'feature/billing/customer'] });
+    expect(waiting.variables).toMatchObject({ quality: 1, gatePassed: true, featureBranch: 'feature/billing', merged: ['feature/billing--invoice', 'feature/billing--customer'] });
     // Each agent committed on its own branch; the feature branch has both scaffolds.
-    expect(project.git('log', '--format=%s', '-1', 'feature/billing/invoice')).toBe('billing: scaffold invoice');
+    expect(project.git('log', '--format=%s', '-1', 'feature/billing--invoice')).toBe('billing: scaffold invoice');
     const files = project.git('ls-tree', '-r', '--name-only', 'feature/billing').split('\n');
     expect(files).toEqual(expect.arrayContaining(['src/models/invoice.ts', 'src/routes/invoice-router.ts', 'test/invoice-router.test.ts', 'src/models/customer.ts']));
     expect(project.git('show', 'feature/billing:src/models/customer.ts')).toContain('email: z.email()');
-    // No worktree is left behind.
-    expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
     const validation = waiting.variables.validation as { runId: string; score: number; vitalFew: string[] };
     expect(validation.score).toBe(1);
     const run = await owner('GET', `/api/validation-runs/${validation.runId}`);
@@ -91,6 +89,8 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(await endEvents(instanceId)).toContain('released');
     expect(instance.variables).toMatchObject({ monitoring: { by: 'evolution-cycle', subject: 'feature/billing' } });
     expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
+    // No worktree is left behind once the instance ended.
+    await eventually(async () => project.git('worktree', 'list').split('\n').length === 1);
   });
 
   it('when a commit fails its unit tests, then the pipeline notifies, takes the fixed ref, scores it past the gate and releases on approval', async () => {
