@@ -121,4 +121,19 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     const trend = await owner('GET', '/api/validation-runs/trend?subject=shop');
     expect(trend.body).toMatchObject({ subject: 'shop', runs: [{ score: 1, passed: true }] });
   });
+
+  it('when the post-deploy watch fails after the production release, then the pipeline rolls back to the previous ref', async () => {
+    const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: 'main', subject: 'shop-risky' } });
+    const instanceId = started.body.id as string;
+    const approval = await waitForTask(instanceId, 'approval');
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+    const instance = await ended(instanceId);
+    const endsAt = await endEvents(instanceId);
+    expect(endsAt).toContain('rolled_back');
+    expect(endsAt).not.toContain('released');
+    expect(instance.variables).toMatchObject({ failedStep: 'deploy.watch' });
+    expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
+    expect(JSON.stringify(instance.variables.deploy_rollback)).toContain('deployed to rollback');
+  });
 });

@@ -52,7 +52,8 @@ test('every model has a zod schema, a router and a router test', () => {
 });
 `,
     'scripts/integration.mjs': "console.log('integration ok');\n",
-    'scripts/deploy.mjs': "const target = process.argv[2] ?? 'nowhere';\nif (process.env.FAIL_DEPLOY === target) process.exit(3);\nconsole.log('deployed to ' + target);\n",
+    // A commit that carries FAIL_<target> fails that step (deploy, smoke or watch).
+    'scripts/deploy.mjs': "import { existsSync } from 'node:fs';\nconst target = process.argv[2] ?? 'nowhere';\nif (existsSync('FAIL_' + target)) { console.error(target + ' failed'); process.exit(3); }\nconsole.log('deployed to ' + target);\n",
     'scripts/emit-spans.mjs': `const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
 if (!endpoint) { console.log('no collector'); process.exit(0); }
 const attr = (key, value) => ({ key, value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value } });
