@@ -48,15 +48,18 @@ const typeOf = (value: unknown): string =>
  * group's required attributes, and every attribute it has must be defined with a
  * matching type (an int is a valid double).
  */
-export function checkSpans(registry: Registry, spans: CapturedSpan[]): { checked: number; violations: string[] } {
+export function checkSpans(registry: Registry, spans: CapturedSpan[]): { checked: number; violations: string[]; badSpans: number } {
   const types = new Map<string, string>();
   for (const group of registry.groups) for (const attribute of group.attributes) if ('id' in attribute) types.set(attribute.id, attribute.type);
   const spanGroups = registry.groups.filter((group) => group.type === 'span' && group.span_name_prefix);
   const violations: string[] = [];
+  let badSpans = 0;
   for (const span of spans) {
+    const before = violations.length;
     const group = spanGroups.filter((candidate) => span.name.startsWith(candidate.span_name_prefix!)).sort((a, b) => b.span_name_prefix!.length - a.span_name_prefix!.length)[0];
     if (!group) {
       violations.push(`span "${span.name}" matches no span group`);
+      badSpans++;
       continue;
     }
     for (const attribute of group.attributes) {
@@ -68,6 +71,7 @@ export function checkSpans(registry: Registry, spans: CapturedSpan[]): { checked
       if (!expected) violations.push(`span "${span.name}" has attribute ${key}, which the registry does not define`);
       else if (typeOf(value) !== expected && !(expected === 'double' && typeOf(value) === 'int')) violations.push(`span "${span.name}" attribute ${key} is ${typeOf(value)}, not ${expected}`);
     }
+    if (violations.length > before) badSpans++;
   }
-  return { checked: spans.length, violations };
+  return { checked: spans.length, violations, badSpans };
 }

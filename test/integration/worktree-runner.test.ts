@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../../service-tasks/agent/command-runner.js';
 import { WorktreeRunner } from '../../service-tasks/agent/worktree-runner.js';
+import type { PhasesFile } from '../../service-tasks/validator/phase-config.js';
+import { runPhase } from '../../service-tasks/validator/phase-runner.js';
 import { createNodeProject } from '../support/node-project.js';
 
 const alive = (pid: number) => {
@@ -128,6 +130,30 @@ describe('worktree runner', () => {
     await expect(runner.run({ ...base, repository: project.repository, ref: 'main', files: [{ path: '../../outside.txt', content: 'x' }] })).rejects.toMatchObject({
       code: 'PATH_OUTSIDE_WORK_FOLDER',
     });
+    expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
+  });
+
+  it('when a run exports spans that break the registry, then the OpenTelemetry phase fails naming them; the registry phase checks the YAML', async () => {
+    const emit = (await import('node:fs/promises')).readFile(join(project.repository, 'scripts/emit-spans.mjs'), 'utf8');
+    const broken = (await emit).replace("attr('shop.order.id', 'o-1'), ", "attr('shop.secret', 'x'), ");
+    const ref = project.commit({ 'scripts/emit-spans.mjs': broken }, 'spans without the order id', 'bad-spans');
+    const phases: PhasesFile = {
+      registry: 'semconv/registry.yaml',
+      phases: [
+        { name: 'otel', kind: 'otel', argv: ['node', 'scripts/emit-spans.mjs'], weight: 1, timeoutMs: 30_000, required: false },
+        { name: 'registry', kind: 'registry', weight: 1, timeoutMs: 30_000, required: false },
+      ],
+    };
+    const target = { repository: project.repository, ref, workspace: 'spans' };
+    const otel = await runPhase(runner, phases, phases.phases[0]!, target);
+    expect(otel).toMatchObject({ passed: false, score: 0 });
+    expect(otel.summary).toContain('lacks required attribute shop.order.id');
+    expect(otel.summary).toContain('has attribute shop.secret, which the registry does not define');
+    const good = await runPhase(runner, phases, phases.phases[0]!, { ...target, ref: 'main', workspace: 'spans-main' });
+    expect(good).toMatchObject({ passed: true, score: 1, summary: '1 spans follow the registry' });
+    expect(await runPhase(runner, phases, phases.phases[1]!, target)).toMatchObject({ passed: true, summary: 'semconv/registry.yaml is well-formed' });
+    await runner.discard(project.repository, 'spans');
+    await runner.discard(project.repository, 'spans-main');
     expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
   });
 });
