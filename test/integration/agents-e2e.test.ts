@@ -93,6 +93,20 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     await eventually(async () => project.git('worktree', 'list').split('\n').length === 1);
   });
 
+  it('when integration keeps failing, then the manager sends the work back for refinement and gives up after three rounds', async () => {
+    const started = await owner('POST', '/api/process-instances', {
+      processKey: 'feature-lifecycle',
+      variables: { repository: project.repository, baseRef: 'main', feature: 'unstable', entities: [{ name: 'flaky', fields: [{ name: 'odds', type: 'number' }] }] },
+    });
+    const instance = await ended(started.body.id);
+    expect(instance.status).toBe('completed');
+    expect(await endEvents(instance.id)).toContain('abandoned');
+    expect(instance.variables).toMatchObject({ reviewRound: 3, quality: 0.6, review: { missing: [], notes: ['3 of 3 expected files are on feature/unstable', 'integration phase failed'] } });
+    const rounds = await app.database.knex('history').where({ instance_id: instance.id, event: 'end' }).pluck('activity_id');
+    expect(rounds.filter((id: string) => id === 'manager_review')).toHaveLength(3);
+    expect(rounds.filter((id: string) => id === 'refine')).toHaveLength(2);
+  });
+
   it('when a commit fails its unit tests, then the pipeline notifies, takes the fixed ref, scores it past the gate and releases on approval', async () => {
     const broken = project.commit({ 'test/broken.test.mjs': "import { test } from 'node:test';\ntest('fails', () => { throw new Error('broken on purpose'); });\n" }, 'break the build', 'broken');
     const started = await owner('POST', '/api/process-instances', {

@@ -51,7 +51,8 @@ test('every model has a zod schema, a router and a router test', () => {
   }
 });
 `,
-    'scripts/integration.mjs': "console.log('integration ok');\n",
+    // An entity named "flaky" never passes integration: the review loop has to give up on it.
+    'scripts/integration.mjs': "import { existsSync } from 'node:fs';\nif (existsSync('src/models/flaky.ts')) { console.error('flaky breaks integration'); process.exit(1); }\nconsole.log('integration ok');\n",
     // A commit that carries FAIL_<target> fails that step (deploy, smoke or watch).
     'scripts/deploy.mjs': "import { existsSync } from 'node:fs';\nconst target = process.argv[2] ?? 'nowhere';\nif (existsSync('FAIL_' + target)) { console.error(target + ' failed'); process.exit(3); }\nconsole.log('deployed to ' + target);\n",
     'scripts/emit-spans.mjs': `const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
