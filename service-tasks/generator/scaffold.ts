@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import nunjucks from 'nunjucks';
 import { z } from 'zod';
+import { sourceAsset } from '../source-asset.js';
 import type { ServiceTaskDefinition } from '../registry.js';
 import type { LlmClient } from './llm-client.js';
 
@@ -54,7 +55,7 @@ const EXAMPLE: Record<EntitySpec['fields'][number]['type'], unknown> = {
   email: 'someone@example.com',
 };
 
-const environment = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(import.meta.dirname, 'templates', 'scaffold')), {
+const environment = new nunjucks.Environment(new nunjucks.FileSystemLoader(join(sourceAsset(import.meta.dirname), 'templates', 'scaffold')), {
   autoescape: false,
   throwOnUndefined: true,
 });

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { sourceAsset } from '../source-asset.js';
 
 export const PHASE_NAMES = ['setup', 'unit', 'integration', 'performance', 'security', 'otel', 'registry', 'e2e', 'score'] as const;
 export type PhaseName = (typeof PHASE_NAMES)[number];
@@ -30,7 +31,7 @@ export const PhasesFileSchema = z
 export type PhaseConfig = z.infer<typeof PhaseSchema>;
 export type PhasesFile = z.infer<typeof PhasesFileSchema>;
 
-export const DEFAULT_PHASES_FILE = join(import.meta.dirname, 'phases.yaml');
+export const DEFAULT_PHASES_FILE = join(sourceAsset(import.meta.dirname), 'phases.yaml');
 
 /** Reads the phases from server configuration (a YAML file), never from process variables. */
 export async function loadPhases(path = DEFAULT_PHASES_FILE): Promise<PhasesFile> {

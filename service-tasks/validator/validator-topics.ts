@@ -167,11 +167,12 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
     description: 'what the nightly run validates: REGENFLOW_CI_REPOSITORY at REGENFLOW_CI_REF',
     mode: 'inline',
     input: z.object({}).passthrough(),
-    output: z.object({ repository: z.string(), ref: z.string(), previousRef: z.string(), subject: z.string() }),
+    output: z.object({ configured: z.boolean(), repository: z.string().optional(), ref: z.string().optional(), previousRef: z.string().optional(), subject: z.string().optional() }),
     handler: async () => {
       const nightly = dependencies.nightly;
-      if (!nightly?.repository) throw new Error('REGENFLOW_CI_REPOSITORY is not set: the nightly CI run has nothing to validate');
-      return { repository: nightly.repository, ref: nightly.ref, previousRef: nightly.ref, subject: `nightly:${nightly.repository}` };
+      // Not configured is a normal state of a fresh server: the run ends without work.
+      if (!nightly?.repository) return { configured: false };
+      return { configured: true, repository: nightly.repository, ref: nightly.ref, previousRef: nightly.ref, subject: `nightly:${nightly.repository}` };
     },
   });
 

@@ -26,11 +26,13 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
         REGENFLOW_VALIDATOR_PHASES: join(repositoryRoot, 'test/fixtures/agents/phases.yaml'),
         REGENFLOW_AGENT_PROFILES: join(repositoryRoot, 'test/fixtures/agents/profiles.yaml'),
         REGENFLOW_WORKER_RETRY_MS: '100',
+        REGENFLOW_CI_REPOSITORY: join(project.root, 'repos', 'shop'),
+        REGENFLOW_CI_REF: 'main',
       },
     });
     const port = await app.listen();
     owner = httpClient(`http://127.0.0.1:${port}`, TEST_TOKENS.owner);
-    for (const file of ['feature-lifecycle.bpmn', 'ci-pipeline.bpmn']) {
+    for (const file of ['feature-lifecycle.bpmn', 'ci-pipeline.bpmn', 'ci-nightly.bpmn']) {
       await app.engine.deploy([{ name: file, xml: await readFile(join(repositoryRoot, 'processes', file), 'utf8') }]);
     }
   });
@@ -149,5 +151,17 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(instance.variables).toMatchObject({ failedStep: 'deploy.watch' });
     expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
     expect(JSON.stringify(instance.variables.deploy_rollback)).toContain('deployed to rollback');
+  });
+
+  it('when the nightly timer comes due, then ci-nightly runs the pipeline on the configured repository as a call activity', async () => {
+    // 24 hours pass: the timer-start job is due now.
+    await app.database.knex('jobs').where({ kind: 'timer-start', activity_id: 'nightly' }).update({ due_at: new Date(Date.now() - 1000) });
+    const nightly = await eventually(async () => app.database.knex('process_instances').where({ process_key: 'ci-nightly' }).first(), 10_000);
+    const pipeline = await eventually(async () => app.database.knex('process_instances').where({ parent_instance_id: nightly.id }).first(), 10_000);
+    const approval = await waitForTask(pipeline.id, 'approval');
+    expect((await app.engine.getInstance(pipeline.id)).variables).toMatchObject({ ref: 'main', gatePassed: true, subject: `nightly:${project.repository}` });
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: false } });
+    expect(await ended(nightly.id)).toMatchObject({ status: 'completed' });
+    expect(await endEvents(pipeline.id)).toContain('release_rejected');
   });
 });
