@@ -98,6 +98,12 @@ export class InProcessWorkers {
   private async run(task: Awaited<ReturnType<WorkflowEngine['fetchAndLock']>>[number]): Promise<void> {
     const definition = this.registry.get(task.topic);
     const workerId = this.options.workerId;
+    // A handler may outlast the lock (a validation phase runs up to its own timeout): renew it
+    // at half-time so no other worker takes the task while this one still works on it.
+    const renewal = setInterval(() => {
+      this.engine.extendExternalTaskLock(task.id, workerId, this.options.lockDuration).catch((error) => this.options.onError?.(error));
+    }, Math.max(50, Math.floor(this.options.lockDuration / 2)));
+    renewal.unref();
     try {
       if (!definition) throw new Error(`no handler for topic ${task.topic}`);
       const input = definition.input.parse(task.variables);
@@ -111,8 +117,10 @@ export class InProcessWorkers {
           idempotencyKey: `${task.instance_id}/${task.execution_id}`,
         }),
       ) as Record<string, unknown>;
+      clearInterval(renewal);
       await this.engine.completeExternalTask(task.id, workerId, output);
     } catch (error) {
+      clearInterval(renewal);
       try {
         if (error instanceof BpmnErrorSignal) {
           await this.engine.externalTaskBpmnError(task.id, workerId, { errorCode: error.code, errorMessage: error.message, variables: error.variables });
@@ -129,6 +137,8 @@ export class InProcessWorkers {
       } catch (reportError) {
         this.options.onError?.(reportError);
       }
+    } finally {
+      clearInterval(renewal);
     }
   }
 }

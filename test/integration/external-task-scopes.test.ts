@@ -1,6 +1,9 @@
+import { z } from 'zod';
+import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
+import { InProcessWorkers } from '../../src/engine/in-process-workers.js';
 import { bpmn, sequence } from '../support/bpmn.js';
 import { httpClient, TEST_TOKENS } from '../support/server-process.js';
-import { createTestApp } from '../support/test-app.js';
+import { createTestApp, eventually } from '../support/test-app.js';
 
 /**
  * What the agent processes need from external tasks, as Camunda 7 does it: a task sees its
@@ -78,5 +81,34 @@ describe('external task scopes', () => {
     expect(await app.engine.getInstance(instance.id)).toMatchObject({ status: 'active', variables: { fromFirst: 1, why: 'broken' } });
     const ends = await app.database.knex('history').where({ instance_id: instance.id, event: 'start' }).pluck('activity_id');
     expect(ends).toContain('after_failure');
+  });
+
+  it('when a built-in handler runs longer than its lock, then the worker renews the lock and nobody else takes the task', async () => {
+    const registry = new ServiceTaskRegistry().register({
+      topic: 'scopes.slow',
+      description: 'outlives its lock',
+      mode: 'worker',
+      input: z.object({}),
+      output: z.object({ slowDone: z.boolean() }),
+      handler: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        return { slowDone: true };
+      },
+    });
+    const errors: unknown[] = [];
+    const workers = new InProcessWorkers(app.engine, registry, { workerId: 'slow-worker', lockDuration: 300, pollMs: 50, onError: (error) => errors.push(error) });
+    await app.engine.deploy([{ name: 'slow.bpmn', xml: sequence('scopes_slow', [{ id: 'slow', xml: '<bpmn:serviceTask id="slow" camunda:type="external" camunda:topic="scopes.slow" />' }]) }]);
+    workers.start();
+    try {
+      const instance = await app.engine.start({ processKey: 'scopes_slow' });
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      // Past the first 300 ms lock: without renewal this fetch would take the task away.
+      expect(await fetchAll('scopes.slow')).toEqual([]);
+      await eventually(async () => (await app.engine.getInstance(instance.id)).status === 'completed', 5000);
+      expect((await app.engine.getInstance(instance.id)).variables).toMatchObject({ slowDone: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await workers.stop();
+    }
   });
 });
