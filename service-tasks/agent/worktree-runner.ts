@@ -98,7 +98,13 @@ export class WorktreeRunner {
     const repository = await this.repository(task.repository);
     const started = performance.now();
     const folder = await this.folder(task.key);
-    const reusable = task.keep && !task.branch && (await stat(join(folder, '.git')).catch(() => null))?.isFile() === true;
+    // A kept worktree is reused only while it still holds the commit the ref names now.
+    let reusable = task.keep === true && !task.branch && (await stat(join(folder, '.git')).catch(() => null))?.isFile() === true;
+    if (reusable) {
+      const wanted = await this.git(['rev-parse', '--verify', `${task.ref}^{commit}`], repository);
+      const held = await this.git(['rev-parse', 'HEAD'], folder);
+      reusable = wanted.exitCode === 0 && wanted.output.trim() === held.output.trim();
+    }
     if (!reusable) {
       await this.remove(repository, folder);
       const add = await this.exclusive(repository, () =>

@@ -41,7 +41,14 @@ const VerdictSchema = z.object({
   vitalFew: z.array(z.string()),
   reasons: z.array(z.string()),
 });
-const VerdictOutput = z.object({ validation: VerdictSchema, qualityScore: z.number(), gatePassed: z.boolean() });
+const VerdictOutput = z.object({
+  validation: VerdictSchema,
+  qualityScore: z.number(),
+  gatePassed: z.boolean(),
+  // A resubmitted run that got this far clears what the failed one left for notify.
+  failedPhase: z.null(),
+  failedStep: z.null(),
+});
 
 /**
  * The validator's topics: one per phase (`validator.unit`, …) for pipelines that model the
@@ -76,7 +83,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
   const verdict = async (file: PhasesFile, results: PhaseResult[], target: { subject: string; ref: string; instanceId: string }) => {
     const decided = score(results, gateOf(file));
     const row = await runs.insert({ subject: target.subject, instanceId: target.instanceId, ref: target.ref, score: decided.score, gate: decided.gate, passed: decided.passed, phases: results });
-    return { validation: { runId: row.id, ...decided }, qualityScore: decided.score, gatePassed: decided.passed };
+    return { validation: { runId: row.id, ...decided }, qualityScore: decided.score, gatePassed: decided.passed, failedPhase: null, failedStep: null };
   };
 
   const scoreTopic = defineTopic({

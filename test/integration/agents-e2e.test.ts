@@ -127,7 +127,7 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     await owner('POST', `/api/tasks/${fix.id}/complete`, { variables: { ref: 'main' } });
     const approval = await waitForTask(instanceId, 'approval');
     const scored = await app.engine.getInstance(instanceId);
-    expect(scored.variables).toMatchObject({ gatePassed: true, qualityScore: 1, phase_security: { passed: true, summary: expect.stringContaining('0 vulnerabilities') }, phase_otel: { passed: true, summary: '1 spans follow the registry' } });
+    expect(scored.variables).toMatchObject({ gatePassed: true, qualityScore: 1, failedPhase: null, phase_security: { passed: true, summary: expect.stringContaining('0 vulnerabilities') }, phase_otel: { passed: true, summary: '1 spans follow the registry' } });
     expect(JSON.stringify(scored.variables.deploy_smoke)).toContain('deployed to smoke');
 
     await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });

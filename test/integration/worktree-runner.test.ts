@@ -156,4 +156,14 @@ describe('worktree runner', () => {
     await runner.discard(project.repository, 'spans-main');
     expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
   });
+
+  it('when a kept worktree is asked for again after its ref moved, then it is made afresh at the new commit', async () => {
+    const first = project.commit({ 'docs/a.md': 'a\n' }, 'a', 'moving');
+    const look = { repository: project.repository, ref: 'moving', key: 'kept', keep: true, commands: [{ argv: ['git', 'rev-parse', 'HEAD'], timeoutMs: 10_000 }] };
+    expect((await runner.run(look)).commands[0]!.output.trim()).toBe(first);
+    const second = project.commit({ 'docs/b.md': 'b\n' }, 'b', 'moving');
+    expect((await runner.run(look)).commands[0]!.output.trim()).toBe(second);
+    await runner.discard(project.repository, 'kept');
+    expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
+  });
 });
