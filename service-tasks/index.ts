@@ -1,8 +1,14 @@
+import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../src/config.js';
 import type { FeatureFlagStore, IncidentStore } from '../src/store/incident-store.js';
 import { incidentTasks } from './incident/index.js';
+import type { ValidationRunStore } from '../src/store/validation-runs.js';
+import { agentTopics, loadProfiles, WorktreeRunner } from './agent/index.js';
+import { LlmClient } from './generator/llm-client.js';
+import { scaffoldTopic } from './generator/scaffold.js';
 import { ServiceTaskRegistry } from './registry.js';
+import { loadPhases, validatorTopics } from './validator/index.js';
 
 export { ServiceTaskRegistry, type ServiceTaskDefinition } from './registry.js';
 
@@ -16,6 +22,28 @@ export interface BuiltInDependencies {
   knex: Knex;
   /** Pattern store, decision log and alert lookups of incident response. */
   incident: { store: IncidentStore; flags: FeatureFlagStore };
+  /** Validation runs and activity spans, for the validator. */
+  validationRuns: ValidationRunStore;
+  /** Registers a listener for ended instances (worktrees kept for an instance are removed then). */
+  onInstanceEnded?: (listener: (instanceId: string) => void) => void;
+}
+
+const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load().catch((error) => {
+    loaded = undefined;
+    throw error;
+  }));
+};
+
+/** The worktree agent as configured: work folder below the data folder, allowed repositories, environment allow-list. */
+export function createWorktreeRunner(config: Config): WorktreeRunner {
+  const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
+  return new WorktreeRunner({
+    workRoot: join(config.REGENFLOW_DATA_DIR, 'work'),
+    repositoryRoots: list(config.REGENFLOW_AGENT_REPOSITORIES),
+    envAllowList: list(config.REGENFLOW_AGENT_ENV),
+  });
 }
 
 /** The registry of every built-in topic (generator, entropy, agent, validator). */
@@ -34,5 +62,12 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   })) {
     registry.register(task);
   }
+  const runner = createWorktreeRunner(config);
+  dependencies.onInstanceEnded?.((instanceId) => void runner.releaseInstance(instanceId).catch(() => {}));
+  const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
+  registry.register(scaffoldTopic(llm));
+  for (const topic of agentTopics({ runner, profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)) })) registry.register(topic);
+  const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));
+  for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF } })) registry.register(topic);
   return registry;
 }

@@ -18,6 +18,9 @@ import { createMetrics } from './telemetry/metrics.js';
 import { createTelemetry, type Telemetry } from './telemetry/index.js';
 import { AlertIntake } from './alerts/alert-intake.js';
 import { createFeatureFlagStore, createIncidentStore } from './store/incident-store.js';
+import { AgentRegistry } from '../service-tasks/agent/index.js';
+import { createAgentStore } from './store/agents.js';
+import { createValidationRunStore } from './store/validation-runs.js';
 
 export interface App {
   readonly config: Config;
@@ -28,6 +31,7 @@ export interface App {
   readonly workers: InProcessWorkers;
   /** Engine spans (span store, OTLP export). */
   readonly telemetry: Telemetry;
+  readonly agents: AgentRegistry;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -57,12 +61,16 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       inMemory: overrides.inMemoryDatabase,
     }));
+  const validationRuns = createValidationRunStore(database.knex);
+  const instanceEnded: Array<(instanceId: string) => void> = [];
   const registry =
     overrides.registry ??
     createBuiltInRegistry({
       config,
       knex: database.knex,
       incident: { store: createIncidentStore(database.knex), flags: createFeatureFlagStore(database.knex) },
+      validationRuns,
+      onInstanceEnded: (listener) => instanceEnded.push(listener),
     });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
@@ -81,10 +89,19 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   });
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
+  engine.on('instance.ended', (ended: { id: string }) => instanceEnded.forEach((listener) => listener(ended.id)));
+  // Every fetch is a heartbeat; silent remote agents lose their locks, and their topics go back to the built-in workers.
+  const agents = new AgentRegistry(createAgentStore(database.knex), {
+    heartbeatTimeoutMs: config.REGENFLOW_AGENT_HEARTBEAT_MS,
+    onReleased: (topics) => engine.emit('external-tasks.created', topics),
+    onError: logError,
+  });
+  engine.on('external-tasks.fetching', (workerId: string) => void agents.heartbeat(workerId).catch(logError));
   const workers = new InProcessWorkers(engine, registry, {
     workerId: `regenflow:${nodeId}`,
     retryTimeout: config.REGENFLOW_WORKER_RETRY_MS,
     onError: logError,
+    skipTopic: agents.takenOver,
   });
   const telemetry = createTelemetry({
     engine,
@@ -114,6 +131,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     poller,
     workers,
     telemetry,
+    agents,
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
@@ -127,7 +145,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         },
         onError: logError,
         incident: { intake: alertIntake },
+        agents: { registry: agents, validationRuns, gate: config.REGENFLOW_QUALITY_GATE },
       });
+      const builtInTopics = registry.topics().filter((definition) => definition.mode === 'worker').map((definition) => definition.topic);
+      if (builtInTopics.length) await agents.register({ name: `regenflow:${nodeId}`, topics: builtInTopics, capacity: 4, kind: 'built-in' });
+      agents.start();
       poller.start();
       workers.start();
       return new Promise<number>((resolve, reject) => {
@@ -142,6 +164,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       });
     },
     async close() {
+      agents.stop();
       await workers.stop();
       await poller.stop();
       if (server) {

@@ -74,6 +74,28 @@ const ConfigSchema = z.object({
   REGENFLOW_INCIDENT_REVIEW_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.5),
   /** Minutes of a service's spans the incident analysis looks at. @default 15 */
   REGENFLOW_INCIDENT_TELEMETRY_WINDOW_MINUTES: z.coerce.number().int().min(1).default(15),
+  /** Folders (comma-separated) below which agents may open git repositories. @default none: the worktree agent refuses every repository */
+  REGENFLOW_AGENT_REPOSITORIES: z.string().default(''),
+  /** Environment variables (comma-separated names) passed on to agent commands; nothing else is. */
+  REGENFLOW_AGENT_ENV: z.string().default('PATH,HOME,LANG,LC_ALL,TZ,TMPDIR,NODE_ENV,npm_config_cache'),
+  /** An agent that has not fetched for this long is unhealthy and its locked tasks are released. @default 60000 */
+  REGENFLOW_AGENT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(60_000),
+  /** YAML with the command profiles agents run (deploy.staging, agent.execute, …). @default service-tasks/agent/profiles.yaml */
+  REGENFLOW_AGENT_PROFILES: z.string().optional(),
+  /** YAML with the validation phases (command, weight, timeout, required). @default service-tasks/validator/phases.yaml */
+  REGENFLOW_VALIDATOR_PHASES: z.string().optional(),
+  /** Repository the nightly CI pipeline run validates (the timer start of ci-pipeline). */
+  REGENFLOW_CI_REPOSITORY: z.string().optional(),
+  /** Ref the nightly CI run validates; it is also what a failed nightly release rolls back to. @default main */
+  REGENFLOW_CI_REF: z.string().default('main'),
+  /** Overall validation score a run needs to pass the quality gate. @default 0.8 */
+  REGENFLOW_QUALITY_GATE: z.coerce.number().min(0).max(1).default(0.8),
+  /** OpenAI-compatible chat completions endpoint (e.g. http://127.0.0.1:11434/v1); templates are used when unset. */
+  LLM_BASE_URL: z.string().url().optional(),
+  /** Model name sent to LLM_BASE_URL. @default gpt-4o-mini */
+  LLM_MODEL: z.string().default('gpt-4o-mini'),
+  /** Bearer key for LLM_BASE_URL. */
+  LLM_API_KEY: z.string().optional(),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;

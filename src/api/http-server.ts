@@ -4,6 +4,10 @@ import { rateLimit } from 'express-rate-limit';
 import type { Registry } from 'prom-client';
 import helmet from 'helmet';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
+import type { AgentRegistry } from '../../service-tasks/agent/index.js';
+import type { ValidationRunStore } from '../store/validation-runs.js';
+import { agentsRouter } from './agents-router.js';
+import { validationRunsRouter } from './validation-runs-router.js';
 import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { camundaErrorHandler, camundaNotFound } from './camunda/camunda-errors.js';
 import { deploymentRouter } from './camunda/deployment-router.js';
@@ -46,6 +50,8 @@ export interface HttpOptions {
   onError?: (error: unknown) => void;
   /** Alert webhooks and the incident pattern store. */
   incident?: { intake: AlertIntake };
+  /** Agent registry and validation runs (service-tasks/agent, service-tasks/validator). */
+  agents?: { registry: AgentRegistry; validationRuns: ValidationRunStore; gate: number };
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -96,6 +102,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   // Before the native router: a request is authenticated (and counted) once.
   if (options.incident) app.use('/api/alerts', ...authenticated, alertsRouter(engine.knex, options.incident.intake));
   if (options.incident) app.use('/api/patterns', ...authenticated, patternsRouter(engine.knex));
+  if (options.agents) app.use('/api/agents', ...authenticated, agentsRouter(options.agents.registry));
+  if (options.agents) app.use('/api/validation-runs', ...authenticated, validationRunsRouter(options.agents.validationRuns, { gate: options.agents.gate }));
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits));

@@ -15,6 +15,8 @@ export interface InProcessWorkerOptions {
   concurrency?: number;
   /** Poll interval when no task was announced. @default 1000 */
   pollMs?: number;
+  /** Topics to leave to others for now (e.g. a healthy remote agent took them over). */
+  skipTopic?: (topic: string) => boolean;
   onError?: (error: unknown) => void;
 }
 
@@ -35,7 +37,7 @@ export class InProcessWorkers {
     private readonly registry: ServiceTaskRegistry,
     options: InProcessWorkerOptions,
   ) {
-    this.options = { lockDuration: 300_000, retries: 3, retryTimeout: 10_000, concurrency: 4, pollMs: 1000, ...options };
+    this.options = { lockDuration: 300_000, retries: 3, retryTimeout: 10_000, concurrency: 4, pollMs: 1000, skipTopic: () => false, ...options };
     engine.on('external-tasks.created', (topics: string[]) => {
       if (!topics.length || topics.some((topic) => this.topics().includes(topic))) this.schedule(0);
     });
@@ -44,7 +46,7 @@ export class InProcessWorkers {
   private topics(): string[] {
     return this.registry
       .topics()
-      .filter((definition) => definition.mode === 'worker')
+      .filter((definition) => definition.mode === 'worker' && !this.options.skipTopic?.(definition.topic))
       .map((definition) => definition.topic);
   }
 
@@ -96,6 +98,12 @@ export class InProcessWorkers {
   private async run(task: Awaited<ReturnType<WorkflowEngine['fetchAndLock']>>[number]): Promise<void> {
     const definition = this.registry.get(task.topic);
     const workerId = this.options.workerId;
+    // A handler may outlast the lock (a validation phase runs up to its own timeout): renew it
+    // at half-time so no other worker takes the task while this one still works on it.
+    const renewal = setInterval(() => {
+      this.engine.extendExternalTaskLock(task.id, workerId, this.options.lockDuration).catch((error) => this.options.onError?.(error));
+    }, Math.max(50, Math.floor(this.options.lockDuration / 2)));
+    renewal.unref();
     try {
       if (!definition) throw new Error(`no handler for topic ${task.topic}`);
       const input = definition.input.parse(task.variables);
@@ -109,11 +117,13 @@ export class InProcessWorkers {
           idempotencyKey: `${task.instance_id}/${task.execution_id}`,
         }),
       ) as Record<string, unknown>;
+      clearInterval(renewal);
       await this.engine.completeExternalTask(task.id, workerId, output);
     } catch (error) {
+      clearInterval(renewal);
       try {
         if (error instanceof BpmnErrorSignal) {
-          await this.engine.externalTaskBpmnError(task.id, workerId, { errorCode: error.code, errorMessage: error.message });
+          await this.engine.externalTaskBpmnError(task.id, workerId, { errorCode: error.code, errorMessage: error.message, variables: error.variables });
           return;
         }
         // Camunda 7 convention: the worker counts retries down, starting from its own default.
@@ -127,6 +137,8 @@ export class InProcessWorkers {
       } catch (reportError) {
         this.options.onError?.(reportError);
       }
+    } finally {
+      clearInterval(renewal);
     }
   }
 }

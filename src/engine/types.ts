@@ -41,6 +41,8 @@ export interface ExternalTaskWait {
   executionId: string;
   topic: string;
   priority: number;
+  /** The camunda:inputOutput input mapping, evaluated when the task was created (C7 local variables). */
+  localVariables?: Variables;
 }
 
 export interface SubscriptionWait {

@@ -106,6 +106,7 @@ export interface CorrelationResult {
  * Events: `instance.started` and `instance.ended` ({ id, processKey, status }),
  * `transition.committed` ({ processKey, seconds }), `transition.outcome` (CommittedTransition,
  * after every commit that ran or ended an instance), `external-tasks.created` (topics),
+ * `external-tasks.fetching` (workerId, topics: every fetch is a worker's heartbeat),
  * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }).
  */
 export class WorkflowEngine extends EventEmitter {
@@ -524,6 +525,7 @@ export class WorkflowEngine extends EventEmitter {
   // ---------------------------------------------------------------- external tasks
 
   async fetchAndLock(request: Parameters<typeof externalTasksStore.fetchAndLock>[1]) {
+    this.emit('external-tasks.fetching', request.workerId, request.topics.map((topic) => topic.topicName));
     return externalTasksStore.fetchAndLock(this.knex, request);
   }
 

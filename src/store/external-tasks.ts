@@ -64,7 +64,10 @@ export async function fetchAndLock(
         .whereIn('id', [...new Set(rows.map((row) => row.instance_id))])
         .select('id', 'variables');
       const byInstance = new Map(variables.map((row: { id: string; variables: Record<string, unknown> }) => [row.id, row.variables]));
-      for (const row of rows) locked.push({ ...row, variables: byInstance.get(row.instance_id) ?? {} });
+      // Input-mapped local variables shadow process variables of the same name, as in Camunda 7.
+      for (const { local_variables: local, ...row } of rows as Array<ExternalTaskRow & { local_variables?: Record<string, unknown> | null }>) {
+        locked.push({ ...row, variables: { ...(byInstance.get(row.instance_id) ?? {}), ...(local ?? {}) } });
+      }
     }
     return locked;
   });

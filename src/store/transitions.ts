@@ -171,6 +171,7 @@ async function writeWaits(trx: Knex.Transaction, scope: Scope, outcome: Transiti
     topic: task.topic,
     priority: task.priority,
     business_key: scope.businessKey,
+    ...(task.localVariables && { local_variables: JSON.stringify(task.localVariables) }),
   }), fresh);
   await syncRows(
     trx,

@@ -28,6 +28,8 @@ export class BpmnErrorSignal extends Error {
   constructor(
     readonly code: string,
     message = code,
+    /** Variables set with the error (Camunda 7 handleBpmnError variables). */
+    readonly variables: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'BpmnError';
@@ -86,14 +88,24 @@ export function bindServiceTasks(options: BindingOptions) {
           const completion = completions.get(executionId);
           if (completion && completion.kind !== 'retry') {
             completions.delete(executionId);
-            if (completion.kind === 'complete') return finish(completion.variables);
-            return raise(completion.errorCode, completion.errorMessage, completion.variables);
+            // Answer after the resume has redelivered every message: a parallel multi-instance
+            // loop subscribes to its iterations' completions only when its own message is
+            // redelivered, and an iteration completed before that would be lost (the loop never ends).
+            options.track(
+              new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+                completion.kind === 'complete'
+                  ? finish(completion.variables)
+                  : raise(completion.errorCode, completion.errorMessage, completion.variables),
+              ),
+            );
+            return;
           }
 
           const handler = options.inlineHandlers(topic);
           const parked = instance.parkedExecutions?.has(executionId) && completion?.kind !== 'retry';
           if (!handler || parked) {
-            pending.set(executionId, { activityId: activity.id, executionId, topic, priority });
+            const localVariables = io.inputs.length ? mapInputs(io, environment, executeMessage) : undefined;
+            pending.set(executionId, { activityId: activity.id, executionId, topic, priority, localVariables });
             return;
           }
           completions.delete(executionId);

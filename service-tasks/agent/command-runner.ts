@@ -1,0 +1,137 @@
+import { spawn } from 'node:child_process';
+import { realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { AppError } from '../../src/errors.js';
+
+/** One command: an argv (no shell string ever), with its own time budget. */
+export interface CommandSpec {
+  argv: string[];
+  /** Killed with its whole process group after this long. */
+  timeoutMs: number;
+}
+
+export interface CommandResult {
+  argv: string[];
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  /** stdout and stderr interleaved, cut at the output limit. */
+  output: string;
+  truncated: boolean;
+}
+
+export interface RunOptions {
+  /** Where the command runs; must lie inside `root`. */
+  cwd: string;
+  /** The work folder no command may leave. */
+  root: string;
+  /** Names of variables passed on from this process's environment; nothing else is. */
+  envAllowList: readonly string[];
+  /** Extra variables set by the caller (not by process variables). */
+  env?: Record<string, string>;
+  /** Bytes of output kept. @default 65536 */
+  outputLimit?: number;
+  /** Wait between SIGTERM and SIGKILL on timeout. @default 2000 */
+  killGraceMs?: number;
+}
+
+/** Resolves `path` against `root` and refuses anything that lands outside it (.., absolute, symlinks). */
+export async function insideRoot(root: string, path: string): Promise<string> {
+  const realRoot = await realpath(root);
+  const candidate = resolve(realRoot, path);
+  const check = (target: string) => {
+    const rel = relative(realRoot, target);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new AppError('PATH_OUTSIDE_WORK_FOLDER', `${path} is outside the work folder`);
+  };
+  check(candidate);
+  // A symlink inside the folder may still point out of it.
+  const real = await realpath(candidate).catch(() => candidate);
+  check(real);
+  return real;
+}
+
+/** Only the allow-listed variables of this process, plus the caller's own. */
+export function allowedEnvironment(allowList: readonly string[], extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of allowList) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Runs one command in its own process group (`detached`), so a timeout can kill the
+ * command and everything it started: `spawn({ timeout })` only kills the direct child and
+ * leaves grandchildren running. When the command exits, whatever it left behind in its
+ * group is killed too.
+ */
+export async function runCommand(spec: CommandSpec, options: RunOptions): Promise<CommandResult> {
+  if (!spec.argv.length || !spec.argv[0]) throw new AppError('COMMAND_INVALID', 'a command needs at least a program name');
+  const cwd = await insideRoot(options.root, options.cwd);
+  const limit = options.outputLimit ?? 65_536;
+  const started = performance.now();
+  const child = spawn(spec.argv[0], spec.argv.slice(1), {
+    cwd,
+    env: allowedEnvironment(options.envAllowList, options.env),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: false,
+  });
+  let output = '';
+  let truncated = false;
+  const collect = (chunk: Buffer) => {
+    if (output.length >= limit) {
+      truncated = true;
+      return;
+    }
+    const text = chunk.toString('utf8');
+    if (output.length + text.length > limit) truncated = true;
+    output += text.slice(0, limit - output.length);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const closed = new Promise<void>((done) => child.once('close', () => done()));
+
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  };
+  let timedOut = false;
+  let forceTimer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup('SIGTERM');
+    forceTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 2000);
+  }, spec.timeoutMs);
+
+  const { exitCode, signal } = await new Promise<{ exitCode: number | null; signal: string | null }>((done) => {
+    child.once('error', (error) => {
+      output += `\n${error.message}`;
+      done({ exitCode: null, signal: null });
+    });
+    // 'exit', not 'close': a grandchild holding the pipes open must not keep us waiting.
+    child.once('exit', (code, sig) => done({ exitCode: code, signal: sig }));
+  });
+  clearTimeout(timer);
+  clearTimeout(forceTimer);
+  // Let the pipes drain, but not for long: a leftover grandchild may hold them open.
+  await Promise.race([closed, new Promise((done) => setTimeout(done, 200))]);
+  killGroup('SIGKILL');
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  return {
+    argv: spec.argv,
+    exitCode,
+    signal,
+    timedOut,
+    durationMs: Math.round(performance.now() - started),
+    output,
+    truncated,
+  };
+}

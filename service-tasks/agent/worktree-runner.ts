@@ -1,0 +1,215 @@
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { AppError } from '../../src/errors.js';
+import { insideRoot, runCommand, type CommandResult, type CommandSpec } from './command-runner.js';
+
+/** Git refs and branch names we accept: no option-looking names, no `..`, no odd characters. */
+export const REF = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
+
+export interface WorktreeRunnerOptions {
+  /** The work folder: worktrees are made below it and nothing runs outside it. */
+  workRoot: string;
+  /** Repositories must lie below one of these folders. */
+  repositoryRoots: readonly string[];
+  envAllowList: readonly string[];
+  /** Bytes of output (and of the diff) kept. @default 65536 */
+  outputLimit?: number;
+  /** Time budget of each git command. @default 60000 */
+  gitTimeoutMs?: number;
+}
+
+export interface WorktreeTask {
+  repository: string;
+  ref: string;
+  /** Names the worktree folder (e.g. instance and execution): the same key reuses nothing stale. */
+  key: string;
+  /** Files to write before the commands run, relative to the worktree root. */
+  files?: Array<{ path: string; content: string }>;
+  commands: CommandSpec[];
+  /** Commit the changes to this branch (created from `ref`); without it nothing is committed. */
+  branch?: string;
+  message?: string;
+  /** Extra environment for the commands (set by server code, never from process variables). */
+  env?: Record<string, string>;
+  /** Runs inside the worktree after the commands (e.g. reading a report it wrote). */
+  inspect?: (directory: string) => Promise<void>;
+  /**
+   * Keep the worktree for the next task with the same key (the phases of one validation
+   * share what setup installed); `discard` removes it. Kept worktrees are never committed.
+   */
+  keep?: boolean;
+}
+
+export interface WorktreeResult {
+  commands: CommandResult[];
+  /** True when every command exited 0. */
+  succeeded: boolean;
+  durationMs: number;
+  diff: string;
+  changedFiles: string[];
+  commit: string | null;
+  branch: string | null;
+  /** The worktree's HEAD when the task ended (after its commit, if any). */
+  head: string;
+}
+
+/**
+ * The built-in agent: each task gets a fresh `git worktree` of the repository at a ref in
+ * the work folder, its commands run there one after the other (stopping at the first that
+ * fails), the changes are committed to a branch when one is asked for, and the worktree
+ * is removed whatever happened.
+ */
+export class WorktreeRunner {
+  /** git keeps worktree metadata in the repository: adds and removes on one repository take turns. */
+  private readonly repositoryLocks = new Map<string, Promise<unknown>>();
+  /** Worktrees kept for later tasks: key -> repository. */
+  private readonly kept = new Map<string, string>();
+  private readonly git: (args: string[], cwd: string) => Promise<CommandResult>;
+
+  constructor(private readonly options: WorktreeRunnerOptions) {
+    this.git = (args, cwd) =>
+      runCommand(
+        { argv: ['git', '-c', 'user.name=regenflow', '-c', 'user.email=regenflow@localhost', '-c', 'commit.gpgsign=false', ...args], timeoutMs: options.gitTimeoutMs ?? 60_000 },
+        { cwd, root: cwd, envAllowList: options.envAllowList, outputLimit: options.outputLimit, env: { GIT_TERMINAL_PROMPT: '0' } },
+      );
+  }
+
+  /** The repository's absolute path, when it lies below an allowed root and is a git repository. */
+  async repository(path: string): Promise<string> {
+    const absolute = resolve(path);
+    let allowed: string | undefined;
+    for (const root of this.options.repositoryRoots) {
+      try {
+        allowed = await insideRoot(root, absolute);
+        break;
+      } catch {
+        // not below this root
+      }
+    }
+    if (!allowed) throw new AppError('REPOSITORY_NOT_ALLOWED', `${path} is not below an allowed repository root`);
+    const top = await this.git(['rev-parse', '--show-toplevel'], allowed);
+    if (top.exitCode !== 0) throw new AppError('REPOSITORY_INVALID', `${path} is not a git repository: ${top.output.trim()}`);
+    return allowed;
+  }
+
+  async run(task: WorktreeTask): Promise<WorktreeResult> {
+    if (!REF.test(task.ref)) throw new AppError('REF_INVALID', `ref ${task.ref} is not accepted`);
+    if (task.branch !== undefined && !REF.test(task.branch)) throw new AppError('REF_INVALID', `branch ${task.branch} is not accepted`);
+    const repository = await this.repository(task.repository);
+    const started = performance.now();
+    const folder = await this.folder(task.key);
+    // A kept worktree is reused only while it still holds the commit the ref names now.
+    let reusable = task.keep === true && !task.branch && (await stat(join(folder, '.git')).catch(() => null))?.isFile() === true;
+    if (reusable) {
+      const wanted = await this.git(['rev-parse', '--verify', `${task.ref}^{commit}`], repository);
+      const held = await this.git(['rev-parse', 'HEAD'], folder);
+      reusable = wanted.exitCode === 0 && wanted.output.trim() === held.output.trim();
+    }
+    if (!reusable) {
+      await this.remove(repository, folder);
+      const add = await this.exclusive(repository, () =>
+        this.git(['worktree', 'add', ...(task.branch ? ['-B', task.branch, folder] : ['--detach', folder]), `${task.ref}^{commit}`], repository),
+      );
+      if (add.exitCode !== 0) throw new AppError('WORKTREE_FAILED', `git worktree add failed: ${add.output.trim()}`);
+    }
+    try {
+      for (const file of task.files ?? []) {
+        const target = await insideRoot(folder, file.path);
+        await mkdir(dirname(target), { recursive: true });
+        await insideRoot(folder, dirname(target));
+        await writeFile(target, file.content);
+      }
+      const results: CommandResult[] = [];
+      for (const command of task.commands) {
+        const result = await runCommand(command, {
+          cwd: folder,
+          root: folder,
+          envAllowList: this.options.envAllowList,
+          env: task.env,
+          outputLimit: this.options.outputLimit,
+        });
+        results.push(result);
+        if (result.exitCode !== 0) break;
+      }
+      await task.inspect?.(folder);
+      // A kept workspace (validation phases) is only read: staging it would stage installed dependencies.
+      const staging = !task.keep || task.branch;
+      if (staging) await this.git(['add', '-A'], folder);
+      const diff = staging ? (await this.git(['diff', '--cached', '--no-color'], folder)).output : '';
+      const names = staging ? (await this.git(['diff', '--cached', '--name-only'], folder)).output : '';
+      const changedFiles = names.split('\n').filter(Boolean);
+      let commit: string | null = null;
+      if (task.branch && changedFiles.length) {
+        const committed = await this.git(['commit', '-q', '--no-verify', '-m', task.message ?? `regenflow: ${task.key}`], folder);
+        if (committed.exitCode !== 0) throw new AppError('COMMIT_FAILED', `git commit failed: ${committed.output.trim()}`);
+      }
+      const head = (await this.git(['rev-parse', 'HEAD'], folder)).output.trim();
+      if (task.branch && changedFiles.length) commit = head;
+      return {
+        commands: results,
+        succeeded: results.every((result) => result.exitCode === 0),
+        durationMs: Math.round(performance.now() - started),
+        diff,
+        changedFiles,
+        commit,
+        branch: task.branch ?? null,
+        head,
+      };
+    } finally {
+      if (!task.keep || task.branch) await this.remove(repository, folder);
+      else this.kept.set(task.key, repository);
+    }
+  }
+
+  /** Paths of the files at a ref of the repository (read-only; no worktree needed). */
+  async listFiles(repositoryPath: string, ref: string): Promise<string[]> {
+    if (!REF.test(ref)) throw new AppError('REF_INVALID', `ref ${ref} is not accepted`);
+    const repository = await this.repository(repositoryPath);
+    const listed = await this.git(['ls-tree', '-r', '--name-only', `${ref}^{commit}`], repository);
+    if (listed.exitCode !== 0) throw new AppError('REF_INVALID', `git ls-tree ${ref}: ${listed.output.trim()}`);
+    return listed.output.split('\n').filter(Boolean);
+  }
+
+  /** Removes a kept worktree. */
+  async discard(repositoryPath: string, key: string): Promise<void> {
+    this.kept.delete(key);
+    await this.remove(await this.repository(repositoryPath), await this.folder(key));
+  }
+
+  /** Removes every worktree kept for an instance (its keys name it): called when the instance ends. */
+  async releaseInstance(instanceId: string): Promise<void> {
+    for (const [key, repository] of [...this.kept]) {
+      if (!key.includes(instanceId)) continue;
+      this.kept.delete(key);
+      await this.remove(repository, await this.folder(key));
+    }
+  }
+
+  private async folder(key: string): Promise<string> {
+    await mkdir(join(this.options.workRoot, 'worktrees'), { recursive: true });
+    return join(await insideRoot(this.options.workRoot, 'worktrees'), key.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 120));
+  }
+
+  private async remove(repository: string, folder: string): Promise<void> {
+    await this.exclusive(repository, async () => {
+      const removed = await this.git(['worktree', 'remove', '--force', folder], repository);
+      if (removed.exitCode !== 0) {
+        // Not a worktree (any more): clear the folder and whatever metadata points at it.
+        await rm(folder, { recursive: true, force: true });
+        await this.git(['worktree', 'prune'], repository);
+      }
+    });
+  }
+
+  private async exclusive<T>(repository: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.repositoryLocks.get(repository) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    const settled = next.catch(() => {});
+    this.repositoryLocks.set(repository, settled);
+    try {
+      return await next;
+    } finally {
+      if (this.repositoryLocks.get(repository) === settled) this.repositoryLocks.delete(repository);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { insideRoot } from '../agent/command-runner.js';
+import type { WorktreeRunner } from '../agent/worktree-runner.js';
+import type { PhaseResult } from '../../src/store/validation-runs.js';
+import { assessAudit } from './npm-audit.js';
+import { OtlpCapture } from './otlp-capture.js';
+import type { PhaseConfig, PhasesFile } from './phase-config.js';
+import { checkRegistry, checkSpans, RegistrySchema, type Registry } from './semconv.js';
+
+export interface PhaseTarget {
+  repository: string;
+  ref: string;
+  /** Names the worktree the phases of one validation share. */
+  workspace: string;
+}
+
+const OUTPUT_KEPT = 4000;
+const tail = (text: string) => (text.length > OUTPUT_KEPT ? `…${text.slice(-OUTPUT_KEPT)}` : text);
+
+/** Runs one phase for real in the repository's worktree and reads its result the way its kind says. */
+export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase: PhaseConfig, target: PhaseTarget): Promise<PhaseResult> {
+  const base = { name: phase.name, weight: phase.weight, required: phase.required };
+  let registry: { parsed?: Registry; problems: string[] } = { problems: [] };
+  const readRegistry = async (folder: string) => {
+    try {
+      const text = await readFile(await insideRoot(folder, phases.registry), 'utf8');
+      const parsed = RegistrySchema.safeParse(parse(text));
+      registry = parsed.success
+        ? { parsed: parsed.data, problems: checkRegistry(parsed.data) }
+        : { problems: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) };
+    } catch (error) {
+      registry = { problems: [`${phases.registry}: ${(error as Error).message}`] };
+    }
+  };
+  const capture = phase.kind === 'otel' ? new OtlpCapture() : null;
+  const endpoint = await capture?.start();
+  try {
+    const result = await runner.run({
+      repository: target.repository,
+      ref: target.ref,
+      key: target.workspace,
+      keep: true,
+      commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs }] : [],
+      env: {
+        CI: 'true',
+        ...(endpoint && {
+          OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/v1/traces`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          OTEL_TRACES_EXPORTER: 'otlp',
+        }),
+      },
+      inspect: phase.kind === 'registry' || phase.kind === 'otel' ? readRegistry : undefined,
+    });
+    const command = result.commands[0];
+    const common = {
+      ...base,
+      durationMs: result.durationMs,
+      exitCode: command?.exitCode ?? null,
+      timedOut: command?.timedOut ?? false,
+      output: tail(command?.output ?? ''),
+    };
+    const ran = command ? command.exitCode === 0 : true;
+    const failedRun = command?.timedOut ? `timed out after ${phase.timeoutMs} ms` : `exit code ${command?.exitCode ?? 'none'}`;
+    switch (phase.kind) {
+      case 'command':
+        return { ...common, passed: ran, score: ran ? 1 : 0, summary: ran ? `${phase.argv!.join(' ')} passed` : `${phase.argv!.join(' ')}: ${failedRun}` };
+      case 'npm-audit': {
+        const audit = assessAudit(command?.output ?? '');
+        return { ...common, passed: audit.passed && !command?.timedOut, score: command?.timedOut ? 0 : audit.score, summary: audit.summary };
+      }
+      case 'registry': {
+        const passed = registry.problems.length === 0;
+        return { ...common, passed, score: passed ? 1 : 0, summary: passed ? `${phases.registry} is well-formed` : registry.problems.join('; ') };
+      }
+      case 'otel': {
+        if (!ran) return { ...common, passed: false, score: 0, summary: failedRun };
+        if (!registry.parsed) return { ...common, passed: false, score: 0, summary: `no usable registry: ${registry.problems.join('; ')}` };
+        const spans = capture!.spans;
+        if (!spans.length) return { ...common, passed: false, score: 0, summary: 'the run exported no spans' };
+        const check = checkSpans(registry.parsed, spans);
+        // The share of spans that follow the registry.
+        const value = 1 - check.badSpans / spans.length;
+        return {
+          ...common,
+          passed: check.violations.length === 0,
+          score: Math.round(value * 1000) / 1000,
+          summary: check.violations.length ? `${check.violations.length} violations in ${spans.length} spans: ${check.violations.slice(0, 5).join('; ')}` : `${spans.length} spans follow the registry`,
+        };
+      }
+      case 'score':
+        return { ...common, passed: true, score: 1, summary: 'scored by validator.score' };
+    }
+    throw new Error(`unknown phase kind ${String(phase.kind)}`);
+  } finally {
+    await capture?.stop();
+  }
+}

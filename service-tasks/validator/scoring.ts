@@ -1,0 +1,37 @@
+import type { PhaseResult } from '../../src/store/validation-runs.js';
+
+export interface Verdict {
+  score: number;
+  gate: number;
+  passed: boolean;
+  /** The heaviest phases that together carry 80 % of the weight: all of them must pass. */
+  vitalFew: string[];
+  reasons: string[];
+}
+
+/**
+ * 80/20 scoring: the overall score is the weighted mean of the phase scores; the gate
+ * passes when the score reaches `gate`, every required phase passed, and every phase of
+ * the vital few (the heaviest ones that carry 80 % of the total weight) passed.
+ */
+export function score(phases: PhaseResult[], gate: number): Verdict {
+  const weighted = phases.filter((phase) => phase.weight > 0);
+  const total = weighted.reduce((sum, phase) => sum + phase.weight, 0);
+  const value = total ? weighted.reduce((sum, phase) => sum + phase.weight * phase.score, 0) / total : 0;
+  const vitalFew: string[] = [];
+  let covered = 0;
+  for (const phase of [...weighted].sort((a, b) => b.weight - a.weight || a.name.localeCompare(b.name))) {
+    if (covered >= 0.8 * total) break;
+    vitalFew.push(phase.name);
+    covered += phase.weight;
+  }
+  const reasons: string[] = [];
+  const rounded = Math.round(value * 1000) / 1000;
+  if (rounded < gate) reasons.push(`score ${rounded} is below the gate ${gate}`);
+  for (const phase of phases) if (phase.required && !phase.passed) reasons.push(`required phase ${phase.name} failed`);
+  for (const name of vitalFew) {
+    const phase = phases.find((candidate) => candidate.name === name)!;
+    if (!phase.passed && !phase.required) reasons.push(`vital phase ${name} failed`);
+  }
+  return { score: rounded, gate, passed: reasons.length === 0 && phases.length > 0, vitalFew, reasons };
+}

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+
+export interface PhaseResult {
+  name: string;
+  passed: boolean;
+  /** 0..1 for this phase (pass/fail phases are 0 or 1). */
+  score: number;
+  weight: number;
+  required: boolean;
+  durationMs: number;
+  exitCode?: number | null;
+  timedOut?: boolean;
+  summary: string;
+  output?: string;
+}
+
+export interface ValidationRunRow {
+  id: string;
+  subject: string;
+  instance_id: string | null;
+  ref: string | null;
+  score: number;
+  gate: number;
+  passed: boolean;
+  phases: PhaseResult[];
+  created_at: Date;
+}
+
+export async function insertValidationRun(
+  knex: Knex,
+  run: { subject: string; instanceId?: string | null; ref?: string | null; score: number; gate: number; passed: boolean; phases: PhaseResult[] },
+): Promise<ValidationRunRow> {
+  const [row] = await knex('validation_runs')
+    .insert({
+      id: randomUUID(),
+      subject: run.subject,
+      instance_id: run.instanceId ?? null,
+      ref: run.ref ?? null,
+      score: run.score,
+      gate: run.gate,
+      passed: run.passed,
+      phases: JSON.stringify(run.phases),
+    })
+    .returning('*');
+  return row as ValidationRunRow;
+}
+
+export async function listValidationRuns(knex: Knex, query: { subject?: string; limit: number; offset: number }): Promise<ValidationRunRow[]> {
+  const q = knex('validation_runs').orderBy('created_at', 'desc').orderBy('id').limit(query.limit).offset(query.offset);
+  if (query.subject) q.where({ subject: query.subject });
+  return q;
+}
+
+export async function findValidationRun(knex: Knex, id: string): Promise<ValidationRunRow | undefined> {
+  return knex('validation_runs').where({ id }).first();
+}
+
+/** Score over the last runs of a subject, oldest first, for trends. */
+export async function scoreHistory(knex: Knex, subject: string, limit: number): Promise<Array<{ id: string; score: number; passed: boolean; created_at: Date }>> {
+  const rows = await knex('validation_runs').where({ subject }).orderBy('created_at', 'desc').limit(limit).select('id', 'score', 'passed', 'created_at');
+  return rows.reverse();
+}
+
+/** One row per activity span of an instance (the engine writes them; see 0002-telemetry). */
+export async function activitySpans(knex: Knex, instanceId: string): Promise<Array<{ activity_id: string; duration_ms: number; status_code: number }>> {
+  return knex('spans').where({ instance_id: instanceId }).whereNotNull('activity_id').select('activity_id', 'duration_ms', 'status_code').orderBy('start_time');
+}
+
+/** The validator module's narrow window on the database. */
+export interface ValidationRunStore {
+  insert(run: Parameters<typeof insertValidationRun>[1]): Promise<ValidationRunRow>;
+  list(query: { subject?: string; limit: number; offset: number }): Promise<ValidationRunRow[]>;
+  find(id: string): Promise<ValidationRunRow | undefined>;
+  history(subject: string, limit: number): ReturnType<typeof scoreHistory>;
+  activitySpans(instanceId: string): ReturnType<typeof activitySpans>;
+}
+
+export function createValidationRunStore(knex: Knex): ValidationRunStore {
+  return {
+    insert: (run) => insertValidationRun(knex, run),
+    list: (query) => listValidationRuns(knex, query),
+    find: (id) => findValidationRun(knex, id),
+    history: (subject, limit) => scoreHistory(knex, subject, limit),
+    activitySpans: (instanceId) => activitySpans(knex, instanceId),
+  };
+}

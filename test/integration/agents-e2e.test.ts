@@ -1,0 +1,167 @@
+import { jest } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
+import { createNodeProject } from '../support/node-project.js';
+import { createTestApp, eventually } from '../support/test-app.js';
+
+/**
+ * The shipped feature-lifecycle and ci-pipeline processes on a real git repository: the
+ * generator writes a scaffold, agents commit it in worktrees, the nine phases run for
+ * real in the worktree, the score and the gate decide, and a person approves.
+ */
+describe('feature lifecycle and CI pipeline on a real repository', () => {
+  jest.setTimeout(90_000);
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let project: Awaited<ReturnType<typeof createNodeProject>>;
+  let owner: ReturnType<typeof httpClient>;
+
+  beforeAll(async () => {
+    project = await createNodeProject();
+    app = await createTestApp({
+      builtIns: true,
+      env: {
+        REGENFLOW_DATA_DIR: join(project.root, 'data'),
+        REGENFLOW_AGENT_REPOSITORIES: join(project.root, 'repos'),
+        REGENFLOW_VALIDATOR_PHASES: join(repositoryRoot, 'test/fixtures/agents/phases.yaml'),
+        REGENFLOW_AGENT_PROFILES: join(repositoryRoot, 'test/fixtures/agents/profiles.yaml'),
+        REGENFLOW_WORKER_RETRY_MS: '100',
+        REGENFLOW_CI_REPOSITORY: join(project.root, 'repos', 'shop'),
+        REGENFLOW_CI_REF: 'main',
+      },
+    });
+    const port = await app.listen();
+    owner = httpClient(`http://127.0.0.1:${port}`, TEST_TOKENS.owner);
+    for (const file of ['feature-lifecycle.bpmn', 'ci-pipeline.bpmn', 'ci-nightly.bpmn']) {
+      await app.engine.deploy([{ name: file, xml: await readFile(join(repositoryRoot, 'processes', file), 'utf8') }]);
+    }
+  });
+  afterAll(async () => {
+    await app?.dispose();
+    await project?.remove();
+  });
+
+  const waitForTask = (instanceId: string, activityId: string) =>
+    eventually(async () => {
+      const tasks = (await owner('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<{ id: string; activity_id?: string; activityId?: string }>;
+      return tasks.find((task) => (task.activity_id ?? task.activityId) === activityId);
+    }, 30_000);
+  const ended = (instanceId: string) =>
+    eventually(async () => {
+      const instance = await app.engine.getInstance(instanceId);
+      return instance.status !== 'active' && instance;
+    }, 30_000);
+  const endEvents = async (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
+
+  it('when a feature is requested, then agents commit its scaffold on branches, the merge is validated, and approval releases it', async () => {
+    const started = await owner('POST', '/api/process-instances', {
+      processKey: 'feature-lifecycle',
+      variables: {
+        repository: project.repository,
+        baseRef: 'main',
+        feature: 'billing',
+        entities: [
+          { name: 'invoice', fields: [{ name: 'total', type: 'number' }, { name: 'paid', type: 'boolean', required: false }] },
+          { name: 'customer', fields: [{ name: 'email', type: 'email' }] },
+        ],
+      },
+    });
+    expect(started.status).toBe(201);
+    const instanceId = started.body.id as string;
+
+    const approval = await waitForTask(instanceId, 'approval');
+    const waiting = await app.engine.getInstance(instanceId);
+    expect(waiting.variables).toMatchObject({ quality: 1, gatePassed: true, featureBranch: 'feature/billing', merged: ['feature/billing--invoice', 'feature/billing--customer'] });
+    // Each agent committed on its own branch; the feature branch has both scaffolds.
+    expect(project.git('log', '--format=%s', '-1', 'feature/billing--invoice')).toBe('billing: scaffold invoice');
+    const files = project.git('ls-tree', '-r', '--name-only', 'feature/billing').split('\n');
+    expect(files).toEqual(expect.arrayContaining(['src/models/invoice.ts', 'src/routes/invoice-router.ts', 'test/invoice-router.test.ts', 'src/models/customer.ts']));
+    expect(project.git('show', 'feature/billing:src/models/customer.ts')).toContain('email: z.email()');
+    const validation = waiting.variables.validation as { runId: string; score: number; vitalFew: string[] };
+    expect(validation.score).toBe(1);
+    const run = await owner('GET', `/api/validation-runs/${validation.runId}`);
+    expect(run.body.phases.map((phase: { name: string; passed: boolean }) => `${phase.name}:${phase.passed}`)).toEqual([
+      'setup:true', 'unit:true', 'integration:true', 'performance:true', 'security:true', 'otel:true', 'registry:true', 'e2e:true',
+    ]);
+
+    const completed = await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+    expect(completed.status).toBe(200);
+    const instance = await ended(instanceId);
+    expect(instance.status).toBe('completed');
+    expect(await endEvents(instanceId)).toContain('released');
+    expect(instance.variables).toMatchObject({ monitoring: { by: 'evolution-cycle', subject: 'feature/billing' } });
+    expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
+    // No worktree is left behind once the instance ended.
+    await eventually(async () => project.git('worktree', 'list').split('\n').length === 1);
+  });
+
+  it('when integration keeps failing, then the manager sends the work back for refinement and gives up after three rounds', async () => {
+    const started = await owner('POST', '/api/process-instances', {
+      processKey: 'feature-lifecycle',
+      variables: { repository: project.repository, baseRef: 'main', feature: 'unstable', entities: [{ name: 'flaky', fields: [{ name: 'odds', type: 'number' }] }] },
+    });
+    const instance = await ended(started.body.id);
+    expect(instance.status).toBe('completed');
+    expect(await endEvents(instance.id)).toContain('abandoned');
+    expect(instance.variables).toMatchObject({ reviewRound: 3, quality: 0.6, review: { missing: [], notes: ['3 of 3 expected files are on feature/unstable', 'integration phase failed'] } });
+    const rounds = await app.database.knex('history').where({ instance_id: instance.id, event: 'end' }).pluck('activity_id');
+    expect(rounds.filter((id: string) => id === 'manager_review')).toHaveLength(3);
+    expect(rounds.filter((id: string) => id === 'refine')).toHaveLength(2);
+  });
+
+  it('when a commit fails its unit tests, then the pipeline notifies, takes the fixed ref, scores it past the gate and releases on approval', async () => {
+    const broken = project.commit({ 'test/broken.test.mjs': "import { test } from 'node:test';\ntest('fails', () => { throw new Error('broken on purpose'); });\n" }, 'break the build', 'broken');
+    const started = await owner('POST', '/api/process-instances', {
+      processKey: 'ci-pipeline',
+      variables: { repository: project.repository, ref: broken, previousRef: 'main', subject: 'shop' },
+    });
+    expect(started.status).toBe(201);
+    const instanceId = started.body.id as string;
+
+    const fix = await waitForTask(instanceId, 'fix');
+    const failed = await app.engine.getInstance(instanceId);
+    expect(failed.variables).toMatchObject({ failedPhase: 'unit', phase_unit: { passed: false, exitCode: 1 }, notification: { reason: expect.stringContaining('phase unit failed') } });
+    expect((failed.variables.phase_unit as { output: string }).output).toContain('broken on purpose');
+    expect(failed.variables.phase_setup).toMatchObject({ passed: true });
+
+    await owner('POST', `/api/tasks/${fix.id}/complete`, { variables: { ref: 'main' } });
+    const approval = await waitForTask(instanceId, 'approval');
+    const scored = await app.engine.getInstance(instanceId);
+    expect(scored.variables).toMatchObject({ gatePassed: true, qualityScore: 1, failedPhase: null, phase_security: { passed: true, summary: expect.stringContaining('0 vulnerabilities') }, phase_otel: { passed: true, summary: '1 spans follow the registry' } });
+    expect(JSON.stringify(scored.variables.deploy_smoke)).toContain('deployed to smoke');
+
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+    const instance = await ended(instanceId);
+    expect(instance.status).toBe('completed');
+    expect(await endEvents(instanceId)).toContain('released');
+    const trend = await owner('GET', '/api/validation-runs/trend?subject=shop');
+    expect(trend.body).toMatchObject({ subject: 'shop', runs: [{ score: 1, passed: true }] });
+  });
+
+  it('when the post-deploy watch fails after the production release, then the pipeline rolls back to the previous ref', async () => {
+    const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: 'main', subject: 'shop-risky' } });
+    const instanceId = started.body.id as string;
+    const approval = await waitForTask(instanceId, 'approval');
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+    const instance = await ended(instanceId);
+    const endsAt = await endEvents(instanceId);
+    expect(endsAt).toContain('rolled_back');
+    expect(endsAt).not.toContain('released');
+    expect(instance.variables).toMatchObject({ failedStep: 'deploy.watch' });
+    expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
+    expect(JSON.stringify(instance.variables.deploy_rollback)).toContain('deployed to rollback');
+  });
+
+  it('when the nightly timer comes due, then ci-nightly runs the pipeline on the configured repository as a call activity', async () => {
+    // 24 hours pass: the timer-start job is due now.
+    await app.database.knex('jobs').where({ kind: 'timer-start', activity_id: 'nightly' }).update({ due_at: new Date(Date.now() - 1000) });
+    const nightly = await eventually(async () => app.database.knex('process_instances').where({ process_key: 'ci-nightly' }).first(), 10_000);
+    const pipeline = await eventually(async () => app.database.knex('process_instances').where({ parent_instance_id: nightly.id }).first(), 10_000);
+    const approval = await waitForTask(pipeline.id, 'approval');
+    expect((await app.engine.getInstance(pipeline.id)).variables).toMatchObject({ ref: 'main', gatePassed: true, subject: `nightly:${project.repository}` });
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: false } });
+    expect(await ended(nightly.id)).toMatchObject({ status: 'completed' });
+    expect(await endEvents(pipeline.id)).toContain('release_rejected');
+  });
+});
