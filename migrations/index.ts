@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as engineCore from './0001-engine-core.js';
 import * as telemetry from './0002-telemetry.js';
+import * as entropy from './0004-entropy.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const migrations: Array<[name: string, migration: Migration]> = [
   ['0001-engine-core', engineCore],
   ['0002-telemetry', telemetry],
+  ['0004-entropy', entropy],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
