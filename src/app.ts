@@ -14,6 +14,8 @@ import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
+import { createEntropyStore } from './store/entropy-store.js';
+import { createEngineControl } from './engine/engine-control.js';
 import { createMetrics } from './telemetry/metrics.js';
 
 export interface App {
@@ -52,7 +54,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       inMemory: overrides.inMemoryDatabase,
     }));
-  const registry = overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex });
+  let engineRef: WorkflowEngine | undefined;
+  const engineControl = createEngineControl(() => {
+    if (!engineRef) throw new Error('the engine is not created yet');
+    return engineRef;
+  });
+  const registry =
+    overrides.registry ?? createBuiltInRegistry({ config, knex: database.knex, entropyStore: createEntropyStore(database.knex), engineControl });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -68,6 +76,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     nodeId,
     allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
   });
+  engineRef = engine;
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
   const workers = new InProcessWorkers(engine, registry, {
