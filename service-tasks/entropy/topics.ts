@@ -74,6 +74,30 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
     },
   };
 
+  const VerifyInput = z.object({
+    system: System,
+    verifyWindowSeconds: z.coerce.number().int().min(1).max(30 * 86400).default(900),
+    baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
+    validationErrors: z.coerce.number().int().min(0).default(0),
+  });
+  const verify: ServiceTaskDefinition<typeof VerifyInput> = {
+    topic: 'entropy.verify',
+    description: 'Measures a system again after a strategy ran, over the settle window only (verifyWindowSeconds)',
+    mode: 'worker',
+    input: VerifyInput,
+    output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int() }),
+    async handler(input) {
+      const measurement = await measureSystem(store, { ...input, windowSeconds: input.verifyWindowSeconds });
+      return {
+        measurementAfterId: measurement.id ?? '',
+        entropyAfter: measurement.score,
+        levelAfter: measurement.level,
+        healthAfter: measurement.health,
+        driftAfter: measurement.drift,
+      };
+    },
+  };
+
   const CircuitInput = z.object({
     system: System,
     maxCycles: z.coerce.number().int().min(1).default(3),
@@ -183,7 +207,8 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
     system: System,
     strategyId: z.string(),
     level: Level,
-    entropyBefore: z.number(),
+    /** Entropy before the cycle (the first measurement's `entropy`). */
+    entropy: z.number(),
     entropyAfter: z.number().optional(),
     success: z.boolean().optional(),
   });
@@ -194,14 +219,14 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
     input: LearnInput,
     output: z.object({ learnedSuccess: z.boolean(), successProbability: z.number(), outcomes: z.number().int() }),
     async handler(input, context) {
-      const success = input.success ?? (input.entropyAfter !== undefined && input.entropyAfter < input.entropyBefore);
+      const success = input.success ?? (input.entropyAfter !== undefined && input.entropyAfter < input.entropy);
       await store.recordOutcome({
         idempotencyKey: context.idempotencyKey,
         system: input.system,
         strategyId: input.strategyId,
         level: input.level,
         success,
-        entropyBefore: input.entropyBefore,
+        entropyBefore: input.entropy,
         entropyAfter: input.entropyAfter ?? null,
         instanceId: context.instanceId,
       });
@@ -242,5 +267,5 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
     },
   };
 
-  return [measure, circuitBreaker, explore, simulate, snapshot, rollback, learn, collect] as ServiceTaskDefinition[];
+  return [measure, verify, circuitBreaker, explore, simulate, snapshot, rollback, learn, collect] as ServiceTaskDefinition[];
 }

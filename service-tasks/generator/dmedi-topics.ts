@@ -17,15 +17,32 @@ export function dmediGeneratorTopics({ engineControl }: { engineControl: EngineC
     repeatBound: z.coerce.number().int().min(1).default(20),
     cadence: z.string().default('On demand, and daily by the evolution cycle.'),
     targetScore: z.coerce.number().min(0).max(1).optional(),
+    verifyWindowSeconds: z.coerce.number().int().min(1).default(900),
+    settleDuration: z.string().regex(/^P(T?\d+[DHMS])+$/, 'an ISO 8601 duration such as PT15M').default('PT15M'),
   });
   const charter: ServiceTaskDefinition<typeof CharterInput> = {
     topic: 'generator.charter',
     description: 'Renders the regeneration charter (system, thresholds, success criteria, cadence) from its nunjucks template',
     mode: 'inline',
     input: CharterInput,
-    output: z.object({ charter: z.string() }),
+    // The charter's settings become process variables: the later phases read them.
+    output: z.object({
+      charter: z.string(),
+      windowSeconds: z.number(),
+      baselineSeconds: z.number(),
+      threshold: z.number(),
+      verifyWindowSeconds: z.number(),
+      settleDuration: z.string(),
+    }),
     async handler(input, context) {
-      return { charter: renderCharter({ ...input, instanceId: context.instanceId }) };
+      return {
+        charter: renderCharter({ ...input, instanceId: context.instanceId }),
+        windowSeconds: input.windowSeconds,
+        baselineSeconds: input.baselineSeconds,
+        threshold: input.threshold,
+        verifyWindowSeconds: input.verifyWindowSeconds,
+        settleDuration: input.settleDuration,
+      };
     },
   };
 

@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
+import { entropyRouter } from './entropy-router.js';
 import { nativeRouter } from './native-router.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 
@@ -59,6 +60,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
+  app.use('/api/entropy', ...authenticated, allow('owner', 'operator'), entropyRouter(engine.knex));
   app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
