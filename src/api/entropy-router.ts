@@ -1,9 +1,10 @@
 import { Router } from 'express';
-import type { Knex } from 'knex';
 import { z } from 'zod';
 import { controlChart } from '../../service-tasks/entropy/control-chart.js';
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { createEntropyStore } from '../store/entropy-store.js';
+import { dmediRouter } from './dmedi-router.js';
 
 const System = z.string().min(1).max(200);
 const MeasurementsQuery = z.object({ system: System, limit: z.coerce.number().int().min(1).max(1000).default(50) });
@@ -26,9 +27,10 @@ const MeasureBody = z
   .strict();
 
 /** The entropy dashboard's API, mounted at /api/entropy (roles owner and operator). */
-export function entropyRouter(knex: Knex): Router {
+export function entropyRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const store = createEntropyStore(knex);
+  const store = createEntropyStore(engine.knex);
+  router.use('/dmedi', dmediRouter(engine, store));
 
   router.get('/systems', async (_req, res) => {
     res.json(await store.latestMeasurements());

@@ -60,7 +60,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.setHeader('Content-Type', options.metrics.contentType);
     res.end(await options.metrics.metrics());
   });
-  app.use('/api/entropy', ...authenticated, allow('owner', 'operator'), entropyRouter(engine.knex));
+  app.use('/api/entropy', ...authenticated, allow('owner', 'operator'), entropyRouter(engine));
   app.use('/api', ...authenticated, nativeRouter(engine, { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 }));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
