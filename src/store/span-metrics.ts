@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
 import type { SeriesPoint, SpanAggregates, TimeWindow, WindowAggregate } from '../../service-tasks/entropy/ports.js';
 
 /**
@@ -22,11 +23,12 @@ export async function aggregateSpans(
   windows: { baseline: TimeWindow; current: TimeWindow },
   options: { buckets: number; repeatBound: number; keySample: number },
 ): Promise<SpanAggregates> {
+  const [column, value] = systemFilter(system);
   const from = iso(windows.baseline.from);
   const split = iso(windows.current.from);
   const to = iso(windows.current.to);
-  const range = [system, from, to];
-  const where = `service_name = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
+  const range = [value, from, to];
+  const where = `${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
 
   // One scan for counts, errors, duration histograms and the current window's buckets:
   // k = -1 for the baseline, 0..buckets-1 for the current window's buckets.
@@ -49,22 +51,22 @@ export async function aggregateSpans(
   );
   const keys = await rows<{ key: string | null; baseline: number; current: number }>(
     knex,
-    `with b as (select attributes from spans where service_name = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
+    `with b as (select attributes from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
                  order by start_time desc limit ?),
-          c as (select attributes from spans where service_name = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
+          c as (select attributes from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
                  order by start_time desc limit ?)
      select key, sum(in_b)::int as baseline, sum(in_c)::int as current from (
        select jsonb_object_keys(attributes) as key, 1 as in_b, 0 as in_c from b
        union all select jsonb_object_keys(attributes), 0, 1 from c) k group by key
      union all select null, (select count(*) from b)::int, (select count(*) from c)::int`,
-    [system, from, split, options.keySample, system, split, to, options.keySample],
+    [value, from, split, options.keySample, value, split, to, options.keySample],
   );
   const repeats = await rows<{ instance: string; name: string; count: number }>(
     knex,
     `select coalesce(instance_id::text, trace_id) as instance, name, count(*)::int as count
-       from spans where service_name = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
+       from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
       group by 1, 2 having count(*) > ? order by 3 desc limit 20`,
-    [system, split, to, options.repeatBound],
+    [value, split, to, options.repeatBound],
   );
   const histogramOf = (keep: (k: number) => boolean) => {
     const bins = new Array<number>(HISTOGRAM_BINS + 2).fill(0);
@@ -120,15 +122,16 @@ export async function aggregateSpans(
 
 /** The window in `buckets` equal buckets (empty buckets included), oldest first. */
 export async function seriesOf(knex: Knex, system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]> {
+  const [column, value] = systemFilter(system);
   const seconds = (window.to.getTime() - window.from.getTime()) / 1000 / buckets;
   const found = await rows<{ b: number; count: number; errors: number; p95: number | null; mean: number | null }>(
     knex,
     `select least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?) as b, count(*)::int as count,
             (count(*) filter (where status_code = 2))::int as errors,
             percentile_cont(0.95) within group (order by duration_ms) as p95, avg(duration_ms) as mean
-       from spans where service_name = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
+       from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
       group by 1 order by 1`,
-    [iso(window.from), seconds, buckets - 1, system, iso(window.from), iso(window.to)],
+    [iso(window.from), seconds, buckets - 1, value, iso(window.from), iso(window.to)],
   );
   return Array.from({ length: buckets }, (_, index) => {
     const row = found.find((candidate) => Number(candidate.b) === index);
@@ -140,6 +143,14 @@ export async function seriesOf(knex: Knex, system: string, window: TimeWindow, b
       mean: row?.mean === null || row?.mean === undefined ? null : Number(row.mean),
     };
   });
+}
+
+/**
+ * A system is a `service.name`, or `regenflow/<process key>` for one of regenflow's own
+ * processes (the engine's spans carry the process key in their own column).
+ */
+function systemFilter(system: string): ['service_name' | 'process_key', string] {
+  return system.startsWith(ENGINE_SYSTEM_PREFIX) ? ['process_key', system.slice(ENGINE_SYSTEM_PREFIX.length)] : ['service_name', system];
 }
 
 /** Every service that sent spans (a loose index scan: one probe per name, not a full scan). */
