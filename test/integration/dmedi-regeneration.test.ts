@@ -71,7 +71,7 @@ describe('DMEDI regeneration', () => {
       const ended = await eventually(async () => {
         const row = await app.engine.getInstance(instance.id);
         return row.status !== 'active' && row;
-      }, 60_000);
+      }, 120_000);
 
       // Then
       expect(ended.status).toBe('completed');
@@ -90,5 +90,18 @@ describe('DMEDI regeneration', () => {
       stopAgent();
       await stopTraffic();
     }
+  }, 150_000);
+
+  it('when a system had its allowed cycles within the window, then the circuit breaker refuses the next one', async () => {
+    const run = async () => {
+      const instance = await app.engine.start({ processKey: 'dmedi-regeneration', variables: { system: 'quiet-system', maxCycles: 1, breakerMinutes: 60 } });
+      await eventually(async () => (await app.engine.getInstance(instance.id)).status !== 'active');
+      return app.database.knex('history').where({ instance_id: instance.id, event: 'end' }).pluck('activity_id');
+    };
+    // A system without traffic problems: the first cycle measures and finds nothing to do.
+    expect(await run()).toEqual(expect.arrayContaining(['define_charter', 'measure_entropy', 'end_healthy']));
+    const refused = await run();
+    expect(refused).toContain('end_refused');
+    expect(refused).not.toContain('define_charter');
   });
 });
