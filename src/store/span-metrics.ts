@@ -153,17 +153,24 @@ function systemFilter(system: string): ['service_name' | 'process_key', string] 
   return system.startsWith(ENGINE_SYSTEM_PREFIX) ? ['process_key', system.slice(ENGINE_SYSTEM_PREFIX.length)] : ['service_name', system];
 }
 
-/** Every service that sent spans (a loose index scan: one probe per name, not a full scan). */
+/**
+ * Every service that sent spans, then regenflow's own processes as `regenflow/<key>` (loose
+ * index scans on (service_name, start_time) and (process_key, process_version): one probe
+ * per name, not a full scan).
+ */
 export async function spanSystems(knex: Knex): Promise<string[]> {
-  const found = await rows<{ name: string }>(
-    knex,
-    `with recursive s as (
-       select min(service_name) as name from spans
-       union all select (select min(service_name) from spans where service_name > s.name) from s where s.name is not null)
-     select name from s where name is not null`,
-    [],
-  );
-  return found.map((row) => row.name);
+  const loose = (column: 'service_name' | 'process_key') =>
+    rows<{ name: string }>(
+      knex,
+      `with recursive s as (
+         select min(${column}) as name from spans
+         union all select (select min(${column}) from spans where ${column} > s.name) from s where s.name is not null)
+       select name from s where name is not null`,
+      [],
+    );
+  const services = (await loose('service_name')).map((row) => row.name);
+  const processes = (await loose('process_key')).map((row) => `${ENGINE_SYSTEM_PREFIX}${row.name}`);
+  return [...services, ...processes];
 }
 
 /**
