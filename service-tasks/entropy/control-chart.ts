@@ -26,18 +26,38 @@ export interface ControlChart {
 
 const D2 = 1.128;
 
+/** p-chart limits for proportions errors/count per bucket (average bucket size). */
+export function proportionModel(buckets: Array<{ errors: number; count: number }>): { centre: number; sigma: number } {
+  const errors = buckets.reduce((sum, bucket) => sum + bucket.errors, 0);
+  const count = buckets.reduce((sum, bucket) => sum + bucket.count, 0);
+  const filled = buckets.filter((bucket) => bucket.count > 0).length;
+  if (!count || !filled) return { centre: 0, sigma: 0 };
+  const p = errors / count;
+  return { centre: p, sigma: Math.sqrt((p * (1 - p)) / (count / filled)) };
+}
+
+/** c-chart limits for event counts per bucket, as rates (count / seconds). */
+export function rateModel(counts: number[], seconds: number): { centre: number; sigma: number } {
+  if (!counts.length || seconds <= 0) return { centre: 0, sigma: 0 };
+  const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
+  return { centre: mean / seconds, sigma: Math.sqrt(mean) / seconds };
+}
+
 /**
  * WE1: one point beyond 3σ. WE2: two of three consecutive points beyond 2σ on one side.
  * WE3: four of five consecutive points beyond 1σ on one side. WE4: eight consecutive points
  * on one side of the centre. A violation is reported at the point that completes the run.
  * `limitsFrom` = how many leading points set the centre and σ (the baseline); default all.
+ * `model` replaces the moving-range estimate where the data's variance is known.
  */
-export function controlChart(points: ChartPoint[], limitsFrom = points.length): ControlChart {
+export function controlChart(points: ChartPoint[], limitsFrom = points.length, model?: { centre: number; sigma: number }): ControlChart {
   const reference = points.slice(0, Math.max(2, limitsFrom)).map((point) => point.value);
-  const centre = reference.length ? reference.reduce((a, b) => a + b, 0) / reference.length : 0;
+  let centre = reference.length ? reference.reduce((a, b) => a + b, 0) / reference.length : 0;
   let rangeSum = 0;
   for (let i = 1; i < reference.length; i++) rangeSum += Math.abs((reference[i] as number) - (reference[i - 1] as number));
-  const sigma = reference.length > 1 ? rangeSum / (reference.length - 1) / D2 : 0;
+  let sigma = reference.length > 1 ? rangeSum / (reference.length - 1) / D2 : 0;
+  // Counts and proportions have a known variance (c-chart, p-chart): use it when given.
+  if (model) ({ centre, sigma } = model);
   const violations: Violation[] = [];
   const zone = (value: number) => (sigma > 0 ? (value - centre) / sigma : 0);
   const values = points.map((point) => point.value);

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { controlChart } from '../../service-tasks/entropy/control-chart.js';
+import { controlChart, proportionModel, rateModel } from '../../service-tasks/entropy/control-chart.js';
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { createEntropyStore } from '../store/entropy-store.js';
@@ -52,7 +52,16 @@ export function entropyRouter(engine: WorkflowEngine): Router {
       value:
         query.metric === 'latency_p95' ? (point.p95 ?? 0) : query.metric === 'error_rate' ? (point.count ? point.errors / point.count : 0) : point.count / bucketSeconds,
     }));
-    const chart = controlChart(points, Math.min(points.length, query.limitsFrom ?? Math.ceil((points.length * 2) / 3)));
+    const limitsFrom = Math.min(points.length, query.limitsFrom ?? Math.ceil((points.length * 2) / 3));
+    const reference = series.slice(0, limitsFrom);
+    // Error rate: p-chart; throughput: c-chart; latency p95: individuals chart (moving range).
+    const model =
+      query.metric === 'error_rate'
+        ? proportionModel(reference)
+        : query.metric === 'throughput'
+          ? rateModel(reference.map((point) => point.count), bucketSeconds)
+          : undefined;
+    const chart = controlChart(points, limitsFrom, model);
     res.json({
       system: query.system,
       metric: query.metric,

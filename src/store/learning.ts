@@ -40,11 +40,12 @@ export async function openCycle(
       .insert({ idempotency_key: cycle.idempotencyKey, system: cycle.system, instance_id: cycle.instanceId })
       .onConflict('idempotency_key')
       .ignore();
-    const row = await trx('regeneration_cycles').where({ idempotency_key: cycle.idempotencyKey }).first('id', 'started_at');
+    const row = await trx('regeneration_cycles').where({ idempotency_key: cycle.idempotencyKey }).first('id');
     const counted = await trx('regeneration_cycles')
       .where({ system: cycle.system })
       .andWhere('started_at', '>=', since)
-      .andWhere('started_at', '<=', row.started_at)
+      // By id, not by time: a driver's Date has milliseconds, the column microseconds.
+      .andWhere('id', '<=', row.id)
       .count<Array<{ recent: string | number }>>({ recent: '*' });
     return { cycleId: String(row.id), recent: Number(counted[0]?.recent ?? 0) };
   });
