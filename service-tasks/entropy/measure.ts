@@ -20,6 +20,8 @@ export interface MeasureOptions {
   /** Buckets of the current window for the trend and the charts. @default 12 */
   buckets?: number;
   drift?: Partial<DriftOptions>;
+  /** For a regenflow process: judge its latest version against the previous one (both over the whole span of time). */
+  versions?: { previous: number; latest: number };
 }
 
 /** Spans per window whose attribute keys are read for semantic drift. */
@@ -33,7 +35,7 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
   const aggregates = await store.aggregateSpans(
     options.system,
     { baseline: { from: start, to: split }, current: { from: split, to: end } },
-    { buckets: options.buckets ?? 12, repeatBound: driftOptions.repeatBound, keySample: KEY_SAMPLE },
+    { buckets: options.buckets ?? 12, repeatBound: driftOptions.repeatBound, keySample: KEY_SAMPLE, versions: options.versions },
   );
   const health = computeHealth(aggregates.current, aggregates.baseline.count ? aggregates.baseline : null);
   const indicators = computeDrift(aggregates, driftOptions);
@@ -55,6 +57,7 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
       ...indicators,
       health,
       spans: { baseline: aggregates.baseline.count, current: aggregates.current.count },
+      ...(options.versions && { versions: options.versions }),
     },
   });
 }

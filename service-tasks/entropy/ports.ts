@@ -76,7 +76,7 @@ export interface CycleRow {
 }
 
 export interface EntropyStore {
-  aggregateSpans(system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: { buckets: number; repeatBound: number; keySample: number }): Promise<SpanAggregates>;
+  aggregateSpans(system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } }): Promise<SpanAggregates>;
   series(system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]>;
   systems(): Promise<string[]>;
   saveMeasurement(measurement: Measurement): Promise<Measurement>;

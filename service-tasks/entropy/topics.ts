@@ -28,6 +28,8 @@ const MeasureInput = z.object({
   baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
   validationErrors: z.coerce.number().int().min(0).default(0),
   threshold: z.coerce.number().min(0).max(1).default(0.3),
+  /** For regenflow/<process key>: the latest version against the previous one instead of the window before. */
+  compareVersions: z.boolean().default(false),
 });
 const MeasureOutput = z.object({
   measurementId: z.string(),
@@ -61,7 +63,12 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
     input: MeasureInput,
     output: MeasureOutput,
     async handler(input) {
-      const measurement = await measureSystem(store, input);
+      let versions: { previous: number; latest: number } | undefined;
+      if (input.compareVersions && input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
+        const [latest, previous] = await engineControl.versions(input.system.slice(ENGINE_SYSTEM_PREFIX.length));
+        if (latest && previous) versions = { previous: previous.version, latest: latest.version };
+      }
+      const measurement = await measureSystem(store, { ...input, versions });
       return {
         measurementId: measurement.id ?? '',
         entropy: measurement.score,

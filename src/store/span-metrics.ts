@@ -21,53 +21,73 @@ export async function aggregateSpans(
   knex: Knex,
   system: string,
   windows: { baseline: TimeWindow; current: TimeWindow },
-  options: { buckets: number; repeatBound: number; keySample: number },
+  options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } },
 ): Promise<SpanAggregates> {
   const [column, value] = systemFilter(system);
   const from = iso(windows.baseline.from);
   const split = iso(windows.current.from);
   const to = iso(windows.current.to);
+  // Time mode: baseline = [from, split), current = [split, to). Version mode (a regenflow
+  // process against its previous version): baseline = the previous version's spans, current =
+  // the latest version's, both over [from, to).
+  const versions = options.versions && { previous: Math.trunc(options.versions.previous), latest: Math.trunc(options.versions.latest) };
+  const where = versions
+    ? `${column} = ? and process_version in (${versions.previous}, ${versions.latest}) and start_time >= ?::timestamptz and start_time < ?::timestamptz`
+    : `${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
   const range = [value, from, to];
-  const where = `${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
+  const current = versions ? `process_version = ${versions.latest}` : `start_time >= ?::timestamptz`;
+  const currentBindings = versions ? [] : [split];
 
   // One scan for counts, errors, duration histograms and the current window's buckets:
   // k = -1 for the baseline, 0..buckets-1 for the current window's buckets.
   const bucketSeconds = (windows.current.to.getTime() - windows.current.from.getTime()) / 1000 / options.buckets;
   const cells = await rows<{ k: number; b: number; e: number; n: number; s: number }>(
     knex,
-    `select case when start_time >= ?::timestamptz
-                 then least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?) else -1 end as k,
+    `select case when ${current}
+                 then greatest(0, least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?)) else -1 end as k,
             width_bucket(ln(greatest(duration_ms, 0.01)), ?, ?, ${HISTOGRAM_BINS}) as b,
             (status_code = 2)::int as e, count(*)::int as n, sum(duration_ms) as s
        from spans where ${where} group by 1, 2, 3`,
-    [split, split, bucketSeconds, options.buckets - 1, LOG_MIN, LOG_MAX, ...range],
+    [...currentBindings, split, bucketSeconds, options.buckets - 1, LOG_MIN, LOG_MAX, ...range],
   );
   const names = await rows<{ name: string; baseline: number; current: number }>(
     knex,
-    `select name, (count(*) filter (where start_time < ?::timestamptz))::int as baseline,
-            (count(*) filter (where start_time >= ?::timestamptz))::int as current
+    `select name, (count(*) filter (where not (${current})))::int as baseline,
+            (count(*) filter (where ${current}))::int as current
        from spans where ${where} group by name order by count(*) desc limit 2000`,
-    [split, split, ...range],
+    [...currentBindings, ...currentBindings, ...range],
   );
   const keys = await rows<{ key: string | null; baseline: number; current: number }>(
     knex,
-    `with b as (select attributes from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
-                 order by start_time desc limit ?),
-          c as (select attributes from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
-                 order by start_time desc limit ?)
+    `with b as (select attributes from spans where ${where} and not (${current}) order by start_time desc limit ?),
+          c as (select attributes from spans where ${where} and ${current} order by start_time desc limit ?)
      select key, sum(in_b)::int as baseline, sum(in_c)::int as current from (
        select jsonb_object_keys(attributes) as key, 1 as in_b, 0 as in_c from b
        union all select jsonb_object_keys(attributes), 0, 1 from c) k group by key
      union all select null, (select count(*) from b)::int, (select count(*) from c)::int`,
-    [value, from, split, options.keySample, value, split, to, options.keySample],
+    [...range, ...currentBindings, options.keySample, ...range, ...currentBindings, options.keySample],
   );
   const repeats = await rows<{ instance: string; name: string; count: number }>(
     knex,
     `select coalesce(instance_id::text, trace_id) as instance, name, count(*)::int as count
-       from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
+       from spans where ${where} and ${current}
       group by 1, 2 having count(*) > ? order by 3 desc limit 20`,
-    [value, split, to, options.repeatBound],
+    [...range, ...currentBindings, options.repeatBound],
   );
+  // Exposure of each side: the window lengths, or in version mode how long each version ran.
+  let exposure = { baseline: windows.baseline, current: windows.current };
+  if (versions) {
+    const spans = await rows<{ w: number; first: Date | string; last: Date | string }>(
+      knex,
+      `select (${current})::int as w, min(start_time) as first, max(start_time) as last from spans where ${where} group by 1`,
+      [...range],
+    );
+    const side = (w: number): TimeWindow => {
+      const row = spans.find((candidate) => Number(candidate.w) === w);
+      return row ? { from: new Date(row.first), to: new Date(Math.max(new Date(row.last).getTime(), new Date(row.first).getTime() + 1000)) } : { from: windows.baseline.from, to: windows.baseline.from };
+    };
+    exposure = { baseline: side(0), current: side(1) };
+  }
   const histogramOf = (keep: (k: number) => boolean) => {
     const bins = new Array<number>(HISTOGRAM_BINS + 2).fill(0);
     let count = 0;
@@ -107,8 +127,8 @@ export async function aggregateSpans(
   });
   const sizes = keys.find((row) => row.key === null);
   return {
-    baseline: window((k) => k < 0, windows.baseline),
-    current: window((k) => k >= 0, windows.current),
+    baseline: window((k) => k < 0, exposure.baseline),
+    current: window((k) => k >= 0, exposure.current),
     names: names.map((row) => ({ name: row.name, baseline: Number(row.baseline), current: Number(row.current) })),
     attributeKeys: {
       baselineSample: Number(sizes?.baseline ?? 0),

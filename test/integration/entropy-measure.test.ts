@@ -50,4 +50,26 @@ describe('entropy measurement', () => {
     expect(details.appearedKeys).toContain('http.response.status_code');
     expect(details.vanishedKeys).toContain('http.status_code');
   });
+
+  it('when a new version of a regenflow process fails more and runs slower than the previous one, then the version comparison says so', async () => {
+    // Engine-like spans (what the telemetry module emits per activity), version 1 healthy, version 2 degraded.
+    const asEngine = (spans: ReturnType<SpanSimulator['generate']>, version: number) =>
+      spans.map((span) => ({ ...span, service_name: 'regenflow', source: 'engine', process_key: 'orders', process_version: version }));
+    const v1 = new SpanSimulator({ system: 'regenflow', seed: 31, requestsPerSecond: 2 });
+    const v2 = new SpanSimulator({ system: 'regenflow', seed: 32, requestsPerSecond: 2 })
+      .inject({ kind: 'error-burst', at: new Date(0), magnitude: 0.3 })
+      .inject({ kind: 'latency-shift', at: new Date(0), magnitude: 2 });
+    const switchedAt = new Date(end.getTime() - 900_000);
+    await writeSpans(app.database.knex, asEngine(v1.generate(new Date(end.getTime() - 2_700_000), switchedAt), 1));
+    await writeSpans(app.database.knex, asEngine(v2.generate(switchedAt, end), 2));
+    const store = createEntropyStore(app.database.knex);
+    // A window that holds both versions: time mode would mix them; version mode separates them.
+    const measurement = await measureSystem(store, { system: 'regenflow/orders', windowSeconds: 1800, baselineSeconds: 900, at: end, versions: { previous: 1, latest: 2 } });
+    const indicators = measurement.indicators as Record<string, { detected: boolean; details?: Record<string, number> }>;
+    expect(indicators.errorRate!.detected).toBe(true);
+    expect(indicators.latencyShift!.detected).toBe(true);
+    expect(indicators.throughput!.detected).toBe(false);
+    expect(measurement.healthState).not.toBe('HEALTHY');
+    expect(measurement.level).not.toBe('LOW');
+  });
 });
