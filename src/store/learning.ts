@@ -44,6 +44,7 @@ export async function openCycle(
     const counted = await trx('regeneration_cycles')
       .where({ system: cycle.system })
       .andWhere('started_at', '>=', since)
+      .whereNot('status', 'refused') // a refused attempt is no cycle
       // By id, not by time: a driver's Date has milliseconds, the column microseconds.
       .andWhere('id', '<=', row.id)
       .count<Array<{ recent: string | number }>>({ recent: '*' });
