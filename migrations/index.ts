@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as engineCore from './0001-engine-core.js';
 import * as telemetry from './0002-telemetry.js';
 import * as auditLog from './0003-audit-log.js';
+import * as entropy from './0004-entropy.js';
 import * as incidentResponse from './0005-incident-response.js';
 import * as agentsValidation from './0006-agents-validation.js';
 
@@ -15,6 +16,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0001-engine-core', engineCore],
   ['0002-telemetry', telemetry],
   ['0003-audit-log', auditLog],
+  ['0004-entropy', entropy],
   ['0005-incident-response', incidentResponse],
   ['0006-agents-validation', agentsValidation],
 ];

@@ -9,6 +9,10 @@ import { LlmClient } from './generator/llm-client.js';
 import { scaffoldTopic } from './generator/scaffold.js';
 import { ServiceTaskRegistry } from './registry.js';
 import { loadPhases, validatorTopics } from './validator/index.js';
+import type { EngineControl, EntropyStore } from './entropy/ports.js';
+import { entropyTopics } from './entropy/topics.js';
+import { healTopics } from './entropy/heal-topics.js';
+import { dmediGeneratorTopics } from './generator/dmedi-topics.js';
 
 export { ServiceTaskRegistry, type ServiceTaskDefinition } from './registry.js';
 
@@ -26,6 +30,10 @@ export interface BuiltInDependencies {
   validationRuns: ValidationRunStore;
   /** Registers a listener for ended instances (worktrees kept for an instance are removed then). */
   onInstanceEnded?: (listener: (instanceId: string) => void) => void;
+  /** The entropy module's database door (src/store/entropy-store.ts). */
+  entropyStore: EntropyStore;
+  /** Deploy and self-healing actions on the engine (src/engine/engine-control.ts). */
+  engineControl: EngineControl;
 }
 
 const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
@@ -69,5 +77,6 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   for (const topic of agentTopics({ runner, profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)) })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));
   for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF } })) registry.register(topic);
+  for (const topic of [...entropyTopics(dependencies), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);
   return registry;
 }

@@ -14,6 +14,8 @@ import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
+import { createEntropyStore } from './store/entropy-store.js';
+import { createEngineControl } from './engine/engine-control.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { createTelemetry, type Telemetry } from './telemetry/index.js';
 import { AlertIntake } from './alerts/alert-intake.js';
@@ -63,6 +65,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     }));
   const validationRuns = createValidationRunStore(database.knex);
   const instanceEnded: Array<(instanceId: string) => void> = [];
+  // Self-healing topics act on the engine, which needs the registry first: a late-bound door.
+  let engineRef: WorkflowEngine | undefined;
+  const engineControl = createEngineControl(() => {
+    if (!engineRef) throw new Error('the engine is not created yet');
+    return engineRef;
+  });
   const registry =
     overrides.registry ??
     createBuiltInRegistry({
@@ -71,6 +79,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       incident: { store: createIncidentStore(database.knex), flags: createFeatureFlagStore(database.knex) },
       validationRuns,
       onInstanceEnded: (listener) => instanceEnded.push(listener),
+      entropyStore: createEntropyStore(database.knex),
+      engineControl,
     });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
@@ -87,6 +97,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     nodeId,
     allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
   });
+  engineRef = engine;
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
   engine.on('instance.ended', (ended: { id: string }) => instanceEnded.forEach((listener) => listener(ended.id)));

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { createApp, deployFolder } from '../app.js';
 import { loadConfig } from '../config.js';
 import { analyseDefinition, closeAnalyser } from '../engine/definitions/analyse-definition.js';
+import { registerDmediCommand } from './dmedi-command.js';
 
 const program = new Command()
   .name('regenflow')
@@ -92,6 +93,8 @@ program
       console.log(`${instance.id}  ${String(instance.processKey).padEnd(24)} ${String(instance.status).padEnd(10)} ${instance.startedAt}`);
     }
   });
+
+registerDmediCommand(program, request);
 
 function parseVariable(pair: string): [string, unknown] {
   const at = pair.indexOf('=');

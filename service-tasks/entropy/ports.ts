@@ -1,0 +1,106 @@
+/**
+ * What the entropy module needs from the database and from the engine: the narrow
+ * interfaces it is handed (implemented in src/store/ and src/engine/engine-control.ts,
+ * wired by src/app.ts). Nothing in service-tasks/entropy/ writes SQL.
+ */
+import type { EntropyLevel } from './entropy-score.js';
+import type { HealthState, WindowStats } from './health.js';
+
+export interface TimeWindow {
+  from: Date;
+  to: Date;
+}
+
+/** A window's counts, percentiles and log-spaced duration histogram, aggregated in SQL. */
+export interface WindowAggregate extends WindowStats {
+  /** Span counts per log-spaced duration bin (same edges for every window). */
+  histogram: number[];
+}
+
+export interface SeriesPoint {
+  /** Start of the bucket. */
+  at: Date;
+  count: number;
+  errors: number;
+  p95: number | null;
+  mean: number | null;
+}
+
+export interface SpanAggregates {
+  baseline: WindowAggregate;
+  current: WindowAggregate;
+  /** Span names with their counts in each window. */
+  names: Array<{ name: string; baseline: number; current: number }>;
+  /** Attribute keys counted over a bounded sample of the newest spans of each window. */
+  attributeKeys: { baselineSample: number; currentSample: number; keys: Array<{ key: string; baseline: number; current: number }> };
+  /** Instances (or traces) that ran one activity more often than `repeatBound` in the current window. */
+  repeats: Array<{ instance: string; name: string; count: number }>;
+  /** The current window in equal buckets, oldest first. */
+  series: SeriesPoint[];
+}
+
+export interface Measurement {
+  id?: string;
+  system: string;
+  measuredAt: string;
+  windowStart: string;
+  windowEnd: string;
+  health: number;
+  healthState: HealthState;
+  drift: number;
+  validationErrors: number;
+  score: number;
+  level: EntropyLevel;
+  indicators: Record<string, unknown>;
+}
+
+export interface StrategyOutcome {
+  idempotencyKey: string;
+  system: string;
+  strategyId: string;
+  level: string;
+  success: boolean;
+  entropyBefore?: number | null;
+  entropyAfter?: number | null;
+  instanceId?: string | null;
+}
+
+export interface CycleRow {
+  id: string;
+  system: string;
+  instanceId: string | null;
+  status: string;
+  strategyId: string | null;
+  snapshot: Record<string, unknown> | null;
+  startedAt: string;
+}
+
+export interface EntropyStore {
+  aggregateSpans(system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } }): Promise<SpanAggregates>;
+  series(system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]>;
+  systems(): Promise<string[]>;
+  saveMeasurement(measurement: Measurement): Promise<Measurement>;
+  measurements(system: string, limit: number): Promise<Measurement[]>;
+  latestMeasurements(): Promise<Array<{ system: string; latest: Measurement | null }>>;
+  recordOutcome(outcome: StrategyOutcome): Promise<void>;
+  /** Successes and failures per strategy id (optionally for one system). */
+  outcomeCounts(system?: string): Promise<Map<string, { successes: number; failures: number }>>;
+  /** Registers a cycle unless one with the key exists; returns how many cycles the system started since `since` (this one included). */
+  openCycle(cycle: { idempotencyKey: string; system: string; instanceId: string | null }, since: Date): Promise<{ cycleId: string; recent: number }>;
+  updateCycle(instanceId: string, change: { status?: string; strategyId?: string; snapshot?: Record<string, unknown> }): Promise<void>;
+  cycleOf(instanceId: string): Promise<CycleRow | null>;
+}
+
+/** What "regenflow heals itself" may do to the engine; nothing more. */
+export interface EngineControl {
+  /** Lints, parses and stores a definition as a new version of its key. */
+  deploy(name: string, xml: string): Promise<{ id: string; key: string; version: number; created: boolean }>;
+  /** Versions of a key, newest first. */
+  versions(processKey: string): Promise<Array<{ id: string; version: number }>>;
+  /** Makes new starts of `processKey` run the content of `version` again (deployed as a new version). */
+  rollbackStarts(processKey: string, version: number): Promise<{ version: number }>;
+  /** Retries the open incidents of a process key; returns how many were retried. */
+  retryIncidents(processKey: string): Promise<number>;
+  /** Cancels instances of the key active without progress since `before` and starts each again with its variables. */
+  resetStuckInstances(processKey: string, before: Date): Promise<number>;
+}

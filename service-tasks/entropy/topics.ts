@@ -1,0 +1,278 @@
+/**
+ * The entropy module's service tasks, one topic each. `entropy.measure` and
+ * `entropy.collect` read up to millions of spans, so they are `worker` topics (served as
+ * external tasks, outside the engine transition); the rest are short and run inline,
+ * idempotent by the handler context's key.
+ */
+import { z } from 'zod';
+import type { ServiceTaskDefinition } from '../registry.js';
+import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
+import { ENTROPY_LEVELS, type EntropyLevel } from './entropy-score.js';
+import { measureSystem } from './measure.js';
+import type { EngineControl, EntropyStore } from './ports.js';
+import { rankStrategies } from './ranking.js';
+import { simulateWorkflow } from './simulate-strategy.js';
+import { ENGINE_SYSTEM_PREFIX, strategiesFor, strategyById } from './strategies.js';
+
+export interface EntropyTopicDependencies {
+  entropyStore: EntropyStore;
+  engineControl: EngineControl;
+}
+
+const System = z.string().min(1).max(200);
+const Level = z.enum(ENTROPY_LEVELS);
+
+const MeasureInput = z.object({
+  system: System,
+  windowSeconds: z.coerce.number().int().min(1).max(30 * 86400).default(900),
+  baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
+  validationErrors: z.coerce.number().int().min(0).default(0),
+  threshold: z.coerce.number().min(0).max(1).default(0.3),
+  /** For regenflow/<process key>: the latest version against the previous one instead of the window before. */
+  compareVersions: z.boolean().default(false),
+});
+const MeasureOutput = z.object({
+  measurementId: z.string(),
+  entropy: z.number(),
+  level: Level,
+  health: z.number(),
+  healthState: z.string(),
+  drift: z.number().int(),
+  regenerationNeeded: z.boolean(),
+});
+
+const RankedOption = z.object({
+  id: z.string(),
+  name: z.string(),
+  level: z.string(),
+  score: z.number(),
+  successProbability: z.number(),
+  alpha: z.number(),
+  beta: z.number(),
+  outcomes: z.number(),
+  risk: z.number(),
+  recoveryMinutes: z.number(),
+  resources: z.number(),
+});
+
+export function entropyTopics({ entropyStore: store, engineControl }: EntropyTopicDependencies): ServiceTaskDefinition[] {
+  const measure: ServiceTaskDefinition<typeof MeasureInput, typeof MeasureOutput> = {
+    topic: 'entropy.measure',
+    description: 'Measures a system: health, drift indicators, entropy score and level over a window against the baseline before it',
+    mode: 'worker',
+    input: MeasureInput,
+    output: MeasureOutput,
+    async handler(input) {
+      let versions: { previous: number; latest: number } | undefined;
+      if (input.compareVersions && input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
+        const [latest, previous] = await engineControl.versions(input.system.slice(ENGINE_SYSTEM_PREFIX.length));
+        if (latest && previous) versions = { previous: previous.version, latest: latest.version };
+      }
+      const measurement = await measureSystem(store, { ...input, versions });
+      return {
+        measurementId: measurement.id ?? '',
+        entropy: measurement.score,
+        level: measurement.level,
+        health: measurement.health,
+        healthState: measurement.healthState,
+        drift: measurement.drift,
+        regenerationNeeded: measurement.score >= input.threshold,
+      };
+    },
+  };
+
+  const VerifyInput = z.object({
+    system: System,
+    verifyWindowSeconds: z.coerce.number().int().min(1).max(30 * 86400).default(900),
+    baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
+    validationErrors: z.coerce.number().int().min(0).default(0),
+  });
+  const verify: ServiceTaskDefinition<typeof VerifyInput> = {
+    topic: 'entropy.verify',
+    description: 'Measures a system again after a strategy ran, over the settle window only (verifyWindowSeconds)',
+    mode: 'worker',
+    input: VerifyInput,
+    output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int() }),
+    async handler(input) {
+      const measurement = await measureSystem(store, { ...input, windowSeconds: input.verifyWindowSeconds });
+      return {
+        measurementAfterId: measurement.id ?? '',
+        entropyAfter: measurement.score,
+        levelAfter: measurement.level,
+        healthAfter: measurement.health,
+        driftAfter: measurement.drift,
+      };
+    },
+  };
+
+  const CircuitInput = z.object({
+    system: System,
+    maxCycles: z.coerce.number().int().min(1).default(3),
+    breakerMinutes: z.coerce.number().min(1).default(60),
+  });
+  const circuitBreaker: ServiceTaskDefinition<typeof CircuitInput> = {
+    topic: 'entropy.circuit-breaker',
+    description: 'Registers a regeneration cycle; opens (refuses it) when the system already had maxCycles cycles within breakerMinutes',
+    mode: 'inline',
+    input: CircuitInput,
+    output: z.object({ circuitOpen: z.boolean(), recentCycles: z.number().int() }),
+    async handler(input, context) {
+      const since = new Date(Date.now() - input.breakerMinutes * 60_000);
+      const { recent } = await store.openCycle({ idempotencyKey: context.idempotencyKey, system: input.system, instanceId: context.instanceId }, since);
+      const circuitOpen = recent > input.maxCycles;
+      if (circuitOpen) await store.updateCycle(context.instanceId, { status: 'refused' });
+      return { circuitOpen, recentCycles: recent };
+    },
+  };
+
+  const ExploreInput = z.object({ system: System, level: Level });
+  const explore: ServiceTaskDefinition<typeof ExploreInput> = {
+    topic: 'entropy.explore',
+    description: "Ranks the level's strategies: learned success probability 40 %, recovery time 30 %, risk 20 %, resources 10 %",
+    mode: 'inline',
+    input: ExploreInput,
+    output: z.object({ options: z.array(RankedOption), strategyId: z.string(), strategyName: z.string(), successProbability: z.number() }),
+    async handler(input) {
+      const ranked = rankStrategies(strategiesFor(input.level as EntropyLevel, input.system), await store.outcomeCounts());
+      const best = ranked[0];
+      if (!best) throw new Error(`no strategy for level ${input.level}`);
+      return { options: ranked, strategyId: best.id, strategyName: best.name, successProbability: best.successProbability };
+    },
+  };
+
+  const SimulateInput = z.object({
+    system: System,
+    strategyId: z.string(),
+    entropy: z.number().min(0).max(1),
+    successProbability: z.number().min(0).max(1),
+    simulationRuns: z.coerce.number().int().min(1).max(1000).default(200),
+    injectedFailureRate: z.coerce.number().min(0).max(1).default(0.05),
+    minSimulatedSuccess: z.coerce.number().min(0).max(1).default(0.8),
+  });
+  const simulate: ServiceTaskDefinition<typeof SimulateInput> = {
+    topic: 'entropy.simulate',
+    description: "Runs the strategy's generated workflow in isolation (in-memory engine) with injected step failures; improved = it completes often enough to lower the expected entropy",
+    mode: 'inline',
+    input: SimulateInput,
+    output: z.object({ simulatedSuccessRate: z.number(), expectedEntropy: z.number(), improved: z.boolean() }),
+    async handler(input, context) {
+      const strategy = strategyById(input.strategyId);
+      if (!strategy) throw new Error(`unknown strategy ${input.strategyId}`);
+      const { xml } = await generateStrategyWorkflow(input.system, strategy);
+      const seed = [...context.idempotencyKey].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) >>> 0, 7);
+      const result = await simulateWorkflow(xml, { runs: input.simulationRuns, failureRate: input.injectedFailureRate, seed });
+      // Expected entropy if the strategy, when it runs through, works as often as it has worked before.
+      const expectedEntropy = input.entropy * (1 - result.successRate * input.successProbability);
+      return {
+        simulatedSuccessRate: result.successRate,
+        expectedEntropy,
+        improved: result.successRate >= input.minSimulatedSuccess && expectedEntropy < input.entropy,
+      };
+    },
+  };
+
+  const SnapshotInput = z.object({ system: System, strategyId: z.string(), measurementId: z.string().optional(), entropy: z.number().optional() });
+  const snapshot: ServiceTaskDefinition<typeof SnapshotInput> = {
+    topic: 'entropy.snapshot',
+    description: 'Records what a rollback returns to: the measurement before, and for regenflow processes the latest version',
+    mode: 'inline',
+    input: SnapshotInput,
+    output: z.object({ snapshotVersion: z.number().int().nullable() }),
+    async handler(input, context) {
+      let version: number | null = null;
+      if (input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
+        version = (await engineControl.versions(input.system.slice(ENGINE_SYSTEM_PREFIX.length)))[0]?.version ?? null;
+      }
+      await store.updateCycle(context.instanceId, {
+        strategyId: input.strategyId,
+        snapshot: { measurementId: input.measurementId ?? null, entropy: input.entropy ?? null, version, at: new Date().toISOString() },
+      });
+      return { snapshotVersion: version };
+    },
+  };
+
+  const RollbackInput = z.object({ system: System, snapshotVersion: z.number().int().nullable().optional() });
+  const rollback: ServiceTaskDefinition<typeof RollbackInput> = {
+    topic: 'entropy.rollback',
+    description: "Rolls a failed cycle back: a regenflow process returns to the snapshot's version; for other systems the cycle is marked rolled back",
+    mode: 'inline',
+    input: RollbackInput,
+    output: z.object({ rolledBack: z.boolean(), rollbackVersion: z.number().int().nullable() }),
+    async handler(input, context) {
+      let rollbackVersion: number | null = null;
+      if (input.system.startsWith(ENGINE_SYSTEM_PREFIX) && input.snapshotVersion) {
+        const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
+        const latest = (await engineControl.versions(key))[0];
+        if (latest && latest.version !== input.snapshotVersion) rollbackVersion = (await engineControl.rollbackStarts(key, input.snapshotVersion)).version;
+      }
+      await store.updateCycle(context.instanceId, { status: 'rolled-back' });
+      return { rolledBack: true, rollbackVersion };
+    },
+  };
+
+  const LearnInput = z.object({
+    system: System,
+    strategyId: z.string(),
+    level: Level,
+    /** Entropy before the cycle (the first measurement's `entropy`). */
+    entropy: z.number(),
+    entropyAfter: z.number().optional(),
+    success: z.boolean().optional(),
+  });
+  const learn: ServiceTaskDefinition<typeof LearnInput> = {
+    topic: 'entropy.learn',
+    description: "Records a strategy's outcome (success = given, or entropy after < before) and returns its updated success probability",
+    mode: 'inline',
+    input: LearnInput,
+    output: z.object({ learnedSuccess: z.boolean(), successProbability: z.number(), outcomes: z.number().int() }),
+    async handler(input, context) {
+      const success = input.success ?? (input.entropyAfter !== undefined && input.entropyAfter < input.entropy);
+      await store.recordOutcome({
+        idempotencyKey: context.idempotencyKey,
+        system: input.system,
+        strategyId: input.strategyId,
+        level: input.level,
+        success,
+        entropyBefore: input.entropy,
+        entropyAfter: input.entropyAfter ?? null,
+        instanceId: context.instanceId,
+      });
+      if (success) await store.updateCycle(context.instanceId, { status: 'recovered' });
+      const strategy = strategyById(input.strategyId);
+      const [ranked] = strategy ? rankStrategies([strategy], await store.outcomeCounts()) : [];
+      return { learnedSuccess: success, successProbability: ranked?.successProbability ?? 0, outcomes: ranked?.outcomes ?? 0 };
+    },
+  };
+
+  const CollectInput = z.object({
+    windowSeconds: z.coerce.number().int().min(1).default(900),
+    baselineSeconds: z.coerce.number().int().min(1).default(3600),
+    maxSystems: z.coerce.number().int().min(1).max(500).default(50),
+    threshold: z.coerce.number().min(0).max(1).default(0.3),
+  });
+  const collect: ServiceTaskDefinition<typeof CollectInput> = {
+    topic: 'entropy.collect',
+    description: 'Measures every system that sends spans and reports the worst one as the pattern to act on (none when all are below the threshold)',
+    mode: 'worker',
+    input: CollectInput,
+    output: z.object({
+      systemsMeasured: z.number().int(),
+      patternFound: z.boolean(),
+      system: z.string().nullable(),
+      entropy: z.number(),
+      level: Level,
+    }),
+    async handler(input) {
+      const systems = (await store.systems()).slice(0, input.maxSystems);
+      let worst: { system: string; entropy: number; level: EntropyLevel } | null = null;
+      for (const system of systems) {
+        const measurement = await measureSystem(store, { system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds });
+        if (!worst || measurement.score > worst.entropy) worst = { system, entropy: measurement.score, level: measurement.level };
+      }
+      const patternFound = !!worst && worst.entropy >= input.threshold;
+      return { systemsMeasured: systems.length, patternFound, system: worst?.system ?? null, entropy: worst?.entropy ?? 0, level: worst?.level ?? 'LOW' };
+    },
+  };
+
+  return [measure, verify, circuitBreaker, explore, simulate, snapshot, rollback, learn, collect] as ServiceTaskDefinition[];
+}

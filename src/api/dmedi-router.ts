@@ -1,0 +1,103 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { entropyLevel, ENTROPY_LEVELS } from '../../service-tasks/entropy/entropy-score.js';
+import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import { rankStrategies } from '../../service-tasks/entropy/ranking.js';
+import { simulateWorkflow } from '../../service-tasks/entropy/simulate-strategy.js';
+import { strategiesFor, strategyById } from '../../service-tasks/entropy/strategies.js';
+import { renderCharter } from '../../service-tasks/generator/charter.js';
+import { generateStrategyWorkflow } from '../../service-tasks/generator/strategy-workflow.js';
+import type { WorkflowEngine } from '../engine/workflow-engine.js';
+import { AppError } from '../errors.js';
+import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
+
+const System = z.string().min(1).max(200);
+const Body = z
+  .object({
+    system: System,
+    windowSeconds: z.number().int().min(1).default(900),
+    baselineSeconds: z.number().int().min(1).default(3600),
+    threshold: z.number().min(0).max(1).default(0.3),
+    level: z.enum(ENTROPY_LEVELS).optional(),
+    strategyId: z.string().min(1).optional(),
+    variables: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+/**
+ * One DMEDI phase at a time, for the CLI (`regenflow dmedi <phase> --system X`) and for
+ * operators: the same functions the process's service tasks call, run on request.
+ * `auto` starts the dmedi-regeneration process, which runs them all.
+ */
+export function dmediRouter(engine: WorkflowEngine, store: EntropyStore): Router {
+  const router = Router();
+
+  const chosenStrategy = async (body: z.infer<typeof Body>) => {
+    if (body.strategyId) {
+      const strategy = strategyById(body.strategyId);
+      if (!strategy) throw new AppError('NOT_FOUND', `strategy ${body.strategyId} not found`);
+      return strategy;
+    }
+    const level = body.level ?? (await store.measurements(body.system, 1))[0]?.level;
+    if (!level) throw new AppError('NO_MEASUREMENT', `measure ${body.system} first, or give level or strategyId`);
+    const [best] = rankStrategies(strategiesFor(level, body.system), await store.outcomeCounts());
+    const strategy = best && strategyById(best.id);
+    if (!strategy) throw new AppError('NOT_FOUND', `no strategy for level ${level}`);
+    return strategy;
+  };
+
+  router.post('/:phase', async (req, res) => {
+    const body = Body.parse(req.body ?? {});
+    switch (req.params.phase) {
+      case 'define':
+        res.json({
+          charter: renderCharter({
+            system: body.system,
+            instanceId: '(on request)',
+            windowSeconds: body.windowSeconds,
+            baselineSeconds: body.baselineSeconds,
+            threshold: body.threshold,
+            maxCycles: 3,
+            breakerMinutes: 60,
+            repeatBound: 20,
+            cadence: 'On demand, and daily by the evolution cycle.',
+          }),
+        });
+        return;
+      case 'measure':
+        res.status(201).json(await measureSystem(store, body));
+        return;
+      case 'explore': {
+        const level = body.level ?? (await store.measurements(body.system, 1))[0]?.level ?? entropyLevel(0);
+        res.json({ system: body.system, level, options: rankStrategies(strategiesFor(level, body.system), await store.outcomeCounts()) });
+        return;
+      }
+      case 'develop': {
+        const strategy = await chosenStrategy(body);
+        const { processKey, xml } = await generateStrategyWorkflow(body.system, strategy);
+        const deployment = await engine.deploy([{ name: `${processKey}.bpmn`, xml }], { name: `${processKey}.bpmn`, source: 'generator' });
+        const simulation = await simulateWorkflow(xml, { runs: 200, failureRate: 0.05, seed: 1 });
+        res.status(201).json({ strategyId: strategy.id, processKey, definition: deployment.definitions[0], simulation });
+        return;
+      }
+      case 'implement': {
+        const strategy = await chosenStrategy(body);
+        const { processKey } = await generateStrategyWorkflow(body.system, strategy);
+        const instance = await engine.start({ processKey, variables: { system: body.system, strategyId: strategy.id, ...body.variables } });
+        res.status(201).json({ strategyId: strategy.id, processKey, instanceId: instance.id, status: instance.status });
+        return;
+      }
+      case 'auto': {
+        const instance = await engine.start({
+          processKey: 'dmedi-regeneration',
+          variables: { windowSeconds: body.windowSeconds, baselineSeconds: body.baselineSeconds, threshold: body.threshold, ...body.variables, system: body.system },
+        });
+        res.status(201).json({ processKey: 'dmedi-regeneration', instanceId: instance.id, status: instance.status });
+        return;
+      }
+      default:
+        throw new AppError('NOT_FOUND', `no DMEDI phase ${req.params.phase} (define, measure, explore, develop, implement, auto)`);
+    }
+  });
+  return router;
+}

@@ -1,0 +1,26 @@
+import type { Knex } from 'knex';
+import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
+import * as measurements from './entropy-measurements.js';
+import * as learning from './learning.js';
+import * as spanMetrics from './span-metrics.js';
+
+/** The entropy module's one door to the database. */
+export function createEntropyStore(knex: Knex): EntropyStore {
+  return {
+    aggregateSpans: (system, windows, options) => spanMetrics.aggregateSpans(knex, system, windows, options),
+    series: (system, window, buckets) => spanMetrics.seriesOf(knex, system, window, buckets),
+    systems: () => spanMetrics.spanSystems(knex),
+    saveMeasurement: (measurement) => measurements.insertMeasurement(knex, measurement),
+    measurements: (system, limit) => measurements.listMeasurements(knex, system, limit),
+    async latestMeasurements() {
+      const [systems, latest] = await Promise.all([spanMetrics.spanSystems(knex), measurements.latestPerSystem(knex)]);
+      const names = [...new Set([...systems, ...latest.map((measurement) => measurement.system)])].sort();
+      return names.map((system) => ({ system, latest: latest.find((measurement) => measurement.system === system) ?? null }));
+    },
+    recordOutcome: (outcome) => learning.insertOutcome(knex, outcome),
+    outcomeCounts: (system) => learning.outcomeCounts(knex, system),
+    openCycle: (cycle, since) => learning.openCycle(knex, cycle, since),
+    updateCycle: (instanceId, change) => learning.updateCycle(knex, instanceId, change),
+    cycleOf: (instanceId) => learning.cycleOf(knex, instanceId),
+  };
+}

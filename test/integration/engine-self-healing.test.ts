@@ -1,0 +1,75 @@
+import { bpmn } from '../support/bpmn.js';
+import { TEST_TOKENS } from '../support/server-process.js';
+import { createTestApp, eventually } from '../support/test-app.js';
+
+/**
+ * regenflow heals itself: a newly deployed version of a process fails; the engine strategy
+ * "roll new starts back to the previous version" is generated, deployed and run as a
+ * workflow on the real engine, and its heal.* steps act on the engine.
+ */
+describe('engine self-healing', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let base: string;
+
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_TOKENS.operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  const orders = (version: 'good' | 'broken') =>
+    bpmn(
+      'orders',
+      `<bpmn:startEvent id="start" />
+      ${version === 'broken' ? '<bpmn:serviceTask id="fraud_check" camunda:type="external" camunda:topic="orders.fraud-check" />' : ''}
+      <bpmn:serviceTask id="charge" camunda:type="external" camunda:topic="orders.charge" />
+      <bpmn:endEvent id="end" />
+      ${
+        version === 'broken'
+          ? '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="fraud_check" /><bpmn:sequenceFlow id="f1" sourceRef="fraud_check" targetRef="charge" />'
+          : '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="charge" />'
+      }
+      <bpmn:sequenceFlow id="f2" sourceRef="charge" targetRef="end" />`,
+    );
+
+  beforeAll(async () => {
+    app = await createTestApp({ builtIns: true });
+    base = `http://127.0.0.1:${await app.listen()}`;
+  });
+  afterAll(async () => {
+    await app.dispose();
+  });
+
+  it('when version 2 of a process fails and the rollback strategy runs, then new starts run version 1 again and incidents are retried', async () => {
+    // Given: v1 good, v2 with a step whose worker fails: two incidents.
+    await app.engine.deploy([{ name: 'orders.bpmn', xml: orders('good') }]);
+    await app.engine.deploy([{ name: 'orders.bpmn', xml: orders('broken') }]);
+    for (let i = 0; i < 2; i++) await app.engine.start({ processKey: 'orders' });
+    const tasks = await app.engine.fetchAndLock({ workerId: 'w', maxTasks: 10, usePriority: false, topics: [{ topicName: 'orders.fraud-check', lockDuration: 10_000 }] });
+    expect(tasks).toHaveLength(2);
+    for (const task of tasks) await app.engine.externalTaskFailure(task.id, 'w', { errorMessage: 'fraud service down', retries: 0, retryTimeout: 0 });
+    expect(await app.database.knex('incidents').where({ process_key: 'orders' }).whereNull('resolved_at')).toHaveLength(2);
+
+    // When: Develop and Implement the engine strategy for regenflow/orders.
+    const developed = await post('/api/entropy/dmedi/develop', { system: 'regenflow/orders', strategyId: 'engine-version-rollback' });
+    expect(developed.status).toBe(201);
+    expect(developed.body.simulation.runs).toBe(200);
+    const implemented = await post('/api/entropy/dmedi/implement', { system: 'regenflow/orders', strategyId: 'engine-version-rollback' });
+    expect(implemented.status).toBe(201);
+    await eventually(async () => (await app.engine.getInstance(implemented.body.instanceId)).status === 'completed');
+
+    // Then: the latest version is v1's content again, and the incidents were retried.
+    const versions = await app.database.knex('process_definitions').where({ key: 'orders' }).orderBy('version');
+    expect(versions.map((row: { version: number }) => row.version)).toEqual([1, 2, 3]);
+    expect(versions[2].checksum).toBe(versions[0].checksum);
+    const fresh = await app.engine.start({ processKey: 'orders' });
+    const waiting = await app.database.knex('external_tasks').where({ instance_id: fresh.id }).pluck('topic');
+    expect(waiting).toEqual(['orders.charge']);
+    expect(await app.database.knex('incidents').where({ process_key: 'orders' }).whereNull('resolved_at')).toHaveLength(0);
+    const strategyRun = await app.engine.getInstance(implemented.body.instanceId);
+    expect(strategyRun.variables).toMatchObject({ rolledBackTo: 1, activeVersion: 3, incidentsRetried: 2 });
+  });
+});

@@ -1,0 +1,75 @@
+import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import { createEntropyStore } from '../../src/store/entropy-store.js';
+import { SpanSimulator, writeSpans, type DegradationKind } from '../support/span-simulator.js';
+import { createTestApp } from '../support/test-app.js';
+
+/** Each injected degradation is caught by the indicator aimed at it, on the real span store. */
+describe('entropy measurement', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  const end = new Date(Date.UTC(2026, 0, 1, 12));
+  const split = new Date(end.getTime() - 600_000);
+
+  beforeAll(async () => {
+    app = await createTestApp();
+  });
+  afterAll(async () => {
+    await app.dispose();
+  });
+
+  async function measure(system: string, seed: number, kind: DegradationKind | null, offsetMs = 60_000) {
+    const simulator = new SpanSimulator({ system, seed, requestsPerSecond: 2 });
+    if (kind) simulator.inject({ kind, at: new Date(split.getTime() + offsetMs) });
+    await writeSpans(app.database.knex, simulator.generate(new Date(split.getTime() - 1_800_000), end));
+    return measureSystem(createEntropyStore(app.database.knex), { system, windowSeconds: 600, baselineSeconds: 1800, at: end });
+  }
+
+  it('when the stream is stable, then no indicator fires and the level is LOW', async () => {
+    const measurement = await measure('stable', 1, null);
+    expect(measurement.drift).toBe(0);
+    expect(measurement.level).toBe('LOW');
+    expect(measurement.healthState).toBe('HEALTHY');
+  });
+
+  it.each([
+    ['latency-shift', 'latencyShift'],
+    ['error-burst', 'errorRate'],
+    ['schema-drift', 'semantic'],
+    ['loop-thrash', 'loopThrash'],
+  ] as const)('when %s is injected, then %s fires', async (kind, indicator) => {
+    const measurement = await measure(kind, 2, kind);
+    expect((measurement.indicators as Record<string, { detected: boolean }>)[indicator]!.detected).toBe(true);
+    expect(measurement.drift).toBeGreaterThanOrEqual(1);
+  });
+
+  it('when routes are renamed, then the semantic indicator names what appeared and vanished', async () => {
+    // Renamed from the start of the window: the old names are gone from all of it.
+    const measurement = await measure('renamed', 3, 'schema-drift', 0);
+    const details = (measurement.indicators as any).semantic.details;
+    expect(details.appearedNames).toContain('GET /v2/orders');
+    expect(details.vanishedNames).toContain('GET /orders');
+    expect(details.appearedKeys).toContain('http.response.status_code');
+    expect(details.vanishedKeys).toContain('http.status_code');
+  });
+
+  it('when a new version of a regenflow process fails more and runs slower than the previous one, then the version comparison says so', async () => {
+    // Engine-like spans (what the telemetry module emits per activity), version 1 healthy, version 2 degraded.
+    const asEngine = (spans: ReturnType<SpanSimulator['generate']>, version: number) =>
+      spans.map((span) => ({ ...span, service_name: 'regenflow', source: 'engine', process_key: 'orders', process_version: version }));
+    const v1 = new SpanSimulator({ system: 'regenflow', seed: 31, requestsPerSecond: 2 });
+    const v2 = new SpanSimulator({ system: 'regenflow', seed: 32, requestsPerSecond: 2 })
+      .inject({ kind: 'error-burst', at: new Date(0), magnitude: 0.3 })
+      .inject({ kind: 'latency-shift', at: new Date(0), magnitude: 2 });
+    const switchedAt = new Date(end.getTime() - 900_000);
+    await writeSpans(app.database.knex, asEngine(v1.generate(new Date(end.getTime() - 2_700_000), switchedAt), 1));
+    await writeSpans(app.database.knex, asEngine(v2.generate(switchedAt, end), 2));
+    const store = createEntropyStore(app.database.knex);
+    // A window that holds both versions: time mode would mix them; version mode separates them.
+    const measurement = await measureSystem(store, { system: 'regenflow/orders', windowSeconds: 1800, baselineSeconds: 900, at: end, versions: { previous: 1, latest: 2 } });
+    const indicators = measurement.indicators as Record<string, { detected: boolean; details?: Record<string, number> }>;
+    expect(indicators.errorRate!.detected).toBe(true);
+    expect(indicators.latencyShift!.detected).toBe(true);
+    expect(indicators.throughput!.detected).toBe(false);
+    expect(measurement.healthState).not.toBe('HEALTHY');
+    expect(measurement.level).not.toBe('LOW');
+  });
+});

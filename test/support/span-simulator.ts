@@ -1,0 +1,229 @@
+/**
+ * A span-stream simulator: realistic request traffic of one service (Poisson arrivals,
+ * log-normal latencies per operation, a small error rate, OTel-style attributes) with
+ * controlled degradations injected at known times. Everything is drawn from a seeded PRNG,
+ * so a scenario is reproducible from its seed.
+ *
+ * What is simulated, honestly: the service. When a regeneration strategy is applied to it
+ * (`applyStrategy`), the simulator models the fix by ending the degradations that strategy
+ * addresses from that moment on; the spans it writes afterwards are what the next
+ * measurement sees. The measurement, the tests and the engine are real.
+ */
+import type { Knex } from 'knex';
+
+/** mulberry32: small, fast, good enough for traffic. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type DegradationKind = 'latency-shift' | 'error-burst' | 'schema-drift' | 'loop-thrash';
+
+export interface Degradation {
+  kind: DegradationKind;
+  at: Date;
+  /** Ended by an applied strategy. */
+  until?: Date;
+  /** latency-shift: multiplier of every duration (default 1.6); error-burst: error share of requests (default 0.1); loop-thrash: share of requests that loop (default 0.02). */
+  magnitude?: number;
+}
+
+export interface SpanRow {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string | null;
+  service_name: string;
+  name: string;
+  kind: number;
+  start_time: string;
+  end_time: string;
+  duration_ms: number;
+  status_code: number;
+  status_message: string | null;
+  attributes: string;
+  resource: string;
+  source: string;
+}
+
+export interface SimulatorOptions {
+  system: string;
+  seed: number;
+  /** Mean requests per second. @default 2 */
+  requestsPerSecond?: number;
+  /** Share of requests that fail when healthy. @default 0.01 */
+  errorRate?: number;
+}
+
+interface Operation {
+  route: string;
+  weight: number;
+  medianMs: number;
+}
+
+const OPERATIONS: Operation[] = [
+  { route: '/orders', weight: 0.5, medianMs: 40 },
+  { route: '/orders/{id}', weight: 0.3, medianMs: 15 },
+  { route: '/checkout', weight: 0.2, medianMs: 120 },
+];
+
+/** Which degradations a strategy repairs in the simulated service (every strategy repairs what it is aimed at). */
+const REPAIRS: Record<string, DegradationKind[]> = {
+  default: ['latency-shift', 'error-burst', 'schema-drift', 'loop-thrash'],
+};
+
+export class SpanSimulator {
+  private readonly random: () => number;
+  private readonly degradations: Degradation[] = [];
+  readonly applied: Array<{ strategyId: string; at: Date }> = [];
+  readonly system: string;
+  private readonly rate: number;
+  private readonly errorRate: number;
+
+  constructor(options: SimulatorOptions) {
+    this.system = options.system;
+    this.random = seededRandom(options.seed);
+    this.rate = options.requestsPerSecond ?? 2;
+    this.errorRate = options.errorRate ?? 0.01;
+  }
+
+  inject(degradation: Degradation): this {
+    this.degradations.push(degradation);
+    return this;
+  }
+
+  /** The simulated service reacts to a regeneration strategy: the degradations it repairs end now. */
+  applyStrategy(strategyId: string, at = new Date()): void {
+    this.applied.push({ strategyId, at });
+    const repaired = REPAIRS[strategyId] ?? REPAIRS.default ?? [];
+    for (const degradation of this.degradations) {
+      if (repaired.includes(degradation.kind) && !degradation.until) degradation.until = at;
+    }
+  }
+
+  private active(kind: DegradationKind, at: number): Degradation | undefined {
+    return this.degradations.find((d) => d.kind === kind && d.at.getTime() <= at && (!d.until || at < d.until.getTime()));
+  }
+
+  /** Spans of every request that starts in [from, to). */
+  generate(from: Date, to: Date): SpanRow[] {
+    const spans: SpanRow[] = [];
+    let t = from.getTime() + this.exponential(1000 / this.rate);
+    while (t < to.getTime()) {
+      this.request(t, spans);
+      t += this.exponential(1000 / this.rate);
+    }
+    return spans;
+  }
+
+  private request(at: number, spans: SpanRow[]): void {
+    const latency = this.active('latency-shift', at);
+    const burst = this.active('error-burst', at);
+    const drift = this.active('schema-drift', at);
+    const thrash = this.active('loop-thrash', at);
+    const factor = latency ? (latency.magnitude ?? 1.6) : 1;
+    const errorRate = burst ? (burst.magnitude ?? 0.1) : this.errorRate;
+    const operation = this.pick();
+    const traceId = this.hex(32);
+    const rootId = this.hex(16);
+    const failed = this.random() < errorRate;
+    const route = drift ? `/v2${operation.route}` : operation.route;
+    const statusKey = drift ? 'http.response.status_code' : 'http.status_code';
+
+    const dbMs = this.logNormal(operation.medianMs * 0.4, 0.5) * factor;
+    const cacheMs = this.logNormal(1.5, 0.4) * factor;
+    let childTime = at + 1;
+    const children: Array<[string, number, Record<string, unknown>, boolean]> = [
+      ['cache.get', cacheMs, { 'cache.hit': this.random() < 0.8 }, false],
+      ['db.query', dbMs, { 'db.system': 'postgresql', 'db.operation': 'SELECT' }, failed],
+    ];
+    if (thrash && this.random() < (thrash.magnitude ?? 0.02)) {
+      // An instance stuck in a retry loop: the same activity again and again.
+      for (let i = 0; i < 40; i++) children.push(['payment.retry', this.logNormal(5, 0.3), { attempt: i + 1 }, true]);
+    }
+    for (const [name, ms, attributes, error] of children) {
+      spans.push(this.span(traceId, rootId, name, childTime, ms, error, attributes));
+      childTime += ms;
+    }
+    const rootMs = Math.max(childTime - at, this.logNormal(operation.medianMs, 0.5) * factor);
+    spans.push(
+      this.span(traceId, null, `GET ${route}`, at, rootMs, failed, { 'http.request.method': 'GET', 'http.route': route, [statusKey]: failed ? 500 : 200 }, rootId),
+    );
+  }
+
+  private span(traceId: string, parent: string | null, name: string, start: number, ms: number, error: boolean, attributes: Record<string, unknown>, spanId = this.hex(16)): SpanRow {
+    return {
+      trace_id: traceId,
+      span_id: spanId,
+      parent_span_id: parent,
+      service_name: this.system,
+      name,
+      kind: parent ? 3 : 2,
+      start_time: new Date(start).toISOString(),
+      end_time: new Date(start + ms).toISOString(),
+      duration_ms: ms,
+      status_code: error ? 2 : 1,
+      status_message: error ? 'simulated failure' : null,
+      attributes: JSON.stringify(attributes),
+      resource: JSON.stringify({ 'service.name': this.system }),
+      source: 'otlp',
+    };
+  }
+
+  private pick(): Operation {
+    let r = this.random();
+    for (const operation of OPERATIONS) {
+      r -= operation.weight;
+      if (r <= 0) return operation;
+    }
+    return OPERATIONS[OPERATIONS.length - 1] as Operation;
+  }
+
+  private exponential(mean: number): number {
+    return -Math.log(1 - this.random()) * mean;
+  }
+
+  private logNormal(median: number, sigma: number): number {
+    // Box–Muller
+    const u = 1 - this.random();
+    const v = this.random();
+    const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    return median * Math.exp(sigma * z);
+  }
+
+  private hex(length: number): string {
+    let out = '';
+    while (out.length < length) out += Math.floor(this.random() * 0x100000000).toString(16).padStart(8, '0');
+    return out.slice(0, length);
+  }
+
+  /**
+   * Writes the service's traffic as it happens: every `intervalMs` the spans of the requests
+   * since the last write. Returns a function that stops it (after a last write).
+   */
+  live(knex: Knex, from: Date, intervalMs = 200): () => Promise<void> {
+    let last = from;
+    let writing = Promise.resolve();
+    const tick = () => {
+      const now = new Date();
+      const spans = this.generate(last, now);
+      last = now;
+      writing = writing.then(() => writeSpans(knex, spans));
+    };
+    const timer = setInterval(tick, intervalMs);
+    return async () => {
+      clearInterval(timer);
+      tick();
+      await writing;
+    };
+  }
+}
+
+export async function writeSpans(knex: Knex, spans: SpanRow[]): Promise<void> {
+  for (let i = 0; i < spans.length; i += 1000) await knex('spans').insert(spans.slice(i, i + 1000));
+}
