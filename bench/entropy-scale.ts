@@ -24,13 +24,13 @@ async function fill(system: string, count: number): Promise<number> {
   const t0 = performance.now();
   await database.knex.raw(
     `insert into spans (trace_id, span_id, service_name, name, start_time, end_time, duration_ms, status_code, attributes, source)
-     select md5(i::text), substr(md5(i::text || 's'), 1, 16), ?, 'op-' || (i % 7),
+     select md5(?::text || i::text), substr(md5(?::text || i::text || 's'), 1, 16), ?, 'op-' || (i % 7),
             ?::timestamptz + (i::double precision / ? * interval '1 millisecond' * ?),
             ?::timestamptz + (i::double precision / ? * interval '1 millisecond' * ?) + interval '20 milliseconds',
             exp(3 + ((i::bigint * 7919) % 1000) / 1000.0), case when i % 97 = 0 then 2 else 1 end,
             jsonb_build_object('http.route', '/r' || (i % 5), 'http.status_code', 200), 'otlp'
        from generate_series(1, ?::int) as i`,
-    [system, new Date(end.getTime() - windowMs).toISOString(), count, windowMs, new Date(end.getTime() - windowMs).toISOString(), count, windowMs, count],
+    [system, system, system, new Date(end.getTime() - windowMs).toISOString(), count, windowMs, new Date(end.getTime() - windowMs).toISOString(), count, windowMs, count],
   );
   await database.knex.raw('analyze spans');
   return performance.now() - t0;

@@ -12,6 +12,12 @@
 import type { Knex } from 'knex';
 
 /** mulberry32: small, fast, good enough for traffic. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
+}
+
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -79,6 +85,8 @@ const REPAIRS: Record<string, DegradationKind[]> = {
 
 export class SpanSimulator {
   private readonly random: () => number;
+  /** Ids come from their own stream, seeded by system too: like real trace ids they never repeat across systems, and the traffic of a seed stays the same. */
+  private readonly idRandom: () => number;
   private readonly degradations: Degradation[] = [];
   readonly applied: Array<{ strategyId: string; at: Date }> = [];
   readonly system: string;
@@ -88,6 +96,7 @@ export class SpanSimulator {
   constructor(options: SimulatorOptions) {
     this.system = options.system;
     this.random = seededRandom(options.seed);
+    this.idRandom = seededRandom(options.seed ^ fnv1a(options.system));
     this.rate = options.requestsPerSecond ?? 2;
     this.errorRate = options.errorRate ?? 0.01;
   }
@@ -198,7 +207,7 @@ export class SpanSimulator {
 
   private hex(length: number): string {
     let out = '';
-    while (out.length < length) out += Math.floor(this.random() * 0x100000000).toString(16).padStart(8, '0');
+    while (out.length < length) out += Math.floor(this.idRandom() * 0x100000000).toString(16).padStart(8, '0');
     return out.slice(0, length);
   }
 
