@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { deployFolder } from '../../src/app.js';
 import { STRATEGIES } from '../../service-tasks/entropy/strategies.js';
-import { phasesFromInstanceHistory } from '../support/dmedi-phases.js';
+import { phasesFromSpans } from '../support/dmedi-phases.js';
 import { repositoryRoot } from '../support/server-process.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { createTestApp, eventually } from '../support/test-app.js';
@@ -75,7 +75,8 @@ describe('DMEDI regeneration', () => {
 
       // Then
       expect(ended.status).toBe('completed');
-      expect(await phasesFromInstanceHistory(app.database.knex, instance.id)).toEqual({ define: true, measure: true, explore: true, develop: true, implement: true });
+      await app.telemetry.flush();
+      expect(await phasesFromSpans(app.telemetry.spans, instance.id)).toEqual({ define: true, measure: true, explore: true, develop: true, implement: true });
       const variables = ended.variables as Record<string, any>;
       expect(variables.regenerationNeeded).toBe(true);
       expect(variables.entropyAfter).toBeLessThan(variables.entropy);

@@ -138,6 +138,29 @@ describe('validation runs over HTTP', () => {
     expect(trend.body).toMatchObject({ runs: [{ score: 0.6 }, { score: 1 }], direction: 'improving', passRate: 0.5 });
   });
 
+  it("when an instance ran on the engine, then its own activity spans pass the check and a missing activity fails it", async () => {
+    // Given an instance that waited in a user task and was completed: the engine wrote its spans
+    const instance = await app.engine.start({ definitionId: await deployDmediLike(app) });
+    const [task] = await app.database.knex('user_tasks').where({ instance_id: instance.id });
+    await app.engine.completeUserTask(task.id);
+    await app.telemetry.flush();
+
+    // When its spans are checked against what should have run
+    const ran = await operator('POST', '/api/validation-runs/span-checks', {
+      instanceId: instance.id,
+      expectations: [{ activityId: 'hold', maxDurationMs: 60_000 }],
+    });
+    const missing = await operator('POST', '/api/validation-runs/span-checks', {
+      instanceId: instance.id,
+      expectations: [{ activityId: 'hold' }, { activityId: 'approve' }],
+    });
+
+    // Then the real span of the user task counts; an activity the diagram never ran does not
+    expect(ran.body).toMatchObject({ passed: true, score: 1, problems: [] });
+    expect((await operator('GET', `/api/validation-runs/${ran.body.id}`)).body.phases).toMatchObject([{ name: 'hold', passed: true }]);
+    expect(missing.body).toMatchObject({ passed: false, score: 0.5, problems: ['approve did not run'] });
+  });
+
   it('when a query is malformed, then the answer is a 400 problem', async () => {
     const response = await operator('POST', '/api/validation-runs/span-checks', { instanceId: 'nope', expectations: [] });
     expect(response.status).toBe(400);

@@ -1,6 +1,6 @@
-import type { Knex } from 'knex';
+import type { SpanStore } from '../../src/store/spans.js';
 
-/** The DMEDI phases, by the prefix of the activity ids that belong to them in dmedi-regeneration.bpmn. */
+/** The DMEDI phases, by the activity ids that belong to them in dmedi-regeneration.bpmn. */
 export const DMEDI_PHASES = {
   define: ['define_circuit_breaker', 'define_charter'],
   measure: ['measure_entropy'],
@@ -9,14 +9,15 @@ export const DMEDI_PHASES = {
   implement: ['implement_snapshot', 'implement_run_strategy', 'implement_settle', 'implement_measure_again'],
 } as const;
 
+export type DmediPhaseReport = Record<keyof typeof DMEDI_PHASES, boolean>;
+
 /**
- * Which DMEDI phases an instance completed, read from its history (activity `end` events).
- * When the engine emits one span per activity (telemetry), the same check reads spans:
- * swap this for a query on spans.activity_id where instance_id = the instance.
+ * Which DMEDI phases an instance completed, read from the engine's own spans (one span per
+ * ended activity, status not error): the same evidence an OTLP backend would see.
  */
-export async function phasesFromInstanceHistory(knex: Knex, instanceId: string): Promise<Record<keyof typeof DMEDI_PHASES, boolean>> {
-  const ended = new Set<string>(await knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id'));
+export async function phasesFromSpans(spans: SpanStore, instanceId: string): Promise<DmediPhaseReport> {
+  const ended = new Set((await spans.listByInstance(instanceId)).filter((span) => span.statusCode !== 2).map((span) => span.activityId));
   return Object.fromEntries(
     Object.entries(DMEDI_PHASES).map(([phase, activities]) => [phase, activities.every((activity) => ended.has(activity))]),
-  ) as Record<keyof typeof DMEDI_PHASES, boolean>;
+  ) as DmediPhaseReport;
 }
