@@ -16,6 +16,14 @@ export type Role = (typeof ROLES)[number];
 interface StoredToken {
   role: Role;
   digest: Buffer;
+  /** Topic patterns a worker token may serve (`ci.*` matches `ci.unit`); absent: every topic. */
+  topics?: string[];
+}
+
+/** What a presented token grants. */
+export interface Grant {
+  role: Role;
+  topics?: string[];
 }
 
 const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
@@ -24,27 +32,35 @@ const digest = (token: string) => createHash('sha256').update(token, 'utf8').dig
 export class TokenRegistry {
   private readonly tokens: StoredToken[];
 
-  constructor(pairs: Array<{ role: Role; token: string }>) {
-    this.tokens = pairs.map(({ role, token }) => ({ role, digest: digest(token) }));
+  constructor(pairs: Array<{ role: Role; token: string; topics?: string[] }>) {
+    this.tokens = pairs.map(({ role, token, topics }) => ({ role, digest: digest(token), topics }));
   }
 
   get size(): number {
     return this.tokens.length;
   }
 
-  /** The role of a presented token, or null. Every stored token is compared, always. */
+  /** The role of a presented token, or null. */
   roleOf(presented: string): Role | null {
+    return this.grantOf(presented)?.role ?? null;
+  }
+
+  /** What a presented token grants, or null. Every stored token is compared, always. */
+  grantOf(presented: string): Grant | null {
     const candidate = digest(presented);
-    let found: Role | null = null;
+    let found: Grant | null = null;
     for (const stored of this.tokens) {
-      if (timingSafeEqual(stored.digest, candidate) && !found) found = stored.role;
+      if (timingSafeEqual(stored.digest, candidate) && !found) found = { role: stored.role, topics: stored.topics };
     }
     return found;
   }
 }
 
-/** Parses `role:token,role:token`; a malformed pair or an unknown role is a start-up error. */
-export function parseTokens(text: string | undefined): Array<{ role: Role; token: string }> {
+/**
+ * Parses `role:token,role:token`; a worker token may name the topics it serves,
+ * `worker[ci.*|agent.review]:token`. A malformed pair or an unknown role is a start-up error.
+ */
+export function parseTokens(text: string | undefined): Array<{ role: Role; token: string; topics?: string[] }> {
   if (!text) return [];
   return text
     .split(',')
@@ -52,11 +68,16 @@ export function parseTokens(text: string | undefined): Array<{ role: Role; token
     .filter(Boolean)
     .map((pair) => {
       const at = pair.indexOf(':');
-      const role = pair.slice(0, at) as Role;
+      const head = /^(\w+)(?:\[([^\]]*)\])?$/.exec(pair.slice(0, Math.max(at, 0)));
+      const role = head?.[1] as Role;
       const token = pair.slice(at + 1);
-      if (at <= 0 || !ROLES.includes(role)) throw new Error(`REGENFLOW_TOKENS: '${pair.slice(0, Math.max(at, 0))}' is not a role (${ROLES.join(', ')})`);
+      if (at <= 0 || !head || !ROLES.includes(role)) throw new Error(`REGENFLOW_TOKENS: '${pair.slice(0, Math.max(at, 0))}' is not a role (${ROLES.join(', ')})`);
       if (token.length < 8) throw new Error(`REGENFLOW_TOKENS: the ${role} token is shorter than 8 characters`);
-      return { role, token };
+      if (head[2] === undefined) return { role, token };
+      if (role !== 'worker') throw new Error(`REGENFLOW_TOKENS: only worker tokens name topics, not ${role}`);
+      const topics = head[2].split('|').map((topic) => topic.trim()).filter(Boolean);
+      if (!topics.length) throw new Error('REGENFLOW_TOKENS: worker[...] names no topic');
+      return { role, token, topics };
     });
 }
 
@@ -91,6 +112,8 @@ export function resolveTokens(options: { tokens?: string; host: string; dataDir:
 declare module 'express-serve-static-core' {
   interface Request {
     role?: Role;
+    /** Topic patterns the worker token is limited to; undefined: every topic. */
+    topics?: string[];
     /** `<role>:<first 12 hex of the token's SHA-256>`: names the token in the audit log without revealing it. */
     actor?: string;
   }
@@ -103,9 +126,11 @@ export function authenticate(registry: TokenRegistry): RequestHandler {
     if (!header) return next(new AppError('UNAUTHENTICATED', 'missing Authorization: Bearer <token> header'));
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return next(new AppError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"'));
-    const role = registry.roleOf(match[1] as string);
-    if (!role) return next(new AppError('UNAUTHENTICATED', 'the token is not valid'));
+    const grant = registry.grantOf(match[1] as string);
+    if (!grant) return next(new AppError('UNAUTHENTICATED', 'the token is not valid'));
+    const { role } = grant;
     req.role = role;
+    req.topics = grant.topics;
     req.actor = `${role}:${createHash('sha256').update(match[1] as string, 'utf8').digest('hex').slice(0, 12)}`;
     next();
   };
@@ -117,4 +142,10 @@ export function allow(...roles: Role[]): RequestHandler {
     if (req.role === 'admin' || (req.role && roles.includes(req.role))) return next();
     next(new AppError('FORBIDDEN', `the ${req.role ?? 'anonymous'} role may not ${req.method} ${req.baseUrl}${req.path}`));
   };
+}
+
+/** Whether a token limited to `patterns` may serve `topic` (a pattern ending in `*` is a prefix). */
+export function topicAllowed(patterns: string[] | undefined, topic: string): boolean {
+  if (!patterns) return true;
+  return patterns.some((pattern) => (pattern.endsWith('*') ? topic.startsWith(pattern.slice(0, -1)) : topic === pattern));
 }

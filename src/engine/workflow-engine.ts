@@ -544,6 +544,13 @@ export class WorkflowEngine extends EventEmitter {
     return task;
   }
 
+  /** The topic of an external task (for per-token topic limits). */
+  async externalTaskTopic(taskId: string): Promise<string> {
+    const task = await externalTasksStore.findExternalTask(this.knex, taskId);
+    if (!task) throw notFound('external task', taskId);
+    return task.topic;
+  }
+
   /** The guard re-checks the lock inside the commit, so a task re-locked meanwhile is refused. */
   private lockGuard(taskId: string, workerId: string) {
     return async (trx: Knex.Transaction) => {

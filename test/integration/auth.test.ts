@@ -111,3 +111,66 @@ describe('tokens at start', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 });
+
+/** A worker token may be limited to the topics it serves: `worker[ci.*|agent.review]:token`. */
+describe('worker tokens limited to topics', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let limited: ReturnType<typeof httpClient>;
+  let anyTopic: ReturnType<typeof httpClient>;
+
+  beforeAll(async () => {
+    app = await createTestApp({ env: { REGENFLOW_TOKENS: 'admin:admin-test-token,worker[ci.*]:ci-worker-token,worker:any-worker-token' } });
+    const base = `http://127.0.0.1:${await app.listen()}`;
+    limited = httpClient(base, 'ci-worker-token');
+    anyTopic = httpClient(base, 'any-worker-token');
+    const xml = sequence('topic_limits', [
+      { id: 'unit', xml: '<bpmn:serviceTask id="unit" camunda:type="external" camunda:topic="ci.unit" />' },
+      { id: 'pay', xml: '<bpmn:serviceTask id="pay" camunda:type="external" camunda:topic="payments.charge" />' },
+    ]);
+    await app.engine.deploy([{ name: 'topic-limits.bpmn', xml }]);
+  });
+  afterAll(async () => {
+    await app.dispose();
+  });
+
+  const fetchTopic = (client: ReturnType<typeof httpClient>, topicName: string, workerId = 'w1') =>
+    client('POST', '/engine-rest/external-task/fetchAndLock', { workerId, maxTasks: 1, topics: [{ topicName, lockDuration: 10_000 }] });
+
+  it('when a limited worker fetches its own topic, then it gets the task; another topic is a 403 naming it', async () => {
+    // Given an instance waiting in ci.unit
+    const instance = await app.engine.start({ processKey: 'topic_limits' });
+
+    // When the limited worker fetches ci.unit and then payments.charge
+    const own = await fetchTopic(limited, 'ci.unit');
+    const other = await fetchTopic(limited, 'payments.charge');
+
+    // Then it holds the ci.unit task, and the other topic is refused by name
+    expect(own.body).toEqual([expect.objectContaining({ topicName: 'ci.unit', processInstanceId: instance.id })]);
+    expect(other.status).toBe(403);
+    expect(other.body.message).toContain("'payments.charge'");
+    expect((await limited('POST', `/engine-rest/external-task/${own.body[0].id}/complete`, { workerId: 'w1' })).status).toBe(204);
+  });
+
+  it('when a limited worker touches a task of another topic by id, then the answer is 403 and the task is untouched', async () => {
+    // Given an instance that has moved on to payments.charge, its task locked by an unlimited worker
+    await app.engine.start({ processKey: 'topic_limits' });
+    const [unit] = (await fetchTopic(anyTopic, 'ci.unit', 'w2')).body;
+    await anyTopic('POST', `/engine-rest/external-task/${unit.id}/complete`, { workerId: 'w2' });
+    const [payment] = (await fetchTopic(anyTopic, 'payments.charge', 'w2')).body;
+    expect(payment).toMatchObject({ topicName: 'payments.charge', workerId: 'w2' });
+
+    // When the ci-limited worker tries to unlock or complete it
+    const unlock = await limited('POST', `/engine-rest/external-task/${payment.id}/unlock`);
+    const complete = await limited('POST', `/engine-rest/external-task/${payment.id}/complete`, { workerId: 'w2' });
+
+    // Then both are refused and the lock still belongs to the worker that holds it
+    expect(unlock.status).toBe(403);
+    expect(complete.status).toBe(403);
+    expect(await app.database.knex('external_tasks').where({ id: payment.id }).first()).toMatchObject({ worker_id: 'w2' });
+  });
+
+  it('when a topic list is given to a role other than worker, then the setting is refused at start', () => {
+    expect(() => parseTokens('owner[ci.*]:owner-token-x')).toThrow('only worker tokens name topics');
+    expect(parseTokens('worker[ci.*|agent.review]:w0rk-token')).toEqual([{ role: 'worker', token: 'w0rk-token', topics: ['ci.*', 'agent.review'] }]);
+  });
+});

@@ -1,7 +1,9 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
+import { AppError } from '../../errors.js';
 import type { LockedExternalTask } from '../../store/external-tasks.js';
+import { topicAllowed } from '../auth.js';
 import { toTyped, fromTyped, TypedVariablesSchema } from './typed-variables.js';
 
 const Id = z.string().regex(/^[0-9a-f-]{36}$/i, 'must be a task id');
@@ -53,8 +55,23 @@ const LockSchema = z.object({ workerId: z.string().min(1), lockDuration: z.numbe
 export function externalTaskRouter(engine: WorkflowEngine): Router {
   const router = Router();
 
+  // A worker token limited to some topics may neither fetch nor touch tasks of others.
+  const refuse = (req: Request, topic: string) =>
+    new AppError('FORBIDDEN', `this worker token may not serve topic '${topic}' (it is limited to ${req.topics?.join(', ')})`);
+  router.param('id', async (req, _res, next, id) => {
+    if (!req.topics) return next();
+    try {
+      const topic = await engine.externalTaskTopic(Id.parse(id));
+      next(topicAllowed(req.topics, topic) ? undefined : refuse(req, topic));
+    } catch (error) {
+      next(error);
+    }
+  });
+
   router.post('/fetchAndLock', async (req, res) => {
     const request = FetchAndLockSchema.parse(req.body);
+    const forbidden = request.topics.find((topic) => !topicAllowed(req.topics, topic.topicName));
+    if (forbidden) throw refuse(req, forbidden.topicName);
     const deadline = Date.now() + (request.asyncResponseTimeout ?? 0);
     let tasks: LockedExternalTask[] = [];
     for (;;) {
