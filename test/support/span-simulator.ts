@@ -10,23 +10,13 @@
  * measurement sees. The measurement, the tests and the engine are real.
  */
 import type { Knex } from 'knex';
+import { seededRandom } from '../../service-tasks/entropy/seeded-random.js';
 
-/** mulberry32: small, fast, good enough for traffic. */
+/** FNV-1a of a string: mixes the system name into the id stream's seed. */
 function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return hash;
-}
-
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export type DegradationKind = 'latency-shift' | 'error-burst' | 'schema-drift' | 'loop-thrash';
