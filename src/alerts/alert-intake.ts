@@ -57,10 +57,11 @@ export class AlertIntake {
     private readonly options: AlertIntakeOptions,
   ) {}
 
-  async receive(batch: AlertBatch): Promise<IntakeResult> {
+  /** `actor` names the sender in the audit log (the token of the webhook call). */
+  async receive(batch: AlertBatch, actor = 'system'): Promise<IntakeResult> {
     const results: AlertResult[] = [];
     for (const alert of batch.alerts) {
-      const result = await this.serialised(alert.fingerprint, () => this.receiveOne(alert, batch)).catch(
+      const result = await this.serialised(alert.fingerprint, () => this.receiveOne(alert, batch, actor)).catch(
         (error: unknown): AlertResult => ({
           fingerprint: alert.fingerprint,
           status: alert.status,
@@ -86,11 +87,11 @@ export class AlertIntake {
     }
   }
 
-  private async receiveOne(alert: NormalizedAlert, batch: AlertBatch): Promise<AlertResult> {
-    return alert.status === 'firing' ? this.firing(alert, batch) : this.resolved(alert, batch);
+  private async receiveOne(alert: NormalizedAlert, batch: AlertBatch, actor: string): Promise<AlertResult> {
+    return alert.status === 'firing' ? this.firing(alert, batch, actor) : this.resolved(alert, batch, actor);
   }
 
-  private async firing(alert: NormalizedAlert, batch: AlertBatch): Promise<AlertResult> {
+  private async firing(alert: NormalizedAlert, batch: AlertBatch, actor: string): Promise<AlertResult> {
     let startsAt = alert.startsAt;
     if (!startsAt) {
       // A source without startsAt: while an occurrence is open, the same alert is a repeat.
@@ -106,7 +107,7 @@ export class AlertIntake {
       if (running) {
         // The alert fired again while its incident is open: tell the instance (during
         // validation that means the fix did not hold); otherwise just note it.
-        const delivered = await this.deliver(ALERT_REFIRED, running, { validation: 'refired', refiredAt: startsAt.toISOString() });
+        const delivered = await this.deliver(ALERT_REFIRED, running, { validation: 'refired', refiredAt: startsAt.toISOString() }, actor);
         const action = delivered ? 'correlated' : 'noted';
         await alertsStore.attachInstance(this.knex, row.id, running, action);
         return this.result(alert, startsAt, action, running);
@@ -114,13 +115,13 @@ export class AlertIntake {
       const claim = await alertsStore.claimIncident(this.knex, alert.fingerprint, CLAIM_STALE_MS);
       if (!claim.claimed) {
         // Another node is starting (or runs) the incident of this fingerprint right now.
-        const action = claim.instanceId && (await this.deliver(ALERT_REFIRED, claim.instanceId, { validation: 'refired', refiredAt: startsAt.toISOString() })) ? 'correlated' : 'noted';
+        const action = claim.instanceId && (await this.deliver(ALERT_REFIRED, claim.instanceId, { validation: 'refired', refiredAt: startsAt.toISOString() }, actor)) ? 'correlated' : 'noted';
         await alertsStore.attachInstance(this.knex, row.id, claim.instanceId, action);
         return this.result(alert, startsAt, action, claim.instanceId);
       }
       let instanceId: string;
       try {
-        instanceId = await this.startIncident(alert, startsAt, batch);
+        instanceId = await this.startIncident(alert, startsAt, batch, actor);
       } catch (error) {
         await alertsStore.releaseIncidentClaim(this.knex, alert.fingerprint);
         throw error;
@@ -134,7 +135,7 @@ export class AlertIntake {
     }
   }
 
-  private async resolved(alert: NormalizedAlert, batch: AlertBatch): Promise<AlertResult> {
+  private async resolved(alert: NormalizedAlert, batch: AlertBatch, actor: string): Promise<AlertResult> {
     // What this call changed, so that a failure can undo exactly that.
     let row: alertsStore.AlertRow | undefined;
     let undo: (() => Promise<void>) | null = null;
@@ -156,13 +157,13 @@ export class AlertIntake {
     try {
       const running = await alertsStore.findRunningInstance(this.knex, alert.fingerprint, this.options.processKey);
       const variables = { validation: 'resolved', resolvedAt: (alert.endsAt ?? new Date()).toISOString() };
-      let delivered = running ? await this.deliver(ALERT_RESOLVED, running, variables, alert.fingerprint) : false;
+      let delivered = running ? await this.deliver(ALERT_RESOLVED, running, variables, actor, alert.fingerprint) : false;
       if (running && !delivered) {
         // The instance may be inside the transition that checks the alert (still firing when
         // it looked) and then waits for this message (not committed yet when we looked):
         // look once more after that transition had time to commit.
         await new Promise((resolve) => setTimeout(resolve, RESOLVE_RETRY_MS));
-        delivered = await this.deliver(ALERT_RESOLVED, running, variables, alert.fingerprint);
+        delivered = await this.deliver(ALERT_RESOLVED, running, variables, actor, alert.fingerprint);
       }
       const instanceId = running ?? row.instance_id;
       if (!row.instance_id) await alertsStore.attachInstance(this.knex, row.id, instanceId, delivered ? 'correlated' : 'stored');
@@ -178,13 +179,14 @@ export class AlertIntake {
    * executions are candidates (never a start event), so a repeat never starts a second
    * instance. False when the instance is not waiting for the message right now.
    */
-  private async deliver(messageName: string, instanceId: string, variables: Variables, fingerprint?: string): Promise<boolean> {
+  private async deliver(messageName: string, instanceId: string, variables: Variables, actor: string, fingerprint?: string): Promise<boolean> {
     try {
       await this.engine.correlateMessage({
         messageName,
         processInstanceId: instanceId,
         ...(fingerprint && { correlationKeys: { fingerprint } }),
         variables,
+        audit: { actor, action: 'alert.correlate', target: messageName, details: { fingerprint: fingerprint ?? null } },
       });
       return true;
     } catch (error) {
@@ -193,7 +195,8 @@ export class AlertIntake {
     }
   }
 
-  private async startIncident(alert: NormalizedAlert, startsAt: Date, batch: AlertBatch): Promise<string> {
+  private async startIncident(alert: NormalizedAlert, startsAt: Date, batch: AlertBatch, actor: string): Promise<string> {
+    const audit = { actor, action: 'alert.start', target: this.options.processKey, details: { fingerprint: alert.fingerprint, alertname: alert.labels.alertname ?? null } };
     const variables: Variables = {
       ...(this.options.startVariables?.() ?? {}),
       fingerprint: alert.fingerprint,
@@ -214,10 +217,10 @@ export class AlertIntake {
     }
     const messageStart = (definition.info.messageStartEvents ?? [])[0] as { messageName: string } | undefined;
     if (!messageStart) {
-      const row = await this.engine.start({ processKey: this.options.processKey, variables, businessKey: alert.fingerprint });
+      const row = await this.engine.start({ processKey: this.options.processKey, variables, businessKey: alert.fingerprint, audit });
       return row.id;
     }
-    const [started] = await this.engine.correlateMessage({ messageName: messageStart.messageName, businessKey: alert.fingerprint, variables });
+    const [started] = await this.engine.correlateMessage({ messageName: messageStart.messageName, businessKey: alert.fingerprint, variables, audit });
     if (!started) throw new AppError('INCIDENT_NOT_STARTED', `no instance started for alert ${alert.fingerprint}`);
     return started.instanceId;
   }

@@ -28,12 +28,12 @@ export function alertsRouter(knex: Knex, intake: AlertIntake): Router {
 
   router.post('/alertmanager', allow('alert'), async (req, res) => {
     const batch = fromAlertmanager(AlertmanagerPayload.parse(req.body));
-    answer(res, await intake.receive(batch));
+    answer(res, await intake.receive(batch, req.actor));
   });
 
   router.post('/', allow('alert'), async (req, res) => {
     const batch = fromGeneric(GenericPayload.parse(req.body));
-    answer(res, await intake.receive(batch));
+    answer(res, await intake.receive(batch, req.actor));
   });
 
   router.get('/', allow('owner', 'operator'), async (req, res) => {

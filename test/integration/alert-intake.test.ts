@@ -127,6 +127,21 @@ describe('alert intake', () => {
     expect(again.body.results[0]).toMatchObject({ action: 'duplicate' });
   });
 
+  it('when an alert starts an incident, then the audit log names the alert token as the starter', async () => {
+    // Given a new alert from a generic source
+    const labels = { alertname: 'QueueBacklog', service: 'mailer', severity: 'warning' };
+    const started = await alerts('POST', '/api/alerts', genericAlert(labels));
+    const instanceId = started.body.results[0].instanceId as string;
+
+    // When the incident waits for its review
+    await waitingFor(operator, instanceId, 'manual_review');
+
+    // Then the start is audited with the alert token as actor, in the start's own transaction
+    const entries = await app.database.knex('audit_entries').where({ instance_id: instanceId }).orderBy('at');
+    expect(entries[0]).toMatchObject({ action: 'alert.start', target: 'incident-response', result: 'ok', actor: expect.stringMatching(/^alert:[0-9a-f]{12}$/) });
+    expect(entries[0].details).toMatchObject({ fingerprint: started.body.results[0].fingerprint, alertname: 'QueueBacklog' });
+  });
+
   it('when someone claimed the manual review, then its escalation timer does not escalate', async () => {
     // Started by the message directly, with a longer review timer than the app's PT0.5S so the claim comes first.
     const [started] = (
