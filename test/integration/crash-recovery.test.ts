@@ -30,7 +30,7 @@ describe('crash safety', () => {
       ...(database.url && { DATABASE_URL: database.url }),
     };
     server = await startServer(env, port);
-  });
+  }, 90_000); // a server process compiles the app with tsx first: slow on a loaded machine
 
   afterAll(async () => {
     if (server) await killServerProcess(server);

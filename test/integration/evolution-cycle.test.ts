@@ -5,7 +5,13 @@ import { repositoryRoot } from '../support/server-process.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { createTestApp, eventually } from '../support/test-app.js';
 
-/** The shipped evolution-cycle.bpmn on its timer start, against a degraded simulated system. */
+/**
+ * The shipped evolution-cycle.bpmn on its timer start, against a degraded simulated system.
+ * A cycle measures ~27 k spans through in-process workers: on a loaded 2-core machine that
+ * outgrows jest's default 30 s, so each test gets room (behaviour is asserted, not speed).
+ */
+const CYCLE_TIMEOUT_MS = 90_000;
+
 describe('evolution cycle', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
 
@@ -41,7 +47,7 @@ describe('evolution cycle', () => {
     expect((ended.variables as { successProbability: number }).successProbability).toBeLessThanOrEqual(0.8);
     const ends = await app.database.knex('history').where({ instance_id: id, event: 'end' }).pluck('activity_id');
     expect(ends).toContain('end_not_confident');
-  });
+  }, CYCLE_TIMEOUT_MS);
 
   it('when the best strategy has proven itself in earlier cycles, then the cycle simulates, validates and applies it', async () => {
     const [previous] = await app.database.knex('process_instances').where({ process_key: 'evolution-cycle' }).orderBy('started_at', 'desc').limit(1);
@@ -56,5 +62,5 @@ describe('evolution cycle', () => {
     const ends = await app.database.knex('history').where({ instance_id: id, event: 'end' }).pluck('activity_id');
     expect(ends).toEqual(expect.arrayContaining(['collect_telemetry', 'rank_strategies', 'generate_workflow', 'simulate', 'validate', 'apply_snapshot']));
     expect(await app.database.knex('external_tasks').where({ instance_id: child.id }).pluck('topic')).toEqual([expect.stringMatching(/^regen\./)]);
-  });
+  }, CYCLE_TIMEOUT_MS);
 });
