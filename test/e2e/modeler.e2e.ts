@@ -60,7 +60,7 @@ describe('browser modeler and operations UI', () => {
 
     await page.fill('#rf-token', 'not-a-valid-token');
     await page.click('#rf-login button[type=submit]');
-    await expect(page.locator('#rf-login .rf-error').textContent()).resolves.toMatch(/refused/);
+    await page.locator('#rf-login .rf-error', { hasText: /refused/ }).waitFor();
     await page.fill('#rf-token', TEST_TOKENS.admin);
     await page.click('#rf-login button[type=submit]');
     await page.waitForSelector('#rf-modeler-canvas .djs-container');
@@ -71,8 +71,8 @@ describe('browser modeler and operations UI', () => {
   it('when a deployed process is opened and a service task is added with the properties panel, then it deploys as a new version with its topic', async () => {
     await page.selectOption('#rf-open-select', { label: 'Change review (change-review v1)' });
     await page.waitForSelector('g.djs-element[data-element-id="review"]');
-    await expect(page.textContent('#rf-diagram-title')).resolves.toBe('Change review (change-review)');
-    await expect(page.textContent('#rf-lint-summary')).resolves.toBe('0 error(s), 0 warning(s)');
+    await page.waitForSelector('#rf-diagram-title:text-is("Change review (change-review)")');
+    await page.waitForSelector('#rf-lint-summary:text-is("0 error(s), 0 warning(s)")');
 
     // Create a task from the palette and drop it onto the flow after the review: it splits the flow.
     await page.click('.djs-palette .entry[data-action="create.task"]');
@@ -149,7 +149,7 @@ describe('browser modeler and operations UI', () => {
     if (dryRun.status !== 404) await page.locator('#rf-server-check', { hasText: 'Server check: deployable' }).waitFor();
 
     await page.click('#rf-deploy');
-    await expect(page.locator('#rf-deploy-ok').textContent()).resolves.toBe('change-review v2 deployed');
+    await page.waitForSelector('#rf-deploy-ok:text-is("change-review v2 deployed")');
     await page.waitForSelector('#rf-dirty[hidden]', { state: 'attached' });
     expect(await page.evaluate(LEAVING)).toBe(false);
     const definitions = (await call('GET', '/api/process-definitions?key=change-review')).body;
@@ -163,6 +163,8 @@ describe('browser modeler and operations UI', () => {
 
     // The version list compares v1 with v2: the service task is added, the flow it split changed.
     await page.click('#rf-diff-button');
+    // The diff fetches both versions first: wait for it rather than read an empty box.
+    await page.locator('#rf-diff-output', { hasText: /Added \(\d+\)/ }).waitFor();
     const diff = await page.textContent('#rf-diff-output');
     expect(diff).toMatch(/Added \(\d+\)/);
     expect(diff).toContain(`${taskId} serviceTask "Notify requester"`);
