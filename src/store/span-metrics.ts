@@ -23,7 +23,7 @@ export async function aggregateSpans(
   windows: { baseline: TimeWindow; current: TimeWindow },
   options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } },
 ): Promise<SpanAggregates> {
-  const [column, value] = systemFilter(system);
+  const [matches, value] = systemFilter(system);
   const from = iso(windows.baseline.from);
   const split = iso(windows.current.from);
   const to = iso(windows.current.to);
@@ -32,8 +32,8 @@ export async function aggregateSpans(
   // the latest version's, both over [from, to).
   const versions = options.versions && { previous: Math.trunc(options.versions.previous), latest: Math.trunc(options.versions.latest) };
   const where = versions
-    ? `${column} = ? and process_version in (${versions.previous}, ${versions.latest}) and start_time >= ?::timestamptz and start_time < ?::timestamptz`
-    : `${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
+    ? `${matches} and process_version in (${versions.previous}, ${versions.latest}) and start_time >= ?::timestamptz and start_time < ?::timestamptz`
+    : `${matches} and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
   const range = [value, from, to];
   const current = versions ? `process_version = ${versions.latest}` : `start_time >= ?::timestamptz`;
   const currentBindings = versions ? [] : [split];
@@ -142,14 +142,14 @@ export async function aggregateSpans(
 
 /** The window in `buckets` equal buckets (empty buckets included), oldest first. */
 export async function seriesOf(knex: Knex, system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]> {
-  const [column, value] = systemFilter(system);
+  const [matches, value] = systemFilter(system);
   const seconds = (window.to.getTime() - window.from.getTime()) / 1000 / buckets;
   const found = await rows<{ b: number; count: number; errors: number; p95: number | null; mean: number | null }>(
     knex,
     `select least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?) as b, count(*)::int as count,
             (count(*) filter (where status_code = 2))::int as errors,
             percentile_cont(0.95) within group (order by duration_ms) as p95, avg(duration_ms) as mean
-       from spans where ${column} = ? and start_time >= ?::timestamptz and start_time < ?::timestamptz
+       from spans where ${matches} and start_time >= ?::timestamptz and start_time < ?::timestamptz
       group by 1 order by 1`,
     [iso(window.from), seconds, buckets - 1, value, iso(window.from), iso(window.to)],
   );
@@ -167,10 +167,15 @@ export async function seriesOf(knex: Knex, system: string, window: TimeWindow, b
 
 /**
  * A system is a `service.name`, or `regenflow/<process key>` for one of regenflow's own
- * processes (the engine's spans carry the process key in their own column).
+ * processes (the engine's spans carry the process key in their own column). Only spans this
+ * engine wrote count for its own processes: ingested spans may carry any `bpmn.process.key`,
+ * and a high entropy there makes regenflow heal itself (roll back versions, reset instances).
+ * Returns a condition with one `?` for the name.
  */
-function systemFilter(system: string): ['service_name' | 'process_key', string] {
-  return system.startsWith(ENGINE_SYSTEM_PREFIX) ? ['process_key', system.slice(ENGINE_SYSTEM_PREFIX.length)] : ['service_name', system];
+function systemFilter(system: string): [condition: string, value: string] {
+  return system.startsWith(ENGINE_SYSTEM_PREFIX)
+    ? ["process_key = ? and source = 'engine'", system.slice(ENGINE_SYSTEM_PREFIX.length)]
+    : ['service_name = ?', system];
 }
 
 /**

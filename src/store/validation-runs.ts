@@ -62,9 +62,9 @@ export async function scoreHistory(knex: Knex, subject: string, limit: number): 
   return rows.reverse();
 }
 
-/** One row per activity span of an instance (the engine writes them; see 0002-telemetry). */
+/** One row per activity span of an instance, as this engine wrote them (ingested spans may name any instance). */
 export async function activitySpans(knex: Knex, instanceId: string): Promise<Array<{ activity_id: string; duration_ms: number; status_code: number }>> {
-  return knex('spans').where({ instance_id: instanceId }).whereNotNull('activity_id').select('activity_id', 'duration_ms', 'status_code').orderBy('start_time');
+  return knex('spans').where({ instance_id: instanceId, source: 'engine' }).whereNotNull('activity_id').select('activity_id', 'duration_ms', 'status_code').orderBy('start_time');
 }
 
 /** The validator module's narrow window on the database. */

@@ -72,4 +72,21 @@ describe('entropy measurement', () => {
     expect(measurement.healthState).not.toBe('HEALTHY');
     expect(measurement.level).not.toBe('LOW');
   });
+
+  it('when another system sends spans that claim a regenflow process key, then they do not count for regenflow itself', async () => {
+    // Given healthy engine spans of regenflow/billing, and a failing flood over OTLP claiming the same key
+    const billing = (simulator: SpanSimulator, source: 'engine' | 'otlp') =>
+      simulator.generate(new Date(end.getTime() - 2_700_000), end).map((span) => ({ ...span, service_name: 'elsewhere', source, process_key: 'billing', process_version: 1 }));
+    await writeSpans(app.database.knex, billing(new SpanSimulator({ system: 'billing-engine', seed: 41, requestsPerSecond: 2 }), 'engine'));
+    const flood = new SpanSimulator({ system: 'billing-forged', seed: 42, requestsPerSecond: 2 }).inject({ kind: 'error-burst', at: new Date(end.getTime() - 900_000), magnitude: 0.9 });
+    await writeSpans(app.database.knex, billing(flood, 'otlp'));
+
+    // When regenflow measures its own billing process
+    const measurement = await measureSystem(createEntropyStore(app.database.knex), { system: 'regenflow/billing', windowSeconds: 600, baselineSeconds: 1800, at: end });
+
+    // Then only its own spans count: no error burst, nothing to heal
+    const indicators = measurement.indicators as Record<string, { detected: boolean }>;
+    expect(indicators.errorRate!.detected).toBe(false);
+    expect(measurement.level).toBe('LOW');
+  });
 });
