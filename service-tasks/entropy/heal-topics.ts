@@ -40,7 +40,7 @@ export function healTopics({ engineControl }: { engineControl: EngineControl }):
       return { incidentsRetried: await engineControl.retryIncidents(keyOf(input.system)) };
     },
   };
-  const ResetInput = z.object({ system: EngineSystem, stuckMinutes: z.coerce.number().min(0).default(60) });
+  const ResetInput = z.object({ system: EngineSystem, stuckMinutes: z.coerce.number().min(1).default(60) });
   const resetStuck: ServiceTaskDefinition<typeof ResetInput> = {
     topic: 'heal.reset-stuck-instances',
     description: 'Cancels instances of a process that have not moved for stuckMinutes and starts each again with its variables',

@@ -50,8 +50,9 @@ export function createEngineControl(engineOf: () => WorkflowEngine): EngineContr
       const engine = engineOf();
       let reset = 0;
       for (const instance of await healQueries.stuckInstances(engine.knex, processKey, before)) {
-        await engine.cancel(instance.id, 'reset by regeneration');
+        // Start the replacement first: if that fails, the old instance is still there.
         await engine.start({ processKey, variables: instance.variables, businessKey: instance.business_key });
+        await engine.cancel(instance.id, 'reset by regeneration');
         reset++;
       }
       return reset;

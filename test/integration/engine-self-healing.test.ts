@@ -1,3 +1,4 @@
+import { createEngineControl } from '../../src/engine/engine-control.js';
 import { bpmn } from '../support/bpmn.js';
 import { TEST_TOKENS } from '../support/server-process.js';
 import { createTestApp, eventually } from '../support/test-app.js';
@@ -71,5 +72,43 @@ describe('engine self-healing', () => {
     expect(await app.database.knex('incidents').where({ process_key: 'orders' }).whereNull('resolved_at')).toHaveLength(0);
     const strategyRun = await app.engine.getInstance(implemented.body.instanceId);
     expect(strategyRun.variables).toMatchObject({ rolledBackTo: 1, activeVersion: 3, incidentsRetried: 2 });
+  });
+
+  it('when instances have not moved for a while, then only those waiting on work nobody does are reset; a person or a timer is waiting, not stuck', async () => {
+    // Given three old instances: one on an external task no worker takes, one on a person, one on a timer
+    const waits = bpmn(
+      'waits',
+      `<bpmn:startEvent id="start" />
+      <bpmn:exclusiveGateway id="which" default="to_timer" />
+      <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="nobody.serves" />
+      <bpmn:userTask id="person" />
+      <bpmn:intermediateCatchEvent id="later"><bpmn:timerEventDefinition><bpmn:timeDuration>P7D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="which" />
+      <bpmn:sequenceFlow id="to_work" sourceRef="which" targetRef="work"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">\${kind == "work"}</bpmn:conditionExpression></bpmn:sequenceFlow>
+      <bpmn:sequenceFlow id="to_person" sourceRef="which" targetRef="person"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">\${kind == "person"}</bpmn:conditionExpression></bpmn:sequenceFlow>
+      <bpmn:sequenceFlow id="to_timer" sourceRef="which" targetRef="later" />
+      <bpmn:sequenceFlow id="f1" sourceRef="work" targetRef="end" />
+      <bpmn:sequenceFlow id="f2" sourceRef="person" targetRef="end" />
+      <bpmn:sequenceFlow id="f3" sourceRef="later" targetRef="end" />`,
+    );
+    await app.engine.deploy([{ name: 'waits.bpmn', xml: waits }]);
+    const work = await app.engine.start({ processKey: 'waits', variables: { kind: 'work' }, businessKey: 'W-1' });
+    const person = await app.engine.start({ processKey: 'waits', variables: { kind: 'person' } });
+    const timer = await app.engine.start({ processKey: 'waits', variables: { kind: 'timer' } });
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    await app.database.knex('process_instances').whereIn('id', [work.id, person.id, timer.id]).update({ updated_at: anHourAgo });
+
+    // When the reset strategy runs for what has not moved for 30 minutes
+    const reset = await createEngineControl(() => app.engine).resetStuckInstances('waits', new Date(Date.now() - 1_800_000));
+
+    // Then the instance on unserved work was replaced by a fresh one with its variables; the others wait on
+    expect(reset).toBe(1);
+    const statuses = Object.fromEntries(
+      (await app.database.knex('process_instances').whereIn('id', [work.id, person.id, timer.id]).select('id', 'status')).map((row: { id: string; status: string }) => [row.id, row.status]),
+    );
+    expect(statuses).toEqual({ [work.id]: 'cancelled', [person.id]: 'active', [timer.id]: 'active' });
+    const replacement = await app.database.knex('process_instances').where({ process_key: 'waits', business_key: 'W-1', status: 'active' }).first();
+    expect(replacement.variables).toMatchObject({ kind: 'work' });
   });
 });
