@@ -59,7 +59,7 @@ export function recordFixTask(deps: IncidentTaskDependencies): ServiceTaskDefini
         idempotencyKey: context.idempotencyKey,
         instanceId: context.instanceId,
         patternId,
-        action: remediation ? 'manual-fix' : applied ? 'manual-fix' : 'no-action',
+        action: remediation || applied ? 'manual-fix' : 'no-action',
         remediation,
         actor: input.reviewer ?? null,
         note: input.reviewNote ?? null,

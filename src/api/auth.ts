@@ -40,11 +40,6 @@ export class TokenRegistry {
     return this.tokens.length;
   }
 
-  /** The role of a presented token, or null. */
-  roleOf(presented: string): Role | null {
-    return this.grantOf(presented)?.role ?? null;
-  }
-
   /** What a presented token grants, or null. Every stored token is compared, always. */
   grantOf(presented: string): Grant | null {
     const candidate = digest(presented);

@@ -104,10 +104,10 @@ describe('tokens at start', () => {
     const token = readFileSync(path, 'utf8').trim();
     expect(token.length).toBeGreaterThanOrEqual(32);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(first.registry.roleOf(token)).toBe('admin');
+    expect(first.registry.grantOf(token)?.role).toBe('admin');
     const again = resolveTokens({ host: '127.0.0.1', dataDir });
-    expect(again.registry.roleOf(token)).toBe('admin');
-    expect(again.registry.roleOf(`${token}x`)).toBeNull();
+    expect(again.registry.grantOf(token)?.role).toBe('admin');
+    expect(again.registry.grantOf(`${token}x`)).toBeNull();
     rmSync(dataDir, { recursive: true, force: true });
   });
 });
