@@ -82,12 +82,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       entropyStore: createEntropyStore(database.knex),
       engineControl,
     });
+  // What shipped diagrams read as `${environment.settings.NAME}` (timer starts have no variables).
+  const processSettings = {
+    evolutionCadence: config.REGENFLOW_EVOLUTION_CADENCE,
+    ciNightlyCadence: config.REGENFLOW_CI_NIGHTLY_CADENCE,
+  };
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
     scripts: config.REGENFLOW_ALLOW_SCRIPTS ? new JavaScripts() : createDisabledScripts(),
     inlineHandlers: registry.inlineHandler,
     maxSteps: config.REGENFLOW_MAX_STEPS,
+    settings: processSettings,
   });
   const nodeId = config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`;
   const engine = new WorkflowEngine({
@@ -96,8 +102,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     analyse: (xml, options) => analyseDefinition(xml, options),
     nodeId,
     allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
+    settings: processSettings,
   });
   engineRef = engine;
+  await engine.rearmStartTimers();
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
   engine.on('instance.ended', (ended: { id: string }) => instanceEnded.forEach((listener) => listener(ended.id)));

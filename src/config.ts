@@ -1,8 +1,18 @@
 import { z } from 'zod';
+import { resolveStartTimer } from './engine/timer-schedule.js';
 
 const boolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => ['true', '1', 'yes'].includes(value));
+
+/** A repeating ISO 8601 interval a timer start can run on (`R/P1D`, `R/PT6H`, `R5/PT1H`). */
+const timerCycle = z.string().superRefine((value, context) => {
+  try {
+    resolveStartTimer({ timerType: 'timeCycle', expression: value }, {});
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: `must be an ISO 8601 repeating interval such as R/P1D (${(error as Error).message})` });
+  }
+});
 
 /** Every setting, read once from the environment at start and frozen. */
 const ConfigSchema = z.object({
@@ -84,6 +94,10 @@ const ConfigSchema = z.object({
   REGENFLOW_AGENT_PROFILES: z.string().optional(),
   /** YAML with the validation phases (command, weight, timeout, required). @default service-tasks/validator/phases.yaml */
   REGENFLOW_VALIDATOR_PHASES: z.string().optional(),
+  /** How often the evolution cycle runs (ISO 8601 repeating interval; its timer start reads it). @default R/P1D */
+  REGENFLOW_EVOLUTION_CADENCE: timerCycle.default('R/P1D'),
+  /** How often the nightly CI pipeline runs (ISO 8601 repeating interval). @default R/PT24H */
+  REGENFLOW_CI_NIGHTLY_CADENCE: timerCycle.default('R/PT24H'),
   /** Repository the nightly CI pipeline run validates (the timer start of ci-pipeline). */
   REGENFLOW_CI_REPOSITORY: z.string().optional(),
   /** Ref the nightly CI run validates; it is also what a failed nightly release rolls back to. @default main */

@@ -7,12 +7,12 @@ import * as externalTasksStore from '../store/external-tasks.js';
 import * as jobsStore from '../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import { endInstance, insertInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
-import type { DefinitionAnalysis, ProcessInfo } from './definitions/analyse-definition.js';
+import type { DefinitionAnalysis, Finding, ProcessInfo } from './definitions/analyse-definition.js';
 import { DefinitionCache, type CompiledDefinition } from './definition-cache.js';
 import { InstanceLocks } from './instance-locks.js';
 import type { ProcessRuntime } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/process-runtime.js';
-import { nextStartTimerDue } from './timer-schedule.js';
+import { nextStartTimerDue, resolveStartTimer, type ProcessSettings } from './timer-schedule.js';
 import type { CommittedTransition, TransitionEvent, TransitionOutcome, Variables } from './types.js';
 
 export interface WorkflowEngineOptions {
@@ -22,6 +22,8 @@ export interface WorkflowEngineOptions {
   /** Names this node in job and external-task locks. */
   nodeId: string;
   allowScripts?: boolean;
+  /** What timer start events read as `${environment.settings.NAME}`; the runtime gets the same. */
+  settings?: ProcessSettings;
   /** Attempts of one transition against concurrent updates. @default 8 */
   maxAttempts?: number;
   /** How long a claimed job stays with this node. @default 60000 */
@@ -120,7 +122,7 @@ export class WorkflowEngine extends EventEmitter {
     super();
     this.knex = options.knex;
     this.runtime = options.runtime;
-    this.options = { allowScripts: false, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, ...options };
+    this.options = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, ...options };
     this.definitions = new DefinitionCache((id, via) => definitionsStore.findDefinition(via ?? this.knex, id));
   }
 
@@ -143,6 +145,12 @@ export class WorkflowEngine extends EventEmitter {
           `${resource.name} was rejected: ${shown || 'invalid'}${more}`,
           { details: { resource: resource.name, errors: analysis.errors, warnings: analysis.warnings } },
         );
+      }
+      const timerErrors = this.startTimerErrors(analysis);
+      if (timerErrors.length) {
+        throw new AppError('INVALID_DEFINITION', `${resource.name} was rejected: ${timerErrors.map(formatFinding).join('; ')}`, {
+          details: { resource: resource.name, errors: timerErrors, warnings: analysis.warnings },
+        });
       }
       analysed.push({ resource, analysis });
     }
@@ -220,18 +228,66 @@ export class WorkflowEngine extends EventEmitter {
       });
     }
     for (const start of process.timerStartEvents) {
-      const next = nextStartTimerDue(start.timerType, start.expression, null);
-      if (!next) continue;
+      const { expression, first } = resolveStartTimer(start, this.options.settings);
       await trx('jobs').insert({
         id: randomUUID(),
         kind: 'timer-start',
         definition_id: definitionId,
         activity_id: start.activityId,
         timer_key: `${definitionId}/${start.activityId}`,
-        due_at: next.dueAt,
-        payload: JSON.stringify({ timerType: start.timerType, expression: start.expression, remaining: next.remaining }),
+        due_at: first.dueAt,
+        payload: JSON.stringify({ timerType: start.timerType, expression, remaining: first.remaining }),
       });
     }
+  }
+
+  /** Timer starts that would never fire, or read a setting this server does not have: deploy errors naming the event. */
+  private startTimerErrors(analysis: DefinitionAnalysis): Finding[] {
+    const errors: Finding[] = [];
+    for (const process of analysis.processes) {
+      if (!process.isExecutable) continue;
+      for (const start of process.timerStartEvents) {
+        try {
+          resolveStartTimer(start, this.options.settings);
+        } catch (error) {
+          errors.push({ severity: 'error', rule: 'timer', elementId: start.activityId, message: (error as Error).message });
+        }
+      }
+    }
+    return errors;
+  }
+
+  /**
+   * Settings are read when a timer start is armed, so a server restarted with another
+   * setting (say a new evolution cadence) re-arms the timers of the deployed versions
+   * whose text now resolves differently. Returns how many it re-armed.
+   */
+  async rearmStartTimers(now = new Date()): Promise<number> {
+    const jobs = await this.knex('jobs').where({ kind: 'timer-start' }).select('id', 'definition_id', 'activity_id', 'payload');
+    let rearmed = 0;
+    for (const job of jobs) {
+      const payload = (typeof job.payload === 'string' ? JSON.parse(job.payload) : job.payload) as { timerType: ProcessInfo['timerStartEvents'][number]['timerType']; expression: string };
+      const definition = await this.knex('process_definitions').where({ id: job.definition_id }).first('info');
+      const info = (typeof definition?.info === 'string' ? JSON.parse(definition.info) : definition?.info) as ProcessInfo | undefined;
+      const start = info?.timerStartEvents?.find((candidate) => candidate.activityId === job.activity_id);
+      if (!start) continue;
+      let resolved: ReturnType<typeof resolveStartTimer>;
+      try {
+        resolved = resolveStartTimer(start, this.options.settings, now);
+      } catch {
+        continue; // a setting this node lacks: keep the schedule the deploying node armed
+      }
+      if (resolved.expression === payload.expression && start.timerType === payload.timerType) continue;
+      const moved = await this.knex('jobs')
+        .where({ id: job.id, locked_by: null })
+        .update({
+          due_at: resolved.first.dueAt,
+          payload: JSON.stringify({ timerType: start.timerType, expression: resolved.expression, remaining: resolved.first.remaining }),
+        });
+      rearmed += moved;
+    }
+    if (rearmed) this.emit('jobs.scheduled');
+    return rearmed;
   }
 
   // ---------------------------------------------------------------- instances
@@ -766,7 +822,7 @@ export class WorkflowEngine extends EventEmitter {
         return;
       }
       case 'timer-start': {
-        const payload = job.payload as { timerType: 'timeDate' | 'timeDuration' | 'timeCycle'; expression: string; remaining?: number };
+        const payload = job.payload as { timerType: ProcessInfo['timerStartEvents'][number]['timerType']; expression: string; remaining?: number };
         const definition = await definitionsStore.findDefinition(this.knex, job.definition_id as string);
         if (!definition) {
           await this.knex('jobs').where({ id: job.id }).delete();

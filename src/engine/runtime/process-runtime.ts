@@ -1,3 +1,4 @@
+import type { ProcessSettings } from '../timer-schedule.js';
 import { EventEmitter } from 'node:events';
 import { Engine } from 'bpmn-engine';
 import { AppError } from '../../errors.js';
@@ -27,6 +28,8 @@ export interface RuntimeOptions {
   inlineHandlers: InlineHandlerLookup;
   /** Activity starts allowed in one transition before it is stopped with an incident. */
   maxSteps: number;
+  /** Read by diagrams as `${environment.settings.NAME}` (see ProcessSettings). */
+  settings?: ProcessSettings;
 }
 
 export interface InstanceContext {
@@ -190,7 +193,7 @@ export class ProcessRuntime {
       timers,
       services: {},
       extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield },
-      settings: { enableDummyService: false, strict: false },
+      settings: { ...this.options.settings, enableDummyService: false, strict: false },
     } as any);
     engine.on('error', (error: unknown) => {
       failure ??= error;
