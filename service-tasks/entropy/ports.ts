@@ -99,6 +99,8 @@ export interface EngineControl {
   versions(processKey: string): Promise<Array<{ id: string; version: number }>>;
   /** Makes new starts of `processKey` run the content of `version` again (deployed as a new version). */
   rollbackStarts(processKey: string, version: number): Promise<{ version: number }>;
+  /** Open incidents of the instances running one version of a key. */
+  openIncidents(processKey: string, version: number): Promise<number>;
   /** Retries the open incidents of a process key; returns how many were retried. */
   retryIncidents(processKey: string): Promise<number>;
   /** Cancels instances of the key active without progress since `before` and starts each again with its variables. */

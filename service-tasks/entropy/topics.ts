@@ -64,11 +64,15 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
     output: MeasureOutput,
     async handler(input) {
       let versions: { previous: number; latest: number } | undefined;
+      let validationErrors = input.validationErrors;
       if (input.compareVersions && input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
-        const [latest, previous] = await engineControl.versions(input.system.slice(ENGINE_SYSTEM_PREFIX.length));
+        const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
+        const [latest, previous] = await engineControl.versions(key);
         if (latest && previous) versions = { previous: previous.version, latest: latest.version };
+        // An open incident is a run of the new version that cannot go on without a person: a failed check of that version.
+        if (latest) validationErrors += await engineControl.openIncidents(key, latest.version);
       }
-      const measurement = await measureSystem(store, { ...input, versions });
+      const measurement = await measureSystem(store, { ...input, validationErrors, versions });
       return {
         measurementId: measurement.id ?? '',
         entropy: measurement.score,

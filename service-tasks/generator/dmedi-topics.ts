@@ -15,7 +15,7 @@ export function dmediGeneratorTopics({ engineControl }: { engineControl: EngineC
     maxCycles: z.coerce.number().int().min(1).default(3),
     breakerMinutes: z.coerce.number().min(1).default(60),
     repeatBound: z.coerce.number().int().min(1).default(20),
-    cadence: z.string().default('On demand, and daily by the evolution cycle.'),
+    cadence: z.string().default("On demand, and on the evolution cycle's cadence (REGENFLOW_EVOLUTION_CADENCE, daily by default)."),
     targetScore: z.coerce.number().min(0).max(1).optional(),
     verifyWindowSeconds: z.coerce.number().int().min(1).default(900),
     settleDuration: z.string().regex(/^P(T?\d+[DHMS])+$/, 'an ISO 8601 duration such as PT15M').default('PT15M'),

@@ -60,7 +60,7 @@ export function dmediRouter(engine: WorkflowEngine, store: EntropyStore): Router
             maxCycles: 3,
             breakerMinutes: 60,
             repeatBound: 20,
-            cadence: 'On demand, and daily by the evolution cycle.',
+            cadence: "On demand, and on the evolution cycle's cadence (REGENFLOW_EVOLUTION_CADENCE, daily by default).",
           }),
         });
         return;

@@ -32,6 +32,9 @@ export function createEngineControl(engineOf: () => WorkflowEngine): EngineContr
       const deployed = deployment.definitions.find((definition) => definition.key === processKey);
       return { version: deployed?.version ?? version };
     },
+    async openIncidents(processKey, version) {
+      return healQueries.openIncidentCount(engineOf().knex, processKey, version);
+    },
     async retryIncidents(processKey) {
       const engine = engineOf();
       let retried = 0;

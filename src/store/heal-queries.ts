@@ -6,6 +6,17 @@ export async function openIncidentIds(knex: Knex, processKey: string): Promise<s
   return knex('incidents').where({ process_key: processKey }).whereNull('resolved_at').orderBy('created_at').pluck('id');
 }
 
+/** Open incidents of the instances that run one version of a key. */
+export async function openIncidentCount(knex: Knex, processKey: string, version: number): Promise<number> {
+  const [row] = await knex('incidents as i')
+    .join('process_instances as p', 'p.id', 'i.instance_id')
+    .join('process_definitions as d', 'd.id', 'p.definition_id')
+    .where({ 'i.process_key': processKey, 'd.version': version })
+    .whereNull('i.resolved_at')
+    .count<{ count: string | number }[]>('* as count');
+  return Number(row?.count ?? 0);
+}
+
 /**
  * Top-level active instances of a key that have not moved since `before` and wait for
  * nothing that will move them: no person (an open user task), no timer still to come, no

@@ -38,6 +38,17 @@ export async function aggregateSpans(
   const current = versions ? `process_version = ${versions.latest}` : `start_time >= ?::timestamptz`;
   const currentBindings = versions ? [] : [split];
 
+  // The unit of work whose errors, latency and rate health judges: a request (span) of a
+  // service, but an instance of one of regenflow's processes. Counted per span, a step that
+  // fails in two of three instances of a five-step process is a 13 % error rate; per instance
+  // it is the 67 % a process owner sees. An instance is an error when any of its spans is
+  // (a failed attempt, an incident), and its latency is its duration so far.
+  const units = system.startsWith(ENGINE_SYSTEM_PREFIX)
+    ? `(select min(start_time) as start_time, process_version, max(status_code) as status_code,
+               extract(epoch from (max(end_time) - min(start_time))) * 1000 as duration_ms
+          from spans where ${where} group by coalesce(instance_id::text, trace_id), process_version) as units`
+    : `spans where ${where}`;
+
   // One scan for counts, errors, duration histograms and the current window's buckets:
   // k = -1 for the baseline, 0..buckets-1 for the current window's buckets.
   const bucketSeconds = (windows.current.to.getTime() - windows.current.from.getTime()) / 1000 / options.buckets;
@@ -47,7 +58,7 @@ export async function aggregateSpans(
                  then greatest(0, least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?)) else -1 end as k,
             width_bucket(ln(greatest(duration_ms, 0.01)), ?, ?, ${HISTOGRAM_BINS}) as b,
             (status_code = 2)::int as e, count(*)::int as n, sum(duration_ms) as s
-       from spans where ${where} group by 1, 2, 3`,
+       from ${units} group by 1, 2, 3`,
     [...currentBindings, split, bucketSeconds, options.buckets - 1, LOG_MIN, LOG_MAX, ...range],
   );
   const names = await rows<{ name: string; baseline: number; current: number }>(
