@@ -148,8 +148,11 @@ export function createInstanceView(): View {
       await refresh();
     },
     onEvent(event) {
-      // transition.committed carries no instance id: refresh on any, at most every 200 ms.
-      if (event.type === 'transition.committed' || event.type === 'instance.ended' || event.type === 'external-tasks.created') later();
+      // Only this instance's (or its called instances') moves; new external tasks carry only topics.
+      const concerns = (id: unknown) => id !== undefined && id !== null && id === instanceId;
+      if (event.type === 'transition.committed' && (concerns(event.data?.instanceId) || concerns(event.data?.parentInstanceId))) later();
+      if (event.type === 'instance.ended' && concerns(event.data?.id)) later();
+      if (event.type === 'external-tasks.created') later();
     },
   };
 }

@@ -106,7 +106,7 @@ export interface CorrelationResult {
 
 /**
  * Events: `instance.started` and `instance.ended` ({ id, processKey, status }),
- * `transition.committed` ({ processKey, seconds }), `transition.outcome` (CommittedTransition,
+ * `transition.committed` ({ instanceId, parentInstanceId, processKey, seconds }), `transition.outcome` (CommittedTransition,
  * after every commit that ran or ended an instance), `external-tasks.created` (topics),
  * `external-tasks.fetching` (workerId, topics: every fetch is a worker's heartbeat),
  * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }).
@@ -922,7 +922,12 @@ export class WorkflowEngine extends EventEmitter {
         await this.afterTransition(trx, updated, outcome, children);
         return updated;
       });
-      this.emit('transition.committed', { processKey: row.process_key, seconds: (performance.now() - startedAt) / 1000 });
+      this.emit('transition.committed', {
+        instanceId: row.id,
+        parentInstanceId: row.parent_instance_id ?? null,
+        processKey: row.process_key,
+        seconds: (performance.now() - startedAt) / 1000,
+      });
       this.announce(row, outcome, event);
       for (const child of children) this.announceAll(child, child.row ?? { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;

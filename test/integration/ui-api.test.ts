@@ -71,6 +71,15 @@ describe('UI API', () => {
     const frames = received.split('\n\n').filter((frame) => frame.startsWith('event:'));
     expect(frames).toContain(`event: instance.started\ndata: ${JSON.stringify({ id: started.body.id, processKey: 'ui_flow' })}`);
     expect(frames).toContain('event: external-tasks.created\ndata: ["ui.remote"]');
+
+    // A transition names its instance, so an open instance view refreshes for its own only.
+    await app.engine.deploy([{ name: 'ui-moves.bpmn', xml: sequence('ui_moves', [{ id: 'work', xml: '<bpmn:serviceTask id="work" camunda:type="external" camunda:topic="ui.moves" />' }]) }]);
+    const moving = await app.engine.start({ processKey: 'ui_moves' });
+    const [task] = await app.engine.fetchAndLock({ workerId: 'ui-worker', maxTasks: 1, usePriority: false, topics: [{ topicName: 'ui.moves', lockDuration: 10_000 }] });
+    await app.engine.completeExternalTask(task!.id, 'ui-worker', {});
+    await eventually(async () => received.includes('event: transition.committed'));
+    const committed = received.split('\n\n').find((frame) => frame.startsWith('event: transition.committed'))!;
+    expect(JSON.parse(committed.split('data: ')[1]!)).toMatchObject({ instanceId: moving.id, parentInstanceId: null, processKey: 'ui_moves' });
     controller.abort();
     await reading;
   });
