@@ -19,7 +19,7 @@ const Repository = z.string().min(1).max(1000);
 const WorkItemSchema = z.object({ entity: kebab, branch: FeatureBranch, files: z.array(ScaffoldFileSchema).min(1).max(20) });
 const ScaffoldsSchema = z.array(z.object({ entity: kebab, files: z.array(ScaffoldFileSchema).min(1).max(20) })).min(1).max(20);
 
-const CommandSummary = z.object({ argv: z.array(z.string()), exitCode: z.number().nullable(), timedOut: z.boolean(), durationMs: z.number(), output: z.string() });
+const CommandSummary = z.object({ argv: z.array(z.string()), exitCode: z.number().nullable(), timedOut: z.boolean(), durationMs: z.number(), output: z.string(), missingScript: z.string().optional() });
 const AgentResultSchema = z.object({
   entity: z.string(),
   branch: z.string(),
@@ -43,6 +43,7 @@ const summarise = (result: WorktreeResult) =>
     timedOut: command.timedOut,
     durationMs: command.durationMs,
     output: command.output.length > OUTPUT_KEPT ? `…${command.output.slice(-OUTPUT_KEPT)}` : command.output,
+    ...(command.missingScript && { missingScript: command.missingScript }),
   }));
 const cap = (text: string, bytes = 16_000) => (text.length > bytes ? `${text.slice(0, bytes)}\n… (diff cut at ${bytes} characters)` : text);
 
@@ -177,11 +178,15 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     input: z.object({ repository: Repository, ref: Ref }),
     output: z.object({ [topic.replace('.', '_')]: z.object({ durationMs: z.number(), commands: z.array(CommandSummary) }) }),
     handler: async ({ repository, ref }, context) => {
-      const result = await runner.run({ repository, ref, key: `${topic}-${context.instanceId}-${context.executionId}`, commands: await profileCommands(topic) });
+      const commands = await profileCommands(topic);
+      // A deploy step that runs nothing must not look like a deploy.
+      if (!commands.length) throw new BpmnErrorSignal(errorCode, `no commands are configured for ${topic}`, { failedStep: topic });
+      const result = await runner.run({ repository, ref, key: `${topic}-${context.instanceId}-${context.executionId}`, commands });
       const summary = { durationMs: result.durationMs, commands: summarise(result) };
       if (!result.succeeded) {
         const failed = result.commands.at(-1)!;
-        throw new BpmnErrorSignal(errorCode, `${failed.argv.join(' ')}: ${failed.timedOut ? 'timed out' : `exit code ${failed.exitCode}`}`, {
+        const why = failed.missingScript ? failed.output : `${failed.argv.join(' ')}: ${failed.timedOut ? 'timed out' : `exit code ${failed.exitCode}`}`;
+        throw new BpmnErrorSignal(errorCode, why, {
           [topic.replace('.', '_')]: summary,
           failedStep: topic,
         });

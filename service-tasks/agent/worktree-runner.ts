@@ -2,6 +2,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../../src/errors.js';
 import { insideRoot, runCommand, type CommandResult, type CommandSpec } from './command-runner.js';
+import { missingScript } from './npm-scripts.js';
 
 /** Git refs and branch names we accept: no option-looking names, no `..`, no odd characters. */
 export const REF = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
@@ -18,6 +19,11 @@ export interface WorktreeRunnerOptions {
   gitTimeoutMs?: number;
 }
 
+/** A command of a task; `script` names the npm script it runs, checked against package.json first. */
+export interface WorktreeCommand extends CommandSpec {
+  script?: string;
+}
+
 export interface WorktreeTask {
   repository: string;
   ref: string;
@@ -25,7 +31,7 @@ export interface WorktreeTask {
   key: string;
   /** Files to write before the commands run, relative to the worktree root. */
   files?: Array<{ path: string; content: string }>;
-  commands: CommandSpec[];
+  commands: WorktreeCommand[];
   /** Commit the changes to this branch (created from `ref`); without it nothing is committed. */
   branch?: string;
   message?: string;
@@ -121,7 +127,13 @@ export class WorktreeRunner {
       }
       const results: CommandResult[] = [];
       for (const command of task.commands) {
-        const result = await runCommand(command, {
+        const missing = command.script ? await missingScript(folder, command.script) : null;
+        if (missing) {
+          // Not run at all: npm would only say "Missing script" with exit code 1, which reads like a failing script.
+          results.push({ argv: command.argv, exitCode: null, signal: null, timedOut: false, durationMs: 0, output: missing, truncated: false, missingScript: command.script });
+          break;
+        }
+        const result = await runCommand({ argv: command.argv, timeoutMs: command.timeoutMs }, {
           cwd: folder,
           root: folder,
           envAllowList: this.options.envAllowList,

@@ -41,7 +41,7 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       ref: target.ref,
       key: target.workspace,
       keep: true,
-      commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs }] : [],
+      commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs, script: phase.script }] : [],
       env: {
         CI: 'true',
         ...(endpoint && {
@@ -61,6 +61,12 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       timedOut: command?.timedOut ?? false,
       output: tail(command?.output ?? ''),
     };
+    if (command?.missingScript) {
+      // The work the phase stands for does not exist: never a pass. Required, it fails; otherwise it is skipped.
+      return phase.required
+        ? { ...common, passed: false, score: 0, summary: command.output }
+        : { ...common, passed: false, skipped: true, score: 0, summary: `skipped: ${command.output}` };
+    }
     const ran = command ? command.exitCode === 0 : true;
     const failedRun = command?.timedOut ? `timed out after ${phase.timeoutMs} ms` : `exit code ${command?.exitCode ?? 'none'}`;
     switch (phase.kind) {

@@ -30,6 +30,7 @@ export const PhaseResultSchema = z.object({
   timedOut: z.boolean().optional(),
   summary: z.string(),
   output: z.string().optional(),
+  skipped: z.boolean().optional(),
 });
 
 const Target = z.object({ repository: z.string().min(1).max(1000), ref: z.string().regex(REF, 'must be a plain git ref'), subject: z.string().max(300).optional() });
@@ -39,6 +40,7 @@ const VerdictSchema = z.object({
   gate: z.number(),
   passed: z.boolean(),
   vitalFew: z.array(z.string()),
+  skipped: z.array(z.string()),
   reasons: z.array(z.string()),
 });
 const VerdictOutput = z.object({
@@ -152,7 +154,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
     topic: 'ci.notify',
     description: 'tells the author what failed (a notification variable and a history entry) and frees the pipeline worktree',
     mode: 'worker',
-    input: z.object({ repository: z.string().optional(), ref: z.string().optional(), failedPhase: z.string().optional(), failedStep: z.string().optional(), validation: z.object({ reasons: z.array(z.string()) }).optional() }).passthrough(),
+    input: z.object({ repository: z.string().optional(), ref: z.string().optional(), failedPhase: z.string().nullish(), failedStep: z.string().nullish(), validation: z.object({ reasons: z.array(z.string()) }).optional() }).passthrough(),
     output: z.object({ notification: z.object({ ref: z.string().nullable(), reason: z.string(), at: z.string() }) }),
     handler: async (input, context) => {
       if (input.repository) await runner.discard(input.repository, workspace(context.instanceId)).catch(() => {});

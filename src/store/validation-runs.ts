@@ -13,6 +13,8 @@ export interface PhaseResult {
   timedOut?: boolean;
   summary: string;
   output?: string;
+  /** A non-required phase whose script the repository lacks: not run, not passed, scored 0. */
+  skipped?: boolean;
 }
 
 export interface ValidationRunRow {

@@ -138,6 +138,52 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(trend.body).toMatchObject({ subject: 'shop', runs: [{ score: 1, passed: true }] });
   });
 
+  const withoutScripts = async (...names: string[]) => {
+    const manifest = JSON.parse(project.git('show', 'main:package.json')) as { scripts: Record<string, string> };
+    for (const name of names) delete manifest.scripts[name];
+    return JSON.stringify(manifest, null, 2);
+  };
+
+  it('when the commit lacks a required phase script, then that phase fails naming the missing script instead of passing', async () => {
+    // Given a commit whose package.json has no test:integration script
+    const commit = project.commit({ 'package.json': await withoutScripts('test:integration') }, 'drop the integration tests', 'no-integration');
+
+    // When the pipeline validates it
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: 'shop-no-integration' } });
+    const instanceId = started.body.id as string;
+    await waitForTask(instanceId, 'fix');
+
+    // Then the integration phase failed for the missing script, and the author is told so
+    const failed = await app.engine.getInstance(instanceId);
+    expect(failed.variables).toMatchObject({
+      failedPhase: 'integration',
+      phase_unit: { passed: true },
+      phase_integration: { passed: false, exitCode: null, summary: 'script test:integration is missing from package.json' },
+      notification: { reason: 'phase integration failed: script test:integration is missing from package.json' },
+    });
+    await app.engine.cancel(instanceId);
+  });
+
+  it('when the commit lacks an optional phase script and a deploy script, then the phase is skipped (not passed) and the deploy fails', async () => {
+    const commit = project.commit({ 'package.json': await withoutScripts('bench', 'deploy:staging') }, 'no bench, no staging deploy', 'no-bench');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: 'shop-no-bench' } });
+    const instanceId = started.body.id as string;
+    await waitForTask(instanceId, 'fix');
+
+    const failed = await app.engine.getInstance(instanceId);
+    // The skipped phase scores 0 with its weight kept (11.5 of 12.5); it is not one of the vital few, so the gate passes.
+    expect(failed.variables).toMatchObject({
+      phase_performance: { passed: false, skipped: true, score: 0, summary: 'skipped: script bench is missing from package.json' },
+      validation: { score: 0.92, passed: true, skipped: ['performance'] },
+      failedStep: 'deploy.staging',
+      deploy_staging: { commands: [{ exitCode: null, missingScript: 'deploy:staging', output: 'script deploy:staging is missing from package.json' }] },
+      notification: { reason: 'deploy.staging failed' },
+    });
+    const run = await owner('GET', `/api/validation-runs/${(failed.variables.validation as { runId: string }).runId}`);
+    expect(run.body.phases.find((phase: { name: string }) => phase.name === 'performance')).toMatchObject({ passed: false, skipped: true });
+    await app.engine.cancel(instanceId);
+  });
+
   it('when the post-deploy watch fails after the production release, then the pipeline rolls back to the previous ref', async () => {
     const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky');
     const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: 'main', subject: 'shop-risky' } });
