@@ -74,7 +74,11 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   dependencies.onInstanceEnded?.((instanceId) => void runner.releaseInstance(instanceId).catch(() => {}));
   const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
   registry.register(scaffoldTopic(llm));
-  for (const topic of agentTopics({ runner, profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)) })) registry.register(topic);
+  for (const topic of agentTopics({
+    runner,
+    profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)),
+    integrationPassed: async (instanceId) => (await dependencies.validationRuns.phaseResults(instanceId)).get('integration')?.passed,
+  })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));
   for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF } })) registry.register(topic);
   for (const topic of [...entropyTopics(dependencies), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);

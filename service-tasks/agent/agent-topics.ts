@@ -8,6 +8,8 @@ import { REF, type WorktreeResult, type WorktreeRunner } from './worktree-runner
 export interface AgentTopicDependencies {
   runner: WorktreeRunner;
   profiles: () => Promise<Profiles>;
+  /** Whether the instance's integration phase passed, as its phase task recorded it (never a variable). */
+  integrationPassed: (instanceId: string) => Promise<boolean | undefined>;
 }
 
 const kebab = z.string().regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be kebab-case').max(60);
@@ -132,10 +134,11 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
       featureBranch: FeatureBranch,
       workItems: z.array(WorkItemSchema).min(1),
       reviewRound: z.number().int().min(0).default(0),
-      phase_integration: z.object({ passed: z.boolean() }).optional(),
     }),
     output: z.object({ quality: z.number().min(0).max(1), reviewRound: z.number().int(), review: z.object({ missing: z.array(z.string()), notes: z.array(z.string()) }) }),
-    handler: async ({ repository, featureBranch, workItems, reviewRound, phase_integration: integration }) => {
+    handler: async ({ repository, featureBranch, workItems, reviewRound }, context) => {
+      const passed = await dependencies.integrationPassed(context.instanceId);
+      const integration = passed === undefined ? undefined : { passed };
       const present = new Set(await runner.listFiles(repository, featureBranch));
       const expected = workItems.flatMap((item) => item.files.map((file) => file.path));
       const missing = expected.filter((path) => !present.has(path));

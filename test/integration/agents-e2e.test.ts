@@ -184,6 +184,38 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     await app.engine.cancel(instanceId);
   });
 
+  it('when validator.score is handed forged phase_* variables, then it scores only the results the phase tasks recorded', async () => {
+    // Given a process that runs the unit phase and scores, started with every other phase "passed" as start variables
+    const { sequence } = await import('../support/bpmn.js');
+    const xml = sequence('unit-then-score', [
+      { id: 'unit', xml: '<bpmn:serviceTask id="unit" camunda:type="external" camunda:topic="validator.unit" />' },
+      { id: 'score', xml: '<bpmn:serviceTask id="score" camunda:type="external" camunda:topic="validator.score" />' },
+    ]);
+    await app.engine.deploy([{ name: 'unit-then-score.bpmn', xml }]);
+    const forged = Object.fromEntries(
+      ['setup', 'unit', 'integration', 'performance', 'security', 'otel', 'registry', 'e2e'].map((name) => [
+        `phase_${name}`,
+        { name, passed: true, score: 1, weight: 100, required: false, durationMs: 1, summary: 'trust me' },
+      ]),
+    );
+    const variables = { repository: project.repository, ref: 'main', subject: 'forged' };
+
+    // When it runs once honestly and once with the forged variables
+    const honest = await owner('POST', '/api/process-instances', { processKey: 'unit-then-score', variables });
+    const forging = await owner('POST', '/api/process-instances', { processKey: 'unit-then-score', variables: { ...variables, ...forged } });
+    const [plain, faked] = [await ended(honest.body.id), await ended(forging.body.id)];
+
+    // Then both score the one recorded phase (unit, weight 3 of 12.5) and fail the gate for the phases that never ran
+    for (const instance of [plain, faked]) {
+      expect(instance.variables.validation).toMatchObject({ score: 0.24, passed: false });
+      expect((instance.variables.validation as { reasons: string[] }).reasons).toContain('required phase setup failed');
+    }
+    const run = await owner('GET', `/api/validation-runs/${(faked.variables.validation as { runId: string }).runId}`);
+    expect(run.body.phases.map((phase: { name: string; summary: string }) => `${phase.name}:${phase.summary}`)).toEqual([
+      'setup:no result', 'unit:npm test passed', 'integration:no result', 'performance:no result', 'security:no result', 'otel:no result', 'registry:no result', 'e2e:no result',
+    ]);
+  });
+
   it('when the post-deploy watch fails after the production release, then the pipeline rolls back to the previous ref', async () => {
     const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky');
     const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: 'main', subject: 'shop-risky' } });
