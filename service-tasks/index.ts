@@ -4,6 +4,7 @@ import type { Config } from '../src/config.js';
 import type { FeatureFlagStore, IncidentStore } from '../src/store/incident-store.js';
 import { incidentTasks } from './incident/index.js';
 import type { ValidationRunStore } from '../src/store/validation-runs.js';
+import type { MonitoredSystemStore } from '../src/store/monitored-systems.js';
 import { agentTopics, loadProfiles, WorktreeRunner } from './agent/index.js';
 import { LlmClient } from './generator/llm-client.js';
 import { scaffoldTopic } from './generator/scaffold.js';
@@ -34,6 +35,8 @@ export interface BuiltInDependencies {
   entropyStore: EntropyStore;
   /** Deploy and self-healing actions on the engine (src/engine/engine-control.ts). */
   engineControl: EngineControl;
+  /** Systems handed to the evolution cycle by feature.handoff (src/store/monitored-systems.ts). */
+  monitoredSystems: MonitoredSystemStore;
 }
 
 const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
@@ -77,6 +80,7 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   for (const topic of agentTopics({
     runner,
     profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)),
+    monitoredSystems: dependencies.monitoredSystems,
     integrationPassed: async (instanceId) => (await dependencies.validationRuns.phaseResults(instanceId)).get('integration')?.passed,
   })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));

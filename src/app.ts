@@ -23,6 +23,7 @@ import { createFeatureFlagStore, createIncidentStore } from './store/incident-st
 import { AgentRegistry } from '../service-tasks/agent/index.js';
 import { createAgentStore } from './store/agents.js';
 import { createValidationRunStore } from './store/validation-runs.js';
+import { createMonitoredSystemStore } from './store/monitored-systems.js';
 
 export interface App {
   readonly config: Config;
@@ -81,6 +82,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       onInstanceEnded: (listener) => instanceEnded.push(listener),
       entropyStore: createEntropyStore(database.knex),
       engineControl,
+      monitoredSystems: createMonitoredSystemStore(database.knex),
     });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
 import { ScaffoldFileSchema } from '../generator/scaffold.js';
 import type { ServiceTaskDefinition } from '../registry.js';
+import type { MonitoredSystemStore } from '../../src/store/monitored-systems.js';
 import type { Profiles } from './profiles.js';
 import { REF, type WorktreeResult, type WorktreeRunner } from './worktree-runner.js';
 
@@ -10,6 +11,8 @@ export interface AgentTopicDependencies {
   profiles: () => Promise<Profiles>;
   /** Whether the instance's integration phase passed, as its phase task recorded it (never a variable). */
   integrationPassed: (instanceId: string) => Promise<boolean | undefined>;
+  /** Where feature.handoff registers the released system for the evolution cycle. */
+  monitoredSystems: MonitoredSystemStore;
 }
 
 const kebab = z.string().regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be kebab-case').max(60);
@@ -17,6 +20,8 @@ const Ref = z.string().regex(REF, 'must be a plain git ref');
 /** Agents only ever write feature branches: nothing they do can move main. */
 const FeatureBranch = Ref.refine((ref) => ref.startsWith('feature/'), 'must start with feature/');
 const Repository = z.string().min(1).max(1000);
+/** An OpenTelemetry service.name as the monitored system's spans carry it. */
+const ServiceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a service.name (letters, digits, . _ / -)');
 
 const WorkItemSchema = z.object({ entity: kebab, branch: FeatureBranch, files: z.array(ScaffoldFileSchema).min(1).max(20) });
 const ScaffoldsSchema = z.array(z.object({ entity: kebab, files: z.array(ScaffoldFileSchema).min(1).max(20) })).min(1).max(20);
@@ -200,11 +205,19 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
 
   const handoff = defineTopic({
     topic: 'feature.handoff',
-    description: 'records that the released feature is monitored by the evolution cycle from now on',
+    description: "registers the released feature's system (serviceName, else the feature name) in the monitored systems the evolution cycle measures",
     mode: 'inline',
-    input: z.object({ feature: kebab, featureCommit: z.string().optional() }),
-    output: z.object({ monitoring: z.object({ by: z.literal('evolution-cycle'), subject: z.string(), since: z.string() }) }),
-    handler: async ({ feature }) => ({ monitoring: { by: 'evolution-cycle' as const, subject: `feature/${feature}`, since: new Date().toISOString() } }),
+    input: z.object({ feature: kebab, featureCommit: z.string().max(100).optional(), serviceName: ServiceName.optional() }),
+    output: z.object({
+      monitoring: z.object({ by: z.literal('evolution-cycle'), subject: z.string(), serviceName: z.string(), commit: z.string().nullable(), since: z.string() }),
+    }),
+    handler: async ({ feature, featureCommit, serviceName }, context) => {
+      // Idempotent: the same instance handing over again (at-least-once) leaves the row as it was.
+      const row = await dependencies.monitoredSystems.register({ serviceName: serviceName ?? feature, feature, commit: featureCommit ?? null, instanceId: context.instanceId });
+      return {
+        monitoring: { by: 'evolution-cycle' as const, subject: `feature/${feature}`, serviceName: row.service_name, commit: row.commit, since: new Date(row.since).toISOString() },
+      };
+    },
   });
 
   return [

@@ -60,6 +60,7 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
         repository: project.repository,
         baseRef: 'main',
         feature: 'billing',
+        serviceName: 'shop-billing',
         entities: [
           { name: 'invoice', fields: [{ name: 'total', type: 'number' }, { name: 'paid', type: 'boolean', required: false }] },
           { name: 'customer', fields: [{ name: 'email', type: 'email' }] },
@@ -89,10 +90,26 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     const instance = await ended(instanceId);
     expect(instance.status).toBe('completed');
     expect(await endEvents(instanceId)).toContain('released');
-    expect(instance.variables).toMatchObject({ monitoring: { by: 'evolution-cycle', subject: 'feature/billing' } });
+    expect(instance.variables).toMatchObject({ monitoring: { by: 'evolution-cycle', subject: 'feature/billing', serviceName: 'shop-billing', commit: project.git('rev-parse', 'feature/billing') } });
     expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
     // No worktree is left behind once the instance ended.
     await eventually(async () => project.git('worktree', 'list').split('\n').length === 1);
+
+    // The released system is registered for monitoring, once
+    const monitored = await owner('GET', '/api/entropy/monitored');
+    expect(monitored.status).toBe(200);
+    expect(monitored.body).toEqual([
+      { serviceName: 'shop-billing', feature: 'billing', commit: project.git('rev-parse', 'feature/billing'), instanceId, since: expect.any(String), registeredAt: expect.any(String) },
+    ]);
+    expect((await owner('GET', '/api/entropy/monitored?limit=0')).status).toBe(400);
+
+    // and the evolution cycle measures it, though it has sent no span yet
+    await app.engine.deploy([{ name: 'evolution-cycle.bpmn', xml: await readFile(join(repositoryRoot, 'processes', 'evolution-cycle.bpmn'), 'utf8') }]);
+    await app.database.knex('jobs').where({ kind: 'timer-start' }).whereIn('definition_id', app.database.knex('process_definitions').where({ key: 'evolution-cycle' }).select('id')).update({ due_at: new Date() });
+    const cycle = await eventually(async () => app.database.knex('process_instances').where({ process_key: 'evolution-cycle' }).first(), 20_000);
+    const measured = await eventually(async () => app.database.knex('entropy_measurements').where({ system: 'shop-billing' }).first(), 30_000);
+    expect(measured).toMatchObject({ system: 'shop-billing' });
+    await eventually(async () => ((await app.engine.getInstance(cycle.id)).variables.systemsMeasured as number) >= 1, 30_000);
   });
 
   it('when integration keeps failing, then the manager sends the work back for refinement and gives up after three rounds', async () => {
