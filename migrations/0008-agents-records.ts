@@ -3,8 +3,9 @@ import type { Knex } from 'knex';
 /**
  * What the agent and validator modules must find again from any node: each validation
  * phase's result as the phase task recorded it (scoring reads these, never process
- * variables, which a start request can set), and the systems released features handed
- * to the evolution cycle for monitoring.
+ * variables, which a start request can set), the systems released features handed
+ * to the evolution cycle for monitoring, and the worktrees kept between the tasks of an
+ * instance (so any node, or this one after a restart, can remove them).
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('validation_phase_results', (t) => {
@@ -25,9 +26,20 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('since', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('registered_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
+
+  await knex.schema.createTable('kept_worktrees', (t) => {
+    t.text('key').primary(); // the workspace key tasks share (e.g. ci-<instance id>)
+    t.text('repository').notNullable(); // the repository whose `git worktree` it is
+    t.text('folder').notNullable(); // absolute path on the node that made it
+    t.uuid('instance_id'); // removed when this instance ends
+    t.text('node_id').notNullable();
+    t.timestamp('kept_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.index(['instance_id']);
+  });
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.dropTable('kept_worktrees');
   await knex.schema.dropTable('monitored_systems');
   await knex.schema.dropTable('validation_phase_results');
 }

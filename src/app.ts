@@ -24,6 +24,7 @@ import { AgentRegistry } from '../service-tasks/agent/index.js';
 import { createAgentStore } from './store/agents.js';
 import { createValidationRunStore } from './store/validation-runs.js';
 import { createMonitoredSystemStore } from './store/monitored-systems.js';
+import { createKeptWorktreeStore } from './store/kept-worktrees.js';
 
 export interface App {
   readonly config: Config;
@@ -83,6 +84,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       entropyStore: createEntropyStore(database.knex),
       engineControl,
       monitoredSystems: createMonitoredSystemStore(database.knex),
+      keptWorktrees: createKeptWorktreeStore(database.knex),
     });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),

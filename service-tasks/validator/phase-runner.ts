@@ -13,6 +13,8 @@ export interface PhaseTarget {
   ref: string;
   /** Names the worktree the phases of one validation share. */
   workspace: string;
+  /** The instance the kept worktree belongs to (removed when it ends). */
+  instanceId?: string;
 }
 
 const OUTPUT_KEPT = 4000;
@@ -41,6 +43,7 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       ref: target.ref,
       key: target.workspace,
       keep: true,
+      instanceId: target.instanceId,
       commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs, script: phase.script }] : [],
       env: {
         CI: 'true',

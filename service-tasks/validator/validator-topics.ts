@@ -74,7 +74,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
         const file = await dependencies.phases();
         const phase = file.phases.find((candidate) => candidate.name === name);
         if (!phase) return { [`phase_${name}`]: { name, passed: true, score: 1, weight: 0, required: false, durationMs: 0, summary: 'not configured' }, lastPhase: name };
-        const result = await runPhase(runner, file, phase, { repository, ref, workspace: workspace(context.instanceId) });
+        const result = await runPhase(runner, file, phase, { repository, ref, workspace: workspace(context.instanceId), instanceId: context.instanceId });
         // The record validator.score reads: the phase_* variable below is for people and conditions only.
         await runs.recordPhase(context.instanceId, ref, result);
         if (phase.required && !result.passed) {
@@ -124,7 +124,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
       try {
         for (const phase of file.phases) {
           if (phase.kind === 'score') continue;
-          const result = await runPhase(runner, file, phase, { repository, ref, workspace: key });
+          const result = await runPhase(runner, file, phase, { repository, ref, workspace: key, instanceId: context.instanceId });
           results.push(result);
           // A required phase failing ends the run: what follows would build on sand.
           if (phase.required && !result.passed) break;
