@@ -50,7 +50,7 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
         ...(endpoint && {
           OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
           OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/v1/traces`,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          // No OTEL_EXPORTER_OTLP_PROTOCOL: the capture takes JSON and protobuf, so the exporter's own choice stands.
           OTEL_TRACES_EXPORTER: 'otlp',
         }),
       },
