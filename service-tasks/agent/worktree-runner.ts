@@ -181,6 +181,9 @@ export class WorktreeRunner {
         const replaced = await this.kept.keep({ key: task.key, repository, folder, instanceId: task.instanceId ?? null, nodeId: this.options.nodeId ?? 'local' });
         // Another node kept this key before: its copy is stale now.
         if (replaced) await this.removeRecorded(replaced);
+        // The instance may have ended while the commands ran: its release has passed this worktree by.
+        const orphaned = task.instanceId ? (await this.kept.orphans()).find((worktree) => worktree.key === task.key) : undefined;
+        if (orphaned) await this.release(orphaned);
       }
     }
   }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
+import { WorktreeRunner } from '../../service-tasks/agent/worktree-runner.js';
+import { createKeptWorktreeStore } from '../../src/store/kept-worktrees.js';
 import { sequence } from '../support/bpmn.js';
 import { createNodeProject } from '../support/node-project.js';
 import { repositoryRoot, TEST_TOKENS_SETTING } from '../support/server-process.js';
@@ -115,5 +117,18 @@ describe('kept worktrees on two nodes and across a restart', () => {
     expect(worktrees()).toContain(active.kept.folder);
     expect(await shared.knex('kept_worktrees').where({ instance_id: active.instanceId }).first()).toBeDefined();
     await close(restarted);
+  });
+
+  it('when a phase finishes after its instance ended, then the worktree it would keep is removed at once', async () => {
+    // Given an instance that has already ended
+    const [ended] = await shared.knex('process_instances').whereNot({ status: 'active' }).pluck('id');
+    const runner = new WorktreeRunner({ workRoot: join(project.root, 'late'), repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH', 'HOME'], kept: createKeptWorktreeStore(shared.knex), nodeId: 'late' });
+
+    // When a task of it keeps a worktree
+    await runner.run({ repository: project.repository, ref: 'main', key: `late-${ended}`, keep: true, instanceId: ended, commands: [{ argv: ['node', '-e', '1'], timeoutMs: 10_000 }] });
+
+    // Then nothing is left behind
+    expect(await shared.knex('kept_worktrees').where({ key: `late-${ended}` }).first()).toBeUndefined();
+    expect(worktrees().some((folder) => folder.includes(`late-${ended}`))).toBe(false);
   });
 });
