@@ -1,9 +1,12 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../src/config.js';
 import type { FeatureFlagStore, IncidentStore } from '../src/store/incident-store.js';
 import { incidentTasks } from './incident/index.js';
 import type { ValidationRunStore } from '../src/store/validation-runs.js';
+import type { MonitoredSystemStore } from '../src/store/monitored-systems.js';
+import type { KeptWorktreeStore } from '../src/store/kept-worktrees.js';
 import { agentTopics, loadProfiles, WorktreeRunner } from './agent/index.js';
 import { LlmClient } from './generator/llm-client.js';
 import { scaffoldTopic } from './generator/scaffold.js';
@@ -34,6 +37,10 @@ export interface BuiltInDependencies {
   entropyStore: EntropyStore;
   /** Deploy and self-healing actions on the engine (src/engine/engine-control.ts). */
   engineControl: EngineControl;
+  /** Systems handed to the evolution cycle by feature.handoff (src/store/monitored-systems.ts). */
+  monitoredSystems: MonitoredSystemStore;
+  /** Worktrees kept between an instance's tasks, recorded for every node (src/store/kept-worktrees.ts). */
+  keptWorktrees?: KeptWorktreeStore;
 }
 
 const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
@@ -45,12 +52,14 @@ const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
 };
 
 /** The worktree agent as configured: work folder below the data folder, allowed repositories, environment allow-list. */
-export function createWorktreeRunner(config: Config): WorktreeRunner {
+export function createWorktreeRunner(config: Config, kept?: KeptWorktreeStore): WorktreeRunner {
   const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
   return new WorktreeRunner({
     workRoot: join(config.REGENFLOW_DATA_DIR, 'work'),
     repositoryRoots: list(config.REGENFLOW_AGENT_REPOSITORIES),
     envAllowList: list(config.REGENFLOW_AGENT_ENV),
+    kept,
+    nodeId: config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`,
   });
 }
 
@@ -70,11 +79,18 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   })) {
     registry.register(task);
   }
-  const runner = createWorktreeRunner(config);
+  const runner = createWorktreeRunner(config, dependencies.keptWorktrees);
   dependencies.onInstanceEnded?.((instanceId) => void runner.releaseInstance(instanceId).catch(() => {}));
+  // Worktrees of instances that ended while their node was down (or on a node that is gone).
+  void runner.releaseOrphans().catch(() => {});
   const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
   registry.register(scaffoldTopic(llm));
-  for (const topic of agentTopics({ runner, profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)) })) registry.register(topic);
+  for (const topic of agentTopics({
+    runner,
+    profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)),
+    monitoredSystems: dependencies.monitoredSystems,
+    integrationPassed: async (instanceId) => (await dependencies.validationRuns.phaseResults(instanceId)).get('integration')?.passed,
+  })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));
   for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF } })) registry.register(topic);
   for (const topic of [...entropyTopics(dependencies), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);

@@ -23,6 +23,8 @@ import { createFeatureFlagStore, createIncidentStore } from './store/incident-st
 import { AgentRegistry } from '../service-tasks/agent/index.js';
 import { createAgentStore } from './store/agents.js';
 import { createValidationRunStore } from './store/validation-runs.js';
+import { createMonitoredSystemStore } from './store/monitored-systems.js';
+import { createKeptWorktreeStore } from './store/kept-worktrees.js';
 
 export interface App {
   readonly config: Config;
@@ -81,6 +83,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       onInstanceEnded: (listener) => instanceEnded.push(listener),
       entropyStore: createEntropyStore(database.knex),
       engineControl,
+      monitoredSystems: createMonitoredSystemStore(database.knex),
+      keptWorktrees: createKeptWorktreeStore(database.knex),
     });
   // What shipped diagrams read as `${environment.settings.NAME}` (timer starts have no variables).
   const processSettings = {

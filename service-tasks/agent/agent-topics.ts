@@ -2,12 +2,17 @@ import { z } from 'zod';
 import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
 import { ScaffoldFileSchema } from '../generator/scaffold.js';
 import type { ServiceTaskDefinition } from '../registry.js';
+import type { MonitoredSystemStore } from '../../src/store/monitored-systems.js';
 import type { Profiles } from './profiles.js';
 import { REF, type WorktreeResult, type WorktreeRunner } from './worktree-runner.js';
 
 export interface AgentTopicDependencies {
   runner: WorktreeRunner;
   profiles: () => Promise<Profiles>;
+  /** Whether the instance's integration phase passed, as its phase task recorded it (never a variable). */
+  integrationPassed: (instanceId: string) => Promise<boolean | undefined>;
+  /** Where feature.handoff registers the released system for the evolution cycle. */
+  monitoredSystems: MonitoredSystemStore;
 }
 
 const kebab = z.string().regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be kebab-case').max(60);
@@ -15,11 +20,13 @@ const Ref = z.string().regex(REF, 'must be a plain git ref');
 /** Agents only ever write feature branches: nothing they do can move main. */
 const FeatureBranch = Ref.refine((ref) => ref.startsWith('feature/'), 'must start with feature/');
 const Repository = z.string().min(1).max(1000);
+/** An OpenTelemetry service.name as the monitored system's spans carry it. */
+const ServiceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a service.name (letters, digits, . _ / -)');
 
 const WorkItemSchema = z.object({ entity: kebab, branch: FeatureBranch, files: z.array(ScaffoldFileSchema).min(1).max(20) });
 const ScaffoldsSchema = z.array(z.object({ entity: kebab, files: z.array(ScaffoldFileSchema).min(1).max(20) })).min(1).max(20);
 
-const CommandSummary = z.object({ argv: z.array(z.string()), exitCode: z.number().nullable(), timedOut: z.boolean(), durationMs: z.number(), output: z.string() });
+const CommandSummary = z.object({ argv: z.array(z.string()), exitCode: z.number().nullable(), timedOut: z.boolean(), durationMs: z.number(), output: z.string(), missingScript: z.string().optional() });
 const AgentResultSchema = z.object({
   entity: z.string(),
   branch: z.string(),
@@ -43,6 +50,7 @@ const summarise = (result: WorktreeResult) =>
     timedOut: command.timedOut,
     durationMs: command.durationMs,
     output: command.output.length > OUTPUT_KEPT ? `…${command.output.slice(-OUTPUT_KEPT)}` : command.output,
+    ...(command.missingScript && { missingScript: command.missingScript }),
   }));
 const cap = (text: string, bytes = 16_000) => (text.length > bytes ? `${text.slice(0, bytes)}\n… (diff cut at ${bytes} characters)` : text);
 
@@ -131,10 +139,11 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
       featureBranch: FeatureBranch,
       workItems: z.array(WorkItemSchema).min(1),
       reviewRound: z.number().int().min(0).default(0),
-      phase_integration: z.object({ passed: z.boolean() }).optional(),
     }),
     output: z.object({ quality: z.number().min(0).max(1), reviewRound: z.number().int(), review: z.object({ missing: z.array(z.string()), notes: z.array(z.string()) }) }),
-    handler: async ({ repository, featureBranch, workItems, reviewRound, phase_integration: integration }) => {
+    handler: async ({ repository, featureBranch, workItems, reviewRound }, context) => {
+      const passed = await dependencies.integrationPassed(context.instanceId);
+      const integration = passed === undefined ? undefined : { passed };
       const present = new Set(await runner.listFiles(repository, featureBranch));
       const expected = workItems.flatMap((item) => item.files.map((file) => file.path));
       const missing = expected.filter((path) => !present.has(path));
@@ -177,11 +186,15 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     input: z.object({ repository: Repository, ref: Ref }),
     output: z.object({ [topic.replace('.', '_')]: z.object({ durationMs: z.number(), commands: z.array(CommandSummary) }) }),
     handler: async ({ repository, ref }, context) => {
-      const result = await runner.run({ repository, ref, key: `${topic}-${context.instanceId}-${context.executionId}`, commands: await profileCommands(topic) });
+      const commands = await profileCommands(topic);
+      // A deploy step that runs nothing must not look like a deploy.
+      if (!commands.length) throw new BpmnErrorSignal(errorCode, `no commands are configured for ${topic}`, { failedStep: topic });
+      const result = await runner.run({ repository, ref, key: `${topic}-${context.instanceId}-${context.executionId}`, commands });
       const summary = { durationMs: result.durationMs, commands: summarise(result) };
       if (!result.succeeded) {
         const failed = result.commands.at(-1)!;
-        throw new BpmnErrorSignal(errorCode, `${failed.argv.join(' ')}: ${failed.timedOut ? 'timed out' : `exit code ${failed.exitCode}`}`, {
+        const why = failed.missingScript ? failed.output : `${failed.argv.join(' ')}: ${failed.timedOut ? 'timed out' : `exit code ${failed.exitCode}`}`;
+        throw new BpmnErrorSignal(errorCode, why, {
           [topic.replace('.', '_')]: summary,
           failedStep: topic,
         });
@@ -192,11 +205,19 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
 
   const handoff = defineTopic({
     topic: 'feature.handoff',
-    description: 'records that the released feature is monitored by the evolution cycle from now on',
+    description: "registers the released feature's system (serviceName, else the feature name) in the monitored systems the evolution cycle measures",
     mode: 'inline',
-    input: z.object({ feature: kebab, featureCommit: z.string().optional() }),
-    output: z.object({ monitoring: z.object({ by: z.literal('evolution-cycle'), subject: z.string(), since: z.string() }) }),
-    handler: async ({ feature }) => ({ monitoring: { by: 'evolution-cycle' as const, subject: `feature/${feature}`, since: new Date().toISOString() } }),
+    input: z.object({ feature: kebab, featureCommit: z.string().max(100).optional(), serviceName: ServiceName.optional() }),
+    output: z.object({
+      monitoring: z.object({ by: z.literal('evolution-cycle'), subject: z.string(), serviceName: z.string(), commit: z.string().nullable(), since: z.string() }),
+    }),
+    handler: async ({ feature, featureCommit, serviceName }, context) => {
+      // Idempotent: the same instance handing over again (at-least-once) leaves the row as it was.
+      const row = await dependencies.monitoredSystems.register({ serviceName: serviceName ?? feature, feature, commit: featureCommit ?? null, instanceId: context.instanceId });
+      return {
+        monitoring: { by: 'evolution-cycle' as const, subject: `feature/${feature}`, serviceName: row.service_name, commit: row.commit, since: new Date(row.since).toISOString() },
+      };
+    },
   });
 
   return [

@@ -19,6 +19,8 @@ export interface CommandResult {
   /** stdout and stderr interleaved, cut at the output limit. */
   output: string;
   truncated: boolean;
+  /** Set when the command was not run because the npm script it names is missing. */
+  missingScript?: string;
 }
 
 export interface RunOptions {

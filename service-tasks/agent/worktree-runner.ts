@@ -2,6 +2,8 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../../src/errors.js';
 import { insideRoot, runCommand, type CommandResult, type CommandSpec } from './command-runner.js';
+import { missingScript } from './npm-scripts.js';
+import type { KeptWorktree, KeptWorktreeStore } from '../../src/store/kept-worktrees.js';
 
 /** Git refs and branch names we accept: no option-looking names, no `..`, no odd characters. */
 export const REF = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
@@ -16,6 +18,15 @@ export interface WorktreeRunnerOptions {
   outputLimit?: number;
   /** Time budget of each git command. @default 60000 */
   gitTimeoutMs?: number;
+  /** Where kept worktrees are recorded, so another node or a restart can remove them. @default in memory */
+  kept?: KeptWorktreeStore;
+  /** This node's id, recorded with what it keeps. @default 'local' */
+  nodeId?: string;
+}
+
+/** A command of a task; `script` names the npm script it runs, checked against package.json first. */
+export interface WorktreeCommand extends CommandSpec {
+  script?: string;
 }
 
 export interface WorktreeTask {
@@ -25,7 +36,7 @@ export interface WorktreeTask {
   key: string;
   /** Files to write before the commands run, relative to the worktree root. */
   files?: Array<{ path: string; content: string }>;
-  commands: CommandSpec[];
+  commands: WorktreeCommand[];
   /** Commit the changes to this branch (created from `ref`); without it nothing is committed. */
   branch?: string;
   message?: string;
@@ -38,6 +49,8 @@ export interface WorktreeTask {
    * share what setup installed); `discard` removes it. Kept worktrees are never committed.
    */
   keep?: boolean;
+  /** The process instance a kept worktree belongs to: it is removed when the instance ends. */
+  instanceId?: string;
 }
 
 export interface WorktreeResult {
@@ -62,11 +75,12 @@ export interface WorktreeResult {
 export class WorktreeRunner {
   /** git keeps worktree metadata in the repository: adds and removes on one repository take turns. */
   private readonly repositoryLocks = new Map<string, Promise<unknown>>();
-  /** Worktrees kept for later tasks: key -> repository. */
-  private readonly kept = new Map<string, string>();
+  /** Worktrees kept for later tasks, recorded where every node sees them. */
+  private readonly kept: KeptWorktreeStore;
   private readonly git: (args: string[], cwd: string) => Promise<CommandResult>;
 
   constructor(private readonly options: WorktreeRunnerOptions) {
+    this.kept = options.kept ?? memoryKeptWorktrees();
     this.git = (args, cwd) =>
       runCommand(
         { argv: ['git', '-c', 'user.name=regenflow', '-c', 'user.email=regenflow@localhost', '-c', 'commit.gpgsign=false', ...args], timeoutMs: options.gitTimeoutMs ?? 60_000 },
@@ -121,7 +135,13 @@ export class WorktreeRunner {
       }
       const results: CommandResult[] = [];
       for (const command of task.commands) {
-        const result = await runCommand(command, {
+        const missing = command.script ? await missingScript(folder, command.script) : null;
+        if (missing) {
+          // Not run at all: npm would only say "Missing script" with exit code 1, which reads like a failing script.
+          results.push({ argv: command.argv, exitCode: null, signal: null, timedOut: false, durationMs: 0, output: missing, truncated: false, missingScript: command.script });
+          break;
+        }
+        const result = await runCommand({ argv: command.argv, timeoutMs: command.timeoutMs }, {
           cwd: folder,
           root: folder,
           envAllowList: this.options.envAllowList,
@@ -157,7 +177,14 @@ export class WorktreeRunner {
       };
     } finally {
       if (!task.keep || task.branch) await this.remove(repository, folder);
-      else this.kept.set(task.key, repository);
+      else {
+        const replaced = await this.kept.keep({ key: task.key, repository, folder, instanceId: task.instanceId ?? null, nodeId: this.options.nodeId ?? 'local' });
+        // Another node kept this key before: its copy is stale now.
+        if (replaced) await this.removeRecorded(replaced);
+        // The instance may have ended while the commands ran: its release has passed this worktree by.
+        const orphaned = task.instanceId ? (await this.kept.orphans()).find((worktree) => worktree.key === task.key) : undefined;
+        if (orphaned) await this.release(orphaned);
+      }
     }
   }
 
@@ -170,19 +197,60 @@ export class WorktreeRunner {
     return listed.output.split('\n').filter(Boolean);
   }
 
-  /** Removes a kept worktree. */
+  /** Removes a kept worktree, wherever (on whichever node) it was kept. */
   async discard(repositoryPath: string, key: string): Promise<void> {
-    this.kept.delete(key);
-    await this.remove(await this.repository(repositoryPath), await this.folder(key));
+    const repository = await this.repository(repositoryPath);
+    const folder = await this.folder(key);
+    const recorded = await this.kept.find(key);
+    if (recorded && recorded.folder !== folder) await this.removeRecorded(recorded);
+    await this.remove(repository, folder);
+    await this.kept.forget(key);
   }
 
-  /** Removes every worktree kept for an instance (its keys name it): called when the instance ends. */
-  async releaseInstance(instanceId: string): Promise<void> {
-    for (const [key, repository] of [...this.kept]) {
-      if (!key.includes(instanceId)) continue;
-      this.kept.delete(key);
-      await this.remove(repository, await this.folder(key));
+  /** Removes every worktree kept for an instance: called when the instance ends, on whichever node ends it. */
+  async releaseInstance(instanceId: string): Promise<number> {
+    const worktrees = await this.kept.ofInstance(instanceId);
+    for (const worktree of worktrees) await this.release(worktree);
+    return worktrees.length;
+  }
+
+  /** Removes worktrees kept for instances that ended while no node removed them (a crash, a node gone); run at start. */
+  async releaseOrphans(): Promise<number> {
+    const worktrees = await this.kept.orphans();
+    for (const worktree of worktrees) await this.release(worktree);
+    return worktrees.length;
+  }
+
+  private async release(worktree: KeptWorktree): Promise<void> {
+    if (await this.removeRecorded(worktree)) await this.kept.forget(worktree.key);
+  }
+
+  /**
+   * Removes a recorded worktree. Below this node's work folder it is removed like any of
+   * ours; elsewhere (another node's work folder on a shared disk) only `git worktree
+   * remove` in the repository may touch it, and git refuses any folder that is not one of
+   * that repository's worktrees. False when the repository is not allowed here.
+   */
+  private async removeRecorded(worktree: KeptWorktree): Promise<boolean> {
+    let repository: string;
+    try {
+      repository = await this.repository(worktree.repository);
+    } catch {
+      return false;
     }
+    const ours = await insideRoot(join(this.options.workRoot, 'worktrees'), worktree.folder).then(
+      () => true,
+      () => false,
+    );
+    if (ours) {
+      await this.remove(repository, worktree.folder);
+      return true;
+    }
+    await this.exclusive(repository, async () => {
+      const removed = await this.git(['worktree', 'remove', '--force', worktree.folder], repository);
+      if (removed.exitCode !== 0) await this.git(['worktree', 'prune'], repository);
+    });
+    return true;
   }
 
   private async folder(key: string): Promise<string> {
@@ -212,4 +280,20 @@ export class WorktreeRunner {
       if (this.repositoryLocks.get(repository) === settled) this.repositoryLocks.delete(repository);
     }
   }
+}
+
+/** The kept-worktree record in memory, for a runner without a database (one process, no restart). */
+function memoryKeptWorktrees(): KeptWorktreeStore {
+  const kept = new Map<string, KeptWorktree>();
+  return {
+    async keep(worktree) {
+      const before = kept.get(worktree.key);
+      kept.set(worktree.key, worktree);
+      return before && (before.folder !== worktree.folder || before.repository !== worktree.repository) ? before : undefined;
+    },
+    find: async (key) => kept.get(key),
+    forget: async (key) => void kept.delete(key),
+    ofInstance: async (instanceId) => [...kept.values()].filter((worktree) => worktree.instanceId === instanceId),
+    orphans: async () => [],
+  };
 }

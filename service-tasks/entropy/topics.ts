@@ -17,6 +17,8 @@ import { ENGINE_SYSTEM_PREFIX, strategiesFor, strategyById } from './strategies.
 export interface EntropyTopicDependencies {
   entropyStore: EntropyStore;
   engineControl: EngineControl;
+  /** Systems handed over by feature.handoff: entropy.collect measures them first. */
+  monitoredSystems?: { names(): Promise<string[]> };
 }
 
 const System = z.string().min(1).max(200);
@@ -55,7 +57,7 @@ const RankedOption = z.object({
   resources: z.number(),
 });
 
-export function entropyTopics({ entropyStore: store, engineControl }: EntropyTopicDependencies): ServiceTaskDefinition[] {
+export function entropyTopics({ entropyStore: store, engineControl, monitoredSystems }: EntropyTopicDependencies): ServiceTaskDefinition[] {
   const measure: ServiceTaskDefinition<typeof MeasureInput, typeof MeasureOutput> = {
     topic: 'entropy.measure',
     description: 'Measures a system: health, drift indicators, entropy score and level over a window against the baseline before it',
@@ -256,7 +258,7 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
   });
   const collect: ServiceTaskDefinition<typeof CollectInput> = {
     topic: 'entropy.collect',
-    description: 'Measures every system that sends spans and reports the worst one as the pattern to act on (none when all are below the threshold)',
+    description: 'Measures the monitored systems and every system that sends spans, and reports the worst one as the pattern to act on (none when all are below the threshold)',
     mode: 'worker',
     input: CollectInput,
     output: z.object({
@@ -267,7 +269,8 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
       level: Level,
     }),
     async handler(input) {
-      const systems = (await store.systems()).slice(0, input.maxSystems);
+      // Handed-over systems first (they may not have sent a span yet), then every system that sends spans.
+      const systems = [...new Set([...((await monitoredSystems?.names()) ?? []), ...(await store.systems())])].slice(0, input.maxSystems);
       let worst: { system: string; entropy: number; level: EntropyLevel } | null = null;
       for (const system of systems) {
         const measurement = await measureSystem(store, { system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds });

@@ -1,29 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeTraceRequest, encodeTraceResponse, type OtlpEncoding } from '../../src/telemetry/otlp-ingest.js';
 import type { CapturedSpan } from './semconv.js';
 
-interface AnyValue {
-  stringValue?: string;
-  intValue?: string | number;
-  doubleValue?: number;
-  boolValue?: boolean;
-  arrayValue?: { values?: AnyValue[] };
-}
-
-const valueOf = (value: AnyValue | undefined): unknown => {
-  if (!value) return undefined;
-  if (value.stringValue !== undefined) return value.stringValue;
-  if (value.intValue !== undefined) return Number(value.intValue);
-  if (value.doubleValue !== undefined) return value.doubleValue;
-  if (value.boolValue !== undefined) return value.boolValue;
-  if (value.arrayValue) return (value.arrayValue.values ?? []).map(valueOf);
-  return undefined;
-};
+/** The OTLP/HTTP encodings by content type: what the JSON and the protobuf exporters send. */
+const ENCODINGS: Record<string, OtlpEncoding> = { 'application/json': 'json', 'application/x-protobuf': 'protobuf' };
 
 /**
- * A loopback OTLP/HTTP receiver (JSON encoding) that lives for one validation phase: the
- * command under test gets its address as OTEL_EXPORTER_OTLP_ENDPOINT and every span it
- * exports is kept for the semantic-convention check.
+ * A loopback OTLP/HTTP receiver that lives for one validation phase: the command under
+ * test gets its address as OTEL_EXPORTER_OTLP_ENDPOINT and every span it exports, as
+ * JSON or protobuf (decoded as POST /v1/traces decodes them), is kept for the
+ * semantic-convention check.
  */
 export class OtlpCapture {
   readonly spans: CapturedSpan[] = [];
@@ -39,25 +26,25 @@ export class OtlpCapture {
         if (size <= 8 * 1024 * 1024) chunks.push(chunk);
       });
       req.on('end', () => {
-        if (req.method !== 'POST' || req.url !== '/v1/traces' || !String(req.headers['content-type']).startsWith('application/json')) {
+        const encoding = ENCODINGS[String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
+        const send = (status: number, body: Buffer | object) =>
+          encoding === 'protobuf' && Buffer.isBuffer(body)
+            ? res.writeHead(status, { 'content-type': 'application/x-protobuf' }).end(body)
+            : res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        if (req.method !== 'POST' || req.url !== '/v1/traces' || !encoding) {
           this.rejected++;
-          res.writeHead(415, { 'content-type': 'application/json' }).end('{"message":"only OTLP/HTTP JSON traces are captured"}');
+          send(415, { message: 'only OTLP/HTTP traces (application/json or application/x-protobuf) are captured' });
           return;
         }
         try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          for (const resource of body.resourceSpans ?? []) {
-            for (const scope of resource.scopeSpans ?? []) {
-              for (const span of scope.spans ?? []) {
-                const attributes = Object.fromEntries((span.attributes ?? []).map((a: { key: string; value: AnyValue }) => [a.key, valueOf(a.value)]));
-                this.spans.push({ name: String(span.name), attributes });
-              }
-            }
-          }
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        } catch {
+          const raw = Buffer.concat(chunks);
+          const decoded = decodeTraceRequest(encoding === 'json' ? JSON.parse(raw.toString('utf8')) : raw, encoding);
+          for (const span of decoded.spans) this.spans.push({ name: span.name, attributes: span.attributes });
+          this.rejected += decoded.rejected;
+          send(200, encodeTraceResponse(decoded, encoding));
+        } catch (error) {
           this.rejected++;
-          res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"not OTLP JSON"}');
+          send(400, { message: `not an OTLP trace export: ${(error as Error).message}` });
         }
       });
     });
@@ -65,6 +52,7 @@ export class OtlpCapture {
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
+  /** Requests refused plus spans rejected inside accepted requests. */
   get rejectedRequests(): number {
     return this.rejected;
   }

@@ -13,6 +13,8 @@ export interface PhaseTarget {
   ref: string;
   /** Names the worktree the phases of one validation share. */
   workspace: string;
+  /** The instance the kept worktree belongs to (removed when it ends). */
+  instanceId?: string;
 }
 
 const OUTPUT_KEPT = 4000;
@@ -41,13 +43,14 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       ref: target.ref,
       key: target.workspace,
       keep: true,
-      commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs }] : [],
+      instanceId: target.instanceId,
+      commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs, script: phase.script }] : [],
       env: {
         CI: 'true',
         ...(endpoint && {
           OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
           OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/v1/traces`,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          // No OTEL_EXPORTER_OTLP_PROTOCOL: the capture takes JSON and protobuf, so the exporter's own choice stands.
           OTEL_TRACES_EXPORTER: 'otlp',
         }),
       },
@@ -61,6 +64,12 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       timedOut: command?.timedOut ?? false,
       output: tail(command?.output ?? ''),
     };
+    if (command?.missingScript) {
+      // The work the phase stands for does not exist: never a pass. Required, it fails; otherwise it is skipped.
+      return phase.required
+        ? { ...common, passed: false, score: 0, summary: command.output }
+        : { ...common, passed: false, skipped: true, score: 0, summary: `skipped: ${command.output}` };
+    }
     const ran = command ? command.exitCode === 0 : true;
     const failedRun = command?.timedOut ? `timed out after ${phase.timeoutMs} ms` : `exit code ${command?.exitCode ?? 'none'}`;
     switch (phase.kind) {

@@ -6,6 +6,8 @@ export interface Verdict {
   passed: boolean;
   /** The heaviest phases that together carry 80 % of the weight: all of them must pass. */
   vitalFew: string[];
+  /** Phases not run because the repository lacks their script. */
+  skipped: string[];
   reasons: string[];
 }
 
@@ -13,6 +15,11 @@ export interface Verdict {
  * 80/20 scoring: the overall score is the weighted mean of the phase scores; the gate
  * passes when the score reaches `gate`, every required phase passed, and every phase of
  * the vital few (the heaviest ones that carry 80 % of the total weight) passed.
+ *
+ * A skipped phase (a non-required phase whose script the repository lacks) keeps its
+ * weight and scores 0: missing work is never a pass, so it lowers the score like a
+ * failure would, and a skipped phase among the vital few fails the gate. Only a
+ * non-required, non-vital phase can be skipped with the gate still passing.
  */
 export function score(phases: PhaseResult[], gate: number): Verdict {
   const weighted = phases.filter((phase) => phase.weight > 0);
@@ -31,7 +38,8 @@ export function score(phases: PhaseResult[], gate: number): Verdict {
   for (const phase of phases) if (phase.required && !phase.passed) reasons.push(`required phase ${phase.name} failed`);
   for (const name of vitalFew) {
     const phase = phases.find((candidate) => candidate.name === name)!;
-    if (!phase.passed && !phase.required) reasons.push(`vital phase ${name} failed`);
+    if (!phase.passed && !phase.required) reasons.push(`vital phase ${name} ${phase.skipped ? 'was skipped' : 'failed'}`);
   }
-  return { score: rounded, gate, passed: reasons.length === 0 && phases.length > 0, vitalFew, reasons };
+  const skipped = phases.filter((phase) => phase.skipped).map((phase) => phase.name);
+  return { score: rounded, gate, passed: reasons.length === 0 && phases.length > 0, vitalFew, skipped, reasons };
 }

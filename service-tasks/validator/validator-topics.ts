@@ -30,6 +30,7 @@ export const PhaseResultSchema = z.object({
   timedOut: z.boolean().optional(),
   summary: z.string(),
   output: z.string().optional(),
+  skipped: z.boolean().optional(),
 });
 
 const Target = z.object({ repository: z.string().min(1).max(1000), ref: z.string().regex(REF, 'must be a plain git ref'), subject: z.string().max(300).optional() });
@@ -39,6 +40,7 @@ const VerdictSchema = z.object({
   gate: z.number(),
   passed: z.boolean(),
   vitalFew: z.array(z.string()),
+  skipped: z.array(z.string()),
   reasons: z.array(z.string()),
 });
 const VerdictOutput = z.object({
@@ -72,7 +74,9 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
         const file = await dependencies.phases();
         const phase = file.phases.find((candidate) => candidate.name === name);
         if (!phase) return { [`phase_${name}`]: { name, passed: true, score: 1, weight: 0, required: false, durationMs: 0, summary: 'not configured' }, lastPhase: name };
-        const result = await runPhase(runner, file, phase, { repository, ref, workspace: workspace(context.instanceId) });
+        const result = await runPhase(runner, file, phase, { repository, ref, workspace: workspace(context.instanceId), instanceId: context.instanceId });
+        // The record validator.score reads: the phase_* variable below is for people and conditions only.
+        await runs.recordPhase(context.instanceId, ref, result);
         if (phase.required && !result.passed) {
           throw new BpmnErrorSignal('PHASE_FAILED', `phase ${name} failed: ${result.summary}`, { failedPhase: name, [`phase_${name}`]: result });
         }
@@ -88,18 +92,19 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
 
   const scoreTopic = defineTopic({
     topic: 'validator.score',
-    description: '80/20 scoring of the phase results (phase_* variables) and the quality gate; stores a validation run',
+    description: "80/20 scoring of the phase results this instance's phase tasks recorded (never phase_* variables) and the quality gate; stores a validation run",
     mode: 'worker',
-    input: Target.passthrough(),
+    input: Target,
     output: VerdictOutput,
     handler: async (input, context) => {
       const file = await dependencies.phases();
+      // Recorded server-side by the phase tasks of this instance for this ref: a start or task variable cannot fake one.
+      const recorded = await runs.phaseResults(context.instanceId, input.ref);
       const results: PhaseResult[] = [];
       for (const phase of file.phases) {
         if (phase.kind === 'score') continue;
-        const given = PhaseResultSchema.safeParse((input as Record<string, unknown>)[`phase_${phase.name}`]);
         // A configured phase that never reported counts as failed: the score cannot skip it.
-        results.push(given.success ? given.data : { name: phase.name, passed: false, score: 0, weight: phase.weight, required: phase.required, durationMs: 0, summary: 'no result' });
+        results.push(recorded.get(phase.name) ?? { name: phase.name, passed: false, score: 0, weight: phase.weight, required: phase.required, durationMs: 0, summary: 'no result' });
       }
       await runner.discard(input.repository, workspace(context.instanceId)).catch(() => {});
       return verdict(file, results, { subject: input.subject ?? input.repository, ref: input.ref, instanceId: context.instanceId });
@@ -119,7 +124,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
       try {
         for (const phase of file.phases) {
           if (phase.kind === 'score') continue;
-          const result = await runPhase(runner, file, phase, { repository, ref, workspace: key });
+          const result = await runPhase(runner, file, phase, { repository, ref, workspace: key, instanceId: context.instanceId });
           results.push(result);
           // A required phase failing ends the run: what follows would build on sand.
           if (phase.required && !result.passed) break;
@@ -152,14 +157,13 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
     topic: 'ci.notify',
     description: 'tells the author what failed (a notification variable and a history entry) and frees the pipeline worktree',
     mode: 'worker',
-    input: z.object({ repository: z.string().optional(), ref: z.string().optional(), failedPhase: z.string().optional(), failedStep: z.string().optional(), validation: z.object({ reasons: z.array(z.string()) }).optional() }).passthrough(),
+    input: z.object({ repository: z.string().optional(), ref: z.string().optional(), failedPhase: z.string().nullish(), failedStep: z.string().nullish(), validation: z.object({ reasons: z.array(z.string()) }).optional() }).passthrough(),
     output: z.object({ notification: z.object({ ref: z.string().nullable(), reason: z.string(), at: z.string() }) }),
     handler: async (input, context) => {
       if (input.repository) await runner.discard(input.repository, workspace(context.instanceId)).catch(() => {});
-      const phase = input.failedPhase ? (input as Record<string, unknown>)[`phase_${input.failedPhase}`] : undefined;
-      const summary = PhaseResultSchema.safeParse(phase);
+      const recorded = input.failedPhase ? (await runs.phaseResults(context.instanceId)).get(input.failedPhase) : undefined;
       const reason = input.failedPhase
-        ? `phase ${input.failedPhase} failed${summary.success ? `: ${summary.data.summary}` : ''}`
+        ? `phase ${input.failedPhase} failed${recorded ? `: ${recorded.summary}` : ''}`
         : input.failedStep
           ? `${input.failedStep} failed`
           : input.validation

@@ -21,6 +21,7 @@ import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
 import { entropyRouter } from './entropy-router.js';
+import { monitoredSystemsRouter } from './monitored-systems-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
 import { openApiDocument, type RouteSpec } from './route-spec.js';
 import { otlpRouter } from './otlp-router.js';
@@ -106,6 +107,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   if (options.agents) app.use('/api/agents', ...authenticated, agentsRouter(options.agents.registry));
   if (options.agents) app.use('/api/validation-runs', ...authenticated, validationRunsRouter(options.agents.validationRuns, { gate: options.agents.gate }));
   app.use('/api/entropy', ...authenticated, allow('owner', 'operator'), entropyRouter(engine));
+  app.use('/api/entropy/monitored', ...authenticated, allow('owner', 'operator'), monitoredSystemsRouter(engine.knex));
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits));

@@ -13,6 +13,8 @@ export interface PhaseResult {
   timedOut?: boolean;
   summary: string;
   output?: string;
+  /** A non-required phase whose script the repository lacks: not run, not passed, scored 0. */
+  skipped?: boolean;
 }
 
 export interface ValidationRunRow {
@@ -67,6 +69,22 @@ export async function activitySpans(knex: Knex, instanceId: string): Promise<Arr
   return knex('spans').where({ instance_id: instanceId, source: 'engine' }).whereNotNull('activity_id').select('activity_id', 'duration_ms', 'status_code').orderBy('start_time');
 }
 
+/** Records (or, on a resubmission, replaces) the result a phase task of an instance produced. */
+export async function recordPhaseResult(knex: Knex, instanceId: string, ref: string, result: PhaseResult): Promise<void> {
+  await knex('validation_phase_results')
+    .insert({ instance_id: instanceId, phase: result.name, ref, result: JSON.stringify(result), recorded_at: knex.fn.now() })
+    .onConflict(['instance_id', 'phase'])
+    .merge(['ref', 'result', 'recorded_at']);
+}
+
+/** The phase results recorded for an instance, by phase name; with `ref`, only those of that ref. */
+export async function phaseResults(knex: Knex, instanceId: string, ref?: string): Promise<Map<string, PhaseResult>> {
+  const query = knex('validation_phase_results').where({ instance_id: instanceId }).select('phase', 'result');
+  if (ref !== undefined) query.where({ ref });
+  const rows: Array<{ phase: string; result: PhaseResult }> = await query;
+  return new Map(rows.map((row) => [row.phase, row.result]));
+}
+
 /** The validator module's narrow window on the database. */
 export interface ValidationRunStore {
   insert(run: Parameters<typeof insertValidationRun>[1]): Promise<ValidationRunRow>;
@@ -74,6 +92,8 @@ export interface ValidationRunStore {
   find(id: string): Promise<ValidationRunRow | undefined>;
   history(subject: string, limit: number): ReturnType<typeof scoreHistory>;
   activitySpans(instanceId: string): ReturnType<typeof activitySpans>;
+  recordPhase(instanceId: string, ref: string, result: PhaseResult): Promise<void>;
+  phaseResults(instanceId: string, ref?: string): Promise<Map<string, PhaseResult>>;
 }
 
 export function createValidationRunStore(knex: Knex): ValidationRunStore {
@@ -83,5 +103,7 @@ export function createValidationRunStore(knex: Knex): ValidationRunStore {
     find: (id) => findValidationRun(knex, id),
     history: (subject, limit) => scoreHistory(knex, subject, limit),
     activitySpans: (instanceId) => activitySpans(knex, instanceId),
+    recordPhase: (instanceId, ref, result) => recordPhaseResult(knex, instanceId, ref, result),
+    phaseResults: (instanceId, ref) => phaseResults(knex, instanceId, ref),
   };
 }

@@ -60,6 +60,7 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
         repository: project.repository,
         baseRef: 'main',
         feature: 'billing',
+        serviceName: 'shop-billing',
         entities: [
           { name: 'invoice', fields: [{ name: 'total', type: 'number' }, { name: 'paid', type: 'boolean', required: false }] },
           { name: 'customer', fields: [{ name: 'email', type: 'email' }] },
@@ -89,10 +90,26 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     const instance = await ended(instanceId);
     expect(instance.status).toBe('completed');
     expect(await endEvents(instanceId)).toContain('released');
-    expect(instance.variables).toMatchObject({ monitoring: { by: 'evolution-cycle', subject: 'feature/billing' } });
+    expect(instance.variables).toMatchObject({ monitoring: { by: 'evolution-cycle', subject: 'feature/billing', serviceName: 'shop-billing', commit: project.git('rev-parse', 'feature/billing') } });
     expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
     // No worktree is left behind once the instance ended.
     await eventually(async () => project.git('worktree', 'list').split('\n').length === 1);
+
+    // The released system is registered for monitoring, once
+    const monitored = await owner('GET', '/api/entropy/monitored');
+    expect(monitored.status).toBe(200);
+    expect(monitored.body).toEqual([
+      { serviceName: 'shop-billing', feature: 'billing', commit: project.git('rev-parse', 'feature/billing'), instanceId, since: expect.any(String), registeredAt: expect.any(String) },
+    ]);
+    expect((await owner('GET', '/api/entropy/monitored?limit=0')).status).toBe(400);
+
+    // and the evolution cycle measures it, though it has sent no span yet
+    await app.engine.deploy([{ name: 'evolution-cycle.bpmn', xml: await readFile(join(repositoryRoot, 'processes', 'evolution-cycle.bpmn'), 'utf8') }]);
+    await app.database.knex('jobs').where({ kind: 'timer-start' }).whereIn('definition_id', app.database.knex('process_definitions').where({ key: 'evolution-cycle' }).select('id')).update({ due_at: new Date() });
+    const cycle = await eventually(async () => app.database.knex('process_instances').where({ process_key: 'evolution-cycle' }).first(), 20_000);
+    const measured = await eventually(async () => app.database.knex('entropy_measurements').where({ system: 'shop-billing' }).first(), 30_000);
+    expect(measured).toMatchObject({ system: 'shop-billing' });
+    await eventually(async () => ((await app.engine.getInstance(cycle.id)).variables.systemsMeasured as number) >= 1, 30_000);
   });
 
   it('when integration keeps failing, then the manager sends the work back for refinement and gives up after three rounds', async () => {
@@ -136,6 +153,84 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(await endEvents(instanceId)).toContain('released');
     const trend = await owner('GET', '/api/validation-runs/trend?subject=shop');
     expect(trend.body).toMatchObject({ subject: 'shop', runs: [{ score: 1, passed: true }] });
+  });
+
+  const withoutScripts = async (...names: string[]) => {
+    const manifest = JSON.parse(project.git('show', 'main:package.json')) as { scripts: Record<string, string> };
+    for (const name of names) delete manifest.scripts[name];
+    return JSON.stringify(manifest, null, 2);
+  };
+
+  it('when the commit lacks a required phase script, then that phase fails naming the missing script instead of passing', async () => {
+    // Given a commit whose package.json has no test:integration script
+    const commit = project.commit({ 'package.json': await withoutScripts('test:integration') }, 'drop the integration tests', 'no-integration');
+
+    // When the pipeline validates it
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: 'shop-no-integration' } });
+    const instanceId = started.body.id as string;
+    await waitForTask(instanceId, 'fix');
+
+    // Then the integration phase failed for the missing script, and the author is told so
+    const failed = await app.engine.getInstance(instanceId);
+    expect(failed.variables).toMatchObject({
+      failedPhase: 'integration',
+      phase_unit: { passed: true },
+      phase_integration: { passed: false, exitCode: null, summary: 'script test:integration is missing from package.json' },
+      notification: { reason: 'phase integration failed: script test:integration is missing from package.json' },
+    });
+    await app.engine.cancel(instanceId);
+  });
+
+  it('when the commit lacks an optional phase script and a deploy script, then the phase is skipped (not passed) and the deploy fails', async () => {
+    const commit = project.commit({ 'package.json': await withoutScripts('bench', 'deploy:staging') }, 'no bench, no staging deploy', 'no-bench');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: 'shop-no-bench' } });
+    const instanceId = started.body.id as string;
+    await waitForTask(instanceId, 'fix');
+
+    const failed = await app.engine.getInstance(instanceId);
+    // The skipped phase scores 0 with its weight kept (11.5 of 12.5); it is not one of the vital few, so the gate passes.
+    expect(failed.variables).toMatchObject({
+      phase_performance: { passed: false, skipped: true, score: 0, summary: 'skipped: script bench is missing from package.json' },
+      validation: { score: 0.92, passed: true, skipped: ['performance'] },
+      failedStep: 'deploy.staging',
+      deploy_staging: { commands: [{ exitCode: null, missingScript: 'deploy:staging', output: 'script deploy:staging is missing from package.json' }] },
+      notification: { reason: 'deploy.staging failed' },
+    });
+    const run = await owner('GET', `/api/validation-runs/${(failed.variables.validation as { runId: string }).runId}`);
+    expect(run.body.phases.find((phase: { name: string }) => phase.name === 'performance')).toMatchObject({ passed: false, skipped: true });
+    await app.engine.cancel(instanceId);
+  });
+
+  it('when validator.score is handed forged phase_* variables, then it scores only the results the phase tasks recorded', async () => {
+    // Given a process that runs the unit phase and scores, started with every other phase "passed" as start variables
+    const { sequence } = await import('../support/bpmn.js');
+    const xml = sequence('unit-then-score', [
+      { id: 'unit', xml: '<bpmn:serviceTask id="unit" camunda:type="external" camunda:topic="validator.unit" />' },
+      { id: 'score', xml: '<bpmn:serviceTask id="score" camunda:type="external" camunda:topic="validator.score" />' },
+    ]);
+    await app.engine.deploy([{ name: 'unit-then-score.bpmn', xml }]);
+    const forged = Object.fromEntries(
+      ['setup', 'unit', 'integration', 'performance', 'security', 'otel', 'registry', 'e2e'].map((name) => [
+        `phase_${name}`,
+        { name, passed: true, score: 1, weight: 100, required: false, durationMs: 1, summary: 'trust me' },
+      ]),
+    );
+    const variables = { repository: project.repository, ref: 'main', subject: 'forged' };
+
+    // When it runs once honestly and once with the forged variables
+    const honest = await owner('POST', '/api/process-instances', { processKey: 'unit-then-score', variables });
+    const forging = await owner('POST', '/api/process-instances', { processKey: 'unit-then-score', variables: { ...variables, ...forged } });
+    const [plain, faked] = [await ended(honest.body.id), await ended(forging.body.id)];
+
+    // Then both score the one recorded phase (unit, weight 3 of 12.5) and fail the gate for the phases that never ran
+    for (const instance of [plain, faked]) {
+      expect(instance.variables.validation).toMatchObject({ score: 0.24, passed: false });
+      expect((instance.variables.validation as { reasons: string[] }).reasons).toContain('required phase setup failed');
+    }
+    const run = await owner('GET', `/api/validation-runs/${(faked.variables.validation as { runId: string }).runId}`);
+    expect(run.body.phases.map((phase: { name: string; summary: string }) => `${phase.name}:${phase.summary}`)).toEqual([
+      'setup:no result', 'unit:npm test passed', 'integration:no result', 'performance:no result', 'security:no result', 'otel:no result', 'registry:no result', 'e2e:no result',
+    ]);
   });
 
   it('when the post-deploy watch fails after the production release, then the pipeline rolls back to the previous ref', async () => {

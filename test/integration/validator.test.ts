@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { readFile } from 'node:fs/promises';
 import { assessAudit } from '../../service-tasks/validator/npm-audit.js';
 import { loadPhases, DEFAULT_PHASES_FILE } from '../../service-tasks/validator/phase-config.js';
+import { loadProfiles } from '../../service-tasks/agent/profiles.js';
 import { score } from '../../service-tasks/validator/scoring.js';
 import { checkRegistry, checkSpans, RegistrySchema } from '../../service-tasks/validator/semconv.js';
 import type { PhaseResult } from '../../src/store/validation-runs.js';
@@ -38,6 +39,28 @@ describe('80/20 scoring and the quality gate', () => {
     const verdict = score([phase('unit', 1, false, true), phase('e2e', 1, true)], 0.8);
     expect(verdict).toMatchObject({ passed: false, score: 0.5 });
     expect(verdict.reasons).toEqual(['score 0.5 is below the gate 0.8', 'required phase unit failed', ]);
+  });
+
+  it('when an optional phase was skipped, then it scores 0 with its weight kept, and a skipped vital phase fails the gate', () => {
+    const skipped = (name: string, weight: number): PhaseResult => ({ ...phase(name, weight, false), skipped: true });
+    const light = score([phase('unit', 3, true, true), phase('e2e', 2, true, true), phase('integration', 2, true, true), phase('security', 2, true, true), phase('otel', 1, true), skipped('performance', 1)], 0.8);
+    expect(light).toMatchObject({ score: 0.909, passed: true, skipped: ['performance'] });
+    const vital = score([phase('unit', 3, true, true), skipped('otel', 3), phase('e2e', 2, true, true), phase('performance', 1, true)], 0.5);
+    expect(vital).toMatchObject({ score: 0.667, vitalFew: ['otel', 'unit', 'e2e'], passed: false, reasons: ['vital phase otel was skipped'] });
+  });
+
+  it('when a phases or profiles file uses --if-present, then it is refused: a missing script would pass', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'regenflow-phases-'));
+    try {
+      await writeFile(join(folder, 'phases.yaml'), 'phases:\n  - { name: e2e, kind: command, argv: [npm, run, --if-present, test:e2e], weight: 1, timeoutMs: 1000, required: true }\n');
+      await expect(loadPhases(join(folder, 'phases.yaml'))).rejects.toThrow('--if-present makes a missing script pass');
+      await writeFile(join(folder, 'profiles.yaml'), 'profiles:\n  deploy.staging:\n    commands:\n      - { argv: [npm, run, --if-present, deploy:staging], timeoutMs: 1000 }\n');
+      await expect(loadProfiles(join(folder, 'profiles.yaml'))).rejects.toThrow('--if-present makes a missing script pass');
+      const shipped = await loadProfiles();
+      expect(shipped['deploy.staging']!.commands).toEqual([{ argv: ['npm', 'run', 'deploy:staging'], script: 'deploy:staging', timeoutMs: 600000 }]);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it('when the shipped phases file is read, then it holds the nine phases in order', async () => {

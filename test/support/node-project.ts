@@ -7,8 +7,9 @@ import { dirname, join } from 'node:path';
 /**
  * A small Node project in a real git repository: `npm test` (node --test, nothing to
  * install) checks that every generated model has its router and test; it exports a span
- * over OTLP/HTTP JSON when asked, and has deploy, smoke and watch scripts. Commits land
- * on `main`.
+ * over OTLP/HTTP JSON when asked, and has every script the validation phases and deploy
+ * profiles name (test:integration, test:e2e, bench, deploy:staging, …). Commits land on
+ * `main`.
  */
 export async function createNodeProject(): Promise<{ root: string; repository: string; git(...args: string[]): string; commit(files: Record<string, string>, message: string, branch?: string): string; remove(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'regenflow-agents-'));
@@ -28,9 +29,12 @@ export async function createNodeProject(): Promise<{ root: string; repository: s
           'test:integration': 'node scripts/integration.mjs',
           'test:telemetry': 'node scripts/emit-spans.mjs',
           'test:e2e': 'node scripts/integration.mjs',
-          deploy: 'node scripts/deploy.mjs',
+          bench: 'node scripts/bench.mjs',
+          'deploy:staging': 'node scripts/deploy.mjs staging',
           smoke: 'node scripts/deploy.mjs smoke',
-          watch: 'node scripts/deploy.mjs watch',
+          'deploy:production': 'node scripts/deploy.mjs production',
+          'watch:production': 'node scripts/deploy.mjs watch',
+          rollback: 'node scripts/deploy.mjs rollback',
         },
       },
       null,
@@ -53,6 +57,7 @@ test('every model has a zod schema, a router and a router test', () => {
 `,
     // An entity named "flaky" never passes integration: the review loop has to give up on it.
     'scripts/integration.mjs': "import { existsSync } from 'node:fs';\nif (existsSync('src/models/flaky.ts')) { console.error('flaky breaks integration'); process.exit(1); }\nconsole.log('integration ok');\n",
+    'scripts/bench.mjs': "const started = performance.now();\nlet sum = 0;\nfor (let i = 0; i < 1e6; i++) sum += i;\nconsole.log('bench ok', sum, Math.round(performance.now() - started), 'ms');\n",
     // A commit that carries FAIL_<target> fails that step (deploy, smoke or watch).
     'scripts/deploy.mjs': "import { existsSync } from 'node:fs';\nconst target = process.argv[2] ?? 'nowhere';\nif (existsSync('FAIL_' + target)) { console.error(target + ' failed'); process.exit(3); }\nconsole.log('deployed to ' + target);\n",
     'scripts/emit-spans.mjs': `const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;

@@ -1,0 +1,33 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** A package.json script name as configuration may give it: nothing option-looking. */
+export const NpmScript = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$/, 'must be a plain npm script name');
+
+/**
+ * `npm run --if-present X` exits 0 when X does not exist, so a repository without the
+ * script would pass the step that was meant to run it: configuration names the script
+ * (`script: X`) instead, and a missing one is reported as missing.
+ */
+export const IF_PRESENT_REFUSED = '--if-present makes a missing script pass: name it with `script:` instead';
+
+export const npmRunArgv = (script: string): string[] => ['npm', 'run', script];
+
+/** Why a worktree cannot run `script`, or null when its package.json has it. */
+export async function missingScript(folder: string, script: string): Promise<string | null> {
+  let text: string;
+  try {
+    text = await readFile(join(folder, 'package.json'), 'utf8');
+  } catch {
+    return `script ${script} is missing: the repository has no package.json`;
+  }
+  let scripts: unknown;
+  try {
+    scripts = (JSON.parse(text) as { scripts?: unknown }).scripts;
+  } catch {
+    return `script ${script} is missing: package.json is not valid JSON`;
+  }
+  const present = typeof scripts === 'object' && scripts !== null && typeof (scripts as Record<string, unknown>)[script] === 'string';
+  return present ? null : `script ${script} is missing from package.json`;
+}

@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { createMonitoredSystemStore } from '../store/monitored-systems.js';
+
+const ListQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+/**
+ * The systems released features handed to the evolution cycle, mounted at
+ * /api/entropy/monitored (roles owner and operator): entropy.collect measures these first.
+ */
+export function monitoredSystemsRouter(knex: Knex): Router {
+  const router = Router();
+  const store = createMonitoredSystemStore(knex);
+
+  router.get('/', async (req, res) => {
+    const rows = await store.list(ListQuery.parse(req.query));
+    res.json(
+      rows.map((row) => ({
+        serviceName: row.service_name,
+        feature: row.feature,
+        commit: row.commit,
+        instanceId: row.instance_id,
+        since: new Date(row.since).toISOString(),
+        registeredAt: new Date(row.registered_at).toISOString(),
+      })),
+    );
+  });
+
+  return router;
+}
