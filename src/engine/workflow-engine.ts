@@ -809,6 +809,19 @@ export class WorkflowEngine extends EventEmitter {
         );
         return;
       }
+      case 'call-failed': {
+        const payload = job.payload as { executionId: string; errorCode: string; errorMessage: string };
+        const claimed = async (trx: Knex.Transaction) => {
+          const deleted = await trx('jobs').where({ id: job.id }).delete();
+          if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
+        };
+        await this.transition(
+          job.instance_id as string,
+          { type: 'fail-call-activity', executionId: payload.executionId, errorCode: payload.errorCode, errorMessage: payload.errorMessage },
+          claimed,
+        );
+        return;
+      }
       default:
         throw new AppError('UNKNOWN_JOB', `job ${job.id} has unknown kind ${String(job.kind)}`);
     }
@@ -854,6 +867,7 @@ export class WorkflowEngine extends EventEmitter {
         event,
       );
       const children = await this.prepareChildren(instanceId, outcome, current.business_key, 0);
+      let orphans: InstanceRow[] = [];
       const row = await this.knex.transaction(async (trx) => {
         if (guard) await guard(trx);
         const updated = await updateInstance(trx, current, outcome);
@@ -864,10 +878,15 @@ export class WorkflowEngine extends EventEmitter {
             .update({ resolved_at: new Date() });
         }
         await this.afterTransition(trx, updated, outcome, children);
+        if (updated.status === 'failed') orphans = await this.endChildren(trx, updated.id, `parent ${updated.id} failed`);
         return updated;
       });
       this.emit('transition.committed', { processKey: row.process_key, seconds: (performance.now() - startedAt) / 1000 });
       this.announce(row, outcome, event);
+      for (const orphan of orphans) {
+        this.emit('transition.outcome', { instance: orphan, event: null, outcome: null } satisfies CommittedTransition);
+        this.emit('instance.ended', { id: orphan.id, status: orphan.status, processKey: orphan.process_key });
+      }
       for (const child of children) this.announceAll(child, child.row ?? { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
     });
@@ -912,6 +931,24 @@ export class WorkflowEngine extends EventEmitter {
         payload: JSON.stringify({ executionId: row.parent_execution_id, variables: outcome.variables, childId: row.id }),
       });
     }
+    // A called instance that failed throws its error at the parent's call activity (Zeebe and
+    // BPMN propagate an uncaught error to the calling scope), where a boundary event may catch it.
+    if (row.status === 'failed' && outcome.error && row.parent_instance_id && row.parent_execution_id) {
+      await trx('jobs').insert({
+        id: randomUUID(),
+        kind: 'call-failed',
+        instance_id: row.parent_instance_id,
+        activity_id: row.parent_execution_id,
+        timer_key: `call-failed/${row.id}`,
+        due_at: new Date(),
+        payload: JSON.stringify({
+          executionId: row.parent_execution_id,
+          errorCode: outcome.error.errorCode,
+          errorMessage: outcome.error.errorMessage || outcome.error.summary,
+          childId: row.id,
+        }),
+      });
+    }
     for (const failure of outcome.handlerFailures) {
       await trx('incidents').insert({
         id: randomUUID(),
@@ -925,6 +962,17 @@ export class WorkflowEngine extends EventEmitter {
         trigger: JSON.stringify({ type: 'retry-handler', executionId: failure.executionId }),
       });
     }
+  }
+
+  /** Cancels the active instances an ended instance's call activities started (as a cancel does). */
+  private async endChildren(trx: Knex.Transaction, parentId: string, reason: string): Promise<InstanceRow[]> {
+    const ended: InstanceRow[] = [];
+    const children: InstanceRow[] = await trx('process_instances').where({ parent_instance_id: parentId, status: 'active' });
+    for (const child of children) {
+      await endInstance(trx, child, 'cancelled', reason);
+      ended.push(await trx('process_instances').where({ id: child.id }).first());
+    }
+    return ended;
   }
 
   private announce(row: InstanceRow, outcome: TransitionOutcome, event: TransitionEvent | null): void {

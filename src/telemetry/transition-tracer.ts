@@ -113,8 +113,9 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
     spans.push({ ...span, attributes: { ...span.attributes, 'bpmn.incident': true } });
   }
 
-  // Cancelled from outside the engine run: the activities that were open end with the instance.
-  if (!outcome && instance.status !== 'active') {
+  // Cancelled from outside the engine run, or failed by an unhandled BPMN error: the activities
+  // that were open (the scopes around the throw, parallel waits) end with the instance.
+  if ((!outcome && instance.status !== 'active') || instance.status === 'failed') {
     spans.push({
       traceId,
       spanId: rootSpanId,
