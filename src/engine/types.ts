@@ -114,6 +114,28 @@ export interface UncaughtBpmnError {
 }
 
 /**
+ * A worker's failure report on an external task (C7 `POST /external-task/{id}/failure`),
+ * announced after its commit as `external-task.failed`: one failed attempt, not a transition.
+ */
+export interface ExternalTaskFailureReport {
+  instance: import('../store/transitions.js').InstanceRow;
+  taskId: string;
+  activityId: string;
+  activityType: string | null;
+  executionId: string;
+  /** The enclosing sub-process execution, when the task runs inside one. */
+  parentExecutionId: string | null;
+  topic: string;
+  workerId: string;
+  errorMessage: string | null;
+  /** Retries left after this report; 0 raised an incident. */
+  retries: number;
+  /** When this attempt could start: the activity's start, or the previous failure report. */
+  attemptStartedAt: Date | null;
+  reportedAt: Date;
+}
+
+/**
  * What one committed transition produced, announced after the commit as
  * `transition.outcome`: observers (tracing) derive their records from it, never the reverse.
  */

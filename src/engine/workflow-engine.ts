@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { AppError, ConcurrentUpdateError, notFound } from '../errors.js';
 import * as definitionsStore from '../store/definitions.js';
 import * as externalTasksStore from '../store/external-tasks.js';
+import { externalTaskAttempt } from '../store/external-task-attempts.js';
 import * as jobsStore from '../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import { endInstance, insertInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
@@ -13,7 +14,7 @@ import { InstanceLocks } from './instance-locks.js';
 import type { ProcessRuntime } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/process-runtime.js';
 import { nextStartTimerDue } from './timer-schedule.js';
-import type { CommittedTransition, TransitionEvent, TransitionOutcome, Variables } from './types.js';
+import type { CommittedTransition, ExternalTaskFailureReport, TransitionEvent, TransitionOutcome, Variables } from './types.js';
 
 export interface WorkflowEngineOptions {
   knex: Knex;
@@ -107,6 +108,7 @@ export interface CorrelationResult {
  * `transition.committed` ({ processKey, seconds }), `transition.outcome` (CommittedTransition,
  * after every commit that ran or ended an instance), `external-tasks.created` (topics),
  * `external-tasks.fetching` (workerId, topics: every fetch is a worker's heartbeat),
+ * `external-task.failed` (ExternalTaskFailureReport, after a worker's failure report commits),
  * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }).
  */
 export class WorkflowEngine extends EventEmitter {
@@ -595,7 +597,8 @@ export class WorkflowEngine extends EventEmitter {
   ): Promise<void> {
     const task = await this.lockedTask(taskId, workerId, 'failed');
     const retries = Math.max(0, failure.retries);
-    await this.knex.transaction(async (trx) => {
+    const reportedAt = new Date();
+    const attempt = await this.knex.transaction(async (trx) => {
       await this.lockGuard(taskId, workerId)(trx);
       await trx('external_tasks')
         .where({ id: taskId })
@@ -624,10 +627,25 @@ export class WorkflowEngine extends EventEmitter {
         activity_id: task.activity_id,
         execution_id: task.execution_id,
         event: 'external-task.failure',
-        at: new Date(),
+        at: reportedAt,
         data: JSON.stringify({ workerId, retries, errorMessage: failure.errorMessage ?? null }),
       });
+      return externalTaskAttempt(trx, task.instance_id, task.execution_id, reportedAt);
     });
+    this.emit('external-task.failed', {
+      instance: await this.getInstance(task.instance_id),
+      taskId,
+      activityId: task.activity_id,
+      activityType: attempt.activityType,
+      executionId: task.execution_id,
+      parentExecutionId: attempt.parentExecutionId,
+      topic: task.topic,
+      workerId,
+      errorMessage: failure.errorMessage ?? null,
+      retries,
+      attemptStartedAt: attempt.startedAt,
+      reportedAt,
+    } satisfies ExternalTaskFailureReport);
   }
 
   async extendExternalTaskLock(taskId: string, workerId: string, newDuration: number): Promise<void> {
