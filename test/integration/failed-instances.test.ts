@@ -218,6 +218,31 @@ describe('failed instances: an unhandled BPMN error', () => {
     });
   });
 
+  it('when a handler inside a sub-process raises a BPMN error that neither the sub-process nor the process catches, then the instance fails naming the task', async () => {
+    // Given the rejecting handler inside a sub-process without boundary events
+    const xml = bpmn(
+      'uncaught_nested_signal',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="inner">
+        <bpmn:startEvent id="inner_start" />
+        <bpmn:serviceTask id="inner_check" camunda:type="external" camunda:topic="failing.reject" />
+        <bpmn:endEvent id="inner_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="inner_check" />
+        <bpmn:sequenceFlow id="g2" sourceRef="inner_check" targetRef="inner_end" />
+      </bpmn:subProcess>
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+      <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="end" />`,
+    );
+    await app.engine.deploy([{ name: 'uncaught_nested_signal.bpmn', xml }]);
+
+    // When it runs
+    const started = await app.engine.start({ processKey: 'uncaught_nested_signal' });
+
+    // Then it failed at the task, not at the sub-process around it
+    await expectFailed(started.id, 'uncaught_nested_signal', 'inner_check', 'REJECTED');
+  });
+
   it('when an external-task worker reports a BPMN error over the C7 API and no boundary event catches it, then the instance fails', async () => {
     // Given an external task no in-process handler serves
     const xml = sequence('uncaught_worker', [

@@ -475,8 +475,10 @@ function describeUncaught(activityId: string, errorCode: string, errorMessage: s
 function uncaughtBpmnError(failure: unknown): UncaughtBpmnError | null {
   if (failure instanceof UncaughtError) return failure.detail;
   let error = failure as { inner?: unknown; source?: { content?: { id?: string } } } | undefined;
-  const activityId = error?.source?.content?.id;
-  for (let depth = 0; error && depth < 5; depth++) {
+  let activityId: string | undefined;
+  // Wrapped once per scope it left (task, sub-process, ...): the innermost source is the thrower.
+  for (let depth = 0; error && depth < 10; depth++) {
+    activityId = error.source?.content?.id ?? activityId;
     if (error instanceof BpmnErrorSignal) return describeUncaught(activityId ?? 'unknown', error.code, error.message);
     const fromChild = error as { calledInstanceError?: boolean; code?: string; message?: string };
     if (fromChild.calledInstanceError) return describeUncaught(activityId ?? 'unknown', String(fromChild.code), String(fromChild.message ?? ''));
