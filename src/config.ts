@@ -56,11 +56,11 @@ const ConfigSchema = z.object({
   OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
   /** `otlp` (default) or `none`. */
   OTEL_TRACES_EXPORTER: z.string().optional(),
-  /** Base URL of an OTLP/HTTP receiver; spans go to `<it>/v1/traces`. Unset: no OTLP export. */
+  /** Base URL of an OTLP receiver; over HTTP spans go to `<it>/v1/traces`, over gRPC to it as given. Unset: no OTLP export. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   /** Full URL for spans (wins over OTEL_EXPORTER_OTLP_ENDPOINT). */
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
-  /** `http/protobuf` (default) or `http/json`. */
+  /** `http/protobuf` (default), `http/json` or `grpc`. */
   OTEL_EXPORTER_OTLP_PROTOCOL: z.string().optional(),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.string().optional(),
   /** Request headers, `key=value,key=value` (e.g. `authorization=Bearer%20token`). */

@@ -20,6 +20,8 @@ export type TransitionEvent =
       variables: Variables;
     }
   | { type: 'complete-call-activity'; executionId: string; variables: Variables }
+  /** The called instance failed with an unhandled BPMN error: it is thrown at the call activity. */
+  | { type: 'fail-call-activity'; executionId: string; errorCode: string; errorMessage: string }
   | { type: 'set-variables'; variables: Variables }
   | { type: 'retry-handler'; executionId: string };
 
@@ -97,6 +99,40 @@ export interface TransitionOutcome {
   history: HistoryEntry[];
   handlerFailures: HandlerFailure[];
   steps: number;
+  /** Why the instance failed (status `failed`): a BPMN error that no catch event caught. */
+  error?: UncaughtBpmnError;
+}
+
+/** A BPMN error that ended its instance because nothing in the scope chain caught it. */
+export interface UncaughtBpmnError {
+  /** The activity that threw it (an error end event, or the service task whose handler or worker raised it). */
+  activityId: string;
+  errorCode: string;
+  errorMessage: string;
+  /** For the instance row's error_message: code, message and activity. */
+  summary: string;
+}
+
+/**
+ * A worker's failure report on an external task (C7 `POST /external-task/{id}/failure`),
+ * announced after its commit as `external-task.failed`: one failed attempt, not a transition.
+ */
+export interface ExternalTaskFailureReport {
+  instance: import('../store/transitions.js').InstanceRow;
+  taskId: string;
+  activityId: string;
+  activityType: string | null;
+  executionId: string;
+  /** The enclosing sub-process execution, when the task runs inside one. */
+  parentExecutionId: string | null;
+  topic: string;
+  workerId: string;
+  errorMessage: string | null;
+  /** Retries left after this report; 0 raised an incident. */
+  retries: number;
+  /** When this attempt could start: the activity's start, or the previous failure report. */
+  attemptStartedAt: Date | null;
+  reportedAt: Date;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { AppError, ConcurrentUpdateError, notFound } from '../errors.js';
 import * as definitionsStore from '../store/definitions.js';
 import * as externalTasksStore from '../store/external-tasks.js';
+import { externalTaskAttempt } from '../store/external-task-attempts.js';
 import * as jobsStore from '../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import { endInstance, insertInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
@@ -13,7 +14,7 @@ import { InstanceLocks } from './instance-locks.js';
 import type { ProcessRuntime } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/process-runtime.js';
 import { nextStartTimerDue, resolveStartTimer, type ProcessSettings } from './timer-schedule.js';
-import type { CommittedTransition, TransitionEvent, TransitionOutcome, Variables } from './types.js';
+import type { CommittedTransition, ExternalTaskFailureReport, TransitionEvent, TransitionOutcome, Variables } from './types.js';
 
 export interface WorkflowEngineOptions {
   knex: Knex;
@@ -109,6 +110,7 @@ export interface CorrelationResult {
  * `transition.committed` ({ instanceId, parentInstanceId, processKey, seconds }), `transition.outcome` (CommittedTransition,
  * after every commit that ran or ended an instance), `external-tasks.created` (topics),
  * `external-tasks.fetching` (workerId, topics: every fetch is a worker's heartbeat),
+ * `external-task.failed` (ExternalTaskFailureReport, after a worker's failure report commits),
  * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }).
  */
 export class WorkflowEngine extends EventEmitter {
@@ -651,7 +653,8 @@ export class WorkflowEngine extends EventEmitter {
   ): Promise<void> {
     const task = await this.lockedTask(taskId, workerId, 'failed');
     const retries = Math.max(0, failure.retries);
-    await this.knex.transaction(async (trx) => {
+    const reportedAt = new Date();
+    const attempt = await this.knex.transaction(async (trx) => {
       await this.lockGuard(taskId, workerId)(trx);
       await trx('external_tasks')
         .where({ id: taskId })
@@ -680,10 +683,25 @@ export class WorkflowEngine extends EventEmitter {
         activity_id: task.activity_id,
         execution_id: task.execution_id,
         event: 'external-task.failure',
-        at: new Date(),
+        at: reportedAt,
         data: JSON.stringify({ workerId, retries, errorMessage: failure.errorMessage ?? null }),
       });
+      return externalTaskAttempt(trx, task.instance_id, task.execution_id, reportedAt);
     });
+    this.emit('external-task.failed', {
+      instance: await this.getInstance(task.instance_id),
+      taskId,
+      activityId: task.activity_id,
+      activityType: attempt.activityType,
+      executionId: task.execution_id,
+      parentExecutionId: attempt.parentExecutionId,
+      topic: task.topic,
+      workerId,
+      errorMessage: failure.errorMessage ?? null,
+      retries,
+      attemptStartedAt: attempt.startedAt,
+      reportedAt,
+    } satisfies ExternalTaskFailureReport);
   }
 
   async extendExternalTaskLock(taskId: string, workerId: string, newDuration: number): Promise<void> {
@@ -865,6 +883,19 @@ export class WorkflowEngine extends EventEmitter {
         );
         return;
       }
+      case 'call-failed': {
+        const payload = job.payload as { executionId: string; errorCode: string; errorMessage: string };
+        const claimed = async (trx: Knex.Transaction) => {
+          const deleted = await trx('jobs').where({ id: job.id }).delete();
+          if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
+        };
+        await this.transition(
+          job.instance_id as string,
+          { type: 'fail-call-activity', executionId: payload.executionId, errorCode: payload.errorCode, errorMessage: payload.errorMessage },
+          claimed,
+        );
+        return;
+      }
       default:
         throw new AppError('UNKNOWN_JOB', `job ${job.id} has unknown kind ${String(job.kind)}`);
     }
@@ -910,6 +941,7 @@ export class WorkflowEngine extends EventEmitter {
         event,
       );
       const children = await this.prepareChildren(instanceId, outcome, current.business_key, 0);
+      let orphans: InstanceRow[] = [];
       const row = await this.knex.transaction(async (trx) => {
         if (guard) await guard(trx);
         const updated = await updateInstance(trx, current, outcome);
@@ -920,6 +952,7 @@ export class WorkflowEngine extends EventEmitter {
             .update({ resolved_at: new Date() });
         }
         await this.afterTransition(trx, updated, outcome, children);
+        if (updated.status === 'failed') orphans = await this.endChildren(trx, updated.id, `parent ${updated.id} failed`);
         return updated;
       });
       this.emit('transition.committed', {
@@ -929,6 +962,10 @@ export class WorkflowEngine extends EventEmitter {
         seconds: (performance.now() - startedAt) / 1000,
       });
       this.announce(row, outcome, event);
+      for (const orphan of orphans) {
+        this.emit('transition.outcome', { instance: orphan, event: null, outcome: null } satisfies CommittedTransition);
+        this.emit('instance.ended', { id: orphan.id, status: orphan.status, processKey: orphan.process_key });
+      }
       for (const child of children) this.announceAll(child, child.row ?? { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
     });
@@ -973,6 +1010,24 @@ export class WorkflowEngine extends EventEmitter {
         payload: JSON.stringify({ executionId: row.parent_execution_id, variables: outcome.variables, childId: row.id }),
       });
     }
+    // A called instance that failed throws its error at the parent's call activity (Zeebe and
+    // BPMN propagate an uncaught error to the calling scope), where a boundary event may catch it.
+    if (row.status === 'failed' && outcome.error && row.parent_instance_id && row.parent_execution_id) {
+      await trx('jobs').insert({
+        id: randomUUID(),
+        kind: 'call-failed',
+        instance_id: row.parent_instance_id,
+        activity_id: row.parent_execution_id,
+        timer_key: `call-failed/${row.id}`,
+        due_at: new Date(),
+        payload: JSON.stringify({
+          executionId: row.parent_execution_id,
+          errorCode: outcome.error.errorCode,
+          errorMessage: outcome.error.errorMessage || outcome.error.summary,
+          childId: row.id,
+        }),
+      });
+    }
     for (const failure of outcome.handlerFailures) {
       await trx('incidents').insert({
         id: randomUUID(),
@@ -986,6 +1041,17 @@ export class WorkflowEngine extends EventEmitter {
         trigger: JSON.stringify({ type: 'retry-handler', executionId: failure.executionId }),
       });
     }
+  }
+
+  /** Cancels the active instances an ended instance's call activities started (as a cancel does). */
+  private async endChildren(trx: Knex.Transaction, parentId: string, reason: string): Promise<InstanceRow[]> {
+    const ended: InstanceRow[] = [];
+    const children: InstanceRow[] = await trx('process_instances').where({ parent_instance_id: parentId, status: 'active' });
+    for (const child of children) {
+      await endInstance(trx, child, 'cancelled', reason);
+      ended.push(await trx('process_instances').where({ id: child.id }).first());
+    }
+    return ended;
   }
 
   private announce(row: InstanceRow, outcome: TransitionOutcome, event: TransitionEvent | null): void {

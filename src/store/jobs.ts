@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 export interface JobRow {
   id: string;
-  kind: 'timer' | 'timer-start' | 'call-completed';
+  kind: 'timer' | 'timer-start' | 'call-completed' | 'call-failed';
   instance_id: string | null;
   definition_id: string | null;
   activity_id: string;

@@ -65,6 +65,7 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
       started_at: startedAt,
       updated_at: now,
       ended_at: outcome.status === 'active' ? null : now,
+      error_message: outcome.error?.summary ?? null,
     })
     .returning('*');
   const scope = {
@@ -74,7 +75,7 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
     businessKey: instance.businessKey ?? null,
   };
   await writeWaits(trx, scope, outcome, true);
-  const ended = outcome.status === 'active' ? [] : [{ event: `instance.${outcome.status}`, at: now }];
+  const ended = outcome.status === 'active' ? [] : [endEntry(outcome, now)];
   await writeHistory(trx, instance.id, [{ event: 'instance.start', at: now }, ...outcome.history, ...ended]);
   return row as InstanceRow;
 }
@@ -91,6 +92,7 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
       variables: JSON.stringify(outcome.variables),
       updated_at: now,
       ended_at: ended ? now : null,
+      ...(outcome.error && { error_message: outcome.error.summary }),
     })
     .returning('*');
   if (!row) throw new ConcurrentUpdateError(current.id);
@@ -101,9 +103,20 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
     businessKey: current.business_key,
   };
   await writeWaits(trx, scope, outcome, false);
-  const entries = ended ? [...outcome.history, { event: `instance.${outcome.status}`, at: now }] : outcome.history;
+  const entries = ended ? [...outcome.history, endEntry(outcome, now)] : outcome.history;
+  // A failed instance waits on nothing: its open incidents end with it (as a cancel's do).
+  if (outcome.status === 'failed') await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
   await writeHistory(trx, current.id, entries);
   return row as InstanceRow;
+}
+
+function endEntry(outcome: TransitionOutcome, at: Date): TransitionOutcome['history'][number] {
+  const error = outcome.error;
+  return {
+    event: `instance.${outcome.status}`,
+    at,
+    ...(error && { data: { activityId: error.activityId, errorCode: error.errorCode, errorMessage: error.errorMessage, reason: error.summary } }),
+  };
 }
 
 /** Ends an instance from outside the engine (cancel): drops every wait row. */

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
-import type { CommittedTransition } from '../engine/types.js';
+import type { CommittedTransition, ExternalTaskFailureReport } from '../engine/types.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { createSpanStore, findActivityStarts, findOpenActivities, findTraceIds, type SpanStore } from '../store/spans.js';
 import { createOtlpSpanExporter, engineResource, resolveOtlpSettings, type OtelEnvironment, type OtlpSettings } from './otlp-export.js';
 import { SpanPipeline } from './span-pipeline.js';
-import { spansOfTransition } from './transition-tracer.js';
+import { spanOfExternalTaskFailure, spansOfTransition } from './transition-tracer.js';
 
-export { activitySpanId, spansOfTransition, type PendingSpan } from './transition-tracer.js';
+export { activitySpanId, spanOfExternalTaskFailure, spansOfTransition, type PendingSpan } from './transition-tracer.js';
 export { SpanPipeline, type SpanPipelineStats } from './span-pipeline.js';
 export { resolveOtlpSettings, toReadableSpan, type OtelEnvironment, type OtlpSettings } from './otlp-export.js';
 export { decodeTraceRequest, type IngestResult } from './otlp-ingest.js';
@@ -66,7 +66,15 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       options.log(`tracing a transition of ${commit.instance.id} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
+  const onTaskFailed = (report: ExternalTaskFailureReport) => {
+    try {
+      pipeline.enqueue(spanOfExternalTaskFailure(report));
+    } catch (error) {
+      options.log(`tracing a failure of external task ${report.taskId} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
   options.engine.on('transition.outcome', onCommitted);
+  options.engine.on('external-task.failed', onTaskFailed);
   if (otlp) options.log(`exporting spans by OTLP (${otlp.protocol}) to ${otlp.url}`);
   return {
     spans,
@@ -76,6 +84,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     flush: () => pipeline.flush(),
     async close() {
       options.engine.off('transition.outcome', onCommitted);
+      options.engine.off('external-task.failed', onTaskFailed);
       await pipeline.shutdown();
     },
   };

@@ -1,5 +1,7 @@
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
+import { Metadata } from '@grpc/grpc-js';
+import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
@@ -26,7 +28,7 @@ export interface OtelEnvironment {
 
 export interface OtlpSettings {
   url: string;
-  protocol: 'http/protobuf' | 'http/json';
+  protocol: 'http/protobuf' | 'http/json' | 'grpc';
   headers: Record<string, string>;
   compression: 'gzip' | 'none';
   timeoutMillis: number;
@@ -34,25 +36,28 @@ export interface OtlpSettings {
 
 /**
  * Where and how to export, as the specification reads the variables: the signal-specific
- * endpoint is used as given, the generic one gets `/v1/traces` appended; the default
- * protocol is http/protobuf. Null when no endpoint is set or export is switched off.
+ * endpoint is used as given, the generic one gets `/v1/traces` appended for HTTP (gRPC names
+ * the service, not a path: both are used as given); the default protocol is http/protobuf.
+ * Null when no endpoint is set or export is switched off.
  */
 export function resolveOtlpSettings(env: OtelEnvironment, warn: (line: string) => void = () => {}): OtlpSettings | null {
   if (env.OTEL_SDK_DISABLED) return null;
   const exporters = (env.OTEL_TRACES_EXPORTER ?? 'otlp').split(',').map((name) => name.trim());
   if (!exporters.includes('otlp')) return null;
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json' && protocol !== 'grpc') {
+    // Guessing a protocol would only fail request after request against the collector.
+    warn(`OTLP protocol ${protocol} is not supported for span export (use http/protobuf, http/json or grpc): spans go only to the span store`);
+    return null;
+  }
   const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
     ? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
     : env.OTEL_EXPORTER_OTLP_ENDPOINT
-      ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
+      ? protocol === 'grpc'
+        ? env.OTEL_EXPORTER_OTLP_ENDPOINT
+        : `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
       : null;
   if (!url) return null;
-  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
-  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
-    // HTTP sent to a gRPC port would only fail request after request.
-    warn(`OTLP protocol ${protocol} is not supported for span export (use http/protobuf or http/json): spans go only to the span store`);
-    return null;
-  }
   return {
     url,
     protocol,
@@ -63,6 +68,17 @@ export function resolveOtlpSettings(env: OtelEnvironment, warn: (line: string) =
 }
 
 export function createOtlpSpanExporter(settings: OtlpSettings): SpanExporter {
+  if (settings.protocol === 'grpc') {
+    // Headers travel as gRPC metadata; an http:// endpoint means plaintext, https:// TLS.
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(settings.headers)) metadata.set(key.toLowerCase(), value);
+    return new OtlpGrpcExporter({
+      url: settings.url,
+      metadata,
+      timeoutMillis: settings.timeoutMillis,
+      compression: settings.compression as never,
+    });
+  }
   const config = {
     url: settings.url,
     headers: settings.headers,

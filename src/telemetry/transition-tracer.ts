@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CommittedTransition, HistoryEntry } from '../engine/types.js';
+import type { CommittedTransition, ExternalTaskFailureReport, HistoryEntry } from '../engine/types.js';
 
 /** A span derived from a committed transition; its start may still have to be read from history. */
 export interface PendingSpan {
@@ -46,12 +46,7 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
   const traceId = instance.trace_id;
   const rootSpanId = instance.root_span_id;
   const processVersion = versionOf(instance.definition_id);
-  const common = {
-    'bpmn.process.key': instance.process_key,
-    ...(processVersion !== null && { 'bpmn.process.version': processVersion }),
-    'bpmn.instance.id': instance.id,
-    ...(instance.business_key && { 'bpmn.business.key': instance.business_key }),
-  };
+  const common = instanceAttributes(instance, processVersion);
   const spans: PendingSpan[] = [];
   const history = outcome?.history ?? [];
   const starts = new Map<string, Date>();
@@ -113,8 +108,9 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
     spans.push({ ...span, attributes: { ...span.attributes, 'bpmn.incident': true } });
   }
 
-  // Cancelled from outside the engine run: the activities that were open end with the instance.
-  if (!outcome && instance.status !== 'active') {
+  // Cancelled from outside the engine run, or failed by an unhandled BPMN error: the activities
+  // that were open (the scopes around the throw, parallel waits) end with the instance.
+  if ((!outcome && instance.status !== 'active') || instance.status === 'failed') {
     spans.push({
       traceId,
       spanId: rootSpanId,
@@ -168,6 +164,58 @@ export function spansOfTransition(commit: CommittedTransition): PendingSpan[] {
     });
   }
   return spans;
+}
+
+function instanceAttributes(instance: CommittedTransition['instance'], processVersion: number | null): Record<string, string | number> {
+  return {
+    'bpmn.process.key': instance.process_key,
+    ...(processVersion !== null && { 'bpmn.process.version': processVersion }),
+    'bpmn.instance.id': instance.id,
+    ...(instance.business_key && { 'bpmn.business.key': instance.business_key }),
+  };
+}
+
+/**
+ * The failed attempt a worker reported on an external task: an error span under the task's
+ * parent, like a failed inline handler's (`handlerFailures` above), with the retries left and
+ * `bpmn.incident` when none are (the report raised an incident). The task's own span follows
+ * when it finally ends; each failed attempt is a span of its own.
+ */
+export function spanOfExternalTaskFailure(report: ExternalTaskFailureReport): PendingSpan[] {
+  const { instance } = report;
+  if (!instance.trace_id || !instance.root_span_id) return [];
+  const processVersion = versionOf(instance.definition_id);
+  const error = `${report.topic}: ${report.errorMessage ?? 'external task failed'}`;
+  return [
+    {
+      traceId: instance.trace_id,
+      spanId: activitySpanId(instance.id, report.executionId, `failure@${report.reportedAt.getTime()}`),
+      parentSpanId: report.parentExecutionId ? activitySpanId(instance.id, report.parentExecutionId) : instance.root_span_id,
+      name: report.activityId,
+      ...(report.attemptStartedAt ? { start: report.attemptStartedAt } : { startOf: { instanceId: instance.id, executionId: report.executionId } }),
+      end: report.reportedAt,
+      statusCode: 2,
+      statusMessage: error,
+      attributes: {
+        ...instanceAttributes(instance, processVersion),
+        'bpmn.activity.id': report.activityId,
+        'bpmn.activity.type': report.activityType ?? 'unknown',
+        'bpmn.execution.id': report.executionId,
+        'bpmn.external_task.id': report.taskId,
+        'bpmn.external_task.topic': report.topic,
+        'bpmn.external_task.worker_id': report.workerId,
+        'bpmn.external_task.retries': report.retries,
+        status: 'failed',
+        error,
+        ...(report.retries === 0 && { 'bpmn.incident': true }),
+      },
+      instanceId: instance.id,
+      processKey: instance.process_key,
+      processVersion,
+      activityId: report.activityId,
+      activityType: report.activityType,
+    },
+  ];
 }
 
 /** The spans of the activities still open when an instance was ended from outside, from their start rows. */

@@ -37,9 +37,19 @@ describe('telemetry: OTLP export settings from OTEL_* variables', () => {
     expect(resolveOtlpSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' })).toBeNull();
   });
 
-  it('when the protocol is grpc, then it says so and exports nothing', () => {
+  it('when the protocol is grpc, then both endpoints are used as given (no /v1/traces path)', () => {
+    expect(resolveOtlpSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toMatchObject({
+      url: 'http://c:4317',
+      protocol: 'grpc',
+    });
+    expect(
+      resolveOtlpSettings({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces:4317', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }),
+    ).toMatchObject({ url: 'https://traces:4317', protocol: 'grpc' });
+  });
+
+  it('when the protocol is unknown, then it says so and exports nothing', () => {
     const lines: string[] = [];
-    expect(resolveOtlpSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, (line) => lines.push(line))).toBeNull();
-    expect(lines).toEqual([expect.stringContaining('grpc is not supported')]);
+    expect(resolveOtlpSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' }, (line) => lines.push(line))).toBeNull();
+    expect(lines).toEqual([expect.stringContaining('thrift is not supported')]);
   });
 });

@@ -10,12 +10,13 @@ import type {
   SubscriptionWait,
   TransitionEvent,
   TransitionOutcome,
+  UncaughtBpmnError,
   UserTaskWait,
   Variables,
 } from '../types.js';
 import type { CompiledDefinition } from '../definition-cache.js';
 import { TransitionTimers } from './transition-timers.js';
-import { bindServiceTasks, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
+import { BpmnErrorSignal, bindServiceTasks, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
 
@@ -95,6 +96,7 @@ export class ProcessRuntime {
       // Outputs are process variables (as in Camunda 7), also from inside a sub-process.
       setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables, rootEnvironmentOf(engine)),
       onHandlerFailure: (failed) => handlerFailures.push(failed),
+      halted: () => failure !== null,
     });
 
     const stackYield = createStackYield({ budget: 40, track, stopped: () => failure !== null });
@@ -109,7 +111,10 @@ export class ProcessRuntime {
       const executionId = iteration && iteration[1]!.startsWith(`${parent.id}_`) && /_[0-9a-f]{10}$/.test(iteration[1]!) ? iteration[1]! : String(parent.executionId);
       return { ...data, parentExecutionId: executionId };
     };
+    // Nothing after a failure is recorded: bpmn-engine's stop lets the current step run on, and
+    // what runs then is discarded with the run (or, for an uncaught error, never happened).
     const stamp = (event: string, api: WaitRecord['api'], data?: Record<string, unknown>) =>
+      !failure &&
       history.push({
         activityId: api.id,
         activityType: api.type,
@@ -135,7 +140,32 @@ export class ProcessRuntime {
     });
     // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
     const closed = new Set<string>();
+    // Error end events: bpmn-elements lets a thrown error that nothing catches end like a none
+    // end event, and the run goes on after it. Delegation is synchronous: a boundary event or
+    // event sub-process that catches the error has done so before the throw reaches this
+    // listener, so a throw that arrives with no catch before it is uncaught: stop the run there.
+    const caughtFrom = new Map<string, number>();
+    const uncaughtThrows = new Set<string>();
+    listener.on('activity.catch', (api) => {
+      const sourceId = api.content.source?.id;
+      if (!sourceId || api.content.error?.type !== 'bpmn:Error') return;
+      caughtFrom.set(sourceId, (caughtFrom.get(sourceId) ?? 0) + 1);
+    });
+    listener.on('activity.throw', (api) => {
+      const error = api.content.message;
+      if (error?.type !== 'bpmn:Error' || failure) return;
+      const caught = caughtFrom.get(api.id) ?? 0;
+      if (caught > 0) return void caughtFrom.set(api.id, caught - 1);
+      const code = String(error.code ?? error.id ?? 'unknown');
+      const message = String(error.name ?? error.code ?? '');
+      uncaughtThrows.add(api.executionId);
+      closed.add(api.executionId);
+      stamp('error', api, withParent(api, { error: message, errorCode: code, uncaught: true }));
+      failure = new UncaughtError(describeUncaught(api.id, code, message));
+      engine.stop();
+    });
     listener.on('activity.end', (api) => {
+      if (uncaughtThrows.has(api.executionId)) return;
       if (api.content.isRootScope === false) return;
       closed.add(api.executionId);
       stamp('end', api, withParent(api));
@@ -212,6 +242,24 @@ export class ProcessRuntime {
       failure ??= error;
     }
 
+    const uncaught = failure ? uncaughtBpmnError(failure) : null;
+    if (uncaught) {
+      // See `uncaughtBpmnError`: the instance ends failed, keeping nothing that waits.
+      return {
+        status: 'failed',
+        state: null,
+        variables: readRootVariables(engine) ?? { ...(instance.variables ?? {}) },
+        userTasks: [],
+        externalTasks: [],
+        subscriptions: [],
+        timers: [],
+        callActivities: [],
+        history,
+        handlerFailures: [],
+        steps,
+        error: uncaught,
+      };
+    }
     if (failure) throw asTransitionError(failure);
 
     const execution = engine.execution as any;
@@ -310,6 +358,15 @@ export class ProcessRuntime {
         execution.signal({ id: wait.api.id, executionId: event.executionId, message: safeCopy(event.variables) });
         return;
       }
+      case 'fail-call-activity': {
+        const wait = waits.get(event.executionId);
+        if (!wait || wait.api.type !== 'bpmn:CallActivity') {
+          throw new AppError('SUBSCRIPTION_GONE', `call activity execution ${event.executionId} is not waiting in this instance`);
+        }
+        // The call activity errors with the child's code: an error boundary event on it may catch it.
+        (wait.api as any).sendApiMessage('error', { message: event.errorMessage, code: event.errorCode, calledInstanceError: true });
+        return;
+      }
     }
   }
 }
@@ -391,6 +448,46 @@ async function settle(inflight: Set<Promise<unknown>>, timers: TransitionTimers,
     await new Promise((resolve) => setImmediate(resolve));
     if (!inflight.size) return;
   }
+}
+
+/** An error end event whose error nothing caught (raised from the listener, which stops the run). */
+class UncaughtError extends Error {
+  constructor(readonly detail: UncaughtBpmnError) {
+    super(detail.summary);
+  }
+}
+
+function describeUncaught(activityId: string, errorCode: string, errorMessage: string): UncaughtBpmnError {
+  const message = errorMessage && errorMessage !== errorCode ? `: ${errorMessage}` : '';
+  return { activityId, errorCode, errorMessage, summary: `unhandled BPMN error ${errorCode}${message} (thrown by ${activityId})` };
+}
+
+/**
+ * A BPMN error that no boundary event or event sub-process caught, in any scope up to the
+ * process: thrown by an error end event, by a handler (BpmnErrorSignal) or reported by an
+ * external-task worker (handleBpmnError). Such an instance ends `failed`.
+ *
+ * Why not an incident: Zeebe raises one ("unhandled error event"), but resolving it only
+ * rethrows the same error into the same model (camunda/zeebe#6000), and Camunda 7 ends the
+ * execution. A business error the model does not handle will not go away on retry; ending the
+ * instance as failed, with the code, message and activity, makes it visible (status, /metrics,
+ * trace, C7 history deleteReason) without pretending it can be retried. Technical failures
+ * (a handler throwing anything else, a worker's failure report, an engine error) stay
+ * retriable: incidents, or an error to the caller with nothing committed, as before.
+ */
+function uncaughtBpmnError(failure: unknown): UncaughtBpmnError | null {
+  if (failure instanceof UncaughtError) return failure.detail;
+  let error = failure as { inner?: unknown; source?: { content?: { id?: string } } } | undefined;
+  let activityId: string | undefined;
+  // Wrapped once per scope it left (task, sub-process, ...): the innermost source is the thrower.
+  for (let depth = 0; error && depth < 10; depth++) {
+    activityId = error.source?.content?.id ?? activityId;
+    if (error instanceof BpmnErrorSignal) return describeUncaught(activityId ?? 'unknown', error.code, error.message);
+    const fromChild = error as { calledInstanceError?: boolean; code?: string; message?: string };
+    if (fromChild.calledInstanceError) return describeUncaught(activityId ?? 'unknown', String(fromChild.code), String(fromChild.message ?? ''));
+    error = error.inner as typeof error;
+  }
+  return null;
 }
 
 function asTransitionError(failure: unknown): AppError {

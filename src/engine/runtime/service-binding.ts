@@ -46,6 +46,8 @@ interface BindingOptions {
   track(promise: Promise<unknown>): void;
   setVariables(activityEnvironment: any, variables: Variables): void;
   onHandlerFailure(failure: HandlerFailure): void;
+  /** The run failed or was stopped: start no more handlers (their work would be thrown away). */
+  halted(): boolean;
 }
 
 /**
@@ -82,7 +84,8 @@ export function bindServiceTasks(options: BindingOptions) {
           const raise = (code: string, message: string, variables: Variables = {}) => {
             options.setVariables(environment, variables);
             pending.delete(executionId);
-            callback(Object.assign(new Error(message), { code }));
+            // A BpmnErrorSignal, so an error no boundary event catches is told from a technical one.
+            callback(new BpmnErrorSignal(code, message));
           };
 
           const completion = completions.get(executionId);
@@ -101,6 +104,7 @@ export function bindServiceTasks(options: BindingOptions) {
             return;
           }
 
+          if (options.halted()) return;
           const handler = options.inlineHandlers(topic);
           const parked = instance.parkedExecutions?.has(executionId) && completion?.kind !== 'retry';
           if (!handler || parked) {
