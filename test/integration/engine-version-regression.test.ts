@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import { deployFolder } from '../../src/app.js';
+import { bpmn } from '../support/bpmn.js';
+import { repositoryRoot } from '../support/server-process.js';
+import { createTestApp, eventually } from '../support/test-app.js';
+
+/**
+ * regenflow measures itself from the spans its engine emits for real instances: a new
+ * version of a process that fails and slows down is judged against the version before it,
+ * and the shipped DMEDI cycle rolls new starts back to the good version.
+ */
+describe('regenflow heals a regressed process version from its own spans', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+
+  const orders = (version: 'good' | 'broken') =>
+    bpmn(
+      'orders',
+      `<bpmn:startEvent id="start" />
+      ${version === 'broken' ? '<bpmn:serviceTask id="fraud_check" camunda:type="external" camunda:topic="orders.fraud-check" />' : ''}
+      <bpmn:serviceTask id="charge" camunda:type="external" camunda:topic="orders.charge" />
+      <bpmn:endEvent id="end" />
+      ${
+        version === 'broken'
+          ? '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="fraud_check" /><bpmn:sequenceFlow id="f1" sourceRef="fraud_check" targetRef="charge" />'
+          : '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="charge" />'
+      }
+      <bpmn:sequenceFlow id="f2" sourceRef="charge" targetRef="end" />`,
+    );
+
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /**
+   * The orders service's worker, running all along: charging takes `chargeMs`; the fraud
+   * check that version 2 added calls a service that fails two requests of three.
+   */
+  function serveOrders(): { stop(): void } {
+    let stopped = false;
+    let requests = 0;
+    const loop = async () => {
+      while (!stopped) {
+        const tasks = await app.engine.fetchAndLock({
+          workerId: 'orders-worker',
+          maxTasks: 10,
+          usePriority: false,
+          topics: [
+            { topicName: 'orders.fraud-check', lockDuration: 30_000 },
+            { topicName: 'orders.charge', lockDuration: 30_000 },
+          ],
+        });
+        for (const task of tasks) {
+          if (task.topic === 'orders.fraud-check') {
+            await sleep(30);
+            if (requests++ % 3 !== 0) await app.engine.externalTaskFailure(task.id, 'orders-worker', { errorMessage: 'fraud service: 503', retries: 0, retryTimeout: 0 });
+            else await app.engine.completeExternalTask(task.id, 'orders-worker', {});
+          } else {
+            await sleep(5);
+            await app.engine.completeExternalTask(task.id, 'orders-worker', {});
+          }
+        }
+        if (!tasks.length) await sleep(20);
+      }
+    };
+    void loop();
+    return { stop: () => void (stopped = true) };
+  }
+
+  /** Starts `count` orders and waits until each has completed or stopped at an incident. */
+  async function orderTraffic(count: number): Promise<void> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      ids.push((await app.engine.start({ processKey: 'orders' })).id);
+      await sleep(10);
+    }
+    await eventually(async () => {
+      const settled = await app.database
+        .knex('process_instances as p')
+        .whereIn('p.id', ids)
+        .andWhere((query) => query.where('p.status', 'completed').orWhereExists(app.database.knex('incidents as i').whereRaw('i.instance_id = p.id').whereNull('i.resolved_at')))
+        .count<{ count: string }[]>('* as count');
+      return Number(settled[0]!.count) === count;
+    }, 30_000);
+  }
+
+  beforeAll(async () => {
+    app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100' } });
+    await app.listen();
+    await deployFolder(app.engine, join(repositoryRoot, 'processes'));
+  });
+  afterAll(async () => {
+    await app.dispose();
+  });
+
+  it('when version 2 fails and slows down against version 1, then the cycle rolls new starts back to version 1 and learns the success', async () => {
+    const worker = serveOrders();
+    try {
+      // Given: version 1 served well, then version 2 added a fraud check that fails two orders of three.
+      await app.engine.deploy([{ name: 'orders.bpmn', xml: orders('good') }]);
+      await orderTraffic(40);
+      await app.engine.deploy([{ name: 'orders.bpmn', xml: orders('broken') }]);
+      await orderTraffic(40);
+      await app.telemetry.flush();
+
+      // When: a DMEDI cycle judges the latest version against the previous one, while orders keep coming.
+      const cycle = await app.engine.start({
+        processKey: 'dmedi-regeneration',
+        variables: { system: 'regenflow/orders', compareVersions: true, windowSeconds: 600, baselineSeconds: 600, settleDuration: 'PT2S', verifyWindowSeconds: 2 },
+      });
+      let cycleEnded = false;
+      const traffic = (async () => {
+        while (!cycleEnded) {
+          await app.engine.start({ processKey: 'orders' });
+          await sleep(100);
+          await app.telemetry.flush();
+        }
+      })();
+      const ended = await eventually(async () => {
+        const instance = await app.engine.getInstance(cycle.id);
+        return instance.status !== 'active' ? instance : null;
+      }, 90_000);
+      cycleEnded = true;
+      await traffic;
+
+      // Then: from the engine's own spans, version 2 is HIGH or worse: instances fail and run longer.
+      const [judged] = await app.database.knex('entropy_measurements').where({ system: 'regenflow/orders' }).orderBy('id').limit(1);
+      const indicators = judged.indicators as Record<string, { detected: boolean }>;
+      expect(['HIGH', 'CRITICAL']).toContain(judged.level);
+      expect(indicators.errorRate!.detected).toBe(true);
+      expect(indicators.latencyShift!.detected).toBe(true);
+      expect(judged.validation_errors).toBeGreaterThan(0); // the open incidents of version 2
+
+      // The cycle chose and ran the version rollback, and learned its success.
+      expect(ended.status).toBe('completed');
+      expect(ended.variables).toMatchObject({ strategyId: 'engine-version-rollback', learnedSuccess: true });
+      expect(Number(ended.variables.entropyAfter)).toBeLessThan(Number(ended.variables.entropy));
+      const versions = await app.database.knex('process_definitions').where({ key: 'orders' }).orderBy('version');
+      expect(versions.map((row: { version: number }) => row.version)).toEqual([1, 2, 3]);
+      expect(versions[2].checksum).toBe(versions[0].checksum);
+      const fresh = await app.engine.start({ processKey: 'orders' });
+      await eventually(async () => (await app.engine.getInstance(fresh.id)).status === 'completed');
+      expect(await app.database.knex('history').where({ instance_id: fresh.id, activity_id: 'fraud_check' })).toHaveLength(0);
+    } finally {
+      worker.stop();
+    }
+  }, 180_000);
+});
