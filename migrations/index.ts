@@ -5,6 +5,7 @@ import * as auditLog from './0003-audit-log.js';
 import * as entropy from './0004-entropy.js';
 import * as incidentResponse from './0005-incident-response.js';
 import * as agentsValidation from './0006-agents-validation.js';
+import * as metricsAndRollback from './0007-metrics-and-rollback.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0004-entropy', entropy],
   ['0005-incident-response', incidentResponse],
   ['0006-agents-validation', agentsValidation],
+  ['0007-metrics-and-rollback', metricsAndRollback],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -23,6 +23,7 @@ import { createFeatureFlagStore, createIncidentStore } from './store/incident-st
 import { AgentRegistry } from '../service-tasks/agent/index.js';
 import { createAgentStore } from './store/agents.js';
 import { createValidationRunStore } from './store/validation-runs.js';
+import { createMetricPointStore } from './store/metric-points.js';
 
 export interface App {
   readonly config: Config;
@@ -149,6 +150,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         knownTopics: () => registry.topics().map(({ topic, description, mode }) => ({ topic, description, mode })),
         metrics,
         spans: telemetry.spans,
+        metricPoints: createMetricPointStore(database.knex),
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
         isReady: async () => {
           await database.knex.raw('select 1');

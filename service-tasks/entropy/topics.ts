@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
 import { ENTROPY_LEVELS, type EntropyLevel } from './entropy-score.js';
+import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
 import type { EngineControl, EntropyStore } from './ports.js';
 import { rankStrategies } from './ranking.js';
@@ -39,6 +40,8 @@ const MeasureOutput = z.object({
   healthState: z.string(),
   drift: z.number().int(),
   regenerationNeeded: z.boolean(),
+  /** The metrics weighted into health, as `metric name:rule` (empty when health is from spans alone). */
+  healthMetrics: z.array(z.string()),
 });
 
 const RankedOption = z.object({
@@ -54,6 +57,11 @@ const RankedOption = z.object({
   recoveryMinutes: z.number(),
   resources: z.number(),
 });
+
+function metricComponentsOf(measurement: { indicators: Record<string, unknown> }): string[] {
+  const health = measurement.indicators.health as HealthBreakdown | undefined;
+  return (health?.metrics?.components ?? []).map((component) => `${component.metric}:${component.rule}`);
+}
 
 export function entropyTopics({ entropyStore: store, engineControl }: EntropyTopicDependencies): ServiceTaskDefinition[] {
   const measure: ServiceTaskDefinition<typeof MeasureInput, typeof MeasureOutput> = {
@@ -77,6 +85,7 @@ export function entropyTopics({ entropyStore: store, engineControl }: EntropyTop
         healthState: measurement.healthState,
         drift: measurement.drift,
         regenerationNeeded: measurement.score >= input.threshold,
+        healthMetrics: metricComponentsOf(measurement),
       };
     },
   };

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
 import * as measurements from './entropy-measurements.js';
 import * as learning from './learning.js';
+import * as metricPoints from './metric-points.js';
 import * as spanMetrics from './span-metrics.js';
 
 /** The entropy module's one door to the database. */
@@ -9,6 +10,7 @@ export function createEntropyStore(knex: Knex): EntropyStore {
   return {
     aggregateSpans: (system, windows, options) => spanMetrics.aggregateSpans(knex, system, windows, options),
     series: (system, window, buckets) => spanMetrics.seriesOf(knex, system, window, buckets),
+    aggregateMetrics: (system, windows) => metricPoints.aggregateMetrics(knex, system, windows),
     systems: () => spanMetrics.spanSystems(knex),
     saveMeasurement: (measurement) => measurements.insertMeasurement(knex, measurement),
     measurements: (system, limit) => measurements.listMeasurements(knex, system, limit),
