@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
  * Metric data points other systems send to `POST /v1/metrics` (OTLP), which the entropy
  * module's health reads next to spans. One row per data point: gauges and sums keep their
  * value, histograms their count and sum (explicit buckets too), as sent — cumulative points
- * stay cumulative and are differenced in SQL when they are read.
+ * stay cumulative and are differenced in SQL when they are read. And what the rollback of a
+ * regeneration cycle did, since for systems other than regenflow it can fail.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('metric_points', (t) => {
@@ -31,8 +32,16 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['service_name', 'name', 'series_key', 'time']);
     t.index(['service_name', 'time']);
   });
+
+  // What a cycle's rollback did: { rolledBack, reason, at } (status says rolled-back or rollback-failed).
+  await knex.schema.alterTable('regeneration_cycles', (t) => {
+    t.jsonb('rollback');
+  });
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('regeneration_cycles', (t) => {
+    t.dropColumn('rollback');
+  });
   await knex.schema.dropTable('metric_points');
 }

@@ -97,6 +97,8 @@ export interface CycleRow {
   status: string;
   strategyId: string | null;
   snapshot: Record<string, unknown> | null;
+  /** What the rollback did (rolledBack, reason), when one ran. */
+  rollback: Record<string, unknown> | null;
   startedAt: string;
 }
 
@@ -114,7 +116,7 @@ export interface EntropyStore {
   outcomeCounts(system?: string): Promise<Map<string, { successes: number; failures: number }>>;
   /** Registers a cycle unless one with the key exists; returns how many cycles the system started since `since` (this one included). */
   openCycle(cycle: { idempotencyKey: string; system: string; instanceId: string | null }, since: Date): Promise<{ cycleId: string; recent: number }>;
-  updateCycle(instanceId: string, change: { status?: string; strategyId?: string; snapshot?: Record<string, unknown> }): Promise<void>;
+  updateCycle(instanceId: string, change: { status?: string; strategyId?: string; snapshot?: Record<string, unknown>; rollback?: Record<string, unknown> }): Promise<void>;
   cycleOf(instanceId: string): Promise<CycleRow | null>;
 }
 
