@@ -11,11 +11,11 @@ export function createEntropyStore(knex: Knex): EntropyStore {
     aggregateSpans: (system, windows, options) => spanMetrics.aggregateSpans(knex, system, windows, options),
     series: (system, window, buckets) => spanMetrics.seriesOf(knex, system, window, buckets),
     aggregateMetrics: (system, windows) => metricPoints.aggregateMetrics(knex, system, windows),
-    systems: () => spanMetrics.spanSystems(knex),
+    systems: () => allSystems(knex),
     saveMeasurement: (measurement) => measurements.insertMeasurement(knex, measurement),
     measurements: (system, limit) => measurements.listMeasurements(knex, system, limit),
     async latestMeasurements() {
-      const [systems, latest] = await Promise.all([spanMetrics.spanSystems(knex), measurements.latestPerSystem(knex)]);
+      const [systems, latest] = await Promise.all([allSystems(knex), measurements.latestPerSystem(knex)]);
       const names = [...new Set([...systems, ...latest.map((measurement) => measurement.system)])].sort();
       return names.map((system) => ({ system, latest: latest.find((measurement) => measurement.system === system) ?? null }));
     },
@@ -25,4 +25,11 @@ export function createEntropyStore(knex: Knex): EntropyStore {
     updateCycle: (instanceId, change) => learning.updateCycle(knex, instanceId, change),
     cycleOf: (instanceId) => learning.cycleOf(knex, instanceId),
   };
+}
+
+/** Systems that sent spans, then those that sent only metrics. */
+async function allSystems(knex: Knex): Promise<string[]> {
+  const [spans, metrics] = await Promise.all([spanMetrics.spanSystems(knex), metricPoints.metricSystems(knex)]);
+  const known = new Set(spans);
+  return [...spans, ...metrics.filter((system) => !known.has(system))];
 }

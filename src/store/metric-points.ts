@@ -98,6 +98,9 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
               when prev_time is not null then ${column}
               when start_time >= ?::timestamptz then ${column}
               else null end`;
+  // Gauges and non-monotonic sums need no differencing: a plain group by. Counters and
+  // histograms are differenced along their series, in the unique index's order.
+  const gaugeLike = `(kind = 'gauge' or (kind = 'sum' and not coalesce(monotonic, false)))`;
   const result = await knex.raw(
     `with p as (
        select name, unit, kind, monotonic, temporality, time, start_time, value, count, sum,
@@ -105,18 +108,24 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
               lag(time) over s as prev_time, lag(start_time) over s as prev_start,
               lag(value) over s as prev_value, lag(count) over s as prev_count, lag(sum) over s as prev_sum
          from metric_points
-        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz
-       window s as (partition by name, kind, series_key order by time)
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and not ${gaugeLike}
+       window s as (partition by name, series_key order by time)
      ), d as (
-       select name, unit, kind, monotonic, time, value, failed,
+       select name, unit, kind, monotonic, time, failed,
               ${increase('value')} as dv, ${increase('count')} as dc, ${increase('sum')} as ds
          from p
      )
      select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, failed,
-            count(*)::int as n, avg(value) as mean, var_samp(value) as variance,
+            count(*)::int as n, null::double precision as mean, null::double precision as variance,
             sum(dv) as increase, sum(dc) as count_increase, sum(ds) as sum_increase
-       from d group by 1, 2, 3, 4, 5, 6`,
-    [system, from, to, from, from, from, split],
+       from d group by 1, 2, 3, 4, 5, 6
+     union all
+     select (time >= ?::timestamptz)::int, name, unit, kind, coalesce(monotonic, false), false,
+            count(*)::int, avg(value), var_samp(value), null, null, null
+       from metric_points
+      where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike}
+      group by 1, 2, 3, 4, 5`,
+    [system, from, to, from, from, from, split, split, system, from, to],
   );
   const rows = (result.rows ?? result) as Array<Record<string, unknown>>;
   const byMetric = new Map<string, MetricAggregate>();
@@ -155,4 +164,15 @@ function mergeMoments(a: { n: number; mean: number; variance: number }, b: { n: 
   const mean = (a.n * a.mean + b.n * b.mean) / n;
   const squares = (a.n - 1) * a.variance + (b.n - 1) * b.variance + (a.n * b.n * (a.mean - b.mean) ** 2) / n;
   return { n, mean, variance: n > 1 ? squares / (n - 1) : 0 };
+}
+
+/** Every service that sent metric points (a loose index scan on (service_name, time): one probe per name). */
+export async function metricSystems(knex: Knex): Promise<string[]> {
+  const result = await knex.raw(
+    `with recursive s as (
+       select min(service_name) as name from metric_points
+       union all select (select min(service_name) from metric_points where service_name > s.name) from s where s.name is not null)
+     select name from s where name is not null`,
+  );
+  return ((result.rows ?? result) as Array<{ name: string }>).map((row) => row.name);
 }

@@ -5,8 +5,10 @@ import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import { entropyTopics } from '../../service-tasks/entropy/topics.js';
 import type { HealthBreakdown } from '../../service-tasks/entropy/health.js';
 import { createEntropyStore } from '../../src/store/entropy-store.js';
+import { encodeMetricsResponse } from '../../src/telemetry/otlp-metrics-ingest.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { createTestApp } from '../support/test-app.js';
@@ -83,6 +85,16 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(errorAggregate).toMatchObject({ name: 'payments.errors', monotonic: true });
     expect(errorAggregate!.current.increase).toBe(5);
     expect(utilizationAggregate!.current.mean).toBeCloseTo(0.42, 9);
+
+    // and a service that sends only metrics is a system, judged by its metrics alone
+    const store = createEntropyStore(app.database.knex);
+    expect(await store.systems()).toContain(serviceName);
+    const measurement = await measureSystem(store, { system: serviceName, windowSeconds: 600, baselineSeconds: 1800, at: window().current.to });
+    const health = measurement.indicators.health as HealthBreakdown;
+    expect(health.metrics?.share).toBe(1);
+    expect(health.metrics?.components.map((component) => `${component.metric}:${component.rule}`).sort()).toEqual(['http.server.request.duration:errors', 'system.cpu.utilization:utilization']);
+    // 1 of 21 requests failed: errors 1 − (1/21)/0.25; utilization 42 % is fine
+    expect(measurement.health).toBeCloseTo((1 + (1 - 1 / 21 / 0.25)) / 2, 9);
   });
 
   const point = (overrides: Record<string, unknown> = {}) => ({ timeUnixNano: '1764000000000000000', asDouble: 0.5, attributes: [{ key: 'core', value: { intValue: '1' } }], ...overrides });
@@ -112,11 +124,16 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(new Date(stored[0].time).toISOString()).toBe('2025-11-24T16:00:00.000Z');
   });
 
-  it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse', async () => {
+  it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {
     const empty = await post(new Uint8Array(0), 'application/x-protobuf');
     expect(empty.status).toBe(200);
     expect(empty.headers.get('content-type')).toBe('application/x-protobuf');
     expect(ProtobufMetricsSerializer.deserializeResponse(new Uint8Array(await empty.arrayBuffer()))).toEqual({});
+    // The partial success as the exporter's own decoder reads it (field numbers as published).
+    const partial = encodeMetricsResponse({ rejected: 2, errorMessage: 'data point 1: timeUnixNano' }, 'protobuf') as Buffer;
+    const decoded = ProtobufMetricsSerializer.deserializeResponse(new Uint8Array(partial)) as { partialSuccess?: { rejectedDataPoints?: unknown; errorMessage?: string } };
+    expect(Number(decoded.partialSuccess?.rejectedDataPoints)).toBe(2);
+    expect(decoded.partialSuccess?.errorMessage).toBe('data point 1: timeUnixNano');
   });
 
   it('when the body cannot be decoded, the content type is wrong or no token is sent, then the answer is 400, 415 or 401', async () => {
@@ -161,6 +178,10 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(health.metrics!.components[0]!.score).toBeCloseTo(0.02 / 0.3, 9);
     expect(health.spanScore).toBeCloseTo(without.health, 9);
     expect(withMetrics.health).toBeCloseTo(0.7 * without.health + 0.3 * (0.02 / 0.3), 9);
+    // and the entropy.measure task says so in its output
+    const measureTask = entropyTopics({ entropyStore: store, engineControl: undefined as never }).find((task) => task.topic === 'entropy.measure')!;
+    const output = await measureTask.handler(measureTask.input.parse({ system: 'shop-with-metrics', windowSeconds: 600, baselineSeconds: 1800 }), { instanceId: 'none', processKey: 'none', idempotencyKey: 'none' } as never);
+    expect(measureTask.output.parse(output)).toMatchObject({ healthMetrics: ['system.cpu.utilization:utilization'] });
     // and the one without metrics is judged by its spans alone, as before metrics existed
     const plain = without.indicators.health as HealthBreakdown;
     expect(plain.metrics).toBeUndefined();
