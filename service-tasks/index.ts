@@ -12,6 +12,7 @@ import { loadPhases, validatorTopics } from './validator/index.js';
 import type { EngineControl, EntropyStore } from './entropy/ports.js';
 import { entropyTopics } from './entropy/topics.js';
 import { loadRollbackHooks } from './entropy/rollback-hooks.js';
+import { manualRollbackTopic } from './entropy/manual-rollback-topic.js';
 import { healTopics } from './entropy/heal-topics.js';
 import { dmediGeneratorTopics } from './generator/dmedi-topics.js';
 
@@ -78,6 +79,6 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   for (const topic of agentTopics({ runner, profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)) })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));
   for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF } })) registry.register(topic);
-  for (const topic of [...entropyTopics({ ...dependencies, rollbackHooks: loadRollbackHooks(config.REGENFLOW_ROLLBACK_HOOKS) }), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);
+  for (const topic of [...entropyTopics({ ...dependencies, rollbackHooks: loadRollbackHooks(config.REGENFLOW_ROLLBACK_HOOKS) }), manualRollbackTopic(dependencies), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);
   return registry;
 }

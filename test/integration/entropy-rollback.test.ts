@@ -191,7 +191,10 @@ describe('entropy.rollback through declared rollback hooks', () => {
 
         await app.engine.completeUserTask(task.id);
         await eventually(async () => (await app.engine.getInstance(unhooked)).status === 'completed');
-        expect(await ends(unhooked)).toEqual(expect.arrayContaining(['rollback_by_hand', 'end_rolled_back_by_hand']));
+        expect(await ends(unhooked)).toEqual(expect.arrayContaining(['rollback_by_hand', 'record_manual_rollback', 'end_rolled_back_by_hand']));
+        const recorded = await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first();
+        expect(recorded.status).toBe('rolled-back-by-hand');
+        expect(recorded.rollback).toMatchObject({ rolledBack: true, byHand: true, automatic: { rolledBack: false, reason: expect.stringContaining('no rollback hook is configured') } });
       } finally {
         stopAgent();
       }
