@@ -10,7 +10,7 @@ import type { HealthBreakdown } from '../../service-tasks/entropy/health.js';
 import { createEntropyStore } from '../../src/store/entropy-store.js';
 import { encodeMetricsResponse } from '../../src/telemetry/otlp-metrics-ingest.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
-import { TEST_TOKENS_SETTING } from '../support/server-process.js';
+import { TEST_TOKENS, TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { createTestApp } from '../support/test-app.js';
 
 const TELEMETRY_TOKEN = 'telemetry-metrics-token';
@@ -136,7 +136,7 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(decoded.partialSuccess?.errorMessage).toBe('data point 1: timeUnixNano');
   });
 
-  it('when the body cannot be decoded, the content type is wrong or no token is sent, then the answer is 400, 415 or 401', async () => {
+  it('when the body cannot be decoded, the content type is wrong or the token is missing or of another role, then the answer is 400, 415, 401 or 403', async () => {
     const garbage = await post(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), 'application/x-protobuf');
     expect(garbage.status).toBe(400);
     expect(garbage.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -146,6 +146,8 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect((await post('points', 'text/plain')).status).toBe(415);
     const anonymous = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(anonymous.status).toBe(401);
+    const worker = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKENS.worker}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(worker.status).toBe(403);
   });
 
   it('when a system saturates its CPU, then it is less healthy than the same spans without metrics, which score exactly as before', async () => {
