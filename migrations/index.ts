@@ -5,6 +5,7 @@ import * as auditLog from './0003-audit-log.js';
 import * as entropy from './0004-entropy.js';
 import * as incidentResponse from './0005-incident-response.js';
 import * as agentsValidation from './0006-agents-validation.js';
+import * as metricsAndRollback from './0007-metrics-and-rollback.js';
 import * as agentsRecords from './0008-agents-records.js';
 
 interface Migration {
@@ -20,6 +21,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0004-entropy', entropy],
   ['0005-incident-response', incidentResponse],
   ['0006-agents-validation', agentsValidation],
+  ['0007-metrics-and-rollback', metricsAndRollback],
   ['0008-agents-records', agentsRecords],
 ];
 

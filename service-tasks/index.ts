@@ -14,6 +14,8 @@ import { ServiceTaskRegistry } from './registry.js';
 import { loadPhases, validatorTopics } from './validator/index.js';
 import type { EngineControl, EntropyStore } from './entropy/ports.js';
 import { entropyTopics } from './entropy/topics.js';
+import { loadRollbackHooks } from './entropy/rollback-hooks.js';
+import { manualRollbackTopic } from './entropy/manual-rollback-topic.js';
 import { healTopics } from './entropy/heal-topics.js';
 import { dmediGeneratorTopics } from './generator/dmedi-topics.js';
 
@@ -93,6 +95,6 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));
   for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF } })) registry.register(topic);
-  for (const topic of [...entropyTopics(dependencies), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);
+  for (const topic of [...entropyTopics({ ...dependencies, rollbackHooks: loadRollbackHooks(config.REGENFLOW_ROLLBACK_HOOKS) }), manualRollbackTopic(dependencies), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);
   return registry;
 }

@@ -25,6 +25,7 @@ import { createAgentStore } from './store/agents.js';
 import { createValidationRunStore } from './store/validation-runs.js';
 import { createMonitoredSystemStore } from './store/monitored-systems.js';
 import { createKeptWorktreeStore } from './store/kept-worktrees.js';
+import { createMetricPointStore } from './store/metric-points.js';
 
 export interface App {
   readonly config: Config;
@@ -161,6 +162,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         knownTopics: () => registry.topics().map(({ topic, description, mode }) => ({ topic, description, mode })),
         metrics,
         spans: telemetry.spans,
+        metricPoints: createMetricPointStore(database.knex),
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
         isReady: async () => {
           await database.knex.raw('select 1');

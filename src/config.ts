@@ -104,6 +104,12 @@ const ConfigSchema = z.object({
   REGENFLOW_CI_REF: z.string().default('main'),
   /** Overall validation score a run needs to pass the quality gate. @default 0.8 */
   REGENFLOW_QUALITY_GATE: z.coerce.number().min(0).max(1).default(0.8),
+  /**
+   * YAML or JSON file declaring per system how a failed DMEDI cycle is rolled back: a webhook
+   * (`hooks: [{ system, url, token?, tokenHeader?, timeoutMs? }]`, see
+   * service-tasks/entropy/rollback-hooks.ts). A system without one is rolled back by a person.
+   */
+  REGENFLOW_ROLLBACK_HOOKS: z.string().optional(),
   /** OpenAI-compatible chat completions endpoint (e.g. http://127.0.0.1:11434/v1); templates are used when unset. */
   LLM_BASE_URL: z.string().url().optional(),
   /** Model name sent to LLM_BASE_URL. @default gpt-4o-mini */

@@ -1,7 +1,9 @@
 /**
  * Health of a system over a window, against a baseline window: each signal is normalised
- * to 0..1 (1 = as good as the baseline or better) and the three are weighted.
+ * to 0..1 (1 = as good as the baseline or better) and the three are weighted. When the
+ * system also sends OTLP metrics, their components (metric-health.ts) are weighted in.
  */
+import type { MetricHealth } from './metric-health.js';
 
 export const HEALTH_STATES = ['HEALTHY', 'WARNING', 'CRITICAL', 'FAILING'] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
@@ -24,6 +26,9 @@ export interface HealthBreakdown {
   throughputScore: number;
   latencyRatio: { p50: number; p95: number; p99: number };
   throughputRatio: number;
+  /** Only when metric components contributed: the score from spans alone, and the metrics' part. */
+  spanScore?: number;
+  metrics?: MetricHealth & { share: number };
 }
 
 /** Weights of the signals; they add up to 1. */
@@ -75,4 +80,19 @@ export function computeHealth(current: WindowStats, baseline: WindowStats | null
   }
   const score = clamp(HEALTH_WEIGHTS.errors * errorScore + HEALTH_WEIGHTS.latency * latencyScore + HEALTH_WEIGHTS.throughput * throughputScore);
   return { score, state: healthState(score), errorRate, errorScore, latencyScore, throughputScore, latencyRatio, throughputRatio };
+}
+
+/** Share of the score the metric components take when the system has spans as well. */
+export const METRICS_SHARE = 0.3;
+
+/**
+ * Weighs metric components into a span-based health: (1 − 0.3)·spans + 0.3·metrics. A system
+ * with metrics but no spans in either window is judged by its metrics alone (its span part
+ * would only say "no traffic"). Without metric components the span health is returned as is.
+ */
+export function withMetrics(health: HealthBreakdown, metrics: MetricHealth | null, hasSpans: boolean): HealthBreakdown {
+  if (!metrics) return health;
+  const share = hasSpans ? METRICS_SHARE : 1;
+  const score = clamp((1 - share) * health.score + share * metrics.score);
+  return { ...health, score, state: healthState(score), spanScore: health.score, metrics: { ...metrics, share } };
 }

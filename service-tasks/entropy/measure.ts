@@ -4,7 +4,8 @@
  */
 import { computeDrift, countDrift, DEFAULT_DRIFT_OPTIONS, type DriftOptions } from './drift.js';
 import { entropyLevel, entropyScore } from './entropy-score.js';
-import { computeHealth } from './health.js';
+import { computeHealth, withMetrics } from './health.js';
+import { computeMetricHealth } from './metric-health.js';
 import type { EntropyStore, Measurement } from './ports.js';
 
 export interface MeasureOptions {
@@ -37,7 +38,13 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
     { baseline: { from: start, to: split }, current: { from: split, to: end } },
     { buckets: options.buckets ?? 12, repeatBound: driftOptions.repeatBound, keySample: KEY_SAMPLE, versions: options.versions },
   );
-  const health = computeHealth(aggregates.current, aggregates.baseline.count ? aggregates.baseline : null);
+  // Metrics are per service and time; a version comparison of a regenflow process has none.
+  const metricHealth = options.versions ? null : computeMetricHealth(await store.aggregateMetrics(options.system, { baseline: { from: start, to: split }, current: { from: split, to: end } }));
+  const health = withMetrics(
+    computeHealth(aggregates.current, aggregates.baseline.count ? aggregates.baseline : null),
+    metricHealth,
+    aggregates.current.count + aggregates.baseline.count > 0,
+  );
   const indicators = computeDrift(aggregates, driftOptions);
   const drift = countDrift(indicators);
   const validationErrors = options.validationErrors ?? 0;

@@ -39,6 +39,31 @@ export interface SpanAggregates {
   series: SeriesPoint[];
 }
 
+/** One window's aggregate of one metric's data points (see src/store/metric-points.ts). */
+export interface MetricWindow {
+  points: number;
+  /** Length of the window. */
+  exposureSeconds: number;
+  /** Mean and sample variance of the point values (gauges, sums). */
+  mean: number | null;
+  variance: number | null;
+  /** Increase of a counter's value over the window (deltas summed, cumulative points differenced). */
+  increase: number;
+  /** Increase of histogram or summary count and sum; the count of points carrying `error.type` apart. */
+  countIncrease: number;
+  sumIncrease: number;
+  failedCountIncrease: number;
+}
+
+export interface MetricAggregate {
+  name: string;
+  unit: string;
+  kind: 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
+  monotonic: boolean;
+  baseline: MetricWindow;
+  current: MetricWindow;
+}
+
 export interface Measurement {
   id?: string;
   system: string;
@@ -72,12 +97,16 @@ export interface CycleRow {
   status: string;
   strategyId: string | null;
   snapshot: Record<string, unknown> | null;
+  /** What the rollback did (rolledBack, reason), when one ran. */
+  rollback: Record<string, unknown> | null;
   startedAt: string;
 }
 
 export interface EntropyStore {
   aggregateSpans(system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } }): Promise<SpanAggregates>;
   series(system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]>;
+  /** OTLP metric data points of a service in both windows, per metric; empty when it sends none. */
+  aggregateMetrics(system: string, windows: { baseline: TimeWindow; current: TimeWindow }): Promise<MetricAggregate[]>;
   systems(): Promise<string[]>;
   saveMeasurement(measurement: Measurement): Promise<Measurement>;
   measurements(system: string, limit: number): Promise<Measurement[]>;
@@ -87,7 +116,7 @@ export interface EntropyStore {
   outcomeCounts(system?: string): Promise<Map<string, { successes: number; failures: number }>>;
   /** Registers a cycle unless one with the key exists; returns how many cycles the system started since `since` (this one included). */
   openCycle(cycle: { idempotencyKey: string; system: string; instanceId: string | null }, since: Date): Promise<{ cycleId: string; recent: number }>;
-  updateCycle(instanceId: string, change: { status?: string; strategyId?: string; snapshot?: Record<string, unknown> }): Promise<void>;
+  updateCycle(instanceId: string, change: { status?: string; strategyId?: string; snapshot?: Record<string, unknown>; rollback?: Record<string, unknown> }): Promise<void>;
   cycleOf(instanceId: string): Promise<CycleRow | null>;
 }
 

@@ -8,9 +8,11 @@ import { z } from 'zod';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
 import { ENTROPY_LEVELS, type EntropyLevel } from './entropy-score.js';
+import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
 import type { EngineControl, EntropyStore } from './ports.js';
 import { rankStrategies } from './ranking.js';
+import { callRollbackHook, type RollbackHooks } from './rollback-hooks.js';
 import { simulateWorkflow } from './simulate-strategy.js';
 import { ENGINE_SYSTEM_PREFIX, strategiesFor, strategyById } from './strategies.js';
 
@@ -19,6 +21,8 @@ export interface EntropyTopicDependencies {
   engineControl: EngineControl;
   /** Systems handed over by feature.handoff: entropy.collect measures them first. */
   monitoredSystems?: { names(): Promise<string[]> };
+  /** Declared rollback hooks of systems other than regenflow (none: their rollback is left to a person). */
+  rollbackHooks?: RollbackHooks;
 }
 
 const System = z.string().min(1).max(200);
@@ -41,6 +45,8 @@ const MeasureOutput = z.object({
   healthState: z.string(),
   drift: z.number().int(),
   regenerationNeeded: z.boolean(),
+  /** The metrics weighted into health, as `metric name:rule` (empty when health is from spans alone). */
+  healthMetrics: z.array(z.string()),
 });
 
 const RankedOption = z.object({
@@ -57,7 +63,12 @@ const RankedOption = z.object({
   resources: z.number(),
 });
 
-export function entropyTopics({ entropyStore: store, engineControl, monitoredSystems }: EntropyTopicDependencies): ServiceTaskDefinition[] {
+function metricComponentsOf(measurement: { indicators: Record<string, unknown> }): string[] {
+  const health = measurement.indicators.health as HealthBreakdown | undefined;
+  return (health?.metrics?.components ?? []).map((component) => `${component.metric}:${component.rule}`);
+}
+
+export function entropyTopics({ entropyStore: store, engineControl, monitoredSystems, rollbackHooks = new Map() }: EntropyTopicDependencies): ServiceTaskDefinition[] {
   const measure: ServiceTaskDefinition<typeof MeasureInput, typeof MeasureOutput> = {
     topic: 'entropy.measure',
     description: 'Measures a system: health, drift indicators, entropy score and level over a window against the baseline before it',
@@ -83,6 +94,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
         healthState: measurement.healthState,
         drift: measurement.drift,
         regenerationNeeded: measurement.score >= input.threshold,
+        healthMetrics: metricComponentsOf(measurement),
       };
     },
   };
@@ -197,22 +209,55 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     },
   };
 
-  const RollbackInput = z.object({ system: System, snapshotVersion: z.number().int().nullable().optional() });
+  const RollbackInput = z.object({
+    system: System,
+    snapshotVersion: z.number().int().nullable().optional(),
+    entropy: z.number().optional(),
+    entropyAfter: z.number().optional(),
+  });
   const rollback: ServiceTaskDefinition<typeof RollbackInput> = {
     topic: 'entropy.rollback',
-    description: "Rolls a failed cycle back: a regenflow process returns to the snapshot's version; for other systems the cycle is marked rolled back",
-    mode: 'inline',
+    description:
+      "Rolls a failed cycle back: a regenflow process returns to the snapshot's version; another system through the rollback hook its operator declared (REGENFLOW_ROLLBACK_HOOKS). rolledBack is false, with a reason, when there is none or it does not answer 2xx",
+    // Calls out over HTTP (up to the hook's timeout): not inside an engine transition.
+    mode: 'worker',
     input: RollbackInput,
-    output: z.object({ rolledBack: z.boolean(), rollbackVersion: z.number().int().nullable() }),
+    output: z.object({ rolledBack: z.boolean(), rollbackVersion: z.number().int().nullable(), rollbackReason: z.string() }),
     async handler(input, context) {
-      let rollbackVersion: number | null = null;
-      if (input.system.startsWith(ENGINE_SYSTEM_PREFIX) && input.snapshotVersion) {
+      let result: { rolledBack: boolean; rollbackVersion: number | null; rollbackReason: string };
+      if (input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
+        let rollbackVersion: number | null = null;
         const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
-        const latest = (await engineControl.versions(key))[0];
-        if (latest && latest.version !== input.snapshotVersion) rollbackVersion = (await engineControl.rollbackStarts(key, input.snapshotVersion)).version;
+        if (input.snapshotVersion) {
+          const latest = (await engineControl.versions(key))[0];
+          if (latest && latest.version !== input.snapshotVersion) rollbackVersion = (await engineControl.rollbackStarts(key, input.snapshotVersion)).version;
+        }
+        const rollbackReason = rollbackVersion !== null ? `new starts of ${key} run version ${input.snapshotVersion} again (as version ${rollbackVersion})` : `no version of ${key} was deployed since the snapshot: nothing to undo`;
+        result = { rolledBack: true, rollbackVersion, rollbackReason };
+      } else {
+        const hook = rollbackHooks.get(input.system);
+        const cycle = await store.cycleOf(context.instanceId);
+        const called = hook
+          ? await callRollbackHook(
+              hook,
+              {
+                system: input.system,
+                cycleInstanceId: context.instanceId,
+                strategyId: cycle?.strategyId ?? null,
+                snapshot: cycle?.snapshot ?? null,
+                entropyBefore: input.entropy ?? null,
+                entropyAfter: input.entropyAfter ?? null,
+              },
+              context.idempotencyKey,
+            )
+          : { ok: false, status: null, reason: `no rollback hook is configured for ${input.system} (REGENFLOW_ROLLBACK_HOOKS)` };
+        result = { rolledBack: called.ok, rollbackVersion: null, rollbackReason: called.reason };
       }
-      await store.updateCycle(context.instanceId, { status: 'rolled-back' });
-      return { rolledBack: true, rollbackVersion };
+      await store.updateCycle(context.instanceId, {
+        status: result.rolledBack ? 'rolled-back' : 'rollback-failed',
+        rollback: { rolledBack: result.rolledBack, reason: result.rollbackReason, at: new Date().toISOString() },
+      });
+      return result;
     },
   };
 

@@ -8,7 +8,8 @@ import { AppError } from '../errors.js';
  * Roles, from most to least powerful. `admin` may do everything: deploying a diagram is
  * deploying code. `owner` starts and steers instances, `operator` views and works tasks and
  * incidents, `worker` serves external tasks, `alert` may only post alerts, `telemetry` may
- * only send spans (`POST /v1/traces`: the token a collector or another system's SDK holds).
+ * only send spans and metrics (`POST /v1/traces`, `/v1/metrics`: the token a collector or
+ * another system's SDK holds).
  */
 export const ROLES = ['admin', 'owner', 'operator', 'worker', 'alert', 'telemetry'] as const;
 export type Role = (typeof ROLES)[number];

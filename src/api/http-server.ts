@@ -25,6 +25,8 @@ import { monitoredSystemsRouter } from './monitored-systems-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
 import { openApiDocument, type RouteSpec } from './route-spec.js';
 import { otlpRouter } from './otlp-router.js';
+import { otlpMetricsRouter } from './otlp-metrics-router.js';
+import type { MetricPointStore } from '../store/metric-points.js';
 import type { SpanStore } from '../store/spans.js';
 import type { AlertIntake } from '../alerts/alert-intake.js';
 import { alertsRouter } from './alerts-router.js';
@@ -44,6 +46,8 @@ export interface HttpOptions {
   bpmnBytes?: number;
   /** The span store `POST /v1/traces` writes into; the route is absent without it. */
   spans?: SpanStore;
+  /** The metric point store `POST /v1/metrics` writes into; the route is absent without it. */
+  metricPoints?: MetricPointStore;
   isReady: () => Promise<boolean>;
   /** Topics of the built-in modules, for the modeler's topic picker. */
   knownTopics?: () => KnownTopic[];
@@ -119,6 +123,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
   if (options.spans) app.use('/v1/traces', ...authenticated, otlpRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));
+  if (options.metricPoints) app.use('/v1/metrics', ...authenticated, otlpMetricsRouter(options.metricPoints, { protobufBytes: 8 * 1024 * 1024 }));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
   app.use('/engine-rest', camundaNotFound, camundaErrorHandler);
 

@@ -52,13 +52,14 @@ export async function openCycle(
   });
 }
 
-export async function updateCycle(knex: Knex, instanceId: string, change: { status?: string; strategyId?: string; snapshot?: Record<string, unknown> }): Promise<void> {
+export async function updateCycle(knex: Knex, instanceId: string, change: { status?: string; strategyId?: string; snapshot?: Record<string, unknown>; rollback?: Record<string, unknown> }): Promise<void> {
   await knex('regeneration_cycles')
     .where({ instance_id: instanceId })
     .update({
       ...(change.status && { status: change.status }),
       ...(change.strategyId && { strategy_id: change.strategyId }),
       ...(change.snapshot && { snapshot: JSON.stringify(change.snapshot) }),
+      ...(change.rollback && { rollback: JSON.stringify(change.rollback) }),
     });
 }
 
@@ -72,6 +73,7 @@ export async function cycleOf(knex: Knex, instanceId: string): Promise<CycleRow 
     status: row.status,
     strategyId: row.strategy_id,
     snapshot: typeof row.snapshot === 'string' ? JSON.parse(row.snapshot) : row.snapshot,
+    rollback: typeof row.rollback === 'string' ? JSON.parse(row.rollback) : (row.rollback ?? null),
     startedAt: new Date(row.started_at).toISOString(),
   };
 }

@@ -3,12 +3,8 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { SpanRecord } from '../store/spans.js';
 
-/**
- * The part of the OTLP proto definitions (opentelemetry/proto/{common,resource,trace,
- * collector/trace}/v1) that a trace export carries, field numbers as published. SpanKind
- * and status code are enums on the wire, read here as int32 (the same varint).
- */
-const OTLP_TRACE_PROTO = `
+/** Messages every OTLP signal shares (opentelemetry/proto/{common,resource}/v1). */
+export const OTLP_COMMON_PROTO = `
 syntax = "proto3";
 package otlp;
 message AnyValue {
@@ -22,6 +18,14 @@ message KeyValueList { repeated KeyValue values = 1; }
 message KeyValue { string key = 1; AnyValue value = 2; }
 message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
 message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
+`;
+
+/**
+ * The part of the OTLP proto definitions (opentelemetry/proto/{common,resource,trace,
+ * collector/trace}/v1) that a trace export carries, field numbers as published. SpanKind
+ * and status code are enums on the wire, read here as int32 (the same varint).
+ */
+const OTLP_TRACE_PROTO = `${OTLP_COMMON_PROTO}
 message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
 message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
 message ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; string schema_url = 3; }
@@ -45,11 +49,11 @@ const ResponseType = root.lookupType('otlp.ExportTraceServiceResponse');
 
 // ------------------------------------------------------------------ the decoded shape (OTLP/JSON)
 
-const Nanos = z.union([z.string().regex(/^\d{1,20}$/, 'must be unsigned nanoseconds'), z.number().int().nonnegative()]);
+export const Nanos = z.union([z.string().regex(/^\d{1,20}$/, 'must be unsigned nanoseconds'), z.number().int().nonnegative()]);
 const TraceId = z.string().regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex digits').refine((id) => !/^0+$/.test(id), 'must not be all zeros');
 const SpanId = z.string().regex(/^[0-9a-fA-F]{16}$/, 'must be 16 hex digits').refine((id) => !/^0+$/.test(id), 'must not be all zeros');
 
-interface AnyValueShape {
+export interface AnyValueShape {
   stringValue?: string;
   boolValue?: boolean;
   intValue?: string | number;
@@ -58,7 +62,7 @@ interface AnyValueShape {
   kvlistValue?: { values?: KeyValueShape[] };
   bytesValue?: string;
 }
-interface KeyValueShape {
+export interface KeyValueShape {
   key: string;
   value?: AnyValueShape;
 }
@@ -74,7 +78,7 @@ const AnyValue: z.ZodType<AnyValueShape> = z.lazy(() =>
   }),
 );
 const KeyValue: z.ZodType<KeyValueShape> = z.lazy(() => z.looseObject({ key: z.string().max(1024), value: AnyValue.optional() }));
-const Attributes = z.array(KeyValue).max(1000).default([]);
+export const Attributes = z.array(KeyValue).max(1000).default([]);
 
 const SpanSchema = z
   .looseObject({
@@ -223,7 +227,7 @@ function toRecord(span: Span, serviceName: string, resource: Record<string, unkn
 }
 
 /** OTLP attributes as a plain JSON object (what the span store keeps and SQL reads). */
-function flatten(attributes: readonly KeyValueShape[]): Record<string, unknown> {
+export function flatten(attributes: readonly KeyValueShape[]): Record<string, unknown> {
   const object: Record<string, unknown> = {};
   for (const { key, value } of attributes) object[clean(key)] = plain(value);
   return object;
@@ -245,6 +249,6 @@ function plain(value: AnyValueShape | undefined): unknown {
 }
 
 /** PostgreSQL text and jsonb cannot hold NUL characters: they are dropped. */
-function clean(text: string): string {
+export function clean(text: string): string {
   return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
 }

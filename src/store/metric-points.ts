@@ -1,0 +1,178 @@
+import type { Knex } from 'knex';
+import type { MetricAggregate, TimeWindow } from '../../service-tasks/entropy/ports.js';
+
+/** One OTLP data point as stored (see migrations/0007-metrics-and-rollback.ts). */
+export interface MetricPointRecord {
+  serviceName: string;
+  name: string;
+  unit: string;
+  kind: 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
+  monotonic: boolean | null;
+  /** OTLP AggregationTemporality: 0 unspecified, 1 delta, 2 cumulative. */
+  temporality: number;
+  seriesKey: string;
+  attributes: Record<string, unknown>;
+  scopeName: string | null;
+  startTimeUnixNano: bigint | null;
+  timeUnixNano: bigint;
+  value: number | null;
+  count: number | null;
+  sum: number | null;
+  min: number | null;
+  max: number | null;
+  bucketBounds: number[] | null;
+  bucketCounts: number[] | null;
+}
+
+/** What `POST /v1/metrics` writes into. */
+export interface MetricPointStore {
+  /** Inserts points in bounded batches; a point already stored (same series and time) is skipped. Resolves with how many were new. */
+  insertPoints(points: readonly MetricPointRecord[]): Promise<number>;
+}
+
+export function createMetricPointStore(knex: Knex): MetricPointStore {
+  return { insertPoints: (points) => insertMetricPoints(knex, points) };
+}
+
+// 18 columns: 1000 rows stay far below PostgreSQL's 65,535 parameters per statement.
+const BATCH_ROWS = 1000;
+
+export async function insertMetricPoints(knex: Knex, points: readonly MetricPointRecord[]): Promise<number> {
+  let inserted = 0;
+  for (let offset = 0; offset < points.length; offset += BATCH_ROWS) {
+    const rows = points.slice(offset, offset + BATCH_ROWS).map(toRow);
+    const result = await knex('metric_points').insert(rows).onConflict(['service_name', 'name', 'series_key', 'time']).ignore().returning('id');
+    inserted += result.length;
+  }
+  return inserted;
+}
+
+/** Nanoseconds since the epoch as an ISO timestamp with microseconds (what timestamptz keeps). */
+function timestamp(nanos: bigint): string {
+  const millis = nanos / 1_000_000n;
+  const micros = (nanos / 1000n) % 1000n;
+  return new Date(Number(millis)).toISOString().replace('Z', `${String(micros).padStart(3, '0')}Z`);
+}
+
+function toRow(point: MetricPointRecord) {
+  return {
+    service_name: point.serviceName,
+    name: point.name,
+    unit: point.unit,
+    kind: point.kind,
+    monotonic: point.monotonic,
+    temporality: point.temporality,
+    series_key: point.seriesKey,
+    attributes: JSON.stringify(point.attributes),
+    scope_name: point.scopeName,
+    start_time: point.startTimeUnixNano === null ? null : timestamp(point.startTimeUnixNano),
+    time: timestamp(point.timeUnixNano),
+    value: point.value,
+    count: point.count,
+    sum: point.sum,
+    min: point.min,
+    max: point.max,
+    bucket_bounds: point.bucketBounds === null ? null : JSON.stringify(point.bucketBounds),
+    bucket_counts: point.bucketCounts === null ? null : JSON.stringify(point.bucketCounts),
+  };
+}
+
+/**
+ * Per metric (name, unit, kind, monotonic) and window (baseline [from, split), current
+ * [split, to)), aggregated in SQL: point count, mean and sample variance of the value (gauges
+ * and non-monotonic sums), and the increase of counters and of histogram count and sum.
+ *
+ * Increases: a delta point is its own increase. A cumulative point's increase is its
+ * difference to the previous point of its series (same start time and not lower; otherwise
+ * the series restarted and the point's own value is the increase). The first point of a
+ * series inside the range counts whole only when the series started inside the range;
+ * otherwise what it accumulated before is unknown and it adds nothing. Histogram points are
+ * split by whether they carry `error.type` (the semantic conventions' failure attribute).
+ */
+export async function aggregateMetrics(knex: Knex, system: string, windows: { baseline: TimeWindow; current: TimeWindow }): Promise<MetricAggregate[]> {
+  const from = windows.baseline.from.toISOString();
+  const split = windows.current.from.toISOString();
+  const to = windows.current.to.toISOString();
+  const increase = (column: string) => `case when temporality = 1 then ${column}
+              when prev_time is not null and prev_start is not distinct from start_time and ${column} >= prev_${column} then ${column} - prev_${column}
+              when prev_time is not null then ${column}
+              when start_time >= ?::timestamptz then ${column}
+              else null end`;
+  // Gauges and non-monotonic sums need no differencing: a plain group by. Counters and
+  // histograms are differenced along their series, in the unique index's order.
+  const gaugeLike = `(kind = 'gauge' or (kind = 'sum' and not coalesce(monotonic, false)))`;
+  const result = await knex.raw(
+    `with p as (
+       select name, unit, kind, monotonic, temporality, time, start_time, value, count, sum,
+              (attributes -> 'error.type') is not null as failed,
+              lag(time) over s as prev_time, lag(start_time) over s as prev_start,
+              lag(value) over s as prev_value, lag(count) over s as prev_count, lag(sum) over s as prev_sum
+         from metric_points
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and not ${gaugeLike}
+       window s as (partition by name, series_key order by time)
+     ), d as (
+       select name, unit, kind, monotonic, time, failed,
+              ${increase('value')} as dv, ${increase('count')} as dc, ${increase('sum')} as ds
+         from p
+     )
+     select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, failed,
+            count(*)::int as n, null::double precision as mean, null::double precision as variance,
+            sum(dv) as increase, sum(dc) as count_increase, sum(ds) as sum_increase
+       from d group by 1, 2, 3, 4, 5, 6
+     union all
+     select (time >= ?::timestamptz)::int, name, unit, kind, coalesce(monotonic, false), false,
+            count(*)::int, avg(value), var_samp(value), null, null, null
+       from metric_points
+      where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike}
+      group by 1, 2, 3, 4, 5`,
+    [system, from, to, from, from, from, split, split, system, from, to],
+  );
+  const rows = (result.rows ?? result) as Array<Record<string, unknown>>;
+  const byMetric = new Map<string, MetricAggregate>();
+  const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  for (const row of rows) {
+    const key = JSON.stringify([row.name, row.unit, row.kind, row.monotonic]);
+    let metric = byMetric.get(key);
+    if (!metric) {
+      const empty = (window: TimeWindow) => ({ points: 0, exposureSeconds: (window.to.getTime() - window.from.getTime()) / 1000, mean: null, variance: null, increase: 0, countIncrease: 0, sumIncrease: 0, failedCountIncrease: 0 });
+      metric = { name: String(row.name), unit: String(row.unit), kind: row.kind as MetricAggregate['kind'], monotonic: Boolean(row.monotonic), baseline: empty(windows.baseline), current: empty(windows.current) };
+      byMetric.set(key, metric);
+    }
+    const side = Number(row.w) === 1 ? metric.current : metric.baseline;
+    const n = Number(row.n);
+    // Two groups (failed or not) of one window merge: pooled mean and variance.
+    const mean = num(row.mean);
+    const variance = num(row.variance);
+    if (mean !== null) {
+      const merged = mergeMoments({ n: side.mean === null ? 0 : side.points, mean: side.mean ?? 0, variance: side.variance ?? 0 }, { n, mean, variance: variance ?? 0 });
+      side.mean = merged.mean;
+      side.variance = merged.n > 1 ? merged.variance : null;
+    }
+    side.points += n;
+    side.increase += num(row.increase) ?? 0;
+    side.countIncrease += num(row.count_increase) ?? 0;
+    side.sumIncrease += num(row.sum_increase) ?? 0;
+    if (row.failed) side.failedCountIncrease += num(row.count_increase) ?? 0;
+  }
+  return [...byMetric.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function mergeMoments(a: { n: number; mean: number; variance: number }, b: { n: number; mean: number; variance: number }) {
+  const n = a.n + b.n;
+  if (!a.n) return b;
+  if (!b.n) return a;
+  const mean = (a.n * a.mean + b.n * b.mean) / n;
+  const squares = (a.n - 1) * a.variance + (b.n - 1) * b.variance + (a.n * b.n * (a.mean - b.mean) ** 2) / n;
+  return { n, mean, variance: n > 1 ? squares / (n - 1) : 0 };
+}
+
+/** Every service that sent metric points (a loose index scan on (service_name, time): one probe per name). */
+export async function metricSystems(knex: Knex): Promise<string[]> {
+  const result = await knex.raw(
+    `with recursive s as (
+       select min(service_name) as name from metric_points
+       union all select (select min(service_name) from metric_points where service_name > s.name) from s where s.name is not null)
+     select name from s where name is not null`,
+  );
+  return ((result.rows ?? result) as Array<{ name: string }>).map((row) => row.name);
+}

@@ -1,0 +1,203 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deployFolder } from '../../src/app.js';
+import { STRATEGIES } from '../../service-tasks/entropy/strategies.js';
+import { loadRollbackHooks } from '../../service-tasks/entropy/rollback-hooks.js';
+import { sequence } from '../support/bpmn.js';
+import { repositoryRoot } from '../support/server-process.js';
+import { createTestApp, eventually } from '../support/test-app.js';
+
+interface Received {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, any>;
+}
+
+/**
+ * Rollback of systems other than regenflow: the operator's hooks file names a webhook per
+ * system; `entropy.rollback` posts to it over real HTTP and reports rolledBack only on a 2xx.
+ * The hooks here are a real HTTP server in the test: one that accepts, one that fails, one
+ * that never answers.
+ */
+describe('entropy.rollback through declared rollback hooks', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let hookServer: Server;
+  const received: Received[] = [];
+
+  beforeAll(async () => {
+    hookServer = createServer((req, res) => {
+      let data = '';
+      req.on('data', (chunk) => (data += chunk));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(data || '{}') });
+        if (req.url === '/ok') res.writeHead(202).end();
+        else if (req.url === '/fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('deploy pipeline locked');
+        // /slow: never answers
+      });
+    });
+    await new Promise<void>((resolve) => hookServer.listen(0, '127.0.0.1', resolve));
+    const port = (hookServer.address() as { port: number }).port;
+    const folder = mkdtempSync(join(tmpdir(), 'regenflow-hooks-'));
+    const file = join(folder, 'rollback-hooks.yaml');
+    writeFileSync(
+      file,
+      [
+        'hooks:',
+        `  - { system: shop-ok, url: "http://127.0.0.1:${port}/ok", token: hook-secret }`,
+        `  - { system: shop-process-ok, url: "http://127.0.0.1:${port}/ok" }`,
+        `  - { system: shop-failing, url: "http://127.0.0.1:${port}/fail", token: raw-token, tokenHeader: X-Rollback-Token }`,
+        `  - { system: shop-slow, url: "http://127.0.0.1:${port}/slow", timeoutMs: 300 }`,
+      ].join('\n'),
+    );
+    app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100', REGENFLOW_ROLLBACK_HOOKS: file } });
+    await app.listen();
+    await deployFolder(app.engine, join(repositoryRoot, 'processes'));
+    // circuit breaker (opens the cycle) → snapshot → rollback: the topics as a DMEDI cycle runs them
+    await app.engine.deploy([
+      {
+        name: 'rollback-only.bpmn',
+        xml: sequence('rollback_only', [
+          { id: 'breaker', xml: '<bpmn:serviceTask id="breaker" camunda:type="external" camunda:topic="entropy.circuit-breaker" />' },
+          { id: 'snapshot', xml: '<bpmn:serviceTask id="snapshot" camunda:type="external" camunda:topic="entropy.snapshot" />' },
+          { id: 'rollback', xml: '<bpmn:serviceTask id="rollback" camunda:type="external" camunda:topic="entropy.rollback" />' },
+        ]),
+      },
+    ]);
+  });
+  afterAll(async () => {
+    await app.dispose();
+    hookServer.closeAllConnections();
+    await new Promise((resolve) => hookServer.close(resolve));
+  });
+
+  async function rollBack(system: string, extra: Record<string, unknown> = {}) {
+    const instance = await app.engine.start({ processKey: 'rollback_only', variables: { system, strategyId: 'cache-refresh', measurementId: '41', entropy: 0.45, entropyAfter: 0.5, ...extra } });
+    const ended = await eventually(async () => {
+      const row = await app.engine.getInstance(instance.id);
+      return row.status !== 'active' && row;
+    }, 20_000);
+    const cycle = await app.database.knex('regeneration_cycles').where({ instance_id: instance.id }).first();
+    return { instance, ended, variables: ended.variables as Record<string, any>, cycle };
+  }
+
+  it('when the system has a hook that answers 2xx, then it gets the cycle, snapshot and an idempotency key, and the cycle is rolled back', async () => {
+    const { instance, variables, cycle } = await rollBack('shop-ok');
+    expect(variables).toMatchObject({ rolledBack: true, rollbackVersion: null });
+    expect(variables.rollbackReason).toContain('answered 202');
+    const call = received.find((request) => request.body.cycleInstanceId === instance.id)!;
+    expect(call.path).toBe('/ok');
+    expect(call.headers.authorization).toBe('Bearer hook-secret');
+    expect(call.headers['idempotency-key']).toMatch(new RegExp(`^${instance.id}/`));
+    expect(call.headers['content-type']).toBe('application/json');
+    expect(call.body).toMatchObject({ system: 'shop-ok', strategyId: 'cache-refresh', entropyBefore: 0.45, entropyAfter: 0.5, snapshot: { measurementId: '41', entropy: 0.45, version: null } });
+    expect(cycle.status).toBe('rolled-back');
+    expect(cycle.rollback).toMatchObject({ rolledBack: true });
+  });
+
+  it('when the hook answers 500, then rolledBack is false with the answer as reason, and the cycle says the rollback failed', async () => {
+    const { instance, variables, cycle } = await rollBack('shop-failing');
+    expect(variables.rolledBack).toBe(false);
+    expect(variables.rollbackReason).toMatch(/answered 500: deploy pipeline locked/);
+    const call = received.find((request) => request.body.cycleInstanceId === instance.id)!;
+    expect(call.headers['x-rollback-token']).toBe('raw-token');
+    expect(call.headers.authorization).toBeUndefined();
+    expect(cycle.status).toBe('rollback-failed');
+    expect(cycle.rollback).toMatchObject({ rolledBack: false, reason: variables.rollbackReason });
+  });
+
+  it('when the hook does not answer within its timeout, then rolledBack is false and the reason says so', async () => {
+    const { variables, cycle } = await rollBack('shop-slow');
+    expect(variables.rolledBack).toBe(false);
+    expect(variables.rollbackReason).toContain('did not answer within 300 ms');
+    expect(cycle.status).toBe('rollback-failed');
+  });
+
+  it('when no hook is declared for the system, then nothing is called, rolledBack is false and the reason names the setting', async () => {
+    const before = received.length;
+    // A hook URL in the process variables is not a way to choose where a rollback goes.
+    const hookUrl = received[0] ? `http://${received[0].headers.host}/ok` : 'http://127.0.0.1:9/ok';
+    const { variables, cycle } = await rollBack('shop-unknown', { url: hookUrl, rollbackHook: { url: hookUrl }, rollbackHooks: [{ system: 'shop-unknown', url: hookUrl }] });
+    expect(received.length).toBe(before);
+    expect(variables.rolledBack).toBe(false);
+    expect(variables.rollbackReason).toContain('no rollback hook is configured for shop-unknown');
+    expect(cycle.status).toBe('rollback-failed');
+  });
+
+  it('when the hooks file is wrong or missing, then loading it (at server start) fails naming the setting', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'regenflow-hooks-'));
+    const file = join(folder, 'bad.yaml');
+    writeFileSync(file, 'hooks:\n  - { system: a, url: "ftp://example.org/x" }\n');
+    expect(() => loadRollbackHooks(file)).toThrow(/REGENFLOW_ROLLBACK_HOOKS.*url/);
+    expect(() => loadRollbackHooks(join(folder, 'missing.yaml'))).toThrow(/cannot read/);
+  });
+
+  describe('in the shipped dmedi-regeneration process, when the strategy did not help', () => {
+    const regenTopics = [...new Set(STRATEGIES.flatMap((strategy) => strategy.steps.map((step) => step.topic)).filter((topic) => topic.startsWith('regen.')))];
+
+    /** The system's agent: does every regen.* step (nothing changes: the system stays as it was). */
+    function serveAgent(): () => void {
+      let stopped = false;
+      void (async () => {
+        while (!stopped) {
+          const tasks = await app.engine.fetchAndLock({ workerId: 'shop-agent', maxTasks: 5, usePriority: false, topics: regenTopics.map((topicName) => ({ topicName, lockDuration: 30_000 })) });
+          for (const task of tasks) await app.engine.completeExternalTask(task.id, 'shop-agent', {});
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      return () => {
+        stopped = true;
+      };
+    }
+
+    /** A quiet system and threshold 0: a cycle runs, and entropy after equals entropy before, so it is not recovered. */
+    async function cycle(system: string) {
+      const instance = await app.engine.start({
+        processKey: 'dmedi-regeneration',
+        variables: { system, threshold: 0, windowSeconds: 60, baselineSeconds: 60, verifyWindowSeconds: 1, settleDuration: 'PT1S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
+      });
+      return instance.id;
+    }
+    const ends = (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
+
+    it('then with a working hook it ends "Rolled back", and without one a person is asked to roll back by hand', async () => {
+      const stopAgent = serveAgent();
+      try {
+        const hooked = await cycle('shop-process-ok');
+        const unhooked = await cycle('shop-process-unhooked');
+
+        const hookedEnd = await eventually(async () => {
+          const row = await app.engine.getInstance(hooked);
+          return row.status !== 'active' && row;
+        }, 60_000);
+        expect(hookedEnd.status).toBe('completed');
+        expect(hookedEnd.variables).toMatchObject({ rolledBack: true });
+        expect(await ends(hooked)).toEqual(expect.arrayContaining(['rollback', 'learn_failure', 'end_rolled_back']));
+        expect(received.some((request) => request.body.cycleInstanceId === hooked && request.body.system === 'shop-process-ok')).toBe(true);
+
+        // Without a hook: the process waits at the user task and does not claim a rollback.
+        const [task] = await eventually(async () => {
+          const tasks = await app.database.knex('user_tasks').where({ instance_id: unhooked });
+          return tasks.length > 0 && tasks;
+        }, 60_000);
+        expect(task).toMatchObject({ activity_id: 'rollback_by_hand' });
+        const waiting = await app.engine.getInstance(unhooked);
+        expect(waiting.status).toBe('active');
+        expect(waiting.variables).toMatchObject({ rolledBack: false });
+        expect(await ends(unhooked)).not.toContain('end_rolled_back');
+        expect((await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first()).status).toBe('rollback-failed');
+        expect(await app.database.knex('strategy_outcomes').where({ instance_id: unhooked }).first()).toMatchObject({ success: false });
+
+        await app.engine.completeUserTask(task.id);
+        await eventually(async () => (await app.engine.getInstance(unhooked)).status === 'completed');
+        expect(await ends(unhooked)).toEqual(expect.arrayContaining(['rollback_by_hand', 'record_manual_rollback', 'end_rolled_back_by_hand']));
+        const recorded = await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first();
+        expect(recorded.status).toBe('rolled-back-by-hand');
+        expect(recorded.rollback).toMatchObject({ rolledBack: true, byHand: true, automatic: { rolledBack: false, reason: expect.stringContaining('no rollback hook is configured') } });
+      } finally {
+        stopAgent();
+      }
+    }, 120_000);
+  });
+});

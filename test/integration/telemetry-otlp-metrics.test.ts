@@ -1,0 +1,193 @@
+import { gzipSync } from 'node:zlib';
+import { OTLPMetricExporter as OtlpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OtlpProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import { entropyTopics } from '../../service-tasks/entropy/topics.js';
+import type { HealthBreakdown } from '../../service-tasks/entropy/health.js';
+import { createEntropyStore } from '../../src/store/entropy-store.js';
+import { encodeMetricsResponse } from '../../src/telemetry/otlp-metrics-ingest.js';
+import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
+import { TEST_TOKENS, TEST_TOKENS_SETTING } from '../support/server-process.js';
+import { createTestApp } from '../support/test-app.js';
+
+const TELEMETRY_TOKEN = 'telemetry-metrics-token';
+const headers = { authorization: `Bearer ${TELEMETRY_TOKEN}` };
+
+/** A real OpenTelemetry MeterProvider whose reader exports to the server (flushed by hand). */
+function meterProvider(serviceName: string, exporter: PushMetricExporter) {
+  return new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName }),
+    readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })],
+  });
+}
+
+describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in health', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let base: string;
+
+  beforeAll(async () => {
+    app = await createTestApp({ env: { REGENFLOW_TOKENS: `${TEST_TOKENS_SETTING},telemetry:${TELEMETRY_TOKEN}` } });
+    base = `http://127.0.0.1:${await app.listen()}`;
+  });
+  afterAll(async () => {
+    await app.dispose();
+  });
+
+  const window = () => {
+    const end = new Date(Date.now() + 60_000);
+    return { baseline: { from: new Date(end.getTime() - 2_400_000), to: new Date(end.getTime() - 600_000) }, current: { from: new Date(end.getTime() - 600_000), to: end } };
+  };
+
+  it.each([
+    ['http/json', (url: string) => new OtlpJsonMetricExporter({ url, headers })],
+    ['http/protobuf', (url: string) => new OtlpProtobufMetricExporter({ url, headers })],
+    ['http/protobuf with gzip', (url: string) => new OtlpProtobufMetricExporter({ url, headers, compression: 'gzip' as never })],
+    ['http/json with gzip', (url: string) => new OtlpJsonMetricExporter({ url, headers, compression: 'gzip' as never })],
+  ])('when an OpenTelemetry SDK exports a gauge, a counter and a histogram by %s, then each point is stored and cumulative points add up once', async (protocol, makeExporter) => {
+    // Given an SDK (cumulative temporality, its default) exporting to the server
+    const serviceName = `payments-${protocol.replace(/\W+/g, '-')}`;
+    const provider = meterProvider(serviceName, makeExporter(`${base}/v1/metrics`));
+    const meter = provider.getMeter('payments-lib', '2.0.0');
+    meter.createObservableGauge('system.cpu.utilization', { unit: '1' }).addCallback((result) => result.observe(0.42, { 'cpu.logical_number': 0 }));
+    const errors = meter.createCounter('payments.errors', { unit: '{error}' });
+    const duration = meter.createHistogram('http.server.request.duration', { unit: 's' });
+
+    // When it records, exports, records more and exports again
+    for (let i = 0; i < 10; i++) duration.record(0.1, { 'http.route': '/pay' });
+    duration.record(2, { 'http.route': '/pay', 'error.type': '500' });
+    errors.add(3);
+    await provider.forceFlush();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 10; i++) duration.record(0.3, { 'http.route': '/pay' });
+    errors.add(2);
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    // Then the points are stored as sent, one row per series and export
+    const rows = await app.database.knex('metric_points').where({ service_name: serviceName }).orderBy(['name', 'time']);
+    const gauge = rows.filter((row) => row.name === 'system.cpu.utilization');
+    expect(gauge.length).toBeGreaterThanOrEqual(2);
+    expect(gauge[0]).toMatchObject({ kind: 'gauge', unit: '1', value: 0.42, scope_name: 'payments-lib', attributes: { 'cpu.logical_number': 0 } });
+    expect(rows.find((row) => row.name === 'payments.errors')).toMatchObject({ kind: 'sum', monotonic: true, temporality: 2, unit: '{error}' });
+    const histogram = rows.find((row) => row.name === 'http.server.request.duration' && !row.attributes['error.type']);
+    expect(histogram).toMatchObject({ kind: 'histogram', temporality: 2, unit: 's' });
+    expect(histogram.bucket_counts.length).toBe(histogram.bucket_bounds.length + 1);
+
+    // and aggregated in SQL, cumulative points differenced: 21 requests, 1 failed, 5 errors
+    const [durationAggregate, errorAggregate, utilizationAggregate] = await createEntropyStore(app.database.knex).aggregateMetrics(serviceName, window());
+    expect(durationAggregate).toMatchObject({ name: 'http.server.request.duration', kind: 'histogram' });
+    expect(durationAggregate!.current.countIncrease).toBe(21);
+    expect(durationAggregate!.current.failedCountIncrease).toBe(1);
+    expect(durationAggregate!.current.sumIncrease).toBeCloseTo(10 * 0.1 + 2 + 10 * 0.3, 9);
+    expect(errorAggregate).toMatchObject({ name: 'payments.errors', monotonic: true });
+    expect(errorAggregate!.current.increase).toBe(5);
+    expect(utilizationAggregate!.current.mean).toBeCloseTo(0.42, 9);
+
+    // and a service that sends only metrics is a system, judged by its metrics alone
+    const store = createEntropyStore(app.database.knex);
+    expect(await store.systems()).toContain(serviceName);
+    const measurement = await measureSystem(store, { system: serviceName, windowSeconds: 600, baselineSeconds: 1800, at: window().current.to });
+    const health = measurement.indicators.health as HealthBreakdown;
+    expect(health.metrics?.share).toBe(1);
+    expect(health.metrics?.components.map((component) => `${component.metric}:${component.rule}`).sort()).toEqual(['http.server.request.duration:errors', 'system.cpu.utilization:utilization']);
+    // 1 of 21 requests failed: errors 1 − (1/21)/0.25; utilization 42 % is fine
+    expect(measurement.health).toBeCloseTo((1 + (1 - 1 / 21 / 0.25)) / 2, 9);
+  });
+
+  const point = (overrides: Record<string, unknown> = {}) => ({ timeUnixNano: '1764000000000000000', asDouble: 0.5, attributes: [{ key: 'core', value: { intValue: '1' } }], ...overrides });
+  const request = (dataPoints: unknown[]) => ({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'inventory-metrics' } }] },
+        scopeMetrics: [{ scope: { name: 'raw' }, metrics: [{ name: 'system.memory.utilization', unit: '1', gauge: { dataPoints } }] }],
+      },
+    ],
+  });
+  const post = (body: string | Uint8Array, contentType: string, extra: Record<string, string> = {}) =>
+    fetch(`${base}/v1/metrics`, { method: 'POST', headers: { ...headers, 'content-type': contentType, ...extra }, body });
+
+  it('when some points of a request are invalid, then the valid ones are stored, the answer counts the rejected ones, and a resend stores nothing twice', async () => {
+    const body = request([point(), point({ timeUnixNano: 'yesterday' }), point({ asDouble: undefined })]);
+    const response = await post(gzipSync(JSON.stringify(body)), 'application/json', { 'content-encoding': 'gzip' });
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { partialSuccess: { rejectedDataPoints: string; errorMessage: string } };
+    expect(answer.partialSuccess.rejectedDataPoints).toBe('2');
+    expect(answer.partialSuccess.errorMessage).toContain('timeUnixNano');
+    // The same point again, its attributes in another order among equal keys: one series, one time.
+    await post(JSON.stringify(request([point()])), 'application/json');
+    const stored = await app.database.knex('metric_points').where({ service_name: 'inventory-metrics' });
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ value: 0.5, attributes: { core: 1 } });
+    expect(new Date(stored[0].time).toISOString()).toBe('2025-11-24T16:00:00.000Z');
+  });
+
+  it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {
+    const empty = await post(new Uint8Array(0), 'application/x-protobuf');
+    expect(empty.status).toBe(200);
+    expect(empty.headers.get('content-type')).toBe('application/x-protobuf');
+    expect(ProtobufMetricsSerializer.deserializeResponse(new Uint8Array(await empty.arrayBuffer()))).toEqual({});
+    // The partial success as the exporter's own decoder reads it (field numbers as published).
+    const partial = encodeMetricsResponse({ rejected: 2, errorMessage: 'data point 1: timeUnixNano' }, 'protobuf') as Buffer;
+    const decoded = ProtobufMetricsSerializer.deserializeResponse(new Uint8Array(partial)) as { partialSuccess?: { rejectedDataPoints?: unknown; errorMessage?: string } };
+    expect(Number(decoded.partialSuccess?.rejectedDataPoints)).toBe(2);
+    expect(decoded.partialSuccess?.errorMessage).toBe('data point 1: timeUnixNano');
+  });
+
+  it('when the body cannot be decoded, the content type is wrong or the token is missing or of another role, then the answer is 400, 415, 401 or 403', async () => {
+    const garbage = await post(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), 'application/x-protobuf');
+    expect(garbage.status).toBe(400);
+    expect(garbage.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const wrongShape = await post(JSON.stringify({ resourceMetrics: 'many' }), 'application/json');
+    expect(wrongShape.status).toBe(400);
+    expect(((await wrongShape.json()) as { code: string }).code).toBe('VALIDATION_FAILED');
+    expect((await post('points', 'text/plain')).status).toBe(415);
+    const anonymous = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(anonymous.status).toBe(401);
+    const worker = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKENS.worker}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(worker.status).toBe(403);
+  });
+
+  it('when a system saturates its CPU, then it is less healthy than the same spans without metrics, which score exactly as before', async () => {
+    // Given two systems with the same 40 minutes of healthy spans
+    const now = Date.now();
+    const spansOf = (system: string) => new SpanSimulator({ system, seed: 7, requestsPerSecond: 2 }).generate(new Date(now - 2_340_000), new Date(now));
+    await writeSpans(app.database.knex, spansOf('shop-with-metrics'));
+    await writeSpans(app.database.knex, spansOf('shop-without-metrics'));
+    // and one of them exporting a CPU utilization that sits at 98 % (a real SDK over HTTP)
+    const provider = meterProvider('shop-with-metrics', new OtlpProtobufMetricExporter({ url: `${base}/v1/metrics`, headers }));
+    provider
+      .getMeter('host')
+      .createObservableGauge('system.cpu.utilization', { unit: '1' })
+      .addCallback((result) => result.observe(0.98));
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    // When both are measured over the same windows
+    const store = createEntropyStore(app.database.knex);
+    const at = new Date(now + 60_000);
+    const measure = (system: string) => measureSystem(store, { system, windowSeconds: 600, baselineSeconds: 1800, at });
+    const withMetrics = await measure('shop-with-metrics');
+    const without = await measure('shop-without-metrics');
+
+    // Then the saturated one scores lower, and says which metric did it
+    expect(withMetrics.health).toBeLessThan(without.health);
+    const health = withMetrics.indicators.health as HealthBreakdown;
+    expect(health.metrics?.components).toEqual([expect.objectContaining({ metric: 'system.cpu.utilization', rule: 'utilization' })]);
+    // 98 % is 0.28 of the way from the 70 % knee to saturation: (1 − 0.98) / 0.3
+    expect(health.metrics!.components[0]!.score).toBeCloseTo(0.02 / 0.3, 9);
+    expect(health.spanScore).toBeCloseTo(without.health, 9);
+    expect(withMetrics.health).toBeCloseTo(0.7 * without.health + 0.3 * (0.02 / 0.3), 9);
+    // and the entropy.measure task says so in its output
+    const measureTask = entropyTopics({ entropyStore: store, engineControl: undefined as never }).find((task) => task.topic === 'entropy.measure')!;
+    const output = await measureTask.handler(measureTask.input.parse({ system: 'shop-with-metrics', windowSeconds: 600, baselineSeconds: 1800 }), { instanceId: 'none', processKey: 'none', idempotencyKey: 'none' } as never);
+    expect(measureTask.output.parse(output)).toMatchObject({ healthMetrics: ['system.cpu.utilization:utilization'] });
+    // and the one without metrics is judged by its spans alone, as before metrics existed
+    const plain = without.indicators.health as HealthBreakdown;
+    expect(plain.metrics).toBeUndefined();
+    expect(plain.spanScore).toBeUndefined();
+    expect(without.health).toBeCloseTo(0.4 * plain.errorScore + 0.35 * plain.latencyScore + 0.25 * plain.throughputScore, 12);
+  });
+});
