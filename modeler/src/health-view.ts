@@ -131,7 +131,7 @@ export function createHealthView(): View {
     element,
     show: refresh,
     onEvent(event) {
-      if (event.type === 'instance.ended' || event.type === 'instance.started') later();
+      if (event.type === 'instance.ended' || event.type === 'instance.started' || event.type === 'incident.created') later();
     },
   };
 }

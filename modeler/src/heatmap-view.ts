@@ -72,7 +72,7 @@ export function createHeatmapView(): View {
       await refresh();
     },
     onEvent(event) {
-      if (event.type === 'transition.committed') later();
+      if (event.type === 'transition.committed' || event.type === 'incident.created') later();
     },
   };
 }

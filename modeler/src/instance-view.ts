@@ -152,6 +152,7 @@ export function createInstanceView(): View {
       const concerns = (id: unknown) => id !== undefined && id !== null && id === instanceId;
       if (event.type === 'transition.committed' && (concerns(event.data?.instanceId) || concerns(event.data?.parentInstanceId))) later();
       if (event.type === 'instance.ended' && concerns(event.data?.id)) later();
+      if (event.type === 'incident.created' && concerns(event.data?.instanceId)) later();
       if (event.type === 'external-tasks.created') later();
     },
   };

@@ -14,7 +14,7 @@ export interface KnownTopic {
 }
 
 /** Engine events the browser UI follows; payloads are ids and keys, never variables. */
-export const STREAMED_EVENTS = ['instance.started', 'instance.ended', 'transition.committed', 'external-tasks.created', 'jobs.scheduled'] as const;
+export const STREAMED_EVENTS = ['instance.started', 'instance.ended', 'transition.committed', 'external-tasks.created', 'jobs.scheduled', 'incident.created'] as const;
 
 const HEARTBEAT_MS = 15_000;
 const DefinitionId = z.string().min(1).max(300);

@@ -111,6 +111,7 @@ export interface CorrelationResult {
  * after every commit that ran or ended an instance), `external-tasks.created` (topics),
  * `external-tasks.fetching` (workerId, topics: every fetch is a worker's heartbeat),
  * `external-task.failed` (ExternalTaskFailureReport, after a worker's failure report commits),
+ * `incident.created` ({ instanceId, processKey, activityId, type }, after its commit),
  * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }).
  */
 export class WorkflowEngine extends EventEmitter {
@@ -688,6 +689,7 @@ export class WorkflowEngine extends EventEmitter {
       });
       return externalTaskAttempt(trx, task.instance_id, task.execution_id, reportedAt);
     });
+    if (retries === 0) this.emit('incident.created', { instanceId: task.instance_id, processKey: task.process_key, activityId: task.activity_id, type: 'failedExternalTask' });
     this.emit('external-task.failed', {
       instance: await this.getInstance(task.instance_id),
       taskId,
@@ -807,10 +809,11 @@ export class WorkflowEngine extends EventEmitter {
       const message = error instanceof Error ? error.message : String(error);
       const left = await jobsStore.failJob(this.knex, job, message, this.options.jobRetryDelayMs);
       if (left === 0 && job.retries > 0 && job.instance_id) {
+        const processKey = (await this.getInstance(job.instance_id)).process_key;
         await this.knex('incidents').insert({
           id: randomUUID(),
           instance_id: job.instance_id,
-          process_key: (await this.getInstance(job.instance_id)).process_key,
+          process_key: processKey,
           activity_id: job.activity_id,
           type: 'failedJob',
           message,
@@ -818,6 +821,7 @@ export class WorkflowEngine extends EventEmitter {
           trigger: JSON.stringify({ kind: job.kind }),
           job_id: job.id,
         });
+        this.emit('incident.created', { instanceId: job.instance_id, processKey, activityId: job.activity_id ?? null, type: 'failedJob' });
       }
       return error;
     }
@@ -1058,6 +1062,9 @@ export class WorkflowEngine extends EventEmitter {
     this.emit('transition.outcome', { instance: row, event, outcome } satisfies CommittedTransition);
     if (outcome.externalTasks.length) this.emit('external-tasks.created', outcome.externalTasks.map((task) => task.topic));
     if (outcome.timers.length || outcome.callActivities.length || row.parent_instance_id) this.emit('jobs.scheduled');
+    for (const failure of outcome.handlerFailures) {
+      this.emit('incident.created', { instanceId: row.id, processKey: row.process_key, activityId: failure.activityId, type: 'failedHandler' });
+    }
     if (row.status !== 'active') this.emit('instance.ended', { id: row.id, status: row.status, processKey: row.process_key });
   }
 }

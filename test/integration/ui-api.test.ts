@@ -80,6 +80,14 @@ describe('UI API', () => {
     await eventually(async () => received.includes('event: transition.committed'));
     const committed = received.split('\n\n').find((frame) => frame.startsWith('event: transition.committed'))!;
     expect(JSON.parse(committed.split('data: ')[1]!)).toMatchObject({ instanceId: moving.id, parentInstanceId: null, processKey: 'ui_moves' });
+
+    // A worker's last failed attempt raises an incident outside any transition: the stream says so.
+    const failing = await app.engine.start({ processKey: 'ui_moves' });
+    const [attempt] = await app.engine.fetchAndLock({ workerId: 'ui-worker', maxTasks: 1, usePriority: false, topics: [{ topicName: 'ui.moves', lockDuration: 10_000 }] });
+    await app.engine.externalTaskFailure(attempt!.id, 'ui-worker', { errorMessage: 'down', retries: 0, retryTimeout: 0 });
+    await eventually(async () => received.includes('event: incident.created'));
+    const incident = received.split('\n\n').find((frame) => frame.startsWith('event: incident.created'))!;
+    expect(JSON.parse(incident.split('data: ')[1]!)).toEqual({ instanceId: failing.id, processKey: 'ui_moves', activityId: 'work', type: 'failedExternalTask' });
     controller.abort();
     await reading;
   });
@@ -91,7 +99,7 @@ describe('UI API', () => {
     const locked = await worker('POST', '/engine-rest/external-task/fetchAndLock', { workerId: 'ui-test', maxTasks: 1, topics: [{ topicName: 'ui.remote', lockDuration: 10_000 }] });
     expect(locked.body).toHaveLength(1);
     await worker('POST', `/engine-rest/external-task/${locked.body[0].id}/failure`, { workerId: 'ui-test', errorMessage: 'remote down', retries: 0, retryTimeout: 0 });
-    await eventually(async () => (await call('GET', '/api/incidents')).body.length === 1);
+    await eventually(async () => (await call('GET', '/api/incidents?processKey=ui_flow')).body.length === 1);
 
     const { status, body } = await call('GET', `/api/process-definitions/${encodeURIComponent(definition.id)}/activity-stats`);
     expect(status).toBe(200);
