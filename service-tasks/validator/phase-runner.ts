@@ -50,7 +50,8 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
         ...(endpoint && {
           OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
           OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/v1/traces`,
-          // No OTEL_EXPORTER_OTLP_PROTOCOL: the capture takes JSON and protobuf, so the exporter's own choice stands.
+          // The capture speaks OTLP/HTTP (JSON or protobuf): an SDK whose default is gRPC must not pick it.
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
           OTEL_TRACES_EXPORTER: 'otlp',
         }),
       },

@@ -281,8 +281,10 @@ export class WorkflowEngine extends EventEmitter {
         continue; // a setting this node lacks: keep the schedule the deploying node armed
       }
       if (resolved.expression === payload.expression && start.timerType === payload.timerType) continue;
+      // A job leased by a node that died is re-armed too: its next fire would keep the old text.
       const moved = await this.knex('jobs')
-        .where({ id: job.id, locked_by: null })
+        .where({ id: job.id })
+        .andWhere((query) => query.whereNull('locked_by').orWhere('locked_until', '<', now))
         .update({
           due_at: resolved.first.dueAt,
           payload: JSON.stringify({ timerType: start.timerType, expression: resolved.expression, remaining: resolved.first.remaining }),

@@ -50,7 +50,7 @@ describe('timer starts that read server settings', () => {
     await drop();
   });
 
-  it('when the evolution cadence is set to hourly, then the shipped evolution cycle is armed for the next hour, and a restart with another cadence re-arms it', async () => {
+  it('when the evolution cadence is set to hourly, then the shipped evolution cycle is armed for the next hour, and a restart with another cadence re-arms it, also from the lease of a node that died', async () => {
     // Given a node with an hourly cadence deploys the shipped processes
     const first = await startNode({ REGENFLOW_EVOLUTION_CADENCE: 'R/PT1H' });
     const deployedAt = Date.now();
@@ -61,6 +61,8 @@ describe('timer starts that read server settings', () => {
     expect(new Date(armed.due_at).getTime() - deployedAt).toBeLessThan(1.05 * HOUR);
     await first.close();
     nodes.pop();
+    // ...and a node that died while it held the timer's lease
+    await database.knex('jobs').where({ id: armed.id }).update({ locked_by: 'dead-node', locked_until: new Date(Date.now() - 1000) });
 
     // When the server restarts with a six-hour cadence and deploys the same files again
     const restartedAt = Date.now();
