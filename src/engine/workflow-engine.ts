@@ -880,11 +880,7 @@ export class WorkflowEngine extends EventEmitter {
           const deleted = await trx('jobs').where({ id: job.id }).delete();
           if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
         };
-        await this.transition(
-          job.instance_id as string,
-          { type: 'complete-call-activity', executionId: payload.executionId, variables: payload.variables },
-          claimed,
-        );
+        await this.handBack(job, { type: 'complete-call-activity', executionId: payload.executionId, variables: payload.variables }, claimed);
         return;
       }
       case 'call-failed': {
@@ -893,8 +889,8 @@ export class WorkflowEngine extends EventEmitter {
           const deleted = await trx('jobs').where({ id: job.id }).delete();
           if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
         };
-        await this.transition(
-          job.instance_id as string,
+        await this.handBack(
+          job,
           { type: 'fail-call-activity', executionId: payload.executionId, errorCode: payload.errorCode, errorMessage: payload.errorMessage },
           claimed,
         );
@@ -902,6 +898,23 @@ export class WorkflowEngine extends EventEmitter {
       }
       default:
         throw new AppError('UNKNOWN_JOB', `job ${job.id} has unknown kind ${String(job.kind)}`);
+    }
+  }
+
+  /**
+   * Hands a child's end back to its parent. A parent that has ended meanwhile (failed on a
+   * sibling's error, completed through a boundary event, cancelled) has nothing left to hand
+   * it to: the job goes, as a timer's does, rather than failing into an incident.
+   */
+  private async handBack(job: jobsStore.JobRow, event: TransitionEvent, claimed: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+    try {
+      await this.transition(job.instance_id as string, event, claimed);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'INSTANCE_ENDED') {
+        await this.knex('jobs').where({ id: job.id }).delete();
+        return;
+      }
+      throw error;
     }
   }
 
