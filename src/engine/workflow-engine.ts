@@ -415,24 +415,21 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   async cancel(instanceId: string, reason = 'cancelled', audit?: AuditEntry): Promise<void> {
-    const ended: string[] = [instanceId];
+    let descendants: InstanceRow[] = [];
     await this.withRetries(instanceId, async () => {
       const row = await this.getInstance(instanceId);
       if (row.status !== 'active') throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${row.status})`);
-      ended.length = 1;
-      await this.knex.transaction(async (trx) => {
+      descendants = await this.knex.transaction(async (trx) => {
         await endInstance(trx, row, 'cancelled', reason);
-        const children = await trx('process_instances').where({ parent_instance_id: instanceId, status: 'active' }).select('id');
-        for (const child of children) {
-          const childRow = await trx('process_instances').where({ id: child.id }).first();
-          await endInstance(trx, childRow, 'cancelled', `parent ${instanceId} cancelled`);
-          ended.push(child.id);
-        }
+        const orphans = await this.endDescendants(trx, instanceId, 'cancelled');
         if (audit) await appendAuditEntry(trx, { ...audit, instanceId });
+        return orphans;
       });
     });
-    for (const id of ended) this.emit('transition.outcome', { instance: await this.getInstance(id), event: null, outcome: null } satisfies CommittedTransition);
-    this.emit('instance.ended', { id: instanceId, status: 'cancelled', processKey: (await this.getInstance(instanceId)).process_key });
+    const cancelled = await this.getInstance(instanceId);
+    this.emit('transition.outcome', { instance: cancelled, event: null, outcome: null } satisfies CommittedTransition);
+    this.announceOrphans(descendants);
+    this.emit('instance.ended', { id: instanceId, status: 'cancelled', processKey: cancelled.process_key });
   }
 
   async setVariables(instanceId: string, variables: Variables, audit?: AuditEntry): Promise<InstanceRow> {
@@ -969,7 +966,7 @@ export class WorkflowEngine extends EventEmitter {
             .update({ resolved_at: new Date() });
         }
         await this.afterTransition(trx, updated, outcome, children);
-        if (updated.status === 'failed') orphans = await this.endChildren(trx, updated.id, `parent ${updated.id} failed`);
+        if (updated.status !== 'active') orphans = await this.endDescendants(trx, updated.id, updated.status);
         return updated;
       });
       this.emit('transition.committed', {
@@ -979,10 +976,7 @@ export class WorkflowEngine extends EventEmitter {
         seconds: (performance.now() - startedAt) / 1000,
       });
       this.announce(row, outcome, event);
-      for (const orphan of orphans) {
-        this.emit('transition.outcome', { instance: orphan, event: null, outcome: null } satisfies CommittedTransition);
-        this.emit('instance.ended', { id: orphan.id, status: orphan.status, processKey: orphan.process_key });
-      }
+      this.announceOrphans(orphans);
       for (const child of children) this.announceAll(child, child.row ?? { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
     });
@@ -1060,15 +1054,32 @@ export class WorkflowEngine extends EventEmitter {
     }
   }
 
-  /** Cancels the active instances an ended instance's call activities started (as a cancel does). */
-  private async endChildren(trx: Knex.Transaction, parentId: string, reason: string): Promise<InstanceRow[]> {
+  /**
+   * Cancels the active instances below an ended one, at every depth, in its commit: a child
+   * whose parent ended (failed, completed past it through a boundary event, cancelled) has
+   * nobody to hand its result to. The reason names the parent and how it ended. A child
+   * moved meanwhile fails the version guard, and the whole transition is retried.
+   */
+  private async endDescendants(trx: Knex.Transaction, rootId: string, how: string): Promise<InstanceRow[]> {
     const ended: InstanceRow[] = [];
-    const children: InstanceRow[] = await trx('process_instances').where({ parent_instance_id: parentId, status: 'active' });
-    for (const child of children) {
-      await endInstance(trx, child, 'cancelled', reason);
-      ended.push(await trx('process_instances').where({ id: child.id }).first());
+    for (let parents = [rootId]; parents.length; ) {
+      const children: InstanceRow[] = await trx('process_instances').whereIn('parent_instance_id', parents).where({ status: 'active' });
+      for (const child of children) {
+        const parentId = child.parent_instance_id as string;
+        await endInstance(trx, child, 'cancelled', `parent ${parentId} ${parentId === rootId ? how : 'cancelled'}`);
+        ended.push(await trx('process_instances').where({ id: child.id }).first());
+      }
+      parents = children.map((child) => child.id);
     }
     return ended;
+  }
+
+  /** Instances cancelled with their parent: their spans (open activities, root) and ends. */
+  private announceOrphans(orphans: InstanceRow[]): void {
+    for (const orphan of orphans) {
+      this.emit('transition.outcome', { instance: orphan, event: null, outcome: null } satisfies CommittedTransition);
+      this.emit('instance.ended', { id: orphan.id, status: orphan.status, processKey: orphan.process_key });
+    }
   }
 
   private announce(row: InstanceRow, outcome: TransitionOutcome, event: TransitionEvent | null): void {
