@@ -417,24 +417,21 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   async cancel(instanceId: string, reason = 'cancelled', audit?: AuditEntry): Promise<void> {
-    const ended: string[] = [instanceId];
+    let descendants: InstanceRow[] = [];
     await this.withRetries(instanceId, async () => {
       const row = await this.getInstance(instanceId);
       if (row.status !== 'active') throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${row.status})`);
-      ended.length = 1;
-      await this.knex.transaction(async (trx) => {
+      descendants = await this.knex.transaction(async (trx) => {
         await endInstance(trx, row, 'cancelled', reason);
-        const children = await trx('process_instances').where({ parent_instance_id: instanceId, status: 'active' }).select('id');
-        for (const child of children) {
-          const childRow = await trx('process_instances').where({ id: child.id }).first();
-          await endInstance(trx, childRow, 'cancelled', `parent ${instanceId} cancelled`);
-          ended.push(child.id);
-        }
+        const orphans = await this.endDescendants(trx, instanceId, 'cancelled');
         if (audit) await appendAuditEntry(trx, { ...audit, instanceId });
+        return orphans;
       });
     });
-    for (const id of ended) this.emit('transition.outcome', { instance: await this.getInstance(id), event: null, outcome: null } satisfies CommittedTransition);
-    this.emit('instance.ended', { id: instanceId, status: 'cancelled', processKey: (await this.getInstance(instanceId)).process_key });
+    const cancelled = await this.getInstance(instanceId);
+    this.emit('transition.outcome', { instance: cancelled, event: null, outcome: null } satisfies CommittedTransition);
+    this.announceOrphans(descendants);
+    this.emit('instance.ended', { id: instanceId, status: 'cancelled', processKey: cancelled.process_key });
   }
 
   async setVariables(instanceId: string, variables: Variables, audit?: AuditEntry): Promise<InstanceRow> {
@@ -882,11 +879,7 @@ export class WorkflowEngine extends EventEmitter {
           const deleted = await trx('jobs').where({ id: job.id }).delete();
           if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
         };
-        await this.transition(
-          job.instance_id as string,
-          { type: 'complete-call-activity', executionId: payload.executionId, variables: payload.variables },
-          claimed,
-        );
+        await this.handBack(job, { type: 'complete-call-activity', executionId: payload.executionId, variables: payload.variables }, claimed);
         return;
       }
       case 'call-failed': {
@@ -895,8 +888,8 @@ export class WorkflowEngine extends EventEmitter {
           const deleted = await trx('jobs').where({ id: job.id }).delete();
           if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
         };
-        await this.transition(
-          job.instance_id as string,
+        await this.handBack(
+          job,
           { type: 'fail-call-activity', executionId: payload.executionId, errorCode: payload.errorCode, errorMessage: payload.errorMessage },
           claimed,
         );
@@ -904,6 +897,23 @@ export class WorkflowEngine extends EventEmitter {
       }
       default:
         throw new AppError('UNKNOWN_JOB', `job ${job.id} has unknown kind ${String(job.kind)}`);
+    }
+  }
+
+  /**
+   * Hands a child's end back to its parent. A parent that has ended meanwhile (failed on a
+   * sibling's error, completed through a boundary event, cancelled) has nothing left to hand
+   * it to: the job goes, as a timer's does, rather than failing into an incident.
+   */
+  private async handBack(job: jobsStore.JobRow, event: TransitionEvent, claimed: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+    try {
+      await this.transition(job.instance_id as string, event, claimed);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'INSTANCE_ENDED') {
+        await this.knex('jobs').where({ id: job.id }).delete();
+        return;
+      }
+      throw error;
     }
   }
 
@@ -958,7 +968,7 @@ export class WorkflowEngine extends EventEmitter {
             .update({ resolved_at: new Date() });
         }
         await this.afterTransition(trx, updated, outcome, children);
-        if (updated.status === 'failed') orphans = await this.endChildren(trx, updated.id, `parent ${updated.id} failed`);
+        if (updated.status !== 'active') orphans = await this.endDescendants(trx, updated.id, updated.status);
         return updated;
       });
       this.emit('transition.committed', {
@@ -968,10 +978,7 @@ export class WorkflowEngine extends EventEmitter {
         seconds: (performance.now() - startedAt) / 1000,
       });
       this.announce(row, outcome, event);
-      for (const orphan of orphans) {
-        this.emit('transition.outcome', { instance: orphan, event: null, outcome: null } satisfies CommittedTransition);
-        this.emit('instance.ended', { id: orphan.id, status: orphan.status, processKey: orphan.process_key });
-      }
+      this.announceOrphans(orphans);
       for (const child of children) this.announceAll(child, child.row ?? { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
     });
@@ -1049,15 +1056,32 @@ export class WorkflowEngine extends EventEmitter {
     }
   }
 
-  /** Cancels the active instances an ended instance's call activities started (as a cancel does). */
-  private async endChildren(trx: Knex.Transaction, parentId: string, reason: string): Promise<InstanceRow[]> {
+  /**
+   * Cancels the active instances below an ended one, at every depth, in its commit: a child
+   * whose parent ended (failed, completed past it through a boundary event, cancelled) has
+   * nobody to hand its result to. The reason names the parent and how it ended. A child
+   * moved meanwhile fails the version guard, and the whole transition is retried.
+   */
+  private async endDescendants(trx: Knex.Transaction, rootId: string, how: string): Promise<InstanceRow[]> {
     const ended: InstanceRow[] = [];
-    const children: InstanceRow[] = await trx('process_instances').where({ parent_instance_id: parentId, status: 'active' });
-    for (const child of children) {
-      await endInstance(trx, child, 'cancelled', reason);
-      ended.push(await trx('process_instances').where({ id: child.id }).first());
+    for (let parents = [rootId]; parents.length; ) {
+      const children: InstanceRow[] = await trx('process_instances').whereIn('parent_instance_id', parents).where({ status: 'active' });
+      for (const child of children) {
+        const parentId = child.parent_instance_id as string;
+        await endInstance(trx, child, 'cancelled', `parent ${parentId} ${parentId === rootId ? how : 'cancelled'}`);
+        ended.push(await trx('process_instances').where({ id: child.id }).first());
+      }
+      parents = children.map((child) => child.id);
     }
     return ended;
+  }
+
+  /** Instances cancelled with their parent: their spans (open activities, root) and ends. */
+  private announceOrphans(orphans: InstanceRow[]): void {
+    for (const orphan of orphans) {
+      this.emit('transition.outcome', { instance: orphan, event: null, outcome: null } satisfies CommittedTransition);
+      this.emit('instance.ended', { id: orphan.id, status: orphan.status, processKey: orphan.process_key });
+    }
   }
 
   private announce(row: InstanceRow, outcome: TransitionOutcome, event: TransitionEvent | null): void {

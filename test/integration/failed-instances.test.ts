@@ -194,6 +194,67 @@ describe('failed instances: an unhandled BPMN error', () => {
     expect(await metric('regenflow_instances_failed_total', 'caught_boundary')).toBeUndefined();
   });
 
+  it('when an error end event without errorRef throws and nothing catches it, then the instance fails with code unknown', async () => {
+    // Given an error end event that names no error
+    const xml = bpmn(
+      'uncaught_anonymous',
+      `<bpmn:startEvent id="start" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="boom" />`,
+    );
+    await app.engine.deploy([{ name: 'uncaught_anonymous.bpmn', xml }]);
+
+    // When it runs
+    const started = await app.engine.start({ processKey: 'uncaught_anonymous' });
+
+    // Then it failed like any uncaught error, with the code unknown
+    expect(started.status).toBe('failed');
+    const row = await expectFailed(started.id, 'uncaught_anonymous', 'boom', 'unknown');
+    expect(row.error_message).toBe('unhandled BPMN error unknown (thrown by boom)');
+  });
+
+  it('when an error end event without errorRef is thrown under a catch-all boundary event or a catch-all event sub-process, then it is caught and the instance completes', async () => {
+    // Given the unreferenced throw in a sub-process with an error boundary event that names no error either,
+    // and at process level under an error event sub-process that names none
+    const boundary = bpmn(
+      'anonymous_boundary',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="inner">
+        <bpmn:startEvent id="inner_start" />
+        <bpmn:endEvent id="inner_boom"><bpmn:errorEventDefinition /></bpmn:endEvent>
+        <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="inner_boom" />
+      </bpmn:subProcess>
+      <bpmn:boundaryEvent id="caught" attachedToRef="inner"><bpmn:errorEventDefinition /></bpmn:boundaryEvent>
+      <bpmn:endEvent id="end" /><bpmn:endEvent id="handled" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+      <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="end" />
+      <bpmn:sequenceFlow id="f3" sourceRef="caught" targetRef="handled" />`,
+    );
+    const eventSubProcess = bpmn(
+      'anonymous_event_sub',
+      `<bpmn:startEvent id="start" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="boom" />
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+    );
+    await app.engine.deploy([{ name: 'anonymous_boundary.bpmn', xml: boundary }]);
+    await app.engine.deploy([{ name: 'anonymous_event_sub.bpmn', xml: eventSubProcess }]);
+
+    // When they run
+    const first = await app.engine.start({ processKey: 'anonymous_boundary' });
+    const second = await app.engine.start({ processKey: 'anonymous_event_sub' });
+
+    // Then both complete along their handling paths
+    expect(first).toMatchObject({ status: 'completed', error_message: null });
+    expect(second).toMatchObject({ status: 'completed', error_message: null });
+    expect(await app.database.knex('history').where({ instance_id: first.id, event: 'end' }).pluck('activity_id')).toContain('handled');
+    expect(await app.database.knex('history').where({ instance_id: second.id, event: 'end' }).pluck('activity_id')).toContain('on_error_end');
+  });
+
   it('when a built-in handler throws a BpmnErrorSignal with no boundary event, then the instance fails after a wait state, naming code, message and task', async () => {
     // Given a user task, then a service task whose handler raises a BPMN error nobody catches
     const xml = sequence('uncaught_signal', [

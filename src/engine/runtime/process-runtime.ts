@@ -148,19 +148,21 @@ export class ProcessRuntime {
     const uncaughtThrows = new Set<string>();
     listener.on('activity.catch', (api) => {
       const sourceId = api.content.source?.id;
-      if (!sourceId || api.content.error?.type !== 'bpmn:Error') return;
+      if (!sourceId || !isThrownError(api.content.error)) return;
       caughtFrom.set(sourceId, (caughtFrom.get(sourceId) ?? 0) + 1);
     });
     listener.on('activity.throw', (api) => {
       const error = api.content.message;
-      if (error?.type !== 'bpmn:Error' || failure) return;
+      if (!isThrownError(error) || failure) return;
       const caught = caughtFrom.get(api.id) ?? 0;
       if (caught > 0) return void caughtFrom.set(api.id, caught - 1);
-      const code = String(error.code ?? error.id ?? 'unknown');
-      const message = String(error.name ?? error.code ?? '');
+      // Without an errorRef there is no code or name: bpmn-elements calls it `anonymous`.
+      const referenced = error.type === 'bpmn:Error';
+      const code = String((referenced && (error.code ?? error.id)) || 'unknown');
+      const message = referenced ? String(error.name ?? error.code ?? '') : '';
       uncaughtThrows.add(api.executionId);
       closed.add(api.executionId);
-      stamp('error', api, withParent(api, { error: message, errorCode: code, uncaught: true }));
+      stamp('error', api, withParent(api, { error: message || 'error end event without errorRef', errorCode: code, uncaught: true }));
       failure = new UncaughtError(describeUncaught(api.id, code, message));
       engine.stop();
     });
@@ -448,6 +450,15 @@ async function settle(inflight: Set<Promise<unknown>>, timers: TransitionTimers,
     await new Promise((resolve) => setImmediate(resolve));
     if (!inflight.size) return;
   }
+}
+
+/**
+ * What an error end event throws: its bpmn:Error, or, without an errorRef, bpmn-elements'
+ * anonymous error (`{ name: 'anonymous', referenceType: 'throw' }`), which only a catch-all
+ * error event (no errorRef either) catches. Other throws (escalation, signal, ...) are not errors.
+ */
+function isThrownError(message: any): boolean {
+  return message?.type === 'bpmn:Error' || message?.referenceType === 'throw';
 }
 
 /** An error end event whose error nothing caught (raised from the listener, which stops the run). */
