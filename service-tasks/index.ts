@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../src/config.js';
@@ -61,7 +60,8 @@ export function createWorktreeRunner(config: Config, kept?: KeptWorktreeStore): 
     repositoryRoots: list(config.REGENFLOW_AGENT_REPOSITORIES),
     envAllowList: list(config.REGENFLOW_AGENT_ENV),
     kept,
-    nodeId: config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`,
+    // Unset, the runner keeps an id in its work folder: hostname-pid would change at every restart.
+    nodeId: config.REGENFLOW_NODE_ID,
   });
 }
 

@@ -14,6 +14,8 @@ export interface ServiceTaskDefinition<I extends z.ZodType = z.ZodType, O extend
   input: I;
   output: O;
   mode: 'inline' | 'worker';
+  /** Codes of the BPMN errors the handler throws: a process using the topic must catch them, or the instance ends failed. */
+  bpmnErrors?: readonly string[];
   handler(input: z.infer<I>, context: InlineHandlerContext): Promise<z.infer<O>>;
 }
 

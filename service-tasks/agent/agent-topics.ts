@@ -110,6 +110,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     topic: 'agent.sync',
     description: 'merges every agent branch into the feature branch (a conflict is the BPMN error MERGE_CONFLICT)',
     mode: 'worker',
+    bpmnErrors: ['MERGE_CONFLICT'],
     input: z.object({ workItems: z.array(WorkItemSchema).min(1), repository: Repository, baseRef: Ref, feature: kebab }),
     output: z.object({ featureBranch: FeatureBranch, featureCommit: z.string(), merged: z.array(z.string()) }),
     handler: async ({ workItems, repository, baseRef, feature }, context) => {
@@ -183,6 +184,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     topic,
     description: `runs the ${topic} command profile in a worktree of the repository at ref (failure is the BPMN error ${errorCode})`,
     mode: 'worker',
+    bpmnErrors: [errorCode],
     input: z.object({ repository: Repository, ref: Ref }),
     output: z.object({ [topic.replace('.', '_')]: z.object({ durationMs: z.number(), commands: z.array(CommandSummary) }) }),
     handler: async ({ repository, ref }, context) => {

@@ -1,4 +1,5 @@
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../../src/errors.js';
 import { insideRoot, runCommand, type CommandResult, type CommandSpec } from './command-runner.js';
@@ -20,7 +21,11 @@ export interface WorktreeRunnerOptions {
   gitTimeoutMs?: number;
   /** Where kept worktrees are recorded, so another node or a restart can remove them. @default in memory */
   kept?: KeptWorktreeStore;
-  /** This node's id, recorded with what it keeps. @default 'local' */
+  /**
+   * This node's id, recorded with what it keeps: only the node with this id removes (and
+   * forgets) a kept worktree it cannot see. @default an id kept in the work folder, so a
+   * restart (or another node on the same work folder) is the same node
+   */
   nodeId?: string;
 }
 
@@ -78,6 +83,7 @@ export class WorktreeRunner {
   /** Worktrees kept for later tasks, recorded where every node sees them. */
   private readonly kept: KeptWorktreeStore;
   private readonly git: (args: string[], cwd: string) => Promise<CommandResult>;
+  private ownId?: Promise<string>;
 
   constructor(private readonly options: WorktreeRunnerOptions) {
     this.kept = options.kept ?? memoryKeptWorktrees();
@@ -178,9 +184,14 @@ export class WorktreeRunner {
     } finally {
       if (!task.keep || task.branch) await this.remove(repository, folder);
       else {
-        const replaced = await this.kept.keep({ key: task.key, repository, folder, instanceId: task.instanceId ?? null, nodeId: this.options.nodeId ?? 'local' });
-        // Another node kept this key before: its copy is stale now.
-        if (replaced) await this.removeRecorded(replaced);
+        const replaced = await this.kept.keep({ key: task.key, repository, folder, instanceId: task.instanceId ?? null, nodeId: await this.nodeId() });
+        // Another node kept this key before: its copy is stale now. When it cannot be removed from
+        // here (another disk; the same path may be our own copy), its record moves to a key of its
+        // own, so its node still finds it.
+        if (replaced) {
+          const removed = replaced.folder !== folder && (await this.removeRecorded(replaced));
+          if (!removed) await this.kept.keep({ ...replaced, key: `${replaced.key}@${replaced.nodeId}` });
+        }
         // The instance may have ended while the commands ran: its release has passed this worktree by.
         const orphaned = task.instanceId ? (await this.kept.orphans()).find((worktree) => worktree.key === task.key) : undefined;
         if (orphaned) await this.release(orphaned);
@@ -202,8 +213,12 @@ export class WorktreeRunner {
     const repository = await this.repository(repositoryPath);
     const folder = await this.folder(key);
     const recorded = await this.kept.find(key);
-    if (recorded && recorded.folder !== folder) await this.removeRecorded(recorded);
     await this.remove(repository, folder);
+    if (recorded && recorded.nodeId !== (await this.nodeId())) {
+      // Another node's copy at our own path is on its disk, not ours: what we removed was not it.
+      const removed = recorded.folder !== folder && (await this.removeRecorded(recorded));
+      if (!removed) return;
+    }
     await this.kept.forget(key);
   }
 
@@ -226,10 +241,14 @@ export class WorktreeRunner {
   }
 
   /**
-   * Removes a recorded worktree. Below this node's work folder it is removed like any of
-   * ours; elsewhere (another node's work folder on a shared disk) only `git worktree
-   * remove` in the repository may touch it, and git refuses any folder that is not one of
-   * that repository's worktrees. False when the repository is not allowed here.
+   * Removes a recorded worktree; true when its record may be forgotten. One this node kept
+   * (its node id, below its work folder) is removed like any of ours. Another node's may lie
+   * on a disk this node does not see, at a path that means another folder here (nodes with
+   * the same data-folder layout), so a path is no proof: only `git worktree remove` in the
+   * repository touches it (git refuses any folder that is not one of that repository's
+   * worktrees), no prune (that would drop the metadata of worktrees on disks this node does
+   * not see), and unless git removed it the record stays for its node's start-up cleanup.
+   * False when the repository is not allowed here.
    */
   private async removeRecorded(worktree: KeptWorktree): Promise<boolean> {
     let repository: string;
@@ -238,19 +257,33 @@ export class WorktreeRunner {
     } catch {
       return false;
     }
-    const ours = await insideRoot(join(this.options.workRoot, 'worktrees'), worktree.folder).then(
+    const mine = worktree.nodeId === (await this.nodeId());
+    const below = await insideRoot(join(this.options.workRoot, 'worktrees'), worktree.folder).then(
       () => true,
       () => false,
     );
-    if (ours) {
+    if (mine && below) {
       await this.remove(repository, worktree.folder);
       return true;
     }
-    await this.exclusive(repository, async () => {
-      const removed = await this.git(['worktree', 'remove', '--force', worktree.folder], repository);
-      if (removed.exitCode !== 0) await this.git(['worktree', 'prune'], repository);
-    });
-    return true;
+    const removed = await this.exclusive(repository, () => this.git(['worktree', 'remove', '--force', worktree.folder], repository));
+    return removed.exitCode === 0 || mine;
+  }
+
+  /** This node's id for kept worktrees: the configured one, else one kept in the work folder (so it survives a restart). */
+  private nodeId(): Promise<string> {
+    this.ownId ??= (async () => {
+      if (this.options.nodeId) return this.options.nodeId;
+      const file = join(this.options.workRoot, 'node-id');
+      const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+      if (kept) return kept;
+      await mkdir(this.options.workRoot, { recursive: true });
+      const made = `work-${randomUUID()}`;
+      // `wx`: two nodes starting on one work folder agree on the first id written.
+      await writeFile(file, made, { flag: 'wx' }).catch(() => {});
+      return (await readFile(file, 'utf8')).trim();
+    })();
+    return this.ownId;
   }
 
   private async folder(key: string): Promise<string> {
@@ -289,7 +322,7 @@ function memoryKeptWorktrees(): KeptWorktreeStore {
     async keep(worktree) {
       const before = kept.get(worktree.key);
       kept.set(worktree.key, worktree);
-      return before && (before.folder !== worktree.folder || before.repository !== worktree.repository) ? before : undefined;
+      return before && (before.folder !== worktree.folder || before.repository !== worktree.repository || before.nodeId !== worktree.nodeId) ? before : undefined;
     },
     find: async (key) => kept.get(key),
     forget: async (key) => void kept.delete(key),

@@ -68,6 +68,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
       topic: `validator.${name}`,
       description: `validation phase ${name}: its configured command, run in the repository's worktree; a required phase that fails raises PHASE_FAILED`,
       mode: 'worker',
+      bpmnErrors: ['PHASE_FAILED'],
       input: Target,
       output: z.object({ [`phase_${name}`]: PhaseResultSchema, lastPhase: z.string() }),
       handler: async ({ repository, ref }, context) => {

@@ -18,7 +18,7 @@ const fromRow = (row: { key: string; repository: string; folder: string; instanc
 
 /** Where the worktree runner records the worktrees it keeps between tasks, for every node to find. */
 export interface KeptWorktreeStore {
-  /** Records (or re-points) a kept worktree; returns the one it replaced, if it lay elsewhere. */
+  /** Records (or re-points) a kept worktree; returns the one it replaced, if it lay elsewhere or on another node. */
   keep(worktree: KeptWorktree): Promise<KeptWorktree | undefined>;
   find(key: string): Promise<KeptWorktree | undefined>;
   forget(key: string): Promise<void>;
@@ -39,7 +39,8 @@ export function createKeptWorktreeStore(knex: Knex): KeptWorktreeStore {
         .insert({ key: worktree.key, repository: worktree.repository, folder: worktree.folder, instance_id: worktree.instanceId, node_id: worktree.nodeId })
         .onConflict('key')
         .merge(['repository', 'folder', 'instance_id', 'node_id']);
-      return before && (before.folder !== worktree.folder || before.repository !== worktree.repository) ? before : undefined;
+      // Another node's copy at the same path is still another copy (its own disk).
+      return before && (before.folder !== worktree.folder || before.repository !== worktree.repository || before.nodeId !== worktree.nodeId) ? before : undefined;
     },
     find,
     async forget(key) {

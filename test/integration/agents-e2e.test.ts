@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
 import { createNodeProject } from '../support/node-project.js';
@@ -246,6 +246,109 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(instance.variables).toMatchObject({ failedStep: 'deploy.watch' });
     expect(JSON.stringify(instance.variables.deploy_production)).toContain('deployed to production');
     expect(JSON.stringify(instance.variables.deploy_rollback)).toContain('deployed to rollback');
+  });
+
+  it('when the rollback itself fails, then an operator rolls back by hand and the pipeline ends rolled back by hand, not failed', async () => {
+    // Given the previous release has no rollback script and the new one fails its post-deploy watch
+    const previous = project.commit({ 'package.json': await withoutScripts('rollback') }, 'a release without a rollback script', 'no-rollback');
+    const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky-again');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: previous, subject: 'shop-no-rollback' } });
+    const instanceId = started.body.id as string;
+    const approval = await waitForTask(instanceId, 'approval');
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+
+    // When the watch fails and the automatic rollback finds no script
+    const byHand = await waitForTask(instanceId, 'rollback_by_hand');
+
+    // Then the instance waits for an operator, with why the rollback did not happen
+    const waiting = await app.engine.getInstance(instanceId);
+    expect(waiting.status).toBe('active');
+    expect(waiting.variables).toMatchObject({
+      failedStep: 'deploy.rollback',
+      deploy_rollback: { commands: [{ exitCode: null, missingScript: 'rollback', output: 'script rollback is missing from package.json' }] },
+    });
+    expect(JSON.stringify(waiting.variables.deploy_watch)).toContain('watch failed');
+    expect(await app.database.knex('user_tasks').where({ id: byHand.id }).first()).toMatchObject({ candidate_groups: ['operators'] });
+
+    // and once the operator rolled back, the pipeline ends there
+    expect((await owner('POST', `/api/tasks/${byHand.id}/complete`, { variables: { rollbackNote: 'redeployed the previous release by hand' } })).status).toBe(200);
+    const instance = await ended(instanceId);
+    expect(instance.status).toBe('completed');
+    const endsAt = await endEvents(instanceId);
+    expect(endsAt).toContain('rolled_back_by_hand');
+    expect(endsAt).not.toContain('rolled_back');
+    expect(instance.variables).toMatchObject({ rollbackNote: 'redeployed the previous release by hand' });
+  });
+
+  it('when a feature deploy fails and so does its rollback, then the feature lifecycle hands the rollback to an operator', async () => {
+    // Given a base whose production deploy fails and which has no rollback script
+    const base = project.commit({ 'package.json': await withoutScripts('rollback'), FAIL_production: 'production refuses this\n' }, 'a base that cannot deploy or roll back', 'fragile-base');
+    const started = await owner('POST', '/api/process-instances', {
+      processKey: 'feature-lifecycle',
+      variables: { repository: project.repository, baseRef: base, feature: 'refunds', entities: [{ name: 'refund', fields: [{ name: 'amount', type: 'number' }] }] },
+    });
+    const instanceId = started.body.id as string;
+    const approval = await waitForTask(instanceId, 'approval');
+
+    // When the feature is approved, its deploy fails and the rollback to the base fails too
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+    const byHand = await waitForTask(instanceId, 'rollback_by_hand');
+
+    // Then an operator is asked, and completing the task ends the feature rolled back by hand
+    expect((await app.engine.getInstance(instanceId)).variables).toMatchObject({
+      failedStep: 'deploy.rollback',
+      deploy_rollback: { commands: [{ missingScript: 'rollback' }] },
+    });
+    await owner('POST', `/api/tasks/${byHand.id}/complete`, { variables: {} });
+    const instance = await ended(instanceId);
+    expect(instance.status).toBe('completed');
+    const endsAt = await endEvents(instanceId);
+    expect(endsAt).toContain('rolled_back_by_hand');
+    expect(endsAt).not.toContain('released');
+  });
+
+  it('when a shipped process runs a topic that throws BPMN errors, then a boundary event catches each code where it is thrown', async () => {
+    // Given every built-in topic that declares the BPMN errors it throws
+    const throwing = new Map(app.registry.topics().filter((topic) => topic.bpmnErrors?.length).map((topic) => [topic.topic, topic.bpmnErrors!]));
+    expect([...throwing.keys()]).toEqual(expect.arrayContaining(['agent.sync', 'deploy.rollback', 'deploy.production', 'validator.unit']));
+
+    // When the shipped diagrams are read
+    const { BpmnModdle } = await import('bpmn-moddle');
+    const { createRequire } = await import('node:module');
+    const moddle = new BpmnModdle({ camunda: createRequire(import.meta.url)('camunda-bpmn-moddle/resources/camunda.json') });
+    type Element = { $type: string; id: string; topic?: string; flowElements?: Element[]; attachedToRef?: Element; eventDefinitions?: Array<{ $type: string; errorRef?: { errorCode?: string } }> };
+    const uncaught: string[] = [];
+    let checked = 0;
+    for (const file of (await readdir(join(repositoryRoot, 'processes'))).filter((name) => name.endsWith('.bpmn'))) {
+      const { rootElement } = await moddle.fromXML(await readFile(join(repositoryRoot, 'processes', file), 'utf8'), 'bpmn:Definitions');
+      const processes = (rootElement as unknown as { rootElements: Element[] }).rootElements.filter((element) => element.$type === 'bpmn:Process');
+      // An error thrown in a task is caught by an error boundary event (of its code, or of any) on the task or on a sub-process around it.
+      type Scope = { element: Element; siblings: Element[] };
+      const catches = (scopes: Scope[], code: string) =>
+        scopes.some(({ element, siblings }) =>
+          siblings.some(
+            (event) =>
+              event.$type === 'bpmn:BoundaryEvent' &&
+              event.attachedToRef?.id === element.id &&
+              event.eventDefinitions?.some((definition) => definition.$type === 'bpmn:ErrorEventDefinition' && (!definition.errorRef?.errorCode || definition.errorRef.errorCode === code)),
+          ),
+        );
+      const visit = (siblings: Element[], enclosing: Scope[]) => {
+        for (const element of siblings) {
+          const scopes = [{ element, siblings }, ...enclosing];
+          if (element.flowElements) visit(element.flowElements, scopes);
+          for (const code of (element.topic && throwing.get(element.topic)) || []) {
+            checked++;
+            if (!catches(scopes, code)) uncaught.push(`${file} ${element.id} (${element.topic}) ${code}`);
+          }
+        }
+      };
+      for (const process of processes) visit(process.flowElements ?? [], []);
+    }
+
+    // Then each code is caught
+    expect(checked).toBeGreaterThan(10);
+    expect(uncaught).toEqual([]);
   });
 
   it('when the nightly timer comes due, then ci-nightly runs the pipeline on the configured repository as a call activity', async () => {

@@ -1,10 +1,12 @@
 import { jest } from '@jest/globals';
 import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { WorktreeRunner } from '../../service-tasks/agent/worktree-runner.js';
+import { createWorktreeRunner } from '../../service-tasks/index.js';
 import { createKeptWorktreeStore } from '../../src/store/kept-worktrees.js';
 import { sequence } from '../support/bpmn.js';
 import { createNodeProject } from '../support/node-project.js';
@@ -37,10 +39,10 @@ describe('kept worktrees on two nodes and across a restart', () => {
   });
 
   /** An engine node with the built-in topics, its own data (and work) folder, on the shared database. */
-  const node = async (name: string): Promise<App> => {
+  const node = async (name: string, dataDir = join(project.root, name)): Promise<App> => {
     const config = loadConfig({
       PORT: '0',
-      REGENFLOW_DATA_DIR: join(project.root, name),
+      REGENFLOW_DATA_DIR: dataDir,
       REGENFLOW_NODE_ID: name,
       REGENFLOW_JOB_POLL_MS: '50',
       REGENFLOW_WORKER_RETRY_MS: '100',
@@ -116,6 +118,88 @@ describe('kept worktrees on two nodes and across a restart', () => {
     expect(existsSync(kept.folder)).toBe(false);
     expect(worktrees()).toContain(active.kept.folder);
     expect(await shared.knex('kept_worktrees').where({ instance_id: active.instanceId }).first()).toBeDefined();
+    await close(restarted);
+  });
+
+  it.each([
+    ['at the same data-folder path (the same layout on two machines)', 'layout', 'layout'],
+    ['at different data-folder paths', 'data-a', 'data-b'],
+  ])('when the nodes do not share a disk, %s, then the node that ends the instance leaves the record to the node that kept the worktree, which removes it when it starts', async (_, pathA, pathB) => {
+    // Given node a ran setup on its disk and kept its worktree, then went away
+    const a = await node('node-a', join(project.root, pathA));
+    await a.listen();
+    await a.engine.deploy([
+      {
+        name: 'setup-hold-score.bpmn',
+        xml: sequence('setup_hold_score', [
+          { id: 'setup', xml: '<bpmn:serviceTask id="setup" camunda:type="external" camunda:topic="validator.setup" />' },
+          { id: 'hold', xml: '<bpmn:userTask id="hold" />' },
+          { id: 'score', xml: '<bpmn:serviceTask id="score" camunda:type="external" camunda:topic="validator.score" />' },
+        ]),
+      },
+    ]);
+    const instance = await a.engine.start({ processKey: 'setup_hold_score', variables: { repository: project.repository, ref: 'main' } });
+    const hold = await eventually(async () => shared.knex('user_tasks').where({ instance_id: instance.id }).first(), 30_000);
+    const kept = await shared.knex('kept_worktrees').where({ key: `ci-${instance.id}` }).first();
+    expect(kept).toMatchObject({ node_id: 'node-a' });
+    await close(a);
+    // One machine stands in for two: node a's disk is somewhere node b does not see, and node b
+    // has a disk of its own (at the same path when the layout is the same).
+    await rename(join(project.root, pathA), join(project.root, 'disk-a'));
+
+    // When node b scores (freeing the workspace) and so ends the instance, and its runner releases what the instance kept
+    const b = await node('node-b', join(project.root, pathB));
+    await b.listen();
+    await b.engine.completeUserTask(hold.id);
+    await eventually(async () => (await shared.knex('process_instances').where({ id: instance.id }).first()).status === 'completed', 30_000);
+    const runnerOfB = createWorktreeRunner(b.config, createKeptWorktreeStore(shared.knex));
+    await runnerOfB.releaseInstance(instance.id);
+
+    // Then the record of node a's worktree is still there: node b removed nothing of it
+    expect(await shared.knex('kept_worktrees').where({ key: `ci-${instance.id}` }).first()).toMatchObject({ node_id: 'node-a', folder: kept.folder });
+    await close(b);
+
+    // and when node a starts again with its disk, its start-up cleanup removes the worktree and the record
+    await rename(join(project.root, pathB), join(project.root, 'disk-b')).catch(() => {});
+    await rename(join(project.root, 'disk-a'), join(project.root, pathA));
+    expect(existsSync(join(kept.folder, 'package.json'))).toBe(true);
+    const restarted = await node('node-a', join(project.root, pathA));
+    await eventually(async () => !(await shared.knex('kept_worktrees').where({ key: `ci-${instance.id}` }).first()));
+    expect(existsSync(kept.folder)).toBe(false);
+    expect(worktrees()).not.toContain(kept.folder);
+    await close(restarted);
+    await rm(join(project.root, 'disk-b'), { recursive: true, force: true });
+  });
+
+  it('when another node keeps the same key while the first copy is on a disk it does not see, then the first copy keeps a record its node finds at start', async () => {
+    // Given node a kept the worktree of an active instance, then went away with its disk
+    const a = await node('node-a', join(project.root, 'replaced-a'));
+    await a.listen();
+    const { instanceId, kept } = await keepOne(a);
+    await close(a);
+    await rename(join(project.root, 'replaced-a'), join(project.root, 'disk-a'));
+
+    // When node b's runner keeps a worktree under the same key (the next phase ran there)
+    const b = await node('node-b', join(project.root, 'replaced-b'));
+    const runnerOfB = createWorktreeRunner(b.config, createKeptWorktreeStore(shared.knex));
+    await runnerOfB.run({ repository: project.repository, ref: 'main', key: `ci-${instanceId}`, keep: true, instanceId, commands: [{ argv: ['node', '-e', '1'], timeoutMs: 10_000 }] });
+
+    // Then the key is node b's, and node a's copy is still recorded for node a
+    const rows = await shared.knex('kept_worktrees').where({ instance_id: instanceId }).orderBy('key');
+    expect(rows).toMatchObject([
+      { key: `ci-${instanceId}`, node_id: 'node-b' },
+      { key: `ci-${instanceId}@node-a`, node_id: 'node-a', folder: kept.folder },
+    ]);
+
+    // and once the instance ended and node a is back, both copies are gone
+    await b.engine.cancel(instanceId);
+    await eventually(async () => (await shared.knex('kept_worktrees').where({ instance_id: instanceId })).length === 1);
+    await close(b);
+    await rename(join(project.root, 'disk-a'), join(project.root, 'replaced-a'));
+    const restarted = await node('node-a', join(project.root, 'replaced-a'));
+    await eventually(async () => !(await shared.knex('kept_worktrees').where({ instance_id: instanceId }).first()));
+    expect(existsSync(kept.folder)).toBe(false);
+    expect(worktrees().some((folder) => folder.includes(instanceId))).toBe(false);
     await close(restarted);
   });
 
