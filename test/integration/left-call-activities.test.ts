@@ -206,6 +206,42 @@ describe('call activities left while their called instance runs', () => {
     expect(await incidents(parent.id)).toHaveLength(0);
   });
 
+  it('when an interrupting signal boundary event on the sub-process around a call activity fires, then the called instance is cancelled', async () => {
+    // Given a sub-process running a call activity, with a signal boundary event on the sub-process
+    const xml = bpmn(
+      'signal_top',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="scope">
+        <bpmn:startEvent id="scope_start" />
+        <bpmn:callActivity id="call" calledElement="waitkid" />
+        <bpmn:endEvent id="scope_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="scope_start" targetRef="call" />
+        <bpmn:sequenceFlow id="g2" sourceRef="call" targetRef="scope_end" />
+      </bpmn:subProcess>
+      <bpmn:boundaryEvent id="aborted" attachedToRef="scope"><bpmn:signalEventDefinition signalRef="Abort" /></bpmn:boundaryEvent>
+      <bpmn:endEvent id="end" />
+      <bpmn:userTask id="after" />
+      <bpmn:endEvent id="after_end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="scope" />
+      <bpmn:sequenceFlow id="f2" sourceRef="scope" targetRef="end" />
+      <bpmn:sequenceFlow id="f3" sourceRef="aborted" targetRef="after" />
+      <bpmn:sequenceFlow id="f4" sourceRef="after" targetRef="after_end" />`,
+      '<bpmn:signal id="Abort" name="abort-left-calls" />',
+    );
+    await app.engine.deploy([{ name: 'signal_top.bpmn', xml }]);
+    const parent = await app.engine.start({ processKey: 'signal_top' });
+    const kid = await childOf(parent.id);
+
+    // When the signal is broadcast
+    await app.engine.broadcastSignal('abort-left-calls');
+
+    // Then the parent went on along the signal's path, and the called instance was cancelled
+    expect(await app.engine.getInstance(parent.id)).toMatchObject({ status: 'active' });
+    expect(await taskOf(parent.id, 'after')).toBeDefined();
+    await expectCancelled(kid.id, 'waitkid', `parent ${parent.id} left call activity call`);
+    expect(await incidents(parent.id)).toHaveLength(0);
+  });
+
   it('when a terminate end event ends the sub-process around a running call activity, then the called instance is cancelled and the parent goes on', async () => {
     // Given a sub-process running a call activity and, in parallel, a user task leading to a terminate end event
     const xml = bpmn(
