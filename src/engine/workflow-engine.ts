@@ -423,7 +423,7 @@ export class WorkflowEngine extends EventEmitter {
       if (row.status !== 'active') throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${row.status})`);
       descendants = await this.knex.transaction(async (trx) => {
         await endInstance(trx, row, 'cancelled', reason);
-        const orphans = await this.endDescendants(trx, instanceId, 'cancelled');
+        const orphans = await this.endDescendants(trx, instanceId, () => 'cancelled');
         if (audit) await appendAuditEntry(trx, { ...audit, instanceId });
         return orphans;
       });
@@ -902,14 +902,15 @@ export class WorkflowEngine extends EventEmitter {
 
   /**
    * Hands a child's end back to its parent. A parent that has ended meanwhile (failed on a
-   * sibling's error, completed through a boundary event, cancelled) has nothing left to hand
-   * it to: the job goes, as a timer's does, rather than failing into an incident.
+   * sibling's error, completed through a boundary event, cancelled), or whose call activity
+   * no longer waits (left through an interrupting event: SUBSCRIPTION_GONE), has nothing left
+   * to hand it to: the job goes, as a timer's does, rather than failing into an incident.
    */
   private async handBack(job: jobsStore.JobRow, event: TransitionEvent, claimed: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
     try {
       await this.transition(job.instance_id as string, event, claimed);
     } catch (error) {
-      if (error instanceof AppError && error.code === 'INSTANCE_ENDED') {
+      if (error instanceof AppError && (error.code === 'INSTANCE_ENDED' || error.code === 'SUBSCRIPTION_GONE')) {
         await this.knex('jobs').where({ id: job.id }).delete();
         return;
       }
@@ -968,7 +969,10 @@ export class WorkflowEngine extends EventEmitter {
             .update({ resolved_at: new Date() });
         }
         await this.afterTransition(trx, updated, outcome, children);
-        if (updated.status !== 'active') orphans = await this.endDescendants(trx, updated.id, updated.status);
+        orphans =
+          updated.status !== 'active'
+            ? await this.endDescendants(trx, updated.id, () => updated.status)
+            : await this.endLeftCalls(trx, updated, outcome);
         return updated;
       });
       this.emit('transition.committed', {
@@ -1059,19 +1063,54 @@ export class WorkflowEngine extends EventEmitter {
   /**
    * Cancels the active instances below an ended one, at every depth, in its commit: a child
    * whose parent ended (failed, completed past it through a boundary event, cancelled) has
-   * nobody to hand its result to. The reason names the parent and how it ended. A child
-   * moved meanwhile fails the version guard, and the whole transition is retried.
+   * nobody to hand its result to. `how` says why the parent let each direct child go (null:
+   * keep it); deeper ones name their cancelled parent. A child moved meanwhile fails the
+   * version guard, and the whole transition is retried.
    */
-  private async endDescendants(trx: Knex.Transaction, rootId: string, how: string): Promise<InstanceRow[]> {
+  private async endDescendants(trx: Knex.Transaction, rootId: string, how: (child: InstanceRow) => string | null): Promise<InstanceRow[]> {
     const ended: InstanceRow[] = [];
     for (let parents = [rootId]; parents.length; ) {
       const children: InstanceRow[] = await trx('process_instances').whereIn('parent_instance_id', parents).where({ status: 'active' });
+      const cancelled: string[] = [];
       for (const child of children) {
         const parentId = child.parent_instance_id as string;
-        await endInstance(trx, child, 'cancelled', `parent ${parentId} ${parentId === rootId ? how : 'cancelled'}`);
+        const why = parentId === rootId ? how(child) : 'cancelled';
+        if (why === null) continue;
+        await endInstance(trx, child, 'cancelled', `parent ${parentId} ${why}`);
         ended.push(await trx('process_instances').where({ id: child.id }).first());
+        cancelled.push(child.id);
       }
-      parents = children.map((child) => child.id);
+      parents = cancelled;
+    }
+    return ended;
+  }
+
+  /**
+   * A call activity left while its called instance runs (an interrupting boundary event, an
+   * interrupting event sub-process, a terminate end event, a multi-instance call interrupted)
+   * takes the called instance and its descendants with it, in the same commit, as Camunda 7
+   * (PvmExecutionImpl.clearScope deletes the sub-process instance) and Zeebe ("when an
+   * interrupting boundary event is triggered, the call activity and the created process
+   * instance are terminated", docs.camunda.io, call activities) do. A call activity waits
+   * exactly while it is in `outcome.callActivities` (resume reports every waiting one), so
+   * a child of any other execution was left. Hand-backs queued for such executions go too
+   * (a child that ended just before): they would only find nothing waiting. `handBack` drops
+   * any that slips past this.
+   */
+  private async endLeftCalls(trx: Knex.Transaction, row: InstanceRow, outcome: TransitionOutcome): Promise<InstanceRow[]> {
+    const waiting = new Set(outcome.callActivities.map((call) => call.executionId));
+    const ended = await this.endDescendants(trx, row.id, (child) => {
+      const executionId = child.parent_execution_id;
+      if (!executionId || waiting.has(executionId)) return null;
+      return `left call activity ${activityOfExecution(executionId)}`;
+    });
+    const callLeft = outcome.history.some((entry) => entry.activityType === 'bpmn:CallActivity' && entry.event !== 'start');
+    if (ended.length || callLeft) {
+      await trx('jobs')
+        .where({ instance_id: row.id })
+        .whereIn('kind', ['call-completed', 'call-failed'])
+        .whereNotIn('activity_id', [...waiting])
+        .delete();
     }
     return ended;
   }
@@ -1109,6 +1148,11 @@ function summarise(
     created,
     warnings: analysis.warnings,
   };
+}
+
+/** bpmn-engine names executions `<activity id>_<10 hex>`, a multi-instance iteration with `_<index>` after it. */
+function activityOfExecution(executionId: string): string {
+  return /^(.+)_[0-9a-f]{10}(?:_\d+)?$/.exec(executionId)?.[1] ?? executionId;
 }
 
 function formatFinding(finding: { elementId?: string; rule: string; message: string }): string {

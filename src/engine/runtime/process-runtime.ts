@@ -193,10 +193,15 @@ export class ProcessRuntime {
       stamp('error', api, withParent(api, { error: String(error.description ?? error.message ?? 'error'), ...(code && { errorCode: String(code) }) }));
     });
     // A wait ends when its activity leaves or is discarded (also inside sub-processes,
-    // which the definition's postponed list does not show).
+    // which the definition's postponed list does not show), or when a scope around it leaves:
+    // a terminate end event ends its sub-process without a word to the activities still in it.
     const forget = (api: WaitRecord['api']) => {
       for (const [executionId, wait] of waits) {
-        if (executionId === api.executionId || (wait.api.id === api.id && executionId.startsWith(api.executionId))) {
+        if (
+          executionId === api.executionId ||
+          (wait.api.id === api.id && executionId.startsWith(api.executionId)) ||
+          insideScope(wait.api.content.parent, api.executionId)
+        ) {
           waits.delete(executionId);
           callActivities.delete(executionId);
         }
@@ -371,6 +376,13 @@ export class ProcessRuntime {
       }
     }
   }
+}
+
+/** Whether an activity's parent chain (bpmn-elements' `parent` with its `path`) runs in the scope execution (or one of its iterations). */
+function insideScope(parent: { executionId?: string; path?: Array<{ executionId?: string }> } | undefined, scopeExecutionId: string): boolean {
+  if (!parent) return false;
+  const within = (executionId?: string) => Boolean(executionId) && (executionId === scopeExecutionId || executionId!.startsWith(`${scopeExecutionId}_`));
+  return within(parent.executionId) || (parent.path ?? []).some((ancestor) => within(ancestor.executionId));
 }
 
 /** The environment of the instance's process: where process variables live. */
