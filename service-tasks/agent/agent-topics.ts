@@ -124,8 +124,11 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
         commands: workItems.map((item) => ({ argv: [...git, 'merge', '--no-ff', '--no-edit', '-m', `merge ${item.branch}`, item.branch], timeoutMs: 60_000 })),
       });
       if (!result.succeeded) {
+        // The runner aborted the conflicted merge: the feature branch holds the merges before it, and
+        // the next attempt (after a person fixed the agent branches) makes it again from baseRef.
         const failed = result.commands.at(-1);
-        throw new BpmnErrorSignal('MERGE_CONFLICT', `merging into ${featureBranch} failed: ${failed?.output.slice(0, 2000) ?? ''}`, { mergeFailure: failed?.output.slice(0, 4000) ?? '' });
+        const mergeFailure = `merging ${failed?.argv.at(-1) ?? 'an agent branch'} into ${featureBranch} failed:\n${failed?.output.slice(0, 4000) ?? ''}`;
+        throw new BpmnErrorSignal('MERGE_CONFLICT', mergeFailure.slice(0, 2000), { mergeFailure });
       }
       return { featureBranch, featureCommit: result.head, merged: workItems.map((item) => item.branch) };
     },
