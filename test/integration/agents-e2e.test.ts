@@ -371,8 +371,16 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     await writeFile(join(project.repository, 'MODELS.md'), 'customer.ts invoice.ts\n');
     project.git('add', '-A');
     project.git('commit', '-q', '--no-edit');
-    project.git('checkout', '-q', 'main');
+    // and, still looking at the feature branch, asks for the merge again
+    project.git('checkout', '-q', 'feature/ledger');
     expect((await owner('POST', `/api/tasks/${resolve.id}/complete`, { variables: { abandonFeature: false } })).status).toBe(200);
+
+    // Then git cannot make the feature branch again while it is checked out, and the developer is asked again, told why
+    const again = await waitForTaskOrEnd(instanceId, 'resolve_merge_conflict');
+    expect(again.id).not.toBe(resolve.id);
+    expect((await app.engine.getInstance(instanceId)).variables.mergeFailure).toEqual(expect.stringMatching(/^feature\/ledger could not be made again from .*already (checked out|used by worktree)/s));
+    project.git('checkout', '-q', 'main');
+    expect((await owner('POST', `/api/tasks/${again.id}/complete`, { variables: { abandonFeature: false } })).status).toBe(200);
 
     // Then the branches merge on the second attempt (the feature branch starts again from the base) and the lifecycle goes on to approval
     const approval = await waitForTaskOrEnd(instanceId, 'approval');
@@ -381,7 +389,7 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(project.git('show', 'feature/ledger:MODELS.md')).toBe('customer.ts invoice.ts');
     expect(project.git('log', '--first-parent', '--format=%s', `${base}..feature/ledger`).split('\n')).toEqual(['merge feature/ledger--customer', 'merge feature/ledger--invoice']);
     const syncs = await app.database.knex('history').where({ instance_id: instanceId, activity_id: 'sync', event: 'start' }).count({ count: '*' }).first();
-    expect(Number(syncs?.count)).toBe(2);
+    expect(Number(syncs?.count)).toBe(3);
 
     await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: false } });
     expect(await ended(instanceId)).toMatchObject({ status: 'completed' });
