@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
+import { AppError } from '../../src/errors.js';
 import { ScaffoldFileSchema } from '../generator/scaffold.js';
 import type { ServiceTaskDefinition } from '../registry.js';
 import type { MonitoredSystemStore } from '../../src/store/monitored-systems.js';
@@ -116,16 +117,29 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     handler: async ({ workItems, repository, baseRef, feature }, context) => {
       const featureBranch = `feature/${feature}`;
       const git = ['git', '-c', 'user.name=regenflow', '-c', 'user.email=regenflow@localhost', '-c', 'commit.gpgsign=false'];
-      const result = await runner.run({
-        repository,
-        ref: baseRef,
-        key: `sync-${context.instanceId}`,
-        branch: featureBranch,
-        commands: workItems.map((item) => ({ argv: [...git, 'merge', '--no-ff', '--no-edit', '-m', `merge ${item.branch}`, item.branch], timeoutMs: 60_000 })),
-      });
+      const result = await runner
+        .run({
+          repository,
+          ref: baseRef,
+          key: `sync-${context.instanceId}`,
+          branch: featureBranch,
+          commands: workItems.map((item) => ({ argv: [...git, 'merge', '--no-ff', '--no-edit', '-m', `merge ${item.branch}`, item.branch], timeoutMs: 60_000 })),
+        })
+        .catch((error: unknown) => {
+          // The feature branch is checked out elsewhere (often by the person resolving a conflict):
+          // git will not make it again from baseRef, and retrying cannot help. That person decides.
+          if (error instanceof AppError && error.code === 'WORKTREE_FAILED' && /already (checked out|used by worktree)/.test(error.message)) {
+            const mergeFailure = `${featureBranch} could not be made again from ${baseRef}: ${error.message.slice(0, 2000)}`;
+            throw new BpmnErrorSignal('MERGE_CONFLICT', mergeFailure, { mergeFailure });
+          }
+          throw error;
+        });
       if (!result.succeeded) {
+        // The runner aborted the conflicted merge: the feature branch holds the merges before it, and
+        // the next attempt (after a person fixed the agent branches) makes it again from baseRef.
         const failed = result.commands.at(-1);
-        throw new BpmnErrorSignal('MERGE_CONFLICT', `merging into ${featureBranch} failed: ${failed?.output.slice(0, 2000) ?? ''}`, { mergeFailure: failed?.output.slice(0, 4000) ?? '' });
+        const mergeFailure = `merging ${failed?.argv.at(-1) ?? 'an agent branch'} into ${featureBranch} failed:\n${failed?.output.slice(0, 4000) ?? ''}`;
+        throw new BpmnErrorSignal('MERGE_CONFLICT', mergeFailure.slice(0, 2000), { mergeFailure });
       }
       return { featureBranch, featureCommit: result.head, merged: workItems.map((item) => item.branch) };
     },

@@ -157,6 +157,13 @@ export class WorktreeRunner {
         results.push(result);
         if (result.exitCode !== 0) break;
       }
+      // A command that stopped in a merge (a conflict) left markers and MERGE_HEAD: staging and
+      // committing them would record the conflict as the merge. What merged before it stays.
+      const succeeded = results.every((result) => result.exitCode === 0);
+      if (!succeeded && (await this.git(['rev-parse', '-q', '--verify', 'MERGE_HEAD'], folder)).exitCode === 0) {
+        const aborted = await this.git(['merge', '--abort'], folder);
+        if (aborted.exitCode !== 0) throw new AppError('WORKTREE_FAILED', `git merge --abort failed: ${aborted.output.trim()}`);
+      }
       await task.inspect?.(folder);
       // A kept workspace (validation phases) is only read: staging it would stage installed dependencies.
       const staging = !task.keep || task.branch;
@@ -173,7 +180,7 @@ export class WorktreeRunner {
       if (task.branch && changedFiles.length) commit = head;
       return {
         commands: results,
-        succeeded: results.every((result) => result.exitCode === 0),
+        succeeded,
         durationMs: Math.round(performance.now() - started),
         diff,
         changedFiles,

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
 import { createNodeProject } from '../support/node-project.js';
@@ -305,6 +305,114 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     const endsAt = await endEvents(instanceId);
     expect(endsAt).toContain('rolled_back_by_hand');
     expect(endsAt).not.toContain('released');
+  });
+
+  /**
+   * A base whose own test writes MODELS.md, an index of the models in the worktree: each agent's
+   * test run rewrites its one line, so two agents of one feature always conflict on it.
+   */
+  const indexedBase = (branch: string) =>
+    project.commit(
+      {
+        'MODELS.md': 'no models yet\n',
+        'test/models-index.test.mjs': [
+          "import { test } from 'node:test';",
+          "import { existsSync, readdirSync, writeFileSync } from 'node:fs';",
+          "test('the index lists the models', () => {",
+          "  writeFileSync('MODELS.md', (existsSync('src/models') ? readdirSync('src/models').sort().join(' ') : 'no models yet') + '\\n');",
+          '});',
+          '',
+        ].join('\n'),
+      },
+      'an index of the models that every test run rewrites',
+      branch,
+    );
+  const twoEntities = [
+    { name: 'invoice', fields: [{ name: 'total', type: 'number' }] },
+    { name: 'customer', fields: [{ name: 'email', type: 'email' }] },
+  ];
+  /** The user task, or the instance's end when the process asks nobody (the test then fails on the missing task). */
+  const waitForTaskOrEnd = async (instanceId: string, activityId: string) => {
+    const found = await eventually(async () => {
+      const tasks = (await owner('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<{ id: string; activity_id?: string; activityId?: string }>;
+      const task = tasks.find((candidate) => (candidate.activity_id ?? candidate.activityId) === activityId);
+      if (task) return { task };
+      const instance = await app.engine.getInstance(instanceId);
+      return instance.status !== 'active' && { task: undefined, ended: `${instance.status} at ${(await endEvents(instanceId)).join(', ')}` };
+    }, 30_000);
+    expect(found).toEqual({ task: expect.objectContaining({ id: expect.any(String) }) });
+    return found.task!;
+  };
+
+  it('when two agents conflict, then a developer is asked, fixes an agent branch, and the feature is merged again and goes on', async () => {
+    // Given a base on which the invoice and customer agents both rewrite MODELS.md
+    const base = indexedBase('models-index');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'feature-lifecycle', variables: { repository: project.repository, baseRef: base, feature: 'ledger', entities: twoEntities } });
+    const instanceId = started.body.id as string;
+
+    // When their branches are merged
+    const resolve = await waitForTaskOrEnd(instanceId, 'resolve_merge_conflict');
+
+    // Then the instance waits for a person, with git's account of the conflict
+    const waiting = await app.engine.getInstance(instanceId);
+    expect(waiting.status).toBe('active');
+    expect(waiting.variables.mergeFailure).toEqual(expect.stringContaining('merging feature/ledger--customer into feature/ledger failed'));
+    expect(waiting.variables.mergeFailure).toEqual(expect.stringContaining('CONFLICT'));
+    expect(waiting.variables.mergeFailure).toEqual(expect.stringContaining('MODELS.md'));
+    expect(await app.database.knex('user_tasks').where({ id: resolve.id }).first()).toMatchObject({ candidate_groups: ['developers'] });
+    // the failed attempt committed no conflict markers and left no worktree behind
+    expect(project.git('show', 'feature/ledger:MODELS.md')).not.toContain('<<<<<<<');
+    await eventually(async () => project.git('worktree', 'list').split('\n').length === 1);
+
+    // When the developer merges the invoice branch into the customer branch, resolves MODELS.md there and merges again
+    project.git('checkout', '-q', 'feature/ledger--customer');
+    expect(() => project.git('merge', '-q', '--no-edit', 'feature/ledger--invoice')).toThrow();
+    expect(project.git('diff', '--name-only', '--diff-filter=U')).toBe('MODELS.md');
+    await writeFile(join(project.repository, 'MODELS.md'), 'customer.ts invoice.ts\n');
+    project.git('add', '-A');
+    project.git('commit', '-q', '--no-edit');
+    // and, still looking at the feature branch, asks for the merge again
+    project.git('checkout', '-q', 'feature/ledger');
+    expect((await owner('POST', `/api/tasks/${resolve.id}/complete`, { variables: { abandonFeature: false } })).status).toBe(200);
+
+    // Then git cannot make the feature branch again while it is checked out, and the developer is asked again, told why
+    const again = await waitForTaskOrEnd(instanceId, 'resolve_merge_conflict');
+    expect(again.id).not.toBe(resolve.id);
+    expect((await app.engine.getInstance(instanceId)).variables.mergeFailure).toEqual(expect.stringMatching(/^feature\/ledger could not be made again from .*already (checked out|used by worktree)/s));
+    project.git('checkout', '-q', 'main');
+    expect((await owner('POST', `/api/tasks/${again.id}/complete`, { variables: { abandonFeature: false } })).status).toBe(200);
+
+    // Then the branches merge on the second attempt (the feature branch starts again from the base) and the lifecycle goes on to approval
+    const approval = await waitForTaskOrEnd(instanceId, 'approval');
+    const merged = await app.engine.getInstance(instanceId);
+    expect(merged.variables).toMatchObject({ featureBranch: 'feature/ledger', merged: ['feature/ledger--invoice', 'feature/ledger--customer'], quality: 1, gatePassed: true });
+    expect(project.git('show', 'feature/ledger:MODELS.md')).toBe('customer.ts invoice.ts');
+    expect(project.git('log', '--first-parent', '--format=%s', `${base}..feature/ledger`).split('\n')).toEqual(['merge feature/ledger--customer', 'merge feature/ledger--invoice']);
+    const syncs = await app.database.knex('history').where({ instance_id: instanceId, activity_id: 'sync', event: 'start' }).count({ count: '*' }).first();
+    expect(Number(syncs?.count)).toBe(3);
+
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: false } });
+    expect(await ended(instanceId)).toMatchObject({ status: 'completed' });
+    expect(await endEvents(instanceId)).toContain('rejected');
+  });
+
+  it('when two agents conflict and the developer abandons the feature, then the lifecycle ends abandoned after the merge conflict', async () => {
+    // Given two agents that conflict on MODELS.md
+    const base = indexedBase('models-index-again');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'feature-lifecycle', variables: { repository: project.repository, baseRef: base, feature: 'payroll', entities: twoEntities } });
+    const instanceId = started.body.id as string;
+    const resolve = await waitForTaskOrEnd(instanceId, 'resolve_merge_conflict');
+
+    // When the developer abandons the feature
+    expect((await owner('POST', `/api/tasks/${resolve.id}/complete`, { variables: { abandonFeature: true } })).status).toBe(200);
+
+    // Then the instance ends there, merged no second time
+    const instance = await ended(instanceId);
+    expect(instance.status).toBe('completed');
+    const endsAt = await endEvents(instanceId);
+    expect(endsAt).toContain('merge_abandoned');
+    expect(endsAt).not.toContain('integration_tests');
+    expect(await app.database.knex('history').where({ instance_id: instanceId, activity_id: 'sync', event: 'start' })).toHaveLength(1);
   });
 
   it('when a shipped process runs a topic that throws BPMN errors, then a boundary event catches each code where it is thrown', async () => {
