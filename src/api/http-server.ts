@@ -24,8 +24,7 @@ import { entropyRouter } from './entropy-router.js';
 import { monitoredSystemsRouter } from './monitored-systems-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
 import { openApiDocument, type RouteSpec } from './route-spec.js';
-import { otlpRouter } from './otlp-router.js';
-import { otlpMetricsRouter } from './otlp-metrics-router.js';
+import { otlpMetricsRouter, otlpTracesRouter } from './otlp-router.js';
 import type { MetricPointStore } from '../store/metric-points.js';
 import type { SpanStore } from '../store/spans.js';
 import type { AlertIntake } from '../alerts/alert-intake.js';
@@ -122,7 +121,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/task', ...authenticated, taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
-  if (options.spans) app.use('/v1/traces', ...authenticated, otlpRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));
+  if (options.spans) app.use('/v1/traces', ...authenticated, otlpTracesRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));
   if (options.metricPoints) app.use('/v1/metrics', ...authenticated, otlpMetricsRouter(options.metricPoints, { protobufBytes: 8 * 1024 * 1024 }));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
   app.use('/engine-rest', camundaNotFound, camundaErrorHandler);

@@ -1,18 +1,47 @@
 import express, { Router } from 'express';
 import { AppError } from '../errors.js';
+import type { MetricPointStore } from '../store/metric-points.js';
 import type { SpanStore } from '../store/spans.js';
 import { decodeTraceRequest, encodeTraceResponse, type OtlpEncoding } from '../telemetry/otlp-ingest.js';
+import { decodeMetricsRequest, encodeMetricsResponse } from '../telemetry/otlp-metrics-ingest.js';
 import { allow } from './auth.js';
 
 const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
 
 /**
  * `POST /v1/traces`: OTLP/HTTP trace ingest, so any system's OpenTelemetry SDK or collector
- * can feed the span store. JSON (OTLP/JSON encoding) and protobuf, plain or gzip; answers
- * 200 with an ExportTraceServiceResponse in the request's encoding (partialSuccess names
- * the spans it rejected), 400 when the body cannot be decoded.
+ * can feed the span store. Answers an ExportTraceServiceResponse (partialSuccess names the
+ * spans it rejected).
  */
-export function otlpRouter(spans: SpanStore, limits: { protobufBytes: number }): Router {
+export function otlpTracesRouter(spans: SpanStore, limits: { protobufBytes: number }): Router {
+  return otlpSignalRouter('/v1/traces', limits, async (body, encoding) => {
+    const result = decodeTraceRequest(body, encoding);
+    if (result.spans.length) await spans.insertSpans(result.spans);
+    return encodeTraceResponse(result, encoding);
+  });
+}
+
+/**
+ * `POST /v1/metrics`: OTLP/HTTP metrics ingest, so a system's metrics count in its health.
+ * Answers an ExportMetricsServiceResponse (partialSuccess names the data points it rejected).
+ */
+export function otlpMetricsRouter(points: MetricPointStore, limits: { protobufBytes: number }): Router {
+  return otlpSignalRouter('/v1/metrics', limits, async (body, encoding) => {
+    const result = decodeMetricsRequest(body, encoding);
+    if (result.points.length) await points.insertPoints(result.points);
+    return encodeMetricsResponse(result, encoding);
+  });
+}
+
+/**
+ * One OTLP/HTTP signal endpoint: JSON (OTLP/JSON encoding) and protobuf, plain or gzip;
+ * 200 with the answer in the request's encoding, 400 when the body cannot be decoded.
+ */
+function otlpSignalRouter(
+  path: string,
+  limits: { protobufBytes: number },
+  ingest: (body: unknown, encoding: OtlpEncoding) => Promise<Buffer | object>,
+): Router {
   const router = Router();
   router.post(
     '/',
@@ -20,10 +49,8 @@ export function otlpRouter(spans: SpanStore, limits: { protobufBytes: number }):
     // JSON bodies were parsed (and inflated) by the app's JSON parser; protobuf is read here.
     express.raw({ type: PROTOBUF_TYPES, limit: limits.protobufBytes }),
     async (req, res) => {
-      const encoding = encodingOf(req.headers['content-type']);
-      const result = decodeTraceRequest(req.body, encoding);
-      if (result.spans.length) await spans.insertSpans(result.spans);
-      const answer = encodeTraceResponse(result, encoding);
+      const encoding = encodingOf(path, req.headers['content-type']);
+      const answer = await ingest(req.body, encoding);
       if (encoding === 'json') {
         res.status(200).type('application/json').send(JSON.stringify(answer));
       } else {
@@ -34,9 +61,9 @@ export function otlpRouter(spans: SpanStore, limits: { protobufBytes: number }):
   return router;
 }
 
-function encodingOf(contentType: string | undefined): OtlpEncoding {
+function encodingOf(path: string, contentType: string | undefined): OtlpEncoding {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json') return 'json';
   if (PROTOBUF_TYPES.includes(type)) return 'protobuf';
-  throw new AppError('UNSUPPORTED_MEDIA_TYPE', `POST /v1/traces takes application/json or application/x-protobuf, not '${type || '(none)'}'`);
+  throw new AppError('UNSUPPORTED_MEDIA_TYPE', `POST ${path} takes application/json or application/x-protobuf, not '${type || '(none)'}'`);
 }

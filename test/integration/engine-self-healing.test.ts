@@ -1,5 +1,6 @@
 import { createEngineControl } from '../../src/engine/engine-control.js';
 import { bpmn } from '../support/bpmn.js';
+import { ordersProcess } from '../support/orders-process.js';
 import { TEST_TOKENS } from '../support/server-process.js';
 import { createTestApp, eventually } from '../support/test-app.js';
 
@@ -21,20 +22,7 @@ describe('engine self-healing', () => {
     return { status: response.status, body: (await response.json()) as any };
   };
 
-  const orders = (version: 'good' | 'broken') =>
-    bpmn(
-      'orders',
-      `<bpmn:startEvent id="start" />
-      ${version === 'broken' ? '<bpmn:serviceTask id="fraud_check" camunda:type="external" camunda:topic="orders.fraud-check" />' : ''}
-      <bpmn:serviceTask id="charge" camunda:type="external" camunda:topic="orders.charge" />
-      <bpmn:endEvent id="end" />
-      ${
-        version === 'broken'
-          ? '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="fraud_check" /><bpmn:sequenceFlow id="f1" sourceRef="fraud_check" targetRef="charge" />'
-          : '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="charge" />'
-      }
-      <bpmn:sequenceFlow id="f2" sourceRef="charge" targetRef="end" />`,
-    );
+  const orders = ordersProcess;
 
   beforeAll(async () => {
     app = await createTestApp({ builtIns: true });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { deployFolder } from '../../src/app.js';
-import { bpmn } from '../support/bpmn.js';
+import { ordersProcess } from '../support/orders-process.js';
 import { repositoryRoot } from '../support/server-process.js';
 import { createTestApp, eventually } from '../support/test-app.js';
 
@@ -12,20 +12,7 @@ import { createTestApp, eventually } from '../support/test-app.js';
 describe('regenflow heals a regressed process version from its own spans', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
 
-  const orders = (version: 'good' | 'broken') =>
-    bpmn(
-      'orders',
-      `<bpmn:startEvent id="start" />
-      ${version === 'broken' ? '<bpmn:serviceTask id="fraud_check" camunda:type="external" camunda:topic="orders.fraud-check" />' : ''}
-      <bpmn:serviceTask id="charge" camunda:type="external" camunda:topic="orders.charge" />
-      <bpmn:endEvent id="end" />
-      ${
-        version === 'broken'
-          ? '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="fraud_check" /><bpmn:sequenceFlow id="f1" sourceRef="fraud_check" targetRef="charge" />'
-          : '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="charge" />'
-      }
-      <bpmn:sequenceFlow id="f2" sourceRef="charge" targetRef="end" />`,
-    );
+  const orders = ordersProcess;
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
