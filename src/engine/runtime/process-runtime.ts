@@ -141,30 +141,45 @@ export class ProcessRuntime {
     // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
     const closed = new Set<string>();
     // Error end events: bpmn-elements lets a thrown error that nothing catches end like a none
-    // end event, and the run goes on after it. Delegation is synchronous: a boundary event or
-    // event sub-process that catches the error has done so before the throw reaches this
-    // listener, so a throw that arrives with no catch before it is uncaught: stop the run there.
+    // end event, and the run goes on after it. Delegation is synchronous, but its order is not
+    // fixed: in a fresh run the catching boundary event or event sub-process catches before the
+    // throw reaches this listener; in a run recovered from saved state the event sub-process's
+    // start event catches right after it, in the same synchronous stretch. So a throw with no
+    // catch yet is judged a microtask later (after pending stack hops, which may hold the catch),
+    // and only then, still uncaught, stops the run.
     const caughtFrom = new Map<string, number>();
     const uncaughtThrows = new Set<string>();
+    const takeCatch = (sourceId: string) => {
+      const caught = caughtFrom.get(sourceId) ?? 0;
+      if (caught > 0) caughtFrom.set(sourceId, caught - 1);
+      return caught > 0;
+    };
     listener.on('activity.catch', (api) => {
       const sourceId = api.content.source?.id;
       if (!sourceId || !isThrownError(api.content.error)) return;
       caughtFrom.set(sourceId, (caughtFrom.get(sourceId) ?? 0) + 1);
     });
-    listener.on('activity.throw', (api) => {
-      const error = api.content.message;
-      if (!isThrownError(error) || failure) return;
-      const caught = caughtFrom.get(api.id) ?? 0;
-      if (caught > 0) return void caughtFrom.set(api.id, caught - 1);
+    const judgeThrow = (api: WaitRecord['api'], error: any, mark: number) => {
+      if (failure || takeCatch(api.id)) return;
+      if (inflight.size) return void track(Promise.allSettled([...inflight]).then(() => judgeThrow(api, error, mark)));
       // Without an errorRef there is no code or name: bpmn-elements calls it `anonymous`.
       const referenced = error.type === 'bpmn:Error';
       const code = String((referenced && (error.code ?? error.id)) || 'unknown');
       const message = referenced ? String(error.name ?? error.code ?? '') : '';
       uncaughtThrows.add(api.executionId);
       closed.add(api.executionId);
+      // What ran on while the catch was still possible (the thrower's end, the next activities) never happened.
+      history.length = Math.min(history.length, mark);
       stamp('error', api, withParent(api, { error: message || 'error end event without errorRef', errorCode: code, uncaught: true }));
       failure = new UncaughtError(describeUncaught(api.id, code, message));
       engine.stop();
+    };
+    listener.on('activity.throw', (api) => {
+      const error = api.content.message;
+      if (!isThrownError(error) || failure) return;
+      if (takeCatch(api.id)) return;
+      const mark = history.length;
+      queueMicrotask(() => judgeThrow(api, error, mark));
     });
     listener.on('activity.end', (api) => {
       if (uncaughtThrows.has(api.executionId)) return;
