@@ -1,5 +1,31 @@
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { bpmn } from '../support/bpmn.js';
-import { createTestApp } from '../support/test-app.js';
+import { createTestApp, createTestDatabase, eventually } from '../support/test-app.js';
+
+const MESSAGE = '<bpmn:message id="Msg_cancel" name="cancel_order" />';
+
+/** A process that waits at `work`, with an event sub-process `esp` whose start event is `startXml`. */
+function withEventSubProcess(processId: string, startXml: string, espBody = '<bpmn:userTask id="esp_task" />', extra = ''): string {
+  return bpmn(
+    processId,
+    `<bpmn:startEvent id="start" />
+    <bpmn:userTask id="work" />
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end" />
+    <bpmn:subProcess id="esp" triggeredByEvent="true">
+      ${startXml}
+      ${espBody}
+      <bpmn:endEvent id="esp_end" />
+      <bpmn:sequenceFlow id="g1" sourceRef="esp_start" targetRef="esp_task" />
+      <bpmn:sequenceFlow id="g2" sourceRef="esp_task" targetRef="esp_end" />
+    </bpmn:subProcess>`,
+    extra,
+  );
+}
 
 /** Event sub-processes (triggeredByEvent) across transitions: the instance is saved and reloaded between wait and trigger. */
 describe('event sub-processes', () => {
@@ -15,10 +41,163 @@ describe('event sub-processes', () => {
 
   const userTasks = (instanceId: string) => app.database.knex('user_tasks').where({ instance_id: instanceId }).orderBy('activity_id').pluck('activity_id');
   const ended = (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
+  const subscriptions = (instanceId: string) => app.database.knex('subscriptions').where({ instance_id: instanceId });
+  const timerJobs = (instanceId: string) => app.database.knex('jobs').where({ instance_id: instanceId });
   const completeTask = async (instanceId: string, activityId: string, variables = {}) => {
     const task = await app.database.knex('user_tasks').where({ instance_id: instanceId, activity_id: activityId }).first();
     return app.engine.completeUserTask(task.id, variables);
   };
+
+  it('when an interrupting message event sub-process is correlated while the process waits, then the waiting task is cancelled and the sub-process runs', async () => {
+    // Given a process waiting at a user task, with an interrupting message event sub-process
+    const xml = withEventSubProcess(
+      'esp_message',
+      '<bpmn:startEvent id="esp_start" isInterrupting="true"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>',
+      undefined,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_message.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_message', businessKey: 'order-1' });
+    expect(await userTasks(started.id)).toEqual(['work']);
+
+    // Then the event sub-process's start event is a subscription while the process waits
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'message', name: 'cancel_order', activity_id: 'esp_start' })]);
+
+    // When the message is correlated (a new transition: the instance is reloaded from its state)
+    await app.engine.correlateMessage({ messageName: 'cancel_order', businessKey: 'order-1', variables: { reason: 'customer' } });
+
+    // Then `work` is gone and the event sub-process waits at its own task
+    expect(await userTasks(started.id)).toEqual(['esp_task']);
+    expect(await subscriptions(started.id)).toEqual([]);
+    const row = await completeTask(started.id, 'esp_task');
+    expect(row).toMatchObject({ status: 'completed', variables: expect.objectContaining({ reason: 'customer' }) });
+    expect(await ended(started.id)).toEqual(expect.arrayContaining(['esp_task', 'esp_end', 'esp']));
+    expect(await ended(started.id)).not.toContain('work');
+  });
+
+  it('when a non-interrupting message event sub-process is correlated, then it runs beside the waiting task, and listens again once it ended', async () => {
+    // Given a process waiting at a user task, with a non-interrupting message event sub-process
+    const xml = withEventSubProcess(
+      'esp_message_ni',
+      '<bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>',
+      undefined,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_message_ni.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_message_ni', variables: { orderId: 'A-1' } });
+
+    // When the message is correlated by a correlation key
+    await app.engine.correlateMessage({ messageName: 'cancel_order', correlationKeys: { orderId: 'A-1' } });
+
+    // Then `work` still waits beside the event sub-process, which does not listen while it runs (one at a time)
+    expect(await userTasks(started.id)).toEqual(['esp_task', 'work']);
+    expect(await subscriptions(started.id)).toEqual([]);
+    await expect(app.engine.correlateMessage({ messageName: 'cancel_order', correlationKeys: { orderId: 'A-1' } })).rejects.toMatchObject({
+      code: 'MESSAGE_NOT_CORRELATED',
+    });
+
+    // And when it ended, it listens again and runs a second time
+    await completeTask(started.id, 'esp_task');
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'message', activity_id: 'esp_start' })]);
+    await app.engine.correlateMessage({ messageName: 'cancel_order', correlationKeys: { orderId: 'A-1' } });
+    expect(await userTasks(started.id)).toEqual(['esp_task', 'work']);
+
+    // And when everything is done the instance completes and listens no more
+    await completeTask(started.id, 'esp_task');
+    const row = await completeTask(started.id, 'work');
+    expect(row.status).toBe('completed');
+    expect(await subscriptions(started.id)).toEqual([]);
+  });
+
+  it('when an interrupting timer event sub-process comes due while the process waits, then the job poller cancels the task and runs the sub-process', async () => {
+    // Given a process waiting at a user task, with a 1-second interrupting timer event sub-process
+    const xml = withEventSubProcess(
+      'esp_timer',
+      '<bpmn:startEvent id="esp_start"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+    );
+    await app.engine.deploy([{ name: 'esp_timer.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_timer' });
+
+    // Then its timer is a job while the process waits
+    expect(await timerJobs(started.id)).toEqual([expect.objectContaining({ activity_id: 'esp_start' })]);
+
+    // When it comes due, then the poller interrupts `work` and the event sub-process waits at its task
+    await eventually(async () => (await userTasks(started.id)).join() === 'esp_task');
+    expect(await timerJobs(started.id)).toEqual([]);
+    expect((await completeTask(started.id, 'esp_task')).status).toBe('completed');
+  });
+
+  it('when a non-interrupting timer-cycle event sub-process comes due, then it fires repeatedly beside the waiting task until the process ends', async () => {
+    // Given a cycle of three one-second repetitions
+    const xml = withEventSubProcess(
+      'esp_cycle',
+      '<bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>',
+      '<bpmn:task id="esp_task" />',
+    );
+    await app.engine.deploy([{ name: 'esp_cycle.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_cycle' });
+
+    // When the poller fires it, then it runs alongside `work` at least twice
+    await eventually(async () => (await ended(started.id)).filter((id) => id === 'esp_task').length >= 2, 15_000);
+    expect(await userTasks(started.id)).toEqual(['work']);
+
+    // And when `work` completes, the process ends and the timer job goes with it
+    expect((await completeTask(started.id, 'work')).status).toBe('completed');
+    expect(await timerJobs(started.id)).toEqual([]);
+  });
+
+  it('when a signal event sub-process is broadcast while the process waits, then it interrupts the task', async () => {
+    // Given an interrupting signal event sub-process
+    const xml = withEventSubProcess(
+      'esp_signal',
+      '<bpmn:startEvent id="esp_start"><bpmn:signalEventDefinition signalRef="Sig_halt" /></bpmn:startEvent>',
+      undefined,
+      '<bpmn:signal id="Sig_halt" name="halt_all" />',
+    );
+    await app.engine.deploy([{ name: 'esp_signal.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_signal' });
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'signal', name: 'halt_all' })]);
+
+    // When the signal is broadcast
+    await app.engine.broadcastSignal('halt_all');
+
+    // Then `work` is gone and the event sub-process waits
+    expect(await userTasks(started.id)).toEqual(['esp_task']);
+  });
+
+  it('when a message event sub-process sits in an embedded sub-process, then it listens only while that sub-process is active', async () => {
+    // Given a sub-process waiting at `inner_work`, with a message event sub-process inside it, then `after`
+    const xml = bpmn(
+      'esp_nested',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="inner">
+        <bpmn:startEvent id="inner_start" />
+        <bpmn:userTask id="inner_work" />
+        <bpmn:endEvent id="inner_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="inner_work" />
+        <bpmn:sequenceFlow id="g2" sourceRef="inner_work" targetRef="inner_end" />
+        <bpmn:subProcess id="esp" triggeredByEvent="true">
+          <bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+          <bpmn:endEvent id="esp_end" />
+          <bpmn:sequenceFlow id="h1" sourceRef="esp_start" targetRef="esp_end" />
+        </bpmn:subProcess>
+      </bpmn:subProcess>
+      <bpmn:userTask id="after" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+      <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="after" />
+      <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end" />`,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_nested.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_nested' });
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'message', activity_id: 'esp_start' })]);
+
+    // When the message is correlated, then the sub-process is interrupted and the process goes on to `after`
+    await app.engine.correlateMessage({ messageName: 'cancel_order', processInstanceId: started.id });
+    expect(await userTasks(started.id)).toEqual(['after']);
+    expect(await subscriptions(started.id)).toEqual([]);
+  });
 
   it('when an error is thrown in a later transition under an error event sub-process, then the sub-process catches it and the instance completes', async () => {
     // Given a user task (a wait state: the instance is saved) before an error end event, under an error event sub-process
@@ -82,5 +261,71 @@ describe('event sub-processes', () => {
     expect(after.status).toBe('active');
     expect(await userTasks(started.id)).toEqual(['after']);
     expect(await ended(started.id)).toContain('on_error_end');
+  });
+});
+
+/** Two engines on one database: what one node committed, the other resumes. */
+describe('event sub-processes on two nodes', () => {
+  const apps: App[] = [];
+  let shared: Database | undefined;
+  let dropDatabase = async () => {};
+
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    dropDatabase = database.drop;
+    if (!database.url) shared = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true });
+    for (const node of ['node-a', 'node-b']) {
+      const config = loadConfig({
+        PORT: '0',
+        REGENFLOW_DATA_DIR: '/tmp/regenflow-unused',
+        REGENFLOW_NODE_ID: node,
+        REGENFLOW_JOB_POLL_MS: '50',
+        REGENFLOW_TOKENS: TEST_TOKENS_SETTING,
+        ...(database.url && { DATABASE_URL: database.url, REGENFLOW_DB_POOL: '2' }),
+      });
+      apps.push(await createApp(config, { ...(shared && { database: shared }), log: () => {} }));
+    }
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await shared?.close();
+    await dropDatabase();
+  });
+
+  it('when one node starts the instance and the other correlates the message and fires the error, then the event sub-processes run there', async () => {
+    // Given a process deployed and started on node A: a message event sub-process and an error event sub-process
+    const [a, b] = apps as [App, App];
+    const xml = bpmn(
+      'esp_two_nodes',
+      `<bpmn:startEvent id="start" />
+      <bpmn:userTask id="work" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="boom" />
+      <bpmn:subProcess id="on_message" triggeredByEvent="true">
+        <bpmn:startEvent id="on_message_start" isInterrupting="false"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_message_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="on_message_start" targetRef="on_message_end" />
+      </bpmn:subProcess>
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="h1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+      `${MESSAGE}<bpmn:error id="Boom" errorCode="BOOM" />`,
+    );
+    await a.engine.deploy([{ name: 'esp_two_nodes.bpmn', xml }]);
+    const started = await a.engine.start({ processKey: 'esp_two_nodes', businessKey: 'two-nodes' });
+
+    // When node B correlates the message, then its event sub-process ran there and `work` still waits
+    await b.engine.correlateMessage({ messageName: 'cancel_order', businessKey: 'two-nodes' });
+    const history = () => b.database.knex('history').where({ instance_id: started.id, event: 'end' }).pluck('activity_id');
+    expect(await history()).toContain('on_message_end');
+
+    // And when node B completes `work`, its error is caught by the error event sub-process
+    const task = await b.database.knex('user_tasks').where({ instance_id: started.id, activity_id: 'work' }).first();
+    const after = await b.engine.completeUserTask(task.id);
+    expect(after).toMatchObject({ status: 'completed', error_message: null });
+    expect(await history()).toContain('on_error_end');
   });
 });
