@@ -262,6 +262,75 @@ describe('event sub-processes', () => {
     expect(await userTasks(started.id)).toEqual(['after']);
     expect(await ended(started.id)).toContain('on_error_end');
   });
+
+  it('when an interrupting message event sub-process is correlated, then the external task and timer of its scope go with the user task', async () => {
+    // Given a parallel split into a user task, an external task and a 1-hour timer, under a message event sub-process
+    const xml = bpmn(
+      'esp_cancels_waits',
+      `<bpmn:startEvent id="start" />
+      <bpmn:parallelGateway id="split" />
+      <bpmn:userTask id="work" />
+      <bpmn:serviceTask id="remote" camunda:type="external" camunda:topic="esp.remote" />
+      <bpmn:intermediateCatchEvent id="later"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+      <bpmn:endEvent id="end_a" /><bpmn:endEvent id="end_b" /><bpmn:endEvent id="end_c" />
+      <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split" />
+      <bpmn:sequenceFlow id="f1" sourceRef="split" targetRef="work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="remote" />
+      <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="later" />
+      <bpmn:sequenceFlow id="f4" sourceRef="work" targetRef="end_a" />
+      <bpmn:sequenceFlow id="f5" sourceRef="remote" targetRef="end_b" />
+      <bpmn:sequenceFlow id="f6" sourceRef="later" targetRef="end_c" />
+      <bpmn:subProcess id="esp" triggeredByEvent="true">
+        <bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+        <bpmn:endEvent id="esp_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="esp_start" targetRef="esp_end" />
+      </bpmn:subProcess>`,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_cancels_waits.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_cancels_waits' });
+    expect(await app.database.knex('external_tasks').where({ instance_id: started.id })).toHaveLength(1);
+    expect(await timerJobs(started.id)).toEqual([expect.objectContaining({ activity_id: 'later' })]);
+
+    // When the message is correlated
+    await app.engine.correlateMessage({ messageName: 'cancel_order', processInstanceId: started.id });
+
+    // Then the instance completed through the event sub-process and waits for nothing
+    expect((await app.engine.getInstance(started.id)).status).toBe('completed');
+    expect(await app.database.knex('external_tasks').where({ instance_id: started.id })).toHaveLength(0);
+    expect(await timerJobs(started.id)).toEqual([]);
+    expect(await userTasks(started.id)).toEqual([]);
+    expect(await ended(started.id)).not.toContain('end_a');
+  });
+
+  it('when an error nothing catches is thrown in a later transition beside an error event sub-process for another code, then the instance fails and nothing after it is recorded', async () => {
+    // Given a user task before an error end event, under an event sub-process that catches another code
+    const xml = bpmn(
+      'esp_error_other',
+      `<bpmn:startEvent id="start" />
+      <bpmn:userTask id="review" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
+      <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="boom" />
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="Other" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+      '<bpmn:error id="Boom" errorCode="BOOM" /><bpmn:error id="Other" errorCode="OTHER" />',
+    );
+    await app.engine.deploy([{ name: 'esp_error_other.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_error_other' });
+
+    // When the task is completed and the error end event throws
+    const after = await completeTask(started.id, 'review');
+
+    // Then the instance failed on it, with the thrower's error and not its end in the history
+    expect(after).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/^unhandled BPMN error BOOM\b.*\(thrown by boom\)$/) });
+    const boom = await app.database.knex('history').where({ instance_id: started.id, activity_id: 'boom' }).orderBy('id').pluck('event');
+    expect(boom).toEqual(['start', 'error']);
+    expect(await ended(started.id)).not.toContain('on_error_end');
+  });
 });
 
 /** Two engines on one database: what one node committed, the other resumes. */
@@ -327,5 +396,28 @@ describe('event sub-processes on two nodes', () => {
     const after = await b.engine.completeUserTask(task.id);
     expect(after).toMatchObject({ status: 'completed', error_message: null });
     expect(await history()).toContain('on_error_end');
+  });
+
+  it('when one node starts an instance with a timer event sub-process, then a job run on the other node fires it', async () => {
+    // Given an instance started on node A, waiting at `work` under a one-second interrupting timer event sub-process
+    const [a, b] = apps as [App, App];
+    await a.engine.deploy([
+      {
+        name: 'esp_timer_two_nodes.bpmn',
+        xml: withEventSubProcess(
+          'esp_timer_two_nodes',
+          '<bpmn:startEvent id="esp_start"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+        ),
+      },
+    ]);
+    const started = await a.engine.start({ processKey: 'esp_timer_two_nodes' });
+
+    // When the timer is due and node B runs the due jobs
+    await eventually(async () => (await b.engine.runDueJobs()) > 0, 10_000);
+
+    // Then node B interrupted `work` and the event sub-process waits at its task
+    const tasks = await b.database.knex('user_tasks').where({ instance_id: started.id }).pluck('activity_id');
+    expect(tasks).toEqual(['esp_task']);
+    expect(await b.database.knex('jobs').where({ instance_id: started.id })).toEqual([]);
   });
 });
