@@ -109,6 +109,42 @@ describe('event sub-processes', () => {
     expect(await subscriptions(started.id)).toEqual([]);
   });
 
+  it('when a non-interrupting message event sub-process is correlated, then a receive task of its scope waiting for the same message still waits', async () => {
+    // Given a receive task for the same message beside the user task
+    const xml = bpmn(
+      'esp_message_receive',
+      `<bpmn:startEvent id="start" />
+      <bpmn:parallelGateway id="split" />
+      <bpmn:userTask id="work" />
+      <bpmn:receiveTask id="receive" messageRef="Msg_cancel" />
+      <bpmn:endEvent id="end_a" /><bpmn:endEvent id="end_b" />
+      <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split" />
+      <bpmn:sequenceFlow id="f1" sourceRef="split" targetRef="work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="receive" />
+      <bpmn:sequenceFlow id="f3" sourceRef="work" targetRef="end_a" />
+      <bpmn:sequenceFlow id="f4" sourceRef="receive" targetRef="end_b" />
+      <bpmn:subProcess id="esp" triggeredByEvent="true">
+        <bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+        <bpmn:endEvent id="esp_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="esp_start" targetRef="esp_end" />
+      </bpmn:subProcess>`,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_message_receive.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_message_receive' });
+    const rows = await subscriptions(started.id);
+    expect(rows.map((row) => row.activity_id).sort()).toEqual(['esp_start', 'receive']);
+
+    // When the message is delivered to the event sub-process's subscription
+    const espRow = rows.find((row) => row.activity_id === 'esp_start');
+    await app.engine.transition(started.id, { type: 'deliver-message', refId: espRow.ref_id, executionId: espRow.execution_id, variables: {} });
+
+    // Then the event sub-process ran and the receive task still waits
+    expect(await ended(started.id)).toContain('esp_end');
+    expect(await ended(started.id)).not.toContain('receive');
+    expect((await subscriptions(started.id)).map((row) => row.activity_id).sort()).toEqual(['esp_start', 'receive']);
+  });
+
   it('when an interrupting timer event sub-process comes due while the process waits, then the job poller cancels the task and runs the sub-process', async () => {
     // Given a process waiting at a user task, with a 1-second interrupting timer event sub-process
     const xml = withEventSubProcess(

@@ -132,9 +132,9 @@ export function afterFiring(start: ArmedEventStart, schedule: { dueAt: string; r
 }
 
 /**
- * Runs the event sub-process of `start` in its scope: bpmn-elements' own delegation (as for
- * a thrown event) starts it and hands its start event the message; an interrupting start then
- * cancels the scope's other running activities.
+ * Runs the event sub-process of `start` in its scope and hands its start event the message
+ * (a timer start is made due by the caller); an interrupting start then cancels the scope's
+ * other running activities.
  */
 export function triggerEventStart(start: ArmedEventStart, message: Record<string, unknown> = {}): void {
   const scope = start.scope;
@@ -143,11 +143,14 @@ export function triggerEventStart(start: ArmedEventStart, message: Record<string
   if (esp.isRunning) return;
   if (start.kind === 'timer') esp.run();
   else {
-    scope._onDelegateEvent({
-      fields: {},
-      properties: { type: start.kind },
-      content: { id: start.startId, message: { id: start.refId, ...message } },
-    });
+    // What bpmn-elements' ProcessExecution does for a delegated event, but handed to this event
+    // sub-process only: a receive task or catch event in the scope waiting for the same message
+    // has its own subscription and is not meant by this delivery.
+    const content = { id: start.startId, message: { id: start.refId, ...message } };
+    esp.run(content.message);
+    const api = scope.getApi();
+    const routingKey = `${api.messagePrefix}.${start.kind}.${scope.executionId}`;
+    esp.broker.publish('api', routingKey, api.createMessage(content), { delegate: true, type: start.kind });
   }
   if (!start.interrupting) return;
   for (const child of scope.getActivities()) {
