@@ -339,6 +339,36 @@ describe('event sub-processes', () => {
     expect(await ended(started.id)).not.toContain('end_a');
   });
 
+  it('when an interrupting message event sub-process is correlated while a call activity of its scope waits, then the called instance is cancelled', async () => {
+    // Given a parent waiting at a call activity whose child waits at a user task
+    const child = bpmn(
+      'esp_child',
+      `<bpmn:startEvent id="start" /><bpmn:userTask id="child_work" /><bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="child_work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="child_work" targetRef="end" />`,
+    );
+    const parent = withEventSubProcess(
+      'esp_parent',
+      '<bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>',
+      undefined,
+      MESSAGE,
+    ).replace('<bpmn:userTask id="work" />', '<bpmn:callActivity id="work" calledElement="esp_child" />');
+    await app.engine.deploy([
+      { name: 'esp_child.bpmn', xml: child },
+      { name: 'esp_parent.bpmn', xml: parent },
+    ]);
+    const started = await app.engine.start({ processKey: 'esp_parent' });
+    const called = await app.database.knex('process_instances').where({ parent_instance_id: started.id }).first();
+    expect(called.status).toBe('active');
+
+    // When the message is correlated to the parent
+    await app.engine.correlateMessage({ messageName: 'cancel_order', processInstanceId: started.id });
+
+    // Then the parent runs its event sub-process and the called instance is cancelled
+    expect(await userTasks(started.id)).toEqual(['esp_task']);
+    expect((await app.engine.getInstance(called.id)).status).toBe('cancelled');
+  });
+
   it('when an error nothing catches is thrown in a later transition beside an error event sub-process for another code, then the instance fails and nothing after it is recorded', async () => {
     // Given a user task before an error end event, under an event sub-process that catches another code
     const xml = bpmn(
