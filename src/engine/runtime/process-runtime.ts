@@ -19,6 +19,15 @@ import { TransitionTimers } from './transition-timers.js';
 import { BpmnErrorSignal, bindServiceTasks, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
+import {
+  afterFiring,
+  armedEventStarts,
+  scheduleTimers,
+  STATE_KEY,
+  triggerEventStart,
+  type ArmedEventStart,
+  type EventStartTimers,
+} from './event-sub-process-starts.js';
 
 /** The no-op logger: bpmn-engine's debug logger costs ~15 % of throughput. */
 const silentLogger = () => ({ debug() {}, error() {}, warn() {} });
@@ -68,6 +77,7 @@ export class ProcessRuntime {
     const inflight = new Set<Promise<unknown>>();
     let steps = 0;
     let failure: unknown = null;
+    let eventStartTimers: EventStartTimers = {};
     // Pending work the transition must wait for before it can save: inline handlers, stack hops.
     const track = (promise: Promise<unknown>) => {
       inflight.add(promise);
@@ -141,30 +151,45 @@ export class ProcessRuntime {
     // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
     const closed = new Set<string>();
     // Error end events: bpmn-elements lets a thrown error that nothing catches end like a none
-    // end event, and the run goes on after it. Delegation is synchronous: a boundary event or
-    // event sub-process that catches the error has done so before the throw reaches this
-    // listener, so a throw that arrives with no catch before it is uncaught: stop the run there.
+    // end event, and the run goes on after it. Delegation is synchronous, but its order is not
+    // fixed: in a fresh run the catching boundary event or event sub-process catches before the
+    // throw reaches this listener; in a run recovered from saved state the event sub-process's
+    // start event catches right after it, in the same synchronous stretch. So a throw with no
+    // catch yet is judged a microtask later (after pending stack hops, which may hold the catch),
+    // and only then, still uncaught, stops the run.
     const caughtFrom = new Map<string, number>();
     const uncaughtThrows = new Set<string>();
+    const takeCatch = (sourceId: string) => {
+      const caught = caughtFrom.get(sourceId) ?? 0;
+      if (caught > 0) caughtFrom.set(sourceId, caught - 1);
+      return caught > 0;
+    };
     listener.on('activity.catch', (api) => {
       const sourceId = api.content.source?.id;
       if (!sourceId || !isThrownError(api.content.error)) return;
       caughtFrom.set(sourceId, (caughtFrom.get(sourceId) ?? 0) + 1);
     });
-    listener.on('activity.throw', (api) => {
-      const error = api.content.message;
-      if (!isThrownError(error) || failure) return;
-      const caught = caughtFrom.get(api.id) ?? 0;
-      if (caught > 0) return void caughtFrom.set(api.id, caught - 1);
+    const judgeThrow = (api: WaitRecord['api'], error: any, mark: number) => {
+      if (failure || takeCatch(api.id)) return;
+      if (inflight.size) return void track(Promise.allSettled([...inflight]).then(() => judgeThrow(api, error, mark)));
       // Without an errorRef there is no code or name: bpmn-elements calls it `anonymous`.
       const referenced = error.type === 'bpmn:Error';
       const code = String((referenced && (error.code ?? error.id)) || 'unknown');
       const message = referenced ? String(error.name ?? error.code ?? '') : '';
       uncaughtThrows.add(api.executionId);
       closed.add(api.executionId);
+      // What ran on while the catch was still possible (the thrower's end, the next activities) never happened.
+      history.length = Math.min(history.length, mark);
       stamp('error', api, withParent(api, { error: message || 'error end event without errorRef', errorCode: code, uncaught: true }));
       failure = new UncaughtError(describeUncaught(api.id, code, message));
       engine.stop();
+    };
+    listener.on('activity.throw', (api) => {
+      const error = api.content.message;
+      if (!isThrownError(error) || failure) return;
+      if (takeCatch(api.id)) return;
+      const mark = history.length;
+      queueMicrotask(() => judgeThrow(api, error, mark));
     });
     listener.on('activity.end', (api) => {
       if (uncaughtThrows.has(api.executionId)) return;
@@ -243,7 +268,19 @@ export class ProcessRuntime {
       } else {
         await engine.execute({ listener, variables: { ...(instance.variables ?? {}) } });
       }
-      if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine));
+      // Event sub-process starts armed while the instance waited (see event-sub-process-starts.ts).
+      const armed = armedEventStarts(engine);
+      const saved = ((instance.state as Record<string, unknown> | undefined)?.[STATE_KEY] ?? {}) as EventStartTimers;
+      eventStartTimers = { ...saved };
+      for (const start of armed) {
+        const schedule = saved[start.key];
+        if (start.kind !== 'timer' || !schedule || 'done' in schedule) continue;
+        if (new Date(schedule.dueAt).getTime() > Date.now() && instance.dueNow !== start.startId) continue;
+        timers.forceDue(start.startId);
+        eventStartTimers[start.key] = afterFiring(start, schedule);
+        if (!failure) triggerEventStart(start);
+      }
+      if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine), armed);
       await settle(inflight, timers, () => failure !== null);
     } catch (error) {
       failure ??= error;
@@ -274,6 +311,11 @@ export class ProcessRuntime {
     // An ended instance keeps no state: skip serializing it.
     const state = ended ? null : ((await engine.getState()) as any);
     for (const definitionState of state?.definitions ?? []) delete definitionState.source;
+    const armedNow = ended ? [] : armedEventStarts(engine);
+    if (state) {
+      eventStartTimers = scheduleTimers(armedNow, eventStartTimers);
+      state[STATE_KEY] = eventStartTimers;
+    }
 
     const userTasks: UserTaskWait[] = [];
     const subscriptions: SubscriptionWait[] = [];
@@ -292,6 +334,10 @@ export class ProcessRuntime {
           });
         }
       }
+      for (const start of armedNow) {
+        if (start.kind === 'timer') continue;
+        subscriptions.push({ kind: start.kind, name: start.name!, refId: start.refId!, activityId: start.startId, executionId: start.key });
+      }
     }
 
     const externalTasks: ExternalTaskWait[] = ended ? [] : services.pendingExternalTasks();
@@ -308,7 +354,15 @@ export class ProcessRuntime {
         ? []
         : timers.waiting
             .filter((timer) => timer.owner?.executionId)
-            .map((timer) => ({ activityId: String(timer.owner?.id), timerKey: String(timer.owner?.executionId), dueAt: timer.dueAt })),
+            .map((timer) => ({ activityId: String(timer.owner?.id), timerKey: String(timer.owner?.executionId), dueAt: timer.dueAt }))
+            .concat(
+              armedNow.flatMap((start) => {
+                const schedule = eventStartTimers[start.key];
+                return start.kind === 'timer' && schedule && !('done' in schedule)
+                  ? [{ activityId: start.startId, timerKey: start.key, dueAt: new Date(schedule.dueAt) }]
+                  : [];
+              }),
+            ),
       callActivities: ended ? [] : [...callActivities.values()],
       history,
       handlerFailures,
@@ -316,7 +370,13 @@ export class ProcessRuntime {
     };
   }
 
-  private apply(engine: any, event: TransitionEvent, waits: Map<string, WaitRecord>, root: () => { variables: Variables } | null) {
+  private apply(
+    engine: any,
+    event: TransitionEvent,
+    waits: Map<string, WaitRecord>,
+    root: () => { variables: Variables } | null,
+    armed: ArmedEventStart[],
+  ) {
     const execution = engine.execution;
     switch (event.type) {
       case 'resume':
@@ -341,6 +401,13 @@ export class ProcessRuntime {
       case 'deliver-message':
       case 'deliver-signal': {
         const target = event.executionId ? waits.get(event.executionId) : undefined;
+        const eventStart = event.executionId && !target ? armed.find((start) => start.key === event.executionId) : undefined;
+        if (eventStart) {
+          const environment = root();
+          if (environment) Object.assign(environment.variables, safeCopy(event.variables));
+          triggerEventStart(eventStart, safeCopy(event.variables));
+          return;
+        }
         if (event.executionId && !target) {
           throw new AppError('SUBSCRIPTION_GONE', `execution ${event.executionId} no longer waits for ${event.refId}`);
         }
@@ -354,6 +421,10 @@ export class ProcessRuntime {
           ...(event.executionId && { executionId: event.executionId }),
           message: safeCopy(event.variables),
         });
+        // A broadcast signal also starts the event sub-processes waiting for it.
+        if (event.type === 'deliver-signal' && !event.executionId) {
+          for (const start of armed) if (start.kind === 'signal' && start.refId === event.refId) triggerEventStart(start, safeCopy(event.variables));
+        }
         return;
       }
       case 'complete-call-activity': {

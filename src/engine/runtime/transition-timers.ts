@@ -20,6 +20,8 @@ export interface PendingTimer {
 
 export class TransitionTimers {
   private readonly pending = new Set<PendingTimer>();
+  /** Timer start events of event sub-processes whose job fired: due now, whatever they say. */
+  private readonly forced = new Set<string>();
 
   /** @param dueNowActivityId a timer start event that must fire in this transition */
   constructor(private readonly dueNowActivityId?: string) {}
@@ -30,6 +32,10 @@ export class TransitionTimers {
         this.set(owner, callback, delay, args),
       clearTimeout: (ref: PendingTimer) => this.clearTimeout(ref),
     };
+  }
+
+  forceDue(activityId: string): void {
+    this.forced.add(activityId);
   }
 
   setTimeout = (callback: (...args: unknown[]) => void, delay: number, ...args: unknown[]): PendingTimer =>
@@ -64,7 +70,7 @@ export class TransitionTimers {
 
   private set(owner: TimerOwner | null, callback: (...args: unknown[]) => void, delay: number, args: unknown[]) {
     const expireAt =
-      owner?.id && owner.id === this.dueNowActivityId
+      owner?.id && (owner.id === this.dueNowActivityId || this.forced.has(owner.id))
         ? new Date()
         : owner?.expireAt
           ? new Date(owner.expireAt)

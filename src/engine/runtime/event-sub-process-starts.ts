@@ -1,0 +1,160 @@
+import { nextStartTimerDue } from '../timer-schedule.js';
+
+/**
+ * Message, signal and timer start events of event sub-processes (triggeredByEvent).
+ *
+ * bpmn-elements starts an event sub-process only when an event thrown inside its scope is
+ * delegated to it (an error, escalation, a thrown signal or message): a message correlated
+ * from outside, a broadcast signal or a timer never reach it, and an interrupting start does
+ * not cancel the scope's other activities. As in Camunda 7 and Zeebe, regenflow makes these
+ * start events wait like boundary events while their scope (the process or a sub-process)
+ * runs: each becomes a subscription or a timer job, keyed by the scope's execution id and
+ * the start event, and the transition that delivers it runs the event sub-process in that
+ * scope, cancelling the scope's other activities when the start event is interrupting.
+ */
+
+export type EventStartKind = 'message' | 'signal' | 'timer';
+
+export interface ArmedEventStart {
+  /** `<scope execution id>/<start event id>`: stable while the scope runs. */
+  key: string;
+  kind: EventStartKind;
+  startId: string;
+  eventSubProcessId: string;
+  interrupting: boolean;
+  /** message or signal: the referenced element */
+  refId?: string;
+  name?: string;
+  /** timer */
+  timerType?: 'timeDuration' | 'timeDate' | 'timeCycle';
+  expression?: string;
+  scope: any;
+}
+
+/** Timer schedules of armed timer starts, kept in the saved state between transitions. */
+export type EventStartTimers = Record<string, { dueAt: string; remaining?: number } | { done: true }>;
+
+export const STATE_KEY = 'regenflowEventStartTimers';
+
+/** Every running scope (process execution, sub-process execution) of the engine. */
+function runningScopes(engine: any): any[] {
+  const scopes: any[] = [];
+  const visit = (execution: any) => {
+    if (!execution || execution.completed) return;
+    scopes.push(execution);
+    for (const child of execution.getActivities?.() ?? []) {
+      if (!child.isSubProcess || !child.isRunning) continue;
+      for (const inner of child.execution?.source?.executions ?? []) visit(inner);
+    }
+  };
+  for (const definition of engine.execution?.definitions ?? []) {
+    for (const process of definition.getProcesses?.() ?? []) {
+      if (process.isRunning) visit(process.execution);
+    }
+  }
+  return scopes;
+}
+
+function isInterrupting(start: any): boolean {
+  return start.behaviour?.isInterrupting !== false;
+}
+
+/** The event starts that wait now: in every running scope not already interrupted by one of its event sub-processes. */
+export function armedEventStarts(engine: any): ArmedEventStart[] {
+  const armed: ArmedEventStart[] = [];
+  for (const scope of runningScopes(engine)) {
+    const eventSubProcesses = (scope.getActivities?.() ?? []).filter((child: any) => child.triggeredByEvent);
+    const interrupted = eventSubProcesses.some(
+      (esp: any) => esp.isRunning && (esp.getStartActivities?.() ?? []).some((start: any) => isInterrupting(start)),
+    );
+    if (interrupted) continue;
+    for (const esp of eventSubProcesses) {
+      // bpmn-elements runs one activity once at a time: a non-interrupting event sub-process that
+      // is still running does not listen until it ends (Camunda would start a second one beside it).
+      if (esp.isRunning) continue;
+      for (const start of esp.getStartActivities?.() ?? []) {
+        for (const definition of start.eventDefinitions ?? []) {
+          const base = {
+            key: `${scope.executionId}/${start.id}`,
+            startId: String(start.id),
+            eventSubProcessId: String(esp.id),
+            interrupting: isInterrupting(start),
+            scope,
+          };
+          if (definition.type === 'bpmn:MessageEventDefinition' || definition.type === 'bpmn:SignalEventDefinition') {
+            const reference = definition.reference ?? {};
+            if (!reference.id) continue;
+            armed.push({
+              ...base,
+              kind: definition.type === 'bpmn:MessageEventDefinition' ? 'message' : 'signal',
+              refId: String(reference.id),
+              name: String(reference.name && reference.name !== 'anonymous' ? reference.name : reference.id),
+            });
+          } else if (definition.type === 'bpmn:TimerEventDefinition') {
+            const timerType = (['timeDuration', 'timeDate', 'timeCycle'] as const).find((type) => definition[type]);
+            if (!timerType) continue;
+            const text = String(definition[timerType]);
+            const environment = scope.environment;
+            const expression = environment?.expressions?.hasExpression?.(text) ? String(environment.resolveExpression(text)) : text;
+            armed.push({ ...base, kind: 'timer', timerType, expression });
+          }
+        }
+      }
+    }
+  }
+  return armed;
+}
+
+/**
+ * The timers' schedules after a run: kept for starts that stay armed, first computed for
+ * newly armed ones, dropped for scopes that ended.
+ */
+export function scheduleTimers(armed: ArmedEventStart[], previous: EventStartTimers, now = new Date()): EventStartTimers {
+  const next: EventStartTimers = {};
+  for (const start of armed) {
+    if (start.kind !== 'timer') continue;
+    const kept = previous[start.key];
+    if (kept) {
+      next[start.key] = kept;
+      continue;
+    }
+    const first = nextStartTimerDue(start.timerType!, start.expression!, null, now);
+    next[start.key] = first ? { dueAt: first.dueAt.toISOString(), ...(first.remaining !== undefined && { remaining: first.remaining }) } : { done: true };
+  }
+  return next;
+}
+
+/** After a timer start fired: its next due time (cycles) or done. */
+export function afterFiring(start: ArmedEventStart, schedule: { dueAt: string; remaining?: number }): EventStartTimers[string] {
+  if (start.interrupting || start.timerType !== 'timeCycle') return { done: true };
+  const next = nextStartTimerDue('timeCycle', start.expression!, { firedAt: new Date(schedule.dueAt), remaining: schedule.remaining });
+  return next ? { dueAt: next.dueAt.toISOString(), ...(next.remaining !== undefined && { remaining: next.remaining }) } : { done: true };
+}
+
+/**
+ * Runs the event sub-process of `start` in its scope and hands its start event the message
+ * (a timer start is made due by the caller); an interrupting start then cancels the scope's
+ * other running activities.
+ */
+export function triggerEventStart(start: ArmedEventStart, message: Record<string, unknown> = {}): void {
+  const scope = start.scope;
+  const esp = scope.getActivityById(start.eventSubProcessId);
+  if (!esp) return;
+  if (esp.isRunning) return;
+  if (start.kind === 'timer') esp.run();
+  else {
+    // What bpmn-elements' ProcessExecution does for a delegated event, but handed to this event
+    // sub-process only: a receive task or catch event in the scope waiting for the same message
+    // has its own subscription and is not meant by this delivery.
+    const content = { id: start.startId, message: { id: start.refId, ...message } };
+    esp.run(content.message);
+    const api = scope.getApi();
+    const routingKey = `${api.messagePrefix}.${start.kind}.${scope.executionId}`;
+    esp.broker.publish('api', routingKey, api.createMessage(content), { delegate: true, type: start.kind });
+  }
+  if (!start.interrupting) return;
+  for (const child of scope.getActivities()) {
+    if (child.id === start.eventSubProcessId || !child.isRunning) continue;
+    child.getApi().discard();
+  }
+}

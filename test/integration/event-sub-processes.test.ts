@@ -1,0 +1,489 @@
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { TEST_TOKENS_SETTING } from '../support/server-process.js';
+import { bpmn } from '../support/bpmn.js';
+import { createTestApp, createTestDatabase, eventually } from '../support/test-app.js';
+
+const MESSAGE = '<bpmn:message id="Msg_cancel" name="cancel_order" />';
+
+/** A process that waits at `work`, with an event sub-process `esp` whose start event is `startXml`. */
+function withEventSubProcess(processId: string, startXml: string, espBody = '<bpmn:userTask id="esp_task" />', extra = ''): string {
+  return bpmn(
+    processId,
+    `<bpmn:startEvent id="start" />
+    <bpmn:userTask id="work" />
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end" />
+    <bpmn:subProcess id="esp" triggeredByEvent="true">
+      ${startXml}
+      ${espBody}
+      <bpmn:endEvent id="esp_end" />
+      <bpmn:sequenceFlow id="g1" sourceRef="esp_start" targetRef="esp_task" />
+      <bpmn:sequenceFlow id="g2" sourceRef="esp_task" targetRef="esp_end" />
+    </bpmn:subProcess>`,
+    extra,
+  );
+}
+
+/** Event sub-processes (triggeredByEvent) across transitions: the instance is saved and reloaded between wait and trigger. */
+describe('event sub-processes', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    app.poller.start();
+  });
+  afterAll(async () => {
+    await app.dispose();
+  });
+
+  const userTasks = (instanceId: string) => app.database.knex('user_tasks').where({ instance_id: instanceId }).orderBy('activity_id').pluck('activity_id');
+  const ended = (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
+  const subscriptions = (instanceId: string) => app.database.knex('subscriptions').where({ instance_id: instanceId });
+  const timerJobs = (instanceId: string) => app.database.knex('jobs').where({ instance_id: instanceId });
+  const completeTask = async (instanceId: string, activityId: string, variables = {}) => {
+    const task = await app.database.knex('user_tasks').where({ instance_id: instanceId, activity_id: activityId }).first();
+    return app.engine.completeUserTask(task.id, variables);
+  };
+
+  it('when an interrupting message event sub-process is correlated while the process waits, then the waiting task is cancelled and the sub-process runs', async () => {
+    // Given a process waiting at a user task, with an interrupting message event sub-process
+    const xml = withEventSubProcess(
+      'esp_message',
+      '<bpmn:startEvent id="esp_start" isInterrupting="true"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>',
+      undefined,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_message.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_message', businessKey: 'order-1' });
+    expect(await userTasks(started.id)).toEqual(['work']);
+
+    // Then the event sub-process's start event is a subscription while the process waits
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'message', name: 'cancel_order', activity_id: 'esp_start' })]);
+
+    // When the message is correlated (a new transition: the instance is reloaded from its state)
+    await app.engine.correlateMessage({ messageName: 'cancel_order', businessKey: 'order-1', variables: { reason: 'customer' } });
+
+    // Then `work` is gone and the event sub-process waits at its own task
+    expect(await userTasks(started.id)).toEqual(['esp_task']);
+    expect(await subscriptions(started.id)).toEqual([]);
+    const row = await completeTask(started.id, 'esp_task');
+    expect(row).toMatchObject({ status: 'completed', variables: expect.objectContaining({ reason: 'customer' }) });
+    expect(await ended(started.id)).toEqual(expect.arrayContaining(['esp_task', 'esp_end', 'esp']));
+    expect(await ended(started.id)).not.toContain('work');
+  });
+
+  it('when a non-interrupting message event sub-process is correlated, then it runs beside the waiting task, and listens again once it ended', async () => {
+    // Given a process waiting at a user task, with a non-interrupting message event sub-process
+    const xml = withEventSubProcess(
+      'esp_message_ni',
+      '<bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>',
+      undefined,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_message_ni.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_message_ni', variables: { orderId: 'A-1' } });
+
+    // When the message is correlated by a correlation key
+    await app.engine.correlateMessage({ messageName: 'cancel_order', correlationKeys: { orderId: 'A-1' } });
+
+    // Then `work` still waits beside the event sub-process, which does not listen while it runs (one at a time)
+    expect(await userTasks(started.id)).toEqual(['esp_task', 'work']);
+    expect(await subscriptions(started.id)).toEqual([]);
+    await expect(app.engine.correlateMessage({ messageName: 'cancel_order', correlationKeys: { orderId: 'A-1' } })).rejects.toMatchObject({
+      code: 'MESSAGE_NOT_CORRELATED',
+    });
+
+    // And when it ended, it listens again and runs a second time
+    await completeTask(started.id, 'esp_task');
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'message', activity_id: 'esp_start' })]);
+    await app.engine.correlateMessage({ messageName: 'cancel_order', correlationKeys: { orderId: 'A-1' } });
+    expect(await userTasks(started.id)).toEqual(['esp_task', 'work']);
+
+    // And when everything is done the instance completes and listens no more
+    await completeTask(started.id, 'esp_task');
+    const row = await completeTask(started.id, 'work');
+    expect(row.status).toBe('completed');
+    expect(await subscriptions(started.id)).toEqual([]);
+  });
+
+  it('when a non-interrupting message event sub-process is correlated, then a receive task of its scope waiting for the same message still waits', async () => {
+    // Given a receive task for the same message beside the user task
+    const xml = bpmn(
+      'esp_message_receive',
+      `<bpmn:startEvent id="start" />
+      <bpmn:parallelGateway id="split" />
+      <bpmn:userTask id="work" />
+      <bpmn:receiveTask id="receive" messageRef="Msg_cancel" />
+      <bpmn:endEvent id="end_a" /><bpmn:endEvent id="end_b" />
+      <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split" />
+      <bpmn:sequenceFlow id="f1" sourceRef="split" targetRef="work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="receive" />
+      <bpmn:sequenceFlow id="f3" sourceRef="work" targetRef="end_a" />
+      <bpmn:sequenceFlow id="f4" sourceRef="receive" targetRef="end_b" />
+      <bpmn:subProcess id="esp" triggeredByEvent="true">
+        <bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+        <bpmn:endEvent id="esp_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="esp_start" targetRef="esp_end" />
+      </bpmn:subProcess>`,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_message_receive.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_message_receive' });
+    const rows = await subscriptions(started.id);
+    expect(rows.map((row) => row.activity_id).sort()).toEqual(['esp_start', 'receive']);
+
+    // When the message is delivered to the event sub-process's subscription
+    const espRow = rows.find((row) => row.activity_id === 'esp_start');
+    await app.engine.transition(started.id, { type: 'deliver-message', refId: espRow.ref_id, executionId: espRow.execution_id, variables: {} });
+
+    // Then the event sub-process ran and the receive task still waits
+    expect(await ended(started.id)).toContain('esp_end');
+    expect(await ended(started.id)).not.toContain('receive');
+    expect((await subscriptions(started.id)).map((row) => row.activity_id).sort()).toEqual(['esp_start', 'receive']);
+  });
+
+  it('when an interrupting timer event sub-process comes due while the process waits, then the job poller cancels the task and runs the sub-process', async () => {
+    // Given a process waiting at a user task, with a 1-second interrupting timer event sub-process
+    const xml = withEventSubProcess(
+      'esp_timer',
+      '<bpmn:startEvent id="esp_start"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+    );
+    await app.engine.deploy([{ name: 'esp_timer.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_timer' });
+
+    // Then its timer is a job while the process waits
+    expect(await timerJobs(started.id)).toEqual([expect.objectContaining({ activity_id: 'esp_start' })]);
+
+    // When it comes due, then the poller interrupts `work` and the event sub-process waits at its task
+    await eventually(async () => (await userTasks(started.id)).join() === 'esp_task');
+    expect(await timerJobs(started.id)).toEqual([]);
+    expect((await completeTask(started.id, 'esp_task')).status).toBe('completed');
+  });
+
+  it('when a non-interrupting timer-cycle event sub-process comes due, then it fires repeatedly beside the waiting task until the process ends', async () => {
+    // Given a cycle of three one-second repetitions
+    const xml = withEventSubProcess(
+      'esp_cycle',
+      '<bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>',
+      '<bpmn:task id="esp_task" />',
+    );
+    await app.engine.deploy([{ name: 'esp_cycle.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_cycle' });
+
+    // When the poller fires it, then it runs alongside `work` at least twice
+    await eventually(async () => (await ended(started.id)).filter((id) => id === 'esp_task').length >= 2, 15_000);
+    expect(await userTasks(started.id)).toEqual(['work']);
+
+    // And when `work` completes, the process ends and the timer job goes with it
+    expect((await completeTask(started.id, 'work')).status).toBe('completed');
+    expect(await timerJobs(started.id)).toEqual([]);
+  });
+
+  it('when a signal event sub-process is broadcast while the process waits, then it interrupts the task', async () => {
+    // Given an interrupting signal event sub-process
+    const xml = withEventSubProcess(
+      'esp_signal',
+      '<bpmn:startEvent id="esp_start"><bpmn:signalEventDefinition signalRef="Sig_halt" /></bpmn:startEvent>',
+      undefined,
+      '<bpmn:signal id="Sig_halt" name="halt_all" />',
+    );
+    await app.engine.deploy([{ name: 'esp_signal.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_signal' });
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'signal', name: 'halt_all' })]);
+
+    // When the signal is broadcast
+    await app.engine.broadcastSignal('halt_all');
+
+    // Then `work` is gone and the event sub-process waits
+    expect(await userTasks(started.id)).toEqual(['esp_task']);
+  });
+
+  it('when a message event sub-process sits in an embedded sub-process, then it listens only while that sub-process is active', async () => {
+    // Given a sub-process waiting at `inner_work`, with a message event sub-process inside it, then `after`
+    const xml = bpmn(
+      'esp_nested',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="inner">
+        <bpmn:startEvent id="inner_start" />
+        <bpmn:userTask id="inner_work" />
+        <bpmn:endEvent id="inner_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="inner_work" />
+        <bpmn:sequenceFlow id="g2" sourceRef="inner_work" targetRef="inner_end" />
+        <bpmn:subProcess id="esp" triggeredByEvent="true">
+          <bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+          <bpmn:endEvent id="esp_end" />
+          <bpmn:sequenceFlow id="h1" sourceRef="esp_start" targetRef="esp_end" />
+        </bpmn:subProcess>
+      </bpmn:subProcess>
+      <bpmn:userTask id="after" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+      <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="after" />
+      <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end" />`,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_nested.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_nested' });
+    expect(await subscriptions(started.id)).toEqual([expect.objectContaining({ kind: 'message', activity_id: 'esp_start' })]);
+
+    // When the message is correlated, then the sub-process is interrupted and the process goes on to `after`
+    await app.engine.correlateMessage({ messageName: 'cancel_order', processInstanceId: started.id });
+    expect(await userTasks(started.id)).toEqual(['after']);
+    expect(await subscriptions(started.id)).toEqual([]);
+  });
+
+  it('when an error is thrown in a later transition under an error event sub-process, then the sub-process catches it and the instance completes', async () => {
+    // Given a user task (a wait state: the instance is saved) before an error end event, under an error event sub-process
+    const xml = bpmn(
+      'esp_error_later',
+      `<bpmn:startEvent id="start" />
+      <bpmn:userTask id="review" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
+      <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="boom" />
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+      '<bpmn:error id="Boom" errorCode="BOOM" />',
+    );
+    await app.engine.deploy([{ name: 'esp_error_later.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_error_later' });
+    expect(started.status).toBe('active');
+
+    // When the task is completed (the instance is reloaded and the error end event throws)
+    const after = await completeTask(started.id, 'review');
+
+    // Then the event sub-process caught it
+    expect(after).toMatchObject({ status: 'completed', error_message: null });
+    expect(await ended(started.id)).toContain('on_error_end');
+  });
+
+  it('when an error is thrown in a later transition inside a sub-process with an error event sub-process, then it is caught there and the process goes on', async () => {
+    // Given the throw after a user task inside a sub-process that holds the error event sub-process
+    const xml = bpmn(
+      'esp_error_nested',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="inner">
+        <bpmn:startEvent id="inner_start" />
+        <bpmn:userTask id="review" />
+        <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+        <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="review" />
+        <bpmn:sequenceFlow id="g2" sourceRef="review" targetRef="boom" />
+        <bpmn:subProcess id="on_error" triggeredByEvent="true">
+          <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:startEvent>
+          <bpmn:endEvent id="on_error_end" />
+          <bpmn:sequenceFlow id="h1" sourceRef="on_error_start" targetRef="on_error_end" />
+        </bpmn:subProcess>
+      </bpmn:subProcess>
+      <bpmn:userTask id="after" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+      <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="after" />
+      <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end" />`,
+      '<bpmn:error id="Boom" errorCode="BOOM" />',
+    );
+    await app.engine.deploy([{ name: 'esp_error_nested.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_error_nested' });
+
+    // When the task is completed
+    const after = await completeTask(started.id, 'review');
+
+    // Then the error was caught inside the sub-process and the process waits at `after`
+    expect(after.status).toBe('active');
+    expect(await userTasks(started.id)).toEqual(['after']);
+    expect(await ended(started.id)).toContain('on_error_end');
+  });
+
+  it('when an interrupting message event sub-process is correlated, then the external task and timer of its scope go with the user task', async () => {
+    // Given a parallel split into a user task, an external task and a 1-hour timer, under a message event sub-process
+    const xml = bpmn(
+      'esp_cancels_waits',
+      `<bpmn:startEvent id="start" />
+      <bpmn:parallelGateway id="split" />
+      <bpmn:userTask id="work" />
+      <bpmn:serviceTask id="remote" camunda:type="external" camunda:topic="esp.remote" />
+      <bpmn:intermediateCatchEvent id="later"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+      <bpmn:endEvent id="end_a" /><bpmn:endEvent id="end_b" /><bpmn:endEvent id="end_c" />
+      <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split" />
+      <bpmn:sequenceFlow id="f1" sourceRef="split" targetRef="work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="remote" />
+      <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="later" />
+      <bpmn:sequenceFlow id="f4" sourceRef="work" targetRef="end_a" />
+      <bpmn:sequenceFlow id="f5" sourceRef="remote" targetRef="end_b" />
+      <bpmn:sequenceFlow id="f6" sourceRef="later" targetRef="end_c" />
+      <bpmn:subProcess id="esp" triggeredByEvent="true">
+        <bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+        <bpmn:endEvent id="esp_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="esp_start" targetRef="esp_end" />
+      </bpmn:subProcess>`,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_cancels_waits.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_cancels_waits' });
+    expect(await app.database.knex('external_tasks').where({ instance_id: started.id })).toHaveLength(1);
+    expect(await timerJobs(started.id)).toEqual([expect.objectContaining({ activity_id: 'later' })]);
+
+    // When the message is correlated
+    await app.engine.correlateMessage({ messageName: 'cancel_order', processInstanceId: started.id });
+
+    // Then the instance completed through the event sub-process and waits for nothing
+    expect((await app.engine.getInstance(started.id)).status).toBe('completed');
+    expect(await app.database.knex('external_tasks').where({ instance_id: started.id })).toHaveLength(0);
+    expect(await timerJobs(started.id)).toEqual([]);
+    expect(await userTasks(started.id)).toEqual([]);
+    expect(await ended(started.id)).not.toContain('end_a');
+  });
+
+  it('when an interrupting message event sub-process is correlated while a call activity of its scope waits, then the called instance is cancelled', async () => {
+    // Given a parent waiting at a call activity whose child waits at a user task
+    const child = bpmn(
+      'esp_child',
+      `<bpmn:startEvent id="start" /><bpmn:userTask id="child_work" /><bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="child_work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="child_work" targetRef="end" />`,
+    );
+    const parent = withEventSubProcess(
+      'esp_parent',
+      '<bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>',
+      undefined,
+      MESSAGE,
+    ).replace('<bpmn:userTask id="work" />', '<bpmn:callActivity id="work" calledElement="esp_child" />');
+    await app.engine.deploy([
+      { name: 'esp_child.bpmn', xml: child },
+      { name: 'esp_parent.bpmn', xml: parent },
+    ]);
+    const started = await app.engine.start({ processKey: 'esp_parent' });
+    const called = await app.database.knex('process_instances').where({ parent_instance_id: started.id }).first();
+    expect(called.status).toBe('active');
+
+    // When the message is correlated to the parent
+    await app.engine.correlateMessage({ messageName: 'cancel_order', processInstanceId: started.id });
+
+    // Then the parent runs its event sub-process and the called instance is cancelled
+    expect(await userTasks(started.id)).toEqual(['esp_task']);
+    expect((await app.engine.getInstance(called.id)).status).toBe('cancelled');
+  });
+
+  it('when an error nothing catches is thrown in a later transition beside an error event sub-process for another code, then the instance fails and nothing after it is recorded', async () => {
+    // Given a user task before an error end event, under an event sub-process that catches another code
+    const xml = bpmn(
+      'esp_error_other',
+      `<bpmn:startEvent id="start" />
+      <bpmn:userTask id="review" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
+      <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="boom" />
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="Other" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+      '<bpmn:error id="Boom" errorCode="BOOM" /><bpmn:error id="Other" errorCode="OTHER" />',
+    );
+    await app.engine.deploy([{ name: 'esp_error_other.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_error_other' });
+
+    // When the task is completed and the error end event throws
+    const after = await completeTask(started.id, 'review');
+
+    // Then the instance failed on it, with the thrower's error and not its end in the history
+    expect(after).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/^unhandled BPMN error BOOM\b.*\(thrown by boom\)$/) });
+    const boom = await app.database.knex('history').where({ instance_id: started.id, activity_id: 'boom' }).orderBy('id').pluck('event');
+    expect(boom).toEqual(['start', 'error']);
+    expect(await ended(started.id)).not.toContain('on_error_end');
+  });
+});
+
+/** Two engines on one database: what one node committed, the other resumes. */
+describe('event sub-processes on two nodes', () => {
+  const apps: App[] = [];
+  let shared: Database | undefined;
+  let dropDatabase = async () => {};
+
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    dropDatabase = database.drop;
+    if (!database.url) shared = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true });
+    for (const node of ['node-a', 'node-b']) {
+      const config = loadConfig({
+        PORT: '0',
+        REGENFLOW_DATA_DIR: '/tmp/regenflow-unused',
+        REGENFLOW_NODE_ID: node,
+        REGENFLOW_JOB_POLL_MS: '50',
+        REGENFLOW_TOKENS: TEST_TOKENS_SETTING,
+        ...(database.url && { DATABASE_URL: database.url, REGENFLOW_DB_POOL: '2' }),
+      });
+      apps.push(await createApp(config, { ...(shared && { database: shared }), log: () => {} }));
+    }
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await shared?.close();
+    await dropDatabase();
+  });
+
+  it('when one node starts the instance and the other correlates the message and fires the error, then the event sub-processes run there', async () => {
+    // Given a process deployed and started on node A: a message event sub-process and an error event sub-process
+    const [a, b] = apps as [App, App];
+    const xml = bpmn(
+      'esp_two_nodes',
+      `<bpmn:startEvent id="start" />
+      <bpmn:userTask id="work" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
+      <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="boom" />
+      <bpmn:subProcess id="on_message" triggeredByEvent="true">
+        <bpmn:startEvent id="on_message_start" isInterrupting="false"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_message_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="on_message_start" targetRef="on_message_end" />
+      </bpmn:subProcess>
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="h1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+      `${MESSAGE}<bpmn:error id="Boom" errorCode="BOOM" />`,
+    );
+    await a.engine.deploy([{ name: 'esp_two_nodes.bpmn', xml }]);
+    const started = await a.engine.start({ processKey: 'esp_two_nodes', businessKey: 'two-nodes' });
+
+    // When node B correlates the message, then its event sub-process ran there and `work` still waits
+    await b.engine.correlateMessage({ messageName: 'cancel_order', businessKey: 'two-nodes' });
+    const history = () => b.database.knex('history').where({ instance_id: started.id, event: 'end' }).pluck('activity_id');
+    expect(await history()).toContain('on_message_end');
+
+    // And when node B completes `work`, its error is caught by the error event sub-process
+    const task = await b.database.knex('user_tasks').where({ instance_id: started.id, activity_id: 'work' }).first();
+    const after = await b.engine.completeUserTask(task.id);
+    expect(after).toMatchObject({ status: 'completed', error_message: null });
+    expect(await history()).toContain('on_error_end');
+  });
+
+  it('when one node starts an instance with a timer event sub-process, then a job run on the other node fires it', async () => {
+    // Given an instance started on node A, waiting at `work` under a one-second interrupting timer event sub-process
+    const [a, b] = apps as [App, App];
+    await a.engine.deploy([
+      {
+        name: 'esp_timer_two_nodes.bpmn',
+        xml: withEventSubProcess(
+          'esp_timer_two_nodes',
+          '<bpmn:startEvent id="esp_start"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+        ),
+      },
+    ]);
+    const started = await a.engine.start({ processKey: 'esp_timer_two_nodes' });
+
+    // When the timer is due and node B runs the due jobs
+    await eventually(async () => (await b.engine.runDueJobs()) > 0, 10_000);
+
+    // Then node B interrupted `work` and the event sub-process waits at its task
+    const tasks = await b.database.knex('user_tasks').where({ instance_id: started.id }).pluck('activity_id');
+    expect(tasks).toEqual(['esp_task']);
+    expect(await b.database.knex('jobs').where({ instance_id: started.id })).toEqual([]);
+  });
+});
