@@ -20,6 +20,17 @@ function registry() {
       },
     })
     .register({
+      topic: 'failing.slow',
+      description: 'takes a moment, then succeeds',
+      mode: 'inline',
+      input: z.object({}).passthrough(),
+      output: z.object({}),
+      handler: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return {};
+      },
+    })
+    .register({
       topic: 'failing.broken',
       description: 'fails technically',
       mode: 'inline',
@@ -329,6 +340,48 @@ describe('failed instances: an unhandled BPMN error', () => {
     expect(row.error_message).toContain('no items left');
     expect(await app.database.knex('external_tasks').where({ instance_id: started.id })).toHaveLength(0);
   });
+
+  it('when a parallel branch throws an error nothing catches while the other branch runs an inline handler, then the instance fails promptly', async () => {
+    // Given a split into an uncaught error end event and a handler that takes a moment
+    const xml = bpmn(
+      'uncaught_beside_handler',
+      `<bpmn:startEvent id="start" />
+      <bpmn:parallelGateway id="split" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+      <bpmn:serviceTask id="slow" camunda:type="external" camunda:topic="failing.slow" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split" />
+      <bpmn:sequenceFlow id="f1" sourceRef="split" targetRef="boom" />
+      <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="slow" />
+      <bpmn:sequenceFlow id="f3" sourceRef="slow" targetRef="end" />`,
+      ERROR,
+    );
+    await app.engine.deploy([{ name: 'uncaught_beside_handler.bpmn', xml }]);
+
+    // When it runs (a hang here spins on microtasks: the test run never ends)
+    const started = await app.engine.start({ processKey: 'uncaught_beside_handler' });
+
+    // Then it failed on the throw
+    expect(started.status).toBe('failed');
+    await expectFailed(started.id, 'uncaught_beside_handler', 'boom', 'BOOM');
+  }, 10_000);
+
+  it('when a chain longer than one stack budget ends in an error nothing catches, then the instance fails promptly', async () => {
+    // Given 60 tasks (the run hops to a fresh stack every ~41 activities) before an uncaught error end event
+    const steps = Array.from({ length: 60 }, (_, index) => ({ id: `t${index}`, xml: `<bpmn:task id="t${index}" />` }));
+    const xml = sequence('uncaught_after_hop', steps, ERROR).replace(
+      '<bpmn:endEvent id="end" />',
+      '<bpmn:endEvent id="end"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>',
+    );
+    await app.engine.deploy([{ name: 'uncaught_after_hop.bpmn', xml }]);
+
+    // When it runs
+    const started = await app.engine.start({ processKey: 'uncaught_after_hop' });
+
+    // Then it failed on the throw, thrown inside a stack hop
+    expect(started.status).toBe('failed');
+    await expectFailed(started.id, 'uncaught_after_hop', 'end', 'BOOM');
+  }, 10_000);
 
   it('when a handler fails technically, then the instance stays active with an incident, not failed', async () => {
     // Given a handler that throws an ordinary error

@@ -169,9 +169,12 @@ export class ProcessRuntime {
       if (!sourceId || !isThrownError(api.content.error)) return;
       caughtFrom.set(sourceId, (caughtFrom.get(sourceId) ?? 0) + 1);
     });
+    // Throws judged while work was pending: `settle` judges them once nothing is in flight. (Tracking
+    // the re-judge itself would keep `inflight` from ever emptying.)
+    const deferredThrows: Array<() => void> = [];
     const judgeThrow = (api: WaitRecord['api'], error: any, mark: number) => {
       if (failure || takeCatch(api.id)) return;
-      if (inflight.size) return void track(Promise.allSettled([...inflight]).then(() => judgeThrow(api, error, mark)));
+      if (inflight.size) return void deferredThrows.push(() => judgeThrow(api, error, mark));
       // Without an errorRef there is no code or name: bpmn-elements calls it `anonymous`.
       const referenced = error.type === 'bpmn:Error';
       const code = String((referenced && (error.code ?? error.id)) || 'unknown');
@@ -281,7 +284,7 @@ export class ProcessRuntime {
         if (!failure) triggerEventStart(start);
       }
       if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine), armed);
-      await settle(inflight, timers, () => failure !== null);
+      await settle(inflight, timers, () => failure !== null, () => deferredThrows.splice(0).map((judge) => judge()).length > 0);
     } catch (error) {
       failure ??= error;
     }
@@ -520,14 +523,23 @@ function resolveInScope(expressions: any, text: string, api: any): unknown {
   return expressions.resolveExpression(text, { environment: api.environment, content: api.content });
 }
 
-/** Waits until no inline handler is running and no due timer is left to fire. */
-async function settle(inflight: Set<Promise<unknown>>, timers: TransitionTimers, failed: () => boolean): Promise<void> {
+/**
+ * Waits until no inline handler is running, no deferred throw is left to judge and no due
+ * timer is left to fire. `judgeDeferred` returns whether it judged any.
+ */
+async function settle(
+  inflight: Set<Promise<unknown>>,
+  timers: TransitionTimers,
+  failed: () => boolean,
+  judgeDeferred: () => boolean,
+): Promise<void> {
   for (;;) {
     if (failed()) return;
     if (inflight.size) {
       await Promise.allSettled([...inflight]);
       continue;
     }
+    if (judgeDeferred()) continue;
     if (timers.fireDue()) continue;
     // One more turn of the event loop: anything scheduled by the last step shows up now.
     await new Promise((resolve) => setImmediate(resolve));
