@@ -1,11 +1,29 @@
+import { z } from 'zod';
+import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { bpmn } from '../support/bpmn.js';
 import { createTestApp, createTestDatabase, eventually } from '../support/test-app.js';
 
 const MESSAGE = '<bpmn:message id="Msg_cancel" name="cancel_order" />';
+const REJECTED = '<bpmn:error id="Rejected" errorCode="REJECTED" />';
+
+/** `esp.reject` raises the BPMN error REJECTED. */
+function registry() {
+  return new ServiceTaskRegistry().register({
+    topic: 'esp.reject',
+    description: 'raises a BPMN error',
+    mode: 'inline',
+    input: z.object({}).passthrough(),
+    output: z.object({}),
+    handler: async () => {
+      throw new BpmnErrorSignal('REJECTED', 'not allowed');
+    },
+  });
+}
 
 /** A process that waits at `work`, with an event sub-process `esp` whose start event is `startXml`. */
 function withEventSubProcess(processId: string, startXml: string, espBody = '<bpmn:userTask id="esp_task" />', extra = ''): string {
@@ -32,7 +50,7 @@ describe('event sub-processes', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
 
   beforeAll(async () => {
-    app = await createTestApp();
+    app = await createTestApp({ registry: registry() });
     app.poller.start();
   });
   afterAll(async () => {
@@ -396,6 +414,120 @@ describe('event sub-processes', () => {
     const boom = await app.database.knex('history').where({ instance_id: started.id, activity_id: 'boom' }).orderBy('id').pluck('event');
     expect(boom).toEqual(['start', 'error']);
     expect(await ended(started.id)).not.toContain('on_error_end');
+  });
+
+  it('when a handler inside a sub-process raises a BPMN error, then the process-level error event sub-process for its code catches it', async () => {
+    // Given a handler raising REJECTED inside a sub-process with no boundary event, under an error event sub-process for REJECTED
+    const xml = bpmn(
+      'esp_handler_error',
+      `<bpmn:startEvent id="start" />
+      <bpmn:subProcess id="inner">
+        <bpmn:startEvent id="inner_start" />
+        <bpmn:serviceTask id="check" camunda:type="external" camunda:topic="esp.reject" />
+        <bpmn:endEvent id="inner_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="check" />
+        <bpmn:sequenceFlow id="g2" sourceRef="check" targetRef="inner_end" />
+      </bpmn:subProcess>
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+      <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="end" />
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="Rejected" /></bpmn:startEvent>
+        <bpmn:userTask id="on_error_task" />
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="h1" sourceRef="on_error_start" targetRef="on_error_task" />
+        <bpmn:sequenceFlow id="h2" sourceRef="on_error_task" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+      REJECTED,
+    );
+    await app.engine.deploy([{ name: 'esp_handler_error.bpmn', xml }]);
+
+    // When it runs and the handler raises its error
+    const started = await app.engine.start({ processKey: 'esp_handler_error' });
+
+    // Then the event sub-process caught it: the instance waits in it, the task shows its error, `end` was not reached
+    expect(started).toMatchObject({ status: 'active', error_message: null });
+    expect(await userTasks(started.id)).toEqual(['on_error_task']);
+    const check = await app.database.knex('history').where({ instance_id: started.id, activity_id: 'check' }).orderBy('id').pluck('event');
+    expect(check).toEqual(['start', 'error']);
+    expect((await completeTask(started.id, 'on_error_task')).status).toBe('completed');
+    expect(await ended(started.id)).toEqual(expect.arrayContaining(['on_error_end', 'on_error']));
+    expect(await ended(started.id)).not.toContain('end');
+  });
+
+  it('when an external-task worker reports a BPMN error, then a catch-all error event sub-process catches it', async () => {
+    // Given an external task under an error event sub-process that names no error
+    const xml = bpmn(
+      'esp_worker_error',
+      `<bpmn:startEvent id="start" />
+      <bpmn:serviceTask id="remote" camunda:type="external" camunda:topic="esp.worker" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="remote" />
+      <bpmn:sequenceFlow id="f2" sourceRef="remote" targetRef="end" />
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="h1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+    );
+    await app.engine.deploy([{ name: 'esp_worker_error.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_worker_error' });
+    const [task] = await app.engine.fetchAndLock({ workerId: 'w', maxTasks: 1, usePriority: false, topics: [{ topicName: 'esp.worker', lockDuration: 10_000 }] });
+
+    // When the worker reports a BPMN error
+    await app.engine.externalTaskBpmnError(task!.id, 'w', { errorCode: 'OUT_OF_STOCK', errorMessage: 'no items left', variables: { why: 'stock' } });
+
+    // Then the event sub-process caught it and the instance completed through it
+    const row = await app.engine.getInstance(started.id);
+    expect(row).toMatchObject({ status: 'completed', error_message: null, variables: expect.objectContaining({ why: 'stock' }) });
+    expect(await ended(started.id)).toContain('on_error_end');
+    expect(await ended(started.id)).not.toContain('end');
+    expect(await app.database.knex('external_tasks').where({ instance_id: started.id })).toHaveLength(0);
+  });
+
+  it('when a called instance fails, then an error event sub-process of the calling scope catches its error', async () => {
+    // Given a child that throws BOOM after a user task, called from a parent with an error event sub-process for BOOM
+    const child = bpmn(
+      'esp_failing_child',
+      `<bpmn:startEvent id="start" /><bpmn:userTask id="approve" />
+      <bpmn:endEvent id="boom"><bpmn:errorEventDefinition errorRef="Boom" /></bpmn:endEvent>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="approve" />
+      <bpmn:sequenceFlow id="f2" sourceRef="approve" targetRef="boom" />`,
+      '<bpmn:error id="Boom" errorCode="BOOM" />',
+    );
+    const parent = bpmn(
+      'esp_catching_parent',
+      `<bpmn:startEvent id="start" />
+      <bpmn:callActivity id="call" calledElement="esp_failing_child" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call" />
+      <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end" />
+      <bpmn:subProcess id="on_error" triggeredByEvent="true">
+        <bpmn:startEvent id="on_error_start"><bpmn:errorEventDefinition errorRef="ParentBoom" /></bpmn:startEvent>
+        <bpmn:endEvent id="on_error_end" />
+        <bpmn:sequenceFlow id="h1" sourceRef="on_error_start" targetRef="on_error_end" />
+      </bpmn:subProcess>`,
+      '<bpmn:error id="ParentBoom" errorCode="BOOM" />',
+    );
+    await app.engine.deploy([
+      { name: 'esp_failing_child.bpmn', xml: child },
+      { name: 'esp_catching_parent.bpmn', xml: parent },
+    ]);
+    const started = await app.engine.start({ processKey: 'esp_catching_parent' });
+    const called = await app.database.knex('process_instances').where({ parent_instance_id: started.id }).first();
+
+    // When the child's task is completed and it fails on BOOM
+    await completeTask(called.id, 'approve');
+
+    // Then the child failed, and the parent completed through its event sub-process
+    expect((await app.engine.getInstance(called.id)).status).toBe('failed');
+    const done = await eventually(async () => {
+      const row = await app.engine.getInstance(started.id);
+      return row.status !== 'active' && row;
+    });
+    expect(done).toMatchObject({ status: 'completed', error_message: null });
+    expect(await ended(started.id)).toContain('on_error_end');
+    expect(await ended(started.id)).not.toContain('end');
   });
 });
 

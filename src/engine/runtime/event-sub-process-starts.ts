@@ -13,7 +13,7 @@ import { nextStartTimerDue } from '../timer-schedule.js';
  * scope, cancelling the scope's other activities when the start event is interrupting.
  */
 
-export type EventStartKind = 'message' | 'signal' | 'timer';
+export type EventStartKind = 'message' | 'signal' | 'timer' | 'error';
 
 export interface ArmedEventStart {
   /** `<scope execution id>/<start event id>`: stable while the scope runs. */
@@ -22,7 +22,7 @@ export interface ArmedEventStart {
   startId: string;
   eventSubProcessId: string;
   interrupting: boolean;
-  /** message or signal: the referenced element */
+  /** message, signal or error: the referenced element (none: a catch-all error start) */
   refId?: string;
   name?: string;
   /** timer */
@@ -36,23 +36,34 @@ export type EventStartTimers = Record<string, { dueAt: string; remaining?: numbe
 
 export const STATE_KEY = 'regenflowEventStartTimers';
 
-/** Every running scope (process execution, sub-process execution) of the engine. */
-function runningScopes(engine: any): any[] {
-  const scopes: any[] = [];
-  const visit = (execution: any) => {
+/** A running scope (process execution, sub-process execution) and where it runs: null at the top. */
+interface RunningScope {
+  scope: any;
+  parent: RunningScope | null;
+}
+
+/** Every running scope of the engine, outer ones first. */
+function runningScopeTree(engine: any): RunningScope[] {
+  const scopes: RunningScope[] = [];
+  const visit = (execution: any, parent: RunningScope | null) => {
     if (!execution || execution.completed) return;
-    scopes.push(execution);
+    const entry = { scope: execution, parent };
+    scopes.push(entry);
     for (const child of execution.getActivities?.() ?? []) {
       if (!child.isSubProcess || !child.isRunning) continue;
-      for (const inner of child.execution?.source?.executions ?? []) visit(inner);
+      for (const inner of child.execution?.source?.executions ?? []) visit(inner, entry);
     }
   };
   for (const definition of engine.execution?.definitions ?? []) {
     for (const process of definition.getProcesses?.() ?? []) {
-      if (process.isRunning) visit(process.execution);
+      if (process.isRunning) visit(process.execution, null);
     }
   }
   return scopes;
+}
+
+function runningScopes(engine: any): any[] {
+  return runningScopeTree(engine).map((entry) => entry.scope);
 }
 
 function isInterrupting(start: any): boolean {
@@ -145,16 +156,72 @@ export function triggerEventStart(start: ArmedEventStart, message: Record<string
   else {
     // What bpmn-elements' ProcessExecution does for a delegated event, but handed to this event
     // sub-process only: a receive task or catch event in the scope waiting for the same message
-    // has its own subscription and is not meant by this delivery.
+    // has its own subscription and is not meant by this delivery. An error start event listens
+    // for `throw` (its reference type), as it does for an error end event's throw.
+    const type = start.kind === 'error' ? 'throw' : start.kind;
     const content = { id: start.startId, message: { id: start.refId, ...message } };
     esp.run(content.message);
     const api = scope.getApi();
-    const routingKey = `${api.messagePrefix}.${start.kind}.${scope.executionId}`;
-    esp.broker.publish('api', routingKey, api.createMessage(content), { delegate: true, type: start.kind });
+    const routingKey = `${api.messagePrefix}.${type}.${scope.executionId}`;
+    esp.broker.publish('api', routingKey, api.createMessage(content), { delegate: true, type });
   }
   if (!start.interrupting) return;
   for (const child of scope.getActivities()) {
     if (child.id === start.eventSubProcessId || !child.isRunning) continue;
     child.getApi().discard();
   }
+}
+
+const kReferenceElement = Symbol.for('referenceElement');
+
+/** bpmn-elements' rule: an error event without errorRef catches any error, one with an errorRef the same code. */
+function catchesError(definition: any, code: string): boolean {
+  if (definition.type !== 'bpmn:ErrorEventDefinition') return false;
+  const reference = definition[kReferenceElement];
+  return !reference || String(reference.errorCode) === code;
+}
+
+/**
+ * The error event sub-process that catches a BPMN error raised at an activity by a handler,
+ * a worker or a failed called instance. bpmn-elements routes only errors thrown by error
+ * end and throw events to event sub-processes; an activity's error goes to its boundary
+ * events, then fails the scope around it. As in Camunda 7 and Zeebe, the innermost catcher
+ * wins, scope by scope outwards: a boundary event on the activity (or on the sub-process
+ * around it), then an error event sub-process of that scope. Returns null when the next
+ * catcher is a boundary event, or there is none: bpmn-elements' own error path handles both.
+ */
+export function errorEventStartFor(engine: any, thrower: { id: string; executionId: string; activity?: unknown }, code: string): ArmedEventStart | null {
+  // The scope the thrower runs in: its own activity object (a handler's), or a running child with its execution id.
+  const runsIn = (scope: any) =>
+    thrower.activity
+      ? (scope.getActivities?.() ?? []).includes(thrower.activity)
+      : (scope.getPostponed?.() ?? []).some((api: any) => api.id === thrower.id && api.executionId === thrower.executionId);
+  let level = runningScopeTree(engine).find((entry) => runsIn(entry.scope));
+  let inner = thrower.id;
+  for (; level; inner = String(level.scope.id), level = level.parent ?? undefined) {
+    const scope = level.scope;
+    const children: any[] = scope.getActivities?.() ?? [];
+    const boundary = children.some(
+      (child) => child.attachedTo?.id === inner && (child.eventDefinitions ?? []).some((definition: any) => catchesError(definition, code)),
+    );
+    if (boundary) return null;
+    for (const esp of children) {
+      if (!esp.triggeredByEvent || esp.isRunning) continue;
+      for (const start of esp.getStartActivities?.() ?? []) {
+        const definition = (start.eventDefinitions ?? []).find((candidate: any) => catchesError(candidate, code));
+        if (!definition) continue;
+        const reference = definition[kReferenceElement];
+        return {
+          key: `${scope.executionId}/${start.id}`,
+          kind: 'error',
+          startId: String(start.id),
+          eventSubProcessId: String(esp.id),
+          interrupting: true, // an error start event always interrupts
+          ...(reference && { refId: String(reference.id), name: String(reference.name ?? reference.id) }),
+          scope,
+        };
+      }
+    }
+  }
+  return null;
 }

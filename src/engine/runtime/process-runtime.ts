@@ -22,6 +22,7 @@ import { createStackYield } from './stack-yield.js';
 import {
   afterFiring,
   armedEventStarts,
+  errorEventStartFor,
   scheduleTimers,
   STATE_KEY,
   triggerEventStart,
@@ -106,6 +107,13 @@ export class ProcessRuntime {
       // Outputs are process variables (as in Camunda 7), also from inside a sub-process.
       setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables, rootEnvironmentOf(engine)),
       onHandlerFailure: (failed) => handlerFailures.push(failed),
+      raiseToEventSubProcess: (activity, executeMessage, code, message) =>
+        raiseToEventSubProcess(
+          { id: activity.id, type: activity.type, executionId: executeMessage.content.executionId, content: executeMessage.content } as WaitRecord['api'],
+          code,
+          message,
+          activity,
+        ),
       halted: () => failure !== null,
     });
 
@@ -202,10 +210,24 @@ export class ProcessRuntime {
     });
     listener.on('activity.discard', (api) => {
       forget(api);
-      if (api.content.isRootScope === false) return;
+      if (api.content.isRootScope === false || raisedToEventSubProcess.has(api.executionId)) return;
       closed.add(api.executionId);
       stamp('discard', api, withParent(api));
     });
+    // A BPMN error raised at an activity (handler, worker, failed called instance) goes to the error
+    // event sub-process that catches it, if that is the next catcher (see errorEventStartFor). Its
+    // start event interrupts the scope, which discards the activity: recorded as its error.
+    const raisedToEventSubProcess = new Set<string>();
+    const raiseToEventSubProcess = (api: WaitRecord['api'], code: string, message: string, activity?: unknown): boolean => {
+      if (failure) return false;
+      const start = errorEventStartFor(engine, { id: api.id, executionId: api.executionId, activity }, code);
+      if (!start) return false;
+      raisedToEventSubProcess.add(api.executionId);
+      closed.add(api.executionId);
+      stamp('error', api, withParent(api, { error: message, errorCode: code }));
+      triggerEventStart(start, { code, message });
+      return true;
+    };
     // A task interrupted by a boundary event (timer, message, signal) leaves without an end or discard.
     listener.on('activity.leave', (api) => {
       if (api.content.isRootScope === false || closed.has(api.executionId)) return;
@@ -283,7 +305,7 @@ export class ProcessRuntime {
         eventStartTimers[start.key] = afterFiring(start, schedule);
         if (!failure) triggerEventStart(start);
       }
-      if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine), armed);
+      if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine), armed, raiseToEventSubProcess);
       await settle(inflight, timers, () => failure !== null, () => deferredThrows.splice(0).map((judge) => judge()).length > 0);
     } catch (error) {
       failure ??= error;
@@ -338,7 +360,7 @@ export class ProcessRuntime {
         }
       }
       for (const start of armedNow) {
-        if (start.kind === 'timer') continue;
+        if (start.kind === 'timer' || start.kind === 'error') continue;
         subscriptions.push({ kind: start.kind, name: start.name!, refId: start.refId!, activityId: start.startId, executionId: start.key });
       }
     }
@@ -379,6 +401,7 @@ export class ProcessRuntime {
     waits: Map<string, WaitRecord>,
     root: () => { variables: Variables } | null,
     armed: ArmedEventStart[],
+    raiseToEventSubProcess: (api: WaitRecord['api'], code: string, message: string) => boolean,
   ) {
     const execution = engine.execution;
     switch (event.type) {
@@ -444,7 +467,9 @@ export class ProcessRuntime {
         if (!wait || wait.api.type !== 'bpmn:CallActivity') {
           throw new AppError('SUBSCRIPTION_GONE', `call activity execution ${event.executionId} is not waiting in this instance`);
         }
-        // The call activity errors with the child's code: an error boundary event on it may catch it.
+        // The call activity errors with the child's code: an error boundary event on it, or an error
+        // event sub-process of a scope around it, may catch it.
+        if (raiseToEventSubProcess(wait.api, event.errorCode, event.errorMessage)) return;
         (wait.api as any).sendApiMessage('error', { message: event.errorMessage, code: event.errorCode, calledInstanceError: true });
         return;
       }

@@ -46,6 +46,8 @@ interface BindingOptions {
   track(promise: Promise<unknown>): void;
   setVariables(activityEnvironment: any, variables: Variables): void;
   onHandlerFailure(failure: HandlerFailure): void;
+  /** Hands a BPMN error to the error event sub-process that catches it; false: raise it at the task. */
+  raiseToEventSubProcess(activity: any, executeMessage: any, code: string, message: string): boolean;
   /** The run failed or was stopped: start no more handlers (their work would be thrown away). */
   halted(): boolean;
 }
@@ -84,6 +86,7 @@ export function bindServiceTasks(options: BindingOptions) {
           const raise = (code: string, message: string, variables: Variables = {}) => {
             options.setVariables(environment, variables);
             pending.delete(executionId);
+            if (options.raiseToEventSubProcess(activity, executeMessage, code, message)) return;
             // A BpmnErrorSignal, so an error no boundary event catches is told from a technical one.
             callback(new BpmnErrorSignal(code, message));
           };
