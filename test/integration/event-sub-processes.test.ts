@@ -200,6 +200,51 @@ describe('event sub-processes', () => {
     expect(await timerJobs(started.id)).toEqual([]);
   });
 
+  const startsOf = (instanceId: string, activityId: string) =>
+    app.database.knex('history').where({ instance_id: instanceId, activity_id: activityId, event: 'start' }).count({ n: '*' }).first().then((row) => Number(row?.n));
+
+  it('when a non-interrupting timeDuration event sub-process fired into a wait state and ended, then it does not fire again', async () => {
+    // Given a one-second duration whose event sub-process waits at a user task
+    const xml = withEventSubProcess(
+      'esp_duration_waits',
+      '<bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+    );
+    await app.engine.deploy([{ name: 'esp_duration_waits.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_duration_waits' });
+
+    // When it fires and its task is completed
+    await eventually(async () => (await userTasks(started.id)).includes('esp_task'));
+    await completeTask(started.id, 'esp_task');
+
+    // Then no timer waits any more, and after its duration again it has still fired once
+    expect(await timerJobs(started.id)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await userTasks(started.id)).toEqual(['work']);
+    expect(await startsOf(started.id, 'esp_start')).toBe(1);
+  });
+
+  it('when a non-interrupting R2 timer-cycle event sub-process fires into a wait state, then it fires exactly twice', async () => {
+    // Given a cycle of two one-second repetitions whose event sub-process waits at a user task
+    const xml = withEventSubProcess(
+      'esp_cycle_waits',
+      '<bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>',
+    );
+    await app.engine.deploy([{ name: 'esp_cycle_waits.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_cycle_waits' });
+
+    // When it fires, its task is completed, it fires again and that task is completed too
+    await eventually(async () => (await userTasks(started.id)).includes('esp_task'));
+    await completeTask(started.id, 'esp_task');
+    await eventually(async () => (await userTasks(started.id)).includes('esp_task'));
+    await completeTask(started.id, 'esp_task');
+
+    // Then the cycle is used up: no timer waits, and no third run comes
+    expect(await timerJobs(started.id)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await userTasks(started.id)).toEqual(['work']);
+    expect(await startsOf(started.id, 'esp_start')).toBe(2);
+  });
+
   it('when a signal event sub-process is broadcast while the process waits, then it interrupts the task', async () => {
     // Given an interrupting signal event sub-process
     const xml = withEventSubProcess(

@@ -117,18 +117,18 @@ export function armedEventStarts(engine: any): ArmedEventStart[] {
 }
 
 /**
- * The timers' schedules after a run: kept for starts that stay armed, first computed for
- * newly armed ones, dropped for scopes that ended.
+ * The timers' schedules after a run: first computed for newly armed starts, kept for every
+ * start whose scope still runs (also while its event sub-process runs and does not listen:
+ * a fired duration stays done, a cycle keeps its count), dropped for scopes that ended.
  */
-export function scheduleTimers(armed: ArmedEventStart[], previous: EventStartTimers, now = new Date()): EventStartTimers {
+export function scheduleTimers(engine: any, armed: ArmedEventStart[], previous: EventStartTimers, now = new Date()): EventStartTimers {
+  const live = new Set(runningScopes(engine).map((scope) => String(scope.executionId)));
   const next: EventStartTimers = {};
+  for (const [key, schedule] of Object.entries(previous)) {
+    if (live.has(key.slice(0, key.lastIndexOf('/')))) next[key] = schedule;
+  }
   for (const start of armed) {
-    if (start.kind !== 'timer') continue;
-    const kept = previous[start.key];
-    if (kept) {
-      next[start.key] = kept;
-      continue;
-    }
+    if (start.kind !== 'timer' || next[start.key]) continue;
     const first = nextStartTimerDue(start.timerType!, start.expression!, null, now);
     next[start.key] = first ? { dueAt: first.dueAt.toISOString(), ...(first.remaining !== undefined && { remaining: first.remaining }) } : { done: true };
   }

@@ -338,7 +338,7 @@ export class ProcessRuntime {
     for (const definitionState of state?.definitions ?? []) delete definitionState.source;
     const armedNow = ended ? [] : armedEventStarts(engine);
     if (state) {
-      eventStartTimers = scheduleTimers(armedNow, eventStartTimers);
+      eventStartTimers = scheduleTimers(engine, armedNow, eventStartTimers);
       state[STATE_KEY] = eventStartTimers;
     }
 
