@@ -553,16 +553,23 @@ export class WorkflowEngine extends EventEmitter {
 
   /** Delivers a signal to every waiting catch event and starts every signal start event. */
   async broadcastSignal(name: string, variables: Variables = {}, audit?: AuditEntry): Promise<{ delivered: number; started: number }> {
-    const waiting = await this.knex('subscriptions').where({ kind: 'signal', name }).select('instance_id', 'execution_id', 'ref_id');
+    const waiting: Array<{ instance_id: string; ref_id: string }> = await this.knex('subscriptions')
+      .where({ kind: 'signal', name })
+      .select('instance_id', 'execution_id', 'ref_id');
+    // One transition per instance (and signal element): it moves every catch and starts every event
+    // sub-process waiting for it there, so one per subscription would deliver it again.
+    const executions = new Map<string, { instanceId: string; refId: string; count: number }>();
+    for (const row of waiting) {
+      const key = `${row.instance_id}/${row.ref_id}`;
+      const entry = executions.get(key) ?? { instanceId: row.instance_id, refId: row.ref_id, count: 0 };
+      entry.count++;
+      executions.set(key, entry);
+    }
     let delivered = 0;
-    for (const subscription of waiting) {
+    for (const { instanceId, refId, count } of executions.values()) {
       try {
-        await this.transition(
-          subscription.instance_id,
-          { type: 'deliver-signal', refId: subscription.ref_id, variables },
-          this.auditing(audit, subscription.instance_id),
-        );
-        delivered++;
+        await this.transition(instanceId, { type: 'deliver-signal', refId, variables }, this.auditing(audit, instanceId));
+        delivered += count;
       } catch (error) {
         if (!(error instanceof AppError && ['SUBSCRIPTION_GONE', 'INSTANCE_ENDED'].includes(error.code))) throw error;
       }

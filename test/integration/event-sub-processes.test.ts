@@ -264,6 +264,41 @@ describe('event sub-processes', () => {
     expect(await userTasks(started.id)).toEqual(['esp_task']);
   });
 
+  it('when a signal is broadcast to an instance with a signal catch and a non-interrupting signal event sub-process, then each runs once', async () => {
+    // Given an instance waiting at a signal catch, with a non-interrupting event sub-process for the same signal
+    const xml = bpmn(
+      'esp_signal_and_catch',
+      `<bpmn:startEvent id="start" />
+      <bpmn:intermediateCatchEvent id="go"><bpmn:signalEventDefinition signalRef="Sig_go" /></bpmn:intermediateCatchEvent>
+      <bpmn:userTask id="work" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="go" />
+      <bpmn:sequenceFlow id="f2" sourceRef="go" targetRef="work" />
+      <bpmn:sequenceFlow id="f3" sourceRef="work" targetRef="end" />
+      <bpmn:subProcess id="esp" triggeredByEvent="true">
+        <bpmn:startEvent id="esp_start" isInterrupting="false"><bpmn:signalEventDefinition signalRef="Sig_go" /></bpmn:startEvent>
+        <bpmn:task id="esp_task" />
+        <bpmn:endEvent id="esp_end" />
+        <bpmn:sequenceFlow id="g1" sourceRef="esp_start" targetRef="esp_task" />
+        <bpmn:sequenceFlow id="g2" sourceRef="esp_task" targetRef="esp_end" />
+      </bpmn:subProcess>`,
+      '<bpmn:signal id="Sig_go" name="go_all" />',
+    );
+    await app.engine.deploy([{ name: 'esp_signal_and_catch.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_signal_and_catch' });
+    expect(await subscriptions(started.id)).toHaveLength(2);
+
+    // When the signal is broadcast once
+    const result = await app.engine.broadcastSignal('go_all');
+
+    // Then both executions got it, once: the catch moved on to `work` and the event sub-process ran once
+    expect(result).toEqual({ delivered: 2, started: 0 });
+    expect(await userTasks(started.id)).toEqual(['work']);
+    expect(await startsOf(started.id, 'esp_start')).toBe(1);
+    expect(await startsOf(started.id, 'go')).toBe(1);
+    expect(await ended(started.id)).toEqual(expect.arrayContaining(['go', 'esp_end']));
+  });
+
   it('when a message event sub-process sits in an embedded sub-process, then it listens only while that sub-process is active', async () => {
     // Given a sub-process waiting at `inner_work`, with a message event sub-process inside it, then `after`
     const xml = bpmn(
