@@ -127,6 +127,25 @@ describe('event sub-processes', () => {
     expect(await subscriptions(started.id)).toEqual([]);
   });
 
+  it('when a message for an event sub-process carries a variable named id, then the event sub-process still starts and the variable is set', async () => {
+    // Given an interrupting message event sub-process
+    const xml = withEventSubProcess(
+      'esp_message_id',
+      '<bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition messageRef="Msg_cancel" /></bpmn:startEvent>',
+      undefined,
+      MESSAGE,
+    );
+    await app.engine.deploy([{ name: 'esp_message_id.bpmn', xml }]);
+    const started = await app.engine.start({ processKey: 'esp_message_id', businessKey: 'order-42' });
+
+    // When the message is correlated with a payload field `id`
+    await app.engine.correlateMessage({ messageName: 'cancel_order', businessKey: 'order-42', variables: { id: 'order-42' } });
+
+    // Then the event sub-process runs and `id` is a process variable
+    expect(await userTasks(started.id)).toEqual(['esp_task']);
+    expect((await app.engine.getInstance(started.id)).variables).toMatchObject({ id: 'order-42' });
+  });
+
   it('when a non-interrupting message event sub-process is correlated, then a receive task of its scope waiting for the same message still waits', async () => {
     // Given a receive task for the same message beside the user task
     const xml = bpmn(

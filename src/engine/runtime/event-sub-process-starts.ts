@@ -159,7 +159,8 @@ export function triggerEventStart(start: ArmedEventStart, message: Record<string
     // has its own subscription and is not meant by this delivery. An error start event listens
     // for `throw` (its reference type), as it does for an error end event's throw.
     const type = start.kind === 'error' ? 'throw' : start.kind;
-    const content = { id: start.startId, message: { id: start.refId, ...message } };
+    // The reference id goes last: a payload field named `id` must not hide it from the start event.
+    const content = { id: start.startId, message: { ...message, ...(start.refId && { id: start.refId }) } };
     esp.run(content.message);
     const api = scope.getApi();
     const routingKey = `${api.messagePrefix}.${type}.${scope.executionId}`;
