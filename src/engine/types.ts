@@ -86,6 +86,13 @@ export interface HandlerFailure {
   stack?: string;
 }
 
+export interface TimerFailure {
+  activityId: string;
+  /** `<scope execution id>/<start event id>` */
+  timerKey: string;
+  message: string;
+}
+
 /** Everything a transition produced; committed at once or not at all. */
 export interface TransitionOutcome {
   status: InstanceStatus;
@@ -98,6 +105,8 @@ export interface TransitionOutcome {
   callActivities: CallActivityWait[];
   history: HistoryEntry[];
   handlerFailures: HandlerFailure[];
+  /** Timer start events of event sub-processes whose timer did not resolve in this transition: incidents. */
+  timerFailures?: TimerFailure[];
   steps: number;
   /** Why the instance failed (status `failed`): a BPMN error that no catch event caught. */
   error?: UncaughtBpmnError;

@@ -201,8 +201,11 @@ export class WorkflowEngine extends EventEmitter {
 
   /** Parses and lints like a deploy, stores nothing: the report a deploy would give. */
   async lint(resource: DeployResource): Promise<Pick<DefinitionAnalysis, 'ok' | 'errors' | 'warnings' | 'executableProcessIds'>> {
-    const { ok, errors, warnings, executableProcessIds } = await this.options.analyse(resource.xml, { allowScripts: this.options.allowScripts });
-    return { ok, errors, warnings, executableProcessIds };
+    const analysis = await this.options.analyse(resource.xml, { allowScripts: this.options.allowScripts });
+    const { warnings, executableProcessIds } = analysis;
+    // The timer checks a deploy runs after the analysis, so lint passes exactly what deploy stores.
+    const errors = analysis.ok ? this.startTimerErrors(analysis) : analysis.errors;
+    return { ok: analysis.ok && !errors.length, errors, warnings, executableProcessIds };
   }
 
   /** Message, signal and timer start events belong to the latest version only. */
@@ -244,12 +247,17 @@ export class WorkflowEngine extends EventEmitter {
     }
   }
 
-  /** Timer starts that would never fire, or read a setting this server does not have: deploy errors naming the event. */
+  /**
+   * Timer starts that would never fire, or read a setting this server does not have: deploy
+   * errors naming the event. Timers of event sub-processes may read instance variables, so
+   * only their static texts are checked here; the runtime turns the others into incidents.
+   */
   private startTimerErrors(analysis: DefinitionAnalysis): Finding[] {
     const errors: Finding[] = [];
     for (const process of analysis.processes) {
       if (!process.isExecutable) continue;
-      for (const start of process.timerStartEvents) {
+      const eventSubProcessStarts = (process.eventSubProcessTimerStarts ?? []).filter((start) => !isExpression(start.expression));
+      for (const start of [...process.timerStartEvents, ...eventSubProcessStarts]) {
         try {
           resolveStartTimer(start, this.options.settings);
         } catch (error) {
@@ -1052,6 +1060,17 @@ export class WorkflowEngine extends EventEmitter {
         }),
       });
     }
+    for (const failure of outcome.timerFailures ?? []) {
+      await trx('incidents').insert({
+        id: randomUUID(),
+        instance_id: row.id,
+        process_key: row.process_key,
+        activity_id: failure.activityId,
+        execution_id: failure.timerKey,
+        type: 'failedTimer',
+        message: failure.message,
+      });
+    }
     for (const failure of outcome.handlerFailures) {
       await trx('incidents').insert({
         id: randomUUID(),
@@ -1137,6 +1156,9 @@ export class WorkflowEngine extends EventEmitter {
     for (const failure of outcome.handlerFailures) {
       this.emit('incident.created', { instanceId: row.id, processKey: row.process_key, activityId: failure.activityId, type: 'failedHandler' });
     }
+    for (const failure of outcome.timerFailures ?? []) {
+      this.emit('incident.created', { instanceId: row.id, processKey: row.process_key, activityId: failure.activityId, type: 'failedTimer' });
+    }
     if (row.status !== 'active') this.emit('instance.ended', { id: row.id, status: row.status, processKey: row.process_key });
   }
 }
@@ -1160,6 +1182,11 @@ function summarise(
 /** bpmn-engine names executions `<activity id>_<10 hex>`, a multi-instance iteration with `_<index>` after it. */
 function activityOfExecution(executionId: string): string {
   return /^(.+)_[0-9a-f]{10}(?:_\d+)?$/.exec(executionId)?.[1] ?? executionId;
+}
+
+/** A timer text that is (or holds) an expression: `${...}`, or FEEL `=...`. */
+function isExpression(text: string): boolean {
+  return text.includes('${') || text.startsWith('=');
 }
 
 function formatFinding(finding: { elementId?: string; rule: string; message: string }): string {

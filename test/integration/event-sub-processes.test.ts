@@ -265,6 +265,47 @@ describe('event sub-processes', () => {
     expect(await startsOf(started.id, 'esp_start')).toBe(2);
   });
 
+  it('when an event sub-process has a timer that is not valid, then deploy refuses it naming the start event, and lint says the same', async () => {
+    // Given a timer event sub-process whose duration is no duration
+    const xml = withEventSubProcess(
+      'esp_bad_timer',
+      '<bpmn:startEvent id="esp_start"><bpmn:timerEventDefinition><bpmn:timeDuration>soon</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+    );
+
+    // When it is linted and deployed
+    const report = await app.engine.lint({ name: 'esp_bad_timer.bpmn', xml });
+    const deploy = app.engine.deploy([{ name: 'esp_bad_timer.bpmn', xml }]);
+
+    // Then both name the start event, and nothing is stored
+    expect(report.ok).toBe(false);
+    expect(report.errors).toEqual([expect.objectContaining({ elementId: 'esp_start', rule: 'timer' })]);
+    await expect(deploy).rejects.toMatchObject({ code: 'INVALID_DEFINITION', message: expect.stringContaining('esp_start') });
+    expect(await app.database.knex('process_definitions').where({ key: 'esp_bad_timer' })).toHaveLength(0);
+  });
+
+  it('when an event sub-process timer resolves to no valid timer at run time, then the instance starts with an incident and later transitions go through', async () => {
+    // Given a timer event sub-process whose duration is read from a variable
+    const xml = withEventSubProcess(
+      'esp_variable_timer',
+      '<bpmn:startEvent id="esp_start"><bpmn:timerEventDefinition><bpmn:timeDuration>${patience}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+    );
+    await app.engine.deploy([{ name: 'esp_variable_timer.bpmn', xml }]);
+
+    // When it starts with a value that is no duration
+    const started = await app.engine.start({ processKey: 'esp_variable_timer', variables: { patience: 'a while' } });
+
+    // Then it waits at `work` with an incident naming the start event, and no timer
+    expect(started.status).toBe('active');
+    const incidents = await app.database.knex('incidents').where({ instance_id: started.id });
+    expect(incidents).toEqual([expect.objectContaining({ type: 'failedTimer', activity_id: 'esp_start', message: expect.stringContaining('a while') })]);
+    expect(await timerJobs(started.id)).toEqual([]);
+
+    // And later transitions go through, without a second incident
+    await app.engine.setVariables(started.id, { note: 'still here' });
+    expect((await completeTask(started.id, 'work')).status).toBe('completed');
+    expect(await app.database.knex('incidents').where({ instance_id: started.id })).toHaveLength(1);
+  });
+
   it('when a signal event sub-process is broadcast while the process waits, then it interrupts the task', async () => {
     // Given an interrupting signal event sub-process
     const xml = withEventSubProcess(

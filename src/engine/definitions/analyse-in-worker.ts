@@ -331,6 +331,7 @@ function describeProcess(process: any): ProcessInfo {
     messageStartEvents: [],
     signalStartEvents: [],
     timerStartEvents: [],
+    eventSubProcessTimerStarts: [],
     externalTopics: [],
   };
   for (const element of process.flowElements ?? []) {
@@ -353,6 +354,17 @@ function describeProcess(process: any): ProcessInfo {
   const topics = new Set<string>();
   walk(process, (element) => {
     if (SERVICE_TYPES.has(element.$type)) topics.add(element.topic ?? element.id);
+    if (element.$type !== 'bpmn:SubProcess' || !element.triggeredByEvent) return;
+    for (const start of element.flowElements ?? []) {
+      if (start.$type !== 'bpmn:StartEvent') continue;
+      for (const definition of start.eventDefinitions ?? []) {
+        if (definition.$type !== 'bpmn:TimerEventDefinition') continue;
+        for (const timerType of ['timeDate', 'timeDuration', 'timeCycle'] as const) {
+          const body = definition[timerType]?.body;
+          if (body) info.eventSubProcessTimerStarts!.push({ activityId: start.id, timerType, expression: String(body).trim() });
+        }
+      }
+    }
   });
   info.externalTopics = [...topics];
   return info;

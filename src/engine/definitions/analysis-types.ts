@@ -12,6 +12,8 @@ export interface ProcessInfo {
   messageStartEvents: Array<{ activityId: string; messageName: string; messageRefId: string }>;
   signalStartEvents: Array<{ activityId: string; signalName: string; signalRefId: string }>;
   timerStartEvents: Array<{ activityId: string; timerType: 'timeDate' | 'timeDuration' | 'timeCycle'; expression: string }>;
+  /** Timer start events of event sub-processes (at any depth); absent in definitions deployed before. */
+  eventSubProcessTimerStarts?: Array<{ activityId: string; timerType: 'timeDate' | 'timeDuration' | 'timeCycle'; expression: string }>;
   /** camunda:topic of every external task, for the topic picker and worker checks. */
   externalTopics: string[];
 }

@@ -28,11 +28,13 @@ export interface ArmedEventStart {
   /** timer */
   timerType?: 'timeDuration' | 'timeDate' | 'timeCycle';
   expression?: string;
+  /** timer: why its text did not resolve */
+  error?: string;
   scope: any;
 }
 
 /** Timer schedules of armed timer starts, kept in the saved state between transitions. */
-export type EventStartTimers = Record<string, { dueAt: string; remaining?: number } | { done: true }>;
+export type EventStartTimers = Record<string, { dueAt: string; remaining?: number } | { done: true; error?: string }>;
 
 export const STATE_KEY = 'regenflowEventStartTimers';
 
@@ -106,8 +108,12 @@ export function armedEventStarts(engine: any): ArmedEventStart[] {
             if (!timerType) continue;
             const text = String(definition[timerType]);
             const environment = scope.environment;
-            const expression = environment?.expressions?.hasExpression?.(text) ? String(environment.resolveExpression(text)) : text;
-            armed.push({ ...base, kind: 'timer', timerType, expression });
+            try {
+              const expression = environment?.expressions?.hasExpression?.(text) ? String(environment.resolveExpression(text)) : text;
+              armed.push({ ...base, kind: 'timer', timerType, expression });
+            } catch (error) {
+              armed.push({ ...base, kind: 'timer', timerType, expression: text, error: `${timerType} ${JSON.stringify(text)}: ${messageOf(error)}` });
+            }
           }
         }
       }
@@ -129,10 +135,21 @@ export function scheduleTimers(engine: any, armed: ArmedEventStart[], previous: 
   }
   for (const start of armed) {
     if (start.kind !== 'timer' || next[start.key]) continue;
-    const first = nextStartTimerDue(start.timerType!, start.expression!, null, now);
-    next[start.key] = first ? { dueAt: first.dueAt.toISOString(), ...(first.remaining !== undefined && { remaining: first.remaining }) } : { done: true };
+    // A text that resolves to no timer (say from a variable) is done, with the reason: the runtime raises an incident.
+    try {
+      if (start.error) throw new Error(start.error);
+      const first = nextStartTimerDue(start.timerType!, start.expression!, null, now);
+      next[start.key] = first ? { dueAt: first.dueAt.toISOString(), ...(first.remaining !== undefined && { remaining: first.remaining }) } : { done: true };
+    } catch (error) {
+      const message = start.error ?? `${start.timerType} ${JSON.stringify(start.expression)} is not a valid timer: ${messageOf(error)}`;
+      next[start.key] = { done: true, error: message };
+    }
   }
   return next;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** After a timer start fired: its next due time (cycles) or done. */

@@ -8,6 +8,7 @@ import type {
   HandlerFailure,
   HistoryEntry,
   SubscriptionWait,
+  TimerFailure,
   TransitionEvent,
   TransitionOutcome,
   UncaughtBpmnError,
@@ -337,8 +338,16 @@ export class ProcessRuntime {
     const state = ended ? null : ((await engine.getState()) as any);
     for (const definitionState of state?.definitions ?? []) delete definitionState.source;
     const armedNow = ended ? [] : armedEventStarts(engine);
+    const timerFailures: TimerFailure[] = [];
     if (state) {
-      eventStartTimers = scheduleTimers(engine, armedNow, eventStartTimers);
+      const previous = eventStartTimers;
+      eventStartTimers = scheduleTimers(engine, armedNow, previous);
+      for (const start of armedNow) {
+        const schedule = eventStartTimers[start.key];
+        if (schedule && 'error' in schedule && schedule.error && !previous[start.key]) {
+          timerFailures.push({ activityId: start.startId, timerKey: start.key, message: schedule.error });
+        }
+      }
       state[STATE_KEY] = eventStartTimers;
     }
 
@@ -391,6 +400,7 @@ export class ProcessRuntime {
       callActivities: ended ? [] : [...callActivities.values()],
       history,
       handlerFailures,
+      timerFailures,
       steps,
     };
   }
