@@ -13,6 +13,7 @@ import { DefinitionCache, type CompiledDefinition } from './definition-cache.js'
 import { InstanceLocks } from './instance-locks.js';
 import type { ProcessRuntime } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/process-runtime.js';
+import { activityOfExecution } from './runtime/execution-ids.js';
 import { nextStartTimerDue, resolveStartTimer, type ProcessSettings } from './timer-schedule.js';
 import type { CommittedTransition, ExternalTaskFailureReport, TransitionEvent, TransitionOutcome, Variables } from './types.js';
 
@@ -274,12 +275,10 @@ export class WorkflowEngine extends EventEmitter {
    * whose text now resolves differently. Returns how many it re-armed.
    */
   async rearmStartTimers(now = new Date()): Promise<number> {
-    const jobs = await this.knex('jobs').where({ kind: 'timer-start' }).select('id', 'definition_id', 'activity_id', 'payload');
     let rearmed = 0;
-    for (const job of jobs) {
-      const payload = (typeof job.payload === 'string' ? JSON.parse(job.payload) : job.payload) as { timerType: ProcessInfo['timerStartEvents'][number]['timerType']; expression: string };
-      const definition = await this.knex('process_definitions').where({ id: job.definition_id }).first('info');
-      const info = (typeof definition?.info === 'string' ? JSON.parse(definition.info) : definition?.info) as ProcessInfo | undefined;
+    for (const job of await jobsStore.listTimerStartJobs(this.knex)) {
+      const payload = job.payload as { timerType: ProcessInfo['timerStartEvents'][number]['timerType']; expression: string };
+      const info = (await definitionsStore.findDefinitionSummary(this.knex, job.definition_id as string))?.info as ProcessInfo | undefined;
       const start = info?.timerStartEvents?.find((candidate) => candidate.activityId === job.activity_id);
       if (!start) continue;
       let resolved: ReturnType<typeof resolveStartTimer>;
@@ -290,14 +289,8 @@ export class WorkflowEngine extends EventEmitter {
       }
       if (resolved.expression === payload.expression && start.timerType === payload.timerType) continue;
       // A job leased by a node that died is re-armed too: its next fire would keep the old text.
-      const moved = await this.knex('jobs')
-        .where({ id: job.id })
-        .andWhere((query) => query.whereNull('locked_by').orWhere('locked_until', '<', now))
-        .update({
-          due_at: resolved.first.dueAt,
-          payload: JSON.stringify({ timerType: start.timerType, expression: resolved.expression, remaining: resolved.first.remaining }),
-        });
-      rearmed += moved;
+      const next = { timerType: start.timerType, expression: resolved.expression, remaining: resolved.first.remaining };
+      if (await jobsStore.rescheduleTimerStartJob(this.knex, job.id, resolved.first.dueAt, next, now)) rearmed++;
     }
     if (rearmed) this.emit('jobs.scheduled');
     return rearmed;
@@ -844,17 +837,9 @@ export class WorkflowEngine extends EventEmitter {
   private async runJob(job: jobsStore.JobRow, now = false): Promise<void> {
     switch (job.kind) {
       case 'timer': {
-        try {
-          await this.transition(job.instance_id as string, now ? { type: 'resume', dueNow: job.activity_id } : { type: 'resume' });
-        } catch (error) {
-          if (error instanceof AppError && error.code === 'INSTANCE_ENDED') {
-            await this.knex('jobs').where({ id: job.id }).delete();
-            return;
-          }
-          throw error;
-        }
+        const ran = await this.runOnInstance(job, now ? { type: 'resume', dueNow: job.activity_id } : { type: 'resume' });
         // Fired timers were deleted by the commit; one that is not due yet is polled again.
-        await jobsStore.releaseJob(this.knex, job.id);
+        if (ran) await jobsStore.releaseJob(this.knex, job.id);
         return;
       }
       case 'timer-start': {
@@ -889,25 +874,12 @@ export class WorkflowEngine extends EventEmitter {
       }
       case 'call-completed': {
         const payload = job.payload as { executionId: string; variables: Variables };
-        // The job is deleted in the parent's commit, so the hand-back happens exactly once.
-        const claimed = async (trx: Knex.Transaction) => {
-          const deleted = await trx('jobs').where({ id: job.id }).delete();
-          if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
-        };
-        await this.handBack(job, { type: 'complete-call-activity', executionId: payload.executionId, variables: payload.variables }, claimed);
+        await this.handBack(job, { type: 'complete-call-activity', executionId: payload.executionId, variables: payload.variables });
         return;
       }
       case 'call-failed': {
         const payload = job.payload as { executionId: string; errorCode: string; errorMessage: string };
-        const claimed = async (trx: Knex.Transaction) => {
-          const deleted = await trx('jobs').where({ id: job.id }).delete();
-          if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
-        };
-        await this.handBack(
-          job,
-          { type: 'fail-call-activity', executionId: payload.executionId, errorCode: payload.errorCode, errorMessage: payload.errorMessage },
-          claimed,
-        );
+        await this.handBack(job, { type: 'fail-call-activity', executionId: payload.executionId, errorCode: payload.errorCode, errorMessage: payload.errorMessage });
         return;
       }
       default:
@@ -916,20 +888,41 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   /**
-   * Hands a child's end back to its parent. A parent that has ended meanwhile (failed on a
-   * sibling's error, completed through a boundary event, cancelled), or whose call activity
-   * no longer waits (left through an interrupting event: SUBSCRIPTION_GONE), has nothing left
-   * to hand it to: the job goes, as a timer's does, rather than failing into an incident.
+   * Runs a job's transition on its instance. An instance that has ended meanwhile (failed on a
+   * sibling's error, completed through a boundary event, cancelled) has nothing left to run it
+   * on: the job goes, rather than failing into an incident. Returns whether it ran.
    */
-  private async handBack(job: jobsStore.JobRow, event: TransitionEvent, claimed: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+  private async runOnInstance(job: jobsStore.JobRow, event: TransitionEvent, guard?: (trx: Knex.Transaction) => Promise<void>): Promise<boolean> {
     try {
-      await this.transition(job.instance_id as string, event, claimed);
+      await this.transition(job.instance_id as string, event, guard);
+      return true;
     } catch (error) {
-      if (error instanceof AppError && (error.code === 'INSTANCE_ENDED' || error.code === 'SUBSCRIPTION_GONE')) {
-        await this.knex('jobs').where({ id: job.id }).delete();
-        return;
-      }
-      throw error;
+      if (!(error instanceof AppError && error.code === 'INSTANCE_ENDED')) throw error;
+      await this.knex('jobs').where({ id: job.id }).delete();
+      return false;
+    }
+  }
+
+  /**
+   * Hands a child's end back to its parent, exactly once: the job is deleted in the parent's
+   * commit. A call activity that no longer waits (SUBSCRIPTION_GONE) was left, and leaving it
+   * cancelled the child and deleted this job in the same commit (endLeftCalls): then the job
+   * goes. Anything else is unexpected and keeps failing the job into an incident.
+   */
+  private async handBack(job: jobsStore.JobRow, event: TransitionEvent): Promise<void> {
+    const claimed = async (trx: Knex.Transaction) => {
+      const deleted = await trx('jobs').where({ id: job.id }).delete();
+      if (!deleted) throw new AppError('JOB_GONE', `job ${job.id} was already run`);
+    };
+    try {
+      await this.runOnInstance(job, event, claimed);
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === 'SUBSCRIPTION_GONE')) throw error;
+      const childId = (job.payload as { childId?: string }).childId;
+      const child = childId ? await this.knex('process_instances').where({ id: childId }).first('status') : undefined;
+      const jobLeft = await this.knex('jobs').where({ id: job.id }).first('id');
+      if (child?.status !== 'cancelled' && jobLeft) throw error;
+      await this.knex('jobs').where({ id: job.id }).delete();
     }
   }
 
@@ -1031,34 +1024,23 @@ export class WorkflowEngine extends EventEmitter {
         .first('id');
       if (!exists) await this.writeInstance(trx, child, row.id);
     }
-    if (row.status === 'completed' && row.parent_instance_id && row.parent_execution_id) {
-      await trx('jobs').insert({
+    const handBack = (kind: 'call-completed' | 'call-failed', payload: Record<string, unknown>) =>
+      trx('jobs').insert({
         id: randomUUID(),
-        kind: 'call-completed',
+        kind,
         instance_id: row.parent_instance_id,
         activity_id: row.parent_execution_id,
-        timer_key: `call-completed/${row.id}`,
+        timer_key: `${kind}/${row.id}`,
         due_at: new Date(),
-        payload: JSON.stringify({ executionId: row.parent_execution_id, variables: outcome.variables, childId: row.id }),
+        payload: JSON.stringify({ executionId: row.parent_execution_id, ...payload, childId: row.id }),
       });
+    if (row.status === 'completed' && row.parent_instance_id && row.parent_execution_id) {
+      await handBack('call-completed', { variables: outcome.variables });
     }
     // A called instance that failed throws its error at the parent's call activity (Zeebe and
     // BPMN propagate an uncaught error to the calling scope), where a boundary event may catch it.
     if (row.status === 'failed' && outcome.error && row.parent_instance_id && row.parent_execution_id) {
-      await trx('jobs').insert({
-        id: randomUUID(),
-        kind: 'call-failed',
-        instance_id: row.parent_instance_id,
-        activity_id: row.parent_execution_id,
-        timer_key: `call-failed/${row.id}`,
-        due_at: new Date(),
-        payload: JSON.stringify({
-          executionId: row.parent_execution_id,
-          errorCode: outcome.error.errorCode,
-          errorMessage: outcome.error.errorMessage || outcome.error.summary,
-          childId: row.id,
-        }),
-      });
+      await handBack('call-failed', { errorCode: outcome.error.errorCode, errorMessage: outcome.error.errorMessage || outcome.error.summary });
     }
     for (const failure of outcome.timerFailures ?? []) {
       await trx('incidents').insert({
@@ -1177,11 +1159,6 @@ function summarise(
     created,
     warnings: analysis.warnings,
   };
-}
-
-/** bpmn-engine names executions `<activity id>_<10 hex>`, a multi-instance iteration with `_<index>` after it. */
-function activityOfExecution(executionId: string): string {
-  return /^(.+)_[0-9a-f]{10}(?:_\d+)?$/.exec(executionId)?.[1] ?? executionId;
 }
 
 /** A timer text that is (or holds) an expression: `${...}`, or FEEL `=...`. */

@@ -24,6 +24,13 @@ export async function findDefinition(knex: Knex, id: string): Promise<Definition
   return knex('process_definitions').where({ id }).first();
 }
 
+/** One version's summary (no XML, no context), its `info` parsed whatever the driver returns. */
+export async function findDefinitionSummary(knex: Knex, id: string): Promise<DefinitionSummary | undefined> {
+  const row = await knex('process_definitions').where({ id }).first(SUMMARY);
+  if (row && typeof row.info === 'string') row.info = JSON.parse(row.info);
+  return row;
+}
+
 /** The latest version's summary (no XML, no context: the definition cache loads those by id). */
 export async function findLatestDefinition(knex: Knex, key: string): Promise<DefinitionSummary | undefined> {
   return knex('process_definitions').where({ key }).orderBy('version', 'desc').first(SUMMARY);

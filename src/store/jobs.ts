@@ -65,3 +65,18 @@ export async function claimJob(knex: Knex, jobId: string, nodeId: string, leaseM
     .returning('*');
   return row as JobRow | undefined;
 }
+
+/** Every timer-start job (one per timer start event of a latest definition version). */
+export async function listTimerStartJobs(knex: Knex): Promise<JobRow[]> {
+  const rows: JobRow[] = await knex('jobs').where({ kind: 'timer-start' });
+  return rows.map((row) => ({ ...row, payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload }));
+}
+
+/** Moves a timer-start job to a new schedule, unless a live node holds it. Returns whether it moved. */
+export async function rescheduleTimerStartJob(knex: Knex, jobId: string, dueAt: Date, payload: unknown, now = new Date()): Promise<boolean> {
+  const moved = await knex('jobs')
+    .where({ id: jobId })
+    .andWhere((query) => query.whereNull('locked_by').orWhere('locked_until', '<', now))
+    .update({ due_at: dueAt, payload: JSON.stringify(payload) });
+  return moved > 0;
+}

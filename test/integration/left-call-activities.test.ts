@@ -9,7 +9,8 @@ const HOUR = '<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDurat
  * A call activity left while its called instance still runs (interrupting boundary event,
  * terminate end event, interrupted multi-instance) cancels
  * that instance and its descendants in the parent's commit, while the parent goes on; a
- * hand-back that arrives late for an execution that no longer waits is dropped, never an incident.
+ * hand-back that arrives late for an execution that no longer waits is dropped when its called
+ * instance was cancelled, else it fails into an incident.
  */
 describe('call activities left while their called instance runs', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
@@ -142,6 +143,34 @@ describe('call activities left while their called instance runs', () => {
     expect(await incidents(parent.id)).toHaveLength(0);
     expect(await app.engine.getInstance(parent.id)).toMatchObject({ status: 'active' });
     expect((await app.engine.getInstance(parent.id)).variables).not.toHaveProperty('late');
+  });
+
+  it('when a hand-back finds no waiting call activity while its child was not cancelled, then it fails into an incident instead of being dropped', async () => {
+    // Given a parent waiting at a user task, and a child that completed (nothing cancelled it)
+    await app.engine.deploy([{ name: 'no_call.bpmn', xml: sequence('no_call', [{ id: 'work', xml: '<bpmn:userTask id="work" />' }]) }]);
+    const parent = await app.engine.start({ processKey: 'no_call' });
+    const kid = await app.engine.start({ processKey: 'waitkid' });
+    await app.engine.completeUserTask((await taskOf(kid.id, 'wait')).id);
+    expect((await app.engine.getInstance(kid.id)).status).toBe('completed');
+
+    // When a hand-back for an execution the parent does not have runs, on its last retry
+    const jobId = randomUUID();
+    const executionId = 'call_0123456789';
+    await knex()('jobs').insert({
+      id: jobId,
+      kind: 'call-completed',
+      instance_id: parent.id,
+      activity_id: executionId,
+      timer_key: `call-completed/${kid.id}`,
+      due_at: new Date(),
+      retries: 1,
+      payload: JSON.stringify({ executionId, variables: {}, childId: kid.id }),
+    });
+    app.engine.emit('jobs.scheduled');
+    await eventually(async () => (await knex()('jobs').where({ id: jobId }).first())?.retries === 0);
+
+    // Then the job stays with an incident saying why
+    expect(await incidents(parent.id)).toEqual([expect.objectContaining({ type: 'failedJob', job_id: jobId, message: expect.stringContaining('is not waiting') })]);
   });
 
   it('when the called instance completes and then an interrupting boundary event fires before the hand-back runs, then the hand-back goes with that commit and no incident follows', async () => {

@@ -20,6 +20,7 @@ import { TransitionTimers } from './transition-timers.js';
 import { BpmnErrorSignal, bindServiceTasks, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
+import { parseExecutionId } from './execution-ids.js';
 import {
   afterFiring,
   armedEventStarts,
@@ -126,8 +127,8 @@ export class ProcessRuntime {
       const parent = api.content.parent;
       if (!parent?.executionId || parent.type === 'bpmn:Process') return data;
       // A multi-instance iteration runs as `<sub-process execution>_<index>`: its span is the sub-process's.
-      const iteration = /^(.+)_(\d+)$/.exec(String(parent.executionId));
-      const executionId = iteration && iteration[1]!.startsWith(`${parent.id}_`) && /_[0-9a-f]{10}$/.test(iteration[1]!) ? iteration[1]! : String(parent.executionId);
+      const parsed = parseExecutionId(String(parent.executionId));
+      const executionId = parsed?.iteration && parsed.activityId === parent.id ? parsed.execution : String(parent.executionId);
       return { ...data, parentExecutionId: executionId };
     };
     // Nothing after a failure is recorded: bpmn-engine's stop lets the current step run on, and
