@@ -42,6 +42,12 @@ export interface WorktreeTask {
   /** Files to write before the commands run, relative to the worktree root. */
   files?: Array<{ path: string; content: string }>;
   commands: WorktreeCommand[];
+  /**
+   * Run before `commands` only when this task made the worktree afresh (none kept under the
+   * key on this node, or the ref moved): what an earlier task would have left in a kept one
+   * (a validation phase on another node still needs setup's installed dependencies).
+   */
+  setup?: WorktreeCommand[];
   /** Commit the changes to this branch (created from `ref`); without it nothing is committed. */
   branch?: string;
   message?: string;
@@ -60,6 +66,10 @@ export interface WorktreeTask {
 
 export interface WorktreeResult {
   commands: CommandResult[];
+  /** True when this task made the worktree (nothing kept was reused). */
+  fresh: boolean;
+  /** What `setup` ran (only in a fresh worktree); when one failed, `commands` did not run. */
+  setup: CommandResult[];
   /** True when every command exited 0. */
   succeeded: boolean;
   durationMs: number;
@@ -139,27 +149,12 @@ export class WorktreeRunner {
         await insideRoot(folder, dirname(target));
         await writeFile(target, file.content);
       }
-      const results: CommandResult[] = [];
-      for (const command of task.commands) {
-        const missing = command.script ? await missingScript(folder, command.script) : null;
-        if (missing) {
-          // Not run at all: npm would only say "Missing script" with exit code 1, which reads like a failing script.
-          results.push({ argv: command.argv, exitCode: null, signal: null, timedOut: false, durationMs: 0, output: missing, truncated: false, missingScript: command.script });
-          break;
-        }
-        const result = await runCommand({ argv: command.argv, timeoutMs: command.timeoutMs }, {
-          cwd: folder,
-          root: folder,
-          envAllowList: this.options.envAllowList,
-          env: task.env,
-          outputLimit: this.options.outputLimit,
-        });
-        results.push(result);
-        if (result.exitCode !== 0) break;
-      }
+      const setup = !reusable && task.setup?.length ? await this.commands(folder, task.setup, task.env) : [];
+      const setupFailed = setup.some((result) => result.exitCode !== 0);
+      const results = setupFailed ? [] : await this.commands(folder, task.commands, task.env);
       // A command that stopped in a merge (a conflict) left markers and MERGE_HEAD: staging and
       // committing them would record the conflict as the merge. What merged before it stays.
-      const succeeded = results.every((result) => result.exitCode === 0);
+      const succeeded = !setupFailed && results.every((result) => result.exitCode === 0);
       if (!succeeded && (await this.git(['rev-parse', '-q', '--verify', 'MERGE_HEAD'], folder)).exitCode === 0) {
         const aborted = await this.git(['merge', '--abort'], folder);
         if (aborted.exitCode !== 0) throw new AppError('WORKTREE_FAILED', `git merge --abort failed: ${aborted.output.trim()}`);
@@ -180,6 +175,8 @@ export class WorktreeRunner {
       if (task.branch && changedFiles.length) commit = head;
       return {
         commands: results,
+        fresh: !reusable,
+        setup,
         succeeded,
         durationMs: Math.round(performance.now() - started),
         diff,
@@ -204,6 +201,23 @@ export class WorktreeRunner {
         if (orphaned) await this.release(orphaned);
       }
     }
+  }
+
+  /** Runs commands one after the other in the worktree, stopping at the first that fails. */
+  private async commands(folder: string, commands: WorktreeCommand[], env: Record<string, string> | undefined): Promise<CommandResult[]> {
+    const results: CommandResult[] = [];
+    for (const command of commands) {
+      const missing = command.script ? await missingScript(folder, command.script) : null;
+      if (missing) {
+        // Not run at all: npm would only say "Missing script" with exit code 1, which reads like a failing script.
+        results.push({ argv: command.argv, exitCode: null, signal: null, timedOut: false, durationMs: 0, output: missing, truncated: false, missingScript: command.script });
+        break;
+      }
+      const result = await runCommand({ argv: command.argv, timeoutMs: command.timeoutMs }, { cwd: folder, root: folder, envAllowList: this.options.envAllowList, env, outputLimit: this.options.outputLimit });
+      results.push(result);
+      if (result.exitCode !== 0) break;
+    }
+    return results;
   }
 
   /** Paths of the files at a ref of the repository (read-only; no worktree needed). */

@@ -35,6 +35,8 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       registry = { problems: [`${phases.registry}: ${(error as Error).message}`] };
     }
   };
+  // A worktree made afresh here (setup ran on another node, or the ref moved) lacks what setup installed.
+  const setupPhase = phase.name !== 'setup' && phase.argv ? phases.phases.find((candidate) => candidate.name === 'setup' && candidate.argv) : undefined;
   const capture = phase.kind === 'otel' ? new OtlpCapture() : null;
   const endpoint = await capture?.start();
   try {
@@ -45,6 +47,7 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       keep: true,
       instanceId: target.instanceId,
       commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs, script: phase.script }] : [],
+      setup: setupPhase ? [{ argv: setupPhase.argv!, timeoutMs: setupPhase.timeoutMs, script: setupPhase.script }] : undefined,
       env: {
         CI: 'true',
         ...(endpoint && {
@@ -58,13 +61,20 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       inspect: phase.kind === 'registry' || phase.kind === 'otel' ? readRegistry : undefined,
     });
     const command = result.commands[0];
+    const setupRan = result.setup.length > 0;
+    const setupFailed = result.setup.find((ran) => ran.exitCode !== 0);
     const common = {
       ...base,
+      ...(setupRan && { setupRan }),
       durationMs: result.durationMs,
       exitCode: command?.exitCode ?? null,
       timedOut: command?.timedOut ?? false,
       output: tail(command?.output ?? ''),
     };
+    if (setupFailed) {
+      const why = setupFailed.missingScript ? setupFailed.output : setupFailed.timedOut ? `timed out after ${setupPhase!.timeoutMs} ms` : `exit code ${setupFailed.exitCode ?? 'none'}`;
+      return { ...common, exitCode: setupFailed.exitCode, timedOut: setupFailed.timedOut, output: tail(setupFailed.output), passed: false, score: 0, summary: `setup in a fresh worktree failed: ${why}` };
+    }
     if (command?.missingScript) {
       // The work the phase stands for does not exist: never a pass. Required, it fails; otherwise it is skipped.
       return phase.required

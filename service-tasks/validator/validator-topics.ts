@@ -31,6 +31,7 @@ export const PhaseResultSchema = z.object({
   summary: z.string(),
   output: z.string().optional(),
   skipped: z.boolean().optional(),
+  setupRan: z.boolean().optional(),
 });
 
 const Target = z.object({ repository: z.string().min(1).max(1000), ref: z.string().regex(REF, 'must be a plain git ref'), subject: z.string().max(300).optional() });

@@ -15,6 +15,8 @@ export interface PhaseResult {
   output?: string;
   /** A non-required phase whose script the repository lacks: not run, not passed, scored 0. */
   skipped?: boolean;
+  /** The worktree was made afresh for this phase, so setup's command ran first. */
+  setupRan?: boolean;
 }
 
 export interface ValidationRunRow {
