@@ -91,6 +91,7 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
     runner,
     profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)),
     monitoredSystems: dependencies.monitoredSystems,
+    pinnedCommit: (instanceId, ref) => dependencies.validationRuns.pinned(instanceId, ref),
     integrationPassed: async (instanceId) => (await dependencies.validationRuns.phaseResults(instanceId)).get('integration')?.passed,
   })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));

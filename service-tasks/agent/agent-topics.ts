@@ -12,6 +12,8 @@ export interface AgentTopicDependencies {
   profiles: () => Promise<Profiles>;
   /** Whether the instance's integration phase passed, as its phase task recorded it (never a variable). */
   integrationPassed: (instanceId: string) => Promise<boolean | undefined>;
+  /** The commit an instance's validation pinned for a ref: deploys run that, never what the ref names later. */
+  pinnedCommit?: (instanceId: string, ref: string) => Promise<string | undefined>;
   /** Where feature.handoff registers the released system for the evolution cycle. */
   monitoredSystems: MonitoredSystemStore;
 }
@@ -200,13 +202,15 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     mode: 'worker',
     bpmnErrors: [errorCode],
     input: z.object({ repository: Repository, ref: Ref }),
-    output: z.object({ [topic.replace('.', '_')]: z.object({ durationMs: z.number(), commands: z.array(CommandSummary) }) }),
+    output: z.object({ [topic.replace('.', '_')]: z.object({ commit: z.string(), durationMs: z.number(), commands: z.array(CommandSummary) }) }),
     handler: async ({ repository, ref }, context) => {
       const commands = await profileCommands(topic);
       // A deploy step that runs nothing must not look like a deploy.
       if (!commands.length) throw new BpmnErrorSignal(errorCode, `no commands are configured for ${topic}`, { failedStep: topic });
-      const result = await runner.run({ repository, ref, key: `${topic}-${context.instanceId}-${context.executionId}`, commands });
-      const summary = { durationMs: result.durationMs, commands: summarise(result) };
+      // What this instance validated under that ref, not what the ref names now (it may have moved since).
+      const commit = (await dependencies.pinnedCommit?.(context.instanceId, ref)) ?? ref;
+      const result = await runner.run({ repository, ref: commit, key: `${topic}-${context.instanceId}-${context.executionId}`, commands });
+      const summary = { commit: result.head, durationMs: result.durationMs, commands: summarise(result) };
       if (!result.succeeded) {
         const failed = result.commands.at(-1)!;
         const why = failed.missingScript ? failed.output : `${failed.argv.join(' ')}: ${failed.timedOut ? 'timed out' : `exit code ${failed.exitCode}`}`;

@@ -220,6 +220,15 @@ export class WorktreeRunner {
     return results;
   }
 
+  /** The commit a ref names now: what a validation pins, so every later step runs exactly that. */
+  async resolve(repositoryPath: string, ref: string): Promise<string> {
+    if (!REF.test(ref)) throw new AppError('REF_INVALID', `ref ${ref} is not accepted`);
+    const repository = await this.repository(repositoryPath);
+    const resolved = await this.git(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`], repository);
+    if (resolved.exitCode !== 0) throw new AppError('REF_INVALID', `${ref} names no commit: ${resolved.output.trim()}`);
+    return resolved.output.trim();
+  }
+
   /** Paths of the files at a ref of the repository (read-only; no worktree needed). */
   async listFiles(repositoryPath: string, ref: string): Promise<string[]> {
     if (!REF.test(ref)) throw new AppError('REF_INVALID', `ref ${ref} is not accepted`);

@@ -233,6 +233,42 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     ]);
   });
 
+  it('when the branch moves between two phases, then the later phase, the score and the deploy use the commit the run pinned', async () => {
+    // Given a run whose setup pinned branch pinned-run at its commit, waiting before the next phase
+    const { sequence } = await import('../support/bpmn.js');
+    const xml = sequence('pin-then-deploy', [
+      { id: 'setup', xml: '<bpmn:serviceTask id="setup" camunda:type="external" camunda:topic="validator.setup" />' },
+      { id: 'hold', xml: '<bpmn:userTask id="hold" />' },
+      { id: 'unit', xml: '<bpmn:serviceTask id="unit" camunda:type="external" camunda:topic="validator.unit" />' },
+      { id: 'score', xml: '<bpmn:serviceTask id="score" camunda:type="external" camunda:topic="validator.score" />' },
+      { id: 'staging', xml: '<bpmn:serviceTask id="staging" camunda:type="external" camunda:topic="deploy.staging" />' },
+    ]);
+    await app.engine.deploy([{ name: 'pin-then-deploy.bpmn', xml }]);
+    const validated = project.commit({ 'docs/pinned.md': 'validated\n' }, 'the commit under validation', 'pinned-run');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'pin-then-deploy', variables: { repository: project.repository, ref: 'pinned-run', subject: 'pinned' } });
+    const instanceId = started.body.id as string;
+    const hold = await waitForTask(instanceId, 'hold');
+
+    // When the branch moves to a commit whose unit tests and staging deploy fail, and the run goes on
+    const moved = project.commit(
+      { 'test/broken.test.mjs': "import { test } from 'node:test';\ntest('broken', () => { throw new Error('broken'); });\n", FAIL_staging: 'staging would fail\n' },
+      'a commit nobody validated',
+      'pinned-run',
+    );
+    expect(project.git('rev-parse', 'pinned-run')).toBe(moved);
+    await owner('POST', `/api/tasks/${hold.id}/complete`, {});
+    const instance = await ended(instanceId);
+
+    // Then unit ran, was recorded and scored at the pinned commit, and staging deployed that commit
+    expect(instance.status).toBe('completed');
+    expect(instance.variables.phase_unit).toMatchObject({ passed: true });
+    expect(await app.database.knex('validation_phase_results').where({ instance_id: instanceId }).orderBy('phase').pluck('commit')).toEqual([validated, validated]);
+    expect(instance.variables.validation).toMatchObject({ commit: validated });
+    expect((instance.variables.validation as { reasons: string[] }).reasons).not.toContain('required phase unit failed');
+    expect(instance.variables.deploy_staging).toMatchObject({ commit: validated });
+    expect(JSON.stringify(instance.variables.deploy_staging)).toContain('deployed to staging');
+  });
+
   it('when the post-deploy watch fails after the production release, then the pipeline rolls back to the previous ref', async () => {
     const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky');
     const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: 'main', subject: 'shop-risky' } });
