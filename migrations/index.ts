@@ -8,6 +8,7 @@ import * as agentsValidation from './0006-agents-validation.js';
 import * as metricsAndRollback from './0007-metrics-and-rollback.js';
 import * as agentsRecords from './0008-agents-records.js';
 import * as validationCommits from './0009-validation-commits.js';
+import * as keptWorktreesPerNode from './0010-kept-worktrees-per-node.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0007-metrics-and-rollback', metricsAndRollback],
   ['0008-agents-records', agentsRecords],
   ['0009-validation-commits', validationCommits],
+  ['0010-kept-worktrees-per-node', keptWorktreesPerNode],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -83,8 +83,9 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   }
   const runner = createWorktreeRunner(config, dependencies.keptWorktrees);
   dependencies.onInstanceEnded?.((instanceId) => void runner.releaseInstance(instanceId).catch(() => {}));
-  // Worktrees of instances that ended while their node was down (or on a node that is gone).
+  // This node's worktrees of instances that ended while it was down, or on another node (each node removes only its own).
   void runner.releaseOrphans().catch(() => {});
+  runner.startSweeping();
   const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
   registry.register(scaffoldTopic(llm));
   for (const topic of agentTopics({
