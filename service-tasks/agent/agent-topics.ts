@@ -209,7 +209,13 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
       if (!commands.length) throw new BpmnErrorSignal(errorCode, `no commands are configured for ${topic}`, { failedStep: topic });
       // What this instance validated under that ref, not what the ref names now (it may have moved since).
       const commit = (await dependencies.pinnedCommit?.(context.instanceId, ref)) ?? ref;
-      const result = await runner.run({ repository, ref: commit, key: `${topic}-${context.instanceId}-${context.executionId}`, commands });
+      const result = await runner.run({ repository, ref: commit, key: `${topic}-${context.instanceId}-${context.executionId}`, commands }).catch((error: unknown) => {
+        // A rollback that cannot even start (unknown previous ref, no worktree, repository gone) leaves
+        // production broken: a person must act now, not after retries end in an incident.
+        if (errorCode !== 'ROLLBACK_FAILED') throw error;
+        const why = error instanceof AppError ? `${error.code}: ${error.message}` : String(error);
+        throw new BpmnErrorSignal(errorCode, `${topic} could not run: ${why}`.slice(0, 2000), { [topic.replace('.', '_')]: { error: why.slice(0, 2000) }, failedStep: topic });
+      });
       const summary = { commit: result.head, durationMs: result.durationMs, commands: summarise(result) };
       if (!result.succeeded) {
         const failed = result.commands.at(-1)!;

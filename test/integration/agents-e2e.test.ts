@@ -316,6 +316,26 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(instance.variables).toMatchObject({ rollbackNote: 'redeployed the previous release by hand' });
   });
 
+  it('when the rollback cannot even start (the previous ref is unknown), then it goes to an operator too, not to an incident', async () => {
+    // Given a release the watch rejects, whose previousRef names nothing in the repository
+    const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky-unknown-previous');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: 'release/never-existed', subject: 'shop-unknown-previous' } });
+    const instanceId = started.body.id as string;
+    const approval = await waitForTask(instanceId, 'approval');
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+
+    // When the watch fails and the rollback's worktree cannot be made
+    const byHand = await waitForTask(instanceId, 'rollback_by_hand');
+
+    // Then an operator is asked at once, with why, and no incident was raised
+    const waiting = await app.engine.getInstance(instanceId);
+    expect(waiting.variables).toMatchObject({ failedStep: 'deploy.rollback' });
+    expect(JSON.stringify(waiting.variables.deploy_rollback)).toContain('WORKTREE_FAILED');
+    expect(await app.database.knex('incidents').where({ instance_id: instanceId })).toEqual([]);
+    await owner('POST', `/api/tasks/${byHand.id}/complete`, { variables: { rollbackNote: 'by hand' } });
+    expect((await ended(instanceId)).status).toBe('completed');
+  });
+
   it('when a feature deploy fails and so does its rollback, then the feature lifecycle hands the rollback to an operator', async () => {
     // Given a base whose production deploy fails and which has no rollback script
     const base = project.commit({ 'package.json': await withoutScripts('rollback'), FAIL_production: 'production refuses this\n' }, 'a base that cannot deploy or roll back', 'fragile-base');
