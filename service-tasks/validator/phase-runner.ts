@@ -98,15 +98,19 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
         if (!ran) return { ...common, passed: false, score: 0, summary: failedRun };
         if (!registry.parsed) return { ...common, passed: false, score: 0, summary: `no usable registry: ${registry.problems.join('; ')}` };
         const spans = capture!.spans;
-        if (!spans.length) return { ...common, passed: false, score: 0, summary: 'the run exported no spans' };
+        // Refused requests and rejected spans are failures too: one good span among malformed ones is no pass.
+        const rejected = capture!.rejectedRequests;
+        const rejection = rejected ? `${capture!.refused} export requests refused, ${capture!.rejectedSpans} spans rejected` : '';
+        if (!spans.length) return { ...common, passed: false, score: 0, summary: rejection ? `no span was accepted: ${rejection}` : 'the run exported no spans' };
         const check = checkSpans(registry.parsed, spans);
-        // The share of spans that follow the registry.
-        const value = 1 - check.badSpans / spans.length;
+        // The share of exported spans (or refused requests, one each) that were accepted and follow the registry.
+        const value = (spans.length - check.badSpans) / (spans.length + rejected);
+        const problems = [rejection, check.violations.length ? `${check.violations.length} violations in ${spans.length} spans: ${check.violations.slice(0, 5).join('; ')}` : ''].filter(Boolean);
         return {
           ...common,
-          passed: check.violations.length === 0,
+          passed: problems.length === 0,
           score: Math.round(value * 1000) / 1000,
-          summary: check.violations.length ? `${check.violations.length} violations in ${spans.length} spans: ${check.violations.slice(0, 5).join('; ')}` : `${spans.length} spans follow the registry`,
+          summary: problems.length ? problems.join('; ') : `${spans.length} spans follow the registry`,
         };
       }
       case 'score':
