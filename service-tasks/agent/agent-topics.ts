@@ -131,7 +131,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
           // The feature branch is checked out elsewhere (often by the person resolving a conflict):
           // git will not make it again from baseRef, and retrying cannot help. That person decides.
           if (error instanceof AppError && error.code === 'WORKTREE_FAILED' && /already (checked out|used by worktree)/.test(error.message)) {
-            const mergeFailure = `${featureBranch} could not be made again from ${baseRef}: ${error.message.slice(0, 2000)}`;
+            const mergeFailure = `${featureBranch} could not be made again from ${baseRef}: ${runner.relativePaths(error.message).slice(0, 2000)}`;
             throw new BpmnErrorSignal('MERGE_CONFLICT', mergeFailure, { mergeFailure });
           }
           throw error;
@@ -140,7 +140,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
         // The runner aborted the conflicted merge: the feature branch holds the merges before it, and
         // the next attempt (after a person fixed the agent branches) makes it again from baseRef.
         const failed = result.commands.at(-1);
-        const mergeFailure = `merging ${failed?.argv.at(-1) ?? 'an agent branch'} into ${featureBranch} failed:\n${failed?.output.slice(0, 4000) ?? ''}`;
+        const mergeFailure = `merging ${failed?.argv.at(-1) ?? 'an agent branch'} into ${featureBranch} failed:\n${runner.relativePaths(failed?.output ?? '').slice(0, 4000)}`;
         throw new BpmnErrorSignal('MERGE_CONFLICT', mergeFailure.slice(0, 2000), { mergeFailure });
       }
       return { featureBranch, featureCommit: result.head, merged: workItems.map((item) => item.branch) };

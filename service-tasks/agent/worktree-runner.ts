@@ -102,7 +102,8 @@ export class WorktreeRunner {
     this.git = (args, cwd) =>
       runCommand(
         { argv: ['git', '-c', 'user.name=regenflow', '-c', 'user.email=regenflow@localhost', '-c', 'commit.gpgsign=false', ...args], timeoutMs: options.gitTimeoutMs ?? 60_000 },
-        { cwd, root: cwd, envAllowList: options.envAllowList, outputLimit: options.outputLimit, env: { GIT_TERMINAL_PROMPT: '0' } },
+        // LC_ALL=C (LANGUAGE then ignored): git's messages stay English whatever locale REGENFLOW_AGENT_ENV passes, since callers read them.
+        { cwd, root: cwd, envAllowList: options.envAllowList, outputLimit: options.outputLimit, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANGUAGE: '' } },
       );
   }
 
@@ -215,6 +216,11 @@ export class WorktreeRunner {
       if (result.exitCode !== 0) break;
     }
     return results;
+  }
+
+  /** Text for people: paths below the work folder relative to it (the server's own layout stays on the server). */
+  relativePaths(text: string): string {
+    return text.split(`${resolve(this.options.workRoot)}/`).join('');
   }
 
   /** The commit a ref names now: what a validation pins, so every later step runs exactly that. */

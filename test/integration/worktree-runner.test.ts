@@ -162,6 +162,35 @@ describe('worktree runner', () => {
     expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
   });
 
+  it('when the allowed environment asks for another language, then git still answers in English and the worktree path is shown relative to the work folder', async () => {
+    // Given a branch checked out in a worktree of its own, and a runner that passes a German LANGUAGE on
+    const workRoot = join(project.root, 'work-de');
+    project.git('branch', 'taken', 'main');
+    const task = { repository: project.repository, ref: 'main', key: 'taken-1', branch: 'taken', commands: [] };
+    const german = new WorktreeRunner({ workRoot, repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH', 'HOME', 'LANG', 'LANGUAGE'] });
+    const before = process.env.LANGUAGE;
+    process.env.LANGUAGE = 'de';
+    try {
+      const held = join(workRoot, 'worktrees', 'elsewhere');
+      project.git('worktree', 'add', '-q', held, 'taken');
+
+      // When a task makes that branch again
+      const error = await german.run(task).then(
+        () => null,
+        (failure: Error) => failure,
+      );
+
+      // Then git's message is the English one the callers look for
+      expect(error?.message).toMatch(/already (checked out|used by worktree)/);
+      expect(german.relativePaths(error!.message)).not.toContain(workRoot);
+      expect(german.relativePaths(error!.message)).toContain('worktrees/');
+      project.git('worktree', 'remove', '--force', held);
+    } finally {
+      if (before === undefined) delete process.env.LANGUAGE;
+      else process.env.LANGUAGE = before;
+    }
+  });
+
   it('when a kept worktree is asked for again after its ref moved, then it is made afresh at the new commit', async () => {
     const first = project.commit({ 'docs/a.md': 'a\n' }, 'a', 'moving');
     const look = { repository: project.repository, ref: 'moving', key: 'kept', keep: true, commands: [{ argv: ['git', 'rev-parse', 'HEAD'], timeoutMs: 10_000 }] };
