@@ -161,23 +161,26 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     return JSON.stringify(manifest, null, 2);
   };
 
-  it('when the commit lacks a required phase script, then that phase fails naming the missing script instead of passing', async () => {
-    // Given a commit whose package.json has no test:integration script
-    const commit = project.commit({ 'package.json': await withoutScripts('test:integration') }, 'drop the integration tests', 'no-integration');
+  it.each([
+    ['test', 'unit'],
+    ['test:integration', 'integration'],
+  ])('when the commit lacks the required phase script %s, then phase %s fails naming the missing script instead of passing', async (script, phase) => {
+    // Given a commit whose package.json lacks the script (as the shipped phases name it)
+    const commit = project.commit({ 'package.json': await withoutScripts(script) }, `drop ${script}`, `no-${phase}`);
 
     // When the pipeline validates it
-    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: 'shop-no-integration' } });
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: `shop-no-${phase}` } });
     const instanceId = started.body.id as string;
     await waitForTask(instanceId, 'fix');
 
-    // Then the integration phase failed for the missing script, and the author is told so
+    // Then that phase failed for the missing script, and the author is told so
     const failed = await app.engine.getInstance(instanceId);
     expect(failed.variables).toMatchObject({
-      failedPhase: 'integration',
-      phase_unit: { passed: true },
-      phase_integration: { passed: false, exitCode: null, summary: 'script test:integration is missing from package.json' },
-      notification: { reason: 'phase integration failed: script test:integration is missing from package.json' },
+      failedPhase: phase,
+      [`phase_${phase}`]: { passed: false, exitCode: null, summary: `script ${script} is missing from package.json` },
+      notification: { reason: `phase ${phase} failed: script ${script} is missing from package.json` },
     });
+    if (phase === 'integration') expect(failed.variables).toMatchObject({ phase_unit: { passed: true } });
     await app.engine.cancel(instanceId);
   });
 
@@ -229,7 +232,7 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     }
     const run = await owner('GET', `/api/validation-runs/${(faked.variables.validation as { runId: string }).runId}`);
     expect(run.body.phases.map((phase: { name: string; summary: string }) => `${phase.name}:${phase.summary}`)).toEqual([
-      'setup:no result', 'unit:npm test passed', 'integration:no result', 'performance:no result', 'security:no result', 'otel:no result', 'registry:no result', 'e2e:no result',
+      'setup:no result', 'unit:npm run test passed', 'integration:no result', 'performance:no result', 'security:no result', 'otel:no result', 'registry:no result', 'e2e:no result',
     ]);
   });
 
