@@ -34,6 +34,8 @@ export interface BuiltInDependencies {
   validationRuns: ValidationRunStore;
   /** Registers a listener for ended instances (worktrees kept for an instance are removed then). */
   onInstanceEnded?: (listener: (instanceId: string) => void) => void;
+  /** Called with what to stop when the app closes (timers of the built-in modules). */
+  onClose?: (stop: () => void) => void;
   /** The entropy module's database door (src/store/entropy-store.ts). */
   entropyStore: EntropyStore;
   /** Deploy and self-healing actions on the engine (src/engine/engine-control.ts). */
@@ -85,7 +87,7 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   dependencies.onInstanceEnded?.((instanceId) => void runner.releaseInstance(instanceId).catch(() => {}));
   // This node's worktrees of instances that ended while it was down, or on another node (each node removes only its own).
   void runner.releaseOrphans().catch(() => {});
-  runner.startSweeping();
+  dependencies.onClose?.(runner.startSweeping());
   const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
   registry.register(scaffoldTopic(llm));
   for (const topic of agentTopics({

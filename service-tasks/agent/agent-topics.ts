@@ -3,7 +3,7 @@ import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
 import { AppError } from '../../src/errors.js';
 import { ScaffoldFileSchema } from '../generator/scaffold.js';
 import type { ServiceTaskDefinition } from '../registry.js';
-import type { MonitoredSystemStore } from '../../src/store/monitored-systems.js';
+import { ServiceNameSchema, type MonitoredSystemStore } from '../../src/store/monitored-systems.js';
 import type { Profiles } from './profiles.js';
 import { REF, type WorktreeResult, type WorktreeRunner } from './worktree-runner.js';
 
@@ -23,8 +23,6 @@ const Ref = z.string().regex(REF, 'must be a plain git ref');
 /** Agents only ever write feature branches: nothing they do can move main. */
 const FeatureBranch = Ref.refine((ref) => ref.startsWith('feature/'), 'must start with feature/');
 const Repository = z.string().min(1).max(1000);
-/** An OpenTelemetry service.name as the monitored system's spans carry it. */
-const ServiceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a service.name (letters, digits, . _ / -)');
 
 const WorkItemSchema = z.object({ entity: kebab, branch: FeatureBranch, files: z.array(ScaffoldFileSchema).min(1).max(20) });
 const ScaffoldsSchema = z.array(z.object({ entity: kebab, files: z.array(ScaffoldFileSchema).min(1).max(20) })).min(1).max(20);
@@ -233,7 +231,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     topic: 'feature.handoff',
     description: "registers the released feature's system (serviceName, else the feature name) in the monitored systems the evolution cycle measures",
     mode: 'inline',
-    input: z.object({ feature: kebab, featureCommit: z.string().max(100).optional(), serviceName: ServiceName.optional() }),
+    input: z.object({ feature: kebab, featureCommit: z.string().max(100).optional(), serviceName: ServiceNameSchema.optional() }),
     output: z.object({
       monitoring: z.object({ by: z.literal('evolution-cycle'), subject: z.string(), serviceName: z.string(), commit: z.string().nullable(), since: z.string() }),
     }),
