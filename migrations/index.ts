@@ -7,6 +7,8 @@ import * as incidentResponse from './0005-incident-response.js';
 import * as agentsValidation from './0006-agents-validation.js';
 import * as metricsAndRollback from './0007-metrics-and-rollback.js';
 import * as agentsRecords from './0008-agents-records.js';
+import * as validationCommits from './0009-validation-commits.js';
+import * as keptWorktreesPerNode from './0010-kept-worktrees-per-node.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +25,8 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0006-agents-validation', agentsValidation],
   ['0007-metrics-and-rollback', metricsAndRollback],
   ['0008-agents-records', agentsRecords],
+  ['0009-validation-commits', validationCommits],
+  ['0010-kept-worktrees-per-node', keptWorktreesPerNode],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -34,6 +34,8 @@ export interface BuiltInDependencies {
   validationRuns: ValidationRunStore;
   /** Registers a listener for ended instances (worktrees kept for an instance are removed then). */
   onInstanceEnded?: (listener: (instanceId: string) => void) => void;
+  /** Called with what to stop when the app closes (timers of the built-in modules). */
+  onClose?: (stop: () => void) => void;
   /** The entropy module's database door (src/store/entropy-store.ts). */
   entropyStore: EntropyStore;
   /** Deploy and self-healing actions on the engine (src/engine/engine-control.ts). */
@@ -83,14 +85,16 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   }
   const runner = createWorktreeRunner(config, dependencies.keptWorktrees);
   dependencies.onInstanceEnded?.((instanceId) => void runner.releaseInstance(instanceId).catch(() => {}));
-  // Worktrees of instances that ended while their node was down (or on a node that is gone).
+  // This node's worktrees of instances that ended while it was down, or on another node (each node removes only its own).
   void runner.releaseOrphans().catch(() => {});
+  dependencies.onClose?.(runner.startSweeping());
   const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
   registry.register(scaffoldTopic(llm));
   for (const topic of agentTopics({
     runner,
     profiles: once(() => loadProfiles(config.REGENFLOW_AGENT_PROFILES)),
     monitoredSystems: dependencies.monitoredSystems,
+    pinnedCommit: (instanceId, ref) => dependencies.validationRuns.pinned(instanceId, ref),
     integrationPassed: async (instanceId) => (await dependencies.validationRuns.phaseResults(instanceId)).get('integration')?.passed,
   })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));

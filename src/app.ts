@@ -68,6 +68,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     }));
   const validationRuns = createValidationRunStore(database.knex);
   const instanceEnded: Array<(instanceId: string) => void> = [];
+  const stopOnClose: Array<() => void> = [];
   // Self-healing topics act on the engine, which needs the registry first: a late-bound door.
   let engineRef: WorkflowEngine | undefined;
   const engineControl = createEngineControl(() => {
@@ -82,6 +83,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       incident: { store: createIncidentStore(database.knex), flags: createFeatureFlagStore(database.knex) },
       validationRuns,
       onInstanceEnded: (listener) => instanceEnded.push(listener),
+      onClose: (stop) => stopOnClose.push(stop),
       entropyStore: createEntropyStore(database.knex),
       engineControl,
       monitoredSystems: createMonitoredSystemStore(database.knex),
@@ -189,6 +191,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       });
     },
     async close() {
+      for (const stop of stopOnClose) stop();
       agents.stop();
       await workers.stop();
       await poller.stop();

@@ -3,7 +3,7 @@ import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
 import { AppError } from '../../src/errors.js';
 import { ScaffoldFileSchema } from '../generator/scaffold.js';
 import type { ServiceTaskDefinition } from '../registry.js';
-import type { MonitoredSystemStore } from '../../src/store/monitored-systems.js';
+import { ServiceNameSchema, type MonitoredSystemStore } from '../../src/store/monitored-systems.js';
 import type { Profiles } from './profiles.js';
 import { REF, type WorktreeResult, type WorktreeRunner } from './worktree-runner.js';
 
@@ -12,6 +12,8 @@ export interface AgentTopicDependencies {
   profiles: () => Promise<Profiles>;
   /** Whether the instance's integration phase passed, as its phase task recorded it (never a variable). */
   integrationPassed: (instanceId: string) => Promise<boolean | undefined>;
+  /** The commit an instance's validation pinned for a ref: deploys run that, never what the ref names later. */
+  pinnedCommit?: (instanceId: string, ref: string) => Promise<string | undefined>;
   /** Where feature.handoff registers the released system for the evolution cycle. */
   monitoredSystems: MonitoredSystemStore;
 }
@@ -21,8 +23,6 @@ const Ref = z.string().regex(REF, 'must be a plain git ref');
 /** Agents only ever write feature branches: nothing they do can move main. */
 const FeatureBranch = Ref.refine((ref) => ref.startsWith('feature/'), 'must start with feature/');
 const Repository = z.string().min(1).max(1000);
-/** An OpenTelemetry service.name as the monitored system's spans carry it. */
-const ServiceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a service.name (letters, digits, . _ / -)');
 
 const WorkItemSchema = z.object({ entity: kebab, branch: FeatureBranch, files: z.array(ScaffoldFileSchema).min(1).max(20) });
 const ScaffoldsSchema = z.array(z.object({ entity: kebab, files: z.array(ScaffoldFileSchema).min(1).max(20) })).min(1).max(20);
@@ -129,7 +129,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
           // The feature branch is checked out elsewhere (often by the person resolving a conflict):
           // git will not make it again from baseRef, and retrying cannot help. That person decides.
           if (error instanceof AppError && error.code === 'WORKTREE_FAILED' && /already (checked out|used by worktree)/.test(error.message)) {
-            const mergeFailure = `${featureBranch} could not be made again from ${baseRef}: ${error.message.slice(0, 2000)}`;
+            const mergeFailure = `${featureBranch} could not be made again from ${baseRef}: ${runner.relativePaths(error.message).slice(0, 2000)}`;
             throw new BpmnErrorSignal('MERGE_CONFLICT', mergeFailure, { mergeFailure });
           }
           throw error;
@@ -138,7 +138,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
         // The runner aborted the conflicted merge: the feature branch holds the merges before it, and
         // the next attempt (after a person fixed the agent branches) makes it again from baseRef.
         const failed = result.commands.at(-1);
-        const mergeFailure = `merging ${failed?.argv.at(-1) ?? 'an agent branch'} into ${featureBranch} failed:\n${failed?.output.slice(0, 4000) ?? ''}`;
+        const mergeFailure = `merging ${failed?.argv.at(-1) ?? 'an agent branch'} into ${featureBranch} failed:\n${runner.relativePaths(failed?.output ?? '').slice(0, 4000)}`;
         throw new BpmnErrorSignal('MERGE_CONFLICT', mergeFailure.slice(0, 2000), { mergeFailure });
       }
       return { featureBranch, featureCommit: result.head, merged: workItems.map((item) => item.branch) };
@@ -200,13 +200,21 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     mode: 'worker',
     bpmnErrors: [errorCode],
     input: z.object({ repository: Repository, ref: Ref }),
-    output: z.object({ [topic.replace('.', '_')]: z.object({ durationMs: z.number(), commands: z.array(CommandSummary) }) }),
+    output: z.object({ [topic.replace('.', '_')]: z.object({ commit: z.string(), durationMs: z.number(), commands: z.array(CommandSummary) }) }),
     handler: async ({ repository, ref }, context) => {
       const commands = await profileCommands(topic);
       // A deploy step that runs nothing must not look like a deploy.
       if (!commands.length) throw new BpmnErrorSignal(errorCode, `no commands are configured for ${topic}`, { failedStep: topic });
-      const result = await runner.run({ repository, ref, key: `${topic}-${context.instanceId}-${context.executionId}`, commands });
-      const summary = { durationMs: result.durationMs, commands: summarise(result) };
+      // What this instance validated under that ref, not what the ref names now (it may have moved since).
+      const commit = (await dependencies.pinnedCommit?.(context.instanceId, ref)) ?? ref;
+      const result = await runner.run({ repository, ref: commit, key: `${topic}-${context.instanceId}-${context.executionId}`, commands }).catch((error: unknown) => {
+        // A rollback that cannot even start (unknown previous ref, no worktree, repository gone) leaves
+        // production broken: a person must act now, not after retries end in an incident.
+        if (errorCode !== 'ROLLBACK_FAILED') throw error;
+        const why = error instanceof AppError ? `${error.code}: ${error.message}` : String(error);
+        throw new BpmnErrorSignal(errorCode, `${topic} could not run: ${why}`.slice(0, 2000), { [topic.replace('.', '_')]: { error: why.slice(0, 2000) }, failedStep: topic });
+      });
+      const summary = { commit: result.head, durationMs: result.durationMs, commands: summarise(result) };
       if (!result.succeeded) {
         const failed = result.commands.at(-1)!;
         const why = failed.missingScript ? failed.output : `${failed.argv.join(' ')}: ${failed.timedOut ? 'timed out' : `exit code ${failed.exitCode}`}`;
@@ -223,7 +231,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     topic: 'feature.handoff',
     description: "registers the released feature's system (serviceName, else the feature name) in the monitored systems the evolution cycle measures",
     mode: 'inline',
-    input: z.object({ feature: kebab, featureCommit: z.string().max(100).optional(), serviceName: ServiceName.optional() }),
+    input: z.object({ feature: kebab, featureCommit: z.string().max(100).optional(), serviceName: ServiceNameSchema.optional() }),
     output: z.object({
       monitoring: z.object({ by: z.literal('evolution-cycle'), subject: z.string(), serviceName: z.string(), commit: z.string().nullable(), since: z.string() }),
     }),

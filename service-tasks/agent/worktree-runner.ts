@@ -22,11 +22,13 @@ export interface WorktreeRunnerOptions {
   /** Where kept worktrees are recorded, so another node or a restart can remove them. @default in memory */
   kept?: KeptWorktreeStore;
   /**
-   * This node's id, recorded with what it keeps: only the node with this id removes (and
-   * forgets) a kept worktree it cannot see. @default an id kept in the work folder, so a
-   * restart (or another node on the same work folder) is the same node
+   * This node's id: its worktrees lie in `worktrees/<node id>/` and it removes only those it
+   * recorded under this id. @default an id kept in the work folder, so a restart (or another
+   * node on the same work folder) is the same node
    */
   nodeId?: string;
+  /** How often `startSweeping` removes this node's worktrees of ended instances. @default 300000 */
+  sweepIntervalMs?: number;
 }
 
 /** A command of a task; `script` names the npm script it runs, checked against package.json first. */
@@ -42,6 +44,12 @@ export interface WorktreeTask {
   /** Files to write before the commands run, relative to the worktree root. */
   files?: Array<{ path: string; content: string }>;
   commands: WorktreeCommand[];
+  /**
+   * Run before `commands` only when this task made the worktree afresh (none kept under the
+   * key on this node, or the ref moved): what an earlier task would have left in a kept one
+   * (a validation phase on another node still needs setup's installed dependencies).
+   */
+  setup?: WorktreeCommand[];
   /** Commit the changes to this branch (created from `ref`); without it nothing is committed. */
   branch?: string;
   message?: string;
@@ -60,6 +68,10 @@ export interface WorktreeTask {
 
 export interface WorktreeResult {
   commands: CommandResult[];
+  /** True when this task made the worktree (nothing kept was reused). */
+  fresh: boolean;
+  /** What `setup` ran (only in a fresh worktree); when one failed, `commands` did not run. */
+  setup: CommandResult[];
   /** True when every command exited 0. */
   succeeded: boolean;
   durationMs: number;
@@ -90,7 +102,8 @@ export class WorktreeRunner {
     this.git = (args, cwd) =>
       runCommand(
         { argv: ['git', '-c', 'user.name=regenflow', '-c', 'user.email=regenflow@localhost', '-c', 'commit.gpgsign=false', ...args], timeoutMs: options.gitTimeoutMs ?? 60_000 },
-        { cwd, root: cwd, envAllowList: options.envAllowList, outputLimit: options.outputLimit, env: { GIT_TERMINAL_PROMPT: '0' } },
+        // LC_ALL=C (LANGUAGE then ignored): git's messages stay English whatever locale REGENFLOW_AGENT_ENV passes, since callers read them.
+        { cwd, root: cwd, envAllowList: options.envAllowList, outputLimit: options.outputLimit, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANGUAGE: '' } },
       );
   }
 
@@ -117,6 +130,7 @@ export class WorktreeRunner {
     if (task.branch !== undefined && !REF.test(task.branch)) throw new AppError('REF_INVALID', `branch ${task.branch} is not accepted`);
     const repository = await this.repository(task.repository);
     const started = performance.now();
+    const nodeId = await this.nodeId();
     const folder = await this.folder(task.key);
     // A kept worktree is reused only while it still holds the commit the ref names now.
     let reusable = task.keep === true && !task.branch && (await stat(join(folder, '.git')).catch(() => null))?.isFile() === true;
@@ -128,7 +142,8 @@ export class WorktreeRunner {
     if (!reusable) {
       await this.remove(repository, folder);
       const add = await this.exclusive(repository, () =>
-        this.git(['worktree', 'add', ...(task.branch ? ['-B', task.branch, folder] : ['--detach', folder]), `${task.ref}^{commit}`], repository),
+        // Locked: another node's `git worktree prune` (which cannot see this disk) must not unregister it.
+        this.git(['worktree', 'add', '--lock', ...(task.branch ? ['-B', task.branch, folder] : ['--detach', folder]), `${task.ref}^{commit}`], repository),
       );
       if (add.exitCode !== 0) throw new AppError('WORKTREE_FAILED', `git worktree add failed: ${add.output.trim()}`);
     }
@@ -139,27 +154,12 @@ export class WorktreeRunner {
         await insideRoot(folder, dirname(target));
         await writeFile(target, file.content);
       }
-      const results: CommandResult[] = [];
-      for (const command of task.commands) {
-        const missing = command.script ? await missingScript(folder, command.script) : null;
-        if (missing) {
-          // Not run at all: npm would only say "Missing script" with exit code 1, which reads like a failing script.
-          results.push({ argv: command.argv, exitCode: null, signal: null, timedOut: false, durationMs: 0, output: missing, truncated: false, missingScript: command.script });
-          break;
-        }
-        const result = await runCommand({ argv: command.argv, timeoutMs: command.timeoutMs }, {
-          cwd: folder,
-          root: folder,
-          envAllowList: this.options.envAllowList,
-          env: task.env,
-          outputLimit: this.options.outputLimit,
-        });
-        results.push(result);
-        if (result.exitCode !== 0) break;
-      }
+      const setup = !reusable && task.setup?.length ? await this.commands(folder, task.setup, task.env) : [];
+      const setupFailed = setup.some((result) => result.exitCode !== 0);
+      const results = setupFailed ? [] : await this.commands(folder, task.commands, task.env);
       // A command that stopped in a merge (a conflict) left markers and MERGE_HEAD: staging and
       // committing them would record the conflict as the merge. What merged before it stays.
-      const succeeded = results.every((result) => result.exitCode === 0);
+      const succeeded = !setupFailed && results.every((result) => result.exitCode === 0);
       if (!succeeded && (await this.git(['rev-parse', '-q', '--verify', 'MERGE_HEAD'], folder)).exitCode === 0) {
         const aborted = await this.git(['merge', '--abort'], folder);
         if (aborted.exitCode !== 0) throw new AppError('WORKTREE_FAILED', `git merge --abort failed: ${aborted.output.trim()}`);
@@ -180,6 +180,8 @@ export class WorktreeRunner {
       if (task.branch && changedFiles.length) commit = head;
       return {
         commands: results,
+        fresh: !reusable,
+        setup,
         succeeded,
         durationMs: Math.round(performance.now() - started),
         diff,
@@ -191,19 +193,43 @@ export class WorktreeRunner {
     } finally {
       if (!task.keep || task.branch) await this.remove(repository, folder);
       else {
-        const replaced = await this.kept.keep({ key: task.key, repository, folder, instanceId: task.instanceId ?? null, nodeId: await this.nodeId() });
-        // Another node kept this key before: its copy is stale now. When it cannot be removed from
-        // here (another disk; the same path may be our own copy), its record moves to a key of its
-        // own, so its node still finds it.
-        if (replaced) {
-          const removed = replaced.folder !== folder && (await this.removeRecorded(replaced));
-          if (!removed) await this.kept.keep({ ...replaced, key: `${replaced.key}@${replaced.nodeId}` });
-        }
+        const kept = { key: task.key, repository, folder, instanceId: task.instanceId ?? null, nodeId };
+        await this.kept.keep(kept);
         // The instance may have ended while the commands ran: its release has passed this worktree by.
-        const orphaned = task.instanceId ? (await this.kept.orphans()).find((worktree) => worktree.key === task.key) : undefined;
-        if (orphaned) await this.release(orphaned);
+        if (task.instanceId && (await this.kept.instanceEnded(task.instanceId))) await this.release(kept);
       }
     }
+  }
+
+  /** Runs commands one after the other in the worktree, stopping at the first that fails. */
+  private async commands(folder: string, commands: WorktreeCommand[], env: Record<string, string> | undefined): Promise<CommandResult[]> {
+    const results: CommandResult[] = [];
+    for (const command of commands) {
+      const missing = command.script ? await missingScript(folder, command.script) : null;
+      if (missing) {
+        // Not run at all: npm would only say "Missing script" with exit code 1, which reads like a failing script.
+        results.push({ argv: command.argv, exitCode: null, signal: null, timedOut: false, durationMs: 0, output: missing, truncated: false, missingScript: command.script });
+        break;
+      }
+      const result = await runCommand({ argv: command.argv, timeoutMs: command.timeoutMs }, { cwd: folder, root: folder, envAllowList: this.options.envAllowList, env, outputLimit: this.options.outputLimit });
+      results.push(result);
+      if (result.exitCode !== 0) break;
+    }
+    return results;
+  }
+
+  /** Text for people: paths below the work folder relative to it (the server's own layout stays on the server). */
+  relativePaths(text: string): string {
+    return text.split(`${resolve(this.options.workRoot)}/`).join('');
+  }
+
+  /** The commit a ref names now: what a validation pins, so every later step runs exactly that. */
+  async resolve(repositoryPath: string, ref: string): Promise<string> {
+    if (!REF.test(ref)) throw new AppError('REF_INVALID', `ref ${ref} is not accepted`);
+    const repository = await this.repository(repositoryPath);
+    const resolved = await this.git(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`], repository);
+    if (resolved.exitCode !== 0) throw new AppError('REF_INVALID', `${ref} names no commit: ${resolved.output.trim()}`);
+    return resolved.output.trim();
   }
 
   /** Paths of the files at a ref of the repository (read-only; no worktree needed). */
@@ -215,71 +241,62 @@ export class WorktreeRunner {
     return listed.output.split('\n').filter(Boolean);
   }
 
-  /** Removes a kept worktree, wherever (on whichever node) it was kept. */
+  /** Removes this node's kept worktree of a key (another node's copy is its node's to remove when the instance ends). */
   async discard(repositoryPath: string, key: string): Promise<void> {
     const repository = await this.repository(repositoryPath);
-    const folder = await this.folder(key);
-    const recorded = await this.kept.find(key);
-    await this.remove(repository, folder);
-    if (recorded && recorded.nodeId !== (await this.nodeId())) {
-      // Another node's copy at our own path is on its disk, not ours: what we removed was not it.
-      const removed = recorded.folder !== folder && (await this.removeRecorded(recorded));
-      if (!removed) return;
-    }
-    await this.kept.forget(key);
+    await this.remove(repository, await this.folder(key));
+    await this.kept.forget(key, await this.nodeId());
   }
 
-  /** Removes every worktree kept for an instance: called when the instance ends, on whichever node ends it. */
+  /** Removes this node's worktrees kept for an instance: called when the instance ends on this node. */
   async releaseInstance(instanceId: string): Promise<number> {
-    const worktrees = await this.kept.ofInstance(instanceId);
+    const worktrees = await this.kept.ofInstance(instanceId, await this.nodeId());
     for (const worktree of worktrees) await this.release(worktree);
     return worktrees.length;
-  }
-
-  /** Removes worktrees kept for instances that ended while no node removed them (a crash, a node gone); run at start. */
-  async releaseOrphans(): Promise<number> {
-    const worktrees = await this.kept.orphans();
-    for (const worktree of worktrees) await this.release(worktree);
-    return worktrees.length;
-  }
-
-  private async release(worktree: KeptWorktree): Promise<void> {
-    if (await this.removeRecorded(worktree)) await this.kept.forget(worktree.key);
   }
 
   /**
-   * Removes a recorded worktree; true when its record may be forgotten. One this node kept
-   * (its node id, below its work folder) is removed like any of ours. Another node's may lie
-   * on a disk this node does not see, at a path that means another folder here (nodes with
-   * the same data-folder layout), so a path is no proof: only `git worktree remove` in the
-   * repository touches it (git refuses any folder that is not one of that repository's
-   * worktrees), no prune (that would drop the metadata of worktrees on disks this node does
-   * not see), and unless git removed it the record stays for its node's start-up cleanup.
-   * False when the repository is not allowed here.
+   * Removes this node's worktrees kept for instances that are no longer active: those that
+   * ended on another node, or while this one was down. Run at start and by `startSweeping`.
    */
-  private async removeRecorded(worktree: KeptWorktree): Promise<boolean> {
-    let repository: string;
-    try {
-      repository = await this.repository(worktree.repository);
-    } catch {
-      return false;
-    }
-    const mine = worktree.nodeId === (await this.nodeId());
-    const below = await insideRoot(join(this.options.workRoot, 'worktrees'), worktree.folder).then(
+  async releaseOrphans(): Promise<number> {
+    const worktrees = await this.kept.orphans(await this.nodeId());
+    for (const worktree of worktrees) await this.release(worktree);
+    return worktrees.length;
+  }
+
+  /** Sweeps this node's orphans every `sweepIntervalMs` (the timer does not keep the process alive); returns the stop. */
+  startSweeping(onError: (error: unknown) => void = () => {}): () => void {
+    let sweeping = false;
+    const timer = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      this.releaseOrphans()
+        .catch(onError)
+        .finally(() => (sweeping = false));
+    }, this.options.sweepIntervalMs ?? 300_000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** Removes one of this node's kept worktrees and forgets it; a recorded folder outside this node's worktrees is only forgotten. */
+  private async release(worktree: KeptWorktree): Promise<void> {
+    const mine = await insideRoot(await this.nodeFolder(), worktree.folder).then(
       () => true,
       () => false,
     );
-    if (mine && below) {
-      await this.remove(repository, worktree.folder);
-      return true;
+    if (mine) {
+      const repository = await this.repository(worktree.repository).catch(() => null);
+      // A repository no longer allowed here: what git knows of it is not ours to change any more.
+      if (repository) await this.remove(repository, worktree.folder);
+      else await rm(worktree.folder, { recursive: true, force: true });
     }
-    const removed = await this.exclusive(repository, () => this.git(['worktree', 'remove', '--force', worktree.folder], repository));
-    return removed.exitCode === 0 || mine;
+    await this.kept.forget(worktree.key, worktree.nodeId);
   }
 
   /** This node's id for kept worktrees: the configured one, else one kept in the work folder (so it survives a restart). */
   private nodeId(): Promise<string> {
-    this.ownId ??= (async () => {
+    const pending = (this.ownId ??= (async () => {
       if (this.options.nodeId) return this.options.nodeId;
       const file = join(this.options.workRoot, 'node-id');
       const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
@@ -289,23 +306,31 @@ export class WorktreeRunner {
       // `wx`: two nodes starting on one work folder agree on the first id written.
       await writeFile(file, made, { flag: 'wx' }).catch(() => {});
       return (await readFile(file, 'utf8')).trim();
-    })();
-    return this.ownId;
+    })());
+    // A failed read or write (a full disk, a folder not there yet) is tried again next time.
+    pending.catch(() => {
+      if (this.ownId === pending) this.ownId = undefined;
+    });
+    return pending;
+  }
+
+  /** `worktrees/<node id>` in the work folder: nodes sharing a disk (or a path layout) never share a folder. */
+  private async nodeFolder(): Promise<string> {
+    const relative = join('worktrees', (await this.nodeId()).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 120));
+    await mkdir(join(this.options.workRoot, relative), { recursive: true });
+    return insideRoot(this.options.workRoot, relative);
   }
 
   private async folder(key: string): Promise<string> {
-    await mkdir(join(this.options.workRoot, 'worktrees'), { recursive: true });
-    return join(await insideRoot(this.options.workRoot, 'worktrees'), key.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 120));
+    return join(await this.nodeFolder(), key.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 120));
   }
 
   private async remove(repository: string, folder: string): Promise<void> {
     await this.exclusive(repository, async () => {
-      const removed = await this.git(['worktree', 'remove', '--force', folder], repository);
-      if (removed.exitCode !== 0) {
-        // Not a worktree (any more): clear the folder and whatever metadata points at it.
-        await rm(folder, { recursive: true, force: true });
-        await this.git(['worktree', 'prune'], repository);
-      }
+      // Only ever a folder of this node: `-f -f` removes it although it is locked (and only its
+      // metadata when the folder is gone). No prune: it would touch other worktrees of the repository.
+      const removed = await this.git(['worktree', 'remove', '-f', '-f', folder], repository);
+      if (removed.exitCode !== 0) await rm(folder, { recursive: true, force: true });
     });
   }
 
@@ -325,15 +350,13 @@ export class WorktreeRunner {
 /** The kept-worktree record in memory, for a runner without a database (one process, no restart). */
 function memoryKeptWorktrees(): KeptWorktreeStore {
   const kept = new Map<string, KeptWorktree>();
+  const id = (key: string, nodeId: string) => JSON.stringify([key, nodeId]);
   return {
-    async keep(worktree) {
-      const before = kept.get(worktree.key);
-      kept.set(worktree.key, worktree);
-      return before && (before.folder !== worktree.folder || before.repository !== worktree.repository || before.nodeId !== worktree.nodeId) ? before : undefined;
-    },
-    find: async (key) => kept.get(key),
-    forget: async (key) => void kept.delete(key),
-    ofInstance: async (instanceId) => [...kept.values()].filter((worktree) => worktree.instanceId === instanceId),
+    keep: async (worktree) => void kept.set(id(worktree.key, worktree.nodeId), worktree),
+    find: async (key, nodeId) => kept.get(id(key, nodeId)),
+    forget: async (key, nodeId) => void kept.delete(id(key, nodeId)),
+    ofInstance: async (instanceId, nodeId) => [...kept.values()].filter((worktree) => worktree.instanceId === instanceId && worktree.nodeId === nodeId),
     orphans: async () => [],
+    instanceEnded: async () => false,
   };
 }

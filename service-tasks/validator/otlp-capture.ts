@@ -1,60 +1,76 @@
-import { createServer, type Server } from 'node:http';
+import express from 'express';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeTraceRequest, encodeTraceResponse, type OtlpEncoding } from '../../src/telemetry/otlp-ingest.js';
+import { otlpTracesRouter } from '../../src/api/otlp-router.js';
+import { notFoundHandler, problemHandler } from '../../src/api/problem.js';
+import type { SpanStore } from '../../src/store/spans.js';
+import { decodeTraceResponse } from '../../src/telemetry/otlp-ingest.js';
 import type { CapturedSpan } from './semconv.js';
 
-/** The OTLP/HTTP encodings by content type: what the JSON and the protobuf exporters send. */
-const ENCODINGS: Record<string, OtlpEncoding> = { 'application/json': 'json', 'application/x-protobuf': 'protobuf' };
+/** What one phase may export: bodies beyond it are refused (413) and counted, never cut and decoded. */
+const BODY_LIMIT = 8 * 1024 * 1024;
 
 /**
  * A loopback OTLP/HTTP receiver that lives for one validation phase: the command under
- * test gets its address as OTEL_EXPORTER_OTLP_ENDPOINT and every span it exports, as
- * JSON or protobuf (decoded as POST /v1/traces decodes them), is kept for the
- * semantic-convention check.
+ * test gets its address as OTEL_EXPORTER_OTLP_ENDPOINT. It is the server's own
+ * `POST /v1/traces` (JSON or protobuf, `application/x-protobuf` or `application/protobuf`,
+ * plain or gzip), with a span store that keeps the spans for the semantic-convention check
+ * and every refused request and rejected span counted.
  */
 export class OtlpCapture {
   readonly spans: CapturedSpan[] = [];
   private server: Server | null = null;
+  private refusedRequests = 0;
   private rejected = 0;
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= 8 * 1024 * 1024) chunks.push(chunk);
-      });
-      req.on('end', () => {
-        const encoding = ENCODINGS[String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
-        const send = (status: number, body: Buffer | object) =>
-          encoding === 'protobuf' && Buffer.isBuffer(body)
-            ? res.writeHead(status, { 'content-type': 'application/x-protobuf' }).end(body)
-            : res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-        if (req.method !== 'POST' || req.url !== '/v1/traces' || !encoding) {
-          this.rejected++;
-          send(415, { message: 'only OTLP/HTTP traces (application/json or application/x-protobuf) are captured' });
-          return;
-        }
-        try {
-          const raw = Buffer.concat(chunks);
-          const decoded = decodeTraceRequest(encoding === 'json' ? JSON.parse(raw.toString('utf8')) : raw, encoding);
-          for (const span of decoded.spans) this.spans.push({ name: span.name, attributes: span.attributes });
-          this.rejected += decoded.rejected;
-          send(200, encodeTraceResponse(decoded, encoding));
-        } catch (error) {
-          this.rejected++;
-          send(400, { message: `not an OTLP trace export: ${(error as Error).message}` });
-        }
-      });
+    const store: SpanStore = {
+      insertSpans: async (spans) => {
+        for (const span of spans) this.spans.push({ name: span.name, attributes: span.attributes });
+        return spans.length;
+      },
+      listByInstance: async () => [],
+      listByTrace: async () => [],
+    };
+    const app = express();
+    // Only the command of this phase reaches this loopback port: it speaks as a telemetry sender.
+    app.use((req, _res, next) => {
+      req.role = 'telemetry';
+      next();
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    // First, so refusals of the body parser are counted too.
+    app.use((_req, res, next) => {
+      const send = res.send.bind(res);
+      res.send = (body?: unknown) => {
+        this.account(res.statusCode, body);
+        return send(body);
+      };
+      next();
+    });
+    // The server's JSON parser (gzip inflated, limit refused with 413); the router reads protobuf itself.
+    app.use(express.json({ limit: BODY_LIMIT }));
+    app.use('/v1/traces', otlpTracesRouter(store, { protobufBytes: BODY_LIMIT }));
+    app.use(notFoundHandler);
+    app.use(problemHandler);
+    await new Promise<void>((resolve) => {
+      this.server = app.listen(0, '127.0.0.1', () => resolve());
+    });
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
-  /** Requests refused plus spans rejected inside accepted requests. */
-  get rejectedRequests(): number {
+  /** Requests refused (wrong path or type, undecodable, too large). */
+  get refused(): number {
+    return this.refusedRequests;
+  }
+
+  /** Spans the ingest rejected inside requests it accepted (partialSuccess.rejectedSpans). */
+  get rejectedSpans(): number {
     return this.rejected;
+  }
+
+  /** Refused requests plus rejected spans. */
+  get rejectedRequests(): number {
+    return this.refusedRequests + this.rejected;
   }
 
   async stop(): Promise<void> {
@@ -62,5 +78,19 @@ export class OtlpCapture {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server!.close(resolve));
     this.server = null;
+  }
+
+  /** Reads the answer the ingest gives: a problem counts the request, a partial success its rejected spans. */
+  private account(status: number, body: unknown): void {
+    if (status >= 400) {
+      this.refusedRequests++;
+      return;
+    }
+    try {
+      const answer = Buffer.isBuffer(body) ? decodeTraceResponse(body) : (JSON.parse(String(body)) as ReturnType<typeof decodeTraceResponse>);
+      this.rejected += Number(answer.partialSuccess?.rejectedSpans ?? 0);
+    } catch {
+      this.refusedRequests++;
+    }
   }
 }

@@ -35,6 +35,8 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       registry = { problems: [`${phases.registry}: ${(error as Error).message}`] };
     }
   };
+  // A worktree made afresh here (setup ran on another node, or the ref moved) lacks what setup installed.
+  const setupPhase = phase.name !== 'setup' && phase.argv ? phases.phases.find((candidate) => candidate.name === 'setup' && candidate.argv) : undefined;
   const capture = phase.kind === 'otel' ? new OtlpCapture() : null;
   const endpoint = await capture?.start();
   try {
@@ -45,6 +47,7 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       keep: true,
       instanceId: target.instanceId,
       commands: phase.argv ? [{ argv: phase.argv, timeoutMs: phase.timeoutMs, script: phase.script }] : [],
+      setup: setupPhase ? [{ argv: setupPhase.argv!, timeoutMs: setupPhase.timeoutMs, script: setupPhase.script }] : undefined,
       env: {
         CI: 'true',
         ...(endpoint && {
@@ -58,13 +61,20 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
       inspect: phase.kind === 'registry' || phase.kind === 'otel' ? readRegistry : undefined,
     });
     const command = result.commands[0];
+    const setupRan = result.setup.length > 0;
+    const setupFailed = result.setup.find((ran) => ran.exitCode !== 0);
     const common = {
       ...base,
+      ...(setupRan && { setupRan }),
       durationMs: result.durationMs,
       exitCode: command?.exitCode ?? null,
       timedOut: command?.timedOut ?? false,
       output: tail(command?.output ?? ''),
     };
+    if (setupFailed) {
+      const why = setupFailed.missingScript ? setupFailed.output : setupFailed.timedOut ? `timed out after ${setupPhase!.timeoutMs} ms` : `exit code ${setupFailed.exitCode ?? 'none'}`;
+      return { ...common, exitCode: setupFailed.exitCode, timedOut: setupFailed.timedOut, output: tail(setupFailed.output), passed: false, score: 0, summary: `setup in a fresh worktree failed: ${why}` };
+    }
     if (command?.missingScript) {
       // The work the phase stands for does not exist: never a pass. Required, it fails; otherwise it is skipped.
       return phase.required
@@ -88,15 +98,19 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
         if (!ran) return { ...common, passed: false, score: 0, summary: failedRun };
         if (!registry.parsed) return { ...common, passed: false, score: 0, summary: `no usable registry: ${registry.problems.join('; ')}` };
         const spans = capture!.spans;
-        if (!spans.length) return { ...common, passed: false, score: 0, summary: 'the run exported no spans' };
+        // Refused requests and rejected spans are failures too: one good span among malformed ones is no pass.
+        const rejected = capture!.rejectedRequests;
+        const rejection = rejected ? `${capture!.refused} export requests refused, ${capture!.rejectedSpans} spans rejected` : '';
+        if (!spans.length) return { ...common, passed: false, score: 0, summary: rejection ? `no span was accepted: ${rejection}` : 'the run exported no spans' };
         const check = checkSpans(registry.parsed, spans);
-        // The share of spans that follow the registry.
-        const value = 1 - check.badSpans / spans.length;
+        // The share of exported spans (or refused requests, one each) that were accepted and follow the registry.
+        const value = (spans.length - check.badSpans) / (spans.length + rejected);
+        const problems = [rejection, check.violations.length ? `${check.violations.length} violations in ${spans.length} spans: ${check.violations.slice(0, 5).join('; ')}` : ''].filter(Boolean);
         return {
           ...common,
-          passed: check.violations.length === 0,
+          passed: problems.length === 0,
           score: Math.round(value * 1000) / 1000,
-          summary: check.violations.length ? `${check.violations.length} violations in ${spans.length} spans: ${check.violations.slice(0, 5).join('; ')}` : `${spans.length} spans follow the registry`,
+          summary: problems.length ? problems.join('; ') : `${spans.length} spans follow the registry`,
         };
       }
       case 'score':

@@ -31,11 +31,14 @@ export const PhaseResultSchema = z.object({
   summary: z.string(),
   output: z.string().optional(),
   skipped: z.boolean().optional(),
+  setupRan: z.boolean().optional(),
 });
 
 const Target = z.object({ repository: z.string().min(1).max(1000), ref: z.string().regex(REF, 'must be a plain git ref'), subject: z.string().max(300).optional() });
 const VerdictSchema = z.object({
   runId: z.string(),
+  /** The commit the run validated (its ref resolved once, when the run started). */
+  commit: z.string().nullable(),
   score: z.number(),
   gate: z.number(),
   passed: z.boolean(),
@@ -63,6 +66,18 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
   const workspace = (instanceId: string) => `ci-${instanceId}`;
   const gateOf = (file: PhasesFile) => file.gate ?? dependencies.gate;
 
+  /**
+   * The commit this phase validates. The ref is resolved once per run, server-side: the first
+   * configured phase starts a run (a resubmission goes through it again), and so does a phase
+   * that already has a result for the pinned commit (feature-lifecycle runs integration again
+   * after a refinement moved the branch). Every other phase keeps the run's commit.
+   */
+  const pinFor = async (file: PhasesFile, name: string, target: { repository: string; ref: string; instanceId: string }) => {
+    const pinned = file.phases[0]?.name === name ? undefined : await runs.pinned(target.instanceId, target.ref);
+    if (pinned && !(await runs.phaseResults(target.instanceId, { commit: pinned })).has(name)) return pinned;
+    return runs.pin(target.instanceId, target.ref, await runner.resolve(target.repository, target.ref));
+  };
+
   const phaseTopic = (name: (typeof PHASE_NAMES)[number]) =>
     defineTopic({
       topic: `validator.${name}`,
@@ -75,9 +90,10 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
         const file = await dependencies.phases();
         const phase = file.phases.find((candidate) => candidate.name === name);
         if (!phase) return { [`phase_${name}`]: { name, passed: true, score: 1, weight: 0, required: false, durationMs: 0, summary: 'not configured' }, lastPhase: name };
-        const result = await runPhase(runner, file, phase, { repository, ref, workspace: workspace(context.instanceId), instanceId: context.instanceId });
+        const commit = await pinFor(file, name, { repository, ref, instanceId: context.instanceId });
+        const result = await runPhase(runner, file, phase, { repository, ref: commit, workspace: workspace(context.instanceId), instanceId: context.instanceId });
         // The record validator.score reads: the phase_* variable below is for people and conditions only.
-        await runs.recordPhase(context.instanceId, ref, result);
+        await runs.recordPhase(context.instanceId, { ref, commit }, result);
         if (phase.required && !result.passed) {
           throw new BpmnErrorSignal('PHASE_FAILED', `phase ${name} failed: ${result.summary}`, { failedPhase: name, [`phase_${name}`]: result });
         }
@@ -85,10 +101,10 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
       },
     });
 
-  const verdict = async (file: PhasesFile, results: PhaseResult[], target: { subject: string; ref: string; instanceId: string }) => {
+  const verdict = async (file: PhasesFile, results: PhaseResult[], target: { subject: string; ref: string; commit: string | null; instanceId: string }) => {
     const decided = score(results, gateOf(file));
-    const row = await runs.insert({ subject: target.subject, instanceId: target.instanceId, ref: target.ref, score: decided.score, gate: decided.gate, passed: decided.passed, phases: results });
-    return { validation: { runId: row.id, ...decided }, qualityScore: decided.score, gatePassed: decided.passed, failedPhase: null, failedStep: null };
+    const row = await runs.insert({ subject: target.subject, instanceId: target.instanceId, ref: target.ref, commit: target.commit, score: decided.score, gate: decided.gate, passed: decided.passed, phases: results });
+    return { validation: { runId: row.id, commit: target.commit, ...decided }, qualityScore: decided.score, gatePassed: decided.passed, failedPhase: null, failedStep: null };
   };
 
   const scoreTopic = defineTopic({
@@ -99,8 +115,10 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
     output: VerdictOutput,
     handler: async (input, context) => {
       const file = await dependencies.phases();
-      // Recorded server-side by the phase tasks of this instance for this ref: a start or task variable cannot fake one.
-      const recorded = await runs.phaseResults(context.instanceId, input.ref);
+      // Recorded server-side by the phase tasks of this instance for the commit its run pinned: a start or
+      // task variable cannot fake one, and a result of another commit (the branch moved) does not count.
+      const commit = (await runs.pinned(context.instanceId, input.ref)) ?? null;
+      const recorded = commit ? await runs.phaseResults(context.instanceId, { ref: input.ref, commit }) : new Map<string, PhaseResult>();
       const results: PhaseResult[] = [];
       for (const phase of file.phases) {
         if (phase.kind === 'score') continue;
@@ -108,7 +126,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
         results.push(recorded.get(phase.name) ?? { name: phase.name, passed: false, score: 0, weight: phase.weight, required: phase.required, durationMs: 0, summary: 'no result' });
       }
       await runner.discard(input.repository, workspace(context.instanceId)).catch(() => {});
-      return verdict(file, results, { subject: input.subject ?? input.repository, ref: input.ref, instanceId: context.instanceId });
+      return verdict(file, results, { subject: input.subject ?? input.repository, ref: input.ref, commit, instanceId: context.instanceId });
     },
   });
 
@@ -121,11 +139,13 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
     handler: async ({ repository, ref, subject }, context) => {
       const file = await dependencies.phases();
       const key = `run-${context.instanceId}-${context.executionId}`;
+      // One task is one run: its commit is what the ref names now, for every phase and the deploy after it.
+      const commit = await runs.pin(context.instanceId, ref, await runner.resolve(repository, ref));
       const results: PhaseResult[] = [];
       try {
         for (const phase of file.phases) {
           if (phase.kind === 'score') continue;
-          const result = await runPhase(runner, file, phase, { repository, ref, workspace: key, instanceId: context.instanceId });
+          const result = await runPhase(runner, file, phase, { repository, ref: commit, workspace: key, instanceId: context.instanceId });
           results.push(result);
           // A required phase failing ends the run: what follows would build on sand.
           if (phase.required && !result.passed) break;
@@ -138,7 +158,7 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
           results.push({ name: phase.name, passed: false, score: 0, weight: phase.weight, required: phase.required, durationMs: 0, summary: 'not run: an earlier required phase failed' });
         }
       }
-      return verdict(file, results, { subject: subject ?? repository, ref, instanceId: context.instanceId });
+      return verdict(file, results, { subject: subject ?? repository, ref, commit, instanceId: context.instanceId });
     },
   });
 

@@ -1,7 +1,10 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { createMonitoredSystemStore } from '../store/monitored-systems.js';
+import { notFound } from '../errors.js';
+import { createMonitoredSystemStore, ServiceNameSchema } from '../store/monitored-systems.js';
+import { audited, auditEntry } from './audit.js';
+import { allow } from './auth.js';
 
 const ListQuery = z
   .object({
@@ -12,7 +15,8 @@ const ListQuery = z
 
 /**
  * The systems released features handed to the evolution cycle, mounted at
- * /api/entropy/monitored (roles owner and operator): entropy.collect measures these first.
+ * /api/entropy/monitored (roles owner and operator; removing one is for owners):
+ * entropy.collect measures these first.
  */
 export function monitoredSystemsRouter(knex: Knex): Router {
   const router = Router();
@@ -30,6 +34,15 @@ export function monitoredSystemsRouter(knex: Knex): Router {
         registeredAt: new Date(row.registered_at).toISOString(),
       })),
     );
+  });
+
+  router.delete('/:serviceName', allow('owner'), async (req, res) => {
+    const serviceName = ServiceNameSchema.parse(req.params.serviceName);
+    const entry = auditEntry(req, 'monitored-system.unregister', serviceName);
+    await audited(knex, entry, async () => {
+      if (!(await store.unregister(serviceName, entry))) throw notFound('monitored system', serviceName);
+    });
+    res.status(204).end();
   });
 
   return router;

@@ -19,6 +19,7 @@ const describe = (run: ValidationRunRow) => ({
   subject: run.subject,
   instanceId: run.instance_id,
   ref: run.ref,
+  commit: run.commit ?? null,
   score: Number(run.score),
   gate: Number(run.gate),
   passed: run.passed,

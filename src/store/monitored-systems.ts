@@ -1,4 +1,9 @@
 import type { Knex } from 'knex';
+import { z } from 'zod';
+import { appendAuditEntry, type AuditEntry } from './audit-entries.js';
+
+/** An OpenTelemetry service.name, as a monitored system's spans carry it. */
+export const ServiceNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a service.name (letters, digits, . _ / -)');
 
 export interface MonitoredSystemRow {
   service_name: string;
@@ -36,11 +41,25 @@ export async function monitoredServiceNames(knex: Knex): Promise<string[]> {
   return knex('monitored_systems').orderBy('registered_at').orderBy('service_name').pluck('service_name');
 }
 
+/**
+ * Stops monitoring a system (a retired service, a mistyped name). The audit entry is written
+ * in the same transaction, so a removal is never unrecorded. False when it was not registered.
+ */
+export async function unregisterMonitoredSystem(knex: Knex, serviceName: string, audit: AuditEntry): Promise<boolean> {
+  return knex.transaction(async (trx) => {
+    // returning(): knex-pglite reports no row count for a delete inside a transaction.
+    const removed = await trx('monitored_systems').where({ service_name: serviceName }).delete().returning('service_name');
+    if (removed.length) await appendAuditEntry(trx, audit);
+    return removed.length > 0;
+  });
+}
+
 /** The monitored-systems registry as the agent and entropy modules and the REST API see it. */
 export interface MonitoredSystemStore {
   register(system: Parameters<typeof registerMonitoredSystem>[1]): Promise<MonitoredSystemRow>;
   list(query: { limit: number; offset: number }): Promise<MonitoredSystemRow[]>;
   names(): Promise<string[]>;
+  unregister(serviceName: string, audit: AuditEntry): Promise<boolean>;
 }
 
 export function createMonitoredSystemStore(knex: Knex): MonitoredSystemStore {
@@ -48,5 +67,6 @@ export function createMonitoredSystemStore(knex: Knex): MonitoredSystemStore {
     register: (system) => registerMonitoredSystem(knex, system),
     list: (query) => listMonitoredSystems(knex, query),
     names: () => monitoredServiceNames(knex),
+    unregister: (serviceName, audit) => unregisterMonitoredSystem(knex, serviceName, audit),
   };
 }

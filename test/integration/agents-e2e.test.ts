@@ -161,23 +161,26 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     return JSON.stringify(manifest, null, 2);
   };
 
-  it('when the commit lacks a required phase script, then that phase fails naming the missing script instead of passing', async () => {
-    // Given a commit whose package.json has no test:integration script
-    const commit = project.commit({ 'package.json': await withoutScripts('test:integration') }, 'drop the integration tests', 'no-integration');
+  it.each([
+    ['test', 'unit'],
+    ['test:integration', 'integration'],
+  ])('when the commit lacks the required phase script %s, then phase %s fails naming the missing script instead of passing', async (script, phase) => {
+    // Given a commit whose package.json lacks the script (as the shipped phases name it)
+    const commit = project.commit({ 'package.json': await withoutScripts(script) }, `drop ${script}`, `no-${phase}`);
 
     // When the pipeline validates it
-    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: 'shop-no-integration' } });
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: `shop-no-${phase}` } });
     const instanceId = started.body.id as string;
     await waitForTask(instanceId, 'fix');
 
-    // Then the integration phase failed for the missing script, and the author is told so
+    // Then that phase failed for the missing script, and the author is told so
     const failed = await app.engine.getInstance(instanceId);
     expect(failed.variables).toMatchObject({
-      failedPhase: 'integration',
-      phase_unit: { passed: true },
-      phase_integration: { passed: false, exitCode: null, summary: 'script test:integration is missing from package.json' },
-      notification: { reason: 'phase integration failed: script test:integration is missing from package.json' },
+      failedPhase: phase,
+      [`phase_${phase}`]: { passed: false, exitCode: null, summary: `script ${script} is missing from package.json` },
+      notification: { reason: `phase ${phase} failed: script ${script} is missing from package.json` },
     });
+    if (phase === 'integration') expect(failed.variables).toMatchObject({ phase_unit: { passed: true } });
     await app.engine.cancel(instanceId);
   });
 
@@ -229,8 +232,44 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     }
     const run = await owner('GET', `/api/validation-runs/${(faked.variables.validation as { runId: string }).runId}`);
     expect(run.body.phases.map((phase: { name: string; summary: string }) => `${phase.name}:${phase.summary}`)).toEqual([
-      'setup:no result', 'unit:npm test passed', 'integration:no result', 'performance:no result', 'security:no result', 'otel:no result', 'registry:no result', 'e2e:no result',
+      'setup:no result', 'unit:npm run test passed', 'integration:no result', 'performance:no result', 'security:no result', 'otel:no result', 'registry:no result', 'e2e:no result',
     ]);
+  });
+
+  it('when the branch moves between two phases, then the later phase, the score and the deploy use the commit the run pinned', async () => {
+    // Given a run whose setup pinned branch pinned-run at its commit, waiting before the next phase
+    const { sequence } = await import('../support/bpmn.js');
+    const xml = sequence('pin-then-deploy', [
+      { id: 'setup', xml: '<bpmn:serviceTask id="setup" camunda:type="external" camunda:topic="validator.setup" />' },
+      { id: 'hold', xml: '<bpmn:userTask id="hold" />' },
+      { id: 'unit', xml: '<bpmn:serviceTask id="unit" camunda:type="external" camunda:topic="validator.unit" />' },
+      { id: 'score', xml: '<bpmn:serviceTask id="score" camunda:type="external" camunda:topic="validator.score" />' },
+      { id: 'staging', xml: '<bpmn:serviceTask id="staging" camunda:type="external" camunda:topic="deploy.staging" />' },
+    ]);
+    await app.engine.deploy([{ name: 'pin-then-deploy.bpmn', xml }]);
+    const validated = project.commit({ 'docs/pinned.md': 'validated\n' }, 'the commit under validation', 'pinned-run');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'pin-then-deploy', variables: { repository: project.repository, ref: 'pinned-run', subject: 'pinned' } });
+    const instanceId = started.body.id as string;
+    const hold = await waitForTask(instanceId, 'hold');
+
+    // When the branch moves to a commit whose unit tests and staging deploy fail, and the run goes on
+    const moved = project.commit(
+      { 'test/broken.test.mjs': "import { test } from 'node:test';\ntest('broken', () => { throw new Error('broken'); });\n", FAIL_staging: 'staging would fail\n' },
+      'a commit nobody validated',
+      'pinned-run',
+    );
+    expect(project.git('rev-parse', 'pinned-run')).toBe(moved);
+    await owner('POST', `/api/tasks/${hold.id}/complete`, {});
+    const instance = await ended(instanceId);
+
+    // Then unit ran, was recorded and scored at the pinned commit, and staging deployed that commit
+    expect(instance.status).toBe('completed');
+    expect(instance.variables.phase_unit).toMatchObject({ passed: true });
+    expect(await app.database.knex('validation_phase_results').where({ instance_id: instanceId }).orderBy('phase').pluck('commit')).toEqual([validated, validated]);
+    expect(instance.variables.validation).toMatchObject({ commit: validated });
+    expect((instance.variables.validation as { reasons: string[] }).reasons).not.toContain('required phase unit failed');
+    expect(instance.variables.deploy_staging).toMatchObject({ commit: validated });
+    expect(JSON.stringify(instance.variables.deploy_staging)).toContain('deployed to staging');
   });
 
   it('when the post-deploy watch fails after the production release, then the pipeline rolls back to the previous ref', async () => {
@@ -278,6 +317,26 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     expect(endsAt).toContain('rolled_back_by_hand');
     expect(endsAt).not.toContain('rolled_back');
     expect(instance.variables).toMatchObject({ rollbackNote: 'redeployed the previous release by hand' });
+  });
+
+  it('when the rollback cannot even start (the previous ref is unknown), then it goes to an operator too, not to an incident', async () => {
+    // Given a release the watch rejects, whose previousRef names nothing in the repository
+    const risky = project.commit({ FAIL_watch: 'the watch will see errors\n' }, 'a release the watch rejects', 'risky-unknown-previous');
+    const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: risky, previousRef: 'release/never-existed', subject: 'shop-unknown-previous' } });
+    const instanceId = started.body.id as string;
+    const approval = await waitForTask(instanceId, 'approval');
+    await owner('POST', `/api/tasks/${approval.id}/complete`, { variables: { approved: true } });
+
+    // When the watch fails and the rollback's worktree cannot be made
+    const byHand = await waitForTask(instanceId, 'rollback_by_hand');
+
+    // Then an operator is asked at once, with why, and no incident was raised
+    const waiting = await app.engine.getInstance(instanceId);
+    expect(waiting.variables).toMatchObject({ failedStep: 'deploy.rollback' });
+    expect(JSON.stringify(waiting.variables.deploy_rollback)).toContain('WORKTREE_FAILED');
+    expect(await app.database.knex('incidents').where({ instance_id: instanceId })).toEqual([]);
+    await owner('POST', `/api/tasks/${byHand.id}/complete`, { variables: { rollbackNote: 'by hand' } });
+    expect((await ended(instanceId)).status).toBe('completed');
   });
 
   it('when a feature deploy fails and so does its rollback, then the feature lifecycle hands the rollback to an operator', async () => {

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -14,9 +14,10 @@ import { repositoryRoot, TEST_TOKENS_SETTING } from '../support/server-process.j
 import { createTestDatabase, eventually } from '../support/test-app.js';
 
 /**
- * The phases of one validation share a worktree kept between their tasks. It is recorded
- * in the database, so the node that ends the instance (not necessarily the one that kept
- * it) removes it, and a node that restarts removes those whose instance ended meanwhile.
+ * The phases of one validation share a worktree kept between their tasks. Each node keeps
+ * its own copy (locked, below `worktrees/<node id>`) and removes only its own: when the
+ * instance ends on it, in its periodic sweep, and at start. Every test starts its own
+ * instances and checks `git worktree list` and the disk, not only the records.
  */
 describe('kept worktrees on two nodes and across a restart', () => {
   jest.setTimeout(60_000);
@@ -77,31 +78,57 @@ describe('kept worktrees on two nodes and across a restart', () => {
     return { instanceId: instance.id as string, kept };
   };
 
-  it('when another node ends the instance, then it finds the worktree the first node kept and removes it', async () => {
-    // Given node a ran the setup phase and kept its worktree, then went away
+  const runnerOf = (app: App) => createWorktreeRunner(app.config, createKeptWorktreeStore(shared.knex));
+  const recorded = (instanceId: string) => shared.knex('kept_worktrees').where({ instance_id: instanceId }).orderBy('node_id');
+
+  it('when another node ends the instance, then it leaves the worktree alone and the node that kept it removes it in its sweep', async () => {
+    // Given node a ran the setup phase and kept its worktree
     const a = await node('node-a');
     await a.listen();
     const { instanceId, kept } = await keepOne(a);
     expect(kept).toMatchObject({ key: `ci-${instanceId}`, node_id: 'node-a', repository: project.repository });
-    expect(kept.folder.startsWith(join(project.root, 'node-a'))).toBe(true);
+    expect(kept.folder).toBe(join(project.root, 'node-a', 'work', 'worktrees', 'node-a', `ci-${instanceId}`));
     expect(worktrees()).toContain(kept.folder);
-    expect(existsSync(join(kept.folder, 'package.json'))).toBe(true);
-    await close(a);
 
-    // When node b ends the instance
+    // When node b ends the instance and releases what it kept for it (nothing), and prunes the repository
     const b = await node('node-b');
     await b.engine.cancel(instanceId);
+    await runnerOf(b).releaseInstance(instanceId);
+    project.git('worktree', 'prune');
 
-    // Then node b removed node a's worktree and its record
-    await eventually(async () => !(await shared.knex('kept_worktrees').where({ instance_id: instanceId }).first()));
+    // Then node a's worktree is still registered and on disk
+    expect(worktrees()).toContain(kept.folder);
+    expect(existsSync(join(kept.folder, 'package.json'))).toBe(true);
+
+    // and node a's sweep removes it and its record
+    expect(await runnerOf(a).releaseOrphans()).toBe(1);
     expect(worktrees()).not.toContain(kept.folder);
     expect(existsSync(kept.folder)).toBe(false);
+    expect(await recorded(instanceId)).toEqual([]);
     await close(b);
+    await close(a);
+  });
+
+  it('when the sweep timer runs, then the node removes its worktrees of instances that ended elsewhere', async () => {
+    // Given a runner of node a sweeping every 50 ms, and a kept worktree of an instance that then ends
+    const a = await node('node-sweep');
+    await a.listen();
+    const { instanceId, kept } = await keepOne(a);
+    const runner = new WorktreeRunner({ workRoot: join(a.config.REGENFLOW_DATA_DIR, 'work'), repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH'], kept: createKeptWorktreeStore(shared.knex), nodeId: 'node-sweep', sweepIntervalMs: 50 });
+    const stop = runner.startSweeping();
+    await shared.knex('process_instances').where({ id: instanceId }).update({ status: 'completed', ended_at: new Date() });
+
+    // When the sweep comes round, then the worktree and its record are gone
+    await eventually(async () => !worktrees().includes(kept.folder));
+    expect(existsSync(kept.folder)).toBe(false);
+    await eventually(async () => (await recorded(instanceId)).length === 0);
+    stop();
+    await close(a);
   });
 
   it('when the instance ended while its node was down, then the node removes the worktree when it starts again', async () => {
-    // Given node a kept a worktree and stopped; the instance ended without any node seeing it (a crash)
-    const a = await node('node-a');
+    // Given node a kept two worktrees and stopped; one instance ended without any node seeing it (a crash)
+    const a = await node('node-restart');
     await a.listen();
     const { instanceId, kept } = await keepOne(a);
     const active = await keepOne(a);
@@ -110,109 +137,87 @@ describe('kept worktrees on two nodes and across a restart', () => {
     expect(worktrees()).toContain(kept.folder);
 
     // When node a starts again
-    const restarted = await node('node-a');
+    const restarted = await node('node-restart');
 
     // Then the orphaned worktree is gone; worktrees of active instances are left alone
-    await eventually(async () => !(await shared.knex('kept_worktrees').where({ instance_id: instanceId }).first()));
+    await eventually(async () => (await recorded(instanceId)).length === 0);
     expect(worktrees()).not.toContain(kept.folder);
     expect(existsSync(kept.folder)).toBe(false);
     expect(worktrees()).toContain(active.kept.folder);
-    expect(await shared.knex('kept_worktrees').where({ instance_id: active.instanceId }).first()).toBeDefined();
+    expect(existsSync(join(active.kept.folder, 'package.json'))).toBe(true);
+    await restarted.engine.cancel(active.instanceId);
+    await eventually(async () => !worktrees().includes(active.kept.folder));
     await close(restarted);
   });
 
   it.each([
     ['at the same data-folder path (the same layout on two machines)', 'layout', 'layout'],
     ['at different data-folder paths', 'data-a', 'data-b'],
-  ])('when the nodes do not share a disk, %s, then the node that ends the instance leaves the record to the node that kept the worktree, which removes it when it starts', async (_, pathA, pathB) => {
-    // Given node a ran setup on its disk and kept its worktree, then went away
-    const a = await node('node-a', join(project.root, pathA));
+  ])('when the nodes do not share a disk, %s, then the node that ends the instance removes nothing of the other node, which removes its worktree when it starts', async (_, pathA, pathB) => {
+    // Given node a ran setup on its disk and kept its worktree, then went away with its disk
+    const a = await node(`disk-${pathA}-a`, join(project.root, pathA));
     await a.listen();
-    await a.engine.deploy([
-      {
-        name: 'setup-hold-score.bpmn',
-        xml: sequence('setup_hold_score', [
-          { id: 'setup', xml: '<bpmn:serviceTask id="setup" camunda:type="external" camunda:topic="validator.setup" />' },
-          { id: 'hold', xml: '<bpmn:userTask id="hold" />' },
-          { id: 'score', xml: '<bpmn:serviceTask id="score" camunda:type="external" camunda:topic="validator.score" />' },
-        ]),
-      },
-    ]);
-    const instance = await a.engine.start({ processKey: 'setup_hold_score', variables: { repository: project.repository, ref: 'main' } });
-    const hold = await eventually(async () => shared.knex('user_tasks').where({ instance_id: instance.id }).first(), 30_000);
-    const kept = await shared.knex('kept_worktrees').where({ key: `ci-${instance.id}` }).first();
-    expect(kept).toMatchObject({ node_id: 'node-a' });
+    const { instanceId, kept } = await keepOne(a);
     await close(a);
-    // One machine stands in for two: node a's disk is somewhere node b does not see, and node b
-    // has a disk of its own (at the same path when the layout is the same).
     await rename(join(project.root, pathA), join(project.root, 'disk-a'));
 
-    // When node b scores (freeing the workspace) and so ends the instance, and its runner releases what the instance kept
-    const b = await node('node-b', join(project.root, pathB));
-    await b.listen();
-    await b.engine.completeUserTask(hold.id);
-    await eventually(async () => (await shared.knex('process_instances').where({ id: instance.id }).first()).status === 'completed', 30_000);
-    const runnerOfB = createWorktreeRunner(b.config, createKeptWorktreeStore(shared.knex));
-    await runnerOfB.releaseInstance(instance.id);
+    // When node b (its own disk) runs the next phase under the same key, ends the instance, releases and sweeps
+    const b = await node(`disk-${pathB}-b`, join(project.root, pathB));
+    const runnerOfB = runnerOf(b);
+    await runnerOfB.run({ repository: project.repository, ref: 'main', key: `ci-${instanceId}`, keep: true, instanceId, commands: [{ argv: ['node', '-e', '1'], timeoutMs: 10_000 }] });
+    const [, ofB] = await recorded(instanceId);
+    expect(worktrees()).toContain(ofB.folder);
+    await b.engine.cancel(instanceId);
+    await runnerOfB.releaseInstance(instanceId);
+    await runnerOfB.releaseOrphans();
+    project.git('worktree', 'prune');
 
-    // Then the record of node a's worktree is still there: node b removed nothing of it
-    expect(await shared.knex('kept_worktrees').where({ key: `ci-${instance.id}` }).first()).toMatchObject({ node_id: 'node-a', folder: kept.folder });
+    // Then node b's copy is gone, and node a's is still registered (locked) and recorded for node a
+    expect(worktrees()).not.toContain(ofB.folder);
+    expect(worktrees()).toContain(kept.folder);
+    expect(await recorded(instanceId)).toMatchObject([{ node_id: kept.node_id, folder: kept.folder }]);
     await close(b);
 
-    // and when node a starts again with its disk, its start-up cleanup removes the worktree and the record
+    // and when node a starts again with its disk, its start-up sweep removes the worktree and the record
     await rename(join(project.root, pathB), join(project.root, 'disk-b')).catch(() => {});
     await rename(join(project.root, 'disk-a'), join(project.root, pathA));
     expect(existsSync(join(kept.folder, 'package.json'))).toBe(true);
-    const restarted = await node('node-a', join(project.root, pathA));
-    await eventually(async () => !(await shared.knex('kept_worktrees').where({ key: `ci-${instance.id}` }).first()));
+    const restarted = await node(`disk-${pathA}-a`, join(project.root, pathA));
+    await eventually(async () => (await recorded(instanceId)).length === 0);
     expect(existsSync(kept.folder)).toBe(false);
     expect(worktrees()).not.toContain(kept.folder);
     await close(restarted);
     await rm(join(project.root, 'disk-b'), { recursive: true, force: true });
-  });
-
-  it('when another node keeps the same key while the first copy is on a disk it does not see, then the first copy keeps a record its node finds at start', async () => {
-    // Given node a kept the worktree of an active instance, then went away with its disk
-    const a = await node('node-a', join(project.root, 'replaced-a'));
-    await a.listen();
-    const { instanceId, kept } = await keepOne(a);
-    await close(a);
-    await rename(join(project.root, 'replaced-a'), join(project.root, 'disk-a'));
-
-    // When node b's runner keeps a worktree under the same key (the next phase ran there)
-    const b = await node('node-b', join(project.root, 'replaced-b'));
-    const runnerOfB = createWorktreeRunner(b.config, createKeptWorktreeStore(shared.knex));
-    await runnerOfB.run({ repository: project.repository, ref: 'main', key: `ci-${instanceId}`, keep: true, instanceId, commands: [{ argv: ['node', '-e', '1'], timeoutMs: 10_000 }] });
-
-    // Then the key is node b's, and node a's copy is still recorded for node a
-    const rows = await shared.knex('kept_worktrees').where({ instance_id: instanceId }).orderBy('key');
-    expect(rows).toMatchObject([
-      { key: `ci-${instanceId}`, node_id: 'node-b' },
-      { key: `ci-${instanceId}@node-a`, node_id: 'node-a', folder: kept.folder },
-    ]);
-
-    // and once the instance ended and node a is back, both copies are gone
-    await b.engine.cancel(instanceId);
-    await eventually(async () => (await shared.knex('kept_worktrees').where({ instance_id: instanceId })).length === 1);
-    await close(b);
-    await rename(join(project.root, 'disk-a'), join(project.root, 'replaced-a'));
-    const restarted = await node('node-a', join(project.root, 'replaced-a'));
-    await eventually(async () => !(await shared.knex('kept_worktrees').where({ instance_id: instanceId }).first()));
-    expect(existsSync(kept.folder)).toBe(false);
-    expect(worktrees().some((folder) => folder.includes(instanceId))).toBe(false);
-    await close(restarted);
+    await rm(join(project.root, pathA), { recursive: true, force: true });
   });
 
   it('when a phase finishes after its instance ended, then the worktree it would keep is removed at once', async () => {
     // Given an instance that has already ended
-    const [ended] = await shared.knex('process_instances').whereNot({ status: 'active' }).pluck('id');
+    const app = await node('node-late');
+    await app.engine.deploy([{ name: 'ends-at-once.bpmn', xml: sequence('ends_at_once', []) }]);
+    const instance = await app.engine.start({ processKey: 'ends_at_once', variables: {} });
+    expect((await app.engine.getInstance(instance.id)).status).toBe('completed');
     const runner = new WorktreeRunner({ workRoot: join(project.root, 'late'), repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH', 'HOME'], kept: createKeptWorktreeStore(shared.knex), nodeId: 'late' });
 
     // When a task of it keeps a worktree
-    await runner.run({ repository: project.repository, ref: 'main', key: `late-${ended}`, keep: true, instanceId: ended, commands: [{ argv: ['node', '-e', '1'], timeoutMs: 10_000 }] });
+    await runner.run({ repository: project.repository, ref: 'main', key: `late-${instance.id}`, keep: true, instanceId: instance.id, commands: [{ argv: ['node', '-e', '1'], timeoutMs: 10_000 }] });
 
     // Then nothing is left behind
-    expect(await shared.knex('kept_worktrees').where({ key: `late-${ended}` }).first()).toBeUndefined();
-    expect(worktrees().some((folder) => folder.includes(`late-${ended}`))).toBe(false);
+    expect(await shared.knex('kept_worktrees').where({ key: `late-${instance.id}` }).first()).toBeUndefined();
+    expect(worktrees().some((folder) => folder.includes(`late-${instance.id}`))).toBe(false);
+    await close(app);
+  });
+
+  it('when the node id cannot be written at first, then a later task tries again instead of failing for ever', async () => {
+    // Given a work folder that cannot be made (a file stands where its parent should be)
+    const parent = join(project.root, 'blocked');
+    await writeFile(parent, 'not a folder');
+    const runner = new WorktreeRunner({ workRoot: join(parent, 'work'), repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH'] });
+    const task = { repository: project.repository, ref: 'main', key: 'node-id', commands: [{ argv: ['node', '-e', '1'], timeoutMs: 10_000 }] };
+    await expect(runner.run(task)).rejects.toThrow();
+
+    // When the folder can be made, then the same runner runs the task
+    await rm(parent);
+    expect(await runner.run(task)).toMatchObject({ succeeded: true });
   });
 });

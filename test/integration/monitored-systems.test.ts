@@ -7,12 +7,14 @@ describe('monitored systems registry', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
   let operator: ReturnType<typeof httpClient>;
   let worker: ReturnType<typeof httpClient>;
+  let owner: ReturnType<typeof httpClient>;
 
   beforeAll(async () => {
     app = await createTestApp();
     const base = `http://127.0.0.1:${await app.listen()}`;
     operator = httpClient(base, TEST_TOKENS.operator);
     worker = httpClient(base, TEST_TOKENS.worker);
+    owner = httpClient(base, TEST_TOKENS.owner);
   });
   afterAll(async () => {
     await app?.dispose();
@@ -44,5 +46,26 @@ describe('monitored systems registry', () => {
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ status: 400 });
     expect((await worker('GET', '/api/entropy/monitored')).status).toBe(403);
+  });
+
+  it('when an owner unregisters a system, then it is no longer listed and the removal is audited; an operator may not, and an unknown name is a 404', async () => {
+    // Given a retired service that a release once handed over
+    const store = createMonitoredSystemStore(app.database.knex);
+    await store.register({ serviceName: 'legacy/billing', feature: 'billing', commit: null, instanceId: randomUUID() });
+
+    // When an operator tries, then an owner does
+    const refused = await operator('DELETE', `/api/entropy/monitored/${encodeURIComponent('legacy/billing')}`);
+    const removed = await owner('DELETE', `/api/entropy/monitored/${encodeURIComponent('legacy/billing')}`);
+
+    // Then only the owner's removal happened, in one commit with its audit entry
+    expect(refused.status).toBe(403);
+    expect(removed.status).toBe(204);
+    expect(await store.names()).not.toContain('legacy/billing');
+    const audit = await app.database.knex('audit_entries').where({ action: 'monitored-system.unregister', target: 'legacy/billing' });
+    expect(audit).toEqual([expect.objectContaining({ result: 'ok', actor: expect.stringMatching(/^owner:/) })]);
+    const again = await owner('DELETE', `/api/entropy/monitored/${encodeURIComponent('legacy/billing')}`);
+    expect(again.status).toBe(404);
+    expect(again.body).toMatchObject({ status: 404 });
+    expect((await owner('DELETE', '/api/entropy/monitored/%20bad')).status).toBe(400);
   });
 });

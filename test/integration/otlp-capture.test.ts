@@ -3,6 +3,7 @@ import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trac
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { WorktreeRunner } from '../../service-tasks/agent/worktree-runner.js';
 import { OtlpCapture } from '../../service-tasks/validator/otlp-capture.js';
 import { PhasesFileSchema } from '../../service-tasks/validator/phase-config.js';
@@ -48,6 +49,37 @@ describe('validator OTLP capture', () => {
     expect(capture.spans).toEqual([]);
     expect(capture.rejectedRequests).toBe(2);
   });
+
+  it('when the exporter sends gzip, as the OTLP ingest accepts it, then the spans are captured', async () => {
+    // Given what a gzip-compressing JSON exporter sends
+    await exportCheckout(new JsonExporter({ url: `${endpoint}/v1/traces`, compression: 'gzip' as never }));
+    const span = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'shop.checkout', kind: 1, startTimeUnixNano: '1', endTimeUnixNano: '2', attributes: [{ key: 'shop.order.id', value: { stringValue: 'o-2' } }] };
+    const body = gzipSync(JSON.stringify({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'shop' }, spans: [span] }] }] }));
+
+    // When a gzip body is posted by hand too
+    const posted = await fetch(`${endpoint}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+
+    // Then both exports were decoded and nothing was refused
+    expect(posted.status).toBe(200);
+    expect(capture.spans.map((captured) => captured.attributes['shop.order.id'])).toEqual(['o-1', 'o-2']);
+    expect(capture.rejectedRequests).toBe(0);
+  });
+
+  it('when a body is larger than the capture takes, or spans in an export are malformed, then they are counted, not cut and decoded', async () => {
+    // Given an export with one good span and two malformed ones, and one far too large
+    const good = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'shop.checkout', startTimeUnixNano: '1', endTimeUnixNano: '2' };
+    const bad = { ...good, traceId: 'not-a-trace-id' };
+    const request = (spans: object[]) => JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
+
+    // When both are posted
+    const partial = await fetch(`${endpoint}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: request([good, bad, bad]) });
+    const huge = await fetch(`${endpoint}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: request([{ ...good, name: 'x'.repeat(9 * 1024 * 1024) }]) });
+
+    // Then the good span is kept, the malformed spans and the large request are counted
+    expect([partial.status, huge.status]).toEqual([200, 413]);
+    expect(capture.spans).toHaveLength(1);
+    expect([capture.rejectedSpans, capture.refused]).toEqual([2, 1]);
+  });
 });
 
 describe('the otel phase with a project that exports protobuf', () => {
@@ -87,5 +119,26 @@ console.log('exported over protobuf');
       score: 0.5,
       summary: expect.stringMatching(/^2 violations in 2 spans: span "shop.checkout" lacks required attribute shop.order.id; span "shop.checkout" attribute shop.items is string, not int/),
     });
+  });
+
+  it('when the run exports one good span and 99 malformed ones, then the phase fails with the rejected spans counted in its score', async () => {
+    // Given a telemetry script that exports one span that follows the registry and 99 with a broken trace id
+    const script = `const good = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'shop.checkout', startTimeUnixNano: '1', endTimeUnixNano: '2', attributes: [{ key: 'shop.order.id', value: { stringValue: 'o-1' } }] };
+const spans = [good, ...Array.from({ length: 99 }, () => ({ ...good, traceId: 'broken' }))];
+const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: 'shop' }, spans }] }] });
+const response = await fetch(process.env.OTEL_EXPORTER_OTLP_ENDPOINT + '/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+console.log('exported', response.status);
+`;
+    const ref = project.commit({ 'scripts/emit-spans.mjs': script }, 'mostly malformed spans', 'malformed');
+    const runner = new WorktreeRunner({ workRoot: join(project.root, 'work'), repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH', 'HOME'] });
+    const phases = PhasesFileSchema.parse({ phases: [{ name: 'otel', kind: 'otel', script: 'test:telemetry', weight: 1, timeoutMs: 60_000, required: false }] });
+
+    // When the otel phase runs it
+    const result = await runPhase(runner, phases, phases.phases[0]!, { repository: project.repository, ref, workspace: 'otel-malformed' });
+    await runner.discard(project.repository, 'otel-malformed');
+
+    // Then the one good span does not make a pass
+    expect(result).toMatchObject({ passed: false, score: 0.01 });
+    expect(result.summary).toContain('99 spans rejected');
   });
 });

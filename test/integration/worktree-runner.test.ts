@@ -1,11 +1,13 @@
+import { jest } from '@jest/globals';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../../service-tasks/agent/command-runner.js';
 import { WorktreeRunner } from '../../service-tasks/agent/worktree-runner.js';
-import type { PhasesFile } from '../../service-tasks/validator/phase-config.js';
+import { loadPhases, type PhasesFile } from '../../service-tasks/validator/phase-config.js';
 import { runPhase } from '../../service-tasks/validator/phase-runner.js';
 import { createNodeProject } from '../support/node-project.js';
+import { repositoryRoot } from '../support/server-process.js';
 
 const alive = (pid: number) => {
   try {
@@ -111,11 +113,14 @@ describe('worktree runner', () => {
       key: 'task-1',
       branch: 'feature/notes',
       files: [{ path: 'docs/notes.md', content: '# notes\n' }],
-      commands: [{ argv: ['node', '--test'], timeoutMs: 30_000 }],
+      commands: [
+        { argv: ['npm', 'ci', '--ignore-scripts', '--no-audit', '--no-fund', '--offline'], timeoutMs: 60_000 },
+        { argv: ['node', '--test'], timeoutMs: 30_000 },
+      ],
       message: 'add notes',
     });
     expect(result).toMatchObject({ succeeded: true, changedFiles: ['docs/notes.md'], branch: 'feature/notes' });
-    expect(result.commands[0]).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(result.commands[1]).toMatchObject({ exitCode: 0, timedOut: false });
     expect(result.diff).toContain('+# notes');
     expect(project.git('rev-parse', 'feature/notes')).toBe(result.commit);
     expect(project.git('show', 'feature/notes:docs/notes.md')).toBe('# notes');
@@ -157,6 +162,35 @@ describe('worktree runner', () => {
     expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
   });
 
+  it('when the allowed environment asks for another language, then git still answers in English and the worktree path is shown relative to the work folder', async () => {
+    // Given a branch checked out in a worktree of its own, and a runner that passes a German LANGUAGE on
+    const workRoot = join(project.root, 'work-de');
+    project.git('branch', 'taken', 'main');
+    const task = { repository: project.repository, ref: 'main', key: 'taken-1', branch: 'taken', commands: [] };
+    const german = new WorktreeRunner({ workRoot, repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH', 'HOME', 'LANG', 'LANGUAGE'] });
+    const before = process.env.LANGUAGE;
+    process.env.LANGUAGE = 'de';
+    try {
+      const held = join(workRoot, 'worktrees', 'elsewhere');
+      project.git('worktree', 'add', '-q', held, 'taken');
+
+      // When a task makes that branch again
+      const error = await german.run(task).then(
+        () => null,
+        (failure: Error) => failure,
+      );
+
+      // Then git's message is the English one the callers look for
+      expect(error?.message).toMatch(/already (checked out|used by worktree)/);
+      expect(german.relativePaths(error!.message)).not.toContain(workRoot);
+      expect(german.relativePaths(error!.message)).toContain('worktrees/');
+      project.git('worktree', 'remove', '--force', held);
+    } finally {
+      if (before === undefined) delete process.env.LANGUAGE;
+      else process.env.LANGUAGE = before;
+    }
+  });
+
   it('when a kept worktree is asked for again after its ref moved, then it is made afresh at the new commit', async () => {
     const first = project.commit({ 'docs/a.md': 'a\n' }, 'a', 'moving');
     const look = { repository: project.repository, ref: 'moving', key: 'kept', keep: true, commands: [{ argv: ['git', 'rev-parse', 'HEAD'], timeoutMs: 10_000 }] };
@@ -165,5 +199,75 @@ describe('worktree runner', () => {
     expect((await runner.run(look)).commands[0]!.output.trim()).toBe(second);
     await runner.discard(project.repository, 'kept');
     expect(project.git('worktree', 'list').split('\n')).toHaveLength(1);
+  });
+});
+
+/**
+ * ci-pipeline runs each phase as its own external task: the worktree setup filled may be on
+ * another node, or stale because the ref moved. A phase in a fresh worktree runs setup first.
+ */
+describe('validation phases in a fresh worktree', () => {
+  jest.setTimeout(120_000);
+  let project: Awaited<ReturnType<typeof createNodeProject>>;
+  let phases: PhasesFile;
+  const nodeRunner = (name: string) =>
+    new WorktreeRunner({ workRoot: join(project.root, name), repositoryRoots: [join(project.root, 'repos')], envAllowList: ['PATH', 'HOME'], nodeId: name });
+  const phase = (name: string) => phases.phases.find((candidate) => candidate.name === name)!;
+
+  beforeAll(async () => {
+    project = await createNodeProject();
+    phases = await loadPhases(join(repositoryRoot, 'test/fixtures/agents/phases.yaml'));
+  });
+  afterAll(async () => {
+    await project.remove();
+  });
+
+  it('when setup ran on node a and unit runs on node b, then b runs setup first and unit passes', async () => {
+    // Given node a ran setup in its kept worktree
+    const a = nodeRunner('node-a');
+    const b = nodeRunner('node-b');
+    const target = { repository: project.repository, ref: 'main', workspace: 'ci-nodes' };
+    expect(await runPhase(a, phases, phase('setup'), target)).toMatchObject({ passed: true });
+
+    // When unit runs on node b (no worktree there) and again on node a
+    const onB = await runPhase(b, phases, phase('unit'), target);
+    const onA = await runPhase(a, phases, phase('unit'), target);
+
+    // Then node b made its worktree, installed the dependency first and passed; node a reused its own
+    expect(onB).toMatchObject({ passed: true, setupRan: true });
+    expect(onA).toMatchObject({ passed: true });
+    expect(onA.setupRan).toBeUndefined();
+    await a.discard(project.repository, 'ci-nodes');
+    await b.discard(project.repository, 'ci-nodes');
+  });
+
+  it('when the ref moved after setup, then the next phase runs setup in its fresh worktree and passes', async () => {
+    // Given setup ran at the branch's first commit
+    const runner = nodeRunner('node-moving');
+    project.commit({ 'docs/one.md': 'one\n' }, 'one', 'moving-setup');
+    const target = { repository: project.repository, ref: 'moving-setup', workspace: 'ci-moving' };
+    expect(await runPhase(runner, phases, phase('setup'), target)).toMatchObject({ passed: true });
+
+    // When the branch moves and integration runs
+    project.commit({ 'docs/two.md': 'two\n' }, 'two', 'moving-setup');
+    const integration = await runPhase(runner, phases, phase('integration'), target);
+
+    // Then setup ran again in the new worktree
+    expect(integration).toMatchObject({ passed: true, setupRan: true });
+    await runner.discard(project.repository, 'ci-moving');
+  });
+
+  it('when a phase runs with no setup at all and setup fails there, then the phase fails saying so', async () => {
+    // Given a commit whose package.json asks for a dependency its lockfile lacks (npm ci refuses it)
+    const manifest = JSON.parse(project.git('show', 'main:package.json'));
+    manifest.dependencies.missing = 'file:vendor/missing';
+    const ref = project.commit({ 'package.json': JSON.stringify(manifest) }, 'break the lockfile', 'broken-setup');
+
+    // When integration runs in a fresh worktree (feature-lifecycle runs it without a setup task)
+    const result = await runPhase(nodeRunner('node-broken'), phases, phase('integration'), { repository: project.repository, ref, workspace: 'ci-broken' });
+
+    // Then it failed because setup did
+    expect(result).toMatchObject({ passed: false, score: 0, setupRan: true });
+    expect(result.summary).toMatch(/^setup in a fresh worktree failed/);
   });
 });

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /**
- * A small Node project in a real git repository: `npm test` (node --test, nothing to
- * install) checks that every generated model has its router and test; it exports a span
+ * A small Node project in a real git repository: `npm test` (node --test) checks that every generated model has its router and test; it exports a span
  * over OTLP/HTTP JSON when asked, and has every script the validation phases and deploy
- * profiles name (test:integration, test:e2e, bench, deploy:staging, …). Commits land on
- * `main`.
+ * profiles name (test:integration, test:e2e, bench, deploy:staging, …). Its tests and
+ * integration script import `greet`, a local `file:` dependency that only `npm ci` (the
+ * setup phase, offline) links into node_modules: a phase run without setup fails. Commits
+ * land on `main`.
  */
 export async function createNodeProject(): Promise<{ root: string; repository: string; git(...args: string[]): string; commit(files: Record<string, string>, message: string, branch?: string): string; remove(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'regenflow-agents-'));
@@ -24,6 +25,7 @@ export async function createNodeProject(): Promise<{ root: string; repository: s
         version: '1.0.0',
         private: true,
         type: 'module',
+        dependencies: { greet: 'file:vendor/greet' },
         scripts: {
           test: 'node --test',
           'test:integration': 'node scripts/integration.mjs',
@@ -40,10 +42,29 @@ export async function createNodeProject(): Promise<{ root: string; repository: s
       null,
       2,
     ),
-    'package-lock.json': JSON.stringify({ name: 'shop', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'shop', version: '1.0.0' } } }, null, 2),
+    'package-lock.json': JSON.stringify(
+      {
+        name: 'shop',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: 'shop', version: '1.0.0', dependencies: { greet: 'file:vendor/greet' } },
+          'node_modules/greet': { resolved: 'vendor/greet', link: true },
+          'vendor/greet': { version: '1.0.0' },
+        },
+      },
+      null,
+      2,
+    ),
+    'vendor/greet/package.json': JSON.stringify({ name: 'greet', version: '1.0.0', type: 'module', main: 'index.js' }, null, 2),
+    'vendor/greet/index.js': "export const greet = (name) => 'hello ' + name;\n",
     'test/scaffold.test.mjs': `import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { greet } from 'greet';
+
+test('the installed dependency is there', () => assert.equal(greet('shop'), 'hello shop'));
 
 test('every model has a zod schema, a router and a router test', () => {
   const models = existsSync('src/models') ? readdirSync('src/models') : [];
@@ -56,7 +77,7 @@ test('every model has a zod schema, a router and a router test', () => {
 });
 `,
     // An entity named "flaky" never passes integration: the review loop has to give up on it.
-    'scripts/integration.mjs': "import { existsSync } from 'node:fs';\nif (existsSync('src/models/flaky.ts')) { console.error('flaky breaks integration'); process.exit(1); }\nconsole.log('integration ok');\n",
+    'scripts/integration.mjs': "import { existsSync } from 'node:fs';\nimport { greet } from 'greet';\ngreet('integration');\nif (existsSync('src/models/flaky.ts')) { console.error('flaky breaks integration'); process.exit(1); }\nconsole.log('integration ok');\n",
     'scripts/bench.mjs': "const started = performance.now();\nlet sum = 0;\nfor (let i = 0; i < 1e6; i++) sum += i;\nconsole.log('bench ok', sum, Math.round(performance.now() - started), 'ms');\n",
     // A commit that carries FAIL_<target> fails that step (deploy, smoke or watch).
     'scripts/deploy.mjs': "import { existsSync } from 'node:fs';\nconst target = process.argv[2] ?? 'nowhere';\nif (existsSync('FAIL_' + target)) { console.error(target + ' failed'); process.exit(3); }\nconsole.log('deployed to ' + target);\n",
