@@ -3,6 +3,7 @@ import type { IExportMetricsServiceResponse } from '@opentelemetry/otlp-transfor
 import protobuf from 'protobufjs';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
 import type { MetricPointRecord } from '../store/metric-points.js';
 import { Attributes, clean, flatten, Nanos, OTLP_COMMON_PROTO, type OtlpEncoding } from './otlp-ingest.js';
 
@@ -130,6 +131,13 @@ export function decodeMetricsRequest(body: unknown, encoding: OtlpEncoding): Met
   for (const resourceMetrics of request.resourceMetrics) {
     const resource = flatten(resourceMetrics.resource?.attributes ?? []);
     const serviceName = typeof resource['service.name'] === 'string' && resource['service.name'] ? resource['service.name'] : 'unknown_service';
+    // regenflow/<key> is one of regenflow's own processes, judged from the engine's spans only:
+    // metrics claiming that name would let a telemetry token steer its self-healing (rollbacks, resets).
+    if (serviceName.startsWith(ENGINE_SYSTEM_PREFIX)) {
+      rejected += resourceMetrics.scopeMetrics.reduce((total, scope) => total + scope.metrics.reduce<number>((sum, metric) => sum + dataPointsOf(metric), 0), 0);
+      errorMessage ??= `service.name '${serviceName}': names under '${ENGINE_SYSTEM_PREFIX}' are regenflow's own processes, measured from its engine's spans; metrics for them are not accepted`;
+      continue;
+    }
     for (const scopeMetrics of resourceMetrics.scopeMetrics) {
       const scopeName = scopeMetrics.scope?.name ? clean(scopeMetrics.scope.name) : null;
       for (const [index, candidate] of scopeMetrics.metrics.entries()) {

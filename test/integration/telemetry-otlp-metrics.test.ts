@@ -8,6 +8,7 @@ import { measureSystem } from '../../service-tasks/entropy/measure.js';
 import { entropyTopics } from '../../service-tasks/entropy/topics.js';
 import type { HealthBreakdown } from '../../service-tasks/entropy/health.js';
 import { createEntropyStore } from '../../src/store/entropy-store.js';
+import { insertMetricPoints } from '../../src/store/metric-points.js';
 import { encodeMetricsResponse } from '../../src/telemetry/otlp-metrics-ingest.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { TEST_TOKENS, TEST_TOKENS_SETTING } from '../support/server-process.js';
@@ -122,6 +123,39 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ value: 0.5, attributes: { core: 1 } });
     expect(new Date(stored[0].time).toISOString()).toBe('2025-11-24T16:00:00.000Z');
+  });
+
+  it("when metrics claim a service.name under regenflow/, then they are refused, and stored ones never count in the health of regenflow's own process", async () => {
+    // Given a telemetry client sending a saturated CPU for regenflow/orders next to its own service
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const gauge = (value: number) => ({ name: 'system.cpu.utilization', unit: '1', gauge: { dataPoints: [{ timeUnixNano: String(now), asDouble: value }, { timeUnixNano: String(now - 1_000_000_000n), asDouble: value }] } });
+    const resource = (name: string) => ({ attributes: [{ key: 'service.name', value: { stringValue: name } }] });
+    const body = {
+      resourceMetrics: [
+        { resource: resource('regenflow/orders'), scopeMetrics: [{ scope: { name: 'host' }, metrics: [gauge(0.99)] }] },
+        { resource: resource('honest-metrics'), scopeMetrics: [{ scope: { name: 'host' }, metrics: [gauge(0.2)] }] },
+      ],
+    };
+
+    // When it posts them
+    const response = await post(JSON.stringify(body), 'application/json');
+
+    // Then the regenflow/ points are rejected with a reason, the others stored
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { partialSuccess: { rejectedDataPoints: string; errorMessage: string } };
+    expect(answer.partialSuccess.rejectedDataPoints).toBe('2');
+    expect(answer.partialSuccess.errorMessage).toMatch(/regenflow\/orders.*not accepted/);
+    expect(await app.database.knex('metric_points').where({ service_name: 'regenflow/orders' })).toHaveLength(0);
+    expect(await app.database.knex('metric_points').where({ service_name: 'honest-metrics' })).toHaveLength(2);
+
+    // and points that reached the table anyway (an older server) are not a system and not in its health
+    await insertMetricPoints(app.database.knex, [
+      { serviceName: 'regenflow/orders', name: 'system.cpu.utilization', unit: '1', kind: 'gauge', monotonic: null, temporality: 0, seriesKey: 'x', attributes: {}, scopeName: null, startTimeUnixNano: null, timeUnixNano: now, value: 0.99, count: null, sum: null, min: null, max: null, bucketBounds: null, bucketCounts: null },
+    ]);
+    const store = createEntropyStore(app.database.knex);
+    expect(await store.systems()).not.toContain('regenflow/orders');
+    const measurement = await measureSystem(store, { system: 'regenflow/orders', windowSeconds: 600, baselineSeconds: 1800, at: window().current.to });
+    expect((measurement.indicators.health as HealthBreakdown).metrics).toBeUndefined();
   });
 
   it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {
