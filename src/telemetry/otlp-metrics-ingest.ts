@@ -138,8 +138,12 @@ export function decodeMetricsRequest(body: unknown, encoding: OtlpEncoding): Met
       errorMessage ??= `service.name '${serviceName}': names under '${ENGINE_SYSTEM_PREFIX}' are regenflow's own processes, measured from its engine's spans; metrics for them are not accepted`;
       continue;
     }
+    // The producer's identity beyond its service: replicas (service.instance.id, host.name, …)
+    // are separate series, or their cumulative counters would be differenced into each other.
+    const producer = sortedEntries(Object.fromEntries(Object.entries(resource).filter(([key]) => key !== 'service.name')));
     for (const scopeMetrics of resourceMetrics.scopeMetrics) {
       const scopeName = scopeMetrics.scope?.name ? clean(scopeMetrics.scope.name) : null;
+      const scopeVersion = scopeMetrics.scope?.version ? clean(scopeMetrics.scope.version) : null;
       for (const [index, candidate] of scopeMetrics.metrics.entries()) {
         const parsed = MetricSchema.safeParse(candidate);
         if (!parsed.success) {
@@ -147,7 +151,7 @@ export function decodeMetricsRequest(body: unknown, encoding: OtlpEncoding): Met
           continue;
         }
         const metric = parsed.data;
-        const base = { serviceName, name: clean(metric.name), unit: clean(metric.unit), scopeName };
+        const base = { serviceName, name: clean(metric.name), unit: clean(metric.unit), scopeName, series: [producer, scopeName, scopeVersion] };
         const each = <T>(raw: unknown[], schema: z.ZodType<T>, build: (point: T) => MetricPointRecord) => {
           for (const [pointIndex, rawPoint] of raw.entries()) {
             const point = schema.safeParse(rawPoint);
@@ -192,18 +196,27 @@ export function encodeMetricsResponse(result: { rejected: number; errorMessage: 
   return Buffer.from(ResponseType.encode(message).finish());
 }
 
-type Base = Pick<MetricPointRecord, 'serviceName' | 'name' | 'unit' | 'scopeName'>;
+type Base = Pick<MetricPointRecord, 'serviceName' | 'name' | 'unit' | 'scopeName'> & {
+  /** What identifies a series besides its point attributes: resource attributes but service.name, scope name and version. */
+  series: unknown[];
+};
+
+/** Keys sorted: the order sent does not matter. */
+function sortedEntries(attributes: Record<string, unknown>): Array<[string, unknown]> {
+  return Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
 type PointTimes = { attributes: z.infer<typeof Attributes>; startTimeUnixNano?: string | number; timeUnixNano: string | number };
 
 function common(base: Base, point: PointTimes): Omit<MetricPointRecord, 'kind' | 'monotonic' | 'temporality'> {
   const attributes = flatten(point.attributes);
   const start = point.startTimeUnixNano !== undefined && BigInt(point.startTimeUnixNano) > 0n ? BigInt(point.startTimeUnixNano) : null;
+  const { series, ...record } = base;
   return {
-    ...base,
+    ...record,
     attributes,
-    // One time series = metric, scope and point attributes (keys sorted: the order sent does not matter).
+    // One time series = metric, producer (resource), scope and point attributes.
     seriesKey: createHash('sha1')
-      .update(JSON.stringify([base.scopeName, Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]))
+      .update(JSON.stringify([...series, sortedEntries(attributes)]))
       .digest('hex'),
     startTimeUnixNano: start,
     timeUnixNano: BigInt(point.timeUnixNano),

@@ -158,6 +158,47 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect((measurement.indicators.health as HealthBreakdown).metrics).toBeUndefined();
   });
 
+  it('when two replicas export the same cumulative counter, then each is its own series: no point is dropped and the increase is the sum of theirs', async () => {
+    // Given two instances of one service (service.instance.id), counters started before the window
+    const end = window().current.to.getTime();
+    const nanos = (ms: number) => String(BigInt(ms) * 1_000_000n);
+    const started = nanos(end - 3_000_000);
+    const replica = (instance: string, points: Array<[atMs: number, value: number]>) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'replicated-api' } }, { key: 'service.instance.id', value: { stringValue: instance } }] },
+      scopeMetrics: [
+        {
+          scope: { name: 'api', version: '1.0.0' },
+          metrics: [{ name: 'api.errors', unit: '{error}', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: points.map(([at, value]) => ({ startTimeUnixNano: started, timeUnixNano: nanos(at), asInt: String(value) })) } }],
+        },
+      ],
+    });
+
+    // When both export, at the same times and interleaved (a: 10 → 20 → 25, b: 1000 → 1005)
+    const response = await post(
+      JSON.stringify({
+        resourceMetrics: [
+          replica('a', [
+            [end - 300_000, 10],
+            [end - 200_000, 20],
+            [end - 100_000, 25],
+          ]),
+          replica('b', [
+            [end - 300_000, 1000],
+            [end - 150_000, 1005],
+          ]),
+        ],
+      }),
+      'application/json',
+    );
+    expect(response.status).toBe(200);
+
+    // Then every point is stored, and the window's increase is 15 + 5, not a difference across replicas
+    expect(await app.database.knex('metric_points').where({ service_name: 'replicated-api' })).toHaveLength(5);
+    const [errors] = await createEntropyStore(app.database.knex).aggregateMetrics('replicated-api', window());
+    expect(errors).toMatchObject({ name: 'api.errors', monotonic: true });
+    expect(errors!.current.increase).toBe(20);
+  });
+
   it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {
     const empty = await post(new Uint8Array(0), 'application/x-protobuf');
     expect(empty.status).toBe(200);
