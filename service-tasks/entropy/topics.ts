@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
-import { ENTROPY_LEVELS, type EntropyLevel } from './entropy-score.js';
+import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, recovered, type EntropyLevel } from './entropy-score.js';
 import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
 import type { EngineControl, EntropyStore } from './ports.js';
@@ -27,13 +27,14 @@ export interface EntropyTopicDependencies {
 
 const System = z.string().min(1).max(200);
 const Level = z.enum(ENTROPY_LEVELS);
+const Threshold = z.coerce.number().min(MIN_REGENERATION_THRESHOLD, `threshold must be at least ${MIN_REGENERATION_THRESHOLD} (the LOW/MEDIUM boundary: below it entropy is noise)`).max(1).default(0.3);
 
 const MeasureInput = z.object({
   system: System,
   windowSeconds: z.coerce.number().int().min(1).max(30 * 86400).default(900),
   baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
   validationErrors: z.coerce.number().int().min(0).default(0),
-  threshold: z.coerce.number().min(0).max(1).default(0.3),
+  threshold: Threshold,
   /** For regenflow/<process key>: the latest version against the previous one instead of the window before. */
   compareVersions: z.boolean().default(false),
 });
@@ -104,13 +105,16 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     verifyWindowSeconds: z.coerce.number().int().min(1).max(30 * 86400).default(900),
     baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
     validationErrors: z.coerce.number().int().min(0).default(0),
+    /** The cycle's threshold and the entropy before (entropy.measure's): what "recovered" is judged by. */
+    threshold: Threshold,
+    entropy: z.number().min(0).max(1).optional(),
   });
   const verify: ServiceTaskDefinition<typeof VerifyInput> = {
     topic: 'entropy.verify',
-    description: 'Measures a system again after a strategy ran, over the settle window only (verifyWindowSeconds)',
+    description: 'Measures a system again after a strategy ran, over the settle window only (verifyWindowSeconds); recovered = entropy after below the threshold or clearly lower than before',
     mode: 'worker',
     input: VerifyInput,
-    output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int() }),
+    output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int(), recovered: z.boolean() }),
     async handler(input) {
       const measurement = await measureSystem(store, { ...input, windowSeconds: input.verifyWindowSeconds });
       return {
@@ -119,6 +123,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
         levelAfter: measurement.level,
         healthAfter: measurement.health,
         driftAfter: measurement.drift,
+        recovered: recovered({ entropy: input.entropy, entropyAfter: measurement.score, threshold: input.threshold }),
       };
     },
   };
@@ -268,16 +273,18 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     /** Entropy before the cycle (the first measurement's `entropy`). */
     entropy: z.number(),
     entropyAfter: z.number().optional(),
+    /** entropy.verify's verdict. */
+    recovered: z.boolean().optional(),
     success: z.boolean().optional(),
   });
   const learn: ServiceTaskDefinition<typeof LearnInput> = {
     topic: 'entropy.learn',
-    description: "Records a strategy's outcome (success = given, or entropy after < before) and returns its updated success probability",
+    description: "Records a strategy's outcome (success = given, else entropy.verify's recovered, else entropy after < before) and returns its updated success probability",
     mode: 'inline',
     input: LearnInput,
     output: z.object({ learnedSuccess: z.boolean(), successProbability: z.number(), outcomes: z.number().int() }),
     async handler(input, context) {
-      const success = input.success ?? (input.entropyAfter !== undefined && input.entropyAfter < input.entropy);
+      const success = input.success ?? input.recovered ?? (input.entropyAfter !== undefined && input.entropyAfter < input.entropy);
       await store.recordOutcome({
         idempotencyKey: context.idempotencyKey,
         system: input.system,
@@ -299,7 +306,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     windowSeconds: z.coerce.number().int().min(1).default(900),
     baselineSeconds: z.coerce.number().int().min(1).default(3600),
     maxSystems: z.coerce.number().int().min(1).max(500).default(50),
-    threshold: z.coerce.number().min(0).max(1).default(0.3),
+    threshold: Threshold,
   });
   const collect: ServiceTaskDefinition<typeof CollectInput> = {
     topic: 'entropy.collect',

@@ -7,6 +7,7 @@ import { STRATEGIES } from '../../service-tasks/entropy/strategies.js';
 import { loadRollbackHooks } from '../../service-tasks/entropy/rollback-hooks.js';
 import { sequence } from '../support/bpmn.js';
 import { repositoryRoot } from '../support/server-process.js';
+import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { createTestApp, eventually } from '../support/test-app.js';
 
 interface Received {
@@ -133,16 +134,28 @@ describe('entropy.rollback through declared rollback hooks', () => {
     expect(() => loadRollbackHooks(join(folder, 'missing.yaml'))).toThrow(/cannot read/);
   });
 
-  describe('in the shipped dmedi-regeneration process, when the strategy did not help', () => {
+  describe('in the shipped dmedi-regeneration process, when the strategy made things worse', () => {
     const regenTopics = [...new Set(STRATEGIES.flatMap((strategy) => strategy.steps.map((step) => step.topic)).filter((topic) => topic.startsWith('regen.')))];
 
-    /** The system's agent: does every regen.* step (nothing changes: the system stays as it was). */
-    function serveAgent(): () => void {
+    /**
+     * The systems' agent: does every regen.* step, and the strategy backfires: from its first
+     * step on, every request of that system fails and runs six times slower.
+     */
+    function serveAgent(simulators: Map<string, SpanSimulator>): () => void {
       let stopped = false;
+      const worsened = new Set<string>();
       void (async () => {
         while (!stopped) {
           const tasks = await app.engine.fetchAndLock({ workerId: 'shop-agent', maxTasks: 5, usePriority: false, topics: regenTopics.map((topicName) => ({ topicName, lockDuration: 30_000 })) });
-          for (const task of tasks) await app.engine.completeExternalTask(task.id, 'shop-agent', {});
+          for (const task of tasks) {
+            const system = String(task.variables.system);
+            const simulator = simulators.get(system);
+            if (simulator && !worsened.has(system)) {
+              worsened.add(system);
+              simulator.inject({ kind: 'error-burst', at: new Date(), magnitude: 1 }).inject({ kind: 'latency-shift', at: new Date(), magnitude: 6 });
+            }
+            await app.engine.completeExternalTask(task.id, 'shop-agent', {});
+          }
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       })();
@@ -151,18 +164,29 @@ describe('entropy.rollback through declared rollback hooks', () => {
       };
     }
 
-    /** A quiet system and threshold 0: a cycle runs, and entropy after equals entropy before, so it is not recovered. */
+    /** A shop degraded for the last 40 s (half the requests fail, twice as slow, renamed routes): entropy MEDIUM, above the default threshold. */
+    async function degradedShop(system: string, seed: number): Promise<{ simulator: SpanSimulator; stop: () => Promise<void> }> {
+      const now = Date.now();
+      const simulator = new SpanSimulator({ system, seed, requestsPerSecond: 10 });
+      const since = new Date(now - 40_000);
+      simulator.inject({ kind: 'error-burst', at: since, magnitude: 0.5 }).inject({ kind: 'latency-shift', at: since, magnitude: 2 }).inject({ kind: 'schema-drift', at: since });
+      await writeSpans(app.database.knex, simulator.generate(new Date(now - 300_000), new Date(now)));
+      return { simulator, stop: simulator.live(app.database.knex, new Date(now)) };
+    }
+
+    /** The default threshold; the verify window lies wholly after the strategy ran. */
     async function cycle(system: string) {
       const instance = await app.engine.start({
         processKey: 'dmedi-regeneration',
-        variables: { system, threshold: 0, windowSeconds: 60, baselineSeconds: 60, verifyWindowSeconds: 1, settleDuration: 'PT1S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
+        variables: { system, windowSeconds: 30, baselineSeconds: 270, verifyWindowSeconds: 3, settleDuration: 'PT3S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
       });
       return instance.id;
     }
     const ends = (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
 
     it('then with a working hook it ends "Rolled back", and without one a person is asked to roll back by hand', async () => {
-      const stopAgent = serveAgent();
+      const shops = [await degradedShop('shop-process-ok', 11), await degradedShop('shop-process-unhooked', 12)];
+      const stopAgent = serveAgent(new Map([['shop-process-ok', shops[0]!.simulator], ['shop-process-unhooked', shops[1]!.simulator]]));
       try {
         const hooked = await cycle('shop-process-ok');
         const unhooked = await cycle('shop-process-unhooked');
@@ -172,7 +196,11 @@ describe('entropy.rollback through declared rollback hooks', () => {
           return row.status !== 'active' && row;
         }, 60_000);
         expect(hookedEnd.status).toBe('completed');
-        expect(hookedEnd.variables).toMatchObject({ rolledBack: true });
+        // The cycle acted on a real degradation, and after the strategy the system was worse, above the threshold.
+        const judged = hookedEnd.variables as Record<string, any>;
+        expect(judged.entropy).toBeGreaterThanOrEqual(0.3);
+        expect(judged.entropyAfter).toBeGreaterThan(judged.entropy);
+        expect(judged).toMatchObject({ recovered: false, rolledBack: true });
         expect(await ends(hooked)).toEqual(expect.arrayContaining(['rollback', 'learn_failure', 'end_rolled_back']));
         expect(received.some((request) => request.body.cycleInstanceId === hooked && request.body.system === 'shop-process-ok')).toBe(true);
 
@@ -184,7 +212,7 @@ describe('entropy.rollback through declared rollback hooks', () => {
         expect(task).toMatchObject({ activity_id: 'rollback_by_hand' });
         const waiting = await app.engine.getInstance(unhooked);
         expect(waiting.status).toBe('active');
-        expect(waiting.variables).toMatchObject({ rolledBack: false });
+        expect(waiting.variables).toMatchObject({ rolledBack: false, recovered: false });
         expect(await ends(unhooked)).not.toContain('end_rolled_back');
         expect((await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first()).status).toBe('rollback-failed');
         expect(await app.database.knex('strategy_outcomes').where({ instance_id: unhooked }).first()).toMatchObject({ success: false });
@@ -197,7 +225,25 @@ describe('entropy.rollback through declared rollback hooks', () => {
         expect(recorded.rollback).toMatchObject({ rolledBack: true, byHand: true, automatic: { rolledBack: false, reason: expect.stringContaining('no rollback hook is configured') } });
       } finally {
         stopAgent();
+        for (const shop of shops) await shop.stop();
       }
     }, 120_000);
+
+    it('then a cycle asked for with a threshold below the LOW/MEDIUM boundary does not run: no strategy, no rollback hook', async () => {
+      // Given a healthy shop with a declared hook
+      const now = Date.now();
+      await writeSpans(app.database.knex, new SpanSimulator({ system: 'shop-ok', seed: 13, requestsPerSecond: 5 }).generate(new Date(now - 300_000), new Date(now)));
+      const before = received.length;
+      // When a cycle is started with threshold 0 (every entropy, noise included, would need "regeneration")
+      const instance = await app.engine.start({ processKey: 'dmedi-regeneration', variables: { system: 'shop-ok', threshold: 0, windowSeconds: 30, baselineSeconds: 270 } });
+      // Then it stops at an incident naming the floor, before measuring, and nothing is called
+      const [incident] = await eventually(async () => {
+        const rows = await app.database.knex('incidents').where({ instance_id: instance.id });
+        return rows.length > 0 && rows;
+      }, 30_000);
+      expect(JSON.stringify(incident)).toMatch(/threshold/);
+      expect(await ends(instance.id)).not.toContain('measure_entropy');
+      expect(received.length).toBe(before);
+    }, 60_000);
   });
 });

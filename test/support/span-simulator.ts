@@ -105,8 +105,13 @@ export class SpanSimulator {
     }
   }
 
+  /** The degradation of a kind in force at `at`: of several, the one that started last (a later fault overrides an earlier one). */
   private active(kind: DegradationKind, at: number): Degradation | undefined {
-    return this.degradations.find((d) => d.kind === kind && d.at.getTime() <= at && (!d.until || at < d.until.getTime()));
+    let found: Degradation | undefined;
+    for (const d of this.degradations) {
+      if (d.kind === kind && d.at.getTime() <= at && (!d.until || at < d.until.getTime()) && (!found || d.at >= found.at)) found = d;
+    }
+    return found;
   }
 
   /** Spans of every request that starts in [from, to). */
