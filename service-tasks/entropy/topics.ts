@@ -70,6 +70,24 @@ function metricComponentsOf(measurement: { indicators: Record<string, unknown> }
 }
 
 export function entropyTopics({ entropyStore: store, engineControl, monitoredSystems, rollbackHooks = new Map() }: EntropyTopicDependencies): ServiceTaskDefinition[] {
+  /**
+   * The one way a cycle measures, before (entropy.measure) and after (entropy.verify) the
+   * strategy, so "recovered?" compares like with like. For regenflow/<key> an open incident
+   * of the version now serving starts is a run that cannot go on without a person: a failed
+   * check of that version, counted as a validation error both times.
+   */
+  const measureCycle = async (input: { system: string; windowSeconds: number; baselineSeconds: number; validationErrors: number; compareVersions?: boolean }) => {
+    let versions: { previous: number; latest: number } | undefined;
+    let validationErrors = input.validationErrors;
+    if (input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
+      const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
+      const [latest, previous] = await engineControl.versions(key);
+      if (input.compareVersions && latest && previous) versions = { previous: previous.version, latest: latest.version };
+      if (latest) validationErrors += await engineControl.openIncidents(key, latest.version);
+    }
+    return measureSystem(store, { system: input.system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds, validationErrors, versions });
+  };
+
   const measure: ServiceTaskDefinition<typeof MeasureInput, typeof MeasureOutput> = {
     topic: 'entropy.measure',
     description: 'Measures a system: health, drift indicators, entropy score and level over a window against the baseline before it',
@@ -77,16 +95,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     input: MeasureInput,
     output: MeasureOutput,
     async handler(input) {
-      let versions: { previous: number; latest: number } | undefined;
-      let validationErrors = input.validationErrors;
-      if (input.compareVersions && input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
-        const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
-        const [latest, previous] = await engineControl.versions(key);
-        if (latest && previous) versions = { previous: previous.version, latest: latest.version };
-        // An open incident is a run of the new version that cannot go on without a person: a failed check of that version.
-        if (latest) validationErrors += await engineControl.openIncidents(key, latest.version);
-      }
-      const measurement = await measureSystem(store, { ...input, validationErrors, versions });
+      const measurement = await measureCycle(input);
       return {
         measurementId: measurement.id ?? '',
         entropy: measurement.score,
@@ -116,7 +125,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     input: VerifyInput,
     output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int(), recovered: z.boolean() }),
     async handler(input) {
-      const measurement = await measureSystem(store, { ...input, windowSeconds: input.verifyWindowSeconds });
+      const measurement = await measureCycle({ ...input, windowSeconds: input.verifyWindowSeconds });
       return {
         measurementAfterId: measurement.id ?? '',
         entropyAfter: measurement.score,
@@ -325,7 +334,8 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       const systems = [...new Set([...((await monitoredSystems?.names()) ?? []), ...(await store.systems())])].slice(0, input.maxSystems);
       let worst: { system: string; entropy: number; level: EntropyLevel } | null = null;
       for (const system of systems) {
-        const measurement = await measureSystem(store, { system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds });
+        // Measured as a cycle measures: the evolution cycle's verify compares against this.
+        const measurement = await measureCycle({ system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds, validationErrors: 0 });
         if (!worst || measurement.score > worst.entropy) worst = { system, entropy: measurement.score, level: measurement.level };
       }
       const patternFound = !!worst && worst.entropy >= input.threshold;

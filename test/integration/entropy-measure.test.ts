@@ -1,4 +1,6 @@
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import type { EngineControl } from '../../service-tasks/entropy/ports.js';
+import { entropyTopics } from '../../service-tasks/entropy/topics.js';
 import { createEntropyStore } from '../../src/store/entropy-store.js';
 import { SpanSimulator, writeSpans, type DegradationKind } from '../support/span-simulator.js';
 import { createTestApp } from '../support/test-app.js';
@@ -88,5 +90,25 @@ describe('entropy measurement', () => {
     const indicators = measurement.indicators as Record<string, { detected: boolean }>;
     expect(indicators.errorRate!.detected).toBe(false);
     expect(measurement.level).toBe('LOW');
+  });
+
+  it('when a cycle measures a regenflow process before and after its strategy, then both count the open incidents of the version serving starts', async () => {
+    // Given regenflow/payments, whose latest version (2) has 4 open incidents
+    const engineControl = { versions: async () => [{ id: 'p2', version: 2 }, { id: 'p1', version: 1 }], openIncidents: async (_key: string, version: number) => (version === 2 ? 4 : 0) } as unknown as EngineControl;
+    const topics = entropyTopics({ entropyStore: createEntropyStore(app.database.knex), engineControl });
+    const run = async (topic: string, input: Record<string, unknown>) => {
+      const task = topics.find((candidate) => candidate.topic === topic)!;
+      return (await task.handler(task.input.parse(input), { instanceId: 'cycle', processKey: 'dmedi-regeneration', idempotencyKey: `${topic}-key` } as never)) as Record<string, any>;
+    };
+
+    // When the cycle measures (time mode) and verifies
+    const before = await run('entropy.measure', { system: 'regenflow/payments', windowSeconds: 600, baselineSeconds: 1800 });
+    const after = await run('entropy.verify', { system: 'regenflow/payments', verifyWindowSeconds: 600, baselineSeconds: 1800, entropy: before.entropy });
+
+    // Then the two are computed alike: same validation errors, same entropy for the same (empty) spans, not recovered
+    const stored = await app.database.knex('entropy_measurements').whereIn('id', [before.measurementId, after.measurementAfterId]).pluck('validation_errors');
+    expect(stored).toEqual([4, 4]);
+    expect(after.entropyAfter).toBeCloseTo(before.entropy, 12);
+    expect(after.recovered).toBe(before.entropy < 0.3);
   });
 });
