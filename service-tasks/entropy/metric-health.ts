@@ -6,7 +6,7 @@
  *
  * | rule          | which metrics                                                        | score 0..1 (1 = good)                                                      | weight |
  * |---------------|----------------------------------------------------------------------|----------------------------------------------------------------------------|--------|
- * | utilization   | gauge or non-monotonic sum named `*.utilization`, unit `1`          | current mean u: 1 up to 0.7, linear to 0 at 1 (saturated)                  | 1      |
+ * | utilization   | gauge or non-monotonic sum named `*.utilization`, unit `1`          | busiest series' mean u (idle/free states out): 1 up to 0.7, 0 at 1         | 1      |
  * | latency       | histogram named `*.duration` (http/rpc/db server and client durations) | mean (Δsum/Δcount) against the baseline's: 1 at or below, 0 at 3× (as spans) | 1      |
  * | errors        | the same histograms: share of points carrying `error.type`           | 1 at 0 %, linear to 0 at 25 % (as spans)                                   | 1      |
  * | error-counter | monotonic sum named `*.errors` / `*.failures` or unit `{error}`      | rate up against baseline by the Poisson rate test (p < 0.01): 1 − ln(ratio)/ln 4 | 1 |
@@ -57,8 +57,10 @@ export function computeMetricHealth(metrics: readonly MetricAggregate[]): Metric
     const gaugeLike = metric.kind === 'gauge' || (metric.kind === 'sum' && !metric.monotonic);
     const base = { metric: metric.name, unit: metric.unit };
     if (gaugeLike && /\.utilization$/.test(metric.name) && metric.unit === '1') {
-      if (current.mean === null) continue;
-      components.push({ ...base, rule: 'utilization', weight: 1, score: clamp((1 - current.mean) / (1 - UTILIZATION_KNEE)), detail: { mean: current.mean, baselineMean: baseline.mean } });
+      // The busiest series (one CPU mode, memory state or mountpoint), not the mean over all of them.
+      const busiest = current.busiestSeriesMean ?? null;
+      if (busiest === null) continue;
+      components.push({ ...base, rule: 'utilization', weight: 1, score: clamp((1 - busiest) / (1 - UTILIZATION_KNEE)), detail: { busiestSeriesMean: busiest, mean: current.mean, baselineBusiestSeriesMean: baseline.busiestSeriesMean ?? null } });
     } else if ((metric.kind === 'histogram' || metric.kind === 'exponential_histogram') && /\.duration$/.test(metric.name)) {
       if (current.countIncrease <= 0) continue;
       const mean = current.sumIncrease / current.countIncrease;

@@ -127,6 +127,20 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
       group by 1, 2, 3, 4, 5`,
     [system, from, to, from, from, from, split, split, system, from, to],
   );
+  // Utilization comes per series (cpu.mode, system.memory.state, mountpoint, replica): the mean
+  // over all of them never saturates (idle is a series too) and one full disk hides among empty
+  // ones. Per series, idle and reclaimable states left out; the busiest one is kept.
+  const busiest = await knex.raw(
+    `select w, name, unit, kind, monotonic, max(mean) as busiest from (
+       select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, series_key, avg(value) as mean
+         from metric_points
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike} and name like '%.utilization'
+          and coalesce(attributes ->> 'cpu.mode', attributes ->> 'system.cpu.state', attributes ->> 'system.memory.state',
+                       attributes ->> 'system.filesystem.state', attributes ->> 'state', '') not in ('idle', 'free', 'cached', 'buffers')
+        group by 1, 2, 3, 4, 5, 6) s
+      group by 1, 2, 3, 4, 5`,
+    [split, system, from, to],
+  );
   const rows = (result.rows ?? result) as Array<Record<string, unknown>>;
   const byMetric = new Map<string, MetricAggregate>();
   const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -153,6 +167,10 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
     side.countIncrease += num(row.count_increase) ?? 0;
     side.sumIncrease += num(row.sum_increase) ?? 0;
     if (row.failed) side.failedCountIncrease += num(row.count_increase) ?? 0;
+  }
+  for (const row of (busiest.rows ?? busiest) as Array<Record<string, unknown>>) {
+    const metric = byMetric.get(JSON.stringify([row.name, row.unit, row.kind, row.monotonic]));
+    if (metric) (Number(row.w) === 1 ? metric.current : metric.baseline).busiestSeriesMean = num(row.busiest);
   }
   return [...byMetric.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

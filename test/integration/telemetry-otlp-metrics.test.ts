@@ -199,6 +199,49 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(errors!.current.increase).toBe(20);
   });
 
+  it('when utilization comes per CPU mode and per mountpoint, then the busiest series counts, idle and free left out: a busy CPU and one full disk are not averaged away', async () => {
+    // Given a host whose CPU is 90 % user (idle 5 %), and whose /data disk is 99 % used among two near-empty ones
+    const at = String(BigInt(window().current.to.getTime() - 120_000) * 1_000_000n);
+    const gauge = (name: string, series: Array<[Record<string, string>, number]>) => ({
+      name,
+      unit: '1',
+      gauge: { dataPoints: series.map(([attributes, value]) => ({ timeUnixNano: at, asDouble: value, attributes: Object.entries(attributes).map(([key, text]) => ({ key, value: { stringValue: text } })) })) },
+    });
+    const body = {
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'busy-host' } }] },
+          scopeMetrics: [
+            {
+              scope: { name: 'hostmetrics' },
+              metrics: [
+                gauge('system.cpu.utilization', [[{ 'cpu.mode': 'idle' }, 0.05], [{ 'cpu.mode': 'user' }, 0.9], [{ 'cpu.mode': 'system' }, 0.05]]),
+                gauge('system.filesystem.utilization', [
+                  [{ 'system.device': 'sda1', 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' }, 0.1],
+                  [{ 'system.device': 'sda1', 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'free' }, 0.9],
+                  [{ 'system.device': 'sdb1', 'system.filesystem.mountpoint': '/data', 'system.filesystem.state': 'used' }, 0.99],
+                  [{ 'system.device': 'sdb1', 'system.filesystem.mountpoint': '/data', 'system.filesystem.state': 'free' }, 0.01],
+                  [{ 'system.device': 'sda2', 'system.filesystem.mountpoint': '/boot', 'system.filesystem.state': 'used' }, 0.2],
+                  [{ 'system.device': 'sda2', 'system.filesystem.mountpoint': '/boot', 'system.filesystem.state': 'free' }, 0.8],
+                ]),
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    expect((await post(JSON.stringify(body), 'application/json')).status).toBe(200);
+
+    // When it is measured
+    const measurement = await measureSystem(createEntropyStore(app.database.knex), { system: 'busy-host', windowSeconds: 600, baselineSeconds: 1800, at: window().current.to });
+
+    // Then the CPU scores by its user mode and the filesystem by /data
+    const components = (measurement.indicators.health as HealthBreakdown).metrics!.components;
+    const score = (metric: string) => components.find((component) => component.metric === metric && component.rule === 'utilization')!.score;
+    expect(score('system.cpu.utilization')).toBeCloseTo((1 - 0.9) / 0.3, 9);
+    expect(score('system.filesystem.utilization')).toBeCloseTo((1 - 0.99) / 0.3, 9);
+  });
+
   it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {
     const empty = await post(new Uint8Array(0), 'application/x-protobuf');
     expect(empty.status).toBe(200);
