@@ -34,6 +34,9 @@ export function createMetricPointStore(knex: Knex): MetricPointStore {
   return { insertPoints: (points) => insertMetricPoints(knex, points) };
 }
 
+/** Time buckets of the current window (the baseline is cut in buckets of the same length) for the gauges' shift test. */
+const METRIC_BUCKETS = 12;
+
 // 18 columns: 1000 rows stay far below PostgreSQL's 65,535 parameters per statement.
 const BATCH_ROWS = 1000;
 
@@ -141,6 +144,17 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
       group by 1, 2, 3, 4, 5`,
     [split, system, from, to],
   );
+  const bucketSeconds = (windows.current.to.getTime() - windows.current.from.getTime()) / 1000 / METRIC_BUCKETS;
+  const bucketed = await knex.raw(
+    `select w, name, unit, kind, monotonic, count(*)::int as buckets, avg(m) as mean, var_samp(m) as variance from (
+       select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic,
+              floor(extract(epoch from (time - ?::timestamptz)) / ?)::int as b, avg(value) as m
+         from metric_points
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike} and value is not null
+        group by 1, 2, 3, 4, 5, 6) s
+      group by 1, 2, 3, 4, 5`,
+    [split, from, bucketSeconds, system, from, to],
+  );
   const rows = (result.rows ?? result) as Array<Record<string, unknown>>;
   const byMetric = new Map<string, MetricAggregate>();
   const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
@@ -148,40 +162,35 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
     const key = JSON.stringify([row.name, row.unit, row.kind, row.monotonic]);
     let metric = byMetric.get(key);
     if (!metric) {
-      const empty = (window: TimeWindow) => ({ points: 0, exposureSeconds: (window.to.getTime() - window.from.getTime()) / 1000, mean: null, variance: null, increase: 0, countIncrease: 0, sumIncrease: 0, failedCountIncrease: 0 });
+      const empty = (window: TimeWindow) => ({ points: 0, exposureSeconds: (window.to.getTime() - window.from.getTime()) / 1000, mean: null, variance: null, increase: 0, countIncrease: 0, sumIncrease: 0, failedCountIncrease: 0, buckets: 0, bucketMean: null, bucketVariance: null });
       metric = { name: String(row.name), unit: String(row.unit), kind: row.kind as MetricAggregate['kind'], monotonic: Boolean(row.monotonic), baseline: empty(windows.baseline), current: empty(windows.current) };
       byMetric.set(key, metric);
     }
     const side = Number(row.w) === 1 ? metric.current : metric.baseline;
-    const n = Number(row.n);
-    // Two groups (failed or not) of one window merge: pooled mean and variance.
-    const mean = num(row.mean);
-    const variance = num(row.variance);
-    if (mean !== null) {
-      const merged = mergeMoments({ n: side.mean === null ? 0 : side.points, mean: side.mean ?? 0, variance: side.variance ?? 0 }, { n, mean, variance: variance ?? 0 });
-      side.mean = merged.mean;
-      side.variance = merged.n > 1 ? merged.variance : null;
+    // A gauge-like metric has one row per window (the failed split is for counters and histograms).
+    if (row.mean !== null && row.mean !== undefined) {
+      side.mean = num(row.mean);
+      side.variance = num(row.variance);
     }
-    side.points += n;
+    side.points += Number(row.n);
     side.increase += num(row.increase) ?? 0;
     side.countIncrease += num(row.count_increase) ?? 0;
     side.sumIncrease += num(row.sum_increase) ?? 0;
     if (row.failed) side.failedCountIncrease += num(row.count_increase) ?? 0;
+  }
+  for (const row of (bucketed.rows ?? bucketed) as Array<Record<string, unknown>>) {
+    const metric = byMetric.get(JSON.stringify([row.name, row.unit, row.kind, row.monotonic]));
+    if (!metric) continue;
+    const side = Number(row.w) === 1 ? metric.current : metric.baseline;
+    side.buckets = Number(row.buckets);
+    side.bucketMean = num(row.mean);
+    side.bucketVariance = num(row.variance);
   }
   for (const row of (busiest.rows ?? busiest) as Array<Record<string, unknown>>) {
     const metric = byMetric.get(JSON.stringify([row.name, row.unit, row.kind, row.monotonic]));
     if (metric) (Number(row.w) === 1 ? metric.current : metric.baseline).busiestSeriesMean = num(row.busiest);
   }
   return [...byMetric.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-function mergeMoments(a: { n: number; mean: number; variance: number }, b: { n: number; mean: number; variance: number }) {
-  const n = a.n + b.n;
-  if (!a.n) return b;
-  if (!b.n) return a;
-  const mean = (a.n * a.mean + b.n * b.mean) / n;
-  const squares = (a.n - 1) * a.variance + (b.n - 1) * b.variance + (a.n * b.n * (a.mean - b.mean) ** 2) / n;
-  return { n, mean, variance: n > 1 ? squares / (n - 1) : 0 };
 }
 
 /** Every service that sent metric points (a loose index scan on (service_name, time): one probe per name). */

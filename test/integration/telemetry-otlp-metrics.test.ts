@@ -242,6 +242,33 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(score('system.filesystem.utilization')).toBeCloseTo((1 - 0.99) / 0.3, 9);
   });
 
+  it('when a queue gauge drains in one service and fills in another, then only the filling one loses health, judged on bucket means', async () => {
+    // Given two services scraping messaging.queue.depth every 25 s for 40 minutes: 20 ± 2, then (the current window) 5 or 60
+    const { baseline, current } = window();
+    const series = (name: string, now: number) => {
+      const dataPoints = [];
+      for (let at = baseline.from.getTime() + 1000, i = 0; at < current.to.getTime(); at += 25_000, i++) {
+        const value = (at >= current.from.getTime() ? now : 20) + ((i * 7) % 5) - 2;
+        dataPoints.push({ timeUnixNano: String(BigInt(at) * 1_000_000n), asDouble: value });
+      }
+      return { resource: { attributes: [{ key: 'service.name', value: { stringValue: name } }] }, scopeMetrics: [{ scope: { name: 'broker' }, metrics: [{ name: 'messaging.queue.depth', unit: '{message}', gauge: { dataPoints } }] }] };
+    };
+    expect((await post(JSON.stringify({ resourceMetrics: [series('queue-draining', 5), series('queue-filling', 60)] }), 'application/json')).status).toBe(200);
+
+    // When both are measured
+    const store = createEntropyStore(app.database.knex);
+    const shift = async (system: string) => {
+      const measurement = await measureSystem(store, { system, windowSeconds: 600, baselineSeconds: 1800, at: current.to });
+      return (measurement.indicators.health as HealthBreakdown).metrics!.components.find((component) => component.rule === 'shift')!;
+    };
+
+    // Then the draining queue keeps its health and the filling one scores 0; both tested over the current window's 12 buckets
+    const draining = await shift('queue-draining');
+    const filling = await shift('queue-filling');
+    expect(draining).toMatchObject({ metric: 'messaging.queue.depth', score: 1, detail: expect.objectContaining({ buckets: 12, baselineBuckets: 36 }) });
+    expect(filling.score).toBe(0);
+  });
+
   it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {
     const empty = await post(new Uint8Array(0), 'application/x-protobuf');
     expect(empty.status).toBe(200);
