@@ -87,9 +87,9 @@ function toRow(point: MetricPointRecord) {
  *
  * Increases: a delta point is its own increase. A cumulative point's increase is its
  * difference to the previous point of its series (same start time and not lower; otherwise
- * the series restarted and the point's own value is the increase). The first point of a
- * series inside the range counts whole only when the series started inside the range;
- * otherwise what it accumulated before is unknown and it adds nothing. Histogram points are
+ * the series restarted and the point's own value is the increase), the last point before the
+ * range included. A series' first point ever counts whole only when the series started
+ * inside the range; otherwise what it accumulated before is unknown and it adds nothing. Histogram points are
  * split by whether they carry `error.type` (the semantic conventions' failure attribute).
  */
 export async function aggregateMetrics(knex: Knex, system: string, windows: { baseline: TimeWindow; current: TimeWindow }): Promise<MetricAggregate[]> {
@@ -104,19 +104,30 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
   // Gauges and non-monotonic sums need no differencing: a plain group by. Counters and
   // histograms are differenced along their series, in the unique index's order.
   const gaugeLike = `(kind = 'gauge' or (kind = 'sum' and not coalesce(monotonic, false)))`;
+  // Each series' last point before the range (one probe of the unique index per series) is
+  // what its first point inside is differenced against, so the interval across `from` counts.
+  const columns = `name, series_key, unit, kind, monotonic, temporality, time, start_time, value, count, sum, attributes`;
   const result = await knex.raw(
-    `with p as (
+    `with inside as (
+       select ${columns} from metric_points
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and not ${gaugeLike}
+     ), earlier as (
+       select e.* from (select distinct name, series_key from inside) k
+        cross join lateral (
+          select ${columns} from metric_points m
+           where m.service_name = ? and m.name = k.name and m.series_key = k.series_key and m.time < ?::timestamptz
+           order by m.time desc limit 1) e
+     ), p as (
        select name, unit, kind, monotonic, temporality, time, start_time, value, count, sum,
               (attributes -> 'error.type') is not null as failed,
               lag(time) over s as prev_time, lag(start_time) over s as prev_start,
               lag(value) over s as prev_value, lag(count) over s as prev_count, lag(sum) over s as prev_sum
-         from metric_points
-        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and not ${gaugeLike}
+         from (select * from inside union all select * from earlier) points
        window s as (partition by name, series_key order by time)
      ), d as (
        select name, unit, kind, monotonic, time, failed,
               ${increase('value')} as dv, ${increase('count')} as dc, ${increase('sum')} as ds
-         from p
+         from p where time >= ?::timestamptz
      )
      select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, failed,
             count(*)::int as n, null::double precision as mean, null::double precision as variance,
@@ -128,7 +139,7 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
        from metric_points
       where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike}
       group by 1, 2, 3, 4, 5`,
-    [system, from, to, from, from, from, split, split, system, from, to],
+    [system, from, to, system, from, from, from, from, from, split, split, system, from, to],
   );
   // Utilization comes per series (cpu.mode, system.memory.state, mountpoint, replica): the mean
   // over all of them never saturates (idle is a series too) and one full disk hides among empty

@@ -269,6 +269,28 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(filling.score).toBe(0);
   });
 
+  it('when a cumulative counter has a point before the range, then the interval across its start counts: the first point inside is differenced against it', async () => {
+    // Given a counter started an hour before the window: 100 twenty minutes before it, 130 in the baseline, 150 in the current window
+    const { baseline, current } = window();
+    const point = (atMs: number, value: number) => ({ startTimeUnixNano: String(BigInt(baseline.from.getTime() - 3_600_000) * 1_000_000n), timeUnixNano: String(BigInt(atMs) * 1_000_000n), asInt: String(value) });
+    const body = {
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'long-running' } }] },
+          scopeMetrics: [{ scope: { name: 'app' }, metrics: [{ name: 'app.errors', unit: '{error}', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [point(baseline.from.getTime() - 1_200_000, 100), point(baseline.from.getTime() + 600_000, 130), point(current.from.getTime() + 60_000, 150)] } }] }],
+        },
+      ],
+    };
+    expect((await post(JSON.stringify(body), 'application/json')).status).toBe(200);
+
+    // When its windows are aggregated
+    const [errors] = await createEntropyStore(app.database.knex).aggregateMetrics('long-running', window());
+
+    // Then the baseline has the 30 since the point before it, the current window the next 20
+    expect(errors!.baseline.increase).toBe(30);
+    expect(errors!.current.increase).toBe(20);
+  });
+
   it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {
     const empty = await post(new Uint8Array(0), 'application/x-protobuf');
     expect(empty.status).toBe(200);
