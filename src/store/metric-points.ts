@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { MetricAggregate, TimeWindow } from '../../service-tasks/entropy/ports.js';
+import { distinctIndexed } from './loose-index-scan.js';
 
 /** One OTLP data point as stored (see migrations/0007-metrics-and-rollback.ts). */
 export interface MetricPointRecord {
@@ -204,13 +205,7 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
   return [...byMetric.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Every service that sent metric points (a loose index scan on (service_name, time): one probe per name). */
-export async function metricSystems(knex: Knex): Promise<string[]> {
-  const result = await knex.raw(
-    `with recursive s as (
-       select min(service_name) as name from metric_points
-       union all select (select min(service_name) from metric_points where service_name > s.name) from s where s.name is not null)
-     select name from s where name is not null`,
-  );
-  return ((result.rows ?? result) as Array<{ name: string }>).map((row) => row.name);
+/** Every service that sent metric points (a loose index scan on (service_name, time)). */
+export function metricSystems(knex: Knex): Promise<string[]> {
+  return distinctIndexed(knex, 'metric_points', 'service_name');
 }

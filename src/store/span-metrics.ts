@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
 import type { SeriesPoint, SpanAggregates, TimeWindow, WindowAggregate } from '../../service-tasks/entropy/ports.js';
+import { distinctIndexed } from './loose-index-scan.js';
 
 /**
  * Aggregate reads of the span store for the entropy module: everything is counted,
@@ -201,17 +202,8 @@ function systemFilter(system: string): [condition: string, value: string] {
  * per name, not a full scan).
  */
 export async function spanSystems(knex: Knex): Promise<string[]> {
-  const loose = (column: 'service_name' | 'process_key') =>
-    rows<{ name: string }>(
-      knex,
-      `with recursive s as (
-         select min(${column}) as name from spans
-         union all select (select min(${column}) from spans where ${column} > s.name) from s where s.name is not null)
-       select name from s where name is not null`,
-      [],
-    );
-  const services = (await loose('service_name')).map((row) => row.name);
-  const processes = (await loose('process_key')).map((row) => `${ENGINE_SYSTEM_PREFIX}${row.name}`);
+  const services = await distinctIndexed(knex, 'spans', 'service_name');
+  const processes = (await distinctIndexed(knex, 'spans', 'process_key')).map((name) => `${ENGINE_SYSTEM_PREFIX}${name}`);
   return [...services, ...processes];
 }
 

@@ -33,8 +33,11 @@ describe('entropy.rollback through declared rollback hooks', () => {
       req.on('data', (chunk) => (data += chunk));
       req.on('end', () => {
         received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(data || '{}') });
+        const attempts = received.filter((request) => request.path === req.url && request.headers['idempotency-key'] === req.headers['idempotency-key']).length;
         if (req.url === '/ok') res.writeHead(202).end();
         else if (req.url === '/fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('deploy pipeline locked');
+        else if (req.url === '/flaky') res.writeHead(attempts < 3 ? 503 : 202).end();
+        else if (req.url === '/huge') res.writeHead(502, { 'content-type': 'text/html' }).end('<html>'.padEnd(1_000_000, 'x'));
         // /slow: never answers
       });
     });
@@ -50,6 +53,8 @@ describe('entropy.rollback through declared rollback hooks', () => {
         `  - { system: shop-process-ok, url: "http://127.0.0.1:${port}/ok" }`,
         `  - { system: shop-failing, url: "http://127.0.0.1:${port}/fail", token: raw-token, tokenHeader: X-Rollback-Token }`,
         `  - { system: shop-slow, url: "http://127.0.0.1:${port}/slow", timeoutMs: 300 }`,
+        `  - { system: shop-flaky, url: "http://127.0.0.1:${port}/flaky" }`,
+        `  - { system: shop-huge, url: "http://127.0.0.1:${port}/huge" }`,
       ].join('\n'),
     );
     app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100', REGENFLOW_ROLLBACK_HOOKS: file } });
@@ -100,12 +105,30 @@ describe('entropy.rollback through declared rollback hooks', () => {
   it('when the hook answers 500, then rolledBack is false with the answer as reason, and the cycle says the rollback failed', async () => {
     const { instance, variables, cycle } = await rollBack('shop-failing');
     expect(variables.rolledBack).toBe(false);
-    expect(variables.rollbackReason).toMatch(/answered 500: deploy pipeline locked/);
+    expect(variables.rollbackReason).toMatch(/answered 500: deploy pipeline locked \(after 3 attempts\)/);
+    expect(received.filter((request) => request.body.cycleInstanceId === instance.id)).toHaveLength(3);
     const call = received.find((request) => request.body.cycleInstanceId === instance.id)!;
     expect(call.headers['x-rollback-token']).toBe('raw-token');
     expect(call.headers.authorization).toBeUndefined();
     expect(cycle.status).toBe('rollback-failed');
     expect(cycle.rollback).toMatchObject({ rolledBack: false, reason: variables.rollbackReason });
+  });
+
+  it('when the hook answers 503 twice and then 2xx, then the rollback is tried again with the same idempotency key and succeeds', async () => {
+    const { instance, variables, cycle } = await rollBack('shop-flaky');
+    const calls = received.filter((request) => request.body.cycleInstanceId === instance.id);
+    expect(calls).toHaveLength(3);
+    expect(new Set(calls.map((call) => call.headers['idempotency-key'])).size).toBe(1);
+    expect(variables).toMatchObject({ rolledBack: true });
+    expect(cycle.status).toBe('rolled-back');
+  });
+
+  it('when the hook answers with a megabyte of body, then the reason in the variables and the cycle record keeps 500 characters of it', async () => {
+    const { variables, cycle } = await rollBack('shop-huge');
+    expect(variables.rolledBack).toBe(false);
+    expect(variables.rollbackReason).toMatch(/answered 502: <html>x+…/);
+    expect(variables.rollbackReason.length).toBeLessThan(700);
+    expect(String(cycle.rollback.reason).length).toBeLessThan(700);
   });
 
   it('when the hook does not answer within its timeout, then rolledBack is false and the reason says so', async () => {
@@ -132,6 +155,9 @@ describe('entropy.rollback through declared rollback hooks', () => {
     writeFileSync(file, 'hooks:\n  - { system: a, url: "ftp://example.org/x" }\n');
     expect(() => loadRollbackHooks(file)).toThrow(/REGENFLOW_ROLLBACK_HOOKS.*url/);
     expect(() => loadRollbackHooks(join(folder, 'missing.yaml'))).toThrow(/cannot read/);
+    const withCredentials = join(folder, 'credentials.yaml');
+    writeFileSync(withCredentials, 'hooks:\n  - { system: a, url: "https://deployer:s3cret@deploy.internal/rollback" }\n');
+    expect(() => loadRollbackHooks(withCredentials)).toThrow(/REGENFLOW_ROLLBACK_HOOKS.*url: must not carry credentials/);
   });
 
   describe('in the shipped dmedi-regeneration process, when the strategy made things worse', () => {
@@ -217,12 +243,12 @@ describe('entropy.rollback through declared rollback hooks', () => {
         expect((await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first()).status).toBe('rollback-failed');
         expect(await app.database.knex('strategy_outcomes').where({ instance_id: unhooked }).first()).toMatchObject({ success: false });
 
-        await app.engine.completeUserTask(task.id);
+        await app.engine.completeUserTask(task.id, { rollbackNote: 'redeployed orders 1.4.2 by hand' });
         await eventually(async () => (await app.engine.getInstance(unhooked)).status === 'completed');
         expect(await ends(unhooked)).toEqual(expect.arrayContaining(['rollback_by_hand', 'record_manual_rollback', 'end_rolled_back_by_hand']));
         const recorded = await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first();
         expect(recorded.status).toBe('rolled-back-by-hand');
-        expect(recorded.rollback).toMatchObject({ rolledBack: true, byHand: true, automatic: { rolledBack: false, reason: expect.stringContaining('no rollback hook is configured') } });
+        expect(recorded.rollback).toMatchObject({ rolledBack: true, byHand: true, note: 'redeployed orders 1.4.2 by hand', automatic: { rolledBack: false, reason: expect.stringContaining('no rollback hook is configured') } });
       } finally {
         stopAgent();
         for (const shop of shops) await shop.stop();

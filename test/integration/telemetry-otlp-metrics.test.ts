@@ -98,7 +98,15 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(measurement.health).toBeCloseTo((1 + (1 - 1 / 21 / 0.25)) / 2, 9);
   });
 
-  const point = (overrides: Record<string, unknown> = {}) => ({ timeUnixNano: '1764000000000000000', asDouble: 0.5, attributes: [{ key: 'core', value: { intValue: '1' } }], ...overrides });
+  const point = (overrides: Record<string, unknown> = {}) => ({
+    timeUnixNano: '1764000000000000000',
+    asDouble: 0.5,
+    attributes: [
+      { key: 'core', value: { intValue: '1' } },
+      { key: 'host.cpu.model', value: { stringValue: 'x86' } },
+    ],
+    ...overrides,
+  });
   const request = (dataPoints: unknown[]) => ({
     resourceMetrics: [
       {
@@ -117,11 +125,12 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     const answer = (await response.json()) as { partialSuccess: { rejectedDataPoints: string; errorMessage: string } };
     expect(answer.partialSuccess.rejectedDataPoints).toBe('2');
     expect(answer.partialSuccess.errorMessage).toContain('timeUnixNano');
-    // The same point again, its attributes in another order among equal keys: one series, one time.
-    await post(JSON.stringify(request([point()])), 'application/json');
+    // The same point again, its attributes in another order: one series, one time.
+    const reordered = point();
+    await post(JSON.stringify(request([{ ...reordered, attributes: [...reordered.attributes].reverse() }])), 'application/json');
     const stored = await app.database.knex('metric_points').where({ service_name: 'inventory-metrics' });
     expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ value: 0.5, attributes: { core: 1 } });
+    expect(stored[0]).toMatchObject({ value: 0.5, attributes: { core: 1, 'host.cpu.model': 'x86' } });
     expect(new Date(stored[0].time).toISOString()).toBe('2025-11-24T16:00:00.000Z');
   });
 
