@@ -18,9 +18,9 @@ describe('entropy measurement', () => {
     await app.dispose();
   });
 
-  async function measure(system: string, seed: number, kind: DegradationKind | null, offsetMs = 60_000) {
+  async function measure(system: string, seed: number, kind: DegradationKind | null, offsetMs = 60_000, magnitude?: number) {
     const simulator = new SpanSimulator({ system, seed, requestsPerSecond: 2 });
-    if (kind) simulator.inject({ kind, at: new Date(split.getTime() + offsetMs) });
+    if (kind) simulator.inject({ kind, at: new Date(split.getTime() + offsetMs), magnitude });
     await writeSpans(app.database.knex, simulator.generate(new Date(split.getTime() - 1_800_000), end));
     return measureSystem(createEntropyStore(app.database.knex), { system, windowSeconds: 600, baselineSeconds: 1800, at: end });
   }
@@ -37,10 +37,17 @@ describe('entropy measurement', () => {
     ['error-burst', 'errorRate'],
     ['schema-drift', 'semantic'],
     ['loop-thrash', 'loopThrash'],
+    ['throughput-drop', 'throughput'],
   ] as const)('when %s is injected, then %s fires', async (kind, indicator) => {
     const measurement = await measure(kind, 2, kind);
     expect((measurement.indicators as Record<string, { detected: boolean }>)[indicator]!.detected).toBe(true);
     expect(measurement.drift).toBeGreaterThanOrEqual(1);
+  });
+
+  it('when durations creep up (×3 ten minutes on), then the degradation trend fires', async () => {
+    // At 2 requests/s the p95 of a 50 s bucket is noisy: a creep to ×2 is not reliably found (npm run bench:entropy prints how often).
+    const measurement = await measure('latency-creep', 2, 'latency-creep', 60_000, 3);
+    expect((measurement.indicators as Record<string, { detected: boolean }>).degradationTrend!.detected).toBe(true);
   });
 
   it('when routes are renamed, then the semantic indicator names what appeared and vanished', async () => {
