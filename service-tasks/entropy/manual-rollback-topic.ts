@@ -7,7 +7,11 @@ import { z } from 'zod';
 import type { ServiceTaskDefinition } from '../registry.js';
 import type { EntropyStore } from './ports.js';
 
-const Input = z.object({ system: z.string().min(1).max(200) });
+const Input = z.object({
+  system: z.string().min(1).max(200),
+  /** The "Roll back by hand" form's note: what the person did (kept, cut to 2000 characters). */
+  rollbackNote: z.string().optional(),
+});
 const Output = z.object({ manualRollbackRecorded: z.boolean() });
 
 export function manualRollbackTopic({ entropyStore: store }: { entropyStore: EntropyStore }): ServiceTaskDefinition<typeof Input, typeof Output> {
@@ -17,14 +21,14 @@ export function manualRollbackTopic({ entropyStore: store }: { entropyStore: Ent
     mode: 'inline',
     input: Input,
     output: Output,
-    async handler(_input, context) {
+    async handler(input, context) {
       const cycle = await store.cycleOf(context.instanceId);
       if (!cycle) return { manualRollbackRecorded: false };
       // Idempotent: a second run finds the same record and writes the same.
       const automatic = cycle.rollback && cycle.rollback.byHand !== true ? cycle.rollback : ((cycle.rollback?.automatic as Record<string, unknown> | undefined) ?? null);
       await store.updateCycle(context.instanceId, {
         status: 'rolled-back-by-hand',
-        rollback: { rolledBack: true, byHand: true, at: new Date().toISOString(), automatic },
+        rollback: { rolledBack: true, byHand: true, at: new Date().toISOString(), automatic, ...(input.rollbackNote && { note: input.rollbackNote.slice(0, 2000) }) },
       });
       return { manualRollbackRecorded: true };
     },

@@ -7,6 +7,7 @@ import { entropyLevel, entropyScore } from './entropy-score.js';
 import { computeHealth, withMetrics } from './health.js';
 import { computeMetricHealth } from './metric-health.js';
 import type { EntropyStore, Measurement } from './ports.js';
+import { ENGINE_SYSTEM_PREFIX } from './strategies.js';
 
 export interface MeasureOptions {
   system: string;
@@ -38,8 +39,9 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
     { baseline: { from: start, to: split }, current: { from: split, to: end } },
     { buckets: options.buckets ?? 12, repeatBound: driftOptions.repeatBound, keySample: KEY_SAMPLE, versions: options.versions },
   );
-  // Metrics are per service and time; a version comparison of a regenflow process has none.
-  const metricHealth = options.versions ? null : computeMetricHealth(await store.aggregateMetrics(options.system, { baseline: { from: start, to: split }, current: { from: split, to: end } }));
+  // Metrics are per service and time. regenflow's own processes are judged from the engine's
+  // spans alone: any telemetry token can send metrics under any service.name.
+  const metricHealth = options.versions || options.system.startsWith(ENGINE_SYSTEM_PREFIX) ? null : computeMetricHealth(await store.aggregateMetrics(options.system, { baseline: { from: start, to: split }, current: { from: split, to: end } }));
   const health = withMetrics(
     computeHealth(aggregates.current, aggregates.baseline.count ? aggregates.baseline : null),
     metricHealth,

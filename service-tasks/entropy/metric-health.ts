@@ -6,18 +6,18 @@
  *
  * | rule          | which metrics                                                        | score 0..1 (1 = good)                                                      | weight |
  * |---------------|----------------------------------------------------------------------|----------------------------------------------------------------------------|--------|
- * | utilization   | gauge or non-monotonic sum named `*.utilization`, unit `1`          | current mean u: 1 up to 0.7, linear to 0 at 1 (saturated)                  | 1      |
+ * | utilization   | gauge or non-monotonic sum named `*.utilization`, unit `1`          | busiest series' mean u (idle/free states out): 1 up to 0.7, 0 at 1         | 1      |
  * | latency       | histogram named `*.duration` (http/rpc/db server and client durations) | mean (Δsum/Δcount) against the baseline's: 1 at or below, 0 at 3× (as spans) | 1      |
  * | errors        | the same histograms: share of points carrying `error.type`           | 1 at 0 %, linear to 0 at 25 % (as spans)                                   | 1      |
  * | error-counter | monotonic sum named `*.errors` / `*.failures` or unit `{error}`      | rate up against baseline by the Poisson rate test (p < 0.01): 1 − ln(ratio)/ln 4 | 1 |
- * | shift         | any other gauge or non-monotonic sum                                 | Welch's t-test on point values (p < 0.01): 1 − min(1, |Cohen's d| / 3); else 1 | 0.5  |
+ * | shift         | any other gauge or non-monotonic sum                                 | Welch's t-test on per-bucket means (p < 0.01; one-sided where `harmfulDirection` knows the bad way): 1 − min(1, |Cohen's d| / 3); else 1 | 0.5 |
  *
  * Other metrics (plain counters, other histograms, summaries) have no direction the
  * conventions fix and no per-point sample to test: listed as ignored. A component without
  * data to judge (no points in the current window, no baseline where one is needed) is left
  * out rather than scored 1, so it does not dilute the others.
  */
-import { poissonRateTest, studentTwoSidedP } from './statistics.js';
+import { poissonRateTest, welch } from './statistics.js';
 import type { MetricAggregate } from './ports.js';
 
 export type MetricRule = 'utilization' | 'latency' | 'errors' | 'error-counter' | 'shift';
@@ -57,8 +57,10 @@ export function computeMetricHealth(metrics: readonly MetricAggregate[]): Metric
     const gaugeLike = metric.kind === 'gauge' || (metric.kind === 'sum' && !metric.monotonic);
     const base = { metric: metric.name, unit: metric.unit };
     if (gaugeLike && /\.utilization$/.test(metric.name) && metric.unit === '1') {
-      if (current.mean === null) continue;
-      components.push({ ...base, rule: 'utilization', weight: 1, score: clamp((1 - current.mean) / (1 - UTILIZATION_KNEE)), detail: { mean: current.mean, baselineMean: baseline.mean } });
+      // The busiest series (one CPU mode, memory state or mountpoint), not the mean over all of them.
+      const busiest = current.busiestSeriesMean ?? null;
+      if (busiest === null) continue;
+      components.push({ ...base, rule: 'utilization', weight: 1, score: clamp((1 - busiest) / (1 - UTILIZATION_KNEE)), detail: { busiestSeriesMean: busiest, mean: current.mean, baselineBusiestSeriesMean: baseline.busiestSeriesMean ?? null } });
     } else if ((metric.kind === 'histogram' || metric.kind === 'exponential_histogram') && /\.duration$/.test(metric.name)) {
       if (current.countIncrease <= 0) continue;
       const mean = current.sumIncrease / current.countIncrease;
@@ -77,10 +79,20 @@ export function computeMetricHealth(metrics: readonly MetricAggregate[]): Metric
       const score = !worse ? 1 : Number.isFinite(test.ratio) ? clamp(1 - Math.log(test.ratio) / Math.log(4)) : 0;
       components.push({ ...base, rule: 'error-counter', weight: 1, score, detail: { ratio: Number.isFinite(test.ratio) ? test.ratio : null, pValue: test.pValue, increase: current.increase, baselineIncrease: baseline.increase } });
     } else if (gaugeLike) {
-      if (current.points < 2 || baseline.points < 2 || current.mean === null || baseline.mean === null) continue;
-      const test = welch(baseline.points, baseline.mean, baseline.variance ?? 0, current.points, current.mean, current.variance ?? 0);
-      const score = test.pValue < METRIC_ALPHA ? clamp(1 - Math.abs(test.d) / 3) : 1;
-      components.push({ ...base, rule: 'shift', weight: SHIFT_WEIGHT, score, detail: { mean: current.mean, baselineMean: baseline.mean, t: Number.isFinite(test.t) ? test.t : null, pValue: test.pValue, cohensD: Number.isFinite(test.d) ? test.d : null } });
+      if (current.buckets < 2 || baseline.buckets < 2 || current.bucketMean === null || baseline.bucketMean === null || current.mean === null || baseline.mean === null) continue;
+      const harmful = harmfulDirection(metric.name);
+      // Tested on bucket means (successive scrapes are not independent samples); one-sided where the harmful direction is known.
+      const test = welch(baseline.buckets, baseline.bucketMean, baseline.bucketVariance ?? 0, current.buckets, current.bucketMean, current.bucketVariance ?? 0, harmful === 'up' ? 'greater' : harmful === 'down' ? 'less' : 'two-sided');
+      // The effect size is in units of the points' own spread.
+      const d = cohensD(baseline.points, baseline.mean, baseline.variance ?? 0, current.points, current.mean, current.variance ?? 0);
+      const score = test.pValue < METRIC_ALPHA ? clamp(1 - Math.abs(d) / 3) : 1;
+      components.push({
+        ...base,
+        rule: 'shift',
+        weight: SHIFT_WEIGHT,
+        score,
+        detail: { mean: current.mean, baselineMean: baseline.mean, buckets: current.buckets, baselineBuckets: baseline.buckets, t: Number.isFinite(test.t) ? test.t : null, pValue: test.pValue, cohensD: Number.isFinite(d) ? d : null, harmfulUp: harmful === null ? null : Number(harmful === 'up') },
+      });
     } else {
       ignored.push({ metric: metric.name, reason: `${metric.monotonic ? 'monotonic ' : ''}${metric.kind} without a known direction` });
     }
@@ -90,14 +102,20 @@ export function computeMetricHealth(metrics: readonly MetricAggregate[]): Metric
   return { score: clamp(components.reduce((total, component) => total + component.weight * component.score, 0) / weight), components, ignored };
 }
 
-/** Welch's t-test (unequal variances, Welch–Satterthwaite df) and Cohen's d with the pooled SD. */
-export function welch(n0: number, mean0: number, var0: number, n1: number, mean1: number, var1: number): { t: number; pValue: number; d: number } {
-  const se2 = var0 / n0 + var1 / n1;
+/**
+ * Gauges whose harmful direction the semantic conventions make plain by name: more queued,
+ * pending or lagging work and more memory in use are worse; less available or free is worse.
+ * Others (active requests, thread counts, …) are judged two-sided.
+ */
+export function harmfulDirection(name: string): 'up' | 'down' | null {
+  if (/(^|[._])(queue|queued|pending|backlog|lag|waiting)([._]|$)|\.(usage|used|errors|failures|timeouts)$/.test(name)) return 'up';
+  if (/\.(available|free|hit_ratio|hit_rate)$/.test(name)) return 'down';
+  return null;
+}
+
+/** Cohen's d with the pooled SD of the two samples. */
+export function cohensD(n0: number, mean0: number, var0: number, n1: number, mean1: number, var1: number): number {
   const diff = mean1 - mean0;
-  const pooled = Math.sqrt(((n0 - 1) * var0 + (n1 - 1) * var1) / (n0 + n1 - 2));
-  const d = pooled > 0 ? diff / pooled : diff === 0 ? 0 : Math.sign(diff) * Infinity;
-  if (se2 === 0) return { t: diff === 0 ? 0 : Math.sign(diff) * Infinity, pValue: diff === 0 ? 1 : 0, d };
-  const t = diff / Math.sqrt(se2);
-  const df = se2 ** 2 / ((var0 / n0) ** 2 / Math.max(1, n0 - 1) + (var1 / n1) ** 2 / Math.max(1, n1 - 1));
-  return { t, pValue: studentTwoSidedP(t, df), d };
+  const pooled = Math.sqrt(((n0 - 1) * var0 + (n1 - 1) * var1) / Math.max(1, n0 + n1 - 2));
+  return pooled > 0 ? diff / pooled : diff === 0 ? 0 : Math.sign(diff) * Infinity;
 }

@@ -47,6 +47,19 @@ export interface MetricWindow {
   /** Mean and sample variance of the point values (gauges, sums). */
   mean: number | null;
   variance: number | null;
+  /**
+   * `*.utilization` gauges: the highest mean of one series (one CPU mode, memory state,
+   * mountpoint, replica), idle and free states left out; null when no busy series sent points.
+   */
+  busiestSeriesMean?: number | null;
+  /**
+   * Gauges, sums: the window's points averaged per time bucket (a twelfth of the current
+   * window), then over buckets. Neighbouring points of a series are correlated; bucket means
+   * much less, so tests on them do not take 600 scrapes for 600 independent samples.
+   */
+  buckets: number;
+  bucketMean: number | null;
+  bucketVariance: number | null;
   /** Increase of a counter's value over the window (deltas summed, cumulative points differenced). */
   increase: number;
   /** Increase of histogram or summary count and sum; the count of points carrying `error.type` apart. */

@@ -160,6 +160,30 @@ export function studentTwoSidedP(t: number, df: number): number {
   return incompleteBeta(df / (df + t * t), df / 2, 0.5);
 }
 
+/**
+ * Welch's t-test (unequal variances, Welch–Satterthwaite df) of the current sample against the
+ * baseline, from their sizes, means and sample variances. `alternative` 'greater' tests
+ * whether the current mean is higher, 'less' whether it is lower, 'two-sided' either.
+ */
+export function welch(
+  n0: number,
+  mean0: number,
+  var0: number,
+  n1: number,
+  mean1: number,
+  var1: number,
+  alternative: 'two-sided' | 'greater' | 'less' = 'two-sided',
+): { t: number; df: number; pValue: number } {
+  const se2 = var0 / n0 + var1 / n1;
+  const diff = mean1 - mean0;
+  const t = se2 === 0 ? (diff === 0 ? 0 : Math.sign(diff) * Infinity) : diff / Math.sqrt(se2);
+  const df = se2 === 0 ? Math.max(1, n0 + n1 - 2) : se2 ** 2 / ((var0 / n0) ** 2 / Math.max(1, n0 - 1) + (var1 / n1) ** 2 / Math.max(1, n1 - 1));
+  const twoSided = se2 === 0 ? (diff === 0 ? 1 : 0) : studentTwoSidedP(t, df);
+  if (alternative === 'two-sided') return { t, df, pValue: twoSided };
+  const inDirection = alternative === 'greater' ? t > 0 : t < 0;
+  return { t, df, pValue: inDirection ? twoSided / 2 : 1 - twoSided / 2 };
+}
+
 export interface RegressionResult {
   slope: number;
   intercept: number;

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
-import { ENTROPY_LEVELS, type EntropyLevel } from './entropy-score.js';
+import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, recovered, type EntropyLevel } from './entropy-score.js';
 import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
 import type { EngineControl, EntropyStore } from './ports.js';
@@ -27,13 +27,14 @@ export interface EntropyTopicDependencies {
 
 const System = z.string().min(1).max(200);
 const Level = z.enum(ENTROPY_LEVELS);
+const Threshold = z.coerce.number().min(MIN_REGENERATION_THRESHOLD, `threshold must be at least ${MIN_REGENERATION_THRESHOLD} (the LOW/MEDIUM boundary: below it entropy is noise)`).max(1).default(0.3);
 
 const MeasureInput = z.object({
   system: System,
   windowSeconds: z.coerce.number().int().min(1).max(30 * 86400).default(900),
   baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
   validationErrors: z.coerce.number().int().min(0).default(0),
-  threshold: z.coerce.number().min(0).max(1).default(0.3),
+  threshold: Threshold,
   /** For regenflow/<process key>: the latest version against the previous one instead of the window before. */
   compareVersions: z.boolean().default(false),
 });
@@ -69,6 +70,24 @@ function metricComponentsOf(measurement: { indicators: Record<string, unknown> }
 }
 
 export function entropyTopics({ entropyStore: store, engineControl, monitoredSystems, rollbackHooks = new Map() }: EntropyTopicDependencies): ServiceTaskDefinition[] {
+  /**
+   * The one way a cycle measures, before (entropy.measure) and after (entropy.verify) the
+   * strategy, so "recovered?" compares like with like. For regenflow/<key> an open incident
+   * of the version now serving starts is a run that cannot go on without a person: a failed
+   * check of that version, counted as a validation error both times.
+   */
+  const measureCycle = async (input: { system: string; windowSeconds: number; baselineSeconds: number; validationErrors: number; compareVersions?: boolean }) => {
+    let versions: { previous: number; latest: number } | undefined;
+    let validationErrors = input.validationErrors;
+    if (input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
+      const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
+      const [latest, previous] = await engineControl.versions(key);
+      if (input.compareVersions && latest && previous) versions = { previous: previous.version, latest: latest.version };
+      if (latest) validationErrors += await engineControl.openIncidents(key, latest.version);
+    }
+    return measureSystem(store, { system: input.system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds, validationErrors, versions });
+  };
+
   const measure: ServiceTaskDefinition<typeof MeasureInput, typeof MeasureOutput> = {
     topic: 'entropy.measure',
     description: 'Measures a system: health, drift indicators, entropy score and level over a window against the baseline before it',
@@ -76,16 +95,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     input: MeasureInput,
     output: MeasureOutput,
     async handler(input) {
-      let versions: { previous: number; latest: number } | undefined;
-      let validationErrors = input.validationErrors;
-      if (input.compareVersions && input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
-        const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
-        const [latest, previous] = await engineControl.versions(key);
-        if (latest && previous) versions = { previous: previous.version, latest: latest.version };
-        // An open incident is a run of the new version that cannot go on without a person: a failed check of that version.
-        if (latest) validationErrors += await engineControl.openIncidents(key, latest.version);
-      }
-      const measurement = await measureSystem(store, { ...input, validationErrors, versions });
+      const measurement = await measureCycle(input);
       return {
         measurementId: measurement.id ?? '',
         entropy: measurement.score,
@@ -104,21 +114,25 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     verifyWindowSeconds: z.coerce.number().int().min(1).max(30 * 86400).default(900),
     baselineSeconds: z.coerce.number().int().min(1).max(90 * 86400).default(3600),
     validationErrors: z.coerce.number().int().min(0).default(0),
+    /** The cycle's threshold and the entropy before (entropy.measure's): what "recovered" is judged by. */
+    threshold: Threshold,
+    entropy: z.number().min(0).max(1).optional(),
   });
   const verify: ServiceTaskDefinition<typeof VerifyInput> = {
     topic: 'entropy.verify',
-    description: 'Measures a system again after a strategy ran, over the settle window only (verifyWindowSeconds)',
+    description: 'Measures a system again after a strategy ran, over the settle window only (verifyWindowSeconds); recovered = entropy after below the threshold or clearly lower than before',
     mode: 'worker',
     input: VerifyInput,
-    output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int() }),
+    output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int(), recovered: z.boolean() }),
     async handler(input) {
-      const measurement = await measureSystem(store, { ...input, windowSeconds: input.verifyWindowSeconds });
+      const measurement = await measureCycle({ ...input, windowSeconds: input.verifyWindowSeconds });
       return {
         measurementAfterId: measurement.id ?? '',
         entropyAfter: measurement.score,
         levelAfter: measurement.level,
         healthAfter: measurement.health,
         driftAfter: measurement.drift,
+        recovered: recovered({ entropy: input.entropy, entropyAfter: measurement.score, threshold: input.threshold }),
       };
     },
   };
@@ -268,16 +282,18 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     /** Entropy before the cycle (the first measurement's `entropy`). */
     entropy: z.number(),
     entropyAfter: z.number().optional(),
+    /** entropy.verify's verdict. */
+    recovered: z.boolean().optional(),
     success: z.boolean().optional(),
   });
   const learn: ServiceTaskDefinition<typeof LearnInput> = {
     topic: 'entropy.learn',
-    description: "Records a strategy's outcome (success = given, or entropy after < before) and returns its updated success probability",
+    description: "Records a strategy's outcome (success = given, else entropy.verify's recovered, else entropy after < before) and returns its updated success probability",
     mode: 'inline',
     input: LearnInput,
     output: z.object({ learnedSuccess: z.boolean(), successProbability: z.number(), outcomes: z.number().int() }),
     async handler(input, context) {
-      const success = input.success ?? (input.entropyAfter !== undefined && input.entropyAfter < input.entropy);
+      const success = input.success ?? input.recovered ?? (input.entropyAfter !== undefined && input.entropyAfter < input.entropy);
       await store.recordOutcome({
         idempotencyKey: context.idempotencyKey,
         system: input.system,
@@ -299,7 +315,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     windowSeconds: z.coerce.number().int().min(1).default(900),
     baselineSeconds: z.coerce.number().int().min(1).default(3600),
     maxSystems: z.coerce.number().int().min(1).max(500).default(50),
-    threshold: z.coerce.number().min(0).max(1).default(0.3),
+    threshold: Threshold,
   });
   const collect: ServiceTaskDefinition<typeof CollectInput> = {
     topic: 'entropy.collect',
@@ -318,7 +334,8 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       const systems = [...new Set([...((await monitoredSystems?.names()) ?? []), ...(await store.systems())])].slice(0, input.maxSystems);
       let worst: { system: string; entropy: number; level: EntropyLevel } | null = null;
       for (const system of systems) {
-        const measurement = await measureSystem(store, { system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds });
+        // Measured as a cycle measures: the evolution cycle's verify compares against this.
+        const measurement = await measureCycle({ system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds, validationErrors: 0 });
         if (!worst || measurement.score > worst.entropy) worst = { system, entropy: measurement.score, level: measurement.level };
       }
       const patternFound = !!worst && worst.entropy >= input.threshold;

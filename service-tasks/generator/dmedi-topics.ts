@@ -1,6 +1,7 @@
 /** The generator's DMEDI topics: the Define phase's charter and the Develop phase's strategy workflow. */
 import { z } from 'zod';
 import type { EngineControl } from '../entropy/ports.js';
+import { MIN_REGENERATION_THRESHOLD } from '../entropy/entropy-score.js';
 import { strategyById } from '../entropy/strategies.js';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { renderCharter } from './charter.js';
@@ -11,7 +12,7 @@ export function dmediGeneratorTopics({ engineControl }: { engineControl: EngineC
     system: z.string().min(1).max(200),
     windowSeconds: z.coerce.number().int().min(1).default(900),
     baselineSeconds: z.coerce.number().int().min(1).default(3600),
-    threshold: z.coerce.number().min(0).max(1).default(0.3),
+    threshold: z.coerce.number().min(MIN_REGENERATION_THRESHOLD).max(1).default(0.3),
     maxCycles: z.coerce.number().int().min(1).default(3),
     breakerMinutes: z.coerce.number().min(1).default(60),
     repeatBound: z.coerce.number().int().min(1).default(20),

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { entropyLevel, ENTROPY_LEVELS } from '../../service-tasks/entropy/entropy-score.js';
+import { entropyLevel, ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD } from '../../service-tasks/entropy/entropy-score.js';
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
 import { rankStrategies } from '../../service-tasks/entropy/ranking.js';
 import { simulateWorkflow } from '../../service-tasks/entropy/simulate-strategy.js';
@@ -12,12 +12,14 @@ import { AppError } from '../errors.js';
 import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
 
 const System = z.string().min(1).max(200);
+// A cycle on a threshold below the LOW/MEDIUM boundary acts on noise (see MIN_REGENERATION_THRESHOLD).
+const Threshold = z.number().min(MIN_REGENERATION_THRESHOLD).max(1);
 const Body = z
   .object({
     system: System,
     windowSeconds: z.number().int().min(1).default(900),
     baselineSeconds: z.number().int().min(1).default(3600),
-    threshold: z.number().min(0).max(1).default(0.3),
+    threshold: Threshold.default(0.3),
     level: z.enum(ENTROPY_LEVELS).optional(),
     strategyId: z.string().min(1).optional(),
     variables: z.record(z.string(), z.unknown()).default({}),
@@ -90,7 +92,8 @@ export function dmediRouter(engine: WorkflowEngine, store: EntropyStore): Router
       case 'auto': {
         const instance = await engine.start({
           processKey: 'dmedi-regeneration',
-          variables: { windowSeconds: body.windowSeconds, baselineSeconds: body.baselineSeconds, threshold: body.threshold, ...body.variables, system: body.system },
+          // threshold (checked like the body's) and system after the free variables: those cannot lower the floor or change the system.
+          variables: { windowSeconds: body.windowSeconds, baselineSeconds: body.baselineSeconds, ...body.variables, threshold: Threshold.default(body.threshold).parse(body.variables.threshold), system: body.system },
         });
         res.status(201).json({ processKey: 'dmedi-regeneration', instanceId: instance.id, status: instance.status });
         return;

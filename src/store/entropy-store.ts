@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
 import * as measurements from './entropy-measurements.js';
+import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
 import * as learning from './learning.js';
 import * as metricPoints from './metric-points.js';
 import * as spanMetrics from './span-metrics.js';
@@ -27,9 +28,9 @@ export function createEntropyStore(knex: Knex): EntropyStore {
   };
 }
 
-/** Systems that sent spans, then those that sent only metrics. */
+/** Systems that sent spans, then those that sent only metrics (never a `regenflow/` name: those come from the engine's spans). */
 async function allSystems(knex: Knex): Promise<string[]> {
   const [spans, metrics] = await Promise.all([spanMetrics.spanSystems(knex), metricPoints.metricSystems(knex)]);
   const known = new Set(spans);
-  return [...spans, ...metrics.filter((system) => !known.has(system))];
+  return [...spans, ...metrics.filter((system) => !known.has(system) && !system.startsWith(ENGINE_SYSTEM_PREFIX))];
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { MetricAggregate, TimeWindow } from '../../service-tasks/entropy/ports.js';
+import { distinctIndexed } from './loose-index-scan.js';
 
 /** One OTLP data point as stored (see migrations/0007-metrics-and-rollback.ts). */
 export interface MetricPointRecord {
@@ -33,6 +34,9 @@ export interface MetricPointStore {
 export function createMetricPointStore(knex: Knex): MetricPointStore {
   return { insertPoints: (points) => insertMetricPoints(knex, points) };
 }
+
+/** Time buckets of the current window (the baseline is cut in buckets of the same length) for the gauges' shift test. */
+const METRIC_BUCKETS = 12;
 
 // 18 columns: 1000 rows stay far below PostgreSQL's 65,535 parameters per statement.
 const BATCH_ROWS = 1000;
@@ -84,9 +88,9 @@ function toRow(point: MetricPointRecord) {
  *
  * Increases: a delta point is its own increase. A cumulative point's increase is its
  * difference to the previous point of its series (same start time and not lower; otherwise
- * the series restarted and the point's own value is the increase). The first point of a
- * series inside the range counts whole only when the series started inside the range;
- * otherwise what it accumulated before is unknown and it adds nothing. Histogram points are
+ * the series restarted and the point's own value is the increase), the last point before the
+ * range included. A series' first point ever counts whole only when the series started
+ * inside the range; otherwise what it accumulated before is unknown and it adds nothing. Histogram points are
  * split by whether they carry `error.type` (the semantic conventions' failure attribute).
  */
 export async function aggregateMetrics(knex: Knex, system: string, windows: { baseline: TimeWindow; current: TimeWindow }): Promise<MetricAggregate[]> {
@@ -101,19 +105,30 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
   // Gauges and non-monotonic sums need no differencing: a plain group by. Counters and
   // histograms are differenced along their series, in the unique index's order.
   const gaugeLike = `(kind = 'gauge' or (kind = 'sum' and not coalesce(monotonic, false)))`;
+  // Each series' last point before the range (one probe of the unique index per series) is
+  // what its first point inside is differenced against, so the interval across `from` counts.
+  const columns = `name, series_key, unit, kind, monotonic, temporality, time, start_time, value, count, sum, attributes`;
   const result = await knex.raw(
-    `with p as (
+    `with inside as (
+       select ${columns} from metric_points
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and not ${gaugeLike}
+     ), earlier as (
+       select e.* from (select distinct name, series_key from inside) k
+        cross join lateral (
+          select ${columns} from metric_points m
+           where m.service_name = ? and m.name = k.name and m.series_key = k.series_key and m.time < ?::timestamptz
+           order by m.time desc limit 1) e
+     ), p as (
        select name, unit, kind, monotonic, temporality, time, start_time, value, count, sum,
               (attributes -> 'error.type') is not null as failed,
               lag(time) over s as prev_time, lag(start_time) over s as prev_start,
               lag(value) over s as prev_value, lag(count) over s as prev_count, lag(sum) over s as prev_sum
-         from metric_points
-        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and not ${gaugeLike}
+         from (select * from inside union all select * from earlier) points
        window s as (partition by name, series_key order by time)
      ), d as (
        select name, unit, kind, monotonic, time, failed,
               ${increase('value')} as dv, ${increase('count')} as dc, ${increase('sum')} as ds
-         from p
+         from p where time >= ?::timestamptz
      )
      select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, failed,
             count(*)::int as n, null::double precision as mean, null::double precision as variance,
@@ -125,7 +140,32 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
        from metric_points
       where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike}
       group by 1, 2, 3, 4, 5`,
-    [system, from, to, from, from, from, split, split, system, from, to],
+    [system, from, to, system, from, from, from, from, from, split, split, system, from, to],
+  );
+  // Utilization comes per series (cpu.mode, system.memory.state, mountpoint, replica): the mean
+  // over all of them never saturates (idle is a series too) and one full disk hides among empty
+  // ones. Per series, idle and reclaimable states left out; the busiest one is kept.
+  const busiest = await knex.raw(
+    `select w, name, unit, kind, monotonic, max(mean) as busiest from (
+       select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, series_key, avg(value) as mean
+         from metric_points
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike} and name like '%.utilization'
+          and coalesce(attributes ->> 'cpu.mode', attributes ->> 'system.cpu.state', attributes ->> 'system.memory.state',
+                       attributes ->> 'system.filesystem.state', attributes ->> 'state', '') not in ('idle', 'free', 'cached', 'buffers')
+        group by 1, 2, 3, 4, 5, 6) s
+      group by 1, 2, 3, 4, 5`,
+    [split, system, from, to],
+  );
+  const bucketSeconds = (windows.current.to.getTime() - windows.current.from.getTime()) / 1000 / METRIC_BUCKETS;
+  const bucketed = await knex.raw(
+    `select w, name, unit, kind, monotonic, count(*)::int as buckets, avg(m) as mean, var_samp(m) as variance from (
+       select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic,
+              floor(extract(epoch from (time - ?::timestamptz)) / ?)::int as b, avg(value) as m
+         from metric_points
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike} and value is not null
+        group by 1, 2, 3, 4, 5, 6) s
+      group by 1, 2, 3, 4, 5`,
+    [split, from, bucketSeconds, system, from, to],
   );
   const rows = (result.rows ?? result) as Array<Record<string, unknown>>;
   const byMetric = new Map<string, MetricAggregate>();
@@ -134,45 +174,38 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
     const key = JSON.stringify([row.name, row.unit, row.kind, row.monotonic]);
     let metric = byMetric.get(key);
     if (!metric) {
-      const empty = (window: TimeWindow) => ({ points: 0, exposureSeconds: (window.to.getTime() - window.from.getTime()) / 1000, mean: null, variance: null, increase: 0, countIncrease: 0, sumIncrease: 0, failedCountIncrease: 0 });
+      const empty = (window: TimeWindow) => ({ points: 0, exposureSeconds: (window.to.getTime() - window.from.getTime()) / 1000, mean: null, variance: null, increase: 0, countIncrease: 0, sumIncrease: 0, failedCountIncrease: 0, buckets: 0, bucketMean: null, bucketVariance: null });
       metric = { name: String(row.name), unit: String(row.unit), kind: row.kind as MetricAggregate['kind'], monotonic: Boolean(row.monotonic), baseline: empty(windows.baseline), current: empty(windows.current) };
       byMetric.set(key, metric);
     }
     const side = Number(row.w) === 1 ? metric.current : metric.baseline;
-    const n = Number(row.n);
-    // Two groups (failed or not) of one window merge: pooled mean and variance.
-    const mean = num(row.mean);
-    const variance = num(row.variance);
-    if (mean !== null) {
-      const merged = mergeMoments({ n: side.mean === null ? 0 : side.points, mean: side.mean ?? 0, variance: side.variance ?? 0 }, { n, mean, variance: variance ?? 0 });
-      side.mean = merged.mean;
-      side.variance = merged.n > 1 ? merged.variance : null;
+    // A gauge-like metric has one row per window (the failed split is for counters and histograms).
+    if (row.mean !== null && row.mean !== undefined) {
+      side.mean = num(row.mean);
+      side.variance = num(row.variance);
     }
-    side.points += n;
+    side.points += Number(row.n);
     side.increase += num(row.increase) ?? 0;
     side.countIncrease += num(row.count_increase) ?? 0;
     side.sumIncrease += num(row.sum_increase) ?? 0;
     if (row.failed) side.failedCountIncrease += num(row.count_increase) ?? 0;
   }
+  for (const row of (bucketed.rows ?? bucketed) as Array<Record<string, unknown>>) {
+    const metric = byMetric.get(JSON.stringify([row.name, row.unit, row.kind, row.monotonic]));
+    if (!metric) continue;
+    const side = Number(row.w) === 1 ? metric.current : metric.baseline;
+    side.buckets = Number(row.buckets);
+    side.bucketMean = num(row.mean);
+    side.bucketVariance = num(row.variance);
+  }
+  for (const row of (busiest.rows ?? busiest) as Array<Record<string, unknown>>) {
+    const metric = byMetric.get(JSON.stringify([row.name, row.unit, row.kind, row.monotonic]));
+    if (metric) (Number(row.w) === 1 ? metric.current : metric.baseline).busiestSeriesMean = num(row.busiest);
+  }
   return [...byMetric.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function mergeMoments(a: { n: number; mean: number; variance: number }, b: { n: number; mean: number; variance: number }) {
-  const n = a.n + b.n;
-  if (!a.n) return b;
-  if (!b.n) return a;
-  const mean = (a.n * a.mean + b.n * b.mean) / n;
-  const squares = (a.n - 1) * a.variance + (b.n - 1) * b.variance + (a.n * b.n * (a.mean - b.mean) ** 2) / n;
-  return { n, mean, variance: n > 1 ? squares / (n - 1) : 0 };
-}
-
-/** Every service that sent metric points (a loose index scan on (service_name, time): one probe per name). */
-export async function metricSystems(knex: Knex): Promise<string[]> {
-  const result = await knex.raw(
-    `with recursive s as (
-       select min(service_name) as name from metric_points
-       union all select (select min(service_name) from metric_points where service_name > s.name) from s where s.name is not null)
-     select name from s where name is not null`,
-  );
-  return ((result.rows ?? result) as Array<{ name: string }>).map((row) => row.name);
+/** Every service that sent metric points (a loose index scan on (service_name, time)). */
+export function metricSystems(knex: Knex): Promise<string[]> {
+  return distinctIndexed(knex, 'metric_points', 'service_name');
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
 import type { SeriesPoint, SpanAggregates, TimeWindow, WindowAggregate } from '../../service-tasks/entropy/ports.js';
+import { distinctIndexed } from './loose-index-scan.js';
 
 /**
  * Aggregate reads of the span store for the entropy module: everything is counted,
@@ -41,10 +42,16 @@ export async function aggregateSpans(
   // The unit of work whose errors, latency and rate health judges: a request (span) of a
   // service, but an instance of one of regenflow's processes. Counted per span, a step that
   // fails in two of three instances of a five-step process is a 13 % error rate; per instance
-  // it is the 67 % a process owner sees. An instance is an error when any of its spans is
-  // (a failed attempt, an incident), and its latency is its duration so far.
+  // it is the 67 % a process owner sees. An instance is an error by its own outcome, not by
+  // its attempts (a failed attempt that a retry made good is no failure): ended, its instance
+  // span's status (failed or not); still running, whether its latest span is an incident (the
+  // run stopped there and waits for a person). Its latency is its duration so far.
+  const instanceSpan = `parent_span_id is null and activity_id is null`;
   const units = system.startsWith(ENGINE_SYSTEM_PREFIX)
-    ? `(select min(start_time) as start_time, process_version, max(status_code) as status_code,
+    ? `(select min(start_time) as start_time, process_version,
+               case when bool_or(${instanceSpan}) then max(status_code) filter (where ${instanceSpan})
+                    else (array_agg(case when status_code = 2 and attributes ->> 'bpmn.incident' = 'true' then 2 else 0 end
+                                    order by end_time desc, status_code desc))[1] end as status_code,
                extract(epoch from (max(end_time) - min(start_time))) * 1000 as duration_ms
           from spans where ${where} group by coalesce(instance_id::text, trace_id), process_version) as units`
     : `spans where ${where}`;
@@ -195,17 +202,8 @@ function systemFilter(system: string): [condition: string, value: string] {
  * per name, not a full scan).
  */
 export async function spanSystems(knex: Knex): Promise<string[]> {
-  const loose = (column: 'service_name' | 'process_key') =>
-    rows<{ name: string }>(
-      knex,
-      `with recursive s as (
-         select min(${column}) as name from spans
-         union all select (select min(${column}) from spans where ${column} > s.name) from s where s.name is not null)
-       select name from s where name is not null`,
-      [],
-    );
-  const services = (await loose('service_name')).map((row) => row.name);
-  const processes = (await loose('process_key')).map((row) => `${ENGINE_SYSTEM_PREFIX}${row.name}`);
+  const services = await distinctIndexed(knex, 'spans', 'service_name');
+  const processes = (await distinctIndexed(knex, 'spans', 'process_key')).map((name) => `${ENGINE_SYSTEM_PREFIX}${name}`);
   return [...services, ...processes];
 }
 

@@ -3,6 +3,7 @@ import type { IExportMetricsServiceResponse } from '@opentelemetry/otlp-transfor
 import protobuf from 'protobufjs';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
 import type { MetricPointRecord } from '../store/metric-points.js';
 import { Attributes, clean, flatten, Nanos, OTLP_COMMON_PROTO, type OtlpEncoding } from './otlp-ingest.js';
 
@@ -130,8 +131,19 @@ export function decodeMetricsRequest(body: unknown, encoding: OtlpEncoding): Met
   for (const resourceMetrics of request.resourceMetrics) {
     const resource = flatten(resourceMetrics.resource?.attributes ?? []);
     const serviceName = typeof resource['service.name'] === 'string' && resource['service.name'] ? resource['service.name'] : 'unknown_service';
+    // regenflow/<key> is one of regenflow's own processes, judged from the engine's spans only:
+    // metrics claiming that name would let a telemetry token steer its self-healing (rollbacks, resets).
+    if (serviceName.startsWith(ENGINE_SYSTEM_PREFIX)) {
+      rejected += resourceMetrics.scopeMetrics.reduce((total, scope) => total + scope.metrics.reduce<number>((sum, metric) => sum + dataPointsOf(metric), 0), 0);
+      errorMessage ??= `service.name '${serviceName}': names under '${ENGINE_SYSTEM_PREFIX}' are regenflow's own processes, measured from its engine's spans; metrics for them are not accepted`;
+      continue;
+    }
+    // The producer's identity beyond its service: replicas (service.instance.id, host.name, …)
+    // are separate series, or their cumulative counters would be differenced into each other.
+    const producer = sortedEntries(Object.fromEntries(Object.entries(resource).filter(([key]) => key !== 'service.name')));
     for (const scopeMetrics of resourceMetrics.scopeMetrics) {
       const scopeName = scopeMetrics.scope?.name ? clean(scopeMetrics.scope.name) : null;
+      const scopeVersion = scopeMetrics.scope?.version ? clean(scopeMetrics.scope.version) : null;
       for (const [index, candidate] of scopeMetrics.metrics.entries()) {
         const parsed = MetricSchema.safeParse(candidate);
         if (!parsed.success) {
@@ -139,7 +151,7 @@ export function decodeMetricsRequest(body: unknown, encoding: OtlpEncoding): Met
           continue;
         }
         const metric = parsed.data;
-        const base = { serviceName, name: clean(metric.name), unit: clean(metric.unit), scopeName };
+        const base = { serviceName, name: clean(metric.name), unit: clean(metric.unit), scopeName, series: [producer, scopeName, scopeVersion] };
         const each = <T>(raw: unknown[], schema: z.ZodType<T>, build: (point: T) => MetricPointRecord) => {
           for (const [pointIndex, rawPoint] of raw.entries()) {
             const point = schema.safeParse(rawPoint);
@@ -184,18 +196,27 @@ export function encodeMetricsResponse(result: { rejected: number; errorMessage: 
   return Buffer.from(ResponseType.encode(message).finish());
 }
 
-type Base = Pick<MetricPointRecord, 'serviceName' | 'name' | 'unit' | 'scopeName'>;
+type Base = Pick<MetricPointRecord, 'serviceName' | 'name' | 'unit' | 'scopeName'> & {
+  /** What identifies a series besides its point attributes: resource attributes but service.name, scope name and version. */
+  series: unknown[];
+};
+
+/** Keys sorted: the order sent does not matter. */
+function sortedEntries(attributes: Record<string, unknown>): Array<[string, unknown]> {
+  return Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
 type PointTimes = { attributes: z.infer<typeof Attributes>; startTimeUnixNano?: string | number; timeUnixNano: string | number };
 
 function common(base: Base, point: PointTimes): Omit<MetricPointRecord, 'kind' | 'monotonic' | 'temporality'> {
   const attributes = flatten(point.attributes);
   const start = point.startTimeUnixNano !== undefined && BigInt(point.startTimeUnixNano) > 0n ? BigInt(point.startTimeUnixNano) : null;
+  const { series, ...record } = base;
   return {
-    ...base,
+    ...record,
     attributes,
-    // One time series = metric, scope and point attributes (keys sorted: the order sent does not matter).
+    // One time series = metric, producer (resource), scope and point attributes.
     seriesKey: createHash('sha1')
-      .update(JSON.stringify([base.scopeName, Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]))
+      .update(JSON.stringify([...series, sortedEntries(attributes)]))
       .digest('hex'),
     startTimeUnixNano: start,
     timeUnixNano: BigInt(point.timeUnixNano),

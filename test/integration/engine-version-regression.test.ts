@@ -119,6 +119,15 @@ describe('regenflow heals a regressed process version from its own spans', () =>
       expect(ended.status).toBe('completed');
       expect(ended.variables).toMatchObject({ strategyId: 'engine-version-rollback', learnedSuccess: true });
       expect(Number(ended.variables.entropyAfter)).toBeLessThan(Number(ended.variables.entropy));
+      // and the instances the rollback serves are healthy in their own right, not only by one incident count less:
+      // measured the same way (open incidents of the version serving starts), they fail less and run faster.
+      const after = await app.database.knex('entropy_measurements').where({ id: ended.variables.measurementAfterId }).first();
+      const healthBefore = (judged.indicators as { health: { errorRate: number; latencyScore: number } }).health;
+      const healthAfter = (after.indicators as { health: { errorRate: number; latencyScore: number; latencyRatio: { p95: number } } }).health;
+      expect(healthBefore.errorRate).toBeGreaterThan(0.5);
+      expect(healthAfter.errorRate).toBeLessThan(0.1);
+      expect(healthAfter.latencyScore).toBeGreaterThan(healthBefore.latencyScore);
+      expect(healthAfter.latencyRatio.p95).toBeLessThan(1.2);
       const versions = await app.database.knex('process_definitions').where({ key: 'orders' }).orderBy('version');
       expect(versions.map((row: { version: number }) => row.version)).toEqual([1, 2, 3]);
       expect(versions[2].checksum).toBe(versions[0].checksum);

@@ -74,6 +74,17 @@ describe('entropy API', () => {
     expect(forbidden.type).toContain('application/problem+json');
   });
 
+  it('when a DMEDI cycle is asked for with a threshold below the LOW/MEDIUM boundary, then it is a 400 and nothing starts', async () => {
+    const count = async () => Number((await app.database.knex('process_instances').where({ process_key: 'dmedi-regeneration' }).count<{ n: string }[]>('* as n'))[0]!.n);
+    const before = await count();
+    for (const body of [{ system: 'checkout', threshold: 0 }, { system: 'checkout', variables: { threshold: 0.1 } }]) {
+      const refused = await call('/api/entropy/dmedi/auto', { method: 'POST', body: JSON.stringify(body), token: TEST_TOKENS.operator });
+      expect(refused.status).toBe(400);
+      expect(refused.type).toContain('application/problem+json');
+    }
+    expect(await count()).toBe(before);
+  });
+
   it('when the CLI runs DMEDI phases against the server, then it prints the charter, the ranking and the generated workflow', async () => {
     const cli = (...args: string[]) =>
       promisify(execFile)(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'src/cli/main.ts'), '--url', base, 'dmedi', ...args], {

@@ -1,4 +1,6 @@
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import type { EngineControl } from '../../service-tasks/entropy/ports.js';
+import { entropyTopics } from '../../service-tasks/entropy/topics.js';
 import { createEntropyStore } from '../../src/store/entropy-store.js';
 import { SpanSimulator, writeSpans, type DegradationKind } from '../support/span-simulator.js';
 import { createTestApp } from '../support/test-app.js';
@@ -16,9 +18,9 @@ describe('entropy measurement', () => {
     await app.dispose();
   });
 
-  async function measure(system: string, seed: number, kind: DegradationKind | null, offsetMs = 60_000) {
+  async function measure(system: string, seed: number, kind: DegradationKind | null, offsetMs = 60_000, magnitude?: number) {
     const simulator = new SpanSimulator({ system, seed, requestsPerSecond: 2 });
-    if (kind) simulator.inject({ kind, at: new Date(split.getTime() + offsetMs) });
+    if (kind) simulator.inject({ kind, at: new Date(split.getTime() + offsetMs), magnitude });
     await writeSpans(app.database.knex, simulator.generate(new Date(split.getTime() - 1_800_000), end));
     return measureSystem(createEntropyStore(app.database.knex), { system, windowSeconds: 600, baselineSeconds: 1800, at: end });
   }
@@ -35,10 +37,17 @@ describe('entropy measurement', () => {
     ['error-burst', 'errorRate'],
     ['schema-drift', 'semantic'],
     ['loop-thrash', 'loopThrash'],
+    ['throughput-drop', 'throughput'],
   ] as const)('when %s is injected, then %s fires', async (kind, indicator) => {
     const measurement = await measure(kind, 2, kind);
     expect((measurement.indicators as Record<string, { detected: boolean }>)[indicator]!.detected).toBe(true);
     expect(measurement.drift).toBeGreaterThanOrEqual(1);
+  });
+
+  it('when durations creep up (×3 ten minutes on), then the degradation trend fires', async () => {
+    // At 2 requests/s the p95 of a 50 s bucket is noisy: a creep to ×2 is not reliably found (npm run bench:entropy prints how often).
+    const measurement = await measure('latency-creep', 2, 'latency-creep', 60_000, 3);
+    expect((measurement.indicators as Record<string, { detected: boolean }>).degradationTrend!.detected).toBe(true);
   });
 
   it('when routes are renamed, then the semantic indicator names what appeared and vanished', async () => {
@@ -88,5 +97,25 @@ describe('entropy measurement', () => {
     const indicators = measurement.indicators as Record<string, { detected: boolean }>;
     expect(indicators.errorRate!.detected).toBe(false);
     expect(measurement.level).toBe('LOW');
+  });
+
+  it('when a cycle measures a regenflow process before and after its strategy, then both count the open incidents of the version serving starts', async () => {
+    // Given regenflow/payments, whose latest version (2) has 4 open incidents
+    const engineControl = { versions: async () => [{ id: 'p2', version: 2 }, { id: 'p1', version: 1 }], openIncidents: async (_key: string, version: number) => (version === 2 ? 4 : 0) } as unknown as EngineControl;
+    const topics = entropyTopics({ entropyStore: createEntropyStore(app.database.knex), engineControl });
+    const run = async (topic: string, input: Record<string, unknown>) => {
+      const task = topics.find((candidate) => candidate.topic === topic)!;
+      return (await task.handler(task.input.parse(input), { instanceId: 'cycle', processKey: 'dmedi-regeneration', idempotencyKey: `${topic}-key` } as never)) as Record<string, any>;
+    };
+
+    // When the cycle measures (time mode) and verifies
+    const before = await run('entropy.measure', { system: 'regenflow/payments', windowSeconds: 600, baselineSeconds: 1800 });
+    const after = await run('entropy.verify', { system: 'regenflow/payments', verifyWindowSeconds: 600, baselineSeconds: 1800, entropy: before.entropy });
+
+    // Then the two are computed alike: same validation errors, same entropy for the same (empty) spans, not recovered
+    const stored = await app.database.knex('entropy_measurements').whereIn('id', [before.measurementId, after.measurementAfterId]).pluck('validation_errors');
+    expect(stored).toEqual([4, 4]);
+    expect(after.entropyAfter).toBeCloseTo(before.entropy, 12);
+    expect(after.recovered).toBe(before.entropy < 0.3);
   });
 });

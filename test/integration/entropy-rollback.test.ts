@@ -7,6 +7,7 @@ import { STRATEGIES } from '../../service-tasks/entropy/strategies.js';
 import { loadRollbackHooks } from '../../service-tasks/entropy/rollback-hooks.js';
 import { sequence } from '../support/bpmn.js';
 import { repositoryRoot } from '../support/server-process.js';
+import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { createTestApp, eventually } from '../support/test-app.js';
 
 interface Received {
@@ -32,8 +33,11 @@ describe('entropy.rollback through declared rollback hooks', () => {
       req.on('data', (chunk) => (data += chunk));
       req.on('end', () => {
         received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(data || '{}') });
+        const attempts = received.filter((request) => request.path === req.url && request.headers['idempotency-key'] === req.headers['idempotency-key']).length;
         if (req.url === '/ok') res.writeHead(202).end();
         else if (req.url === '/fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('deploy pipeline locked');
+        else if (req.url === '/flaky') res.writeHead(attempts < 3 ? 503 : 202).end();
+        else if (req.url === '/huge') res.writeHead(502, { 'content-type': 'text/html' }).end('<html>'.padEnd(1_000_000, 'x'));
         // /slow: never answers
       });
     });
@@ -49,6 +53,8 @@ describe('entropy.rollback through declared rollback hooks', () => {
         `  - { system: shop-process-ok, url: "http://127.0.0.1:${port}/ok" }`,
         `  - { system: shop-failing, url: "http://127.0.0.1:${port}/fail", token: raw-token, tokenHeader: X-Rollback-Token }`,
         `  - { system: shop-slow, url: "http://127.0.0.1:${port}/slow", timeoutMs: 300 }`,
+        `  - { system: shop-flaky, url: "http://127.0.0.1:${port}/flaky" }`,
+        `  - { system: shop-huge, url: "http://127.0.0.1:${port}/huge" }`,
       ].join('\n'),
     );
     app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100', REGENFLOW_ROLLBACK_HOOKS: file } });
@@ -99,12 +105,30 @@ describe('entropy.rollback through declared rollback hooks', () => {
   it('when the hook answers 500, then rolledBack is false with the answer as reason, and the cycle says the rollback failed', async () => {
     const { instance, variables, cycle } = await rollBack('shop-failing');
     expect(variables.rolledBack).toBe(false);
-    expect(variables.rollbackReason).toMatch(/answered 500: deploy pipeline locked/);
+    expect(variables.rollbackReason).toMatch(/answered 500: deploy pipeline locked \(after 3 attempts\)/);
+    expect(received.filter((request) => request.body.cycleInstanceId === instance.id)).toHaveLength(3);
     const call = received.find((request) => request.body.cycleInstanceId === instance.id)!;
     expect(call.headers['x-rollback-token']).toBe('raw-token');
     expect(call.headers.authorization).toBeUndefined();
     expect(cycle.status).toBe('rollback-failed');
     expect(cycle.rollback).toMatchObject({ rolledBack: false, reason: variables.rollbackReason });
+  });
+
+  it('when the hook answers 503 twice and then 2xx, then the rollback is tried again with the same idempotency key and succeeds', async () => {
+    const { instance, variables, cycle } = await rollBack('shop-flaky');
+    const calls = received.filter((request) => request.body.cycleInstanceId === instance.id);
+    expect(calls).toHaveLength(3);
+    expect(new Set(calls.map((call) => call.headers['idempotency-key'])).size).toBe(1);
+    expect(variables).toMatchObject({ rolledBack: true });
+    expect(cycle.status).toBe('rolled-back');
+  });
+
+  it('when the hook answers with a megabyte of body, then the reason in the variables and the cycle record keeps 500 characters of it', async () => {
+    const { variables, cycle } = await rollBack('shop-huge');
+    expect(variables.rolledBack).toBe(false);
+    expect(variables.rollbackReason).toMatch(/answered 502: <html>x+…/);
+    expect(variables.rollbackReason.length).toBeLessThan(700);
+    expect(String(cycle.rollback.reason).length).toBeLessThan(700);
   });
 
   it('when the hook does not answer within its timeout, then rolledBack is false and the reason says so', async () => {
@@ -131,18 +155,33 @@ describe('entropy.rollback through declared rollback hooks', () => {
     writeFileSync(file, 'hooks:\n  - { system: a, url: "ftp://example.org/x" }\n');
     expect(() => loadRollbackHooks(file)).toThrow(/REGENFLOW_ROLLBACK_HOOKS.*url/);
     expect(() => loadRollbackHooks(join(folder, 'missing.yaml'))).toThrow(/cannot read/);
+    const withCredentials = join(folder, 'credentials.yaml');
+    writeFileSync(withCredentials, 'hooks:\n  - { system: a, url: "https://deployer:s3cret@deploy.internal/rollback" }\n');
+    expect(() => loadRollbackHooks(withCredentials)).toThrow(/REGENFLOW_ROLLBACK_HOOKS.*url: must not carry credentials/);
   });
 
-  describe('in the shipped dmedi-regeneration process, when the strategy did not help', () => {
+  describe('in the shipped dmedi-regeneration process, when the strategy made things worse', () => {
     const regenTopics = [...new Set(STRATEGIES.flatMap((strategy) => strategy.steps.map((step) => step.topic)).filter((topic) => topic.startsWith('regen.')))];
 
-    /** The system's agent: does every regen.* step (nothing changes: the system stays as it was). */
-    function serveAgent(): () => void {
+    /**
+     * The systems' agent: does every regen.* step, and the strategy backfires: from its first
+     * step on, every request of that system fails and runs six times slower.
+     */
+    function serveAgent(simulators: Map<string, SpanSimulator>): () => void {
       let stopped = false;
+      const worsened = new Set<string>();
       void (async () => {
         while (!stopped) {
           const tasks = await app.engine.fetchAndLock({ workerId: 'shop-agent', maxTasks: 5, usePriority: false, topics: regenTopics.map((topicName) => ({ topicName, lockDuration: 30_000 })) });
-          for (const task of tasks) await app.engine.completeExternalTask(task.id, 'shop-agent', {});
+          for (const task of tasks) {
+            const system = String(task.variables.system);
+            const simulator = simulators.get(system);
+            if (simulator && !worsened.has(system)) {
+              worsened.add(system);
+              simulator.inject({ kind: 'error-burst', at: new Date(), magnitude: 1 }).inject({ kind: 'latency-shift', at: new Date(), magnitude: 6 });
+            }
+            await app.engine.completeExternalTask(task.id, 'shop-agent', {});
+          }
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       })();
@@ -151,18 +190,29 @@ describe('entropy.rollback through declared rollback hooks', () => {
       };
     }
 
-    /** A quiet system and threshold 0: a cycle runs, and entropy after equals entropy before, so it is not recovered. */
+    /** A shop degraded for the last 40 s (half the requests fail, twice as slow, renamed routes): entropy MEDIUM, above the default threshold. */
+    async function degradedShop(system: string, seed: number): Promise<{ simulator: SpanSimulator; stop: () => Promise<void> }> {
+      const now = Date.now();
+      const simulator = new SpanSimulator({ system, seed, requestsPerSecond: 10 });
+      const since = new Date(now - 40_000);
+      simulator.inject({ kind: 'error-burst', at: since, magnitude: 0.5 }).inject({ kind: 'latency-shift', at: since, magnitude: 2 }).inject({ kind: 'schema-drift', at: since });
+      await writeSpans(app.database.knex, simulator.generate(new Date(now - 300_000), new Date(now)));
+      return { simulator, stop: simulator.live(app.database.knex, new Date(now)) };
+    }
+
+    /** The default threshold; the verify window lies wholly after the strategy ran. */
     async function cycle(system: string) {
       const instance = await app.engine.start({
         processKey: 'dmedi-regeneration',
-        variables: { system, threshold: 0, windowSeconds: 60, baselineSeconds: 60, verifyWindowSeconds: 1, settleDuration: 'PT1S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
+        variables: { system, windowSeconds: 30, baselineSeconds: 270, verifyWindowSeconds: 3, settleDuration: 'PT3S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
       });
       return instance.id;
     }
     const ends = (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
 
     it('then with a working hook it ends "Rolled back", and without one a person is asked to roll back by hand', async () => {
-      const stopAgent = serveAgent();
+      const shops = [await degradedShop('shop-process-ok', 11), await degradedShop('shop-process-unhooked', 12)];
+      const stopAgent = serveAgent(new Map([['shop-process-ok', shops[0]!.simulator], ['shop-process-unhooked', shops[1]!.simulator]]));
       try {
         const hooked = await cycle('shop-process-ok');
         const unhooked = await cycle('shop-process-unhooked');
@@ -172,7 +222,11 @@ describe('entropy.rollback through declared rollback hooks', () => {
           return row.status !== 'active' && row;
         }, 60_000);
         expect(hookedEnd.status).toBe('completed');
-        expect(hookedEnd.variables).toMatchObject({ rolledBack: true });
+        // The cycle acted on a real degradation, and after the strategy the system was worse, above the threshold.
+        const judged = hookedEnd.variables as Record<string, any>;
+        expect(judged.entropy).toBeGreaterThanOrEqual(0.3);
+        expect(judged.entropyAfter).toBeGreaterThan(judged.entropy);
+        expect(judged).toMatchObject({ recovered: false, rolledBack: true });
         expect(await ends(hooked)).toEqual(expect.arrayContaining(['rollback', 'learn_failure', 'end_rolled_back']));
         expect(received.some((request) => request.body.cycleInstanceId === hooked && request.body.system === 'shop-process-ok')).toBe(true);
 
@@ -184,20 +238,38 @@ describe('entropy.rollback through declared rollback hooks', () => {
         expect(task).toMatchObject({ activity_id: 'rollback_by_hand' });
         const waiting = await app.engine.getInstance(unhooked);
         expect(waiting.status).toBe('active');
-        expect(waiting.variables).toMatchObject({ rolledBack: false });
+        expect(waiting.variables).toMatchObject({ rolledBack: false, recovered: false });
         expect(await ends(unhooked)).not.toContain('end_rolled_back');
         expect((await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first()).status).toBe('rollback-failed');
         expect(await app.database.knex('strategy_outcomes').where({ instance_id: unhooked }).first()).toMatchObject({ success: false });
 
-        await app.engine.completeUserTask(task.id);
+        await app.engine.completeUserTask(task.id, { rollbackNote: 'redeployed orders 1.4.2 by hand' });
         await eventually(async () => (await app.engine.getInstance(unhooked)).status === 'completed');
         expect(await ends(unhooked)).toEqual(expect.arrayContaining(['rollback_by_hand', 'record_manual_rollback', 'end_rolled_back_by_hand']));
         const recorded = await app.database.knex('regeneration_cycles').where({ instance_id: unhooked }).first();
         expect(recorded.status).toBe('rolled-back-by-hand');
-        expect(recorded.rollback).toMatchObject({ rolledBack: true, byHand: true, automatic: { rolledBack: false, reason: expect.stringContaining('no rollback hook is configured') } });
+        expect(recorded.rollback).toMatchObject({ rolledBack: true, byHand: true, note: 'redeployed orders 1.4.2 by hand', automatic: { rolledBack: false, reason: expect.stringContaining('no rollback hook is configured') } });
       } finally {
         stopAgent();
+        for (const shop of shops) await shop.stop();
       }
     }, 120_000);
+
+    it('then a cycle asked for with a threshold below the LOW/MEDIUM boundary does not run: no strategy, no rollback hook', async () => {
+      // Given a healthy shop with a declared hook
+      const now = Date.now();
+      await writeSpans(app.database.knex, new SpanSimulator({ system: 'shop-ok', seed: 13, requestsPerSecond: 5 }).generate(new Date(now - 300_000), new Date(now)));
+      const before = received.length;
+      // When a cycle is started with threshold 0 (every entropy, noise included, would need "regeneration")
+      const instance = await app.engine.start({ processKey: 'dmedi-regeneration', variables: { system: 'shop-ok', threshold: 0, windowSeconds: 30, baselineSeconds: 270 } });
+      // Then it stops at an incident naming the floor, before measuring, and nothing is called
+      const [incident] = await eventually(async () => {
+        const rows = await app.database.knex('incidents').where({ instance_id: instance.id });
+        return rows.length > 0 && rows;
+      }, 30_000);
+      expect(JSON.stringify(incident)).toMatch(/threshold/);
+      expect(await ends(instance.id)).not.toContain('measure_entropy');
+      expect(received.length).toBe(before);
+    }, 60_000);
   });
 });

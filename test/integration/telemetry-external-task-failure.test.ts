@@ -2,6 +2,9 @@ import { bpmn } from '../support/bpmn.js';
 import { TEST_TOKENS } from '../support/server-process.js';
 import { createTestApp } from '../support/test-app.js';
 import { activitySpanId } from '../../src/telemetry/index.js';
+import { measureSystem } from '../../service-tasks/entropy/measure.js';
+import type { HealthBreakdown } from '../../service-tasks/entropy/health.js';
+import { createEntropyStore } from '../../src/store/entropy-store.js';
 
 /**
  * A worker's failure report (C7 `POST /external-task/{id}/failure`) is one failed attempt:
@@ -124,5 +127,28 @@ describe('telemetry: external-task failure reports', () => {
     const done = (await app.telemetry.spans.listByInstance(instance.id)).filter((span) => span.activityId === 'charge');
     expect(done.map((span) => span.attributes.status).sort()).toEqual(['completed', 'failed', 'failed']);
     expect(done.find((span) => span.attributes.status === 'completed')!.spanId).toBe(activitySpanId(instance.id, chargeStart.execution_id));
+  });
+
+  it('when attempts fail and a retry makes them good, then the instances are not errors in the health of regenflow/<key>; one stopped at an incident is', async () => {
+    // Given four instances of a process whose worker fails the first attempt (retries left) and then completes, and a fifth that runs out of retries
+    await app.engine.deploy([{ name: 'flaky_charge.bpmn', xml: bpmn('flaky_charge', `<bpmn:startEvent id="start" /><bpmn:serviceTask id="charge" camunda:type="external" camunda:topic="charge.flaky" /><bpmn:endEvent id="end" /><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="charge" /><bpmn:sequenceFlow id="f2" sourceRef="charge" targetRef="end" />`) }]);
+    const lock = async () => (await call('/engine-rest/external-task/fetchAndLock', { workerId: 'flaky', maxTasks: 1, topics: [{ topicName: 'charge.flaky', lockDuration: 30_000 }] })).body as Array<{ id: string }>;
+    for (let i = 0; i < 5; i++) {
+      await app.engine.start({ processKey: 'flaky_charge' });
+      const [task] = await lock();
+      expect((await call(`/engine-rest/external-task/${task!.id}/failure`, { workerId: 'flaky', errorMessage: 'gateway busy', retries: i === 4 ? 0 : 2, retryTimeout: 0 })).status).toBe(204);
+      if (i === 4) continue;
+      const [retried] = await lock();
+      expect((await call(`/engine-rest/external-task/${retried!.id}/complete`, { workerId: 'flaky' })).status).toBe(204);
+    }
+    await app.telemetry.flush();
+
+    // When regenflow measures its own process
+    const measurement = await measureSystem(createEntropyStore(app.database.knex), { system: 'regenflow/flaky_charge', windowSeconds: 600, baselineSeconds: 600 });
+
+    // Then one instance of five failed: the one at the incident, not the four that recovered
+    const health = measurement.indicators.health as HealthBreakdown;
+    expect(measurement.indicators.spans).toEqual({ baseline: 0, current: 5 });
+    expect(health.errorRate).toBeCloseTo(1 / 5, 12);
   });
 });

@@ -8,6 +8,7 @@ import { measureSystem } from '../../service-tasks/entropy/measure.js';
 import { entropyTopics } from '../../service-tasks/entropy/topics.js';
 import type { HealthBreakdown } from '../../service-tasks/entropy/health.js';
 import { createEntropyStore } from '../../src/store/entropy-store.js';
+import { insertMetricPoints } from '../../src/store/metric-points.js';
 import { encodeMetricsResponse } from '../../src/telemetry/otlp-metrics-ingest.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { TEST_TOKENS, TEST_TOKENS_SETTING } from '../support/server-process.js';
@@ -97,7 +98,15 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     expect(measurement.health).toBeCloseTo((1 + (1 - 1 / 21 / 0.25)) / 2, 9);
   });
 
-  const point = (overrides: Record<string, unknown> = {}) => ({ timeUnixNano: '1764000000000000000', asDouble: 0.5, attributes: [{ key: 'core', value: { intValue: '1' } }], ...overrides });
+  const point = (overrides: Record<string, unknown> = {}) => ({
+    timeUnixNano: '1764000000000000000',
+    asDouble: 0.5,
+    attributes: [
+      { key: 'core', value: { intValue: '1' } },
+      { key: 'host.cpu.model', value: { stringValue: 'x86' } },
+    ],
+    ...overrides,
+  });
   const request = (dataPoints: unknown[]) => ({
     resourceMetrics: [
       {
@@ -116,12 +125,179 @@ describe('telemetry: POST /v1/metrics (OTLP/HTTP metrics ingest) and metrics in 
     const answer = (await response.json()) as { partialSuccess: { rejectedDataPoints: string; errorMessage: string } };
     expect(answer.partialSuccess.rejectedDataPoints).toBe('2');
     expect(answer.partialSuccess.errorMessage).toContain('timeUnixNano');
-    // The same point again, its attributes in another order among equal keys: one series, one time.
-    await post(JSON.stringify(request([point()])), 'application/json');
+    // The same point again, its attributes in another order: one series, one time.
+    const reordered = point();
+    await post(JSON.stringify(request([{ ...reordered, attributes: [...reordered.attributes].reverse() }])), 'application/json');
     const stored = await app.database.knex('metric_points').where({ service_name: 'inventory-metrics' });
     expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ value: 0.5, attributes: { core: 1 } });
+    expect(stored[0]).toMatchObject({ value: 0.5, attributes: { core: 1, 'host.cpu.model': 'x86' } });
     expect(new Date(stored[0].time).toISOString()).toBe('2025-11-24T16:00:00.000Z');
+  });
+
+  it("when metrics claim a service.name under regenflow/, then they are refused, and stored ones never count in the health of regenflow's own process", async () => {
+    // Given a telemetry client sending a saturated CPU for regenflow/orders next to its own service
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const gauge = (value: number) => ({ name: 'system.cpu.utilization', unit: '1', gauge: { dataPoints: [{ timeUnixNano: String(now), asDouble: value }, { timeUnixNano: String(now - 1_000_000_000n), asDouble: value }] } });
+    const resource = (name: string) => ({ attributes: [{ key: 'service.name', value: { stringValue: name } }] });
+    const body = {
+      resourceMetrics: [
+        { resource: resource('regenflow/orders'), scopeMetrics: [{ scope: { name: 'host' }, metrics: [gauge(0.99)] }] },
+        { resource: resource('honest-metrics'), scopeMetrics: [{ scope: { name: 'host' }, metrics: [gauge(0.2)] }] },
+      ],
+    };
+
+    // When it posts them
+    const response = await post(JSON.stringify(body), 'application/json');
+
+    // Then the regenflow/ points are rejected with a reason, the others stored
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { partialSuccess: { rejectedDataPoints: string; errorMessage: string } };
+    expect(answer.partialSuccess.rejectedDataPoints).toBe('2');
+    expect(answer.partialSuccess.errorMessage).toMatch(/regenflow\/orders.*not accepted/);
+    expect(await app.database.knex('metric_points').where({ service_name: 'regenflow/orders' })).toHaveLength(0);
+    expect(await app.database.knex('metric_points').where({ service_name: 'honest-metrics' })).toHaveLength(2);
+
+    // and points that reached the table anyway (an older server) are not a system and not in its health
+    await insertMetricPoints(app.database.knex, [
+      { serviceName: 'regenflow/orders', name: 'system.cpu.utilization', unit: '1', kind: 'gauge', monotonic: null, temporality: 0, seriesKey: 'x', attributes: {}, scopeName: null, startTimeUnixNano: null, timeUnixNano: now, value: 0.99, count: null, sum: null, min: null, max: null, bucketBounds: null, bucketCounts: null },
+    ]);
+    const store = createEntropyStore(app.database.knex);
+    expect(await store.systems()).not.toContain('regenflow/orders');
+    const measurement = await measureSystem(store, { system: 'regenflow/orders', windowSeconds: 600, baselineSeconds: 1800, at: window().current.to });
+    expect((measurement.indicators.health as HealthBreakdown).metrics).toBeUndefined();
+  });
+
+  it('when two replicas export the same cumulative counter, then each is its own series: no point is dropped and the increase is the sum of theirs', async () => {
+    // Given two instances of one service (service.instance.id), counters started before the window
+    const end = window().current.to.getTime();
+    const nanos = (ms: number) => String(BigInt(ms) * 1_000_000n);
+    const started = nanos(end - 3_000_000);
+    const replica = (instance: string, points: Array<[atMs: number, value: number]>) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'replicated-api' } }, { key: 'service.instance.id', value: { stringValue: instance } }] },
+      scopeMetrics: [
+        {
+          scope: { name: 'api', version: '1.0.0' },
+          metrics: [{ name: 'api.errors', unit: '{error}', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: points.map(([at, value]) => ({ startTimeUnixNano: started, timeUnixNano: nanos(at), asInt: String(value) })) } }],
+        },
+      ],
+    });
+
+    // When both export, at the same times and interleaved (a: 10 → 20 → 25, b: 1000 → 1005)
+    const response = await post(
+      JSON.stringify({
+        resourceMetrics: [
+          replica('a', [
+            [end - 300_000, 10],
+            [end - 200_000, 20],
+            [end - 100_000, 25],
+          ]),
+          replica('b', [
+            [end - 300_000, 1000],
+            [end - 150_000, 1005],
+          ]),
+        ],
+      }),
+      'application/json',
+    );
+    expect(response.status).toBe(200);
+
+    // Then every point is stored, and the window's increase is 15 + 5, not a difference across replicas
+    expect(await app.database.knex('metric_points').where({ service_name: 'replicated-api' })).toHaveLength(5);
+    const [errors] = await createEntropyStore(app.database.knex).aggregateMetrics('replicated-api', window());
+    expect(errors).toMatchObject({ name: 'api.errors', monotonic: true });
+    expect(errors!.current.increase).toBe(20);
+  });
+
+  it('when utilization comes per CPU mode and per mountpoint, then the busiest series counts, idle and free left out: a busy CPU and one full disk are not averaged away', async () => {
+    // Given a host whose CPU is 90 % user (idle 5 %), and whose /data disk is 99 % used among two near-empty ones
+    const at = String(BigInt(window().current.to.getTime() - 120_000) * 1_000_000n);
+    const gauge = (name: string, series: Array<[Record<string, string>, number]>) => ({
+      name,
+      unit: '1',
+      gauge: { dataPoints: series.map(([attributes, value]) => ({ timeUnixNano: at, asDouble: value, attributes: Object.entries(attributes).map(([key, text]) => ({ key, value: { stringValue: text } })) })) },
+    });
+    const body = {
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'busy-host' } }] },
+          scopeMetrics: [
+            {
+              scope: { name: 'hostmetrics' },
+              metrics: [
+                gauge('system.cpu.utilization', [[{ 'cpu.mode': 'idle' }, 0.05], [{ 'cpu.mode': 'user' }, 0.9], [{ 'cpu.mode': 'system' }, 0.05]]),
+                gauge('system.filesystem.utilization', [
+                  [{ 'system.device': 'sda1', 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' }, 0.1],
+                  [{ 'system.device': 'sda1', 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'free' }, 0.9],
+                  [{ 'system.device': 'sdb1', 'system.filesystem.mountpoint': '/data', 'system.filesystem.state': 'used' }, 0.99],
+                  [{ 'system.device': 'sdb1', 'system.filesystem.mountpoint': '/data', 'system.filesystem.state': 'free' }, 0.01],
+                  [{ 'system.device': 'sda2', 'system.filesystem.mountpoint': '/boot', 'system.filesystem.state': 'used' }, 0.2],
+                  [{ 'system.device': 'sda2', 'system.filesystem.mountpoint': '/boot', 'system.filesystem.state': 'free' }, 0.8],
+                ]),
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    expect((await post(JSON.stringify(body), 'application/json')).status).toBe(200);
+
+    // When it is measured
+    const measurement = await measureSystem(createEntropyStore(app.database.knex), { system: 'busy-host', windowSeconds: 600, baselineSeconds: 1800, at: window().current.to });
+
+    // Then the CPU scores by its user mode and the filesystem by /data
+    const components = (measurement.indicators.health as HealthBreakdown).metrics!.components;
+    const score = (metric: string) => components.find((component) => component.metric === metric && component.rule === 'utilization')!.score;
+    expect(score('system.cpu.utilization')).toBeCloseTo((1 - 0.9) / 0.3, 9);
+    expect(score('system.filesystem.utilization')).toBeCloseTo((1 - 0.99) / 0.3, 9);
+  });
+
+  it('when a queue gauge drains in one service and fills in another, then only the filling one loses health, judged on bucket means', async () => {
+    // Given two services scraping messaging.queue.depth every 25 s for 40 minutes: 20 ± 2, then (the current window) 5 or 60
+    const { baseline, current } = window();
+    const series = (name: string, now: number) => {
+      const dataPoints = [];
+      for (let at = baseline.from.getTime() + 1000, i = 0; at < current.to.getTime(); at += 25_000, i++) {
+        const value = (at >= current.from.getTime() ? now : 20) + ((i * 7) % 5) - 2;
+        dataPoints.push({ timeUnixNano: String(BigInt(at) * 1_000_000n), asDouble: value });
+      }
+      return { resource: { attributes: [{ key: 'service.name', value: { stringValue: name } }] }, scopeMetrics: [{ scope: { name: 'broker' }, metrics: [{ name: 'messaging.queue.depth', unit: '{message}', gauge: { dataPoints } }] }] };
+    };
+    expect((await post(JSON.stringify({ resourceMetrics: [series('queue-draining', 5), series('queue-filling', 60)] }), 'application/json')).status).toBe(200);
+
+    // When both are measured
+    const store = createEntropyStore(app.database.knex);
+    const shift = async (system: string) => {
+      const measurement = await measureSystem(store, { system, windowSeconds: 600, baselineSeconds: 1800, at: current.to });
+      return (measurement.indicators.health as HealthBreakdown).metrics!.components.find((component) => component.rule === 'shift')!;
+    };
+
+    // Then the draining queue keeps its health and the filling one scores 0; both tested over the current window's 12 buckets
+    const draining = await shift('queue-draining');
+    const filling = await shift('queue-filling');
+    expect(draining).toMatchObject({ metric: 'messaging.queue.depth', score: 1, detail: expect.objectContaining({ buckets: 12, baselineBuckets: 36 }) });
+    expect(filling.score).toBe(0);
+  });
+
+  it('when a cumulative counter has a point before the range, then the interval across its start counts: the first point inside is differenced against it', async () => {
+    // Given a counter started an hour before the window: 100 twenty minutes before it, 130 in the baseline, 150 in the current window
+    const { baseline, current } = window();
+    const point = (atMs: number, value: number) => ({ startTimeUnixNano: String(BigInt(baseline.from.getTime() - 3_600_000) * 1_000_000n), timeUnixNano: String(BigInt(atMs) * 1_000_000n), asInt: String(value) });
+    const body = {
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'long-running' } }] },
+          scopeMetrics: [{ scope: { name: 'app' }, metrics: [{ name: 'app.errors', unit: '{error}', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [point(baseline.from.getTime() - 1_200_000, 100), point(baseline.from.getTime() + 600_000, 130), point(current.from.getTime() + 60_000, 150)] } }] }],
+        },
+      ],
+    };
+    expect((await post(JSON.stringify(body), 'application/json')).status).toBe(200);
+
+    // When its windows are aggregated
+    const [errors] = await createEntropyStore(app.database.knex).aggregateMetrics('long-running', window());
+
+    // Then the baseline has the 30 since the point before it, the current window the next 20
+    expect(errors!.baseline.increase).toBe(30);
+    expect(errors!.current.increase).toBe(20);
   });
 
   it('when a protobuf request is accepted or partly rejected, then the answer is a protobuf ExportMetricsServiceResponse the SDK reads', async () => {

@@ -19,14 +19,19 @@ function fnv1a(text: string): number {
   return hash;
 }
 
-export type DegradationKind = 'latency-shift' | 'error-burst' | 'schema-drift' | 'loop-thrash';
+export type DegradationKind = 'latency-shift' | 'error-burst' | 'schema-drift' | 'loop-thrash' | 'throughput-drop' | 'latency-creep';
 
 export interface Degradation {
   kind: DegradationKind;
   at: Date;
   /** Ended by an applied strategy. */
   until?: Date;
-  /** latency-shift: multiplier of every duration (default 1.6); error-burst: error share of requests (default 0.1); loop-thrash: share of requests that loop (default 0.02). */
+  /**
+   * latency-shift: multiplier of every duration (default 1.6); error-burst: error share of
+   * requests (default 0.1); loop-thrash: share of requests that loop (default 0.02);
+   * throughput-drop: share of requests that still arrive (default 0.5); latency-creep: the
+   * multiplier durations reach 10 minutes after `at`, growing linearly (default 2).
+   */
   magnitude?: number;
 }
 
@@ -70,7 +75,7 @@ const OPERATIONS: Operation[] = [
 
 /** Which degradations a strategy repairs in the simulated service (every strategy repairs what it is aimed at). */
 const REPAIRS: Record<string, DegradationKind[]> = {
-  default: ['latency-shift', 'error-burst', 'schema-drift', 'loop-thrash'],
+  default: ['latency-shift', 'error-burst', 'schema-drift', 'loop-thrash', 'throughput-drop', 'latency-creep'],
 };
 
 export class SpanSimulator {
@@ -105,8 +110,13 @@ export class SpanSimulator {
     }
   }
 
+  /** The degradation of a kind in force at `at`: of several, the one that started last (a later fault overrides an earlier one). */
   private active(kind: DegradationKind, at: number): Degradation | undefined {
-    return this.degradations.find((d) => d.kind === kind && d.at.getTime() <= at && (!d.until || at < d.until.getTime()));
+    let found: Degradation | undefined;
+    for (const d of this.degradations) {
+      if (d.kind === kind && d.at.getTime() <= at && (!d.until || at < d.until.getTime()) && (!found || d.at >= found.at)) found = d;
+    }
+    return found;
   }
 
   /** Spans of every request that starts in [from, to). */
@@ -114,7 +124,9 @@ export class SpanSimulator {
     const spans: SpanRow[] = [];
     let t = from.getTime() + this.exponential(1000 / this.rate);
     while (t < to.getTime()) {
-      this.request(t, spans);
+      // A throughput drop thins the arrivals (still Poisson); the draw is only made while one is active.
+      const drop = this.active('throughput-drop', t);
+      if (!drop || this.random() < (drop.magnitude ?? 0.5)) this.request(t, spans);
       t += this.exponential(1000 / this.rate);
     }
     return spans;
@@ -125,7 +137,9 @@ export class SpanSimulator {
     const burst = this.active('error-burst', at);
     const drift = this.active('schema-drift', at);
     const thrash = this.active('loop-thrash', at);
-    const factor = latency ? (latency.magnitude ?? 1.6) : 1;
+    const creep = this.active('latency-creep', at);
+    const crept = creep ? 1 + ((creep.magnitude ?? 2) - 1) * ((at - creep.at.getTime()) / 600_000) : 1;
+    const factor = (latency ? (latency.magnitude ?? 1.6) : 1) * crept;
     const errorRate = burst ? (burst.magnitude ?? 0.1) : this.errorRate;
     const operation = this.pick();
     const traceId = this.hex(32);
