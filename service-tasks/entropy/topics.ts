@@ -330,8 +330,13 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       level: Level,
     }),
     async handler(input) {
-      // Handed-over systems first (they may not have sent a span yet), then every system that sends spans.
-      const systems = [...new Set([...((await monitoredSystems?.names()) ?? []), ...(await store.systems())])].slice(0, input.maxSystems);
+      // Systems that send telemetry come first, handed-over ones among them before the rest;
+      // handed-over systems that have sent nothing yet fill the slots left, so stale
+      // registrations never crowd out systems that report.
+      const registered = (await monitoredSystems?.names()) ?? [];
+      const sending = await store.systems();
+      const reporting = new Set(sending);
+      const systems = [...new Set([...registered.filter((name) => reporting.has(name)), ...sending, ...registered])].slice(0, input.maxSystems);
       let worst: { system: string; entropy: number; level: EntropyLevel } | null = null;
       for (const system of systems) {
         // Measured as a cycle measures: the evolution cycle's verify compares against this.

@@ -17,10 +17,11 @@ describe('regenflow heals a regressed process version from its own spans', () =>
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   /**
-   * The orders service's worker, running all along: charging takes `chargeMs`; the fraud
-   * check that version 2 added calls a service that fails two requests of three.
+   * The orders service's worker, running all along: charging takes 5 ms; the fraud check
+   * that version 2 added takes 100 ms (well above a loaded machine's scheduling noise, so
+   * the latency shift is the diagram's, not the machine's) and fails two requests of three.
    */
-  function serveOrders(): { stop(): void } {
+  function serveOrders(): { stop(): Promise<void> } {
     let stopped = false;
     let requests = 0;
     const loop = async () => {
@@ -36,7 +37,7 @@ describe('regenflow heals a regressed process version from its own spans', () =>
         });
         for (const task of tasks) {
           if (task.topic === 'orders.fraud-check') {
-            await sleep(30);
+            await sleep(100);
             if (requests++ % 3 !== 0) await app.engine.externalTaskFailure(task.id, 'orders-worker', { errorMessage: 'fraud service: 503', retries: 0, retryTimeout: 0 });
             else await app.engine.completeExternalTask(task.id, 'orders-worker', {});
           } else {
@@ -47,8 +48,14 @@ describe('regenflow heals a regressed process version from its own spans', () =>
         if (!tasks.length) await sleep(20);
       }
     };
-    void loop();
-    return { stop: () => void (stopped = true) };
+    const running = loop();
+    // Awaited, so no fetch or completion of this test outlives its app's database.
+    return {
+      stop: async () => {
+        stopped = true;
+        await running;
+      },
+    };
   }
 
   /** Starts `count` orders and waits until each has completed or stopped at an incident. */
@@ -135,7 +142,7 @@ describe('regenflow heals a regressed process version from its own spans', () =>
       await eventually(async () => (await app.engine.getInstance(fresh.id)).status === 'completed');
       expect(await app.database.knex('history').where({ instance_id: fresh.id, activity_id: 'fraud_check' })).toHaveLength(0);
     } finally {
-      worker.stop();
+      await worker.stop();
     }
   }, 180_000);
 });

@@ -118,4 +118,24 @@ describe('entropy measurement', () => {
     expect(after.entropyAfter).toBeCloseTo(before.entropy, 12);
     expect(after.recovered).toBe(before.entropy < 0.3);
   });
+
+  it('when handed-over systems that never reported outnumber the slots, then entropy.collect measures the systems that report first', async () => {
+    // Given two handed-over systems that never sent a span, one that does, and the systems of the tests above
+    await writeSpans(app.database.knex, new SpanSimulator({ system: 'reporting-c', seed: 7, requestsPerSecond: 1 }).generate(new Date(Date.now() - 120_000), new Date()));
+    const monitoredSystems = { names: async () => ['stale-a', 'stale-b', 'reporting-c'] };
+    const topics = entropyTopics({ entropyStore: createEntropyStore(app.database.knex), engineControl: undefined as never, monitoredSystems });
+    const collect = topics.find((candidate) => candidate.topic === 'entropy.collect')!;
+    const [{ max }] = await app.database.knex('entropy_measurements').max<{ max: string | null }[]>('id as max');
+
+    // When the evolution cycle collects with room for two systems
+    const result = (await collect.handler(collect.input.parse({ maxSystems: 2, windowSeconds: 60, baselineSeconds: 60 }), { instanceId: 'evolution' } as never)) as { systemsMeasured: number };
+
+    // Then the handed-over system that reports went first, and no silent registration took a slot
+    const measured: string[] = await app.database.knex('entropy_measurements').where('id', '>', max ?? 0).orderBy('id').pluck('system');
+    expect(result.systemsMeasured).toBe(2);
+    expect(measured).toHaveLength(2);
+    expect(measured[0]).toBe('reporting-c');
+    expect(measured).not.toContain('stale-a');
+    expect(measured).not.toContain('stale-b');
+  });
 });
