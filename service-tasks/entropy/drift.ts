@@ -20,7 +20,7 @@ export interface DriftOptions {
   minExpectedForAbsence: number;
   /** Repetitions of one activity within one instance beyond which it thrashes. @default 20 */
   repeatBound: number;
-  /** Relative rise of p95 over the current window (by the fitted slope) that counts as a trend. @default 0.2 */
+  /** Relative rise of the geometric-mean duration over the current window (by the fitted slope) that counts as a trend. @default 0.2 */
   minTrendRise: number;
 }
 
@@ -143,15 +143,20 @@ function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBas
   };
 }
 
-/** Least-squares slope of ln(p95) over the current window's buckets, t-test of slope = 0. */
+/**
+ * Least-squares slope of the mean ln(duration) over the current window's buckets, t-test of
+ * slope = 0. The mean of logs, not a p95: with a few hundred spans a bucket, a p95 wanders
+ * so much that only a steep creep stood out, while the mean log moves with the whole
+ * distribution and is steady enough to show a 30 % creep.
+ */
 function trend(aggregates: SpanAggregates, options: DriftOptions): Indicator {
-  const points = aggregates.series.filter((point) => point.p95 !== null && (point.p95 as number) > 0 && point.count >= 5);
+  const points = aggregates.series.filter((point) => point.logMean !== null && point.count >= 5);
   const xs = points.map((_, index) => index);
-  const ys = points.map((point) => Math.log(point.p95 as number));
+  const ys = points.map((point) => point.logMean as number);
   const fit = linearRegression(xs, ys);
   const rise = Math.exp(fit.slope * Math.max(0, points.length - 1)) - 1;
   return {
-    test: 'least-squares slope of ln(p95) per bucket, Student t-test of slope = 0',
+    test: 'least-squares slope of mean ln(duration) per bucket, Student t-test of slope = 0',
     statistic: fit.statistic,
     pValue: fit.pValue,
     effect: rise,

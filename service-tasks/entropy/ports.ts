@@ -24,6 +24,8 @@ export interface SeriesPoint {
   errors: number;
   p95: number | null;
   mean: number | null;
+  /** Mean of ln(duration in ms): the trend test's measure (far steadier per bucket than a p95). */
+  logMean: number | null;
 }
 
 export interface SpanAggregates {

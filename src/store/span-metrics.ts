@@ -141,6 +141,7 @@ export async function aggregateSpans(
       errors,
       p95: histogramQuantile(bins, 0.95),
       mean: count ? sum / count : null,
+      logMean: histogramLogMean(bins),
     };
   });
   const sizes = keys.find((row) => row.key === null);
@@ -162,11 +163,12 @@ export async function aggregateSpans(
 export async function seriesOf(knex: Knex, system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]> {
   const [matches, value] = systemFilter(system);
   const seconds = (window.to.getTime() - window.from.getTime()) / 1000 / buckets;
-  const found = await rows<{ b: number; count: number; errors: number; p95: number | null; mean: number | null }>(
+  const found = await rows<{ b: number; count: number; errors: number; p95: number | null; mean: number | null; log_mean: number | null }>(
     knex,
     `select least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?) as b, count(*)::int as count,
             (count(*) filter (where status_code = 2))::int as errors,
-            percentile_cont(0.95) within group (order by duration_ms) as p95, avg(duration_ms) as mean
+            percentile_cont(0.95) within group (order by duration_ms) as p95, avg(duration_ms) as mean,
+            avg(ln(greatest(duration_ms, 0.01))) as log_mean
        from spans where ${matches} and start_time >= ?::timestamptz and start_time < ?::timestamptz
       group by 1 order by 1`,
     [iso(window.from), seconds, buckets - 1, value, iso(window.from), iso(window.to)],
@@ -179,6 +181,7 @@ export async function seriesOf(knex: Knex, system: string, window: TimeWindow, b
       errors: Number(row?.errors ?? 0),
       p95: row?.p95 === null || row?.p95 === undefined ? null : Number(row.p95),
       mean: row?.mean === null || row?.mean === undefined ? null : Number(row.mean),
+      logMean: row?.log_mean === null || row?.log_mean === undefined ? null : Number(row.log_mean),
     };
   });
 }
@@ -212,6 +215,20 @@ export async function spanSystems(knex: Knex): Promise<string[]> {
  * half a bin width (about ±5 %) of the exact value, without sorting a million durations.
  * Bin 0 holds durations below 0.01 ms, bin BINS+1 those above 10^6 ms.
  */
+/** Mean of ln(duration) over a log-binned histogram, each bin at its centre. */
+export function histogramLogMean(bins: number[]): number | null {
+  const width = (LOG_MAX - LOG_MIN) / HISTOGRAM_BINS;
+  let total = 0;
+  let sum = 0;
+  bins.forEach((count, index) => {
+    if (!count) return;
+    const log = index === 0 ? LOG_MIN : index > HISTOGRAM_BINS ? LOG_MAX : LOG_MIN + (index - 0.5) * width;
+    total += count;
+    sum += count * log;
+  });
+  return total ? sum / total : null;
+}
+
 export function histogramQuantile(bins: number[], q: number): number | null {
   const total = bins.reduce((a, b) => a + b, 0);
   if (!total) return null;

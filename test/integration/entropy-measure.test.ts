@@ -125,13 +125,13 @@ describe('entropy measurement', () => {
     const monitoredSystems = { names: async () => ['stale-a', 'stale-b', 'reporting-c'] };
     const topics = entropyTopics({ entropyStore: createEntropyStore(app.database.knex), engineControl: undefined as never, monitoredSystems });
     const collect = topics.find((candidate) => candidate.topic === 'entropy.collect')!;
-    const [{ max }] = await app.database.knex('entropy_measurements').max<{ max: string | null }[]>('id as max');
+    const [latest] = await app.database.knex('entropy_measurements').max<{ max: string | null }[]>('id as max');
 
     // When the evolution cycle collects with room for two systems
     const result = (await collect.handler(collect.input.parse({ maxSystems: 2, windowSeconds: 60, baselineSeconds: 60 }), { instanceId: 'evolution' } as never)) as { systemsMeasured: number };
 
     // Then the handed-over system that reports went first, and no silent registration took a slot
-    const measured: string[] = await app.database.knex('entropy_measurements').where('id', '>', max ?? 0).orderBy('id').pluck('system');
+    const measured: string[] = await app.database.knex('entropy_measurements').where('id', '>', latest?.max ?? 0).orderBy('id').pluck('system');
     expect(result.systemsMeasured).toBe(2);
     expect(measured).toHaveLength(2);
     expect(measured[0]).toBe('reporting-c');
