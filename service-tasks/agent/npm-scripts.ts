@@ -14,6 +14,16 @@ export const IF_PRESENT_REFUSED = '--if-present makes a missing script pass: nam
 
 export const npmRunArgv = (script: string): string[] => ['npm', 'run', script];
 
+/** What a configured command runs, as profiles and validation phases declare it: an argv, or a script. */
+export const CommandFields = {
+  argv: z.array(z.string().min(1)).min(1).optional(),
+  /** The package.json script to run (`npm run <script>`): when the repository lacks it, the step fails as missing. */
+  script: NpmScript.optional(),
+};
+
+/** The `--if-present` refusal both command configurations apply (see IF_PRESENT_REFUSED). */
+export const noIfPresent = (command: { argv?: string[] }): boolean => !command.argv?.includes('--if-present');
+
 /** Why a worktree cannot run `script`, or null when its package.json has it. */
 export async function missingScript(folder: string, script: string): Promise<string | null> {
   let text: string;

@@ -3,18 +3,16 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { sourceAsset } from '../source-asset.js';
-import { IF_PRESENT_REFUSED, NpmScript, npmRunArgv } from './npm-scripts.js';
+import { CommandFields, IF_PRESENT_REFUSED, noIfPresent, npmRunArgv } from './npm-scripts.js';
 
 const CommandSchema = z
   .object({
-    argv: z.array(z.string().min(1)).min(1).optional(),
-    /** The package.json script to run (`npm run <script>`): when the repository lacks it, the step fails as missing. */
-    script: NpmScript.optional(),
+    ...CommandFields,
     timeoutMs: z.number().int().positive(),
   })
   .strict()
   .refine((command) => !!command.argv !== !!command.script, 'a command needs an argv or a script (not both)')
-  .refine((command) => !command.argv?.includes('--if-present'), IF_PRESENT_REFUSED)
+  .refine(noIfPresent, IF_PRESENT_REFUSED)
   .transform((command) => ({ argv: command.argv ?? npmRunArgv(command.script!), timeoutMs: command.timeoutMs, ...(command.script && { script: command.script }) }));
 const ProfilesSchema = z.object({ profiles: z.record(z.string(), z.object({ commands: z.array(CommandSchema) }).strict()) }).strict();
 export type Profiles = z.infer<typeof ProfilesSchema>['profiles'];

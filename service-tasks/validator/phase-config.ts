@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { sourceAsset } from '../source-asset.js';
-import { IF_PRESENT_REFUSED, NpmScript, npmRunArgv } from '../agent/npm-scripts.js';
+import { CommandFields, IF_PRESENT_REFUSED, noIfPresent, npmRunArgv } from '../agent/npm-scripts.js';
 
 export const PHASE_NAMES = ['setup', 'unit', 'integration', 'performance', 'security', 'otel', 'registry', 'e2e', 'score'] as const;
 export type PhaseName = (typeof PHASE_NAMES)[number];
@@ -12,16 +12,15 @@ const PhaseSchema = z
   .object({
     name: z.enum(PHASE_NAMES),
     kind: z.enum(['command', 'npm-audit', 'otel', 'registry', 'score']),
-    argv: z.array(z.string().min(1)).min(1).optional(),
-    /** The package.json script the phase runs (`npm run <script>`): a missing script fails a required phase and skips any other. */
-    script: NpmScript.optional(),
+    // A missing script fails a required phase and skips any other.
+    ...CommandFields,
     weight: z.number().min(0),
     timeoutMs: z.number().int().positive(),
     required: z.boolean(),
   })
   .strict()
   .refine((phase) => ['registry', 'score'].includes(phase.kind) || !!phase.argv !== !!phase.script, 'command phases need an argv or a script (not both)')
-  .refine((phase) => !phase.argv?.includes('--if-present'), IF_PRESENT_REFUSED)
+  .refine(noIfPresent, IF_PRESENT_REFUSED)
   // A script phase runs `npm run <script>`; the script stays on the phase for the package.json check.
   .transform((phase) => (phase.script ? { ...phase, argv: npmRunArgv(phase.script) } : phase));
 

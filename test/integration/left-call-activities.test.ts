@@ -36,6 +36,22 @@ describe('call activities left while their called instance runs', () => {
     eventually(() => knex()('process_instances').where({ parent_instance_id: parentId }).first() as Promise<{ id: string } | undefined>);
   const taskOf = (instanceId: string, activityId: string) => knex()('user_tasks').where({ instance_id: instanceId, activity_id: activityId }).first();
   const incidents = (instanceId: string) => knex()('incidents').where({ instance_id: instanceId });
+  /** Queues a child's hand-back to `executionId` of the parent, on its last retry (as one queued earlier would be); returns the job id. */
+  async function queueLastHandBack(parentId: string, childId: string, executionId: string, variables: Record<string, unknown>): Promise<string> {
+    const id = randomUUID();
+    await knex()('jobs').insert({
+      id,
+      kind: 'call-completed',
+      instance_id: parentId,
+      activity_id: executionId,
+      timer_key: `call-completed/${childId}`,
+      due_at: new Date(),
+      retries: 1,
+      payload: JSON.stringify({ executionId, variables, childId }),
+    });
+    app.engine.emit('jobs.scheduled');
+    return id;
+  }
 
   /** A parent with a call activity (`call`, calling `calledElement`), a path out of it to `after` (a user task), and `extra` elements. */
   function parentWith(processId: string, call: string, extra: string, extraFlows: string, definitions = MESSAGE): string {
@@ -120,19 +136,7 @@ describe('call activities left while their called instance runs', () => {
     expect(await knex()('jobs').where({ instance_id: parent.id }).whereIn('kind', ['call-completed', 'call-failed'])).toHaveLength(0);
 
     // And when a hand-back for the left execution still arrives (as one queued before the fix would), on its last retry
-    const jobId = randomUUID();
-    const executionId = (await app.engine.getInstance(kid.id)).parent_execution_id as string;
-    await knex()('jobs').insert({
-      id: jobId,
-      kind: 'call-completed',
-      instance_id: parent.id,
-      activity_id: executionId,
-      timer_key: `call-completed/${kid.id}`,
-      due_at: new Date(),
-      retries: 1,
-      payload: JSON.stringify({ executionId, variables: { late: true }, childId: kid.id }),
-    });
-    app.engine.emit('jobs.scheduled');
+    const jobId = await queueLastHandBack(parent.id, kid.id, (await app.engine.getInstance(kid.id)).parent_execution_id as string, { late: true });
     await eventually(async () => {
       const job = await knex()('jobs').where({ id: jobId }).first();
       return !job || job.retries === 0;
@@ -154,19 +158,7 @@ describe('call activities left while their called instance runs', () => {
     expect((await app.engine.getInstance(kid.id)).status).toBe('completed');
 
     // When a hand-back for an execution the parent does not have runs, on its last retry
-    const jobId = randomUUID();
-    const executionId = 'call_0123456789';
-    await knex()('jobs').insert({
-      id: jobId,
-      kind: 'call-completed',
-      instance_id: parent.id,
-      activity_id: executionId,
-      timer_key: `call-completed/${kid.id}`,
-      due_at: new Date(),
-      retries: 1,
-      payload: JSON.stringify({ executionId, variables: {}, childId: kid.id }),
-    });
-    app.engine.emit('jobs.scheduled');
+    const jobId = await queueLastHandBack(parent.id, kid.id, 'call_0123456789', {});
     await eventually(async () => (await knex()('jobs').where({ id: jobId }).first())?.retries === 0);
 
     // Then the job stays with an incident saying why
