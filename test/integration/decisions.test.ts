@@ -1,0 +1,159 @@
+import { dmn } from '../support/dmn.js';
+import { httpClient, TEST_TOKENS } from '../support/server-process.js';
+import { createTestApp, eventually } from '../support/test-app.js';
+
+type Call = ReturnType<typeof httpClient>;
+
+const discount = (threshold: number, id = 'discount') =>
+  dmn(
+    [
+      {
+        id,
+        name: 'Discount',
+        inputs: [{ expression: 'amount', typeRef: 'number' }],
+        outputs: [{ name: 'discount', typeRef: 'integer' }],
+        rules: [
+          [[`< ${threshold}`], ['0']],
+          [[`>= ${threshold}`], ['10']],
+        ],
+      },
+    ],
+    { id: `${id}_drg` },
+  );
+
+const orderProcess = (attributes: string) => `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs" targetNamespace="http://regenflow.dev/test">
+  <bpmn:process id="order" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:businessRuleTask id="price" name="Price" ${attributes}><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:businessRuleTask>
+    <bpmn:userTask id="wait"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="price" />
+    <bpmn:sequenceFlow id="f2" sourceRef="price" targetRef="wait" />
+    <bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>`;
+
+let base = '';
+async function multipart(_call: Call, path: string, files: Array<{ name: string; xml: string }>, fields: Record<string, string> = {}) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  for (const file of files) form.append(file.name, new Blob([file.xml], { type: 'application/octet-stream' }), file.name);
+  const response = await fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKENS.admin}` }, body: form });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+describe('decisions (DMN)', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let admin: Call;
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    base = `http://127.0.0.1:${await app.listen()}`;
+    admin = httpClient(base);
+  });
+  afterAll(async () => app.dispose());
+
+  it('when a .dmn is deployed beside a .bpmn, then both are stored in one deployment and the decision is versioned per key', async () => {
+    const first = await multipart(admin, '/api/deployments', [
+      { name: 'discount.dmn', xml: discount(100) },
+      { name: 'order.bpmn', xml: orderProcess('camunda:decisionRef="discount" camunda:resultVariable="discount" camunda:mapDecisionResult="singleEntry"') },
+    ]);
+    expect(first.status).toBe(201);
+    expect(first.body.decisions).toEqual([expect.objectContaining({ key: 'discount', version: 1, created: true })]);
+    expect(first.body.definitions).toEqual([expect.objectContaining({ key: 'order', version: 1 })]);
+    // A task that calls a decision is no external task: no warning about a missing topic.
+    expect(first.body.definitions[0].warnings.filter((warning: { elementId: string; rule: string }) => warning.elementId === 'price' && warning.rule !== 'no-bpmndi')).toEqual([]);
+
+    // The same content again keeps its version; a change makes version 2.
+    const same = await admin('POST', '/api/deployments', { name: 'discount.dmn', xml: discount(100) });
+    expect(same.body.decisions).toEqual([expect.objectContaining({ version: 1, created: false })]);
+    const changed = await admin('POST', '/api/deployments', { name: 'discount.dmn', xml: discount(50) });
+    expect(changed.body).toMatchObject({ definitions: [], decisions: [expect.objectContaining({ key: 'discount', version: 2, created: true })] });
+    const versions = await admin('GET', '/api/decision-definitions?key=discount');
+    expect(versions.body.map((row: { version: number }) => row.version)).toEqual([2, 1]);
+  });
+
+  it('when a .dmn has a FEEL error or overlapping UNIQUE rules, then the deploy is a 400 naming the element and nothing is stored', async () => {
+    const before = await app.database.knex('decision_definitions').count({ n: '*' }).first();
+    const broken = dmn([{ id: 'broken', inputs: [{ expression: 'x' }], outputs: [{ name: 'y' }], rules: [[['> 1'], ['"a" +']]] }]);
+    const feel = await multipart(admin, '/api/deployments', [
+      { name: 'broken.dmn', xml: broken },
+      { name: 'order2.bpmn', xml: orderProcess('camunda:decisionRef="broken"').replace('id="order"', 'id="order2"') },
+    ]);
+    expect(feel.status).toBe(400);
+    expect(feel.body).toMatchObject({ code: 'INVALID_DEFINITION', details: { errors: [expect.objectContaining({ rule: 'feel-syntax', elementId: 'broken_r1_o0' })] } });
+    const overlap = dmn([{ id: 'overlap', inputs: [{ expression: 'x' }], outputs: [{ name: 'y' }], rules: [[['[1..10]'], ['1']], [['> 5'], ['2']]] }]);
+    const unique = await admin('POST', '/api/deployments', { name: 'overlap.dmn', xml: overlap });
+    expect(unique.status).toBe(400);
+    expect(unique.body.detail).toMatch(/overlap_r1.*overlap_r2.*overlap/);
+    expect(await app.database.knex('decision_definitions').count({ n: '*' }).first()).toEqual(before);
+    expect(await app.database.knex('process_definitions').where({ key: 'order2' }).first()).toBeUndefined();
+  });
+
+  it('when a business rule task calls the decision, then the mapped result is a variable and the evaluation is recorded on the instance', async () => {
+    const started = await admin('POST', '/api/process-instances', { processKey: 'order', variables: { amount: 70 } });
+    expect(started.status).toBe(201);
+    const detail = await admin('GET', `/api/process-instances/${started.body.id}`);
+    // Latest binding: version 2 (threshold 50) decides.
+    expect(detail.body.variables).toMatchObject({ amount: 70, discount: 10 });
+    const decisions = await admin('GET', `/api/process-instances/${started.body.id}/decisions`);
+    expect(decisions.body).toEqual([
+      expect.objectContaining({
+        decision_key: 'discount',
+        decision_version: 2,
+        activity_id: 'price',
+        inputs: [expect.objectContaining({ value: 70 })],
+        matched_rules: [expect.objectContaining({ id: 'discount_r2', index: 2 })],
+        outputs: [{ discount: 10 }],
+      }),
+    ]);
+  });
+
+  it('when the binding is version or deployment, then that version decides, not the latest', async () => {
+    const byVersion = orderProcess('camunda:decisionRef="discount" camunda:decisionRefBinding="version" camunda:decisionRefVersion="1" camunda:resultVariable="discount" camunda:mapDecisionResult="singleEntry"').replace('id="order"', 'id="order_v1"');
+    expect((await admin('POST', '/api/deployments', { name: 'order_v1.bpmn', xml: byVersion })).status).toBe(201);
+    const v1 = await admin('POST', '/api/process-instances', { processKey: 'order_v1', variables: { amount: 70 } });
+    expect((await admin('GET', `/api/process-instances/${v1.body.id}`)).body.variables.discount).toBe(0);
+
+    // Deployment binding: the decision deployed with the process (threshold 80), even after a newer one.
+    const withDeployment = orderProcess('camunda:decisionRef="discount" camunda:decisionRefBinding="deployment" camunda:resultVariable="result"').replace('id="order"', 'id="order_dep"');
+    const deployed = await multipart(admin, '/api/deployments', [
+      { name: 'discount.dmn', xml: discount(80) },
+      { name: 'order_dep.bpmn', xml: withDeployment },
+    ]);
+    expect(deployed.body.decisions[0].version).toBe(3);
+    await admin('POST', '/api/deployments', { name: 'discount.dmn', xml: discount(10) });
+    const dep = await admin('POST', '/api/process-instances', { processKey: 'order_dep', variables: { amount: 70 } });
+    // resultList (the default mapping): every entry.
+    expect((await admin('GET', `/api/process-instances/${dep.body.id}`)).body.variables.result).toEqual([{ discount: 0 }]);
+  });
+
+  it('when the decision cannot decide, then the task gets an incident with the code, and a retry after a fixed deploy goes on', async () => {
+    const strict = dmn([{ id: 'strict', inputs: [{ expression: 'x' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules: [[['< limit'], ['1']], [['< 10'], ['2']]] }]);
+    await multipart(admin, '/api/deployments', [
+      { name: 'strict.dmn', xml: strict },
+      { name: 'strict.bpmn', xml: orderProcess('camunda:decisionRef="strict" camunda:resultVariable="y" camunda:mapDecisionResult="singleEntry"').replace('id="order"', 'id="strict_order"') },
+    ]);
+    const started = await admin('POST', '/api/process-instances', { processKey: 'strict_order', variables: { x: 1, limit: 5 } });
+    expect(started.status).toBe(201);
+    const incidents = await eventually(async () => {
+      const rows = (await admin('GET', `/api/incidents?instanceId=${started.body.id}`)).body as Array<Record<string, any>>;
+      return rows.length ? rows : undefined;
+    });
+    expect(incidents[0]).toMatchObject({ activity_id: 'price' });
+    expect(JSON.stringify(incidents[0])).toContain('DECISION_UNIQUE_VIOLATION');
+    expect((await admin('GET', `/api/process-instances/${started.body.id}/decisions`)).body).toEqual([]);
+
+    const fixed = dmn([{ id: 'strict', hitPolicy: 'FIRST', inputs: [{ expression: 'x' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules: [[['< limit'], ['1']], [['< 10'], ['2']]] }]);
+    await admin('POST', '/api/deployments', { name: 'strict.dmn', xml: fixed });
+    const retried = await admin('POST', `/api/incidents/${incidents[0]!.id}/retry`);
+    expect(retried.status).toBeLessThan(300);
+    const detail = await eventually(async () => {
+      const body = (await admin('GET', `/api/process-instances/${started.body.id}`)).body;
+      return body.variables.y === 1 ? body : undefined;
+    });
+    expect(detail.activeActivities).toEqual(['wait']);
+  });
+});
