@@ -156,4 +156,83 @@ describe('decisions (DMN)', () => {
     });
     expect(detail.activeActivities).toEqual(['wait']);
   });
+
+  it('when the Camunda 7 REST deploys a .dmn and evaluates it by key and id, then it answers in Camunda 7 shapes', async () => {
+    const dish = dmn(
+      [
+        {
+          id: 'dish',
+          name: 'Dish',
+          hitPolicy: 'COLLECT',
+          inputs: [{ expression: 'season', typeRef: 'string' }, { expression: 'guests', typeRef: 'integer' }],
+          outputs: [{ name: 'dish', typeRef: 'string' }],
+          rules: [
+            [['"Winter"', '<= 8'], ['"Spareribs"']],
+            [['"Winter"', '-'], ['"Stew"']],
+            [['"Summer"', '-'], ['"Salad"']],
+          ],
+        },
+      ],
+      { id: 'dish_drg' },
+    );
+    const created = await multipart(admin, '/engine-rest/deployment/create', [{ name: 'dish.dmn', xml: dish }], { 'deployment-name': 'dinner' });
+    expect(created.status).toBe(200);
+    const [definitionId] = Object.keys(created.body.deployedDecisionDefinitions);
+    expect(created.body.deployedDecisionDefinitions[definitionId!]).toMatchObject({ key: 'dish', version: 1, resource: 'dish.dmn', deploymentId: created.body.id });
+
+    const list = await admin('GET', '/engine-rest/decision-definition?key=dish&latestVersion=true');
+    expect(list.body).toEqual([expect.objectContaining({ id: definitionId, key: 'dish', name: 'Dish', version: 1, decisionRequirementsDefinitionKey: 'dish_drg' })]);
+    expect((await admin('GET', '/engine-rest/decision-definition/count?key=dish')).body).toEqual({ count: 1 });
+    expect((await admin('GET', '/engine-rest/decision-definition/key/dish')).body).toMatchObject({ id: definitionId });
+    expect((await admin('GET', '/engine-rest/decision-definition/key/dish/xml')).body).toEqual({ id: definitionId, dmnXml: dish });
+
+    const variables = { season: { value: 'Winter', type: 'String' }, guests: { value: 4, type: 'Integer' } };
+    const byKey = await admin('POST', '/engine-rest/decision-definition/key/dish/evaluate', { variables });
+    expect(byKey.status).toBe(200);
+    expect(byKey.body).toEqual([{ dish: { value: 'Spareribs', type: 'String', valueInfo: {} } }, { dish: { value: 'Stew', type: 'String', valueInfo: {} } }]);
+    const byId = await admin('POST', `/engine-rest/decision-definition/${definitionId}/evaluate`, { variables: { season: { value: 'Summer', type: 'String' }, guests: { value: 2, type: 'Integer' } } });
+    expect(byId.body).toEqual([{ dish: { value: 'Salad', type: 'String', valueInfo: {} } }]);
+
+    // Standalone evaluations are history too, with inputs and outputs on request.
+    const history = await admin('GET', '/engine-rest/history/decision-instance?decisionDefinitionKey=dish&includeInputs=true&includeOutputs=true');
+    expect(history.body).toHaveLength(2);
+    expect(history.body[0]).toMatchObject({
+      decisionDefinitionId: definitionId,
+      decisionDefinitionKey: 'dish',
+      processInstanceId: null,
+      inputs: [expect.objectContaining({ clauseName: 'season', value: 'Winter', type: 'String' }), expect.objectContaining({ value: 4, type: 'Integer' })],
+      outputs: [expect.objectContaining({ ruleId: 'dish_r1', ruleOrder: 1, variableName: 'dish', value: 'Spareribs' }), expect.objectContaining({ ruleId: 'dish_r2', value: 'Stew' })],
+    });
+
+    const unknown = await admin('POST', '/engine-rest/decision-definition/key/nope/evaluate', { variables });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ type: expect.any(String), message: expect.stringContaining("'nope'") });
+    const badType = await admin('POST', '/engine-rest/decision-definition/key/dish/evaluate', { variables: { guests: { value: 'many', type: 'Integer' } } });
+    expect(badType.status).toBe(400);
+  });
+
+  it('when a Camunda 7 evaluation cannot decide, then it is a 500 RestException with the code; natively a 422 problem', async () => {
+    const clash = dmn([{ id: 'clash', hitPolicy: 'ANY', inputs: [{ expression: 'x' }], outputs: [{ name: 'y' }], rules: [[['> 0'], ['"a"']], [['> 1'], ['"b"']]] }]);
+    await admin('POST', '/api/deployments', { name: 'clash.dmn', xml: clash });
+    const c7 = await admin('POST', '/engine-rest/decision-definition/key/clash/evaluate', { variables: { x: { value: 5, type: 'Integer' } } });
+    expect(c7).toMatchObject({ status: 500, body: { type: 'RestException', message: expect.stringContaining('ANY') } });
+    const native = await admin('POST', '/api/decision-definitions/clash/evaluate', { variables: { x: 5 } });
+    expect(native).toMatchObject({ status: 422, body: { code: 'DECISION_ANY_VIOLATION' } });
+    const fine = await admin('POST', '/api/decision-definitions/clash/evaluate', { variables: { x: 1 } });
+    expect(fine.body).toMatchObject({ key: 'clash', version: 1, result: [{ y: 'a' }], evaluated: [expect.objectContaining({ matchedRules: [expect.objectContaining({ id: 'clash_r1' })] })] });
+  });
+
+  it('when the input is huge or hostile, then it is refused before evaluation, and prototype keys never reach FEEL', async () => {
+    const big = { x: 'a'.repeat(2 * 1024 * 1024) };
+    const refused = await admin('POST', '/api/decision-definitions/clash/evaluate', { variables: big });
+    expect(refused.status).toBe(413);
+    const proto = await fetch(`${base}/api/decision-definitions/clash/evaluate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_TOKENS.admin}`, 'content-type': 'application/json' },
+      body: '{"variables": {"__proto__": {"x": 1}}}',
+    });
+    expect(proto.status).toBe(400);
+    const lint = await admin('POST', '/api/decision-definitions/lint', { name: 'clash.dmn', xml: '<definitions' });
+    expect(lint.body).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'dmn-parse' })] });
+  });
 });
