@@ -207,6 +207,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         await new Promise((resolve) => server?.close(resolve));
       }
       await closeAnalyser();
+      await decisions.close();
       await telemetry.close();
       if (!overrides.database) await database.close();
     },

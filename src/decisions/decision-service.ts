@@ -5,9 +5,9 @@ import * as definitionsStore from '../store/definitions.js';
 import * as store from '../store/decisions.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import type { Finding } from '../engine/definitions/analysis-types.js';
-import { parseDmn, type DecisionRequirements } from './dmn-model.js';
-import { evaluateDrg, type DrgEvaluation, type EvaluatedDecision, type ResultEntry } from './evaluate-decision.js';
-import { lintDecisions } from './lint-decisions.js';
+import { DecisionThread } from './decision-thread.js';
+import type { DecisionRequirements } from './dmn-model.js';
+import type { DrgEvaluation, EvaluatedDecision, ResultEntry } from './evaluate-decision.js';
 
 export interface DecisionResource {
   name: string;
@@ -57,8 +57,10 @@ export interface DecisionOutcome {
 
 export interface DecisionServiceOptions {
   knex: Knex;
-  /** Time budget of one evaluation. @default 1000 */
+  /** Time budget of one evaluation (in a worker thread, which is ended when it runs over). @default 1000 */
   timeoutMs?: number;
+  /** Time budget of parsing and linting one `.dmn` resource at deploy. @default 10000 */
+  analyseTimeoutMs?: number;
   /** Largest input (the variables as JSON) one evaluation takes. @default 1 MiB */
   maxInputBytes?: number;
   /** Largest `.dmn` resource a deploy takes. @default 1 MiB */
@@ -76,10 +78,16 @@ export class DecisionService {
   private readonly knex: Knex;
   private readonly options: Required<Omit<DecisionServiceOptions, 'knex'>>;
   private readonly cache = new Map<string, LoadedDecision>();
+  private readonly thread = new DecisionThread();
 
   constructor(options: DecisionServiceOptions) {
     this.knex = options.knex;
-    this.options = { timeoutMs: 1000, maxInputBytes: 1024 * 1024, maxResourceBytes: 1024 * 1024, ...options };
+    this.options = { timeoutMs: 1000, analyseTimeoutMs: 10_000, maxInputBytes: 1024 * 1024, maxResourceBytes: 1024 * 1024, ...options };
+  }
+
+  /** Ends the worker thread (shutdown). */
+  close(): Promise<void> {
+    return this.thread.close();
   }
 
   /** Parses and lints `.dmn` resources; a rejected one is a 400 (INVALID_DEFINITION) naming its elements. */
@@ -90,8 +98,8 @@ export class DecisionService {
       if (Buffer.byteLength(resource.xml) > this.options.maxResourceBytes) {
         throw new AppError('PAYLOAD_TOO_LARGE', `${resource.name} is larger than ${this.options.maxResourceBytes} bytes`);
       }
-      const drg = await parseDmn(resource.name, resource.xml);
-      const errors = lintDecisions(drg);
+      if (/<!DOCTYPE/i.test(resource.xml)) throw rejected(resource.name, [{ severity: 'error', rule: 'no-doctype', message: 'a DOCTYPE is not allowed in a DMN file' }]);
+      const { drg, errors } = await this.thread.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
       if (errors.length) throw rejected(resource.name, errors);
       for (const decision of drg.decisions) {
         const other = keys.get(decision.id);
@@ -177,12 +185,14 @@ export class DecisionService {
    * again and only the committed run's records stay).
    */
   async evaluate(ref: DecisionRef, variables: Record<string, unknown>, scope: EvaluationScope = {}): Promise<DecisionOutcome> {
-    const size = Buffer.byteLength(JSON.stringify(variables ?? {}) ?? '');
+    const json = JSON.stringify(variables ?? {}) ?? '{}';
+    const size = Buffer.byteLength(json);
     if (size > this.options.maxInputBytes) {
       throw new AppError('PAYLOAD_TOO_LARGE', `the decision's input is ${size} bytes; at most ${this.options.maxInputBytes} are evaluated`);
     }
     const { definition, drg } = await this.load(ref);
-    const evaluation = evaluateDrg(drg, definition.key, variables, { timeoutMs: this.options.timeoutMs });
+    // The worker gets the variables as JSON data (what a process variable is): no functions, no classes.
+    const evaluation = await this.thread.evaluate(definition.id, drg, definition.key, JSON.parse(json), this.options.timeoutMs);
     return { definition, evaluation, records: await this.records(definition, evaluation, scope) };
   }
 

@@ -235,4 +235,24 @@ describe('decisions (DMN)', () => {
     const lint = await admin('POST', '/api/decision-definitions/lint', { name: 'clash.dmn', xml: '<definitions' });
     expect(lint.body).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'dmn-parse' })] });
   });
+
+  it('when a decision runs over its time budget, then it fails with DECISION_TIMEOUT, the server stays responsive, and the next evaluation works', async () => {
+    const slow = dmn([{ id: 'slow', literal: 'count(for i in 1..50000000 return i)' } as never, { id: 'quick', literal: '1 + 1' } as never]);
+    expect((await admin('POST', '/api/deployments', { name: 'slow.dmn', xml: slow })).status).toBe(201);
+    const started = Date.now();
+    const [timedOut, health] = await Promise.all([
+      admin('POST', '/api/decision-definitions/slow/evaluate', { variables: {} }),
+      // Asked while the decision runs: answered at once, the event loop is free.
+      new Promise((resolve) => setTimeout(resolve, 200)).then(async () => {
+        const asked = Date.now();
+        const response = await fetch(`${base}/healthz`);
+        return { status: response.status, ms: Date.now() - asked };
+      }),
+    ]);
+    expect(timedOut).toMatchObject({ status: 422, body: { code: 'DECISION_TIMEOUT' } });
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(health.status).toBe(200);
+    expect(health.ms).toBeLessThan(500);
+    expect((await admin('POST', '/api/decision-definitions/quick/evaluate', { variables: {} })).body.result).toEqual([{ quick: 2 }]);
+  });
 });
