@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import type { AuditEntry } from '../store/audit-entries.js';
 import type { DeployResource, Deployment, WorkflowEngine } from '../engine/workflow-engine.js';
 import { isDecisionResource, type DecisionService, type DeployedDecision } from './decision-service.js';
@@ -17,6 +18,23 @@ export async function deployResources(
   decisions: DecisionService,
   resources: DeployResource[],
   options: { name?: string; source?: string; audit?: AuditEntry } = {},
+): Promise<MixedDeployment> {
+  try {
+    return await deployMixed(engine, decisions, resources, options);
+  } catch (error) {
+    // Two deploys creating the first version of one decision key at once: the unique (key, version) refuses the second.
+    if ((error as { code?: string })?.code === '23505') {
+      throw new AppError('CONCURRENT_UPDATE', 'another deployment created the same decision version at the same time; deploy again', { retryable: true, cause: error });
+    }
+    throw error;
+  }
+}
+
+async function deployMixed(
+  engine: WorkflowEngine,
+  decisions: DecisionService,
+  resources: DeployResource[],
+  options: { name?: string; source?: string; audit?: AuditEntry },
 ): Promise<MixedDeployment> {
   const dmn = resources.filter((resource) => isDecisionResource(resource.name));
   const bpmn = resources.filter((resource) => !isDecisionResource(resource.name));

@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deployFolder } from '../../src/app.js';
 import { dmn } from '../support/dmn.js';
 import { httpClient, TEST_TOKENS } from '../support/server-process.js';
 import { createTestApp, eventually } from '../support/test-app.js';
@@ -254,5 +258,28 @@ describe('decisions (DMN)', () => {
     expect(health.status).toBe(200);
     expect(health.ms).toBeLessThan(500);
     expect((await admin('POST', '/api/decision-definitions/quick/evaluate', { variables: {} })).body.result).toEqual([{ quick: 2 }]);
+  });
+
+  it('when a folder holds .dmn and .bpmn files (processes/ at start), then both deploy, decisions first, and unchanged files keep their versions', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'regenflow-dmn-'));
+    try {
+      await writeFile(join(folder, 'a-rates.bpmn'), orderProcess('camunda:decisionRef="rates" camunda:resultVariable="rate" camunda:mapDecisionResult="singleEntry"').replace('id="order"', 'id="rated_order"'));
+      await writeFile(join(folder, 'rates.dmn'), dmn([{ id: 'rates', inputs: [{ expression: 'amount' }], outputs: [{ name: 'rate', typeRef: 'double' }], rules: [[['-'], ['0.19']]] }]));
+      expect(await deployFolder(app, folder)).toEqual(['rates v1 (new)', 'rated_order v1 (new)']);
+      expect(await deployFolder(app, folder)).toEqual(['rates v1', 'rated_order v1']);
+      const started = await admin('POST', '/api/process-instances', { processKey: 'rated_order', variables: { amount: 1 } });
+      expect((await admin('GET', `/api/process-instances/${started.body.id}`)).body.variables.rate).toBe(0.19);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('when two deploys create the first versions of one decision at once, then versions stay unique and no deploy is a 500', async () => {
+    const answers = await Promise.all([1, 2, 3].map((n) => admin('POST', '/api/deployments', { name: 'race.dmn', xml: discount(n, 'race') })));
+    expect(answers.every((answer) => answer.status === 201 || (answer.status === 409 && answer.body.code === 'CONCURRENT_UPDATE'))).toBe(true);
+    const versions = (await admin('GET', '/api/decision-definitions?key=race')).body.map((row: { version: number }) => row.version);
+    expect(versions).toEqual([...versions].sort((a: number, b: number) => b - a));
+    expect(new Set(versions).size).toBe(versions.length);
+    expect(versions.length).toBe(answers.filter((answer) => answer.status === 201).length);
   });
 });

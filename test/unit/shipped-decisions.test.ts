@@ -27,4 +27,29 @@ describe('policy tables shipped in processes/', () => {
     expect(disagreements).toEqual([]);
     expect(evaluateDrg(drg, 'incident-automation-level', { confidence: null }).result).toEqual([{ automationLevel: 'person' }]);
   });
+
+  it('when evolution-confidence-gate.dmn is read, then it lints clean and evolves only above 80 %', async () => {
+    const drg = await shipped('evolution-confidence-gate.dmn');
+    expect(lintDecisions(drg)).toEqual([]);
+    const evolve = (successProbability: number | null) => evaluateDrg(drg, 'evolution-confidence-gate', { successProbability }).result[0]?.evolve;
+    const disagreements = confidences([0.8]).filter((probability) => evolve(probability) !== probability > 0.8);
+    expect(disagreements).toEqual([]);
+    expect(evolve(null)).toBe(false);
+  });
+
+  it('when every .dmn in processes/ is read, then each lints clean and each shipped process that calls a decision finds it there', async () => {
+    const { readdirSync } = await import('node:fs');
+    const files = readdirSync(join(repositoryRoot, 'processes'));
+    const keys = new Set<string>();
+    for (const file of files.filter((name) => name.endsWith('.dmn'))) {
+      const drg = await shipped(file);
+      expect(lintDecisions(drg)).toEqual([]);
+      for (const decision of drg.decisions) keys.add(decision.id);
+    }
+    const called = files
+      .filter((name) => name.endsWith('.bpmn'))
+      .flatMap((name) => [...readFileSync(join(repositoryRoot, 'processes', name), 'utf8').matchAll(/camunda:decisionRef="([^"]+)"/g)].map((match) => match[1]!));
+    expect(called.length).toBeGreaterThanOrEqual(2);
+    expect(called.filter((key) => !keys.has(key))).toEqual([]);
+  });
 });
