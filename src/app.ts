@@ -26,6 +26,7 @@ import { createValidationRunStore } from './store/validation-runs.js';
 import { createMonitoredSystemStore } from './store/monitored-systems.js';
 import { createKeptWorktreeStore } from './store/kept-worktrees.js';
 import { createMetricPointStore } from './store/metric-points.js';
+import { createDecisionTaskEvaluator, DecisionService, deployResources, isDecisionResource } from './decisions/index.js';
 
 export interface App {
   readonly config: Config;
@@ -37,6 +38,8 @@ export interface App {
   /** Engine spans (span store, OTLP export). */
   readonly telemetry: Telemetry;
   readonly agents: AgentRegistry;
+  /** DMN decisions: deploy, evaluate, records. */
+  readonly decisions: DecisionService;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -94,6 +97,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     evolutionCadence: config.REGENFLOW_EVOLUTION_CADENCE,
     ciNightlyCadence: config.REGENFLOW_CI_NIGHTLY_CADENCE,
   };
+  const decisions = new DecisionService({ knex: database.knex });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -101,6 +105,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     inlineHandlers: registry.inlineHandler,
     maxSteps: config.REGENFLOW_MAX_STEPS,
     settings: processSettings,
+    decisions: createDecisionTaskEvaluator(decisions, database.knex),
   });
   const nodeId = config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`;
   const engine = new WorkflowEngine({
@@ -158,6 +163,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     workers,
     telemetry,
     agents,
+    decisions,
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
@@ -173,6 +179,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         onError: logError,
         incident: { intake: alertIntake },
         agents: { registry: agents, validationRuns, gate: config.REGENFLOW_QUALITY_GATE },
+        decisions,
       });
       const builtInTopics = registry.topics().filter((definition) => definition.mode === 'worker').map((definition) => definition.topic);
       if (builtInTopics.length) await agents.register({ name: `regenflow:${nodeId}`, topics: builtInTopics, capacity: 4, kind: 'built-in' });
@@ -200,24 +207,32 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         await new Promise((resolve) => server?.close(resolve));
       }
       await closeAnalyser();
+      await decisions.close();
       await telemetry.close();
       if (!overrides.database) await database.close();
     },
   };
 }
 
-/** Deploys every .bpmn file of a folder (unchanged files keep their version). */
-export async function deployFolder(engine: WorkflowEngine, folder: string): Promise<string[]> {
+/**
+ * Deploys every .bpmn and .dmn file of a folder (unchanged files keep their version). Given
+ * the app, its .dmn files are deployed too (first, so processes find their decisions).
+ */
+export async function deployFolder(target: WorkflowEngine | Pick<App, 'engine' | 'decisions'>, folder: string): Promise<string[]> {
+  const { engine, decisions } = 'decisions' in target ? target : { engine: target, decisions: undefined };
   let files: string[];
   try {
-    files = (await readdir(folder)).filter((file) => file.endsWith('.bpmn')).sort();
+    files = (await readdir(folder)).filter((file) => file.endsWith('.bpmn') || (decisions && isDecisionResource(file))).sort();
   } catch {
     return [];
   }
+  files.sort((a, b) => Number(!isDecisionResource(a)) - Number(!isDecisionResource(b)));
   const lines: string[] = [];
   for (const file of files) {
-    const deployment = await engine.deploy([{ name: file, xml: await readFile(join(folder, file), 'utf8') }], { name: file, source: 'startup' });
-    for (const definition of deployment.definitions) {
+    const resources = [{ name: file, xml: await readFile(join(folder, file), 'utf8') }];
+    const options = { name: file, source: 'startup' };
+    const deployment = decisions ? await deployResources(engine, decisions, resources, options) : { ...(await engine.deploy(resources, options)), decisions: [] };
+    for (const definition of [...deployment.definitions, ...deployment.decisions]) {
       lines.push(`${definition.key} v${definition.version}${definition.created ? ' (new)' : ''}`);
     }
   }

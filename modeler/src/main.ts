@@ -1,6 +1,7 @@
 import { api, followEvents, getToken, setToken, whenUnauthenticated } from './api.js';
 import { clear, h, reportError } from './dom.js';
 import { createDiagramView } from './diagram-view.js';
+import { createDmnEditorView } from './dmn-editor-view.js';
 import { createHealthView } from './health-view.js';
 import { createHeatmapView } from './heatmap-view.js';
 import { createInstanceView } from './instance-view.js';
@@ -17,6 +18,7 @@ const factories: Record<string, () => View> = {
   tasks: createTasksView,
   health: createHealthView,
   diagram: createDiagramView,
+  decisions: createDmnEditorView,
 };
 const navFor: Record<string, string> = { instance: 'instances', heatmap: 'instances', diagram: 'modeler' };
 

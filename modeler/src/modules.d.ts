@@ -4,3 +4,4 @@ declare module 'camunda-bpmn-js-behaviors/lib/camunda-platform';
 declare module 'bpmn-js-bpmnlint';
 declare module '*/generated/bpmnlint-config.js';
 declare module 'camunda-bpmn-moddle/resources/camunda.json';
+declare module 'dmn-js/lib/Modeler';

@@ -33,6 +33,9 @@ import { patternsRouter } from './patterns-router.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 import { staticRouter } from './static-router.js';
 import { uiApiRouter, type KnownTopic } from './ui-router.js';
+import type { DecisionService } from '../decisions/index.js';
+import { decisionRoutes } from './decisions-router.js';
+import { decisionDefinitionRouter, decisionHistoryRouter } from './camunda/decision-definition-router.js';
 
 export interface HttpOptions {
   tokens: TokenRegistry;
@@ -57,6 +60,8 @@ export interface HttpOptions {
   incident?: { intake: AlertIntake };
   /** Agent registry and validation runs (service-tasks/agent, service-tasks/validator). */
   agents?: { registry: AgentRegistry; validationRuns: ValidationRunStore; gate: number };
+  /** DMN decisions: `.dmn` deploys, /api/decision-definitions, /engine-rest/decision-definition. */
+  decisions?: DecisionService;
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -102,7 +107,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.end(await options.metrics.metrics());
   });
   const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
-  const routes = nativeRoutes(engine, limits);
+  const routes = [...nativeRoutes(engine, limits, options.decisions), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
   app.use('/api', docsRouter(openApiDocument([{ prefix: '/api', routes: [...routes, ...DOCS_ROUTES] }], { title: 'regenflow', version: API_VERSION })));
   // Before the native router: a request is authenticated (and counted) once.
   if (options.incident) app.use('/api/alerts', ...authenticated, alertsRouter(engine.knex, options.incident.intake));
@@ -113,7 +118,9 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/api/entropy/monitored', ...authenticated, allow('owner', 'operator'), monitoredSystemsRouter(engine.knex));
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
-  app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits));
+  app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions));
+  if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions, engine.knex));
+  if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(engine.knex));
   app.use('/engine-rest/process-definition', ...authenticated, processDefinitionRouter(engine));
   app.use('/engine-rest/process-instance', ...authenticated, processInstanceRouter(engine));
   app.use('/engine-rest/message', ...authenticated, messageRouter(engine));

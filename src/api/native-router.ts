@@ -8,6 +8,7 @@ import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
 import { mountRoutes, route, type RouteSpec } from './route-spec.js';
+import { deployResources, type DecisionService } from '../decisions/index.js';
 
 const Id = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 const IdParams = z.object({ id: Id });
@@ -96,19 +97,23 @@ const DeploymentSchema = z.object({
       warnings: z.array(Finding),
     }),
   ),
+  decisions: z
+    .array(z.object({ id: z.string(), key: z.string(), version: z.number(), name: z.string().nullable(), resourceName: z.string(), created: z.boolean() }))
+    .optional()
+    .describe('the decisions of the .dmn resources, versioned per decision key'),
 });
 const Rows = z.array(z.record(z.string(), z.unknown()));
 const NoContent = { 204: { description: 'done' } };
 
 /** The native REST API. Thin: validate, call the engine, shape the answer. */
-export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number }): RouteSpec[] {
+export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number }, decisions?: DecisionService): RouteSpec[] {
   const knex = engine.knex;
   return [
     route({
       method: 'post',
       path: '/deployments',
       tag: 'deployments',
-      summary: 'Deploy BPMN: raw XML (?name=file.bpmn), JSON {name, xml}, or multipart/form-data (every file part is a resource). A rejected diagram is a 400 whose details list the lint and parse findings with element and rule.',
+      summary: 'Deploy BPMN and DMN (a resource named *.dmn is a decision): raw XML (?name=file.bpmn), JSON {name, xml}, or multipart/form-data (every file part is a resource). A rejected diagram is a 400 whose details list the lint and parse findings with element and rule.',
       roles: [],
       query: z.object({ name: z.string().min(1).max(200).optional() }).strict(),
       alsoAccepts: {
@@ -135,7 +140,9 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         }
         name ??= query.name ?? resources[0]!.name;
         const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name) });
-        const deployment = await audited(knex, entry, (audit) => engine.deploy(resources, { name, source: 'api', audit }));
+        const deployment = await audited(knex, entry, (audit) =>
+          decisions ? deployResources(engine, decisions, resources, { name, source: 'api', audit }) : engine.deploy(resources, { name, source: 'api', audit }),
+        );
         res.status(201).json(deployment);
       },
     }),

@@ -30,6 +30,14 @@ const STATUS_BY_CODE: Record<string, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   ENGINE_ERROR: 500,
   STEP_LIMIT_EXCEEDED: 500,
+  // A decision that cannot decide over the given input (src/decisions).
+  DECISION_UNIQUE_VIOLATION: 422,
+  DECISION_ANY_VIOLATION: 422,
+  DECISION_EXPRESSION_FAILED: 422,
+  DECISION_TYPE_MISMATCH: 422,
+  DECISION_TIMEOUT: 422,
+  DECISION_NO_LOGIC: 422,
+  DECISION_RESULT_MAPPING: 422,
 };
 
 export function statusOf(error: unknown): number {

@@ -24,7 +24,7 @@ program
     } else {
       console.log(`database: ${app.database.description}`);
     }
-    for (const line of await deployFolder(app.engine, config.REGENFLOW_PROCESSES_DIR)) console.log(`deployed ${line}`);
+    for (const line of await deployFolder(app, config.REGENFLOW_PROCESSES_DIR)) console.log(`deployed ${line}`);
     const port = await app.listen();
     console.log(`regenflow listening on http://${config.HOST}:${port}`);
     let closing = false;

@@ -984,3 +984,11 @@ function stringField(record: unknown, name: string): string | undefined {
   const value = (record as Record<string, unknown>)[name];
   return typeof value === 'string' ? value : undefined;
 }
+
+/**
+ * The plain, function-free data FEEL sees for these variables, built exactly as for a
+ * diagram's `=` expression (decision tables evaluate their FEEL over it).
+ */
+export function feelDataOf(variables: Record<string, unknown>): Record<string, unknown> {
+  return buildFeelContext({ variables }, '');
+}

@@ -107,6 +107,8 @@ export interface TransitionOutcome {
   handlerFailures: HandlerFailure[];
   /** Timer start events of event sub-processes whose timer did not resolve in this transition: incidents. */
   timerFailures?: TimerFailure[];
+  /** Decisions that business rule tasks evaluated in this transition: recorded with its commit. */
+  decisionEvaluations?: import('../store/decisions.js').DecisionEvaluationRow[];
   steps: number;
   /** Why the instance failed (status `failed`): a BPMN error that no catch event caught. */
   error?: UncaughtBpmnError;

@@ -136,7 +136,16 @@ export class WorkflowEngine extends EventEmitter {
    * Analyses (parse + lint) every resource, then stores each process as a new version of
    * its key, unless the latest version has the same content. All or nothing.
    */
-  async deploy(resources: DeployResource[], options: { name?: string; source?: string; audit?: AuditEntry } = {}): Promise<Deployment> {
+  async deploy(
+    resources: DeployResource[],
+    options: {
+      name?: string;
+      source?: string;
+      audit?: AuditEntry;
+      /** Stores more of the same deployment (its decisions) inside its transaction. */
+      alsoStore?: (trx: Knex.Transaction, deploymentId: string) => Promise<void>;
+    } = {},
+  ): Promise<Deployment> {
     if (!resources.length) throw new AppError('VALIDATION_FAILED', 'a deployment needs at least one BPMN resource');
     const analysed: Array<{ resource: DeployResource; analysis: DefinitionAnalysis }> = [];
     for (const resource of resources) {
@@ -191,6 +200,7 @@ export class WorkflowEngine extends EventEmitter {
           deployment.definitions.push(summarise(row, true, analysis));
         }
       }
+      if (options.alsoStore) await options.alsoStore(trx, deploymentId);
       if (options.audit) {
         const versions = deployment.definitions.map((definition) => definition.id);
         await appendAuditEntry(trx, { ...options.audit, details: { ...options.audit.details, deploymentId, definitions: versions } });

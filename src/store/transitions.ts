@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { insertDecisionEvaluations } from './decisions.js';
 import { ConcurrentUpdateError } from '../errors.js';
 import type { InstanceStatus, TransitionOutcome } from '../engine/types.js';
 
@@ -77,6 +78,7 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
   await writeWaits(trx, scope, outcome, true);
   const ended = outcome.status === 'active' ? [] : [endEntry(outcome, now)];
   await writeHistory(trx, instance.id, [{ event: 'instance.start', at: now }, ...outcome.history, ...ended]);
+  await insertDecisionEvaluations(trx, outcome.decisionEvaluations ?? []);
   return row as InstanceRow;
 }
 
@@ -110,6 +112,7 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
   // A failed instance waits on nothing: its open incidents end with it (as a cancel's do).
   if (outcome.status === 'failed') await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
   await writeHistory(trx, current.id, entries);
+  await insertDecisionEvaluations(trx, outcome.decisionEvaluations ?? []);
   return row as InstanceRow;
 }
 

@@ -12,6 +12,9 @@ type Call = ReturnType<typeof httpClient>;
 async function deployIncidentProcess(call: Call) {
   const xml = await readFile(join(repositoryRoot, 'processes', 'incident-response.bpmn'), 'utf8');
   expect((await call('POST', '/api/deployments', { name: 'incident-response.bpmn', xml })).status).toBe(201);
+  // Its automation policy is a decision table the process calls.
+  const policy = await readFile(join(repositoryRoot, 'processes', 'incident-automation-level.dmn'), 'utf8');
+  expect((await call('POST', '/api/deployments', { name: 'incident-automation-level.dmn', xml: policy })).status).toBe(201);
 }
 
 async function detail(call: Call, id: string) {

@@ -17,6 +17,9 @@ async function deployIncidentProcess(call: Call) {
   const xml = await readFile(join(repositoryRoot, 'processes', 'incident-response.bpmn'), 'utf8');
   const deployed = await call('POST', '/api/deployments', { name: 'incident-response.bpmn', xml });
   expect(deployed.status).toBe(201);
+  // Its automation policy is a decision table the process calls.
+  const policy = await readFile(join(repositoryRoot, 'processes', 'incident-automation-level.dmn'), 'utf8');
+  expect((await call('POST', '/api/deployments', { name: 'incident-automation-level.dmn', xml: policy })).status).toBe(201);
 }
 
 async function userTask(call: Call, instanceId: string, activityId: string) {

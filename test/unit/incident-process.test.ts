@@ -20,7 +20,7 @@ describe('processes/incident-response.bpmn', () => {
     expect(unserved.sort()).toEqual(['remediation.remote', 'remediation.remote.rollback']);
     // Full layout: every flow node has a shape and every sequence flow an edge.
     const ids = (pattern: RegExp) => [...xml.matchAll(pattern)].map((match) => match[1]).sort();
-    const nodes = ids(/<bpmn:(?:startEvent|endEvent|serviceTask|userTask|subProcess|exclusiveGateway|eventBasedGateway|intermediateCatchEvent|boundaryEvent) id="([^"]+)"/g);
+    const nodes = ids(/<bpmn:(?:startEvent|endEvent|serviceTask|businessRuleTask|userTask|subProcess|exclusiveGateway|eventBasedGateway|intermediateCatchEvent|boundaryEvent) id="([^"]+)"/g);
     const flows = ids(/<bpmn:sequenceFlow id="([^"]+)"/g);
     expect(nodes.length).toBeGreaterThan(30);
     expect(ids(/<bpmndi:BPMNShape id="[^"]+" bpmnElement="([^"]+)"/g)).toEqual(nodes);

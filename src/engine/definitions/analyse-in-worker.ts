@@ -200,6 +200,8 @@ function prepareForSerializer(parsed: any): any {
 
 /** Tasks whose work is done by a worker (in-process or remote) on a topic. */
 const SERVICE_TYPES = new Set(['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:BusinessRuleTask']);
+/** A business rule task with `camunda:decisionRef` evaluates a decision in the engine: no topic, no worker. */
+const callsDecision = (element: any) => element.$type === 'bpmn:BusinessRuleTask' && Boolean(element.decisionRef);
 
 const byIdCache = new WeakMap<object, Map<string, any>>();
 function elementsById(definitions: any): Map<string, any> {
@@ -281,7 +283,7 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
         }
       }
     }
-    if (SERVICE_TYPES.has(type)) {
+    if (SERVICE_TYPES.has(type) && !callsDecision(element)) {
       if (element.type === 'external' && !element.topic) error(element.id, 'external-topic', 'an external task needs camunda:topic');
       if (element.type !== 'external' && !element.topic) {
         report({
@@ -353,7 +355,7 @@ function describeProcess(process: any): ProcessInfo {
   }
   const topics = new Set<string>();
   walk(process, (element) => {
-    if (SERVICE_TYPES.has(element.$type)) topics.add(element.topic ?? element.id);
+    if (SERVICE_TYPES.has(element.$type) && !callsDecision(element)) topics.add(element.topic ?? element.id);
     if (element.$type !== 'bpmn:SubProcess' || !element.triggeredByEvent) return;
     for (const start of element.flowElements ?? []) {
       if (start.$type !== 'bpmn:StartEvent') continue;

@@ -17,7 +17,7 @@ import type {
 } from '../types.js';
 import type { CompiledDefinition } from '../definition-cache.js';
 import { TransitionTimers } from './transition-timers.js';
-import { BpmnErrorSignal, bindServiceTasks, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
+import { BpmnErrorSignal, bindServiceTasks, type DecisionTaskEvaluator, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
 import { parseExecutionId } from './execution-ids.js';
@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   maxSteps: number;
   /** Read by diagrams as `${environment.settings.NAME}` (see ProcessSettings). */
   settings?: ProcessSettings;
+  /** Evaluates business rule tasks' decisions (`camunda:decisionRef`). */
+  decisions?: DecisionTaskEvaluator;
 }
 
 export interface InstanceContext {
@@ -75,6 +77,7 @@ export class ProcessRuntime {
     const history: HistoryEntry[] = [];
     const waits = new Map<string, WaitRecord>();
     const handlerFailures: HandlerFailure[] = [];
+    const decisionEvaluations: NonNullable<TransitionOutcome['decisionEvaluations']> = [];
     const callActivities = new Map<string, CallActivityWait>();
     const completions = new Map<string, ServiceCompletion>();
     const inflight = new Set<Promise<unknown>>();
@@ -117,6 +120,10 @@ export class ProcessRuntime {
           activity,
         ),
       halted: () => failure !== null,
+      decisions: this.options.decisions,
+      recordDecisions: (records) => {
+        if (failure === null) decisionEvaluations.push(...(records as typeof decisionEvaluations));
+      },
     });
 
     const stackYield = createStackYield({ budget: 40, track, stopped: () => failure !== null });
@@ -327,6 +334,7 @@ export class ProcessRuntime {
         callActivities: [],
         history,
         handlerFailures: [],
+        decisionEvaluations,
         steps,
         error: uncaught,
       };
@@ -402,6 +410,7 @@ export class ProcessRuntime {
       history,
       handlerFailures,
       timerFailures,
+      decisionEvaluations,
       steps,
     };
   }

@@ -38,6 +38,29 @@ export class BpmnErrorSignal extends Error {
 
 const SERVICE_TYPES = new Set(['bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:BusinessRuleTask']);
 
+/** A business rule task's call of a decision (`camunda:decisionRef` and its companions). */
+export interface DecisionTaskRequest {
+  decisionRef: string;
+  /** `camunda:decisionRefBinding`. @default 'latest' */
+  binding?: string;
+  /** `camunda:decisionRefVersion`, for binding `version`. */
+  version?: string;
+  resultVariable?: string;
+  /** `camunda:mapDecisionResult`. @default 'resultList' */
+  mapDecisionResult?: string;
+  /** The variables the decision sees: the process variables and the task's input parameters. */
+  variables: Variables;
+  scope: { instanceId: string; processDefinitionId: string; processKey: string; activityId: string; executionId: string };
+}
+
+/**
+ * Evaluates decisions for business rule tasks (src/decisions, injected at the composition
+ * root). Throws when the decision cannot decide: the task then gets an incident.
+ */
+export interface DecisionTaskEvaluator {
+  evaluate(request: DecisionTaskRequest): Promise<{ variables: Variables; records: unknown[] }>;
+}
+
 interface BindingOptions {
   instance: InstanceContext;
   definition: CompiledDefinition;
@@ -50,6 +73,10 @@ interface BindingOptions {
   raiseToEventSubProcess(activity: any, executeMessage: any, code: string, message: string): boolean;
   /** The run failed or was stopped: start no more handlers (their work would be thrown away). */
   halted(): boolean;
+  /** Business rule tasks with a `camunda:decisionRef` evaluate through it; absent: they are service tasks. */
+  decisions?: DecisionTaskEvaluator;
+  /** Keeps a decision's evaluation records for the transition's commit. */
+  recordDecisions?(records: unknown[]): void;
 }
 
 /**
@@ -108,7 +135,7 @@ export function bindServiceTasks(options: BindingOptions) {
           }
 
           if (options.halted()) return;
-          const handler = options.inlineHandlers(topic);
+          const handler = decisionHandler(activity, environment, executeMessage) ?? options.inlineHandlers(topic);
           const parked = instance.parkedExecutions?.has(executionId) && completion?.kind !== 'retry';
           if (!handler || parked) {
             const localVariables = io.inputs.length ? mapInputs(io, environment, executeMessage) : undefined;
@@ -149,6 +176,38 @@ export function bindServiceTasks(options: BindingOptions) {
       };
     };
     return inert;
+  }
+
+  /**
+   * A business rule task with `camunda:decisionRef` evaluates its decision in the transition
+   * (at least once, like inline handlers); its records commit with the transition.
+   */
+  function decisionHandler(activity: any, environment: any, executeMessage: any): InlineHandler | undefined {
+    const behaviour = activity.behaviour;
+    const decisions = options.decisions;
+    if (activity.type !== 'bpmn:BusinessRuleTask' || !behaviour?.decisionRef || !decisions) return undefined;
+    const scope = scopeOf(environment, executeMessage);
+    const text = (value: unknown) => (value === undefined || value === null ? undefined : String(evaluate(environment, String(value), scope)));
+    return async (input, context) => {
+      const io = readInputOutput(behaviour);
+      const { variables, records } = await decisions.evaluate({
+        decisionRef: text(behaviour.decisionRef)!,
+        binding: text(behaviour.decisionRefBinding),
+        version: text(behaviour.decisionRefVersion),
+        resultVariable: text(behaviour.resultVariable),
+        mapDecisionResult: text(behaviour.mapDecisionResult),
+        variables: io.inputs.length ? { ...environment.variables, ...input } : input,
+        scope: {
+          instanceId: context.instanceId,
+          processDefinitionId: options.definition.id,
+          processKey: context.processKey,
+          activityId: context.activityId,
+          executionId: context.executionId,
+        },
+      });
+      options.recordDecisions?.(records);
+      return variables;
+    };
   }
 
   return {

@@ -1,0 +1,108 @@
+import { jest } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
+import { createTestApp, eventually } from '../support/test-app.js';
+import { launchBrowser, type Browser } from './browser.js';
+
+const SHOTS = join(repositoryRoot, 'test-results', 'e2e');
+
+jest.setTimeout(90_000);
+
+/**
+ * Issue 16's "done when" for decisions: a process owner, in a real browser, edits incident
+ * response's automation table, tests it, deploys it, and the next alert takes the new path.
+ */
+describe('browser decision editor', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let base: string;
+  let call: ReturnType<typeof httpClient>;
+  let browser: Browser;
+  let page: Page;
+
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+
+  /** Replaces the text of a decision table cell, as a person types it. */
+  async function editCell(elementId: string, text: string) {
+    const cell = page.locator(`#rf-dmn-canvas [data-element-id="${elementId}"] [contenteditable]`).first();
+    await cell.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(text);
+    await page.keyboard.press('Escape').catch(() => {});
+  }
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'scripts/build-modeler.ts')], { cwd: repositoryRoot, stdio: 'pipe' });
+    await mkdir(SHOTS, { recursive: true });
+    app = await createTestApp({ builtIns: true, env: { REGENFLOW_INCIDENT_REVIEW_ESCALATION: 'PT1H' } });
+    base = `http://127.0.0.1:${await app.listen()}`;
+    call = httpClient(base);
+    for (const name of ['incident-response.bpmn', 'incident-automation-level.dmn']) {
+      const xml = await readFile(join(repositoryRoot, 'processes', name), 'utf8');
+      expect((await call('POST', '/api/deployments', { name, xml })).status).toBe(201);
+    }
+    browser = await launchBrowser();
+    page = browser.page;
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.dispose();
+  });
+
+  it('when the owner edits the automation table, tests it and deploys it, then the next alert takes the new path', async () => {
+    await page.goto(`${base}/`);
+    await page.fill('#rf-token', TEST_TOKENS.admin);
+    await page.click('#rf-login button[type=submit]');
+    await page.waitForSelector('#rf-modeler-canvas .djs-container');
+    // dmn-js is not in the first load: it comes with the decisions view.
+    const scriptsBefore = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => name.endsWith('.js')));
+    expect(scriptsBefore.some((name) => /Modeler-/.test(name))).toBe(false);
+
+    await page.click('.rf-nav a[data-view="decisions"]');
+    await page.selectOption('#rf-dmn-open', 'incident-automation-level');
+    await page.waitForSelector('#rf-dmn-title:text-is("Incident automation level — version 1")');
+    await page.waitForSelector('#rf-dmn-canvas [data-element-id="approval_50_to_90_confidence"]');
+    expect(await page.locator('#rf-dmn-tabs button').count()).toBeGreaterThanOrEqual(2); // the DRD and the table
+    await shot('decisions-table');
+
+    // The new policy: everything up to 90 % is approved by a person first.
+    await editCell('approval_50_to_90_confidence', '[0..0.9]');
+    await editCell('person_below_50_confidence', '< 0');
+    await page.click('#rf-dmn-deploy');
+    await page.waitForSelector('#rf-dmn-deployed:has-text("incident-automation-level v2 (new)")');
+    await page.waitForSelector('#rf-dmn-title:text-is("Incident automation level — version 2")');
+    expect(await page.locator('#rf-dmn-versions li').count()).toBe(2);
+
+    // Test this decision: version 2 decides 30 % is an approval.
+    await page.fill('#rf-dmn-input-confidence', '0.3');
+    await page.click('#rf-dmn-evaluate');
+    await page.waitForSelector('#rf-dmn-test-result:has-text("approval")');
+    expect(await page.textContent('#rf-dmn-test-result')).toContain('rule 2 (approval_50_to_90)');
+    await shot('decisions-tested');
+
+    // The next alert (unknown: confidence 0) now goes to a person's approval, not to manual review.
+    const fired = await call('POST', '/api/alerts', {
+      fingerprint: 'e2e-policy-0001',
+      status: 'firing',
+      labels: { alertname: 'CheckoutErrors', service: 'checkout', severity: 'critical' },
+    });
+    const id = fired.body.results[0].instanceId as string;
+    const detail = await eventually(async () => {
+      const body = (await call('GET', `/api/process-instances/${id}`)).body;
+      return body.activeActivities.includes('approve_fix') || body.activeActivities.includes('manual_review') ? body : undefined;
+    });
+    expect(detail.activeActivities).toContain('approve_fix');
+    expect((await call('GET', `/api/process-instances/${id}/decisions`)).body[0]).toMatchObject({ decision_version: 2 });
+
+    // A broken edit is refused with the element named, and nothing is deployed.
+    await editCell('automatic_above_90_confidence', '> 0.9)');
+    await page.click('#rf-dmn-deploy');
+    await page.waitForSelector('#rf-dmn-deploy-errors li:has-text("automatic_above_90_confidence")');
+    expect((await call('GET', '/api/decision-definitions?key=incident-automation-level')).body).toHaveLength(2);
+    // The refused deploy's 400 is the only error the page saw (no CSP violation, no script error).
+    expect(browser.problems.filter((problem) => !problem.includes('status of 400'))).toEqual([]);
+  });
+});
