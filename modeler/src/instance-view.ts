@@ -1,6 +1,7 @@
 import { api, camelKeys, camelRows } from './api.js';
 import { DiagramViewer } from './diagram-viewer.js';
 import { clear, formatTime, h, reportError, toast } from './dom.js';
+import { can } from './session.js';
 import { debounce, type View } from './view.js';
 
 /**
@@ -83,7 +84,7 @@ export function createInstanceView(): View {
     'aside',
     { class: 'rf-side rf-instance-side', id: 'rf-instance-side' },
     sideTop,
-    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, setVariables),
+    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, can('setVariables') ? setVariables : null),
     sideBottom,
   );
 
@@ -109,7 +110,7 @@ export function createInstanceView(): View {
         await api('POST', `/api/incidents/${incident.id}/retry`, { retries: 1 }).then(() => toast('retried')).catch(reportError);
         await refresh();
       });
-      return h('li', { class: 'rf-bad' }, h('strong', {}, incident.type), ` at ${incident.activityId ?? '–'}: ${incident.message} `, retry);
+      return h('li', { class: 'rf-bad' }, h('strong', {}, incident.type), ` at ${incident.activityId ?? '–'}: ${incident.message} `, can('retryIncidents') ? retry : null);
     });
     clear(
       sideTop,
@@ -120,7 +121,7 @@ export function createInstanceView(): View {
     clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, h('code', {}, JSON.stringify(value))))));
     clear(
       sideBottom,
-      h('section', { class: 'rf-side-section' }, cancel),
+      can('cancel') ? h('section', { class: 'rf-side-section' }, cancel) : null,
       h(
         'section',
         { class: 'rf-side-section' },

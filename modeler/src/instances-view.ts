@@ -1,5 +1,7 @@
 import { api } from './api.js';
 import { clear, formatTime, h, reportError, toast } from './dom.js';
+import { can } from './session.js';
+import { createStartForm } from './start-form.js';
 import { debounce, type View } from './view.js';
 
 /** Instances with filters, and a form to start one. */
@@ -10,8 +12,11 @@ export function createInstancesView(): View {
   const startedAfter = h('input', { id: 'rf-filter-after', type: 'datetime-local', 'aria-label': 'Started after' });
   const rows = h('tbody', { id: 'rf-instance-rows' });
   const startKey = h('select', { id: 'rf-start-key', 'aria-label': 'Process to start' });
-  const startBusinessKey = h('input', { id: 'rf-start-business-key', placeholder: 'business key (optional)' });
-  const startVariables = h('textarea', { id: 'rf-start-variables', rows: 2, placeholder: '{"variable": "value"}' });
+  const startForm = createStartForm('rf-start', (instance) => {
+    toast(`started ${instance.processKey} ${instance.id.slice(0, 8)}`);
+    location.hash = `#/instance/${instance.id}`;
+  });
+  startKey.addEventListener('change', () => startForm.load(startKey.value).catch(reportError));
 
   async function refresh(): Promise<void> {
     const query = new URLSearchParams({ limit: '200' });
@@ -46,20 +51,10 @@ export function createInstancesView(): View {
     const executable = definitions.filter((definition) => definition.executable);
     const startChosen = startKey.value;
     clear(startKey, ...executable.map((definition) => h('option', { value: definition.key, selected: definition.key === startChosen }, `${definition.name ?? definition.key} (v${definition.version})`)));
+    if (startKey.value && startKey.value !== startChosen) await startForm.load(startKey.value);
   }
 
-  const start = h('form', { class: 'rf-start-form', id: 'rf-start-form' }, h('h3', {}, 'Start an instance'), startKey, startBusinessKey, startVariables, h('button', { type: 'submit', class: 'rf-primary' }, 'Start'));
-  start.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    try {
-      const variables = startVariables.value.trim() ? JSON.parse(startVariables.value) : {};
-      const instance = await api<any>('POST', '/api/process-instances', { processKey: startKey.value, variables, ...(startBusinessKey.value.trim() ? { businessKey: startBusinessKey.value.trim() } : {}) });
-      toast(`started ${instance.processKey} ${instance.id.slice(0, 8)}`);
-      location.hash = `#/instance/${instance.id}`;
-    } catch (error) {
-      reportError(error);
-    }
-  });
+  const start = h('section', { class: 'rf-start-form', id: 'rf-start-form' }, h('h3', {}, 'Start an instance'), startKey, startForm.element);
   const filters = h('form', { class: 'rf-filters', id: 'rf-filters' }, status, processKey, businessKey, startedAfter, h('button', { type: 'submit' }, 'Filter'));
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -76,7 +71,7 @@ export function createInstancesView(): View {
         filters,
         h('table', { class: 'rf-table' }, h('thead', {}, h('tr', {}, ...['Instance', 'Process', 'Version', 'Status', 'Business key', 'Started', 'Ended'].map((title) => h('th', {}, title)))), rows),
       ),
-      h('aside', { class: 'rf-side' }, start),
+      can('start') ? h('aside', { class: 'rf-side' }, start) : null,
     ),
   );
   const later = debounce(() => refresh().catch(reportError), 400);

@@ -8,6 +8,8 @@ import { api, ApiError, camelRows } from './api.js';
 import { diffDiagrams, newDiagramXml, type DiffEntry } from './diagrams.js';
 import { clear, download, formatTime, h, reportError, toast } from './dom.js';
 import { debounce, type View } from './view.js';
+import { can } from './session.js';
+import { createStartForm } from './start-form.js';
 
 interface DefinitionSummary {
   id: string;
@@ -337,12 +339,19 @@ export function createModelerView(): View {
     }
   }
 
+  const startDialogForm = createStartForm('rf-dialog-start', (instance) => {
+    startDialog.close();
+    location.hash = `#/instance/${instance.id}`;
+  });
+  const startDialog = h('dialog', { class: 'rf-dialog', id: 'rf-start-dialog' }, h('h3', {}, 'Start an instance'), startDialogForm.element, h('button', { type: 'button', class: 'rf-link', onclick: () => startDialog.close() }, 'Close'));
+
   async function startInstance(): Promise<void> {
     const key = processKey();
     if (!key) return;
     if (dirty) toast('The diagram has changes that are not deployed; the instance runs the deployed version.');
-    const instance = await api<any>('POST', '/api/process-instances', { processKey: key, variables: {} });
-    location.hash = `#/instance/${instance.id}`;
+    if (!startDialog.isConnected) document.body.appendChild(startDialog);
+    await startDialogForm.load(key);
+    startDialog.showModal();
   }
 
   const button = (label: string, id: string, action: () => unknown, extra: Record<string, string> = {}) =>
@@ -374,8 +383,8 @@ export function createModelerView(): View {
     openSelect,
     button('Open file…', 'rf-open-file-button', () => fileInput.click()),
     fileInput,
-    button('Deploy', 'rf-deploy', deploy, { class: 'rf-primary' }),
-    button('Start instance', 'rf-start', startInstance),
+    can('deploy') ? button('Deploy', 'rf-deploy', deploy, { class: 'rf-primary' }) : null,
+    can('start') ? button('Start instance', 'rf-start', startInstance) : null,
     button('Download XML', 'rf-download-xml', async () => {
       const { xml } = await modeler.saveXML({ format: true });
       download(`${processKey() ?? 'diagram'}.bpmn`, xml, 'application/xml');

@@ -4,6 +4,7 @@ import serializer from 'moddle-context-serializer';
 import { safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
 import { normalizeNamespaces } from './namespaces.js';
+import { describeStartEvents, formFieldFindings } from './start-forms.js';
 import { typeResolver } from './type-resolver.js';
 
 const require = createRequire(import.meta.url);
@@ -317,6 +318,7 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
           break;
       }
     }
+    for (const finding of formFieldFindings(element)) report(finding);
     if (type === 'bpmn:ReceiveTask' && element.messageRef && !element.messageRef.name) {
       error(element.messageRef.id, 'message', 'a message needs a name to be correlated');
     }
@@ -367,5 +369,6 @@ function describeProcess(process: any): ProcessInfo {
     }
   });
   info.externalTopics = [...topics];
+  info.startEvents = describeStartEvents(process);
   return info;
 }

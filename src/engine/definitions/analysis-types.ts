@@ -1,3 +1,5 @@
+import type { StartEventInfo } from './start-forms.js';
+
 export interface Finding {
   severity: 'error' | 'warning';
   rule: string;
@@ -16,6 +18,8 @@ export interface ProcessInfo {
   eventSubProcessTimerStarts?: Array<{ activityId: string; timerType: 'timeDate' | 'timeDuration' | 'timeCycle'; expression: string }>;
   /** camunda:topic of every external task, for the topic picker and worker checks. */
   externalTopics: string[];
+  /** Top-level start events with their triggers and start forms; absent in definitions deployed before. */
+  startEvents?: StartEventInfo[];
 }
 
 export interface DefinitionAnalysis {
