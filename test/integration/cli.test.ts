@@ -59,7 +59,7 @@ describe('regenflow CLI client commands', () => {
     await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((done) => closed.close(done));
-    const refused = await run(process.execPath, [...CLI, '--url', `http://127.0.0.1:${port}`, 'instances'], { cwd: repositoryRoot }).catch((error) => error as { code: number; stderr: string });
+    const refused = (await run(process.execPath, [...CLI, '--url', `http://127.0.0.1:${port}`, 'instances'], { cwd: repositoryRoot }).then(() => ({ code: 0, stderr: '' }), (error) => error)) as { code: number; stderr: string };
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`no regenflow server answers at http://127.0.0.1:${port}`);
     expect(refused.stderr).toContain('regenflow serve');
