@@ -38,8 +38,10 @@ function route(): void {
       .catch((error) => showLogin(error instanceof Error ? error.message : String(error)));
     return;
   }
+  if (!Object.values(pageAbility).some((ability) => can(ability))) return showNoPages();
   const [name = firstPage(), ...params] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  const key = factories[name] ? name : firstPage();
+  const ability = pageAbility[navFor[name] ?? name];
+  const key = factories[name] && (!ability || can(ability)) ? name : firstPage();
   let view = views.get(key);
   if (!view) {
     view = (factories[key] as () => View)();
@@ -74,9 +76,21 @@ function applySession(): void {
   for (const link of document.querySelectorAll<HTMLAnchorElement>('.rf-nav a')) {
     link.hidden = !can(pageAbility[link.dataset.view ?? ''] ?? '');
   }
-  if (session && !Object.values(pageAbility).some((ability) => can(ability))) {
-    clear(main, h('section', { class: 'rf-view', id: 'rf-no-pages' }, h('h2', {}, `The ${session.role} role has no pages here`), h('p', {}, `This token may: ${Object.entries(session.can).filter(([, allowed]) => allowed).map(([ability]) => ability).join(', ') || 'nothing the UI shows'}. Sign out and use an owner or operator token.`)));
-  }
+}
+
+/** A role with no page here (worker, alert, telemetry) is told what its token is for. */
+function showNoPages(): void {
+  const session = currentSession();
+  if (!session) return;
+  clear(
+    main,
+    h(
+      'section',
+      { class: 'rf-view', id: 'rf-no-pages' },
+      h('h2', {}, `The ${session.role} role has no pages here`),
+      h('p', {}, `This token may: ${Object.entries(session.can).filter(([, allowed]) => allowed).map(([ability]) => ability).join(', ') || 'nothing the UI shows'}. Sign out and use an owner or operator token.`),
+    ),
+  );
 }
 
 function startEvents(): void {

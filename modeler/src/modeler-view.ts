@@ -109,7 +109,7 @@ export function createModelerView(): View {
   async function load(xml: string): Promise<void> {
     const { warnings } = await modeler.importXML(xml);
     if (warnings?.length) toast(`imported with ${warnings.length} warning(s): ${warnings[0].message}`);
-    modeler.get('canvas').zoom('fit-viewport', 'auto');
+    fitBesidePalette();
     diffMarkers = [];
     loaded = true;
     setDirty(false);
@@ -337,6 +337,22 @@ export function createModelerView(): View {
         clear(deployResult, h('p', { class: 'rf-bad' }, error instanceof Error ? error.message : String(error)));
       }
     }
+  }
+
+  /**
+   * Fits the whole diagram into the part of the canvas the palette does not cover (fit-viewport
+   * alone puts a wide diagram's left edge under it), never scaled above 1.
+   */
+  function fitBesidePalette(): void {
+    const canvas = modeler.get('canvas');
+    canvas.zoom('fit-viewport');
+    const { inner, outer } = canvas.viewbox();
+    if (!inner.width || !inner.height) return;
+    const palette = canvasHost.querySelector('.djs-palette')?.getBoundingClientRect().width ?? 0;
+    const left = palette + 24;
+    const pad = 24;
+    const scale = Math.min(1, (outer.width - left - pad) / inner.width, (outer.height - 2 * pad) / inner.height);
+    canvas.viewbox({ x: inner.x - left / scale, y: inner.y - pad / scale, width: outer.width / scale, height: outer.height / scale });
   }
 
   const startDialogForm = createStartForm('rf-dialog-start', (instance) => {

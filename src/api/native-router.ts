@@ -4,6 +4,7 @@ import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { AppError, notFound } from '../errors.js';
 import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
 import * as definitionsStore from '../store/definitions.js';
+import { instanceListExtras } from '../store/instance-list.js';
 import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
@@ -52,6 +53,7 @@ const InstanceQuery = z
     businessKey: z.string().max(255).optional(),
     startedBefore: z.coerce.date().optional(),
     startedAfter: z.coerce.date().optional(),
+    incidents: z.enum(['open', 'none']).optional().describe('only instances with (open) or without (none) an open incident'),
     limit: Limit,
     offset: Offset,
   })
@@ -87,6 +89,14 @@ const InstanceSummary = z.object({
   errorMessage: z.string().nullable(),
   startedAt: z.string(),
   endedAt: z.string().nullable(),
+});
+const InstanceListEntry = InstanceSummary.extend({
+  processName: z.string().nullable(),
+  openIncidents: z.number().int(),
+  endActivityId: z.string().nullable().describe('the end event an ended instance reached'),
+  endActivityName: z.string().nullable(),
+  endOutcome: z.string().nullable().describe("that end event's declared outcome (camunda:property outcome: success, failure, ...); an error end event is failure"),
+  durationMs: z.number().nullable().describe('ended - started; null while active'),
 });
 const Finding = z.object({ rule: z.string(), message: z.string(), elementId: z.string().optional() });
 const DeploymentSchema = z.object({
@@ -261,11 +271,29 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'List instances, newest first; the X-Total-Count header counts all matches.',
       roles: ['owner', 'operator'],
       query: InstanceQuery,
-      responses: { 200: { description: 'a page of instances', schema: z.array(InstanceSummary) } },
+      responses: { 200: { description: 'a page of instances', schema: z.array(InstanceListEntry) } },
       handler: async ({ query }, _req, res) => {
         const [rows, total] = await Promise.all([queries.listInstances(knex, query), queries.countInstances(knex, query)]);
+        const extras = await instanceListExtras(knex, rows);
         res.setHeader('X-Total-Count', String(total));
-        res.json(rows.map(queries.describeInstance));
+        res.json(
+          rows.map((row) => {
+            const extra = extras.byInstance.get(row.id)!;
+            const definition = extras.definitions.get(row.definition_id);
+            const ends = (definition?.info as ProcessInfo | undefined)?.endEvents;
+            const endOutcome = extra.endActivityId ? (ends?.find((end) => end.activityId === extra.endActivityId)?.outcome ?? null) : null;
+            const started = new Date(row.started_at).getTime();
+            return {
+              ...queries.describeInstance(row),
+              processName: definition?.name ?? null,
+              openIncidents: extra.openIncidents,
+              endActivityId: extra.endActivityId,
+              endActivityName: extra.endActivityName,
+              endOutcome,
+              durationMs: row.ended_at ? new Date(row.ended_at).getTime() - started : null,
+            };
+          }),
+        );
       },
     }),
 

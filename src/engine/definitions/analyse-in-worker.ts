@@ -4,7 +4,7 @@ import serializer from 'moddle-context-serializer';
 import { safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
 import { normalizeNamespaces } from './namespaces.js';
-import { describeStartEvents, formFieldFindings } from './start-forms.js';
+import { describeEndEvents, describeStartEvents, formFieldFindings } from './start-forms.js';
 import { typeResolver } from './type-resolver.js';
 
 const require = createRequire(import.meta.url);
@@ -370,5 +370,6 @@ function describeProcess(process: any): ProcessInfo {
   });
   info.externalTopics = [...topics];
   info.startEvents = describeStartEvents(process);
+  info.endEvents = describeEndEvents(process);
   return info;
 }

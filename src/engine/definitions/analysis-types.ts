@@ -1,4 +1,4 @@
-import type { StartEventInfo } from './start-forms.js';
+import type { EndEventInfo, StartEventInfo } from './start-forms.js';
 
 export interface Finding {
   severity: 'error' | 'warning';
@@ -20,6 +20,8 @@ export interface ProcessInfo {
   externalTopics: string[];
   /** Top-level start events with their triggers and start forms; absent in definitions deployed before. */
   startEvents?: StartEventInfo[];
+  /** End events at any depth with their declared outcome; absent in definitions deployed before. */
+  endEvents?: EndEventInfo[];
 }
 
 export interface DefinitionAnalysis {

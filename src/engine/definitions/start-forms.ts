@@ -79,3 +79,32 @@ export function describeStartEvents(process: any): StartEventInfo[] {
       };
     });
 }
+
+/** An end event and the outcome it stands for, so a list can colour an instance by where it ended. */
+export interface EndEventInfo {
+  activityId: string;
+  name?: string;
+  /**
+   * `camunda:property name="outcome"` on the end event (`success`, `failure` or anything else,
+   * shown neutral); an error end event without one is a `failure`.
+   */
+  outcome?: string;
+}
+
+/** Every end event of a process, at any depth, with its declared outcome. */
+export function describeEndEvents(process: any): EndEventInfo[] {
+  const found: EndEventInfo[] = [];
+  const visit = (container: any) => {
+    for (const element of container.flowElements ?? []) {
+      if (element.flowElements) visit(element);
+      if (element.$type !== 'bpmn:EndEvent') continue;
+      const properties: any[] = (element.extensionElements?.values ?? []).filter((value: any) => value?.$type === 'camunda:Properties').flatMap((value: any) => value.values ?? []);
+      const declared = properties.find((property) => property?.name === 'outcome')?.value;
+      const error = (element.eventDefinitions ?? []).some((definition: any) => definition.$type === 'bpmn:ErrorEventDefinition');
+      const outcome = declared ? String(declared) : error ? 'failure' : undefined;
+      found.push({ activityId: element.id, ...(element.name ? { name: String(element.name) } : {}), ...(outcome ? { outcome } : {}) });
+    }
+  };
+  visit(process);
+  return found;
+}
