@@ -344,6 +344,8 @@ export function createModelerView(): View {
    * alone puts a wide diagram's left edge under it), never scaled above 1.
    */
   function fitBesidePalette(): void {
+    // A hidden canvas has no size to fit into (bpmn-js would scale by NaN).
+    if (!canvasHost.clientWidth || !canvasHost.clientHeight) return;
     const canvas = modeler.get('canvas');
     canvas.zoom('fit-viewport');
     const { inner, outer } = canvas.viewbox();

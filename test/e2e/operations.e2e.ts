@@ -4,6 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
+import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
 import { createTestApp } from '../support/test-app.js';
 import { launchBrowser, type Browser } from './browser.js';
 
@@ -150,6 +151,37 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
     await page.waitForSelector(`#rf-instance-rows tr[data-instance-id="${id}"] .rf-end-reached.rf-outcome-failure:text-is("Check failed")`);
     await expect(page.locator(`#rf-instance-rows tr[data-instance-id="${id}"] td`).nth(7).textContent()).resolves.toMatch(/\d+(\.\d)? (ms|s|min)$/);
     await shot('ops-instances');
+  });
+
+  it('when the health page is opened, then the charts have time axes, units, a floor at 0, control bands, tooltips and the states in words', async () => {
+    // Ten minutes of checkout traffic, the last one failing half the time; two measurements.
+    const now = Date.now();
+    const simulator = new SpanSimulator({ system: 'checkout', seed: 5, requestsPerSecond: 3 });
+    simulator.inject({ kind: 'error-burst', at: new Date(now - 60_000), magnitude: 0.5 });
+    await writeSpans(app.database.knex, simulator.generate(new Date(now - 600_000), new Date(now)));
+    for (const window of [300, 60]) {
+      expect((await call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 540 - window })).status).toBe(201);
+    }
+    await page.click('.rf-nav a[data-view="health"]');
+    const system = page.locator('#rf-health-systems .rf-system[data-system="checkout"]');
+    await system.locator('.uplot').first().waitFor();
+    await expect(system.locator('.rf-measurement').textContent()).resolves.toMatch(/entropy (LOW|MEDIUM|HIGH|CRITICAL).*— (little|noticeable|serious|the system)/);
+    await expect(system.locator('.rf-measurement').textContent()).resolves.toMatch(/span health (HEALTHY|WARNING|CRITICAL|FAILING).*— /);
+    // Every quantity is at least 0, with its unit on the axis.
+    for (const chart of await system.locator('.rf-chart[data-y-min]').all()) {
+      expect(Number(await chart.getAttribute('data-y-min'))).toBeGreaterThanOrEqual(0);
+    }
+    for (const [metric, unit] of [['latency_p95', 'ms'], ['error_rate', '%'], ['throughput', 'spans/s']]) {
+      const chart = system.locator(`.rf-control-chart[data-metric="${metric}"]`);
+      await expect(chart.locator('.rf-chart-title').textContent()).resolves.toContain(`(${unit})`);
+      await chart.locator('canvas').waitFor();
+    }
+    await expect(system.locator('.rf-control-chart[data-metric="error_rate"] .rf-chart-title').textContent()).resolves.toMatch(/in control|break a control rule/);
+    const plot = system.locator('.rf-control-chart[data-metric="latency_p95"] .u-over');
+    const box = (await plot.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    await expect(system.locator('.rf-control-chart[data-metric="latency_p95"] .rf-chart-tooltip').textContent()).resolves.toMatch(/ ms/);
+    await shot('ops-health');
   });
 
   it('when the page logged anything, then it was no script error and no CSP violation', () => {
