@@ -6,12 +6,33 @@ import { createHealthView } from './health-view.js';
 import { createHeatmapView } from './heatmap-view.js';
 import { createInstanceView } from './instance-view.js';
 import { createInstancesView } from './instances-view.js';
-import { createModelerView } from './modeler-view.js';
 import { createTasksView } from './tasks-view.js';
 import type { View } from './view.js';
 
+/**
+ * The modeler (bpmn-js Modeler, properties panel, lint: most of the code) loads when it is first
+ * opened; the operations views load with the app.
+ */
+function lazyView(load: () => Promise<View>): View {
+  const element = h('div', { class: 'rf-lazy' });
+  let inner: Promise<View> | null = null;
+  const view = () => (inner ??= load().then((loaded) => (element.appendChild(loaded.element), loaded)));
+  return {
+    element,
+    async show(params) {
+      await (await view()).show(params);
+    },
+    hide() {
+      void inner?.then((loaded) => loaded.hide?.());
+    },
+    onEvent(event) {
+      void inner?.then((loaded) => loaded.onEvent?.(event));
+    },
+  };
+}
+
 const factories: Record<string, () => View> = {
-  modeler: createModelerView,
+  modeler: () => lazyView(() => import('./modeler-view.js').then((module) => module.createModelerView())),
   instances: createInstancesView,
   instance: createInstanceView,
   heatmap: createHeatmapView,

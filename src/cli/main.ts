@@ -32,6 +32,10 @@ program
     for (const line of await deployFolder(app.engine, config.REGENFLOW_PROCESSES_DIR)) console.log(`deployed ${line}`);
     const port = await app.listen();
     console.log(`regenflow listening on http://${config.HOST}:${port}`);
+    if (!config.REGENFLOW_TOKENS) {
+      const tokenFile = join(config.REGENFLOW_DATA_DIR, 'admin-token');
+      console.log(`sign in: open http://${config.HOST}:${port}/ and paste the admin token from ${tokenFile} (cat ${tokenFile}); the CLI reads it from REGENFLOW_TOKEN`);
+    }
     let closing = false;
     const shutdown = async () => {
       if (closing) return;

@@ -56,11 +56,17 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
   });
 
   it('when a worker, an owner or an operator signs in, then each sees only the pages and buttons its role may use', async () => {
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(new URL(request.url()).pathname));
+    const app = await page.request.get(`${base}/app.js`, { headers: { 'accept-encoding': 'br, gzip' } });
+    expect(app.headers()['content-encoding']).toBe('br');
     await signIn('worker');
     await page.waitForSelector('#rf-no-pages');
     await expect(page.textContent('#rf-no-pages')).resolves.toContain('The worker role has no pages here');
     expect(await page.locator('.rf-nav a:visible').count()).toBe(0);
 
+    // The modeler's code is loaded only when the modeler is opened.
+    expect(requested.filter((path) => path.includes('modeler-view'))).toEqual([]);
     await signIn('owner');
     await page.click('.rf-nav a[data-view="modeler"]');
     await page.waitForSelector('#rf-start');
@@ -154,13 +160,13 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
   });
 
   it('when the health page is opened, then the charts have time axes, units, a floor at 0, control bands, tooltips and the states in words', async () => {
-    // Ten minutes of checkout traffic, the last one failing half the time; two measurements.
+    // Five minutes of checkout traffic, the last one failing half the time; two measurements.
     const now = Date.now();
-    const simulator = new SpanSimulator({ system: 'checkout', seed: 5, requestsPerSecond: 3 });
+    const simulator = new SpanSimulator({ system: 'checkout', seed: 5, requestsPerSecond: 2 });
     simulator.inject({ kind: 'error-burst', at: new Date(now - 60_000), magnitude: 0.5 });
-    await writeSpans(app.database.knex, simulator.generate(new Date(now - 600_000), new Date(now)));
-    for (const window of [300, 60]) {
-      expect((await call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 540 - window })).status).toBe(201);
+    await writeSpans(app.database.knex, simulator.generate(new Date(now - 300_000), new Date(now)));
+    for (const window of [120, 60]) {
+      expect((await call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 240 - window })).status).toBe(201);
     }
     await page.click('.rf-nav a[data-view="health"]');
     const system = page.locator('#rf-health-systems .rf-system[data-system="checkout"]');
