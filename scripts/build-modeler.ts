@@ -58,7 +58,8 @@ async function precompress(folder: string): Promise<void> {
     const path = join(entry.parentPath, entry.name);
     const content = await readFile(path);
     if (content.length < 1024) continue;
-    await writeFile(`${path}.br`, brotliCompressSync(content, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: content.length } }));
+    // Quality 9: half a second for the modeler chunk and 10 % larger than 11, which takes 9 s.
+    await writeFile(`${path}.br`, brotliCompressSync(content, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: content.length } }));
     await writeFile(`${path}.gz`, gzipSync(content, { level: 9 }));
   }
 }
