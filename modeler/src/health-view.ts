@@ -67,8 +67,10 @@ export function createHealthView(): View {
     const systems = await optional<Array<{ system: string; latest: any }>>('/api/entropy/systems');
     if (!systems) return clear(systemsSection, h('h3', {}, 'Systems'), notAvailable('Entropy measurements'));
     if (!systems.length) return clear(systemsSection, h('h3', {}, 'Systems'), h('p', { class: 'rf-muted' }, 'No system has been measured yet.'));
+    // The most disordered first: that is where to look.
+    const ranked = [...systems].sort((a, b) => (number(b.latest?.score) ?? -1) - (number(a.latest?.score) ?? -1));
     const cards = await Promise.all(
-      systems.map(async ({ system, latest }) => {
+      ranked.map(async ({ system, latest }) => {
         const [measurements, ...charts] = await Promise.all([
           optional<any[]>(`/api/entropy/measurements?system=${encodeURIComponent(system)}&limit=50`),
           ...METRICS.map((metric) => optional<any>(`/api/entropy/control-charts?system=${encodeURIComponent(system)}&metric=${metric}`)),
@@ -98,7 +100,7 @@ export function createHealthView(): View {
                   'div',
                   { class: 'rf-chart-title' },
                   `${quantity.label} (${quantity.unit})`,
-                  chart?.violations?.length ? h('span', { class: 'rf-bad' }, ` · ${chart.violations.length} point(s) break a control rule`) : h('span', { class: 'rf-good' }, ' · in control'),
+                  chart?.violations?.length ? h('span', { class: 'rf-bad' }, ` · ${chart.violations.length} rule violation(s)`) : h('span', { class: 'rf-good' }, ' · in control'),
                 ),
                 chart
                   ? timeChart(points, quantity, { limits: { centre: number(chart.centre), upper: number(chart.upper), lower: number(chart.lower), violations: Array.isArray(chart.violations) ? chart.violations : [] }, width: 280, height: 150 })

@@ -182,7 +182,7 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
       await expect(chart.locator('.rf-chart-title').textContent()).resolves.toContain(`(${unit})`);
       await chart.locator('canvas').waitFor();
     }
-    await expect(system.locator('.rf-control-chart[data-metric="error_rate"] .rf-chart-title').textContent()).resolves.toMatch(/in control|break a control rule/);
+    await expect(system.locator('.rf-control-chart[data-metric="error_rate"] .rf-chart-title').textContent()).resolves.toMatch(/in control|rule violation/);
     const plot = system.locator('.rf-control-chart[data-metric="latency_p95"] .u-over');
     const box = (await plot.boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
