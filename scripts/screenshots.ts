@@ -75,18 +75,11 @@ try {
 
   // Spans of a service, its last minute failing often, measured: the health charts have data.
   const now = Date.now();
-  const simulator = new SpanSimulator({ system: 'checkout', seed: 7, requestsPerSecond: 2 });
+  const simulator = new SpanSimulator({ system: 'checkout', seed: 7, requestsPerSecond: 1 });
   simulator.inject({ kind: 'error-burst', at: new Date(now - 120_000), magnitude: 0.4 });
-  await writeSpans(app.database.knex, simulator.generate(new Date(now - 1_800_000), new Date(now)));
-  for (const window of [600, 300, 120]) {
-    const measured = await call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 1500 - window });
-    if (measured.status !== 201) console.log(`entropy measure: ${measured.status} ${measured.body?.detail ?? ''}`);
-  }
-  // The health view shows measured systems: measure the demo process where the entropy
-  // module is present (its endpoint answers 404 otherwise, and the view says so).
-  for (let round = 0; round < 3; round++) {
-    const measured = await call('POST', '/api/entropy/measure', { system: 'change-review' });
-    if (measured.status === 404) break;
+  await writeSpans(app.database.knex, simulator.generate(new Date(now - 1_200_000), new Date(now)));
+  for (const window of [300, 180, 120]) {
+    const measured = await call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 1080 - window });
     if (measured.status !== 201) console.log(`entropy measure: ${measured.status} ${measured.body?.detail ?? ''}`);
   }
 

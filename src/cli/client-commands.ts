@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { followInstance } from './follow.js';
+import { oneLine } from './incident-line.js';
 import { CliError, type Request } from './http-client.js';
 
 /** `--var k=v`: the value is JSON when it parses, else a string. */
@@ -21,6 +22,8 @@ async function variablesFrom(options: { var: string[]; vars?: string }): Promise
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+
 const short = (id: unknown) => String(id ?? '').slice(0, 8);
 const time = (value: unknown) => (value ? new Date(String(value)).toLocaleString() : '–');
 const pad = (value: unknown, width: number) => String(value ?? '').padEnd(width);
@@ -133,7 +136,7 @@ export function registerClientCommands(program: Command, request: Request): void
       const incidents = (await request('GET', `/api/incidents?${query}`)) as Array<Record<string, any>>;
       for (const incident of incidents) {
         console.log(`${incident.id}  ${pad(incident.type, 18)} ${pad(`${incident.process_key}/${incident.activity_id ?? '–'}`, 36)} ${short(incident.instance_id)}  ${time(incident.created_at)}${incident.resolved_at ? '  (resolved)' : ''}`);
-        console.log(`    ${String(incident.message).split('\n')[0]}`);
+        console.log(`    ${oneLine(String(incident.message ?? ''))}`);
       }
       if (!incidents.length) console.log('no incidents');
     });

@@ -1,3 +1,4 @@
+import { oneLine } from './incident-line.js';
 import type { Request } from './http-client.js';
 
 interface HistoryRow {
@@ -63,7 +64,7 @@ export async function followInstance(request: Request, instanceId: string, optio
       ...(detail.timers ?? []).map((job: any) => `timer ${job.activity_id ?? job.kind} due ${new Date(job.due_at).toLocaleTimeString()}`),
       ...(detail.subscriptions ?? []).map((subscription: any) => `waits for ${subscription.kind} ${subscription.name}`),
     ];
-    const incidents = (detail.incidents ?? []).map((incident: any) => `incident at ${incident.activity_id}: ${incident.message}`);
+    const incidents = (detail.incidents ?? []).map((incident: any) => `incident at ${incident.activity_id}: ${oneLine(String(incident.message ?? ''))}`);
     for (const incident of incidents) {
       if (seen.has(incident)) continue;
       seen.add(incident);

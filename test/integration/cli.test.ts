@@ -97,11 +97,12 @@ describe('regenflow CLI client commands', () => {
     // The worker fails the external task with no retries left: an incident, which follow reports.
     const worker = httpClient(base, TEST_TOKENS.worker);
     const [locked] = (await worker('POST', '/engine-rest/external-task/fetchAndLock', { workerId: 'cli-worker', maxTasks: 1, topics: [{ topicName: 'cli.notify', lockDuration: 10_000 }] })).body;
-    await worker('POST', `/engine-rest/external-task/${locked.id}/failure`, { workerId: 'cli-worker', errorMessage: 'smtp down', retries: 0, retryTimeout: 0 });
+    const issues = JSON.stringify([{ code: 'invalid_type', path: ['smtpHost'], message: 'Invalid input: expected string, received undefined' }], null, 2);
+    await worker('POST', `/engine-rest/external-task/${locked.id}/failure`, { workerId: 'cli-worker', errorMessage: issues, retries: 0, retryTimeout: 0 });
     const incidents = await cli(['incidents', '--key', 'cli_flow']);
     expect(incidents.stdout).toContain('failedExternalTask');
-    expect(incidents.stdout).toContain('smtp down');
-    await eventually(async () => printed.includes('incident at notify: smtp down'));
+    expect(incidents.stdout).toContain('input `smtpHost` is missing');
+    await eventually(async () => printed.includes('incident at notify: input `smtpHost` is missing'));
     expect((await cli(['retry', incidents.stdout.trim().split(/\s+/)[0]!])).stdout).toContain('retried incident');
     expect((await cli(['incidents', '--key', 'cli_flow'])).stdout).toContain('no incidents');
     const [again] = (await worker('POST', '/engine-rest/external-task/fetchAndLock', { workerId: 'cli-worker', maxTasks: 1, topics: [{ topicName: 'cli.notify', lockDuration: 10_000 }] })).body;

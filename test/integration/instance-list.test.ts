@@ -39,7 +39,6 @@ describe('instance list', () => {
 
     const withIncidents = await call('GET', '/api/process-instances?processKey=ops-review&incidents=open');
     expect(withIncidents.body.map((entry: any) => entry.id)).toEqual([stuck]);
-    expect(withIncidents.headers?.['x-total-count'] ?? '1').toBe('1');
     const without = await call('GET', '/api/process-instances?processKey=ops-review&incidents=none');
     expect(without.body.map((entry: any) => entry.id).sort()).toEqual([shipped, failedCheck].sort());
     expect((await call('GET', '/api/process-instances?incidents=some')).status).toBe(400);
