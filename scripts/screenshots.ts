@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { httpClient, TEST_TOKENS } from '../test/support/server-process.js';
+import { SpanSimulator, writeSpans } from '../test/support/span-simulator.js';
 import { createTestApp } from '../test/support/test-app.js';
 import { launchBrowser } from '../test/e2e/browser.js';
 import { buildModeler, repositoryRoot } from './build-modeler.js';
@@ -54,11 +55,31 @@ try {
     await call('POST', `/api/tasks/${task.id}/complete`, { variables: { approved: index % 3 !== 2, comment: index % 3 !== 2 ? 'fine' : 'needs a rollback plan' } });
   }
   const demoDefinition = (await call('GET', '/api/process-definitions?key=change-review')).body[0].id as string;
-  // The health view shows measured systems: measure the demo process where the entropy
-  // module is present (its endpoint answers 404 otherwise, and the view says so).
-  for (let round = 0; round < 3; round++) {
-    const measured = await call('POST', '/api/entropy/measure', { system: 'change-review' });
-    if (measured.status === 404) break;
+
+  // A process with a collapsed sub-process and end events with outcomes: one instance waits
+  // inside it, one failed inside it (an incident), one ended on its failure end, one shipped.
+  await call('POST', '/api/deployments', { name: 'ops-review.bpmn', xml: await readFile(join(repositoryRoot, 'test/fixtures/e2e/ops-review.bpmn'), 'utf8') });
+  const worker = httpClient(base, TEST_TOKENS.worker);
+  const lint = async () => (await worker('POST', '/engine-rest/external-task/fetchAndLock', { workerId: 'lint-worker', maxTasks: 1, topics: [{ topicName: 'e2e.lint', lockDuration: 60_000 }] })).body[0];
+  const review = async (ticket: string) => (await call('POST', '/api/process-instances', { processKey: 'ops-review', businessKey: ticket, variables: { ticket, priority: 2 } })).body.id as string;
+  for (const [ticket, passed] of [['CHG-2001', true], ['CHG-2002', false]] as const) {
+    await review(ticket);
+    const task = await lint();
+    await worker('POST', `/engine-rest/external-task/${task.id}/complete`, { workerId: 'lint-worker', variables: { passed: { value: passed, type: 'Boolean' }, report: { value: JSON.stringify({ files: 12, findings: passed ? [] : [{ rule: 'no-unused-vars', file: 'src/cart.ts', line: 41 }] }), type: 'Json' } } });
+  }
+  const failing = await review('CHG-2003');
+  const failed = await lint();
+  const issues = JSON.stringify([{ expected: 'string', code: 'invalid_type', path: ['repository'], message: 'Invalid input: expected string, received undefined' }], null, 2);
+  await worker('POST', `/engine-rest/external-task/${failed.id}/failure`, { workerId: 'lint-worker', errorMessage: issues, errorDetails: 'ZodError: at parse (validator.ts:12)', retries: 0, retryTimeout: 0 });
+  await review('CHG-2004');
+
+  // Spans of a service, its last minute failing often, measured: the health charts have data.
+  const now = Date.now();
+  const simulator = new SpanSimulator({ system: 'checkout', seed: 7, requestsPerSecond: 1 });
+  simulator.inject({ kind: 'error-burst', at: new Date(now - 120_000), magnitude: 0.4 });
+  await writeSpans(app.database.knex, simulator.generate(new Date(now - 1_200_000), new Date(now)));
+  for (const window of [300, 180, 120]) {
+    const measured = await call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 1080 - window });
     if (measured.status !== 201) console.log(`entropy measure: ${measured.status} ${measured.body?.detail ?? ''}`);
   }
 
@@ -83,13 +104,26 @@ try {
 
   await page.goto(`${base}/#/instances`);
   await page.waitForSelector(`#rf-instance-rows tr[data-instance-id="${instances[0]}"]`);
+  await page.waitForSelector('#rf-start-key option[value="ops-review"]', { state: 'attached' });
+  await page.selectOption('#rf-start-key', 'ops-review');
+  await page.waitForSelector('#rf-start-field-ticket');
   await settle();
   await shoot('ui-instances.png');
 
-  await page.goto(`${base}/#/instance/${instances[5]}`);
-  await page.waitForSelector('#rf-view-instance g.djs-element.rf-active[data-element-id="review"]');
+  await page.goto(`${base}/#/instance/${failing}`);
+  await page.waitForSelector('#rf-view-instance .rf-inside-incident[data-activity="checks"]');
+  await page.click('#rf-incidents details.rf-raw summary');
   await settle();
   await shoot('ui-instance.png');
+  await page.click('.rf-inside-incident[data-activity="checks"]');
+  await page.waitForSelector('#rf-view-instance g.djs-element.rf-incident[data-element-id="lint"]');
+  await settle();
+  await shoot('ui-instance-inside.png');
+  const ended = (await call('GET', '/api/process-instances?processKey=ops-review&status=completed')).body.find((instance: { businessKey: string }) => instance.businessKey === 'CHG-2002');
+  await page.goto(`${base}/#/instance/${ended.id}`);
+  await page.waitForSelector('#rf-instance-status.rf-outcome-failure');
+  await settle();
+  await shoot('ui-instance-ended.png');
 
   await page.goto(`${base}/#/heatmap/${encodeURIComponent(demoDefinition)}`);
   await page.waitForSelector('#rf-view-heatmap .rf-heat-label[data-activity="review"]');
@@ -104,11 +138,13 @@ try {
 
   await page.goto(`${base}/#/health`);
   await page.waitForSelector('#rf-health-incidents h3');
+  await page.waitForSelector('#rf-health-systems .uplot');
   await settle();
   await shoot('ui-health.png');
 
   // Diagrams at scale 1 (scaled down only when larger than the page), cropped to the drawing.
   await page.setViewportSize({ width: 1920, height: 1200 });
+  await page.addStyleTag({ content: '.rf-zoom-controls { display: none !important; }' });
   for (const process of shipped) {
     await page.goto(`${base}/#/diagram/${encodeURIComponent(process.id)}`);
     await page.waitForSelector(`#rf-diagram-canvas[data-shown="${process.id}"] .djs-container`);
@@ -131,9 +167,10 @@ try {
     START,
     '| | |',
     '| --- | --- |',
-    '| ![Modeler](docs/images/ui-modeler.png) Modeler: properties panel, lint, topic picker | ![Instance](docs/images/ui-instance.png) An instance on its diagram |',
-    '| ![Task inbox](docs/images/ui-inbox.png) Task inbox with the task\'s form | ![Heatmap](docs/images/ui-heatmap.png) Heatmap of a process version |',
-    '| ![Instances](docs/images/ui-instances.png) Instances with filters | ![Health](docs/images/ui-health.png) Health dashboard |',
+    '| ![Modeler](docs/images/ui-modeler.png) Modeler: properties panel, lint, topic picker | ![Heatmap](docs/images/ui-heatmap.png) Heatmap of a process version |',
+    '| ![Task inbox](docs/images/ui-inbox.png) Task inbox with the task\'s form | ![Ended on a failure end event](docs/images/ui-instance-ended.png) Ended on a failure end event; variables as a JSON tree |',
+    '| ![Instances](docs/images/ui-instances.png) Instances: incidents, end event reached, duration; the start form | ![Health](docs/images/ui-health.png) Health: entropy and control charts (uPlot) |',
+    '| ![Incident inside a sub-process](docs/images/ui-instance.png) An incident inside a collapsed sub-process, said as a sentence | ![Drilled in](docs/images/ui-instance-inside.png) Drilled into the sub-process |',
     '',
     shipped.length ? 'Shipped processes (`processes/`):' : 'No process is shipped in `processes/` yet.',
     '',

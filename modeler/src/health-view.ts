@@ -1,12 +1,54 @@
 import { api, camelRows, optional } from './api.js';
-import { lineChart } from './charts.js';
+import { QUANTITIES, timeChart } from './charts.js';
 import { clear, formatTime, h, reportError } from './dom.js';
+import { incidentSentence } from './incident-text.js';
 import { debounce, type View } from './view.js';
 
 const METRICS = ['latency_p95', 'error_rate', 'throughput'] as const;
 
 /** Three significant digits for measured values; anything else as given. */
 const round = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? String(Number(value.toPrecision(3))) : String(value ?? '–'));
+
+const LEVEL_WORDS: Record<string, string> = {
+  LOW: 'little disorder (score below 0.3): routine tuning is enough',
+  MEDIUM: 'noticeable disorder (0.3–0.6): a regeneration cycle is worth planning',
+  HIGH: 'serious disorder (0.6–0.8): regeneration strategies are ranked and one runs',
+  CRITICAL: 'the system is breaking down (0.8 and above): regenerate now',
+};
+const HEALTH_WORDS: Record<string, string> = {
+  HEALTHY: 'spans look like the baseline (health above 0.9)',
+  WARNING: 'errors or latency drift from the baseline (0.7–0.9)',
+  CRITICAL: 'clearly degraded against the baseline (0.5–0.7)',
+  FAILING: 'most requests fail or crawl (below 0.5)',
+};
+const number = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null);
+
+/** The latest measurement said in words; every field is read defensively (the module adds fields). */
+function describeMeasurement(latest: Record<string, any>): HTMLElement {
+  const level = String(latest.level ?? '').toUpperCase();
+  const health = String(latest.healthState ?? '').toUpperCase();
+  const score = number(latest.score);
+  const healthScore = number(latest.health);
+  const drift = number(latest.drift);
+  const errors = number(latest.validationErrors);
+  return h(
+    'div',
+    { class: 'rf-measurement' },
+    h(
+      'p',
+      {},
+      h('span', { class: `rf-level rf-level-${level.toLowerCase()}` }, `entropy ${level || '–'}`),
+      ` ${score === null ? '' : round(score)} — ${LEVEL_WORDS[level] ?? 'no level'}.`,
+    ),
+    h(
+      'p',
+      {},
+      h('span', { class: `rf-level rf-health-${health.toLowerCase()}` }, `span health ${health || '–'}`),
+      ` ${healthScore === null ? '' : round(healthScore)} — ${HEALTH_WORDS[health] ?? 'not measured'}.`,
+    ),
+    h('p', { class: 'rf-muted' }, `drift ${drift === null ? '–' : round(drift)} · validation errors ${errors ?? '–'} · measured ${formatTime(latest.measuredAt)}`),
+  );
+}
 
 const notAvailable = (what: string) => h('p', { class: 'rf-muted rf-not-available' }, `${what}: not available on this server.`);
 
@@ -25,42 +67,61 @@ export function createHealthView(): View {
     const systems = await optional<Array<{ system: string; latest: any }>>('/api/entropy/systems');
     if (!systems) return clear(systemsSection, h('h3', {}, 'Systems'), notAvailable('Entropy measurements'));
     if (!systems.length) return clear(systemsSection, h('h3', {}, 'Systems'), h('p', { class: 'rf-muted' }, 'No system has been measured yet.'));
+    // The most disordered first: that is where to look.
+    const ranked = [...systems].sort((a, b) => (number(b.latest?.score) ?? -1) - (number(a.latest?.score) ?? -1));
     const cards = await Promise.all(
-      systems.map(async ({ system, latest }) => {
+      ranked.map(async ({ system, latest }) => {
         const [measurements, ...charts] = await Promise.all([
           optional<any[]>(`/api/entropy/measurements?system=${encodeURIComponent(system)}&limit=50`),
           ...METRICS.map((metric) => optional<any>(`/api/entropy/control-charts?system=${encodeURIComponent(system)}&metric=${metric}`)),
         ]);
         const history = (measurements ?? [])
-          .map((measurement) => ({ at: measurement.measuredAt, value: Number(measurement.score ?? measurement.level) }))
-          .filter((point) => Number.isFinite(point.value))
+          .map((measurement) => ({ at: measurement.measuredAt, value: number(measurement.score) ?? NaN }))
+          .filter((point) => Number.isFinite(point.value) && !Number.isNaN(Date.parse(point.at)))
           .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
         return h(
           'div',
           { class: 'rf-system', 'data-system': system },
-          h('h4', {}, system, ' ', latest ? h('span', { class: `rf-level rf-level-${String(latest.level).toLowerCase()}` }, `level ${latest.level}`) : h('span', { class: 'rf-muted' }, 'not measured')),
-          latest
-            ? h('p', { class: 'rf-muted' }, `score ${round(latest.score)} · health ${latest.healthState ?? round(latest.health)} · drift ${round(latest.drift)} · validation errors ${latest.validationErrors} · ${formatTime(latest.measuredAt)}`)
-            : null,
-          h('div', { class: 'rf-chart-title' }, 'Entropy score over time'),
-          measurements ? lineChart(history) : notAvailable('Measurements'),
+          h('h4', {}, system),
+          latest ? describeMeasurement(latest) : h('p', { class: 'rf-muted' }, 'not measured yet'),
+          h('div', { class: 'rf-chart-title' }, 'Entropy score over time (bands: LOW, MEDIUM, HIGH, CRITICAL)'),
+          measurements ? timeChart(history, QUANTITIES.entropy!, { levelBands: true, width: 560, height: 180 }) : notAvailable('Measurements'),
           h(
             'div',
             { class: 'rf-charts' },
             ...METRICS.map((metric, index) => {
               const chart = charts[index];
+              const quantity = QUANTITIES[metric]!;
+              const points = Array.isArray(chart?.points) ? chart.points.filter((point: any) => number(point?.value) !== null && typeof point?.at === 'string') : [];
               return h(
                 'div',
                 { class: 'rf-control-chart', 'data-metric': metric },
-                h('div', { class: 'rf-chart-title' }, `${metric}${chart?.violations?.length ? ` · ${chart.violations.length} violation(s)` : ''}`),
-                chart ? lineChart(chart.points ?? [], { centre: chart.centre, upper: chart.upper, lower: chart.lower, violations: chart.violations }, { width: 270, height: 120 }) : notAvailable('Control chart'),
+                h(
+                  'div',
+                  { class: 'rf-chart-title' },
+                  `${quantity.label} (${quantity.unit})`,
+                  chart?.violations?.length ? h('span', { class: 'rf-bad' }, ` · ${chart.violations.length} rule violation(s)`) : h('span', { class: 'rf-good' }, ' · in control'),
+                ),
+                chart
+                  ? timeChart(points, quantity, { limits: { centre: number(chart.centre), upper: number(chart.upper), lower: number(chart.lower), violations: Array.isArray(chart.violations) ? chart.violations : [] }, width: 280, height: 150 })
+                  : notAvailable('Control chart'),
               );
             }),
           ),
         );
       }),
     );
-    clear(systemsSection, h('h3', {}, 'Systems'), ...cards);
+    clear(
+      systemsSection,
+      h('h3', {}, 'Systems'),
+      h(
+        'p',
+        { class: 'rf-muted rf-explain' },
+        'The entropy score weighs span health 40 %, drift 30 % and validation errors 30 %, so a system can read LOW in entropy while its span health alone is CRITICAL. ',
+        'Control charts: the green band lies between the lower and upper control limits (3 sigma) set by the first two thirds of the window; red points break a Western Electric rule.',
+      ),
+      ...cards,
+    );
   }
 
   async function renderAlerts(): Promise<void> {
@@ -94,7 +155,7 @@ export function createHealthView(): View {
       incidentsSection,
       h('h3', {}, `Open incidents (${incidents.length})`),
       incidents.length
-        ? h('ul', {}, ...incidents.map((incident) => h('li', {}, h('a', { href: `#/instance/${incident.instanceId}` }, incident.processKey), ` ${incident.type} at ${incident.activityId ?? '–'}: ${incident.message}`)))
+        ? h('ul', {}, ...incidents.map((incident) => h('li', {}, h('a', { href: `#/instance/${incident.instanceId}` }, incident.processKey), ` ${incidentSentence(incident)}`)))
         : h('p', { class: 'rf-muted' }, 'No open incidents.'),
     );
   }

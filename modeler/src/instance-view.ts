@@ -1,6 +1,9 @@
 import { api, camelKeys, camelRows } from './api.js';
 import { DiagramViewer } from './diagram-viewer.js';
-import { clear, formatTime, h, reportError, toast } from './dom.js';
+import { clear, formatMs, formatTime, h, reportError, toast } from './dom.js';
+import { incidentSentence } from './incident-text.js';
+import { jsonTree } from './json-tree.js';
+import { can } from './session.js';
 import { debounce, type View } from './view.js';
 
 /**
@@ -40,24 +43,66 @@ export function createInstanceView(): View {
       if (entry.event === 'end' && entry.activityId) completed.set(entry.activityId, (completed.get(entry.activityId) ?? 0) + 1);
     }
     const active = new Set<string>(instance.activeActivities);
-    const failing = new Set<string>(instance.incidents.map((incident: any) => incident.activityId).filter(Boolean));
-    for (const activityId of completed.keys()) if (!active.has(activityId)) viewer.mark(activityId, 'rf-done');
+    const failing = new Map<string, any>();
+    for (const incident of instance.incidents) if (incident.activityId) failing.set(incident.activityId, incident);
+    // A failed instance's error names the activity it failed at.
+    const failedAt = instance.status === 'failed' ? ([...history].reverse().find((entry) => entry.event === 'instance.failed')?.data?.activityId ?? null) : null;
+    if (failedAt) failing.set(failedAt, { message: instance.errorMessage, activityId: failedAt });
+    // What runs or fails inside a sub-process marks the sub-process too: collapsed, it is all
+    // the top plane shows of it.
+    const activeInside = new Map<string, number>();
+    const failingInside = new Map<string, number>();
+    for (const id of active) for (const scope of viewer.ancestors(id)) activeInside.set(scope, (activeInside.get(scope) ?? 0) + 1);
+    for (const id of failing.keys()) for (const scope of viewer.ancestors(id)) failingInside.set(scope, (failingInside.get(scope) ?? 0) + 1);
+
+    // Drilled into a sub-process where nothing runs or fails any more: back to the top.
+    const plane = viewer.plane();
+    if (plane && !activeInside.has(plane) && !failingInside.has(plane)) viewer.top();
+    for (const activityId of completed.keys()) if (!active.has(activityId) && !activeInside.has(activityId)) viewer.mark(activityId, 'rf-done');
     for (const activityId of active) viewer.mark(activityId, 'rf-active');
-    for (const activityId of failing) viewer.mark(activityId, 'rf-incident');
+    for (const activityId of activeInside.keys()) viewer.mark(activityId, 'rf-active');
+    for (const activityId of [...failing.keys(), ...failingInside.keys()]) viewer.mark(activityId, 'rf-incident');
     for (const [activityId, count] of completed) {
       viewer.overlay(activityId, h('span', { class: 'rf-count', title: `${count} completed run(s)`, 'data-activity': activityId }, String(count)));
     }
     for (const activityId of active) {
       viewer.overlay(activityId, h('span', { class: 'rf-token', title: 'active token', 'data-activity': activityId }, '●'), { top: -10, left: -10 });
     }
+    for (const [scope, count] of activeInside) {
+      viewer.overlay(scope, h('button', { type: 'button', class: 'rf-inside rf-inside-active', 'data-activity': scope, title: 'show what runs inside', onclick: () => viewer.reveal([...active].find((id) => viewer.ancestors(id).includes(scope))!) }, `${count} active inside`), { top: -12, left: 0 });
+    }
+    for (const [activityId, incident] of failing) {
+      viewer.overlay(activityId, h('span', { class: 'rf-incident-badge', 'data-activity': activityId, title: incidentSentence({ ...incident, activityName: viewer.nameOf(activityId) }) }, '!'), { top: -10, right: 10 });
+    }
+    for (const [scope, count] of failingInside) {
+      viewer.overlay(scope, h('button', { type: 'button', class: 'rf-inside rf-inside-incident', 'data-activity': scope, title: 'show the failure inside', onclick: () => viewer.reveal([...failing.keys()].find((id) => viewer.ancestors(id).includes(scope))!) }, `${count} incident${count > 1 ? 's' : ''} inside`), { bottom: -12, left: 0 });
+    }
+    // The end event it reached, coloured by its declared outcome.
+    const ended = instance.status !== 'active' ? [...history].reverse().find((entry) => entry.event === 'end' && entry.activityType === 'bpmn:EndEvent' && !viewer.ancestors(entry.activityId).length) : null;
+    const outcome = ended ? (viewer.outcomeOf(ended.activityId) ?? 'neutral') : null;
+    if (ended) viewer.mark(ended.activityId, `rf-end-${outcome}`);
 
     clear(
       header,
-      h('h2', {}, `${instance.processKey} `, h('span', { class: `rf-status rf-status-${instance.status}`, id: 'rf-instance-status' }, instance.status)),
-      h('p', { class: 'rf-muted' }, `instance ${instance.id} · version ${instance.definitionId} · started ${formatTime(instance.startedAt)}${instance.endedAt ? ` · ended ${formatTime(instance.endedAt)}` : ''}${instance.businessKey ? ` · business key ${instance.businessKey}` : ''}`),
+      h(
+        'h2',
+        {},
+        `${viewer.processName() ?? instance.processKey} `,
+        h('span', { class: `rf-status rf-status-${instance.status}${outcome ? ` rf-outcome-${outcome}` : ''}`, id: 'rf-instance-status' }, instance.status),
+        ended ? h('span', { class: `rf-end-reached rf-outcome-${outcome}`, id: 'rf-end-reached' }, ` ended at “${ended.activityName ?? ended.activityId}”`) : null,
+      ),
+      h('p', { class: 'rf-muted' }, `${instance.processKey} · instance ${instance.id} · version ${instance.definitionId} · started ${formatTime(instance.startedAt)}${instance.endedAt ? ` · ended ${formatTime(instance.endedAt)} (${formatMs(new Date(instance.endedAt).getTime() - new Date(instance.startedAt).getTime())})` : ''}${instance.businessKey ? ` · business key ${instance.businessKey}` : ''}`),
       viewer.documentation() ? h('p', { class: 'rf-documentation', id: 'rf-process-documentation' }, viewer.documentation()) : null,
       instance.errorMessage ? h('p', { class: 'rf-bad' }, instance.errorMessage) : null,
-      h('div', { class: 'rf-legend' }, h('span', { class: 'rf-legend-done' }, 'done'), h('span', { class: 'rf-legend-active' }, 'active'), h('span', { class: 'rf-legend-incident' }, 'incident'), h('a', { href: `#/heatmap/${encodeURIComponent(instance.definitionId)}` }, 'heatmap of this version')),
+      h(
+        'div',
+        { class: 'rf-legend' },
+        h('span', { class: 'rf-legend-done' }, 'done'),
+        h('span', { class: 'rf-legend-active' }, 'active'),
+        h('span', { class: 'rf-legend-incident' }, 'incident'),
+        h('span', { class: 'rf-muted' }, 'a collapsed sub-process opens with its ⤵ button; the breadcrumb leads back'),
+        h('a', { href: `#/heatmap/${encodeURIComponent(instance.definitionId)}` }, 'heatmap of this version'),
+      ),
     );
     renderSide(instance, history);
   }
@@ -83,7 +128,7 @@ export function createInstanceView(): View {
     'aside',
     { class: 'rf-side rf-instance-side', id: 'rf-instance-side' },
     sideTop,
-    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, setVariables),
+    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, can('setVariables') ? setVariables : null),
     sideBottom,
   );
 
@@ -99,7 +144,17 @@ export function createInstanceView(): View {
 
     const activeTasks = [
       ...instance.userTasks.map((task: any) => h('li', {}, 'user task ', h('strong', {}, task.name ?? task.activityId), ' ', h('a', { href: `#/tasks/${task.id}` }, 'open in inbox'))),
-      ...instance.externalTasks.map((task: any) => h('li', {}, 'external task ', h('strong', {}, task.activityId), ` on topic "${task.topic}"${task.workerId ? ` locked by ${task.workerId}` : ''}`)),
+      ...instance.externalTasks.map((task: any) =>
+        h(
+          'li',
+          {},
+          'external task ',
+          h('strong', {}, viewer.nameOf(task.activityId)),
+          ` on topic "${task.topic}"${task.workerId ? ` locked by ${task.workerId}` : ''}`,
+          viewer.ancestors(task.activityId).length ? ` inside ${viewer.ancestors(task.activityId).map((id) => viewer.nameOf(id)).join(' › ')} ` : ' ',
+          h('button', { type: 'button', class: 'rf-small rf-link', onclick: () => viewer.reveal(task.activityId) }, 'show'),
+        ),
+      ),
       ...instance.timers.map((job: any) => h('li', {}, `timer ${job.activityId} due ${formatTime(job.dueAt)}`)),
       ...instance.subscriptions.map((subscription: any) => h('li', {}, `waits for ${subscription.kind} "${subscription.name}" at ${subscription.activityId}`)),
     ];
@@ -109,18 +164,26 @@ export function createInstanceView(): View {
         await api('POST', `/api/incidents/${incident.id}/retry`, { retries: 1 }).then(() => toast('retried')).catch(reportError);
         await refresh();
       });
-      return h('li', { class: 'rf-bad' }, h('strong', {}, incident.type), ` at ${incident.activityId ?? '–'}: ${incident.message} `, retry);
+      const name = viewer.nameOf(incident.activityId ?? '');
+      const show = h('button', { type: 'button', class: 'rf-small rf-link', onclick: () => viewer.reveal(incident.activityId) }, 'show');
+      return h(
+        'li',
+        { class: 'rf-incident-item' },
+        h('p', { class: 'rf-bad rf-incident-sentence' }, incidentSentence({ ...incident, activityName: name })),
+        h('div', { class: 'rf-row' }, can('retryIncidents') ? retry : null, incident.activityId ? show : null, h('span', { class: 'rf-muted' }, `${incident.type} · ${formatTime(incident.createdAt)}`)),
+        h('details', { class: 'rf-raw' }, h('summary', {}, 'details'), h('pre', {}, String(incident.message ?? '')), incident.stack ? h('pre', { class: 'rf-muted' }, String(incident.stack)) : null),
+      );
     });
     clear(
       sideTop,
       h('section', { class: 'rf-side-section' }, h('h3', {}, 'Waiting on'), activeTasks.length ? h('ul', { id: 'rf-waiting' }, ...activeTasks) : h('p', { class: 'rf-muted' }, 'nothing')),
-      incidents.length ? h('section', { class: 'rf-side-section' }, h('h3', {}, 'Incidents'), h('ul', {}, ...incidents)) : null,
+      incidents.length ? h('section', { class: 'rf-side-section', id: 'rf-incidents' }, h('h3', {}, 'Incidents'), h('ul', { class: 'rf-plain-list' }, ...incidents)) : null,
       h('h3', { class: 'rf-side-heading' }, 'Variables'),
     );
-    clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, h('code', {}, JSON.stringify(value))))));
+    clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, jsonTree(value)))));
     clear(
       sideBottom,
-      h('section', { class: 'rf-side-section' }, cancel),
+      can('cancel') ? h('section', { class: 'rf-side-section' }, cancel) : null,
       h(
         'section',
         { class: 'rf-side-section' },

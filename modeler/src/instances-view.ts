@@ -1,5 +1,7 @@
 import { api } from './api.js';
-import { clear, formatTime, h, reportError, toast } from './dom.js';
+import { clear, formatMs, formatTime, h, reportError, toast } from './dom.js';
+import { can } from './session.js';
+import { createStartForm } from './start-form.js';
 import { debounce, type View } from './view.js';
 
 /** Instances with filters, and a form to start one. */
@@ -8,10 +10,14 @@ export function createInstancesView(): View {
   const processKey = h('select', { id: 'rf-filter-key', 'aria-label': 'Process' });
   const businessKey = h('input', { id: 'rf-filter-business-key', placeholder: 'business key', 'aria-label': 'Business key' });
   const startedAfter = h('input', { id: 'rf-filter-after', type: 'datetime-local', 'aria-label': 'Started after' });
+  const incidents = h('select', { id: 'rf-filter-incidents', 'aria-label': 'Incidents' }, h('option', { value: '' }, 'with or without incidents'), h('option', { value: 'open' }, 'with open incidents'), h('option', { value: 'none' }, 'without incidents'));
   const rows = h('tbody', { id: 'rf-instance-rows' });
   const startKey = h('select', { id: 'rf-start-key', 'aria-label': 'Process to start' });
-  const startBusinessKey = h('input', { id: 'rf-start-business-key', placeholder: 'business key (optional)' });
-  const startVariables = h('textarea', { id: 'rf-start-variables', rows: 2, placeholder: '{"variable": "value"}' });
+  const startForm = createStartForm('rf-start', (instance) => {
+    toast(`started ${instance.processKey} ${instance.id.slice(0, 8)}`);
+    location.hash = `#/instance/${instance.id}`;
+  });
+  startKey.addEventListener('change', () => startForm.load(startKey.value).catch(reportError));
 
   async function refresh(): Promise<void> {
     const query = new URLSearchParams({ limit: '200' });
@@ -19,6 +25,7 @@ export function createInstancesView(): View {
     if (processKey.value) query.set('processKey', processKey.value);
     if (businessKey.value.trim()) query.set('businessKey', businessKey.value.trim());
     if (startedAfter.value) query.set('startedAfter', new Date(startedAfter.value).toISOString());
+    if (incidents.value) query.set('incidents', incidents.value);
     const instances = await api<any[]>('GET', `/api/process-instances?${query}`);
     clear(
       rows,
@@ -27,15 +34,21 @@ export function createInstancesView(): View {
           'tr',
           { 'data-instance-id': instance.id },
           h('td', {}, h('a', { href: `#/instance/${instance.id}` }, instance.id.slice(0, 8))),
-          h('td', {}, instance.processKey),
-          h('td', {}, h('a', { href: `#/heatmap/${encodeURIComponent(instance.definitionId)}` }, instance.definitionId.split(':')[1] ? `v${instance.definitionId.split(':')[1]}` : instance.definitionId)),
-          h('td', {}, h('span', { class: `rf-status rf-status-${instance.status}` }, instance.status)),
+          h('td', {}, instance.processName ?? instance.processKey, instance.processName ? h('div', { class: 'rf-muted rf-small-text' }, instance.processKey) : null),
+          h('td', {}, h('a', { href: `#/heatmap/${encodeURIComponent(instance.definitionId)}`, title: 'heatmap of this version' }, instance.definitionId.split(':')[1] ? `v${instance.definitionId.split(':')[1]}` : instance.definitionId)),
+          h(
+            'td',
+            { class: 'rf-state-cell' },
+            h('span', { class: `rf-status rf-status-${instance.status}${instance.endOutcome ? ` rf-outcome-${instance.endOutcome}` : instance.status === 'completed' ? ' rf-outcome-neutral' : ''}` }, instance.status),
+            instance.endActivityId ? h('div', { class: `rf-end-reached rf-outcome-${instance.endOutcome ?? 'neutral'}`, title: `end event ${instance.endActivityId}` }, instance.endActivityName ?? instance.endActivityId) : null,
+          ),
+          h('td', { class: 'rf-incident-cell' }, instance.openIncidents ? h('a', { class: 'rf-incident-count', href: `#/instance/${instance.id}`, title: 'open incidents' }, `⚠ ${instance.openIncidents}`) : h('span', { class: 'rf-muted' }, '–')),
           h('td', {}, instance.businessKey ?? ''),
           h('td', {}, formatTime(instance.startedAt)),
-          h('td', {}, formatTime(instance.endedAt)),
+          h('td', {}, instance.durationMs === null || instance.durationMs === undefined ? h('span', { class: 'rf-muted', title: 'running' }, `running ${formatMs(Date.now() - new Date(instance.startedAt).getTime())}`) : formatMs(instance.durationMs)),
         ),
       ),
-      instances.length ? null : h('tr', {}, h('td', { colspan: 7, class: 'rf-muted' }, 'No instances match.')),
+      instances.length ? null : h('tr', {}, h('td', { colspan: 8, class: 'rf-muted' }, 'No instances match.')),
     );
   }
 
@@ -46,26 +59,16 @@ export function createInstancesView(): View {
     const executable = definitions.filter((definition) => definition.executable);
     const startChosen = startKey.value;
     clear(startKey, ...executable.map((definition) => h('option', { value: definition.key, selected: definition.key === startChosen }, `${definition.name ?? definition.key} (v${definition.version})`)));
+    if (startKey.value && startKey.value !== startChosen) await startForm.load(startKey.value);
   }
 
-  const start = h('form', { class: 'rf-start-form', id: 'rf-start-form' }, h('h3', {}, 'Start an instance'), startKey, startBusinessKey, startVariables, h('button', { type: 'submit', class: 'rf-primary' }, 'Start'));
-  start.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    try {
-      const variables = startVariables.value.trim() ? JSON.parse(startVariables.value) : {};
-      const instance = await api<any>('POST', '/api/process-instances', { processKey: startKey.value, variables, ...(startBusinessKey.value.trim() ? { businessKey: startBusinessKey.value.trim() } : {}) });
-      toast(`started ${instance.processKey} ${instance.id.slice(0, 8)}`);
-      location.hash = `#/instance/${instance.id}`;
-    } catch (error) {
-      reportError(error);
-    }
-  });
-  const filters = h('form', { class: 'rf-filters', id: 'rf-filters' }, status, processKey, businessKey, startedAfter, h('button', { type: 'submit' }, 'Filter'));
+  const start = h('section', { class: 'rf-start-form', id: 'rf-start-form' }, h('h3', {}, 'Start an instance'), startKey, startForm.element);
+  const filters = h('form', { class: 'rf-filters', id: 'rf-filters' }, status, processKey, incidents, businessKey, startedAfter, h('button', { type: 'submit' }, 'Filter'));
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
     refresh().catch(reportError);
   });
-  for (const control of [status, processKey]) control.addEventListener('change', () => refresh().catch(reportError));
+  for (const control of [status, processKey, incidents]) control.addEventListener('change', () => refresh().catch(reportError));
 
   const element = h(
     'section',
@@ -74,9 +77,9 @@ export function createInstancesView(): View {
       h('div', { class: 'rf-grow' },
         h('h2', {}, 'Instances'),
         filters,
-        h('table', { class: 'rf-table' }, h('thead', {}, h('tr', {}, ...['Instance', 'Process', 'Version', 'Status', 'Business key', 'Started', 'Ended'].map((title) => h('th', {}, title)))), rows),
+        h('table', { class: 'rf-table' }, h('thead', {}, h('tr', {}, ...['Instance', 'Process', 'Version', 'State · end event', 'Incidents', 'Business key', 'Started', 'Duration'].map((title) => h('th', {}, title)))), rows),
       ),
-      h('aside', { class: 'rf-side' }, start),
+      can('start') ? h('aside', { class: 'rf-side' }, start) : null,
     ),
   );
   const later = debounce(() => refresh().catch(reportError), 400);

@@ -1,4 +1,5 @@
-import { api, followEvents, getToken, setToken, whenUnauthenticated } from './api.js';
+import { followEvents, getToken, setToken, whenUnauthenticated } from './api.js';
+import { can, currentSession, forgetSession, loadSession } from './session.js';
 import { clear, h, reportError } from './dom.js';
 import { createDiagramView } from './diagram-view.js';
 import { createDmnEditorView } from './dmn-editor-view.js';
@@ -6,12 +7,33 @@ import { createHealthView } from './health-view.js';
 import { createHeatmapView } from './heatmap-view.js';
 import { createInstanceView } from './instance-view.js';
 import { createInstancesView } from './instances-view.js';
-import { createModelerView } from './modeler-view.js';
 import { createTasksView } from './tasks-view.js';
 import type { View } from './view.js';
 
+/**
+ * The modeler (bpmn-js Modeler, properties panel, lint: most of the code) loads when it is first
+ * opened; the operations views load with the app.
+ */
+function lazyView(load: () => Promise<View>): View {
+  const element = h('div', { class: 'rf-lazy' });
+  let inner: Promise<View> | null = null;
+  const view = () => (inner ??= load().then((loaded) => (element.appendChild(loaded.element), loaded)));
+  return {
+    element,
+    async show(params) {
+      await (await view()).show(params);
+    },
+    hide() {
+      void inner?.then((loaded) => loaded.hide?.());
+    },
+    onEvent(event) {
+      void inner?.then((loaded) => loaded.onEvent?.(event));
+    },
+  };
+}
+
 const factories: Record<string, () => View> = {
-  modeler: createModelerView,
+  modeler: () => lazyView(() => import('./modeler-view.js').then((module) => module.createModelerView())),
   instances: createInstancesView,
   instance: createInstanceView,
   heatmap: createHeatmapView,
@@ -27,10 +49,22 @@ const views = new Map<string, View>();
 let current: View | null = null;
 let stopEvents: (() => void) | null = null;
 
+/** Which ability each page needs; a role that lacks it does not see the page. */
+const pageAbility: Record<string, string> = { modeler: 'viewDefinitions', instances: 'viewInstances', tasks: 'viewTasks', health: 'viewHealth', decisions: 'viewDefinitions' };
+
 function route(): void {
   if (!getToken()) return showLogin();
-  const [name = 'modeler', ...params] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  const key = factories[name] ? name : 'modeler';
+  if (!currentSession()) {
+    loadSession()
+      .then(applySession)
+      .then(route)
+      .catch((error) => showLogin(error instanceof Error ? error.message : String(error)));
+    return;
+  }
+  if (!Object.values(pageAbility).some((ability) => can(ability))) return showNoPages();
+  const [name = firstPage(), ...params] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const ability = pageAbility[navFor[name] ?? name];
+  const key = factories[name] && (!ability || can(ability)) ? name : firstPage();
   let view = views.get(key);
   if (!view) {
     view = (factories[key] as () => View)();
@@ -50,6 +84,38 @@ function route(): void {
   startEvents();
 }
 
+function firstPage(): string {
+  return Object.keys(pageAbility).find((page) => can(pageAbility[page] as string)) ?? 'instances';
+}
+
+/** Shows the role in the header and hides the pages it may not use. */
+function applySession(): void {
+  const session = currentSession();
+  const who = document.getElementById('rf-who');
+  if (who && session) {
+    who.textContent = session.role;
+    who.title = `signed in as ${session.actor}`;
+  }
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('.rf-nav a')) {
+    link.hidden = !can(pageAbility[link.dataset.view ?? ''] ?? '');
+  }
+}
+
+/** A role with no page here (worker, alert, telemetry) is told what its token is for. */
+function showNoPages(): void {
+  const session = currentSession();
+  if (!session) return;
+  clear(
+    main,
+    h(
+      'section',
+      { class: 'rf-view', id: 'rf-no-pages' },
+      h('h2', {}, `The ${session.role} role has no pages here`),
+      h('p', {}, `This token may: ${Object.entries(session.can).filter(([, allowed]) => allowed).map(([ability]) => ability).join(', ') || 'nothing the UI shows'}. Sign out and use an owner or operator token.`),
+    ),
+  );
+}
+
 function startEvents(): void {
   if (stopEvents) return;
   const live = document.getElementById('rf-live') as HTMLElement;
@@ -66,6 +132,7 @@ function startEvents(): void {
 function showLogin(message?: string): void {
   stopEvents?.();
   stopEvents = null;
+  forgetSession();
   for (const view of views.values()) view.element.remove();
   views.clear();
   current = null;
@@ -75,7 +142,15 @@ function showLogin(message?: string): void {
     'form',
     { class: 'rf-login', id: 'rf-login' },
     h('h1', {}, 'Sign in to regenflow'),
-    h('p', {}, 'Paste an API token (REGENFLOW_TOKENS, or the admin-token file in the data folder). It is kept for this browser tab only.'),
+    h(
+      'p',
+      {},
+      'Paste an API token: one of REGENFLOW_TOKENS, or, on a server started without them, the admin token it wrote to ',
+      h('code', {}, 'data/admin-token'),
+      ' (',
+      h('code', {}, 'cat data/admin-token'),
+      '; the folder is REGENFLOW_DATA_DIR). It is kept for this browser tab only.',
+    ),
     h('label', { for: 'rf-token' }, 'Token'),
     input,
     h('button', { type: 'submit', class: 'rf-primary' }, 'Sign in'),
@@ -85,7 +160,8 @@ function showLogin(message?: string): void {
     event.preventDefault();
     setToken(input.value.trim());
     try {
-      await api('GET', '/api/process-definitions?latest=true');
+      await loadSession();
+      applySession();
       clear(main);
       route();
     } catch (failure) {

@@ -8,6 +8,8 @@ import { api, ApiError, camelRows } from './api.js';
 import { diffDiagrams, newDiagramXml, type DiffEntry } from './diagrams.js';
 import { clear, download, formatTime, h, reportError, toast } from './dom.js';
 import { debounce, type View } from './view.js';
+import { can } from './session.js';
+import { createStartForm } from './start-form.js';
 
 interface DefinitionSummary {
   id: string;
@@ -107,7 +109,7 @@ export function createModelerView(): View {
   async function load(xml: string): Promise<void> {
     const { warnings } = await modeler.importXML(xml);
     if (warnings?.length) toast(`imported with ${warnings.length} warning(s): ${warnings[0].message}`);
-    modeler.get('canvas').zoom('fit-viewport', 'auto');
+    fitBesidePalette();
     diffMarkers = [];
     loaded = true;
     setDirty(false);
@@ -337,12 +339,37 @@ export function createModelerView(): View {
     }
   }
 
+  /**
+   * Fits the whole diagram into the part of the canvas the palette does not cover (fit-viewport
+   * alone puts a wide diagram's left edge under it), never scaled above 1.
+   */
+  function fitBesidePalette(): void {
+    // A hidden canvas has no size to fit into (bpmn-js would scale by NaN).
+    if (!canvasHost.clientWidth || !canvasHost.clientHeight) return;
+    const canvas = modeler.get('canvas');
+    canvas.zoom('fit-viewport');
+    const { inner, outer } = canvas.viewbox();
+    if (!inner.width || !inner.height) return;
+    const palette = canvasHost.querySelector('.djs-palette')?.getBoundingClientRect().width ?? 0;
+    const left = palette + 24;
+    const pad = 24;
+    const scale = Math.min(1, (outer.width - left - pad) / inner.width, (outer.height - 2 * pad) / inner.height);
+    canvas.viewbox({ x: inner.x - left / scale, y: inner.y - pad / scale, width: outer.width / scale, height: outer.height / scale });
+  }
+
+  const startDialogForm = createStartForm('rf-dialog-start', (instance) => {
+    startDialog.close();
+    location.hash = `#/instance/${instance.id}`;
+  });
+  const startDialog = h('dialog', { class: 'rf-dialog', id: 'rf-start-dialog' }, h('h3', {}, 'Start an instance'), startDialogForm.element, h('button', { type: 'button', class: 'rf-link', onclick: () => startDialog.close() }, 'Close'));
+
   async function startInstance(): Promise<void> {
     const key = processKey();
     if (!key) return;
     if (dirty) toast('The diagram has changes that are not deployed; the instance runs the deployed version.');
-    const instance = await api<any>('POST', '/api/process-instances', { processKey: key, variables: {} });
-    location.hash = `#/instance/${instance.id}`;
+    if (!startDialog.isConnected) document.body.appendChild(startDialog);
+    await startDialogForm.load(key);
+    startDialog.showModal();
   }
 
   const button = (label: string, id: string, action: () => unknown, extra: Record<string, string> = {}) =>
@@ -374,8 +401,8 @@ export function createModelerView(): View {
     openSelect,
     button('Open file…', 'rf-open-file-button', () => fileInput.click()),
     fileInput,
-    button('Deploy', 'rf-deploy', deploy, { class: 'rf-primary' }),
-    button('Start instance', 'rf-start', startInstance),
+    can('deploy') ? button('Deploy', 'rf-deploy', deploy, { class: 'rf-primary' }) : null,
+    can('start') ? button('Start instance', 'rf-start', startInstance) : null,
     button('Download XML', 'rf-download-xml', async () => {
       const { xml } = await modeler.saveXML({ format: true });
       download(`${processKey() ?? 'diagram'}.bpmn`, xml, 'application/xml');

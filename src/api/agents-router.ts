@@ -5,7 +5,7 @@ import { notFound } from '../errors.js';
 import { allow } from './auth.js';
 
 const Name = z.string().min(1).max(200).regex(/^[\w.:@-]+$/, 'letters, digits and . _ : @ - only');
-const RegisterSchema = z
+export const RegisterSchema = z
   .object({
     name: Name,
     topics: z.array(z.string().min(1).max(200)).min(1).max(100),

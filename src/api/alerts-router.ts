@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import { allow } from './auth.js';
 import { sendProblem } from './problem.js';
 
-const AlertQuery = z
+export const AlertQuery = z
   .object({
     status: z.enum(['firing', 'resolved']).optional(),
     fingerprint: z.string().min(1).max(200).optional(),

@@ -23,7 +23,9 @@ import { docsRouter } from './docs-router.js';
 import { entropyRouter } from './entropy-router.js';
 import { monitoredSystemsRouter } from './monitored-systems-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
+import { meRoute } from './me-route.js';
 import { openApiDocument, type RouteSpec } from './route-spec.js';
+import { declaredRoutes } from './route-table.js';
 import { otlpMetricsRouter, otlpTracesRouter } from './otlp-router.js';
 import type { MetricPointStore } from '../store/metric-points.js';
 import type { SpanStore } from '../store/spans.js';
@@ -108,7 +110,13 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   });
   const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
   const routes = [...nativeRoutes(engine, limits, options.decisions), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
-  app.use('/api', docsRouter(openApiDocument([{ prefix: '/api', routes: [...routes, ...DOCS_ROUTES] }], { title: 'regenflow', version: API_VERSION })));
+  // One route table: the native routes and those other routers declare; spec and /api/me read it.
+  routes.push(meRoute(() => table));
+  const table = [
+    { prefix: '/api', routes: [...routes, ...DOCS_ROUTES] },
+    { prefix: '', routes: declaredRoutes({ incident: Boolean(options.incident), agents: Boolean(options.agents), spans: Boolean(options.spans), metricPoints: Boolean(options.metricPoints) }) },
+  ];
+  app.use('/api', docsRouter(openApiDocument(table, { title: 'regenflow', version: API_VERSION })));
   // Before the native router: a request is authenticated (and counted) once.
   if (options.incident) app.use('/api/alerts', ...authenticated, alertsRouter(engine.knex, options.incident.intake));
   if (options.incident) app.use('/api/patterns', ...authenticated, patternsRouter(engine.knex));
@@ -144,6 +152,7 @@ const API_VERSION = '0.1.0';
 /** The docs routes themselves, so the spec lists every route under /api. */
 const DOCS_ROUTES: RouteSpec[] = [
   { method: 'get', path: '/openapi.json', tag: 'docs', summary: 'This OpenAPI 3.1 document (no token needed).', roles: null, responses: { 200: { description: 'the spec' } }, handler: () => {} },
+  { method: 'get', path: '/docs.css', tag: 'docs', summary: "The docs page's stylesheet.", roles: null, responses: { 200: { description: 'CSS', contentType: 'text/css' } }, handler: () => {} },
   { method: 'get', path: '/docs', tag: 'docs', summary: 'A page listing every route (no token needed).', roles: null, responses: { 200: { description: 'HTML', contentType: 'text/html' } }, handler: () => {} },
 ];
 

@@ -6,7 +6,7 @@ import { createMonitoredSystemStore, ServiceNameSchema } from '../store/monitore
 import { audited, auditEntry } from './audit.js';
 import { allow } from './auth.js';
 
-const ListQuery = z
+export const ListQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     offset: z.coerce.number().int().min(0).default(0),

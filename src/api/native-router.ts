@@ -4,9 +4,11 @@ import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { AppError, notFound } from '../errors.js';
 import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
 import * as definitionsStore from '../store/definitions.js';
+import { instanceListExtras } from '../store/instance-list.js';
 import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
+import type { ProcessInfo } from '../engine/definitions/analysis-types.js';
 import { mountRoutes, route, type RouteSpec } from './route-spec.js';
 import { deployResources, type DecisionService } from '../decisions/index.js';
 
@@ -36,6 +38,12 @@ const StartSchema = z
     definitionId: DefinitionId.optional(),
     variables: OptionalVariables,
     businessKey: z.string().max(255).nullish(),
+    startEventId: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe('a timer, message or signal start event to fire now ("run now"); absent: the none start event, whose camunda:formData fields are checked'),
   })
   .strict()
   .refine((body) => body.processKey || body.definitionId, 'give processKey or definitionId');
@@ -46,6 +54,7 @@ const InstanceQuery = z
     businessKey: z.string().max(255).optional(),
     startedBefore: z.coerce.date().optional(),
     startedAfter: z.coerce.date().optional(),
+    incidents: z.enum(['open', 'none']).optional().describe('only instances with (open) or without (none) an open incident'),
     limit: Limit,
     offset: Offset,
   })
@@ -81,6 +90,14 @@ const InstanceSummary = z.object({
   errorMessage: z.string().nullable(),
   startedAt: z.string(),
   endedAt: z.string().nullable(),
+});
+const InstanceListEntry = InstanceSummary.extend({
+  processName: z.string().nullable(),
+  openIncidents: z.number().int(),
+  endActivityId: z.string().nullable().describe('the end event an ended instance reached'),
+  endActivityName: z.string().nullable(),
+  endOutcome: z.string().nullable().describe("that end event's declared outcome (camunda:property outcome: success, failure, ...); an error end event is failure"),
+  durationMs: z.number().nullable().describe('ended - started; null while active'),
 });
 const Finding = z.object({ rule: z.string(), message: z.string(), elementId: z.string().optional() });
 const DeploymentSchema = z.object({
@@ -219,13 +236,37 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       method: 'post',
       path: '/process-instances',
       tag: 'instances',
-      summary: 'Start an instance of the latest version of a key, or of one definition id.',
-      roles: ['owner'],
+      summary: 'Start an instance of the latest version of a key, or of one definition id. The start variables its start event declares (camunda:formData) are checked: a 400 names each missing or mistyped one. A process with no none start event (timer, message or signal only) is refused with START_EVENT_REQUIRED unless startEventId picks one to fire now.',
+      roles: ['owner', 'operator'],
       body: StartSchema,
-      responses: { 201: { description: 'started (it ran to its first wait state)', schema: InstanceSummary }, 404: { description: 'no such definition' } },
+      responses: { 201: { description: 'started (it ran to its first wait state)', schema: InstanceSummary }, 400: { description: 'missing or mistyped start variables (details.missing, details.invalid), or no start event that could move (START_EVENT_REQUIRED)' }, 404: { description: 'no such definition' } },
       handler: async ({ body }, req, res) => {
         const entry = auditEntry(req, 'instance.start', body.processKey ?? body.definitionId ?? '', body.businessKey ? { businessKey: body.businessKey } : undefined);
         const row = await audited(knex, entry, (audit) => engine.start({ ...body, audit }));
+        res.status(201).json(queries.describeInstance(row));
+      },
+    }),
+
+    route({
+      method: 'post',
+      path: '/process-definitions/key/:key/run-now',
+      tag: 'instances',
+      summary:
+        "Run a timer-, message- or signal-started process now: starts an instance of the latest version as if its start event fired (the timer's schedule is left as it is). Without startEventId the first such start event; a process with a none start event is started plainly.",
+      roles: ['owner', 'operator'],
+      params: z.object({ key: ProcessKey }),
+      body: z.object({ startEventId: z.string().min(1).max(255).optional(), variables: OptionalVariables, businessKey: z.string().max(255).nullish() }).strict(),
+      responses: { 201: { description: 'started', schema: InstanceSummary }, 400: { description: 'missing start variables or no such start event' }, 404: { description: 'no such process' } },
+      handler: async ({ params, body }, req, res) => {
+        const definition = await definitionsStore.findLatestDefinition(knex, params.key);
+        if (!definition) throw notFound('process definition', params.key);
+        const info = (typeof definition.info === 'string' ? JSON.parse(definition.info) : definition.info) as ProcessInfo | undefined;
+        const startEventId =
+          body.startEventId ?? (info?.startEvents?.some((start) => start.trigger === 'none') ? undefined : info?.startEvents?.find((start) => start.trigger !== 'other')?.activityId);
+        const entry = auditEntry(req, 'instance.run-now', params.key, { startEventId: startEventId ?? null });
+        const row = await audited(knex, entry, (audit) =>
+          engine.start({ processKey: params.key, variables: body.variables, businessKey: body.businessKey, startEventId, audit }),
+        );
         res.status(201).json(queries.describeInstance(row));
       },
     }),
@@ -237,11 +278,29 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'List instances, newest first; the X-Total-Count header counts all matches.',
       roles: ['owner', 'operator'],
       query: InstanceQuery,
-      responses: { 200: { description: 'a page of instances', schema: z.array(InstanceSummary) } },
+      responses: { 200: { description: 'a page of instances', schema: z.array(InstanceListEntry) } },
       handler: async ({ query }, _req, res) => {
         const [rows, total] = await Promise.all([queries.listInstances(knex, query), queries.countInstances(knex, query)]);
+        const extras = await instanceListExtras(knex, rows);
         res.setHeader('X-Total-Count', String(total));
-        res.json(rows.map(queries.describeInstance));
+        res.json(
+          rows.map((row) => {
+            const extra = extras.byInstance.get(row.id)!;
+            const definition = extras.definitions.get(row.definition_id);
+            const ends = (definition?.info as ProcessInfo | undefined)?.endEvents;
+            const endOutcome = extra.endActivityId ? (ends?.find((end) => end.activityId === extra.endActivityId)?.outcome ?? null) : null;
+            const started = new Date(row.started_at).getTime();
+            return {
+              ...queries.describeInstance(row),
+              processName: definition?.name ?? null,
+              openIncidents: extra.openIncidents,
+              endActivityId: extra.endActivityId,
+              endActivityName: extra.endActivityName,
+              endOutcome,
+              durationMs: row.ended_at ? new Date(row.ended_at).getTime() - started : null,
+            };
+          }),
+        );
       },
     }),
 
@@ -277,7 +336,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       path: '/process-instances/:id',
       tag: 'instances',
       summary: 'Cancel an active instance (and the children its call activities started).',
-      roles: ['owner'],
+      roles: ['owner', 'operator'],
       params: IdParams,
       query: z.object({ reason: z.string().min(1).max(500).optional() }).strict(),
       responses: { ...NoContent, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
@@ -293,7 +352,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       path: '/process-instances/:id/variables',
       tag: 'instances',
       summary: 'Set (merge) process variables of an active instance.',
-      roles: ['owner'],
+      roles: ['owner', 'operator'],
       params: IdParams,
       body: Variables,
       responses: { 200: { description: 'the instance after the change', schema: InstanceSummary }, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
@@ -309,7 +368,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       path: '/messages',
       tag: 'messages',
       summary: 'Correlate a message to a waiting execution, or start an instance by message.',
-      roles: ['owner'],
+      roles: ['owner', 'operator'],
       body: CorrelateSchema,
       responses: {
         200: { description: 'where the message went', schema: z.array(z.object({ resultType: z.enum(['Execution', 'ProcessDefinition']), instanceId: z.string() })) },
@@ -329,7 +388,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       path: '/signals',
       tag: 'messages',
       summary: 'Broadcast a signal to every waiting catch event and signal start event.',
-      roles: ['owner'],
+      roles: ['owner', 'operator'],
       body: SignalSchema,
       responses: { 200: { description: 'how many executions got it', schema: z.object({ delivered: z.number(), started: z.number() }) } },
       handler: async ({ body }, req, res) => {

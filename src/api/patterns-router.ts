@@ -15,14 +15,14 @@ const Match = z
   .strict();
 const Count = z.number().int().min(0).max(1_000_000);
 
-const CreatePattern = z
+export const CreatePattern = z
   .object({ match: Match, remediation: Remediation, description: z.string().max(4000).nullish(), successes: Count.default(0), failures: Count.default(0) })
   .strict();
-const EditPattern = z
+export const EditPattern = z
   .object({ remediation: Remediation.optional(), description: z.string().max(4000).nullish(), enabled: z.boolean().optional(), successes: Count.optional(), failures: Count.optional() })
   .strict()
   .refine((body) => Object.keys(body).length > 0, 'give at least one field to change');
-const PatternQuery = z.object({ signature: z.string().max(700).optional(), service: z.string().max(200).optional(), alertname: z.string().max(200).optional() }).strict();
+export const PatternQuery = z.object({ signature: z.string().max(700).optional(), service: z.string().max(200).optional(), alertname: z.string().max(200).optional() }).strict();
 
 /** The incident pattern store over REST: list, create, edit; each confidence with how it was computed. */
 export function patternsRouter(knex: Knex): Router {

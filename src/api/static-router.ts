@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { sendProblem } from './problem.js';
 
 /** Where `npm run build` puts the browser app (scripts/build-modeler.ts), from sources and from dist. */
@@ -25,6 +25,33 @@ export const MODELER_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml' };
+
+/**
+ * Sends the `.br` or `.gz` file the build wrote beside a script, stylesheet or page when the
+ * browser accepts it (brotli first), with Vary: Accept-Encoding; anything else falls through to
+ * express.static. Nothing is compressed per request.
+ */
+function precompressed(directory: string): RequestHandler {
+  const root = resolve(directory);
+  return (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    const path = req.path === '/' ? '/index.html' : req.path;
+    const type = TYPES[extname(path)];
+    if (!type) return next();
+    const file = resolve(root, `.${decodeURIComponent(path)}`);
+    if (!file.startsWith(`${root}/`)) return next();
+    const accepted = String(req.headers['accept-encoding'] ?? '');
+    const encoding = /\bbr\b/.test(accepted) && existsSync(`${file}.br`) ? 'br' : /\bgzip\b/.test(accepted) && existsSync(`${file}.gz`) ? 'gzip' : null;
+    res.setHeader('Vary', 'Accept-Encoding');
+    if (!encoding) return next();
+    res.setHeader('Content-Encoding', encoding);
+    res.setHeader('Content-Type', type);
+    res.setHeader('Cache-Control', 'public, max-age=0');
+    res.sendFile(`${file}.${encoding === 'br' ? 'br' : 'gz'}`, { lastModified: true, etag: true }, (error) => error && next(error));
+  };
+}
+
 /** Serves the built browser app at / (no token needed: it holds no data, the API does). */
 export function staticRouter(directory: string = DEFAULT_MODELER_DIR): Router {
   const router = Router();
@@ -36,6 +63,7 @@ export function staticRouter(directory: string = DEFAULT_MODELER_DIR): Router {
     if (existsSync(join(directory, 'index.html'))) return next();
     sendProblem(res, 503, 'Service Unavailable', 'the browser app is not built; run npm run build', { code: 'MODELER_NOT_BUILT' });
   });
+  router.use(precompressed(directory));
   router.use(
     express.static(directory, {
       index: 'index.html',

@@ -6,13 +6,13 @@ import type { ValidationRunRow, ValidationRunStore } from '../store/validation-r
 import { allow } from './auth.js';
 
 const Id = z.string().uuid();
-const ListQuery = z.object({
+export const ListQuery = z.object({
   subject: z.string().max(1000).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });
-const TrendQuery = z.object({ subject: z.string().min(1).max(1000), last: z.coerce.number().int().min(2).max(500).default(20) });
-const SpanCheckSchema = z.object({ instanceId: Id, expectations: z.array(ExpectationSchema).min(1).max(200), gate: z.number().min(0).max(1).optional() }).strict();
+export const TrendQuery = z.object({ subject: z.string().min(1).max(1000), last: z.coerce.number().int().min(2).max(500).default(20) });
+export const SpanCheckSchema = z.object({ instanceId: Id, expectations: z.array(ExpectationSchema).min(1).max(200), gate: z.number().min(0).max(1).optional() }).strict();
 
 const describe = (run: ValidationRunRow) => ({
   id: run.id,

@@ -1,15 +1,19 @@
 #!/usr/bin/env node
+// Only commander and the HTTP client load up front: `serve` and `lint` import the server parts
+// they need when they run, so a client command (one HTTP call) starts in a fraction of a second.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { createApp, deployFolder } from '../app.js';
-import { loadConfig } from '../config.js';
-import { analyseDefinition, closeAnalyser } from '../engine/definitions/analyse-definition.js';
+import { registerClientCommands } from './client-commands.js';
 import { registerDmediCommand } from './dmedi-command.js';
+import { CliError, httpRequest } from './http-client.js';
 
 const program = new Command()
   .name('regenflow')
   .description('A durable BPMN 2.0 workflow engine')
+  .version(packageVersion(), '-V, --version')
   .option('--url <url>', 'server for client commands', process.env.REGENFLOW_URL ?? 'http://127.0.0.1:3000');
 
 program
@@ -17,6 +21,7 @@ program
   .description('run the engine and its HTTP API')
   .option('--allow-scripts', 'run JavaScript script tasks (off by default)')
   .action(async (options: { allowScripts?: boolean }) => {
+    const [{ createApp, deployFolder }, { loadConfig }] = await Promise.all([import('../app.js'), import('../config.js')]);
     const config = loadConfig({ ...process.env, ...(options.allowScripts && { REGENFLOW_ALLOW_SCRIPTS: 'true' }) });
     const app = await createApp(config);
     if (app.database.kind === 'pglite') {
@@ -27,6 +32,10 @@ program
     for (const line of await deployFolder(app, config.REGENFLOW_PROCESSES_DIR)) console.log(`deployed ${line}`);
     const port = await app.listen();
     console.log(`regenflow listening on http://${config.HOST}:${port}`);
+    if (!config.REGENFLOW_TOKENS) {
+      const tokenFile = join(config.REGENFLOW_DATA_DIR, 'admin-token');
+      console.log(`sign in: open http://${config.HOST}:${port}/ and paste the admin token from ${tokenFile} (cat ${tokenFile}); the CLI reads it from REGENFLOW_TOKEN`);
+    }
     let closing = false;
     const shutdown = async () => {
       if (closing) return;
@@ -43,6 +52,7 @@ program
   .description('parse and lint BPMN files as a deploy would')
   .argument('<files...>')
   .action(async (files: string[]) => {
+    const { analyseDefinition, closeAnalyser } = await import('../engine/definitions/analyse-definition.js');
     let failed = false;
     for (const file of files) {
       const analysis = await analyseDefinition(await readFile(file));
@@ -69,60 +79,27 @@ program
     }
   });
 
-program
-  .command('start')
-  .description('start an instance of the latest version of a process')
-  .argument('<key>')
-  .option('--var <k=v...>', 'variables (values are JSON when they parse, else strings)', [])
-  .option('--business-key <key>')
-  .action(async (key: string, options: { var: string[]; businessKey?: string }) => {
-    const variables = Object.fromEntries(options.var.map(parseVariable));
-    const instance = await request('POST', '/api/process-instances', JSON.stringify({ processKey: key, variables, businessKey: options.businessKey }));
-    console.log(JSON.stringify(instance, null, 2));
-  });
-
-program
-  .command('instances')
-  .description('list process instances')
-  .option('--status <status>')
-  .option('--key <processKey>')
-  .action(async (options: { status?: string; key?: string }) => {
-    const query = new URLSearchParams({ ...(options.status && { status: options.status }), ...(options.key && { processKey: options.key }) });
-    const instances = (await request('GET', `/api/process-instances?${query}`)) as Array<Record<string, unknown>>;
-    for (const instance of instances) {
-      console.log(`${instance.id}  ${String(instance.processKey).padEnd(24)} ${String(instance.status).padEnd(10)} ${instance.startedAt}`);
-    }
-  });
-
+registerClientCommands(program, request);
 registerDmediCommand(program, request);
 
-function parseVariable(pair: string): [string, unknown] {
-  const at = pair.indexOf('=');
-  if (at <= 0) throw new Error(`--var expects k=v, got ${pair}`);
-  const raw = pair.slice(at + 1);
-  try {
-    return [pair.slice(0, at), JSON.parse(raw)];
-  } catch {
-    return [pair.slice(0, at), raw];
-  }
+function request(method: string, path: string, body?: string, contentType = 'application/json'): Promise<unknown> {
+  return httpRequest(() => ({ url: program.opts<{ url: string }>().url, token: process.env.REGENFLOW_TOKEN }))(method, path, body, contentType);
 }
 
-async function request(method: string, path: string, body?: string, contentType = 'application/json'): Promise<unknown> {
-  const base = program.opts<{ url: string }>().url;
-  const response = await fetch(new URL(path, base), {
-    method,
-    body,
-    headers: {
-      ...(body && { 'content-type': contentType }),
-      ...(process.env.REGENFLOW_TOKEN && { authorization: `Bearer ${process.env.REGENFLOW_TOKEN}` }),
-    },
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+/** The version in package.json (two folders up from src/cli, three from dist/src/cli). */
+function packageVersion(): string {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 4; depth++, folder = dirname(folder)) {
+    try {
+      return (JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      // not here: one folder up
+    }
+  }
+  return 'unknown';
 }
 
 program.parseAsync().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(error instanceof CliError ? `regenflow: ${error.message}` : error instanceof Error ? error.message : error);
   process.exit(1);
 });

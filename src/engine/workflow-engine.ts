@@ -16,6 +16,7 @@ import { safeCopy } from './runtime/process-runtime.js';
 import { activityOfExecution } from './runtime/execution-ids.js';
 import { nextStartTimerDue, resolveStartTimer, type ProcessSettings } from './timer-schedule.js';
 import type { CommittedTransition, ExternalTaskFailureReport, TransitionEvent, TransitionOutcome, Variables } from './types.js';
+import { checkStart } from './start-check.js';
 
 export interface WorkflowEngineOptions {
   knex: Knex;
@@ -62,6 +63,8 @@ export interface StartOptions {
   variables?: Variables;
   businessKey?: string | null;
   audit?: AuditEntry;
+  /** A timer, message or signal start event to fire now ("run now"); absent: the none start event. */
+  startEventId?: string;
 }
 
 export interface CorrelateOptions {
@@ -310,7 +313,8 @@ export class WorkflowEngine extends EventEmitter {
 
   async start(options: StartOptions): Promise<InstanceRow> {
     const definition = await this.resolveDefinition(options);
-    return this.startInstance(definition, { variables: options.variables, businessKey: options.businessKey, audit: options.audit });
+    const trigger = checkStart(definition, options);
+    return this.startInstance(definition, { variables: options.variables, businessKey: options.businessKey, audit: options.audit, ...trigger });
   }
 
   private async resolveDefinition(options: { processKey?: string; definitionId?: string }): Promise<definitionsStore.DefinitionSummary> {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { InstanceRow } from './transitions.js';
+import { whereIncidents } from './instance-list.js';
 
 /** Read models for the API: what operators look at. */
 
@@ -26,6 +27,7 @@ export async function listInstances(
     businessKey?: string;
     startedBefore?: Date;
     startedAfter?: Date;
+    incidents?: 'open' | 'none';
     limit: number;
     offset: number;
   },
@@ -40,6 +42,7 @@ export async function listInstances(
   if (filter.businessKey) query.where('business_key', filter.businessKey);
   if (filter.startedBefore) query.where('started_at', '<', filter.startedBefore);
   if (filter.startedAfter) query.where('started_at', '>', filter.startedAfter);
+  whereIncidents(query, filter.incidents);
   query.orderBy('id');
   return query;
 }
@@ -47,7 +50,7 @@ export async function listInstances(
 /** How many instances match a list filter (for pagination), ignoring limit and offset. */
 export async function countInstances(
   knex: Knex,
-  filter: { status?: string; processKey?: string; businessKey?: string; startedBefore?: Date; startedAfter?: Date },
+  filter: { status?: string; processKey?: string; businessKey?: string; startedBefore?: Date; startedAfter?: Date; incidents?: 'open' | 'none' },
 ): Promise<number> {
   const query = knex('process_instances').count<{ count: string }[]>({ count: '*' });
   if (filter.status) query.where('status', filter.status);
@@ -55,6 +58,7 @@ export async function countInstances(
   if (filter.businessKey) query.where('business_key', filter.businessKey);
   if (filter.startedBefore) query.where('started_at', '<', filter.startedBefore);
   if (filter.startedAfter) query.where('started_at', '>', filter.startedAfter);
+  whereIncidents(query, filter.incidents);
   const [row] = await query;
   return Number(row?.count ?? 0);
 }

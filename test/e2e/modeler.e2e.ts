@@ -178,6 +178,7 @@ describe('browser modeler and operations UI', () => {
 
   it('when an instance is started, then its active user task is marked on the diagram and it is completed from the inbox', async () => {
     await page.click('#rf-start');
+    await page.click('#rf-dialog-start-submit');
     await page.waitForURL(/#\/instance\//);
     instanceId = page.url().split('#/instance/')[1]!;
     await page.waitForSelector('#rf-view-instance g.djs-element.rf-active[data-element-id="review"]');
@@ -234,7 +235,7 @@ describe('browser modeler and operations UI', () => {
     await page.selectOption('#rf-start-key', 'change-review');
     await page.fill('#rf-start-business-key', 'CHG-7');
     await page.fill('#rf-start-variables', '{"risk": "low"}');
-    await page.click('#rf-start-form button[type=submit]');
+    await page.click('#rf-start-submit');
     await page.waitForURL(/#\/instance\//);
     const id = page.url().split('#/instance/')[1]!;
     await page.locator('#rf-variables', { hasText: 'risk' }).waitFor();

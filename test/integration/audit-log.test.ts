@@ -55,7 +55,7 @@ describe('audit log', () => {
 
     const before = (await entries()).length;
     expect((await as('owner')('POST', '/api/process-instances', { processKey: 42 })).status).toBe(400);
-    expect((await as('operator')('DELETE', `/api/process-instances/${id}`)).status).toBe(403);
+    expect((await as('worker')('DELETE', `/api/process-instances/${id}`)).status).toBe(403);
     expect((await entries()).length).toBe(before);
   });
 

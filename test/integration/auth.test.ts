@@ -37,7 +37,7 @@ describe('authentication and roles', () => {
     expect((await as('operator')('POST', '/api/deployments', { name: 'x.bpmn', xml })).status).toBe(403);
     expect((await as('owner')('POST', '/api/deployments', { name: 'x.bpmn', xml })).status).toBe(403);
     expect((await as('admin')('GET', '/api/process-definitions?key=forbidden_flow')).body).toEqual([]);
-    expect((await as('operator')('POST', '/api/process-instances', { processKey: 'auth_flow' })).status).toBe(403);
+    expect((await as('operator')('POST', '/api/deployments/lint', { name: 'x.bpmn', xml })).status).toBe(403);
     expect((await as('worker')('GET', '/api/process-instances')).status).toBe(403);
     expect((await as('alert')('GET', '/api/tasks')).status).toBe(403);
     const fetchAndLock = { workerId: 'w', maxTasks: 1, topics: [{ topicName: 'x', lockDuration: 1000 }] };

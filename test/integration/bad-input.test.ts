@@ -147,7 +147,7 @@ describe('bad input', () => {
     await expectProblem(await send('POST', '/api/process-instances', { body: start, token: null }), 401, /Authorization/, 'UNAUTHENTICATED');
     await expectProblem(await send('POST', '/api/process-instances', { body: start, token: 'owner-test-tokem' }), 401, /not valid/, 'UNAUTHENTICATED');
     await expectProblem(await send('POST', `/api/process-instances?access_token=${TEST_TOKENS.owner}`, { body: start, token: null }), 401, /Authorization/);
-    await expectProblem(await send('POST', '/api/process-instances', { body: start, token: TEST_TOKENS.operator }), 403, /operator role may not POST/, 'FORBIDDEN');
+    await expectProblem(await send('POST', '/api/process-instances', { body: start, token: TEST_TOKENS.worker }), 403, /worker role may not POST/, 'FORBIDDEN');
     await expectProblem(await send('DELETE', `/api/process-instances/${instanceId}`, { token: TEST_TOKENS.worker }), 403, /worker/);
     await expectProblem(await send('POST', '/api/deployments', { body: JSON.stringify({ xml: '<x/>' }), token: TEST_TOKENS.owner }), 403, /owner/);
     await expectProblem(await send('GET', '/api/audit', { token: TEST_TOKENS.operator }), 403, /operator/);

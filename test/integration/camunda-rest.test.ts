@@ -98,7 +98,7 @@ describe('Camunda 7 REST subset', () => {
     expect(started.body.variables.amount).toEqual({ value: 120, type: 'Integer', valueInfo: {} });
     const other = await c7('POST', `/process-definition/${encodeURIComponent(definition.id)}/start`, { businessKey: 'INV-2' }, 'owner');
     expect(other.status).toBe(200);
-    expect((await c7('POST', '/process-definition/key/c7_invoice/start', {}, 'operator')).status).toBe(403);
+    expect((await c7('POST', '/process-definition/key/c7_invoice/start', {}, 'worker')).status).toBe(403);
 
     const listed = (await c7('GET', '/process-instance?processDefinitionKey=c7_invoice&businessKey=INV-1')).body;
     const { variables: _variables, ...shape } = started.body;

@@ -1,3 +1,6 @@
+import { Registry } from 'prom-client';
+import { createHttpApp } from '../../src/api/http-server.js';
+import { TokenRegistry } from '../../src/api/auth.js';
 import { nativeRouter, nativeRoutes } from '../../src/api/native-router.js';
 import { createTestApp } from '../support/test-app.js';
 
@@ -31,7 +34,7 @@ describe('OpenAPI document and docs page', () => {
     expect(documented).toEqual(expect.arrayContaining(['get /api/openapi.json', 'get /api/docs']));
 
     const start = spec.paths['/api/process-instances']!.post;
-    expect(start['x-roles']).toEqual(['admin', 'owner']);
+    expect(start['x-roles']).toEqual(['admin', 'owner', 'operator']);
     const body = start.requestBody.content['application/json'].schema;
     expect(body.properties).toHaveProperty('processKey');
     expect(body.properties).toHaveProperty('variables');
@@ -44,6 +47,28 @@ describe('OpenAPI document and docs page', () => {
     const execute = spec.paths['/api/jobs/{id}/execute']!.post;
     expect(execute.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
     expect(Object.keys(spec.paths['/api/deployments']!.post.requestBody.content)).toEqual(['application/json', 'application/xml', 'multipart/form-data']);
+  });
+
+  it('when express mounts a route anywhere outside /engine-rest, then the spec lists it: a route left out of the route table fails here', async () => {
+    const spec = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const documented = new Set(Object.entries(spec.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`)));
+    // Every optional part switched on, as the server runs.
+    const http = createHttpApp(app.engine, {
+      tokens: new TokenRegistry([]),
+      metrics: new Registry(),
+      isReady: async () => true,
+      spans: app.telemetry.spans,
+      metricPoints: {} as never,
+      incident: { intake: {} as never },
+      agents: { registry: app.agents, validationRuns: {} as never, gate: 0.8 },
+    }) as unknown as { router: Layer };
+    const served = walk(http.router, '').filter((route) => !route.startsWith('get /engine-rest') && !/ \/engine-rest/.test(route));
+    const api = served.filter((route) => / \/(api|v1|metrics|healthz|readyz)\b/.test(route));
+    expect(api.length).toBeGreaterThan(60);
+    expect(api.filter((route) => !documented.has(route))).toEqual([]);
+    for (const wanted of ['post /api/alerts/alertmanager', 'get /api/entropy/control-charts', 'get /api/patterns/decisions', 'get /api/agents', 'get /api/validation-runs/{id}', 'get /api/topics', 'get /api/events', 'get /api/process-definitions/{id}/activity-stats', 'get /api/me']) {
+      expect(documented).toContain(wanted);
+    }
   });
 
   it('when the docs page is opened, then it lists the routes as static HTML that runs no script under a strict CSP', async () => {
@@ -63,3 +88,25 @@ describe('OpenAPI document and docs page', () => {
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
   });
 });
+
+interface Layer {
+  stack?: Layer[];
+  rawPath?: unknown;
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: Layer;
+}
+
+/** Every `method path` express serves, walking mounted routers with their mount paths. */
+function walk(router: Layer, prefix: string): string[] {
+  const found: string[] = [];
+  for (const layer of router.stack ?? []) {
+    if (layer.route) {
+      const path = `${prefix}${layer.route.path === '/' && prefix ? '' : layer.route.path}`.replace(/:(\w+)/g, '{$1}');
+      for (const method of Object.keys(layer.route.methods)) found.push(`${method} ${path}`);
+    } else if (layer.handle?.stack) {
+      const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
+      found.push(...walk(layer.handle, `${prefix}${mount}`));
+    }
+  }
+  return found;
+}

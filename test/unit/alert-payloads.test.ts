@@ -1,8 +1,8 @@
 import { AlertmanagerPayload, fingerprintOf, fromAlertmanager, fromGeneric, GenericPayload } from '../../src/alerts/payloads.js';
 import { confidenceOf, remediationKey } from '../../src/store/patterns.js';
-import { alertmanagerFixture } from '../support/alert-fixtures.js';
+import { alertmanagerFixture, describeWithSharedFixtures } from '../support/alert-fixtures.js';
 
-describe('alert payloads', () => {
+describeWithSharedFixtures('alert payloads (Alertmanager fixtures from ../shared)', () => {
   it('when Alertmanager sends the zero time as endsAt, then the alert has no end', () => {
     const batch = fromAlertmanager(AlertmanagerPayload.parse(alertmanagerFixture('firing')));
     expect(batch.alerts).toEqual([

@@ -71,9 +71,9 @@ export function processDefinitionRouter(engine: WorkflowEngine): Router {
 
   router.get('/key/:key', readers, async (req, res) => sendJson(res, 200, c7Definition(await latest(req))));
   router.get('/key/:key/xml', readers, async (req, res) => xml(res, (await latest(req)).id));
-  router.post('/key/:key/start', allow('owner'), async (req, res) => start(req, res, await latest(req)));
+  router.post('/key/:key/start', allow('owner', 'operator'), async (req, res) => start(req, res, await latest(req)));
   router.get('/:id', readers, async (req, res) => sendJson(res, 200, c7Definition(await byId(req))));
   router.get('/:id/xml', readers, async (req, res) => xml(res, (await byId(req)).id));
-  router.post('/:id/start', allow('owner'), async (req, res) => start(req, res, await byId(req)));
+  router.post('/:id/start', allow('owner', 'operator'), async (req, res) => start(req, res, await byId(req)));
   return router;
 }

@@ -4,6 +4,7 @@ import serializer from 'moddle-context-serializer';
 import { safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
 import { normalizeNamespaces } from './namespaces.js';
+import { describeEndEvents, describeStartEvents, formFieldFindings } from './start-forms.js';
 import { typeResolver } from './type-resolver.js';
 
 const require = createRequire(import.meta.url);
@@ -319,6 +320,7 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
           break;
       }
     }
+    for (const finding of formFieldFindings(element)) report(finding);
     if (type === 'bpmn:ReceiveTask' && element.messageRef && !element.messageRef.name) {
       error(element.messageRef.id, 'message', 'a message needs a name to be correlated');
     }
@@ -369,5 +371,7 @@ function describeProcess(process: any): ProcessInfo {
     }
   });
   info.externalTopics = [...topics];
+  info.startEvents = describeStartEvents(process);
+  info.endEvents = describeEndEvents(process);
   return info;
 }

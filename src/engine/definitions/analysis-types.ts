@@ -1,3 +1,5 @@
+import type { EndEventInfo, StartEventInfo } from './start-forms.js';
+
 export interface Finding {
   severity: 'error' | 'warning';
   rule: string;
@@ -16,6 +18,10 @@ export interface ProcessInfo {
   eventSubProcessTimerStarts?: Array<{ activityId: string; timerType: 'timeDate' | 'timeDuration' | 'timeCycle'; expression: string }>;
   /** camunda:topic of every external task, for the topic picker and worker checks. */
   externalTopics: string[];
+  /** Top-level start events with their triggers and start forms; absent in definitions deployed before. */
+  startEvents?: StartEventInfo[];
+  /** End events at any depth with their declared outcome; absent in definitions deployed before. */
+  endEvents?: EndEventInfo[];
 }
 
 export interface DefinitionAnalysis {
