@@ -27,4 +27,14 @@ export class ConcurrentUpdateError extends AppError {
   }
 }
 
+/**
+ * PostgreSQL's deadlock (40P01) and serialization failure (40001): the database rolled the
+ * transaction back, so it is retried from a fresh load like a lost optimistic race.
+ */
+export function isRetryableConflict(error: unknown): boolean {
+  if (error instanceof ConcurrentUpdateError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 export const notFound = (what: string, id: string): AppError => new AppError('NOT_FOUND', `${what} ${id} not found`);

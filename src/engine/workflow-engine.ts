@@ -1,13 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
-import { AppError, ConcurrentUpdateError, notFound } from '../errors.js';
+import { AppError, isRetryableConflict, notFound } from '../errors.js';
 import * as definitionsStore from '../store/definitions.js';
 import * as externalTasksStore from '../store/external-tasks.js';
 import { externalTaskAttempt } from '../store/external-task-attempts.js';
 import * as jobsStore from '../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
-import { endInstance, insertInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
+import { endInstance, insertInstance, lockInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './definitions/analyse-definition.js';
 import { DefinitionCache, type CompiledDefinition } from './definition-cache.js';
 import { InstanceLocks } from './instance-locks.js';
@@ -663,6 +663,7 @@ export class WorkflowEngine extends EventEmitter {
     const retries = Math.max(0, failure.retries);
     const reportedAt = new Date();
     const attempt = await this.knex.transaction(async (trx) => {
+      await lockInstance(trx, task.instance_id);
       await this.lockGuard(taskId, workerId)(trx);
       await trx('external_tasks')
         .where({ id: taskId })
@@ -749,6 +750,7 @@ export class WorkflowEngine extends EventEmitter {
         return;
       case 'failedExternalTask':
         await this.knex.transaction(async (trx) => {
+          await lockInstance(trx, incident.instance_id);
           await trx('external_tasks').where({ id: incident.external_task_id }).update({ retries, worker_id: null, lock_expires_at: null });
           await trx('incidents').where({ id: incidentId }).update({ resolved_at: new Date() });
           if (audit) await appendAuditEntry(trx, { ...audit, instanceId: incident.instance_id });
@@ -968,6 +970,7 @@ export class WorkflowEngine extends EventEmitter {
       const children = await this.prepareChildren(instanceId, outcome, current.business_key, 0);
       let orphans: InstanceRow[] = [];
       const row = await this.knex.transaction(async (trx) => {
+        await lockInstance(trx, instanceId, current.version);
         if (guard) await guard(trx);
         const updated = await updateInstance(trx, current, outcome);
         if (event.type === 'retry-handler') {
@@ -1001,7 +1004,7 @@ export class WorkflowEngine extends EventEmitter {
       try {
         return await this.locks.run(instanceId, work);
       } catch (error) {
-        if (!(error instanceof ConcurrentUpdateError) || attempt >= this.options.maxAttempts) throw error;
+        if (!isRetryableConflict(error) || attempt >= this.options.maxAttempts) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
       }
     }

@@ -41,6 +41,18 @@ interface Scope {
 }
 
 /**
+ * Takes the instance row's lock, first thing in a transition's commit: every path locks the
+ * instance before its wait rows (tasks, jobs, subscriptions), so two commits on one instance
+ * queue on this row instead of deadlocking on each other's wait rows. Throws the lost-race
+ * error when another commit moved the instance past `version`.
+ */
+export async function lockInstance(trx: Knex.Transaction, instanceId: string, version?: number): Promise<{ version: number; status: InstanceStatus } | undefined> {
+  const row = await trx('process_instances').where({ id: instanceId }).forUpdate().first('version', 'status');
+  if (row && version !== undefined && row.version !== version) throw new ConcurrentUpdateError(instanceId);
+  return row;
+}
+
+/**
  * Writes a transition: the instance row (guarded by its version), the wait rows derived
  * from the outcome, and the history, all inside the caller's database transaction.
  */
