@@ -163,10 +163,12 @@ export class WorkflowEngine extends EventEmitter {
     const deployment: Deployment = { id: deploymentId, name: options.name ?? resources[0]!.name, definitions: [] };
     await this.knex.transaction(async (trx) => {
       await definitionsStore.insertDeployment(trx, { id: deploymentId, name: deployment.name, source: options.source ?? 'api' });
+      const keys = [...new Set(analysed.flatMap(({ analysis }) => analysis.processes.map((process) => process.id)))].sort();
+      for (const key of keys) await definitionsStore.lockDefinitionKey(trx, key);
       for (const { resource, analysis } of analysed) {
         const checksum = createHash('sha256').update(resource.xml).digest('hex');
         for (const process of analysis.processes) {
-          const latest = await trx('process_definitions').where({ key: process.id }).orderBy('version', 'desc').forUpdate().first();
+          const latest = await definitionsStore.findLatestVersion(trx, process.id);
           if (latest && latest.checksum === checksum) {
             deployment.definitions.push(summarise(latest, false, analysis));
             continue;
