@@ -11,6 +11,7 @@ import { JavaScripts } from 'bpmn-engine';
 import { createDisabledScripts, createSafeExpressions } from './engine/expressions.js';
 import { InProcessWorkers } from './engine/in-process-workers.js';
 import { JobPoller } from './engine/job-poller.js';
+import { startClusterWakeUps } from './engine/cluster-wake-ups.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
@@ -115,6 +116,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   await engine.rearmStartTimers();
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
+  // Other nodes on one PostgreSQL hear of new jobs and external tasks at once.
+  const wakeUps =
+    database.kind === 'postgres' && config.DATABASE_URL
+      ? startClusterWakeUps({ engine, knex: database.knex, databaseUrl: config.DATABASE_URL, nodeId, onError: logError })
+      : null;
   engine.on('instance.ended', (ended: { id: string }) => instanceEnded.forEach((listener) => listener(ended.id)));
   // Every fetch is a heartbeat; silent remote agents lose their locks, and their topics go back to the built-in workers.
   const agents = new AgentRegistry(createAgentStore(database.knex), {
@@ -195,6 +201,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       agents.stop();
       await workers.stop();
       await poller.stop();
+      await wakeUps?.close();
       if (server) {
         server.closeAllConnections();
         await new Promise((resolve) => server?.close(resolve));

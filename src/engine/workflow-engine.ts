@@ -930,8 +930,10 @@ export class WorkflowEngine extends EventEmitter {
     }
   }
 
+  /** When, by this node's clock, a job can next be claimed (leases and back-offs count). */
   async nextJobDueAt(): Promise<Date | null> {
-    return jobsStore.nextDueAt(this.knex);
+    const ms = await jobsStore.msUntilNextClaimable(this.knex);
+    return ms === null ? null : new Date(Date.now() + ms);
   }
 
   // ---------------------------------------------------------------- transitions

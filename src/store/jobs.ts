@@ -17,19 +17,20 @@ export interface JobRow {
 
 /**
  * Claims due jobs for one node. SKIP LOCKED lets every node poll the same table without
- * waiting on each other; the lease makes a job claimable again if its node dies.
+ * waiting on each other; the lease makes a job claimable again if its node dies. Due times
+ * and leases are compared with the database's clock, never a node's.
  */
-export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, leaseMs: number, now = new Date()): Promise<JobRow[]> {
+export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, leaseMs: number): Promise<JobRow[]> {
   const result = await knex.raw(
-    `UPDATE jobs SET locked_by = ?, locked_until = ?
+    `UPDATE jobs SET locked_by = ?, locked_until = now() + make_interval(secs => ?)
        WHERE id IN (
          SELECT id FROM jobs
-          WHERE due_at <= ? AND retries > 0 AND (locked_until IS NULL OR locked_until < ?)
+          WHERE due_at <= now() AND retries > 0 AND (locked_until IS NULL OR locked_until < now())
           ORDER BY due_at
           LIMIT ?
           FOR UPDATE SKIP LOCKED)
      RETURNING *`,
-    [nodeId, new Date(now.getTime() + leaseMs), now, now, limit],
+    [nodeId, leaseMs / 1000, limit],
   );
   return result.rows as JobRow[];
 }
@@ -44,13 +45,22 @@ export async function failJob(knex: Knex, job: JobRow, message: string, retryInM
   const retries = Math.max(0, job.retries - 1);
   await knex('jobs')
     .where({ id: job.id })
-    .update({ retries, error_message: message, locked_by: null, locked_until: new Date(Date.now() + retryInMs) });
+    .update({ retries, error_message: message, locked_by: null, locked_until: knex.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]) });
   return retries;
 }
 
-export async function nextDueAt(knex: Knex): Promise<Date | null> {
-  const row = await knex('jobs').where('retries', '>', 0).min({ due: 'due_at' }).first();
-  return row?.due ? new Date(row.due) : null;
+/**
+ * How long until some job can be claimed, by the database's clock: a job leased by a node (or
+ * waiting out its failure back-off) is not claimable before its lease ends, so it counts from
+ * then, not from its due time. Null when no job has retries left.
+ */
+export async function msUntilNextClaimable(knex: Knex): Promise<number | null> {
+  const result = await knex.raw(
+    `SELECT extract(epoch FROM (min(greatest(due_at, coalesce(locked_until, due_at))) - now())) * 1000 AS ms
+       FROM jobs WHERE retries > 0`,
+  );
+  const ms = result.rows[0]?.ms;
+  return ms === null || ms === undefined ? null : Number(ms);
 }
 
 /**
