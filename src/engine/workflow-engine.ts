@@ -7,6 +7,7 @@ import * as externalTasksStore from '../store/external-tasks.js';
 import { externalTaskAttempt } from '../store/external-task-attempts.js';
 import * as jobsStore from '../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
+import { insertIncident } from '../store/incidents.js';
 import { endInstance, insertInstance, lockInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './definitions/analyse-definition.js';
 import { DefinitionCache, type CompiledDefinition } from './definition-cache.js';
@@ -32,6 +33,8 @@ export interface WorkflowEngineOptions {
   jobLeaseMs?: number;
   /** Back-off before a failed job runs again. @default 10000 */
   jobRetryDelayMs?: number;
+  /** Leases a job may outlive (claimed again after its lease ran out) before it is quarantined as an incident. @default 3 */
+  jobMaxLeases?: number;
 }
 
 export interface DeployResource {
@@ -126,7 +129,7 @@ export class WorkflowEngine extends EventEmitter {
     super();
     this.knex = options.knex;
     this.runtime = options.runtime;
-    this.options = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, ...options };
+    this.options = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, jobMaxLeases: 3, ...options };
     this.definitions = new DefinitionCache((id, via) => definitionsStore.findDefinition(via ?? this.knex, id));
   }
 
@@ -761,7 +764,8 @@ export class WorkflowEngine extends EventEmitter {
         return;
       case 'failedJob':
         await this.knex.transaction(async (trx) => {
-          await trx('jobs').where({ id: incident.job_id }).update({ retries, locked_by: null, locked_until: null });
+          if (incident.instance_id) await lockInstance(trx, incident.instance_id);
+          await jobsStore.setJobRetries(trx, incident.job_id, retries);
           await trx('incidents').where({ id: incidentId }).update({ resolved_at: new Date() });
           if (audit) await appendAuditEntry(trx, { ...audit, instanceId: incident.instance_id });
         });
@@ -786,6 +790,13 @@ export class WorkflowEngine extends EventEmitter {
   async runDueJobs(limit = 20): Promise<number> {
     const jobs = await jobsStore.claimDueJobs(this.knex, this.options.nodeId, limit, this.options.jobLeaseMs);
     for (const job of jobs) {
+      // Claimed again after its lease ran out, more than allowed: the job likely kills its node
+      // (a runaway handler, memory). Quarantine it as an incident instead of the next crash.
+      if (job.claims > this.options.jobMaxLeases) {
+        const message = `job ${job.id} (${job.kind}) was claimed ${job.claims} times and never finished: its node may have died running it; quarantined`;
+        await this.failClaimedJob(job, new AppError('JOB_QUARANTINED', message), true);
+        continue;
+      }
       this.emit('job.fired', { kind: job.kind, dueAt: new Date(job.due_at), firedAt: new Date() });
       await this.runClaimedJob(job);
     }
@@ -817,24 +828,41 @@ export class WorkflowEngine extends EventEmitter {
       await this.runJob(job, now);
       return null;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const left = await jobsStore.failJob(this.knex, job, message, this.options.jobRetryDelayMs);
-      if (left === 0 && job.retries > 0 && job.instance_id) {
-        const processKey = (await this.getInstance(job.instance_id)).process_key;
-        await this.knex('incidents').insert({
-          id: randomUUID(),
-          instance_id: job.instance_id,
-          process_key: processKey,
-          activity_id: job.activity_id,
-          type: 'failedJob',
-          message,
-          stack: error instanceof Error ? (error.stack ?? null) : null,
-          trigger: JSON.stringify({ kind: job.kind }),
-          job_id: job.id,
-        });
-        this.emit('incident.created', { instanceId: job.instance_id, processKey, activityId: job.activity_id ?? null, type: 'failedJob' });
-      }
+      await this.failClaimedJob(job, error);
       return error;
+    }
+  }
+
+  /**
+   * Counts a failed job down and, when its retries run out, raises its incident in the same
+   * commit: at the instance, or at the definition for a timer start (no instance yet), where
+   * an operator sees it and retries it as in Camunda 7.
+   */
+  private async failClaimedJob(job: jobsStore.JobRow, error: unknown, quarantine = false): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    const raised = await this.knex.transaction(async (trx) => {
+      const instance = job.instance_id ? await lockInstance(trx, job.instance_id) : undefined;
+      const left = await jobsStore.failJob(trx, job, message, this.options.jobRetryDelayMs, quarantine);
+      if (left > 0 || job.retries === 0) return null;
+      const processKey = job.instance_id
+        ? ((await trx('process_instances').where({ id: job.instance_id }).first('process_key'))?.process_key as string | undefined)
+        : (await definitionsStore.findDefinitionSummary(trx, job.definition_id as string))?.key;
+      if (!processKey || (job.instance_id && !instance)) return null;
+      await insertIncident(trx, {
+        type: 'failedJob',
+        instanceId: job.instance_id,
+        definitionId: job.instance_id ? null : job.definition_id,
+        processKey,
+        activityId: job.activity_id,
+        message,
+        stack: error instanceof Error ? (error.stack ?? null) : null,
+        trigger: { kind: job.kind },
+        jobId: job.id,
+      });
+      return processKey;
+    });
+    if (raised) {
+      this.emit('incident.created', { instanceId: job.instance_id, definitionId: job.definition_id, processKey: raised, activityId: job.activity_id ?? null, type: 'failedJob' });
     }
   }
 
@@ -855,22 +883,12 @@ export class WorkflowEngine extends EventEmitter {
         }
         const prepared = await this.prepareInstance(definition, { dueNow: job.activity_id });
         const started = await this.knex.transaction(async (trx) => {
-          const still = await trx('jobs').where({ id: job.id, locked_by: this.options.nodeId }).forUpdate().first();
+          const still = await jobsStore.lockClaimedJob(trx, job.id, this.options.nodeId);
           if (!still) return null; // another node took over after our lease ran out
           const row = await this.writeInstance(trx, prepared);
           const next = nextStartTimerDue(payload.timerType, payload.expression, { firedAt: new Date(job.due_at), remaining: payload.remaining });
-          if (next) {
-            await trx('jobs')
-              .where({ id: job.id })
-              .update({
-                due_at: next.dueAt,
-                payload: JSON.stringify({ ...payload, remaining: next.remaining }),
-                locked_by: null,
-                locked_until: null,
-              });
-          } else {
-            await trx('jobs').where({ id: job.id }).delete();
-          }
+          if (next) await jobsStore.rescheduleFiredJob(trx, job.id, next.dueAt, { ...payload, remaining: next.remaining });
+          else await jobsStore.deleteJob(trx, job.id);
           return row;
         });
         if (started) this.announceAll(prepared, started);

@@ -13,6 +13,8 @@ export interface JobRow {
   locked_by: string | null;
   locked_until: Date | null;
   error_message: string | null;
+  /** Claims since the job last finished a run: more than one means leases ran out (a node died). */
+  claims: number;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface JobRow {
  */
 export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, leaseMs: number): Promise<JobRow[]> {
   const result = await knex.raw(
-    `UPDATE jobs SET locked_by = ?, locked_until = now() + make_interval(secs => ?)
+    `UPDATE jobs SET locked_by = ?, locked_until = now() + make_interval(secs => ?), claims = claims + 1
        WHERE id IN (
          SELECT id FROM jobs
           WHERE due_at <= now() AND retries > 0 AND (locked_until IS NULL OR locked_until < now())
@@ -37,16 +39,42 @@ export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, le
 
 /** Lets a job that did not fire (its instance moved on, or the clock disagreed) be polled again. */
 export async function releaseJob(knex: Knex, jobId: string): Promise<void> {
-  await knex('jobs').where({ id: jobId }).update({ locked_by: null, locked_until: null });
+  await knex('jobs').where({ id: jobId }).update({ locked_by: null, locked_until: null, claims: 0 });
 }
 
-/** Counts a failed run down; returns the retries left. Retried after a back-off. */
-export async function failJob(knex: Knex, job: JobRow, message: string, retryInMs: number): Promise<number> {
-  const retries = Math.max(0, job.retries - 1);
-  await knex('jobs')
+/**
+ * Counts a failed run down (to 0 at once when `quarantine`); returns the retries left. Retried
+ * after a back-off. A reported failure is a finished run: the lease count starts again.
+ */
+export async function failJob(trx: Knex.Transaction, job: JobRow, message: string, retryInMs: number, quarantine = false): Promise<number> {
+  const retries = quarantine ? 0 : Math.max(0, job.retries - 1);
+  await trx('jobs')
     .where({ id: job.id })
-    .update({ retries, error_message: message, locked_by: null, locked_until: knex.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]) });
+    .update({ retries, error_message: message, locked_by: null, locked_until: trx.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]), claims: 0 });
   return retries;
+}
+
+/** Locks a job this node claimed, in the caller's transaction; undefined when another node took it over. */
+export async function lockClaimedJob(trx: Knex.Transaction, jobId: string, nodeId: string): Promise<JobRow | undefined> {
+  return trx('jobs').where({ id: jobId, locked_by: nodeId }).forUpdate().first();
+}
+
+/** A timer start fired: its next due time (the lease and lease count end with the run). */
+export async function rescheduleFiredJob(trx: Knex.Transaction, jobId: string, dueAt: Date, payload: unknown): Promise<void> {
+  await trx('jobs').where({ id: jobId }).update({ due_at: dueAt, payload: JSON.stringify(payload), locked_by: null, locked_until: null, claims: 0 });
+}
+
+export async function deleteJob(knex: Knex | Knex.Transaction, jobId: string): Promise<number> {
+  return knex('jobs').where({ id: jobId }).delete();
+}
+
+export async function findJob(knex: Knex | Knex.Transaction, jobId: string): Promise<JobRow | undefined> {
+  return knex('jobs').where({ id: jobId }).first();
+}
+
+/** An operator's retry: new retries, claimable at once. */
+export async function setJobRetries(trx: Knex.Transaction, jobId: string, retries: number): Promise<void> {
+  await trx('jobs').where({ id: jobId }).update({ retries, locked_by: null, locked_until: null, claims: 0 });
 }
 
 /**
