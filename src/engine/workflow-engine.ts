@@ -88,6 +88,8 @@ interface StartRunOptions {
   dueNow?: string;
   parentExecutionId?: string;
   audit?: AuditEntry;
+  /** A called instance's id, derived from its call activity's stable key. */
+  id?: string;
 }
 
 /** A new instance run in memory, ready to be written (with its call activities' children). */
@@ -344,7 +346,7 @@ export class WorkflowEngine extends EventEmitter {
    */
   private async prepareInstance(definitionRow: { id: string; key: string }, options: StartRunOptions, depth = 0): Promise<PreparedInstance> {
     const definition = await this.definitions.get(definitionRow.id);
-    const id = randomUUID();
+    const id = options.id ?? randomUUID();
     const outcome = await this.runtime.run(
       definition,
       {
@@ -383,7 +385,11 @@ export class WorkflowEngine extends EventEmitter {
       }
       // Camunda 7 passes variables only through camunda:in; regenflow passes all of them.
       children.push(
-        await this.prepareInstance(called, { variables: outcome.variables, businessKey, parentExecutionId: call.executionId }, depth + 1),
+        await this.prepareInstance(
+          called,
+          { variables: outcome.variables, businessKey, parentExecutionId: call.executionId, id: calledInstanceId(call.key) },
+          depth + 1,
+        ),
       );
     }
     return children;
@@ -1184,6 +1190,18 @@ function summarise(
     created,
     warnings: analysis.warnings,
   };
+}
+
+/**
+ * A called instance's id: a UUID (version 5 layout) hashed from its call activity's key, so a
+ * parent transition retried after a lost race starts the same child, not a new one.
+ */
+export function calledInstanceId(callKey: string): string {
+  const hex = createHash('sha256').update(`regenflow.call/${callKey}`).digest('hex').slice(0, 32).split('');
+  hex[12] = '5';
+  hex[16] = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  const text = hex.join('');
+  return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`;
 }
 
 /** A timer text that is (or holds) an expression: `${...}`, or FEEL `=...`. */

@@ -20,7 +20,7 @@ import { TransitionTimers } from './transition-timers.js';
 import { BpmnErrorSignal, bindServiceTasks, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
-import { parseExecutionId } from './execution-ids.js';
+import { idempotencyKeyOf, parseExecutionId, VISITS_KEY } from './execution-ids.js';
 import {
   afterFiring,
   armedEventStarts,
@@ -56,6 +56,8 @@ export interface InstanceContext {
   parkedExecutions?: ReadonlySet<string>;
   /** A timer start event whose job fired: its timer is due now, whatever it says. */
   dueNow?: string;
+  /** Entries per activity id so far, committed ones and this run's (kept in the saved state). */
+  visits?: Record<string, number>;
 }
 
 interface WaitRecord {
@@ -70,7 +72,10 @@ interface WaitRecord {
 export class ProcessRuntime {
   constructor(private readonly options: RuntimeOptions) {}
 
-  async run(definition: CompiledDefinition, instance: InstanceContext, event: TransitionEvent | null): Promise<TransitionOutcome> {
+  async run(definition: CompiledDefinition, given: InstanceContext, event: TransitionEvent | null): Promise<TransitionOutcome> {
+    const committedVisits = ((given.state as Record<string, unknown> | undefined)?.[VISITS_KEY] ?? {}) as Record<string, number>;
+    const visits: Record<string, number> = { ...committedVisits };
+    const instance: InstanceContext = { ...given, visits };
     const timers = new TransitionTimers(instance.dueNow);
     const history: HistoryEntry[] = [];
     const waits = new Map<string, WaitRecord>();
@@ -156,6 +161,7 @@ export class ProcessRuntime {
         engine.stop();
         return;
       }
+      visits[api.id] = (visits[api.id] ?? 0) + 1;
       stamp('start', api, withParent(api));
     });
     // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
@@ -265,10 +271,12 @@ export class ProcessRuntime {
     });
     listener.on('activity.call', (api) => {
       waits.set(api.executionId, { api });
+      const iteration = api.content.isMultiInstance && Number.isInteger(api.content.index) ? Number(api.content.index) : undefined;
       callActivities.set(api.executionId, {
         activityId: api.id,
         executionId: api.executionId,
         calledElement: String(api.content.calledElement ?? ''),
+        key: idempotencyKeyOf(instance.instanceId, api.id, visits[api.id] ?? 0, iteration),
       });
     });
 
@@ -350,6 +358,7 @@ export class ProcessRuntime {
         }
       }
       state[STATE_KEY] = eventStartTimers;
+      state[VISITS_KEY] = visits;
     }
 
     const userTasks: UserTaskWait[] = [];
