@@ -101,6 +101,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     scripts: config.REGENFLOW_ALLOW_SCRIPTS ? new JavaScripts() : createDisabledScripts(),
     inlineHandlers: registry.inlineHandler,
     maxSteps: config.REGENFLOW_MAX_STEPS,
+    maxRunMs: config.REGENFLOW_MAX_TRANSITION_MS,
     settings: processSettings,
   });
   const nodeId = config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`;

@@ -7,7 +7,7 @@ import * as externalTasksStore from '../store/external-tasks.js';
 import { externalTaskAttempt } from '../store/external-task-attempts.js';
 import * as jobsStore from '../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
-import { insertIncident } from '../store/incidents.js';
+import { hasOpenIncident, insertIncident, isParkedExecution, resolveLeftIncidents } from '../store/incidents.js';
 import { endInstance, insertInstance, lockInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './definitions/analyse-definition.js';
 import { DefinitionCache, type CompiledDefinition } from './definition-cache.js';
@@ -170,6 +170,7 @@ export class WorkflowEngine extends EventEmitter {
       await definitionsStore.insertDeployment(trx, { id: deploymentId, name: deployment.name, source: options.source ?? 'api' });
       const keys = [...new Set(analysed.flatMap(({ analysis }) => analysis.processes.map((process) => process.id)))].sort();
       for (const key of keys) await definitionsStore.lockDefinitionKey(trx, key);
+      await refuseTakenMessageStarts(trx, analysed.flatMap(({ analysis }) => analysis.processes.filter((process) => process.isExecutable)));
       for (const { resource, analysis } of analysed) {
         const checksum = createHash('sha256').update(resource.xml).digest('hex');
         for (const process of analysis.processes) {
@@ -433,6 +434,14 @@ export class WorkflowEngine extends EventEmitter {
     await this.withRetries(instanceId, async () => {
       const row = await this.getInstance(instanceId);
       if (row.status !== 'active') throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${row.status})`);
+      // Its parent's call activity waits for it: cancel the root, as Zeebe asks (see README).
+      if (row.parent_instance_id) {
+        throw new AppError(
+          'CALLED_INSTANCE',
+          `process instance ${instanceId} was started by call activity ${activityOfExecution(row.parent_execution_id ?? '')} of instance ${row.parent_instance_id}; cancel that instance instead`,
+          { details: { parentInstanceId: row.parent_instance_id } },
+        );
+      }
       descendants = await this.knex.transaction(async (trx) => {
         await endInstance(trx, row, 'cancelled', reason);
         const orphans = await this.endDescendants(trx, instanceId, () => 'cancelled');
@@ -609,6 +618,7 @@ export class WorkflowEngine extends EventEmitter {
   private async lockedTask(taskId: string, workerId: string, action: string) {
     const task = await externalTasksStore.findExternalTask(this.knex, taskId);
     if (!task) throw notFound('external task', taskId);
+    await this.refuseParked(task);
     if (task.worker_id !== workerId) {
       throw new AppError(
         'EXTERNAL_TASK_NOT_LOCKED',
@@ -619,6 +629,13 @@ export class WorkflowEngine extends EventEmitter {
       throw new AppError('EXTERNAL_TASK_LOCK_EXPIRED', `the lock of worker '${workerId}' on external task ${taskId} has expired`);
     }
     return task;
+  }
+
+  /** A parked inline handler is retried through its incident, never completed by a worker. */
+  private async refuseParked(task: { id: string; instance_id: string; execution_id: string }): Promise<void> {
+    if (await isParkedExecution(this.knex, task.instance_id, task.execution_id)) {
+      throw new AppError('EXTERNAL_TASK_PARKED', `external task ${task.id} is an inline handler parked by an incident; retry the incident instead`);
+    }
   }
 
   /** The topic of an external task (for per-token topic limits). */
@@ -727,7 +744,10 @@ export class WorkflowEngine extends EventEmitter {
 
   async extendExternalTaskLock(taskId: string, workerId: string, newDuration: number): Promise<void> {
     await this.lockedTask(taskId, workerId, 'extended');
-    await externalTasksStore.updateExternalTask(this.knex, taskId, { lock_expires_at: new Date(Date.now() + newDuration) });
+    // Conditional: a lock that expired (and maybe went to another worker) since the check stays lost.
+    if (!(await externalTasksStore.extendLock(this.knex, taskId, workerId, newDuration))) {
+      throw new AppError('EXTERNAL_TASK_LOCK_EXPIRED', `the lock of worker '${workerId}' on external task ${taskId} has expired`);
+    }
   }
 
   async unlockExternalTask(taskId: string): Promise<void> {
@@ -738,6 +758,8 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   async lockExternalTask(taskId: string, workerId: string, lockDuration: number): Promise<void> {
+    const task = await externalTasksStore.findExternalTask(this.knex, taskId);
+    if (task) await this.refuseParked(task);
     const updated = await this.knex('external_tasks')
       .where({ id: taskId })
       .andWhere((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', new Date()).orWhere('worker_id', workerId))
@@ -982,19 +1004,24 @@ export class WorkflowEngine extends EventEmitter {
         .where({ instance_id: instanceId, type: 'failedHandler' })
         .whereNull('resolved_at')
         .pluck('execution_id');
-      const outcome = await this.runtime.run(
-        definition,
-        {
-          instanceId,
-          processKey: current.process_key,
-          businessKey: current.business_key,
-          state: current.state,
-          variables: current.variables,
-          parkedExecutions: new Set(parked),
-          dueNow: event.type === 'resume' ? event.dueNow : undefined,
-        },
-        event,
-      );
+      const outcome = await this.runtime
+        .run(
+          definition,
+          {
+            instanceId,
+            processKey: current.process_key,
+            businessKey: current.business_key,
+            state: current.state,
+            variables: current.variables,
+            parkedExecutions: new Set(parked),
+            dueNow: event.type === 'resume' ? event.dueNow : undefined,
+          },
+          event,
+        )
+        .catch(async (error: unknown) => {
+          if (error instanceof AppError && error.code === 'STEP_LIMIT_EXCEEDED') await this.recordStepLimit(current, error);
+          throw error;
+        });
       const children = await this.prepareChildren(instanceId, outcome, current.business_key, 0);
       let orphans: InstanceRow[] = [];
       const row = await this.knex.transaction(async (trx) => {
@@ -1008,6 +1035,10 @@ export class WorkflowEngine extends EventEmitter {
             .update({ resolved_at: new Date() });
         }
         await this.afterTransition(trx, updated, outcome, children);
+        if (updated.status === 'active') {
+          const waiting = [...outcome.externalTasks, ...outcome.handlerFailures].map((task) => task.executionId);
+          await resolveLeftIncidents(trx, updated.id, waiting);
+        }
         orphans =
           updated.status !== 'active'
             ? await this.endDescendants(trx, updated.id, () => updated.status)
@@ -1025,6 +1056,22 @@ export class WorkflowEngine extends EventEmitter {
       for (const child of children) this.announceAll(child, child.row ?? { ...row, id: child.id, status: child.outcome.status, parent_instance_id: row.id });
       return row;
     });
+  }
+
+  /**
+   * A transition that ran past its step or time budget commits nothing (the caller gets a 422);
+   * the instance stays where it was, with a stepLimit incident on the activity where it was
+   * stopped, so an operator sees the loop without a wait state.
+   */
+  private async recordStepLimit(current: InstanceRow, error: AppError): Promise<void> {
+    const activityId = String(error.details?.activityId ?? '');
+    const recorded = await this.knex.transaction(async (trx) => {
+      await lockInstance(trx, current.id);
+      if (await hasOpenIncident(trx, current.id, 'stepLimit', activityId)) return false;
+      await insertIncident(trx, { type: 'stepLimit', instanceId: current.id, processKey: current.process_key, activityId, message: error.message });
+      return true;
+    });
+    if (recorded) this.emit('incident.created', { instanceId: current.id, processKey: current.process_key, activityId, type: 'stepLimit' });
   }
 
   private async withRetries<T>(instanceId: string, work: () => Promise<T>): Promise<T> {
@@ -1190,6 +1237,32 @@ function summarise(
     created,
     warnings: analysis.warnings,
   };
+}
+
+/**
+ * A message start name belongs to one process key (Camunda 7 refuses the deploy too): with two,
+ * a correlation would pick one of them arbitrarily. A new version of the same key may keep it.
+ */
+async function refuseTakenMessageStarts(trx: Knex.Transaction, processes: ProcessInfo[]): Promise<void> {
+  const owners = new Map<string, string>();
+  for (const process of processes) {
+    for (const start of process.messageStartEvents) {
+      const other = owners.get(start.messageName);
+      if (other && other !== process.id) {
+        throw new AppError('INVALID_DEFINITION', `message start name '${start.messageName}' is used by both ${other} and ${process.id} (${start.activityId})`);
+      }
+      owners.set(start.messageName, process.id);
+    }
+    const taken = await definitionsStore.messageStartsNamed(trx, process.messageStartEvents.map((start) => start.messageName), process.id);
+    if (taken.length) {
+      const [first] = taken;
+      const mine = process.messageStartEvents.find((start) => start.messageName === first!.name);
+      throw new AppError(
+        'INVALID_DEFINITION',
+        `message start name '${first!.name}' of ${process.id} (${mine?.activityId}) is already used by deployed process ${first!.key} (${first!.activity_id})`,
+      );
+    }
+  }
 }
 
 /**

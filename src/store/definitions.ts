@@ -65,3 +65,14 @@ export async function lockDefinitionKey(trx: Knex.Transaction, key: string): Pro
 export async function findLatestVersion(trx: Knex.Transaction, key: string) {
   return trx('process_definitions').where({ key }).orderBy('version', 'desc').first();
 }
+
+/** Message start events of other keys' latest versions that listen for one of these names. */
+export async function messageStartsNamed(trx: Knex.Transaction, names: string[], exceptKey: string): Promise<Array<{ name: string; key: string; activity_id: string }>> {
+  if (!names.length) return [];
+  return trx('subscriptions as s')
+    .join('process_definitions as d', 'd.id', 's.definition_id')
+    .where('s.kind', 'message-start')
+    .whereIn('s.name', names)
+    .whereNot('d.key', exceptKey)
+    .select('s.name', 'd.key', 's.activity_id');
+}

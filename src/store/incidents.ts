@@ -87,27 +87,34 @@ export async function parkedExecutions(knex: Knex, instanceId: string): Promise<
 }
 
 /**
- * Incidents of executions an instance no longer runs: an activity left through a boundary
- * event, an interrupting event sub-process or a cancel takes its incident with it, so
- * self-healing does not retry what no longer exists. `stillRunning` are the execution ids
- * and activity ids that still wait; incidents of other executions are resolved.
+ * Incidents of what an instance no longer runs, resolved in the commit that left it: a parked
+ * handler whose activity was left (a boundary event, an interrupting event sub-process), an
+ * external task or job that is gone. Self-healing then never retries what no longer exists.
+ * `parked` are the executions still waiting as external-task rows (parked handlers among them).
  */
-export async function resolveLeftIncidents(
-  trx: Knex.Transaction,
-  instanceId: string,
-  stillWaiting: { executionIds: Set<string>; activityIds: Set<string> },
-): Promise<number> {
-  const open: Array<{ id: string; execution_id: string | null; activity_id: string | null; type: IncidentType }> = await trx('incidents')
+export async function resolveLeftIncidents(trx: Knex.Transaction, instanceId: string, parked: string[]): Promise<void> {
+  await trx('incidents')
     .where({ instance_id: instanceId })
     .whereNull('resolved_at')
-    .select('id', 'execution_id', 'activity_id', 'type');
-  const left = open.filter((incident) =>
-    incident.execution_id
-      ? !stillWaiting.executionIds.has(incident.execution_id) && !(incident.activity_id && stillWaiting.activityIds.has(incident.activity_id) && incident.type !== 'failedHandler')
-      : incident.activity_id !== null && !stillWaiting.activityIds.has(incident.activity_id),
+    .andWhere((q) =>
+      q
+        .where((handler) => handler.where('type', 'failedHandler').whereNotIn('execution_id', parked.length ? parked : ['']))
+        .orWhere((task) => task.where('type', 'failedExternalTask').whereNotExists(trx('external_tasks').whereRaw('external_tasks.id = incidents.external_task_id')))
+        .orWhere((job) => job.where('type', 'failedJob').whereNotExists(trx('jobs').whereRaw('jobs.id = incidents.job_id'))),
+    )
+    .update({ resolved_at: new Date() });
+}
+
+/** An open step-limit incident on this activity already says it. */
+export async function hasOpenIncident(trx: Knex | Knex.Transaction, instanceId: string, type: IncidentType, activityId: string): Promise<boolean> {
+  return Boolean(await trx('incidents').where({ instance_id: instanceId, type, activity_id: activityId }).whereNull('resolved_at').first('id'));
+}
+
+/** Whether an external-task row is a parked inline handler (a failedHandler incident holds it). */
+export async function isParkedExecution(knex: Knex | Knex.Transaction, instanceId: string, executionId: string): Promise<boolean> {
+  return Boolean(
+    await knex('incidents').where({ instance_id: instanceId, execution_id: executionId, type: 'failedHandler' }).whereNull('resolved_at').first('id'),
   );
-  if (left.length) await trx('incidents').whereIn('id', left.map((incident) => incident.id)).update({ resolved_at: new Date() });
-  return left.length;
 }
 
 /** Every open incident of an instance ends with it. */

@@ -119,8 +119,8 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
   // children of a multi-instance call activity, say) would only fail and raise incidents.
   if (ended) await trx('jobs').where({ instance_id: current.id }).delete();
   const entries = ended ? [...outcome.history, endEntry(outcome, now)] : outcome.history;
-  // A failed instance waits on nothing: its open incidents end with it (as a cancel's do).
-  if (outcome.status === 'failed') await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
+  // An ended instance waits on nothing: its open incidents end with it (as a cancel's do).
+  if (ended) await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
   await writeHistory(trx, current.id, entries);
   return row as InstanceRow;
 }

@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   inlineHandlers: InlineHandlerLookup;
   /** Activity starts allowed in one transition before it is stopped with an incident. */
   maxSteps: number;
+  /** Wall time one transition may run activities before it is stopped the same way. @default 2000 */
+  maxRunMs?: number;
   /** Read by diagrams as `${environment.settings.NAME}` (see ProcessSettings). */
   settings?: ProcessSettings;
 }
@@ -84,6 +86,7 @@ export class ProcessRuntime {
     const completions = new Map<string, ServiceCompletion>();
     const inflight = new Set<Promise<unknown>>();
     let steps = 0;
+    const runStartedAt = Date.now();
     let failure: unknown = null;
     let eventStartTimers: EventStartTimers = {};
     // Pending work the transition must wait for before it can save: inline handlers, stack hops.
@@ -151,12 +154,13 @@ export class ProcessRuntime {
       });
     listener.on('activity.start', (api) => {
       if (api.content.isRootScope === false) return;
-      if (++steps > this.options.maxSteps && !failure) {
+      const overTime = Date.now() - runStartedAt > (this.options.maxRunMs ?? 2000);
+      if ((++steps > this.options.maxSteps || overTime) && !failure) {
+        const budget = overTime ? `for more than ${this.options.maxRunMs ?? 2000} ms` : `more than ${this.options.maxSteps} activities`;
         failure = new AppError(
           'STEP_LIMIT_EXCEEDED',
-          `more than ${this.options.maxSteps} activities ran without reaching a wait state (last: ${api.id}); ` +
-            'is there a loop without a wait state?',
-          { details: { activityId: api.id } },
+          `${budget} ran without reaching a wait state (last: ${api.id}); is there a loop without a wait state?`,
+          { details: { activityId: api.id, steps } },
         );
         engine.stop();
         return;
