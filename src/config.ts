@@ -35,8 +35,8 @@ const ConfigSchema = z.object({
   REGENFLOW_ALLOW_SCRIPTS: boolean.default(false),
   /** Activities one transition may run before it is stopped with a stepLimit incident (a loop without a wait state). @default 1000 */
   REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).default(1000),
-  /** Milliseconds one transition may run activities before it is stopped the same way. @default 2000 */
-  REGENFLOW_MAX_TRANSITION_MS: z.coerce.number().int().min(100).default(2000),
+  /** Milliseconds one transition may run activities before it is stopped the same way. @default 10000 */
+  REGENFLOW_MAX_TRANSITION_MS: z.coerce.number().int().min(100).default(10_000),
   /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
   REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
   /** API requests per minute per token. @default 1200 */

@@ -40,6 +40,14 @@ interface Scope {
   businessKey: string | null;
 }
 
+export async function findInstance(knex: Knex | Knex.Transaction, id: string): Promise<InstanceRow | undefined> {
+  return knex('process_instances').where({ id }).first();
+}
+
+export async function findInstanceStatus(knex: Knex | Knex.Transaction, id: string): Promise<InstanceStatus | undefined> {
+  return (await knex('process_instances').where({ id }).first('status'))?.status;
+}
+
 /**
  * Takes the instance row's lock, first thing in a transition's commit: every path locks the
  * instance before its wait rows (tasks, jobs, subscriptions), so two commits on one instance

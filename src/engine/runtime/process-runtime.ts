@@ -41,7 +41,7 @@ export interface RuntimeOptions {
   inlineHandlers: InlineHandlerLookup;
   /** Activity starts allowed in one transition before it is stopped with an incident. */
   maxSteps: number;
-  /** Wall time one transition may run activities before it is stopped the same way. @default 2000 */
+  /** Wall time one transition may run activities before it is stopped the same way. @default 10000 */
   maxRunMs?: number;
   /** Read by diagrams as `${environment.settings.NAME}` (see ProcessSettings). */
   settings?: ProcessSettings;
@@ -154,9 +154,9 @@ export class ProcessRuntime {
       });
     listener.on('activity.start', (api) => {
       if (api.content.isRootScope === false) return;
-      const overTime = Date.now() - runStartedAt > (this.options.maxRunMs ?? 2000);
+      const overTime = Date.now() - runStartedAt > (this.options.maxRunMs ?? 10_000);
       if ((++steps > this.options.maxSteps || overTime) && !failure) {
-        const budget = overTime ? `for more than ${this.options.maxRunMs ?? 2000} ms` : `more than ${this.options.maxSteps} activities`;
+        const budget = overTime ? `for more than ${this.options.maxRunMs ?? 10_000} ms` : `more than ${this.options.maxSteps} activities`;
         failure = new AppError(
           'STEP_LIMIT_EXCEEDED',
           `${budget} ran without reaching a wait state (last: ${api.id}); is there a loop without a wait state?`,
