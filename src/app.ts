@@ -112,9 +112,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     nodeId,
     allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
     settings: processSettings,
+    historyRetentionDays: config.REGENFLOW_HISTORY_RETENTION_DAYS,
   });
   engineRef = engine;
   await engine.rearmStartTimers();
+  await engine.armHistoryCleanup();
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
   // Other nodes on one PostgreSQL hear of new jobs and external tasks at once.

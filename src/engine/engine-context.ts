@@ -24,6 +24,8 @@ export interface WorkflowEngineOptions {
   jobRetryDelayMs?: number;
   /** Leases a job may outlive (claimed again after its lease ran out) before it is quarantined as an incident. @default 3 */
   jobMaxLeases?: number;
+  /** Days an ended instance and its history are kept (Camunda 7's history time to live); 0 keeps them forever. @default 0 */
+  historyRetentionDays?: number;
 }
 
 export interface DeployResource {

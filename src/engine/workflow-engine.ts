@@ -48,7 +48,7 @@ export { calledInstanceId } from './transitions.js';
  * `external-tasks.fetching` (workerId, topics: every fetch is a worker's heartbeat),
  * `external-task.failed` (ExternalTaskFailureReport, after a worker's failure report commits),
  * `incident.created` ({ instanceId, definitionId?, processKey, activityId, type }, after its commit),
- * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }).
+ * `jobs.scheduled`, `job.fired` ({ kind, dueAt, firedAt }), `history.cleaned` ({ deleted, olderThanDays }).
  */
 export class WorkflowEngine extends EventEmitter {
   readonly knex: Knex;
@@ -64,7 +64,7 @@ export class WorkflowEngine extends EventEmitter {
   constructor(options: WorkflowEngineOptions) {
     super();
     this.knex = options.knex;
-    const resolved = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, jobMaxLeases: 3, ...options };
+    const resolved = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, jobMaxLeases: 3, historyRetentionDays: 0, ...options };
     const context: EngineContext = {
       knex: options.knex,
       runtime: options.runtime,
@@ -201,6 +201,11 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   /** Claims and runs due jobs; returns how many ran. Called by the job poller of every node. */
+  /** Arms (or, with retention off, drops) the one history-cleanup job; called once at start. */
+  async armHistoryCleanup(): Promise<void> {
+    return this.jobs.armHistoryCleanup();
+  }
+
   async runDueJobs(limit = 20): Promise<number> {
     return this.jobs.runDueJobs(limit);
   }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 export interface JobRow {
   id: string;
-  kind: 'timer' | 'timer-start' | 'call-completed' | 'call-failed';
+  kind: 'timer' | 'timer-start' | 'call-completed' | 'call-failed' | 'history-cleanup';
   instance_id: string | null;
   definition_id: string | null;
   activity_id: string;
@@ -117,4 +117,27 @@ export async function rescheduleTimerStartJob(knex: Knex, jobId: string, dueAt: 
     .andWhere((query) => query.whereNull('locked_by').orWhere('locked_until', '<', now))
     .update({ due_at: dueAt, payload: JSON.stringify(payload) });
   return moved > 0;
+}
+
+/** The one history-cleanup job (a fixed id, so nodes booting together arm it once). */
+export const HISTORY_CLEANUP_JOB_ID = '00000000-0000-5000-8000-00000000c1ea';
+
+/** Arms the history-cleanup job unless it exists; returns nothing either way. */
+export async function armHistoryCleanup(knex: Knex): Promise<void> {
+  await knex('jobs')
+    .insert({ id: HISTORY_CLEANUP_JOB_ID, kind: 'history-cleanup', activity_id: 'history-cleanup', timer_key: 'history-cleanup', due_at: knex.raw('now()') })
+    .onConflict('id')
+    .ignore();
+}
+
+/** Drops the history-cleanup job (retention switched off). */
+export async function disarmHistoryCleanup(knex: Knex): Promise<void> {
+  await knex('jobs').where({ id: HISTORY_CLEANUP_JOB_ID }).delete();
+}
+
+/** The cleanup ran: next run after `everyMs`. */
+export async function rescheduleHistoryCleanup(knex: Knex, everyMs: number): Promise<void> {
+  await knex('jobs')
+    .where({ id: HISTORY_CLEANUP_JOB_ID })
+    .update({ due_at: knex.raw('now() + make_interval(secs => ?)', [everyMs / 1000]), locked_by: null, locked_until: null, claims: 0, retries: 3 });
 }

@@ -265,3 +265,26 @@ async function writeHistory(
   // Bounded batches keep the parameter count under PostgreSQL's limit for long transitions.
   for (let offset = 0; offset < rows.length; offset += 500) await trx('history').insert(rows.slice(offset, offset + 500));
 }
+
+/**
+ * History retention (Camunda 7's history time to live): deletes instances that ended more than
+ * `days` ago, with their history, tasks and incidents (cascade), leaves first so a parent goes
+ * after its called instances. At most `batches` batches of 500 per call; returns how many went.
+ */
+export async function deleteEndedInstances(knex: Knex, days: number, batches = 20): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < batches; batch++) {
+    const result = await knex.raw(
+      `DELETE FROM process_instances WHERE id IN (
+         SELECT p.id FROM process_instances p
+          WHERE p.ended_at < now() - make_interval(days => ?)
+            AND NOT EXISTS (SELECT 1 FROM process_instances c WHERE c.parent_instance_id = p.id)
+          LIMIT 500)`,
+      [days],
+    );
+    const count = Number(result.rowCount ?? 0);
+    deleted += count;
+    if (count === 0) break; // a short batch may have freed parents for the next one
+  }
+  return deleted;
+}

@@ -9,6 +9,7 @@ import type { JobHandler } from './job-handler.js';
 import { timerJob } from './timer-job.js';
 import { timerStartJob } from './timer-start-job.js';
 import { callHandBackJob } from './call-hand-back-job.js';
+import { historyCleanupJob } from './history-cleanup-job.js';
 
 /**
  * Runs claimed jobs through the handler of their kind (beside this file), counts failures down
@@ -24,7 +25,18 @@ export class JobRunner {
     private readonly transitions: Transitions,
   ) {
     const handBack = callHandBackJob(ctx, transitions);
-    this.handlers = { timer: timerJob(ctx, transitions), 'timer-start': timerStartJob(ctx, transitions), 'call-completed': handBack, 'call-failed': handBack };
+    this.handlers = {
+      timer: timerJob(ctx, transitions),
+      'timer-start': timerStartJob(ctx, transitions),
+      'call-completed': handBack,
+      'call-failed': handBack,
+      'history-cleanup': historyCleanupJob(ctx),
+    };
+  }
+
+  async armHistoryCleanup(): Promise<void> {
+    if (this.ctx.options.historyRetentionDays > 0) await jobsStore.armHistoryCleanup(this.ctx.knex);
+    else await jobsStore.disarmHistoryCleanup(this.ctx.knex);
   }
 
   /** Claims and runs due jobs; returns how many ran. Called by the job poller of every node. */
