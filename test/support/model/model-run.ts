@@ -61,7 +61,8 @@ const INJECTED = 'injected fault: node killed mid-transition';
 
 /** Makes a node's transitions die after running with the given chance (before the commit). */
 function injectKills(app: App, chance: number, random: () => number, counted: () => void): void {
-  const runtime = (app.engine as unknown as { runtime: { run: (...args: unknown[]) => Promise<unknown> } }).runtime;
+  // The one ProcessRuntime every engine module shares (reached through the transition module).
+  const runtime = (app.engine as unknown as { transitions: { ctx: { runtime: { run: (...args: unknown[]) => Promise<unknown> } } } }).transitions.ctx.runtime;
   const run = runtime.run.bind(runtime);
   runtime.run = async (...args: unknown[]) => {
     const outcome = await run(...args);
