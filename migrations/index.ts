@@ -9,6 +9,7 @@ import * as metricsAndRollback from './0007-metrics-and-rollback.js';
 import * as agentsRecords from './0008-agents-records.js';
 import * as validationCommits from './0009-validation-commits.js';
 import * as keptWorktreesPerNode from './0010-kept-worktrees-per-node.js';
+import * as engineRaces from './0012-engine-races.js';
 import * as decisions from './0015-decisions.js';
 
 interface Migration {
@@ -28,6 +29,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0008-agents-records', agentsRecords],
   ['0009-validation-commits', validationCommits],
   ['0010-kept-worktrees-per-node', keptWorktreesPerNode],
+  ['0012-engine-races', engineRaces],
   ['0015-decisions', decisions],
 ];
 

@@ -11,6 +11,7 @@ import { JavaScripts } from 'bpmn-engine';
 import { createDisabledScripts, createSafeExpressions } from './engine/expressions.js';
 import { InProcessWorkers } from './engine/in-process-workers.js';
 import { JobPoller } from './engine/job-poller.js';
+import { startClusterWakeUps } from './engine/cluster-wake-ups.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { openDatabase, type Database } from './store/database.js';
@@ -104,6 +105,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     scripts: config.REGENFLOW_ALLOW_SCRIPTS ? new JavaScripts() : createDisabledScripts(),
     inlineHandlers: registry.inlineHandler,
     maxSteps: config.REGENFLOW_MAX_STEPS,
+    maxRunMs: config.REGENFLOW_MAX_TRANSITION_MS,
     settings: processSettings,
     decisions: createDecisionTaskEvaluator(decisions, database.knex),
   });
@@ -115,11 +117,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     nodeId,
     allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
     settings: processSettings,
+    historyRetentionDays: config.REGENFLOW_HISTORY_RETENTION_DAYS,
   });
   engineRef = engine;
   await engine.rearmStartTimers();
+  await engine.armHistoryCleanup();
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const poller = new JobPoller(engine, config.REGENFLOW_JOB_POLL_MS, logError);
+  // Other nodes on one PostgreSQL hear of new jobs and external tasks at once.
+  const wakeUps =
+    database.kind === 'postgres' && config.DATABASE_URL
+      ? startClusterWakeUps({ engine, knex: database.knex, databaseUrl: config.DATABASE_URL, nodeId, onError: logError })
+      : null;
   engine.on('instance.ended', (ended: { id: string }) => instanceEnded.forEach((listener) => listener(ended.id)));
   // Every fetch is a heartbeat; silent remote agents lose their locks, and their topics go back to the built-in workers.
   const agents = new AgentRegistry(createAgentStore(database.knex), {
@@ -202,6 +211,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       agents.stop();
       await workers.stop();
       await poller.stop();
+      await wakeUps?.close();
       if (server) {
         server.closeAllConnections();
         await new Promise((resolve) => server?.close(resolve));

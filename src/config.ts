@@ -33,8 +33,12 @@ const ConfigSchema = z.object({
   REGENFLOW_TOKENS: z.string().optional(),
   /** Run JavaScript script tasks (off: diagrams are code only when an admin says so). @default false */
   REGENFLOW_ALLOW_SCRIPTS: boolean.default(false),
-  /** Activities one transition may run before it is stopped and refused (a loop without a wait state). @default 10000 */
-  REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).default(10_000),
+  /** Activities one transition may run before it is stopped with a stepLimit incident (a loop without a wait state). @default 1000 */
+  REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).default(1000),
+  /** Milliseconds one transition may run activities before it is stopped the same way. @default 10000 */
+  REGENFLOW_MAX_TRANSITION_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Days an ended instance and its history are kept before the hourly cleanup deletes them (Camunda 7's history time to live); 0 keeps them forever. @default 0 */
+  REGENFLOW_HISTORY_RETENTION_DAYS: z.coerce.number().min(0).default(0),
   /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
   REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
   /** API requests per minute per token. @default 1200 */

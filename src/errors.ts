@@ -1,14 +1,88 @@
 /**
+ * Every error code, with its HTTP status: the one map the problem+json handler reads. A new
+ * code is added here, so no code falls back to 500 by being forgotten.
+ */
+export const STATUS_BY_CODE = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  INVALID_DEFINITION: 400,
+  DEPLOY_EMPTY: 400,
+  NOT_EXECUTABLE: 400,
+  START_EVENT_REQUIRED: 400,
+  SCRIPTS_DISABLED: 400,
+  MESSAGE_NOT_CORRELATED: 400,
+  MESSAGE_CORRELATION_AMBIGUOUS: 400,
+  EXTERNAL_TASK_NOT_LOCKED: 400,
+  EXTERNAL_TASK_LOCK_EXPIRED: 400,
+  EXPRESSION_INVALID: 400,
+  COMMAND_INVALID: 400,
+  PATH_OUTSIDE_WORK_FOLDER: 400,
+  REF_INVALID: 400,
+  REMEDIATION_UNKNOWN: 400,
+  REPOSITORY_INVALID: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  REPOSITORY_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  NO_MEASUREMENT: 404,
+  CONCURRENT_UPDATE: 409,
+  INSTANCE_ENDED: 409,
+  CALLED_INSTANCE: 409,
+  TASK_NOT_ACTIVE: 409,
+  TASK_ALREADY_CLAIMED: 409,
+  SUBSCRIPTION_GONE: 409,
+  EXTERNAL_TASK_LOCKED: 409,
+  EXTERNAL_TASK_PARKED: 409,
+  INCIDENT_RESOLVED: 409,
+  INCIDENT_NOT_RETRYABLE: 409,
+  INCIDENT_NOT_STARTED: 409,
+  PATTERN_EXISTS: 409,
+  JOB_LOCKED: 409,
+  JOB_GONE: 409,
+  JOB_QUARANTINED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  JOB_FAILED: 422,
+  // A decision that cannot decide over the given input (src/decisions).
+  DECISION_UNIQUE_VIOLATION: 422,
+  DECISION_ANY_VIOLATION: 422,
+  DECISION_EXPRESSION_FAILED: 422,
+  DECISION_TYPE_MISMATCH: 422,
+  DECISION_TIMEOUT: 422,
+  DECISION_NO_LOGIC: 422,
+  DECISION_RESULT_MAPPING: 422,
+  // The decision worker lost a model it was sent (it is sent again).
+  DECISION_NOT_LOADED: 500,
+  STEP_LIMIT_EXCEEDED: 422,
+  CALL_DEPTH_EXCEEDED: 422,
+  EXPRESSION_FAILED: 422,
+  HANDLER_INPUT_INVALID: 422,
+  HANDLER_OUTPUT_INVALID: 422,
+  INCIDENT_PROCESS_MISSING: 422,
+  RATE_LIMITED: 429,
+  ENGINE_ERROR: 500,
+  UNKNOWN_JOB: 500,
+  COMMIT_FAILED: 500,
+  WORKTREE_FAILED: 500,
+  DATA_DIR_LOCKED: 500,
+  NO_TOKENS: 500,
+  LLM_INVALID_OUTPUT: 502,
+  LLM_UNAVAILABLE: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof STATUS_BY_CODE;
+
+/**
  * The one error type. `code` is SCREAMING_SNAKE and stable: the HTTP layer maps it to a
  * status in one place, and BPMN error boundary events match on it.
  */
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details?: Record<string, unknown>;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     options: { cause?: unknown; retryable?: boolean; details?: Record<string, unknown> } = {},
   ) {
@@ -25,6 +99,16 @@ export class ConcurrentUpdateError extends AppError {
   constructor(instanceId: string) {
     super('CONCURRENT_UPDATE', `instance ${instanceId} was changed by another transition`, { retryable: true });
   }
+}
+
+/**
+ * PostgreSQL's deadlock (40P01) and serialization failure (40001): the database rolled the
+ * transaction back, so it is retried from a fresh load like a lost optimistic race.
+ */
+export function isRetryableConflict(error: unknown): boolean {
+  if (error instanceof ConcurrentUpdateError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 export const notFound = (what: string, id: string): AppError => new AppError('NOT_FOUND', `${what} ${id} not found`);

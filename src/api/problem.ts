@@ -1,47 +1,9 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
-
-/** The one place that turns an error code into an HTTP status. */
-const STATUS_BY_CODE: Record<string, number> = {
-  VALIDATION_FAILED: 400,
-  INVALID_DEFINITION: 400,
-  NOT_EXECUTABLE: 400,
-  START_EVENT_REQUIRED: 400,
-  MESSAGE_NOT_CORRELATED: 400,
-  MESSAGE_CORRELATION_AMBIGUOUS: 400,
-  EXTERNAL_TASK_NOT_LOCKED: 400,
-  EXTERNAL_TASK_LOCK_EXPIRED: 400,
-  EXPRESSION_INVALID: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONCURRENT_UPDATE: 409,
-  INSTANCE_ENDED: 409,
-  TASK_NOT_ACTIVE: 409,
-  TASK_ALREADY_CLAIMED: 409,
-  SUBSCRIPTION_GONE: 409,
-  EXTERNAL_TASK_LOCKED: 409,
-  INCIDENT_RESOLVED: 409,
-  INCIDENT_NOT_RETRYABLE: 409,
-  PATTERN_EXISTS: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  JOB_LOCKED: 409,
-  JOB_FAILED: 422,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  ENGINE_ERROR: 500,
-  STEP_LIMIT_EXCEEDED: 500,
-  // A decision that cannot decide over the given input (src/decisions).
-  DECISION_UNIQUE_VIOLATION: 422,
-  DECISION_ANY_VIOLATION: 422,
-  DECISION_EXPRESSION_FAILED: 422,
-  DECISION_TYPE_MISMATCH: 422,
-  DECISION_TIMEOUT: 422,
-  DECISION_NO_LOGIC: 422,
-  DECISION_RESULT_MAPPING: 422,
-};
+import { AppError, STATUS_BY_CODE } from '../errors.js';
 
 export function statusOf(error: unknown): number {
+  // The one place that turns an error code into an HTTP status (the map is in src/errors.ts).
   if (error instanceof AppError) return STATUS_BY_CODE[error.code] ?? 500;
   const status = (error as { status?: number })?.status;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import type { Finding } from '../engine/definitions/analysis-types.js';
 import type { DecisionRequirements } from './dmn-model.js';
 import type { DecisionWorkerReply, DecisionWorkerRequest } from './decision-worker.js';
@@ -79,7 +79,7 @@ export class DecisionThread {
       const onMessage = (reply: DecisionWorkerReply) => {
         if (reply.id !== id) return;
         cleanup();
-        if (reply.error) return reject(new AppError(reply.error.code, reply.error.message, { details: reply.error.details }));
+        if (reply.error) return reject(new AppError(reply.error.code as ErrorCode, reply.error.message, { details: reply.error.details }));
         if (definitionId) this.sent.add(definitionId);
         resolve(reply.result);
       };

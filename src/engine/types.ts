@@ -66,6 +66,8 @@ export interface CallActivityWait {
   activityId: string;
   executionId: string;
   calledElement: string;
+  /** Stable across re-runs of the parent's transition: the called instance's id derives from it. */
+  key: string;
 }
 
 export interface HistoryEntry {

@@ -140,8 +140,9 @@ export interface IncidentFilter {
 
 function incidents(knex: Knex, filter: IncidentFilter): Knex.QueryBuilder {
   const query = knex('incidents as n')
-    .join('process_instances as i', 'i.id', 'n.instance_id')
-    .select('n.*', 'i.definition_id')
+    // A timer start's failed job has no instance: its incident names the definition.
+    .leftJoin('process_instances as i', 'i.id', 'n.instance_id')
+    .select('n.*', knex.raw('coalesce(n.definition_id, i.definition_id) as definition_id'))
     .orderBy([{ column: 'n.created_at' }, { column: 'n.id' }]);
   if (filter.open !== false) query.whereNull('n.resolved_at');
   if (filter.processInstanceId) query.where('n.instance_id', filter.processInstanceId);

@@ -32,7 +32,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       connection: options.databaseUrl,
       pool: { min: 0, max: options.poolSize ?? 10 },
     });
-    await migrate(knex);
+    try {
+      await migrateAlone(options.databaseUrl, knex);
+    } catch (error) {
+      await knex.destroy();
+      throw error;
+    }
     const url = new URL(options.databaseUrl);
     return {
       knex,
@@ -74,6 +79,27 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 async function migrate(knex: Knex): Promise<void> {
   await knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
+}
+
+/** Any fixed number, the same on every node: the advisory lock that one migration run holds. */
+const MIGRATION_LOCK = 0x7265_6766; // "regf"
+
+/**
+ * Nodes started together on an empty server would race to create knex's own tables (knex's
+ * lock lives in one of them) and the loser dies on "relation already exists". A session
+ * advisory lock, held on a connection of its own while the migrations run on the pool, makes
+ * the second node wait and then find nothing left to do.
+ */
+async function migrateAlone(databaseUrl: string, knex: Knex): Promise<void> {
+  const holder = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 1, max: 1 } });
+  try {
+    await holder.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+      await migrate(knex);
+    });
+  } finally {
+    await holder.destroy();
+  }
 }
 
 /** Folders this process has locked: a second open in the same process is refused too. */

@@ -52,3 +52,27 @@ export async function insertDeployment(trx: Knex.Transaction, deployment: { id: 
 export async function insertDefinition(trx: Knex.Transaction, row: Omit<DefinitionRow, 'deployed_at'>): Promise<void> {
   await trx('process_definitions').insert({ ...row, info: JSON.stringify(row.info), report: JSON.stringify(row.report) });
 }
+
+/**
+ * Serialises deploys of one key until the caller's transaction ends (two nodes deploying the
+ * same file at boot): the second waits, then reads the first one's version as the latest.
+ * Take the keys in sorted order, so two deploys of several keys cannot deadlock.
+ */
+export async function lockDefinitionKey(trx: Knex.Transaction, key: string): Promise<void> {
+  await trx.raw(`select pg_advisory_xact_lock(hashtext('regenflow.deploy'), hashtext(?))`, [key]);
+}
+
+export async function findLatestVersion(trx: Knex.Transaction, key: string) {
+  return trx('process_definitions').where({ key }).orderBy('version', 'desc').first();
+}
+
+/** Message start events of other keys' latest versions that listen for one of these names. */
+export async function messageStartsNamed(trx: Knex.Transaction, names: string[], exceptKey: string): Promise<Array<{ name: string; key: string; activity_id: string }>> {
+  if (!names.length) return [];
+  return trx('subscriptions as s')
+    .join('process_definitions as d', 'd.id', 's.definition_id')
+    .where('s.kind', 'message-start')
+    .whereIn('s.name', names)
+    .whereNot('d.key', exceptKey)
+    .select('s.name', 'd.key', 's.activity_id');
+}

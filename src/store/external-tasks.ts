@@ -47,6 +47,13 @@ export async function fetchAndLock(
         .where('t.topic', topic.topicName)
         .andWhere((q) => q.whereNull('t.lock_expires_at').orWhere('t.lock_expires_at', '<', now))
         .andWhere((q) => q.whereNull('t.retries').orWhere('t.retries', '>', 0))
+        // A parked inline handler waits for an operator's retry, not for a worker.
+        .whereNotExists(
+          trx('incidents as n')
+            .whereRaw('n.instance_id = t.instance_id and n.execution_id = t.execution_id')
+            .where('n.type', 'failedHandler')
+            .whereNull('n.resolved_at'),
+        )
         .select('t.id')
         .limit(room)
         .forUpdate()
@@ -79,4 +86,13 @@ export async function findExternalTask(knex: Knex, id: string): Promise<External
 
 export async function updateExternalTask(knex: Knex, id: string, changes: Partial<ExternalTaskRow>): Promise<void> {
   await knex('external_tasks').where({ id }).update(changes);
+}
+
+/** Extends a lock only while this worker still holds it; returns whether it did. */
+export async function extendLock(knex: Knex, id: string, workerId: string, durationMs: number): Promise<boolean> {
+  const updated = await knex('external_tasks')
+    .where({ id, worker_id: workerId })
+    .andWhere('lock_expires_at', '>=', knex.raw('now()'))
+    .update({ lock_expires_at: knex.raw("now() + make_interval(secs => ?)", [durationMs / 1000]) });
+  return updated > 0;
 }

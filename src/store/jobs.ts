@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 export interface JobRow {
   id: string;
-  kind: 'timer' | 'timer-start' | 'call-completed' | 'call-failed';
+  kind: 'timer' | 'timer-start' | 'call-completed' | 'call-failed' | 'history-cleanup';
   instance_id: string | null;
   definition_id: string | null;
   activity_id: string;
@@ -13,44 +13,82 @@ export interface JobRow {
   locked_by: string | null;
   locked_until: Date | null;
   error_message: string | null;
+  /** Claims since the job last finished a run: more than one means leases ran out (a node died). */
+  claims: number;
 }
 
 /**
  * Claims due jobs for one node. SKIP LOCKED lets every node poll the same table without
- * waiting on each other; the lease makes a job claimable again if its node dies.
+ * waiting on each other; the lease makes a job claimable again if its node dies. Due times
+ * and leases are compared with the database's clock, never a node's.
  */
-export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, leaseMs: number, now = new Date()): Promise<JobRow[]> {
+export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, leaseMs: number): Promise<JobRow[]> {
   const result = await knex.raw(
-    `UPDATE jobs SET locked_by = ?, locked_until = ?
+    `UPDATE jobs SET locked_by = ?, locked_until = now() + make_interval(secs => ?), claims = claims + 1
        WHERE id IN (
          SELECT id FROM jobs
-          WHERE due_at <= ? AND retries > 0 AND (locked_until IS NULL OR locked_until < ?)
+          WHERE due_at <= now() AND retries > 0 AND (locked_until IS NULL OR locked_until < now())
           ORDER BY due_at
           LIMIT ?
           FOR UPDATE SKIP LOCKED)
      RETURNING *`,
-    [nodeId, new Date(now.getTime() + leaseMs), now, now, limit],
+    [nodeId, leaseMs / 1000, limit],
   );
   return result.rows as JobRow[];
 }
 
 /** Lets a job that did not fire (its instance moved on, or the clock disagreed) be polled again. */
 export async function releaseJob(knex: Knex, jobId: string): Promise<void> {
-  await knex('jobs').where({ id: jobId }).update({ locked_by: null, locked_until: null });
+  await knex('jobs').where({ id: jobId }).update({ locked_by: null, locked_until: null, claims: 0 });
 }
 
-/** Counts a failed run down; returns the retries left. Retried after a back-off. */
-export async function failJob(knex: Knex, job: JobRow, message: string, retryInMs: number): Promise<number> {
-  const retries = Math.max(0, job.retries - 1);
-  await knex('jobs')
+/**
+ * Counts a failed run down (to 0 at once when `quarantine`); returns the retries left. Retried
+ * after a back-off. A reported failure is a finished run: the lease count starts again.
+ */
+export async function failJob(trx: Knex.Transaction, job: JobRow, message: string, retryInMs: number, quarantine = false): Promise<number> {
+  const retries = quarantine ? 0 : Math.max(0, job.retries - 1);
+  await trx('jobs')
     .where({ id: job.id })
-    .update({ retries, error_message: message, locked_by: null, locked_until: new Date(Date.now() + retryInMs) });
+    .update({ retries, error_message: message, locked_by: null, locked_until: trx.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]), claims: 0 });
   return retries;
 }
 
-export async function nextDueAt(knex: Knex): Promise<Date | null> {
-  const row = await knex('jobs').where('retries', '>', 0).min({ due: 'due_at' }).first();
-  return row?.due ? new Date(row.due) : null;
+/** Locks a job this node claimed, in the caller's transaction; undefined when another node took it over. */
+export async function lockClaimedJob(trx: Knex.Transaction, jobId: string, nodeId: string): Promise<JobRow | undefined> {
+  return trx('jobs').where({ id: jobId, locked_by: nodeId }).forUpdate().first();
+}
+
+/** A timer start fired: its next due time (the lease and lease count end with the run). */
+export async function rescheduleFiredJob(trx: Knex.Transaction, jobId: string, dueAt: Date, payload: unknown): Promise<void> {
+  await trx('jobs').where({ id: jobId }).update({ due_at: dueAt, payload: JSON.stringify(payload), locked_by: null, locked_until: null, claims: 0 });
+}
+
+export async function deleteJob(knex: Knex | Knex.Transaction, jobId: string): Promise<number> {
+  return knex('jobs').where({ id: jobId }).delete();
+}
+
+export async function findJob(knex: Knex | Knex.Transaction, jobId: string): Promise<JobRow | undefined> {
+  return knex('jobs').where({ id: jobId }).first();
+}
+
+/** An operator's retry: new retries, claimable at once. */
+export async function setJobRetries(trx: Knex.Transaction, jobId: string, retries: number): Promise<void> {
+  await trx('jobs').where({ id: jobId }).update({ retries, locked_by: null, locked_until: null, claims: 0 });
+}
+
+/**
+ * How long until some job can be claimed, by the database's clock: a job leased by a node (or
+ * waiting out its failure back-off) is not claimable before its lease ends, so it counts from
+ * then, not from its due time. Null when no job has retries left.
+ */
+export async function msUntilNextClaimable(knex: Knex): Promise<number | null> {
+  const result = await knex.raw(
+    `SELECT extract(epoch FROM (min(greatest(due_at, coalesce(locked_until, due_at))) - now())) * 1000 AS ms
+       FROM jobs WHERE retries > 0`,
+  );
+  const ms = result.rows[0]?.ms;
+  return ms === null || ms === undefined ? null : Number(ms);
 }
 
 /**
@@ -79,4 +117,27 @@ export async function rescheduleTimerStartJob(knex: Knex, jobId: string, dueAt: 
     .andWhere((query) => query.whereNull('locked_by').orWhere('locked_until', '<', now))
     .update({ due_at: dueAt, payload: JSON.stringify(payload) });
   return moved > 0;
+}
+
+/** The one history-cleanup job (a fixed id, so nodes booting together arm it once). */
+export const HISTORY_CLEANUP_JOB_ID = '00000000-0000-5000-8000-00000000c1ea';
+
+/** Arms the history-cleanup job unless it exists; returns nothing either way. */
+export async function armHistoryCleanup(knex: Knex): Promise<void> {
+  await knex('jobs')
+    .insert({ id: HISTORY_CLEANUP_JOB_ID, kind: 'history-cleanup', activity_id: 'history-cleanup', timer_key: 'history-cleanup', due_at: knex.raw('now()') })
+    .onConflict('id')
+    .ignore();
+}
+
+/** Drops the history-cleanup job (retention switched off). */
+export async function disarmHistoryCleanup(knex: Knex): Promise<void> {
+  await knex('jobs').where({ id: HISTORY_CLEANUP_JOB_ID }).delete();
+}
+
+/** The cleanup ran: next run after `everyMs`. */
+export async function rescheduleHistoryCleanup(knex: Knex, everyMs: number): Promise<void> {
+  await knex('jobs')
+    .where({ id: HISTORY_CLEANUP_JOB_ID })
+    .update({ due_at: knex.raw('now() + make_interval(secs => ?)', [everyMs / 1000]), locked_by: null, locked_until: null, claims: 0, retries: 3 });
 }

@@ -41,6 +41,26 @@ interface Scope {
   businessKey: string | null;
 }
 
+export async function findInstance(knex: Knex | Knex.Transaction, id: string): Promise<InstanceRow | undefined> {
+  return knex('process_instances').where({ id }).first();
+}
+
+export async function findInstanceStatus(knex: Knex | Knex.Transaction, id: string): Promise<InstanceStatus | undefined> {
+  return (await knex('process_instances').where({ id }).first('status'))?.status;
+}
+
+/**
+ * Takes the instance row's lock, first thing in a transition's commit: every path locks the
+ * instance before its wait rows (tasks, jobs, subscriptions), so two commits on one instance
+ * queue on this row instead of deadlocking on each other's wait rows. Throws the lost-race
+ * error when another commit moved the instance past `version`.
+ */
+export async function lockInstance(trx: Knex.Transaction, instanceId: string, version?: number): Promise<{ version: number; status: InstanceStatus } | undefined> {
+  const row = await trx('process_instances').where({ id: instanceId }).forUpdate().first('version', 'status');
+  if (row && version !== undefined && row.version !== version) throw new ConcurrentUpdateError(instanceId);
+  return row;
+}
+
 /**
  * Writes a transition: the instance row (guarded by its version), the wait rows derived
  * from the outcome, and the history, all inside the caller's database transaction.
@@ -109,8 +129,8 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
   // children of a multi-instance call activity, say) would only fail and raise incidents.
   if (ended) await trx('jobs').where({ instance_id: current.id }).delete();
   const entries = ended ? [...outcome.history, endEntry(outcome, now)] : outcome.history;
-  // A failed instance waits on nothing: its open incidents end with it (as a cancel's do).
-  if (outcome.status === 'failed') await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
+  // An ended instance waits on nothing: its open incidents end with it (as a cancel's do).
+  if (ended) await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
   await writeHistory(trx, current.id, entries);
   await insertDecisionEvaluations(trx, outcome.decisionEvaluations ?? []);
   return row as InstanceRow;
@@ -247,4 +267,27 @@ async function writeHistory(
   }));
   // Bounded batches keep the parameter count under PostgreSQL's limit for long transitions.
   for (let offset = 0; offset < rows.length; offset += 500) await trx('history').insert(rows.slice(offset, offset + 500));
+}
+
+/**
+ * History retention (Camunda 7's history time to live): deletes instances that ended more than
+ * `days` ago, with their history, tasks and incidents (cascade), leaves first so a parent goes
+ * after its called instances. At most `batches` batches of 500 per call; returns how many went.
+ */
+export async function deleteEndedInstances(knex: Knex, days: number, batches = 20): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < batches; batch++) {
+    const result = await knex.raw(
+      `DELETE FROM process_instances WHERE id IN (
+         SELECT p.id FROM process_instances p
+          WHERE p.ended_at < now() - make_interval(days => ?)
+            AND NOT EXISTS (SELECT 1 FROM process_instances c WHERE c.parent_instance_id = p.id)
+          LIMIT 500)`,
+      [days],
+    );
+    const count = Number(result.rowCount ?? 0);
+    deleted += count;
+    if (count === 0) break; // a short batch may have freed parents for the next one
+  }
+  return deleted;
 }

@@ -15,3 +15,15 @@ export function parseExecutionId(executionId: string): { activityId: string; exe
 export function activityOfExecution(executionId: string): string {
   return parseExecutionId(executionId)?.activityId ?? executionId;
 }
+
+/** Where the saved state keeps how often each activity was entered (committed with the state). */
+export const VISITS_KEY = 'regenflowVisits';
+
+/**
+ * A handler's idempotency key: the same on every re-run of one activity instance (a transition
+ * retried after a lost race, a handler retried after an incident), unlike bpmn-elements'
+ * execution ids, which are random on each run. A multi-instance iteration adds its index.
+ */
+export function idempotencyKeyOf(instanceId: string, activityId: string, visit: number, iteration?: number): string {
+  return `${instanceId}/${activityId}/${visit}${iteration === undefined ? '' : `/${iteration}`}`;
+}

@@ -20,7 +20,7 @@ import { TransitionTimers } from './transition-timers.js';
 import { BpmnErrorSignal, bindServiceTasks, type DecisionTaskEvaluator, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
-import { parseExecutionId } from './execution-ids.js';
+import { idempotencyKeyOf, parseExecutionId, VISITS_KEY } from './execution-ids.js';
 import {
   afterFiring,
   armedEventStarts,
@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   inlineHandlers: InlineHandlerLookup;
   /** Activity starts allowed in one transition before it is stopped with an incident. */
   maxSteps: number;
+  /** Wall time one transition may run activities before it is stopped the same way. @default 10000 */
+  maxRunMs?: number;
   /** Read by diagrams as `${environment.settings.NAME}` (see ProcessSettings). */
   settings?: ProcessSettings;
   /** Evaluates business rule tasks' decisions (`camunda:decisionRef`). */
@@ -58,6 +60,8 @@ export interface InstanceContext {
   parkedExecutions?: ReadonlySet<string>;
   /** A timer start event whose job fired: its timer is due now, whatever it says. */
   dueNow?: string;
+  /** Entries per activity id so far, committed ones and this run's (kept in the saved state). */
+  visits?: Record<string, number>;
 }
 
 interface WaitRecord {
@@ -72,7 +76,10 @@ interface WaitRecord {
 export class ProcessRuntime {
   constructor(private readonly options: RuntimeOptions) {}
 
-  async run(definition: CompiledDefinition, instance: InstanceContext, event: TransitionEvent | null): Promise<TransitionOutcome> {
+  async run(definition: CompiledDefinition, given: InstanceContext, event: TransitionEvent | null): Promise<TransitionOutcome> {
+    const committedVisits = ((given.state as Record<string, unknown> | undefined)?.[VISITS_KEY] ?? {}) as Record<string, number>;
+    const visits: Record<string, number> = { ...committedVisits };
+    const instance: InstanceContext = { ...given, visits };
     const timers = new TransitionTimers(instance.dueNow);
     const history: HistoryEntry[] = [];
     const waits = new Map<string, WaitRecord>();
@@ -82,6 +89,7 @@ export class ProcessRuntime {
     const completions = new Map<string, ServiceCompletion>();
     const inflight = new Set<Promise<unknown>>();
     let steps = 0;
+    const runStartedAt = Date.now();
     let failure: unknown = null;
     let eventStartTimers: EventStartTimers = {};
     // Pending work the transition must wait for before it can save: inline handlers, stack hops.
@@ -153,16 +161,18 @@ export class ProcessRuntime {
       });
     listener.on('activity.start', (api) => {
       if (api.content.isRootScope === false) return;
-      if (++steps > this.options.maxSteps && !failure) {
+      const overTime = Date.now() - runStartedAt > (this.options.maxRunMs ?? 10_000);
+      if ((++steps > this.options.maxSteps || overTime) && !failure) {
+        const budget = overTime ? `for more than ${this.options.maxRunMs ?? 10_000} ms` : `more than ${this.options.maxSteps} activities`;
         failure = new AppError(
           'STEP_LIMIT_EXCEEDED',
-          `more than ${this.options.maxSteps} activities ran without reaching a wait state (last: ${api.id}); ` +
-            'is there a loop without a wait state?',
-          { details: { activityId: api.id } },
+          `${budget} ran without reaching a wait state (last: ${api.id}); is there a loop without a wait state?`,
+          { details: { activityId: api.id, steps } },
         );
         engine.stop();
         return;
       }
+      visits[api.id] = (visits[api.id] ?? 0) + 1;
       stamp('start', api, withParent(api));
     });
     // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
@@ -272,10 +282,12 @@ export class ProcessRuntime {
     });
     listener.on('activity.call', (api) => {
       waits.set(api.executionId, { api });
+      const iteration = api.content.isMultiInstance && Number.isInteger(api.content.index) ? Number(api.content.index) : undefined;
       callActivities.set(api.executionId, {
         activityId: api.id,
         executionId: api.executionId,
         calledElement: String(api.content.calledElement ?? ''),
+        key: idempotencyKeyOf(instance.instanceId, api.id, visits[api.id] ?? 0, iteration),
       });
     });
 
@@ -358,6 +370,7 @@ export class ProcessRuntime {
         }
       }
       state[STATE_KEY] = eventStartTimers;
+      state[VISITS_KEY] = visits;
     }
 
     const userTasks: UserTaskWait[] = [];

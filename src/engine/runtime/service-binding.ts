@@ -2,6 +2,7 @@ import type { CompiledDefinition } from '../definition-cache.js';
 import type { ExternalTaskWait, HandlerFailure, Variables } from '../types.js';
 import type { InstanceContext } from './process-runtime.js';
 import { readInputOutput, type InputOutput } from './camunda-properties.js';
+import { idempotencyKeyOf } from './execution-ids.js';
 
 /** What a completed external task (or retried handler) brings into a transition. */
 export type ServiceCompletion =
@@ -15,7 +16,7 @@ export interface InlineHandlerContext {
   businessKey?: string | null;
   activityId: string;
   executionId: string;
-  /** Stable across re-runs of the same activity execution (handlers run at least once). */
+  /** `<instance>/<activity>/<visit>[/<iteration>]`: the same on every re-run of one activity instance (handlers run at least once). */
   idempotencyKey: string;
 }
 
@@ -151,7 +152,12 @@ export function bindServiceTasks(options: BindingOptions) {
               businessKey: instance.businessKey,
               activityId: activity.id,
               executionId,
-              idempotencyKey: `${instance.instanceId}/${executionId}`,
+              idempotencyKey: idempotencyKeyOf(
+                instance.instanceId,
+                activity.id,
+                instance.visits?.[activity.id] ?? 0,
+                executeMessage.content.isMultiInstance && Number.isInteger(executeMessage.content.index) ? executeMessage.content.index : undefined,
+              ),
             }).then(
               (result) => finish(result),
               (error: unknown) => {
