@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { BpmnModdle } from 'bpmn-moddle';
 import serializer from 'moddle-context-serializer';
-import { safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
+import { hasExpression, safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
+import { timerTextProblem } from '../timer-schedule.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
 import { normalizeNamespaces } from './namespaces.js';
 import { typeResolver } from './type-resolver.js';
@@ -300,6 +301,14 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
         case 'bpmn:TimerEventDefinition':
           if (!definition.timeDate && !definition.timeDuration && !definition.timeCycle) {
             error(element.id, 'timer', 'a timer needs timeDate, timeDuration or timeCycle');
+          }
+          // Every position (start, boundary, intermediate, event sub-process): a text that is
+          // no timer, or a cycle under the floor, would fail or stall the node when it runs.
+          for (const timerType of ['timeDate', 'timeDuration', 'timeCycle'] as const) {
+            const body = definition[timerType]?.body;
+            if (typeof body !== 'string' || hasExpression(body)) continue;
+            const problem = timerTextProblem(timerType, body);
+            if (problem) error(element.id, 'timer', `${element.id}: ${problem}`);
           }
           break;
         case 'bpmn:MessageEventDefinition':

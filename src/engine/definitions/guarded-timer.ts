@@ -1,0 +1,18 @@
+import * as elements from 'bpmn-elements';
+import { timerTextProblem, type TimerType } from '../timer-schedule.js';
+
+const TimerEventDefinition = (elements as any).TimerEventDefinition as new (...args: any[]) => any;
+
+/**
+ * bpmn-elements' timer with its text checked before piso parses it: piso loops forever on a
+ * zero-length cycle (`R/PT0S`), so a cycle that an expression resolves at run time to less
+ * than the floor must fail the activity (the runtime raises an incident) instead of
+ * stalling the node. Static texts are refused at deploy already.
+ */
+export class GuardedTimerEventDefinition extends TimerEventDefinition {
+  parse(timerType: TimerType, value: unknown) {
+    const problem = timerTextProblem(timerType, value);
+    if (problem) throw new Error(problem);
+    return super.parse(timerType, value);
+  }
+}
