@@ -19,7 +19,7 @@ const DefinitionQuery = z.object({
   deploymentId: z.string().max(64).optional(),
   latestVersion: BooleanParam.optional(),
   ...PageQuery,
-});
+}).strict(); // an unknown filter is a 400, never silently ignored
 const StartBody = z.object({
   variables: TypedVariablesSchema.optional(),
   businessKey: z.string().max(255).nullish(),
