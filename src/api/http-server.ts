@@ -20,6 +20,7 @@ import { processInstanceRouter } from './camunda/process-instance-router.js';
 import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
+import { guardJsonBody } from './json-guard.js';
 import { entropyRouter } from './entropy-router.js';
 import { monitoredSystemsRouter } from './monitored-systems-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
@@ -72,6 +73,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   // A `__proto__` key anywhere in a JSON body is refused while parsing: no later
   // Object.assign or spread can then reach a prototype.
   app.use(express.json({ limit: options.jsonBytes ?? 1024 * 1024, reviver: refuseProtoKeys }));
+  // NUL, lone surrogates and nesting deeper than 64: a 400 before any handler runs.
+  app.use(guardJsonBody);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -55,13 +55,15 @@ interface Finding {
   elementId?: string;
   rule: string;
   message: string;
+  line?: number;
+  column?: number;
 }
 
 function problemOf(finding: Finding) {
   return {
     message: `${finding.message} (${finding.rule})`,
-    line: 0,
-    column: 0,
+    line: finding.line ?? 0,
+    column: finding.column ?? 0,
     mainElementId: finding.elementId ?? null,
     elementIds: finding.elementId ? [finding.elementId] : [],
   };

@@ -3,6 +3,9 @@ export interface Finding {
   rule: string;
   elementId?: string;
   message: string;
+  /** Where in the XML (1-based), when known: the parse error's position or the element's start tag. */
+  line?: number;
+  column?: number;
 }
 
 export interface ProcessInfo {
