@@ -148,6 +148,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     }),
   });
   let server: Server | null = null;
+  let draining = false;
 
   return {
     config,
@@ -171,6 +172,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           return true;
         },
         onError: logError,
+        draining: () => draining,
         incident: { intake: alertIntake },
         agents: { registry: agents, validationRuns, gate: config.REGENFLOW_QUALITY_GATE },
       });
@@ -191,14 +193,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       });
     },
     async close() {
+      // Stop accepting, let in-flight requests and long polls answer (bounded), then stop the rest:
+      // a reset connection after a commit makes a client's retry start a duplicate.
+      draining = true;
+      if (server) await drainServer(server, 10_000);
       for (const stop of stopOnClose) stop();
       agents.stop();
       await workers.stop();
       await poller.stop();
-      if (server) {
-        server.closeAllConnections();
-        await new Promise((resolve) => server?.close(resolve));
-      }
       await closeAnalyser();
       await telemetry.close();
       if (!overrides.database) await database.close();
@@ -222,4 +224,16 @@ export async function deployFolder(engine: WorkflowEngine, folder: string): Prom
     }
   }
   return lines;
+}
+
+/** Closes the listener, then waits for open requests up to `graceMs` before cutting what is left. */
+async function drainServer(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise((resolve) => server.close(resolve));
+  // Kept-alive connections that finished their request would hold close() open: close them as they go idle.
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  const grace = setTimeout(() => server.closeAllConnections(), graceMs);
+  server.closeIdleConnections();
+  await closed;
+  clearInterval(idle);
+  clearTimeout(grace);
 }

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { databaseFault } from '../store/database.js';
 
 /** The one place that turns an error code into an HTTP status. */
 const STATUS_BY_CODE: Record<string, number> = {
@@ -33,6 +34,8 @@ const STATUS_BY_CODE: Record<string, number> = {
 };
 
 export function statusOf(error: unknown): number {
+  const fault = databaseFault(error);
+  if (fault) return fault.status;
   if (error instanceof AppError) return STATUS_BY_CODE[error.code] ?? 500;
   const status = (error as { status?: number })?.status;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
@@ -49,6 +52,11 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
       code: 'VALIDATION_FAILED',
       errors: error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
     });
+  }
+  const fault = databaseFault(error);
+  if (fault) {
+    res.setHeader('Retry-After', String(fault.retryAfter));
+    return sendProblem(res, fault.status, titleOf(fault.status), `${fault.reason}; retry after ${fault.retryAfter} s`, { code: fault.code });
   }
   const status = statusOf(error);
   const bodyError = (error as { type?: string })?.type;
@@ -76,7 +84,7 @@ export const notFoundHandler: RequestHandler = (req, res) =>
 
 function titleOf(status: number): string {
   return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content' }[status] ??
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests', 503: 'Service Unavailable', 507: 'Insufficient Storage' }[status] ??
     (status >= 500 ? 'Internal Server Error' : 'Error')
   );
 }

@@ -28,10 +28,18 @@ program
     const port = await app.listen();
     console.log(`regenflow listening on http://${config.HOST}:${port}`);
     let closing = false;
+    // First signal: stop accepting, finish in-flight requests and long polls (up to 10 s), stop
+    // the workers, close the database, exit 0. A second signal exits at once.
     const shutdown = async () => {
-      if (closing) return;
+      if (closing) process.exit(1);
       closing = true;
-      await app.close();
+      console.log('regenflow shutting down: finishing in-flight requests');
+      try {
+        await app.close();
+      } catch (error) {
+        console.error('regenflow shutdown:', error);
+        process.exit(1);
+      }
       process.exit(0);
     };
     process.on('SIGINT', () => void shutdown());
