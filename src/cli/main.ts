@@ -35,7 +35,7 @@ program
       closing = true;
       console.log('regenflow shutting down: finishing in-flight requests');
       try {
-        await app.close();
+        await app.close({ quietMs: 1000 });
       } catch (error) {
         console.error('regenflow shutdown:', error);
         process.exit(1);
