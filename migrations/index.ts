@@ -9,6 +9,7 @@ import * as metricsAndRollback from './0007-metrics-and-rollback.js';
 import * as agentsRecords from './0008-agents-records.js';
 import * as validationCommits from './0009-validation-commits.js';
 import * as keptWorktreesPerNode from './0010-kept-worktrees-per-node.js';
+import * as idempotencyKeys from './0013-idempotency-keys.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0008-agents-records', agentsRecords],
   ['0009-validation-commits', validationCommits],
   ['0010-kept-worktrees-per-node', keptWorktreesPerNode],
+  ['0013-idempotency-keys', idempotencyKeys],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -6,6 +6,7 @@ import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
 import * as definitionsStore from '../store/definitions.js';
 import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
+import { correlationResults, idempotent } from './idempotency.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
 import { mountRoutes, route, type RouteSpec } from './route-spec.js';
 
@@ -218,7 +219,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 201: { description: 'started (it ran to its first wait state)', schema: InstanceSummary }, 404: { description: 'no such definition' } },
       handler: async ({ body }, req, res) => {
         const entry = auditEntry(req, 'instance.start', body.processKey ?? body.definitionId ?? '', body.businessKey ? { businessKey: body.businessKey } : undefined);
-        const row = await audited(knex, entry, (audit) => engine.start({ ...body, audit }));
+        const row = await idempotent(req, res, knex, entry, (audit) => engine.start({ ...body, audit }), ([first]) => engine.getInstance(first!.instance_id!));
         res.status(201).json(queries.describeInstance(row));
       },
     }),
@@ -313,7 +314,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           ...(body.businessKey ? { businessKey: body.businessKey } : {}),
           ...(body.processInstanceId ? { processInstanceId: body.processInstanceId } : {}),
         });
-        res.json(await audited(knex, entry, (audit) => engine.correlateMessage({ ...body, audit })));
+        res.json(await idempotent(req, res, knex, entry, (audit) => engine.correlateMessage({ ...body, audit }), (previous) => correlationResults(knex, previous)));
       },
     }),
 
@@ -398,7 +399,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'the instance after the task', schema: InstanceSummary }, 404: { description: 'no such task' } },
       handler: async ({ params, body }, req, res) => {
         const entry = auditEntry(req, 'task.complete', params.id, { names: Object.keys(body.variables) });
-        const row = await audited(knex, entry, (audit) => engine.completeUserTask(params.id, body.variables, audit));
+        const row = await idempotent(req, res, knex, entry, (audit) => engine.completeUserTask(params.id, body.variables, audit), ([first]) => engine.getInstance(first!.instance_id!));
         res.json(queries.describeInstance(row));
       },
     }),
