@@ -7,6 +7,7 @@ import { resolveTokens } from './api/auth.js';
 import { createHttpApp } from './api/http-server.js';
 import type { Config } from './config.js';
 import { analyseDefinition, closeAnalyser } from './engine/definitions/analyse-definition.js';
+import { closeOtlpDecoder } from './telemetry/otlp-decoder.js';
 import { JavaScripts } from 'bpmn-engine';
 import { createDisabledScripts, createSafeExpressions } from './engine/expressions.js';
 import { InProcessWorkers } from './engine/in-process-workers.js';
@@ -169,6 +170,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         spans: telemetry.spans,
         metricPoints: createMetricPointStore(database.knex),
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
+        maxInFlight: config.REGENFLOW_MAX_IN_FLIGHT,
         isReady: async () => {
           await database.knex.raw('select 1');
           return true;
@@ -204,6 +206,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       await workers.stop();
       await poller.stop();
       await closeAnalyser();
+      await closeOtlpDecoder();
       await telemetry.close();
       if (!overrides.database) await database.close();
     },

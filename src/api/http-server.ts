@@ -55,6 +55,8 @@ export interface HttpOptions {
   /** The built browser app. @default dist/modeler */
   modelerDir?: string;
   onError?: (error: unknown) => void;
+  /** Requests in flight (probes and long polls aside) past which new ones get 503. @default 256 */
+  maxInFlight?: number;
   /** True while the server shuts down: new requests get 503, long polls answer at once. */
   draining?: () => boolean;
   /** Alert webhooks and the incident pattern store. */
@@ -71,6 +73,29 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use(helmet());
   app.use((req, _res, next) => {
     req.log = options.onError;
+    next();
+  });
+  // Load shedding: past this many requests in flight a new one is answered 503 at once
+  // (Retry-After) rather than queued behind the others; probes and long polls do not count.
+  const maxInFlight = options.maxInFlight ?? 256;
+  let inFlight = 0;
+  app.use((req, res, next) => {
+    if (req.path === '/healthz' || req.path === '/readyz' || req.path.endsWith('/fetchAndLock')) return next();
+    if (inFlight >= maxInFlight) {
+      res.setHeader('Retry-After', '1');
+      const message = `the server has ${inFlight} requests in flight; retry after Retry-After`;
+      if (req.originalUrl.startsWith('/engine-rest/')) return sendJson(res, 503, { type: 'RestException', message, code: 0 });
+      return sendProblem(res, 503, 'Service Unavailable', message, { code: 'OVERLOADED' });
+    }
+    inFlight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inFlight--;
+    };
+    res.once('finish', finish);
+    res.once('close', finish);
     next();
   });
   const draining = options.draining ?? (() => false);

@@ -102,8 +102,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     connection = { filename: folder };
     description = `embedded PGlite in ${folder}`;
   }
-  // knex-pglite pins its pool to one connection: PGlite is single-user.
-  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection });
+  // knex-pglite pins its pool to one connection: PGlite is single-user. A request that would
+  // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault)
+  // instead of queueing for a minute behind a burst.
+  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection, acquireConnectionTimeout: { ...DEFAULT_TIMEOUTS, ...options.timeouts }.acquireMs });
   try {
     await migrate(knex);
   } catch (error) {

@@ -60,6 +60,15 @@ describe('hostile request data', () => {
     expect(response.status).toBe(400);
   });
 
+  it('when a native multipart deploy carries many parts each under the part limit, then the whole body is refused with 413', async () => {
+    const form = new FormData();
+    const part = `<!-- ${'x'.repeat(900 * 1024)} -->`;
+    for (let index = 0; index < 8; index++) form.append(`file${index}`, new Blob([part], { type: 'application/xml' }), `p${index}.bpmn`);
+    const response = await fetch(`${base}/api/deployments`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKENS.admin}` }, body: form });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { detail: string }).detail).toMatch(/all parts together/);
+  });
+
   const HOSTILE_IDS = ['..', '../', '%2e%2e%2f', '%2e%2e', '..%2f..%2fetc%2fpasswd', '%00', 'a%00b', 'x'.repeat(65), '%2F', '%E2%80%AE', '%ff'];
   const otherRoutes = [
     'get /engine-rest/process-definition/:id',
