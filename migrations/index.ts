@@ -10,6 +10,7 @@ import * as agentsRecords from './0008-agents-records.js';
 import * as validationCommits from './0009-validation-commits.js';
 import * as keptWorktreesPerNode from './0010-kept-worktrees-per-node.js';
 import * as idempotencyKeys from './0013-idempotency-keys.js';
+import * as definitionResources from './0013b-definition-resources.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0009-validation-commits', validationCommits],
   ['0010-kept-worktrees-per-node', keptWorktreesPerNode],
   ['0013-idempotency-keys', idempotencyKeys],
+  ['0013b-definition-resources', definitionResources],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
