@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { databaseFault } from '../store/database.js';
+import { TIMER_INVALID } from '../engine/definitions/guarded-timer.js';
 
 /** The one place that turns an error code into an HTTP status. */
 const STATUS_BY_CODE: Record<string, number> = {
@@ -38,9 +39,24 @@ const STATUS_BY_CODE: Record<string, number> = {
 export function statusOf(error: unknown): number {
   const fault = databaseFault(error);
   if (fault) return fault.status;
+  if (error instanceof AppError && error.code === 'ENGINE_ERROR' && causedBy(error, TIMER_INVALID)) return 400;
   if (error instanceof AppError) return STATUS_BY_CODE[error.code] ?? 500;
   const status = (error as { status?: number })?.status;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}
+
+/** Whether an error's cause chain (`cause`, bpmn-elements' `inner`/`source`) holds an error with this code. */
+function causedBy(error: unknown, code: string): boolean {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length && seen.size < 16) {
+    const current = queue.shift() as { code?: unknown; cause?: unknown; inner?: unknown; source?: unknown } | undefined;
+    if (!current || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    if (current.code === code) return true;
+    queue.push(current.cause, current.inner, current.source);
+  }
+  return false;
 }
 
 /** RFC 9457 problem details. */
@@ -64,7 +80,9 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const bodyError = (error as { type?: string })?.type;
   const code =
     error instanceof AppError
-      ? error.code
+      ? error.code === 'ENGINE_ERROR' && status === 400
+        ? TIMER_INVALID
+        : error.code
       : bodyError === 'entity.too.large'
         ? 'PAYLOAD_TOO_LARGE'
         : bodyError === 'entity.parse.failed'

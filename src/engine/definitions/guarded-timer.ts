@@ -1,6 +1,9 @@
 import * as elements from 'bpmn-elements';
 import { timerTextProblem, type TimerType } from '../timer-schedule.js';
 
+/** Error code of a timer text that cannot be scheduled. */
+export const TIMER_INVALID = 'TIMER_INVALID';
+
 const TimerEventDefinition = (elements as any).TimerEventDefinition as new (...args: any[]) => any;
 
 /**
@@ -12,7 +15,9 @@ const TimerEventDefinition = (elements as any).TimerEventDefinition as new (...a
 export class GuardedTimerEventDefinition extends TimerEventDefinition {
   parse(timerType: TimerType, value: unknown) {
     const problem = timerTextProblem(timerType, value);
-    if (problem) throw new Error(problem);
+    // The code survives bpmn-elements' RunError (as its cause): a start whose variables make
+    // no timer is the client's mistake (400), not the server's.
+    if (problem) throw Object.assign(new Error(problem), { code: TIMER_INVALID });
     return super.parse(timerType, value);
   }
 }
