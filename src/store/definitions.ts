@@ -64,8 +64,10 @@ export async function insertDeployment(trx: Knex.Transaction, deployment: { id: 
  */
 export async function insertDefinition(trx: Knex.Transaction, row: Omit<DefinitionRow, 'deployed_at'>): Promise<void> {
   const { xml, source_context, ...rest } = row;
-  await trx('definition_resources').insert({ checksum: row.checksum, xml, source_context }).onConflict('checksum').ignore();
+  // Look first: sending megabytes of XML per process only for `on conflict do nothing` costs as much as storing it.
+  const stored = await trx('definition_resources').where({ checksum: row.checksum }).first<{ has_context: boolean } | undefined>(trx.raw('source_context is not null as has_context'));
+  if (!stored) await trx('definition_resources').insert({ checksum: row.checksum, xml, source_context }).onConflict('checksum').ignore();
   // A document stored before as not executable (no context) gains the context now.
-  if (source_context) await trx('definition_resources').where({ checksum: row.checksum }).whereNull('source_context').update({ source_context });
+  else if (source_context && !stored.has_context) await trx('definition_resources').where({ checksum: row.checksum }).update({ source_context });
   await trx('process_definitions').insert({ ...rest, xml: null, source_context: null, shared_resource: true, info: JSON.stringify(row.info), report: JSON.stringify(row.report) });
 }

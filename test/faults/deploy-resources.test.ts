@@ -3,9 +3,16 @@ import { createTestApp } from '../support/test-app.js';
 
 /** A document with many processes is stored once, not once per process. */
 describe('a deploy of one document with many processes', () => {
+  let app: Awaited<ReturnType<typeof createTestApp>>;
+  beforeAll(async () => {
+    app = await createTestApp();
+  }, 60_000);
+  afterAll(async () => {
+    await app.dispose();
+  });
+
   it('when a document holds several processes, then its XML and context are stored once and every version reads them', async () => {
-    const app = await createTestApp();
-    try {
+    {
       const base = `http://127.0.0.1:${await app.listen()}`;
       const call = httpClient(base);
       const processes = Array.from(
@@ -32,8 +39,6 @@ describe('a deploy of one document with many processes', () => {
       const again = await call('POST', '/api/deployments', { name: 'many.bpmn', xml });
       expect(again.body.definitions.every((definition: { created: boolean }) => !definition.created)).toBe(true);
       expect(await knex('definition_resources').count({ n: '*' }).then((rows) => Number(rows[0]!.n))).toBe(1);
-    } finally {
-      await app.dispose();
     }
   });
 });

@@ -152,6 +152,25 @@ describe(`faults against a server process on ${onPostgres ? 'PostgreSQL' : 'PGli
     expect(new Set(keys).size).toBe(keys.length);
   });
 
+  it('when the node is killed -9 during a deploy, then the deployment is all there or not at all', async () => {
+    const target = node!;
+    const processes = Array.from(
+      { length: 30 },
+      (_, index) => `<bpmn:process id="atomic_${index}" isExecutable="true"><bpmn:startEvent id="s${index}" /><bpmn:userTask id="t${index}" /><bpmn:endEvent id="e${index}" />
+        <bpmn:sequenceFlow id="a${index}" sourceRef="s${index}" targetRef="t${index}" /><bpmn:sequenceFlow id="b${index}" sourceRef="t${index}" targetRef="e${index}" /></bpmn:process>`,
+    );
+    const xml = `<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="atomic" targetNamespace="http://t">${processes.join('')}</bpmn:definitions>`;
+    const deploying = target.call('POST', '/api/deployments', { name: 'atomic.bpmn', xml }).catch(() => null);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await killServerProcess(target.child);
+    const answered = await deploying;
+    const restarted = await start();
+    const listed = await restarted.call('GET', '/api/process-definitions');
+    const stored = (listed.body as Array<{ key: string }>).filter((row) => row.key.startsWith('atomic_')).length;
+    expect([0, 30]).toContain(stored);
+    if (answered?.status === 201) expect(stored).toBe(30);
+  });
+
   it('when two clients complete one task at once, then exactly one wins and the instance moves once', async () => {
     const target = node!;
     const started = await startInstance(target, 'double');

@@ -4,7 +4,7 @@ import type { AnalyseOptions, DefinitionAnalysis, Finding } from './analysis-typ
 export type { AnalyseOptions, DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
 
 const DEFAULT_MAX_BYTES = 5 * 1024 * 1024;
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 let worker: Worker | null = null;
 let queue: Promise<unknown> = Promise.resolve();

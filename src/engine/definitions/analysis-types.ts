@@ -38,6 +38,6 @@ export interface AnalyseOptions {
   allowScripts?: boolean;
   /** @default 5 MiB */
   maxBytes?: number;
-  /** Parsing runs in a worker thread that is replaced when it takes longer. @default 10000 */
+  /** Parsing runs in a worker thread that is replaced when it takes longer. @default 30000 */
   timeoutMs?: number;
 }
