@@ -10,6 +10,8 @@ import * as agentsRecords from './0008-agents-records.js';
 import * as validationCommits from './0009-validation-commits.js';
 import * as keptWorktreesPerNode from './0010-kept-worktrees-per-node.js';
 import * as engineRaces from './0012-engine-races.js';
+import * as idempotencyKeys from './0013-idempotency-keys.js';
+import * as definitionResources from './0013b-definition-resources.js';
 import * as decisions from './0015-decisions.js';
 
 interface Migration {
@@ -30,6 +32,8 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0009-validation-commits', validationCommits],
   ['0010-kept-worktrees-per-node', keptWorktreesPerNode],
   ['0012-engine-races', engineRaces],
+  ['0013-idempotency-keys', idempotencyKeys],
+  ['0013b-definition-resources', definitionResources],
   ['0015-decisions', decisions],
 ];
 

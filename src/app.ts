@@ -7,6 +7,7 @@ import { resolveTokens } from './api/auth.js';
 import { createHttpApp } from './api/http-server.js';
 import type { Config } from './config.js';
 import { analyseDefinition, closeAnalyser } from './engine/definitions/analyse-definition.js';
+import { closeOtlpDecoder } from './telemetry/otlp-decoder.js';
 import { JavaScripts } from 'bpmn-engine';
 import { createDisabledScripts, createSafeExpressions } from './engine/expressions.js';
 import { InProcessWorkers } from './engine/in-process-workers.js';
@@ -43,7 +44,8 @@ export interface App {
   readonly decisions: DecisionService;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
-  close(): Promise<void>;
+  /** Drains HTTP first: `quietMs` keeps reading (and answering 503 to new requests) before the listener closes. */
+  close(options?: { quietMs?: number }): Promise<void>;
 }
 
 export interface AppOverrides {
@@ -68,6 +70,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       databaseUrl: config.DATABASE_URL,
       dataDir: config.REGENFLOW_DATA_DIR,
       poolSize: config.REGENFLOW_DB_POOL,
+      timeouts: dbTimeouts(config.REGENFLOW_DB_STATEMENT_TIMEOUT_MS),
       inMemory: overrides.inMemoryDatabase,
     }));
   const validationRuns = createValidationRunStore(database.knex);
@@ -162,6 +165,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     }),
   });
   let server: Server | null = null;
+  let draining = false;
 
   return {
     config,
@@ -181,11 +185,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         spans: telemetry.spans,
         metricPoints: createMetricPointStore(database.knex),
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
+        maxInFlight: config.REGENFLOW_MAX_IN_FLIGHT,
         isReady: async () => {
           await database.knex.raw('select 1');
           return true;
         },
         onError: logError,
+        draining: () => draining,
         incident: { intake: alertIntake },
         agents: { registry: agents, validationRuns, gate: config.REGENFLOW_QUALITY_GATE },
         decisions,
@@ -206,17 +212,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         server.once('error', reject);
       });
     },
-    async close() {
+    async close(options = {}) {
+      // Stop accepting, let in-flight requests and long polls answer (bounded), then stop the rest:
+      // a reset connection after a commit makes a client's retry start a duplicate.
+      draining = true;
+      if (server) await drainServer(server, options.quietMs ?? 100, 10_000);
       for (const stop of stopOnClose) stop();
       agents.stop();
       await workers.stop();
       await poller.stop();
       await wakeUps?.close();
-      if (server) {
-        server.closeAllConnections();
-        await new Promise((resolve) => server?.close(resolve));
-      }
       await closeAnalyser();
+      await closeOtlpDecoder();
       await decisions.close();
       await telemetry.close();
       if (!overrides.database) await database.close();
@@ -247,4 +254,28 @@ export async function deployFolder(target: WorkflowEngine | Pick<App, 'engine' |
     }
   }
   return lines;
+}
+
+/**
+ * Drains a server: for `quietMs` it still reads what clients already sent (new requests get
+ * 503 with Connection: close, see http-server), since closing the listener drops every
+ * connection whose request Node has not parsed yet as "idle" (a reset the client cannot
+ * tell from a lost answer); then it closes the listener and waits for open requests up to
+ * `graceMs` before cutting what is left.
+ */
+async function drainServer(server: Server, quietMs: number, graceMs: number): Promise<void> {
+  const open = await new Promise<number>((resolve) => server.getConnections((_error, count) => resolve(count ?? 0)));
+  if (open > 0 && quietMs > 0) await new Promise((resolve) => setTimeout(resolve, quietMs));
+  const closed = new Promise((resolve) => server.close(resolve));
+  // Kept-alive connections that finished their request would hold close() open: close them as they go idle.
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  const grace = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearInterval(idle);
+  clearTimeout(grace);
+}
+
+/** Connect and pool waits never longer than a statement may run. */
+function dbTimeouts(statementMs: number) {
+  return { statementMs, connectMs: Math.min(5000, statementMs), acquireMs: Math.min(8000, statementMs) };
 }

@@ -29,6 +29,10 @@ const ConfigSchema = z.object({
     .optional(),
   /** Connections to the PostgreSQL server. @default 10 */
   REGENFLOW_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
+  /** Requests in flight (probes and long polls aside) past which new ones are shed with 503. */
+  REGENFLOW_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(256),
+  /** Longest a PostgreSQL statement may run; connecting and pool waits are capped by it too. */
+  REGENFLOW_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   /** Comma-separated role:token pairs, e.g. admin:s3cret,worker:w0rk. */
   REGENFLOW_TOKENS: z.string().optional(),
   /** Run JavaScript script tasks (off: diagrams are code only when an admin says so). @default false */

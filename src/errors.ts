@@ -43,6 +43,7 @@ export const STATUS_BY_CODE = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   JOB_FAILED: 422,
+  IDEMPOTENCY_KEY_REUSED: 422,
   // A decision that cannot decide over the given input (src/decisions).
   DECISION_UNIQUE_VIOLATION: 422,
   DECISION_ANY_VIOLATION: 422,
@@ -68,6 +69,7 @@ export const STATUS_BY_CODE = {
   NO_TOKENS: 500,
   LLM_INVALID_OUTPUT: 502,
   LLM_UNAVAILABLE: 503,
+  DECODE_TIMEOUT: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { realpath } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { AppError } from '../../src/errors.js';
 
@@ -34,7 +35,7 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Bytes of output kept. @default 65536 */
   outputLimit?: number;
-  /** Wait between SIGTERM and SIGKILL on timeout. @default 2000 */
+  /** Wait between SIGTERM and SIGKILL on timeout. @default 1000 */
   killGraceMs?: number;
 }
 
@@ -74,9 +75,12 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
   const cwd = await insideRoot(options.root, options.cwd);
   const limit = options.outputLimit ?? 65_536;
   const started = performance.now();
+  // Every process the command starts inherits this mark, also one that left the process
+  // group with setsid: at the end, whatever still carries it is killed (see killMarked).
+  const mark = `${COMMAND_MARK}=${randomUUID()}`;
   const child = spawn(spec.argv[0], spec.argv.slice(1), {
     cwd,
-    env: allowedEnvironment(options.envAllowList, options.env),
+    env: { ...allowedEnvironment(options.envAllowList, options.env), [COMMAND_MARK]: mark.slice(COMMAND_MARK.length + 1) },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     shell: false,
@@ -109,7 +113,10 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
   const timer = setTimeout(() => {
     timedOut = true;
     killGroup('SIGTERM');
-    forceTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 2000);
+    forceTimer = setTimeout(() => {
+      killGroup('SIGKILL');
+      void killMarked(mark);
+    }, options.killGraceMs ?? 1000);
   }, spec.timeoutMs);
 
   const { exitCode, signal } = await new Promise<{ exitCode: number | null; signal: string | null }>((done) => {
@@ -125,6 +132,7 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
   // Let the pipes drain, but not for long: a leftover grandchild may hold them open.
   await Promise.race([closed, new Promise((done) => setTimeout(done, 200))]);
   killGroup('SIGKILL');
+  await killMarked(mark);
   child.stdout?.destroy();
   child.stderr?.destroy();
   return {
@@ -136,4 +144,36 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
     output,
     truncated,
   };
+}
+
+/** The environment variable that marks every process of one command run. */
+const COMMAND_MARK = 'REGENFLOW_COMMAND_RUN';
+
+/**
+ * SIGKILLs every process whose environment holds `mark`: the command's descendants, also
+ * those that escaped its process group and session with setsid (a process group kill
+ * misses them). Linux /proc only; elsewhere the group kill is all there is. A process
+ * that scrubs its own environment escapes this too: run such tools in a container.
+ */
+async function killMarked(mark: string): Promise<number> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid);
+  } catch {
+    return 0;
+  }
+  let killed = 0;
+  await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        const environ = await readFile(`/proc/${pid}/environ`, 'latin1');
+        if (!environ.split('\0').includes(mark)) return;
+        process.kill(Number(pid), 'SIGKILL');
+        killed++;
+      } catch {
+        // gone meanwhile, or not ours to read
+      }
+    }),
+  );
+  return killed;
 }

@@ -20,6 +20,8 @@ import { processInstanceRouter } from './camunda/process-instance-router.js';
 import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
+import { databaseFault } from '../store/database.js';
+import { guardJsonBody } from './json-guard.js';
 import { entropyRouter } from './entropy-router.js';
 import { monitoredSystemsRouter } from './monitored-systems-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
@@ -58,6 +60,10 @@ export interface HttpOptions {
   /** The built browser app. @default dist/modeler */
   modelerDir?: string;
   onError?: (error: unknown) => void;
+  /** Requests in flight (probes and long polls aside) past which new ones get 503. @default 256 */
+  maxInFlight?: number;
+  /** True while the server shuts down: new requests get 503, long polls answer at once. */
+  draining?: () => boolean;
   /** Alert webhooks and the incident pattern store. */
   incident?: { intake: AlertIntake };
   /** Agent registry and validation runs (service-tasks/agent, service-tasks/validator). */
@@ -76,25 +82,75 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     req.log = options.onError;
     next();
   });
+  // Load shedding: past this many requests in flight a new one is answered 503 at once
+  // (Retry-After) rather than queued behind the others; probes and long polls do not count.
+  const maxInFlight = options.maxInFlight ?? 256;
+  let inFlight = 0;
+  app.use((req, res, next) => {
+    if (req.path === '/healthz' || req.path === '/readyz' || req.path.endsWith('/fetchAndLock')) return next();
+    if (inFlight >= maxInFlight) {
+      res.setHeader('Retry-After', '1');
+      const message = `the server has ${inFlight} requests in flight; retry after Retry-After`;
+      if (req.originalUrl.startsWith('/engine-rest/')) return sendJson(res, 503, { type: 'RestException', message, code: 0 });
+      return sendProblem(res, 503, 'Service Unavailable', message, { code: 'OVERLOADED' });
+    }
+    inFlight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inFlight--;
+    };
+    res.once('finish', finish);
+    res.once('close', finish);
+    next();
+  });
+  const draining = options.draining ?? (() => false);
+  // Shutting down: what is in flight finishes, a request that arrives on a kept-alive
+  // connection is told to go elsewhere (it did nothing, so a retry is safe).
+  app.use((req, res, next) => {
+    if (!draining()) return next();
+    res.setHeader('Connection', 'close');
+    res.setHeader('Retry-After', '2');
+    if (req.originalUrl.startsWith('/engine-rest/')) return sendJson(res, 503, { type: 'RestException', message: 'the server is shutting down; retry on another node or after Retry-After', code: 0 });
+    sendProblem(res, 503, 'Service Unavailable', 'the server is shutting down; retry on another node or after Retry-After', { code: 'SHUTTING_DOWN' });
+  });
   // A `__proto__` key anywhere in a JSON body is refused while parsing: no later
   // Object.assign or spread can then reach a prototype.
   app.use(express.json({ limit: options.jsonBytes ?? 1024 * 1024, reviver: refuseProtoKeys }));
+  // NUL, lone surrogates and nesting deeper than 64: a 400 before any handler runs.
+  app.use(guardJsonBody);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Readiness (for a load balancer): the database answers within 2 s. `/healthz` stays liveness.
   app.get('/readyz', async (_req, res) => {
-    const ready = await options.isReady().catch(() => false);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'database unreachable' });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('Query read timeout'), { name: 'ReadyTimeout' })), 2000);
+    });
+    try {
+      await Promise.race([options.isReady(), deadline]);
+      res.json({ status: 'ready', database: 'ok' });
+    } catch (error) {
+      const fault = databaseFault(error);
+      res.setHeader('Retry-After', String(fault?.retryAfter ?? 5));
+      res.status(503).json({ status: 'not ready', database: fault?.code ?? 'DATABASE_ERROR', reason: fault?.reason ?? String((error as Error)?.message ?? error) });
+    } finally {
+      clearTimeout(timer);
+    }
   });
 
-  // One budget per token (its digest names it); answers 429 as problem+json.
+  // One budget per principal; answers 429 as problem+json.
   const perToken = rateLimit({
     windowMs: 60_000,
     limit: options.rateLimitPerMinute ?? 1200,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    keyGenerator: (req) => createHash('sha256').update(req.headers.authorization ?? '').digest('hex'),
+    // The authenticated principal, not the header's spelling: `bearer`, `BEARER` or an extra
+    // space each had their own budget. authenticate() runs first and sets req.actor.
+    keyGenerator: (req) => req.actor ?? createHash('sha256').update(req.headers.authorization ?? '').digest('hex'),
     handler: (req, res) =>
       req.originalUrl.startsWith('/engine-rest/')
         ? sendJson(res, 429, { type: 'RestException', message: 'the request budget of this token is used up; retry after the Retry-After delay', code: 0 })
@@ -125,7 +181,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/api/entropy', ...authenticated, allow('owner', 'operator'), entropyRouter(engine));
   app.use('/api/entropy/monitored', ...authenticated, allow('owner', 'operator'), monitoredSystemsRouter(engine.knex));
   app.use('/api', ...authenticated, nativeRouter(routes));
-  app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine));
+  app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine, draining));
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions));
   if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions, engine.knex));
   if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(engine.knex));

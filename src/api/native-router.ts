@@ -7,6 +7,7 @@ import * as definitionsStore from '../store/definitions.js';
 import { instanceListExtras } from '../store/instance-list.js';
 import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
+import { correlationResults, idempotent } from './idempotency.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
 import type { ProcessInfo } from '../engine/definitions/analysis-types.js';
 import { mountRoutes, route, type RouteSpec } from './route-spec.js';
@@ -242,7 +243,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 201: { description: 'started (it ran to its first wait state)', schema: InstanceSummary }, 400: { description: 'missing or mistyped start variables (details.missing, details.invalid), or no start event that could move (START_EVENT_REQUIRED)' }, 404: { description: 'no such definition' } },
       handler: async ({ body }, req, res) => {
         const entry = auditEntry(req, 'instance.start', body.processKey ?? body.definitionId ?? '', body.businessKey ? { businessKey: body.businessKey } : undefined);
-        const row = await audited(knex, entry, (audit) => engine.start({ ...body, audit }));
+        const row = await idempotent(req, res, knex, entry, (audit) => engine.start({ ...body, audit }), ([first]) => engine.getInstance(first!.instance_id!));
         res.status(201).json(queries.describeInstance(row));
       },
     }),
@@ -379,7 +380,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           ...(body.businessKey ? { businessKey: body.businessKey } : {}),
           ...(body.processInstanceId ? { processInstanceId: body.processInstanceId } : {}),
         });
-        res.json(await audited(knex, entry, (audit) => engine.correlateMessage({ ...body, audit })));
+        res.json(await idempotent(req, res, knex, entry, (audit) => engine.correlateMessage({ ...body, audit }), (previous) => correlationResults(knex, previous)));
       },
     }),
 
@@ -464,7 +465,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'the instance after the task', schema: InstanceSummary }, 404: { description: 'no such task' } },
       handler: async ({ params, body }, req, res) => {
         const entry = auditEntry(req, 'task.complete', params.id, { names: Object.keys(body.variables) });
-        const row = await audited(knex, entry, (audit) => engine.completeUserTask(params.id, body.variables, audit));
+        const row = await idempotent(req, res, knex, entry, (audit) => engine.completeUserTask(params.id, body.variables, audit), ([first]) => engine.getInstance(first!.instance_id!));
         res.json(queries.describeInstance(row));
       },
     }),

@@ -4,6 +4,7 @@ import type { MetricPointStore } from '../store/metric-points.js';
 import type { SpanStore } from '../store/spans.js';
 import { decodeTraceRequest, encodeTraceResponse, type OtlpEncoding } from '../telemetry/otlp-ingest.js';
 import { decodeMetricsRequest, encodeMetricsResponse } from '../telemetry/otlp-metrics-ingest.js';
+import { decodeProtobufOffThread } from '../telemetry/otlp-decoder.js';
 import { allow } from './auth.js';
 
 const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
@@ -15,7 +16,8 @@ const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
  */
 export function otlpTracesRouter(spans: SpanStore, limits: { protobufBytes: number }): Router {
   return otlpSignalRouter('/v1/traces', limits, async (body, encoding) => {
-    const result = decodeTraceRequest(body, encoding);
+    // OTLP/JSON bodies are capped at 1 MiB by the JSON parser; protobuf (up to 8 MiB) decodes off the main thread.
+    const result = encoding === 'protobuf' && Buffer.isBuffer(body) ? await decodeProtobufOffThread('traces', body) : decodeTraceRequest(body, encoding);
     if (result.spans.length) await spans.insertSpans(result.spans);
     return encodeTraceResponse(result, encoding);
   });
@@ -27,7 +29,7 @@ export function otlpTracesRouter(spans: SpanStore, limits: { protobufBytes: numb
  */
 export function otlpMetricsRouter(points: MetricPointStore, limits: { protobufBytes: number }): Router {
   return otlpSignalRouter('/v1/metrics', limits, async (body, encoding) => {
-    const result = decodeMetricsRequest(body, encoding);
+    const result = encoding === 'protobuf' && Buffer.isBuffer(body) ? await decodeProtobufOffThread('metrics', body) : decodeMetricsRequest(body, encoding);
     if (result.points.length) await points.insertPoints(result.points);
     return encodeMetricsResponse(result, encoding);
   });

@@ -1,12 +1,31 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError, STATUS_BY_CODE } from '../errors.js';
+import { databaseFault } from '../store/database.js';
+import { TIMER_INVALID } from '../engine/definitions/guarded-timer.js';
 
 export function statusOf(error: unknown): number {
   // The one place that turns an error code into an HTTP status (the map is in src/errors.ts).
+  const fault = databaseFault(error);
+  if (fault) return fault.status;
+  if (error instanceof AppError && error.code === 'ENGINE_ERROR' && causedBy(error, TIMER_INVALID)) return 400;
   if (error instanceof AppError) return STATUS_BY_CODE[error.code] ?? 500;
   const status = (error as { status?: number })?.status;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}
+
+/** Whether an error's cause chain (`cause`, bpmn-elements' `inner`/`source`) holds an error with this code. */
+function causedBy(error: unknown, code: string): boolean {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length && seen.size < 16) {
+    const current = queue.shift() as { code?: unknown; cause?: unknown; inner?: unknown; source?: unknown } | undefined;
+    if (!current || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    if (current.code === code) return true;
+    queue.push(current.cause, current.inner, current.source);
+  }
+  return false;
 }
 
 /** RFC 9457 problem details. */
@@ -21,11 +40,18 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
       errors: error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
     });
   }
+  const fault = databaseFault(error);
+  if (fault) {
+    res.setHeader('Retry-After', String(fault.retryAfter));
+    return sendProblem(res, fault.status, titleOf(fault.status), `${fault.reason}; retry after ${fault.retryAfter} s`, { code: fault.code });
+  }
   const status = statusOf(error);
   const bodyError = (error as { type?: string })?.type;
   const code =
     error instanceof AppError
-      ? error.code
+      ? error.code === 'ENGINE_ERROR' && status === 400
+        ? TIMER_INVALID
+        : error.code
       : bodyError === 'entity.too.large'
         ? 'PAYLOAD_TOO_LARGE'
         : bodyError === 'entity.parse.failed'
@@ -47,7 +73,7 @@ export const notFoundHandler: RequestHandler = (req, res) =>
 
 function titleOf(status: number): string {
   return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content' }[status] ??
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests', 503: 'Service Unavailable', 507: 'Insufficient Storage' }[status] ??
     (status >= 500 ? 'Internal Server Error' : 'Error')
   );
 }

@@ -37,10 +37,18 @@ program
       console.log(`sign in: open http://${config.HOST}:${port}/ and paste the admin token from ${tokenFile} (cat ${tokenFile}); the CLI reads it from REGENFLOW_TOKEN`);
     }
     let closing = false;
+    // First signal: stop accepting, finish in-flight requests and long polls (up to 10 s), stop
+    // the workers, close the database, exit 0. A second signal exits at once.
     const shutdown = async () => {
-      if (closing) return;
+      if (closing) process.exit(1);
       closing = true;
-      await app.close();
+      console.log('regenflow shutting down: finishing in-flight requests');
+      try {
+        await app.close({ quietMs: 1000 });
+      } catch (error) {
+        console.error('regenflow shutdown:', error);
+        process.exit(1);
+      }
       process.exit(0);
     };
     process.on('SIGINT', () => void shutdown());

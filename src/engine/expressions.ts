@@ -30,6 +30,7 @@
 import { evaluate as evaluateFeel, parseExpression as parseFeelExpression, SyntaxError as FeelSyntaxError } from 'feelin';
 import type { IScripts, Script } from 'bpmn-elements';
 import { AppError } from '../errors.js';
+import { LINEAR_REGEX_BUILTINS } from './feel-regex.js';
 
 // ---------------------------------------------------------------------------------------
 // Public API
@@ -805,6 +806,8 @@ function buildFeelContext(context: unknown, feelSource: string): Record<string, 
   const variables = toFeelData(roots.variables(), 0, new WeakSet());
   const feelContext: Record<string, unknown> = {};
   if (isPlainRecord(variables)) Object.assign(feelContext, variables);
+  // After the variables: a variable cannot put feelin's backtracking RegExp back.
+  Object.assign(feelContext, LINEAR_REGEX_BUILTINS);
   feelContext.variables = variables;
   // Copy the other roots only when the text mentions them: content may be large.
   if (feelSource.includes('environment')) {

@@ -13,6 +13,8 @@ export interface AuditEntry {
   /** The instance the action changed, when there is one. */
   instanceId?: string | null;
   details?: Record<string, unknown>;
+  /** The request's `Idempotency-Key`: unique per actor and action among successful entries. */
+  idempotencyKey?: string;
 }
 
 export interface AuditEntryRow {
@@ -34,7 +36,21 @@ export async function appendAuditEntry(knex: Knex, entry: AuditEntry): Promise<v
     result: entry.result ?? 'ok',
     instance_id: entry.instanceId ?? null,
     details: entry.details ? JSON.stringify(entry.details) : null,
+    ...(entry.idempotencyKey ? { idempotency_key: entry.idempotencyKey } : {}),
   });
+}
+
+/** The successful entries an `Idempotency-Key` already made, oldest first (empty: not used yet). */
+export async function findIdempotentEntries(knex: Knex, actor: string, action: string, key: string): Promise<AuditEntryRow[]> {
+  return knex('audit_entries').where({ actor, action, idempotency_key: key, result: 'ok' }).orderBy('id');
+}
+
+/** Whether an error is the unique index of idempotency keys refusing a second use of a key. */
+export function isIdempotencyConflict(error: unknown): boolean {
+  for (let current: any = error, depth = 0; current && depth < 8; current = current.cause, depth++) {
+    if (current.code === '23505' && /audit_entries_idempotent/.test(String(current.constraint ?? current.message ?? ''))) return true;
+  }
+  return false;
 }
 
 export interface AuditFilter {
@@ -60,4 +76,9 @@ export async function listAuditEntries(knex: Knex, filter: AuditFilter): Promise
     where(knex('audit_entries').count<{ count: string }[]>({ count: '*' })),
   ]);
   return { total: Number(counted[0]?.count ?? 0), entries: entries as AuditEntryRow[] };
+}
+
+/** Start times of instances, for answering a replayed correlation. */
+export async function instanceStartTimes(knex: Knex, ids: string[]): Promise<Array<{ id: string; started_at: Date }>> {
+  return ids.length ? knex('process_instances').whereIn('id', ids).select('id', 'started_at') : [];
 }

@@ -49,16 +49,83 @@ export interface C7DefinitionRow {
   executable: boolean;
 }
 
+/** A Camunda 7 variable filter (`name_op_value` in a GET, `{name, operator, value}` in a POST). */
+export interface VariableCondition {
+  name: string;
+  operator: 'eq' | 'neq' | 'gt' | 'gteq' | 'lt' | 'lteq' | 'like';
+  value: unknown;
+}
+
 export interface InstanceFilter {
   processDefinitionKey?: string;
+  processDefinitionKeyIn?: string[];
+  processDefinitionKeyNotIn?: string[];
   processDefinitionId?: string;
   businessKey?: string;
+  businessKeyLike?: string;
   processInstanceIds?: string[];
   superProcessInstance?: string;
+  activityIdIn?: string[];
+  withIncident?: boolean;
+  incidentType?: string;
+  variables?: VariableCondition[];
+  /** regenflow never suspends an instance: true matches none. */
+  suspended?: boolean;
   /** History queries: ended (true), running (false) or both. */
   finished?: boolean;
   /** Runtime queries see active instances only. */
   activeOnly?: boolean;
+  sortBy?: 'instanceId' | 'definitionKey' | 'definitionId' | 'businessKey';
+  sortOrder?: 'asc' | 'desc';
+}
+
+const INSTANCE_SORT = { instanceId: 'i.id', definitionKey: 'i.process_key', definitionId: 'i.definition_id', businessKey: 'i.business_key' } as const;
+
+/**
+ * One variable condition on a jsonb column. A GET sends every value as text, so `eq`
+ * matches the text, or the number or boolean it spells, as Camunda 7 does for typed values.
+ */
+function whereVariable(query: Knex.QueryBuilder, column: string, condition: VariableCondition): void {
+  const { name, operator, value } = condition;
+  const candidates: unknown[] = [value];
+  if (typeof value === 'string') {
+    if (value.trim() !== '' && Number.isFinite(Number(value))) candidates.push(Number(value));
+    if (value === 'true' || value === 'false') candidates.push(value === 'true');
+    if (value === 'null') candidates.push(null);
+  }
+  const equals = (builder: Knex.QueryBuilder) => {
+    for (const candidate of candidates) builder.orWhereRaw(`${column} -> ? = ?::jsonb`, [name, JSON.stringify(candidate)]);
+  };
+  const numeric = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
+  const comparison = { gt: '>', gteq: '>=', lt: '<', lteq: '<=' } as const;
+  switch (operator) {
+    case 'eq':
+      query.where(equals);
+      return;
+    case 'neq':
+      query.whereRaw(`jsonb_exists(${column}, ?)`, [name]).whereNot(equals);
+      return;
+    case 'like':
+      query.whereRaw(`jsonb_typeof(${column} -> ?) = 'string' and ${column} ->> ? like ?`, [name, name, String(value)]);
+      return;
+    default: {
+      const sql = comparison[operator];
+      if (numeric !== null) {
+        query.whereRaw(`jsonb_typeof(${column} -> ?) = 'number' and (${column} ->> ?)::numeric ${sql} ?`, [name, name, numeric]);
+      } else {
+        query.whereRaw(`jsonb_typeof(${column} -> ?) = 'string' and ${column} ->> ? ${sql} ?`, [name, name, String(value)]);
+      }
+    }
+  }
+}
+
+/** Instances with a token waiting at one of these activities (between transitions every token waits). */
+function whereWaitingAt(query: Knex.QueryBuilder, activityIds: string[]): void {
+  query.where((builder) => {
+    for (const table of ['user_tasks', 'external_tasks', 'jobs', 'subscriptions']) {
+      builder.orWhereExists((sub) => sub.select(sub.client.raw('1')).from(table).whereRaw(`${table}.instance_id = i.id`).whereIn(`${table}.activity_id`, activityIds));
+    }
+  });
 }
 
 function instances(knex: Knex, filter: InstanceFilter): Knex.QueryBuilder {
@@ -76,16 +143,31 @@ function instances(knex: Knex, filter: InstanceFilter): Knex.QueryBuilder {
       'i.ended_at',
       'd.name as definition_name',
       'd.version as definition_version',
-    )
-    .orderBy([{ column: 'i.started_at' }, { column: 'i.id' }]);
+    );
+  if (filter.sortBy) query.orderBy([{ column: INSTANCE_SORT[filter.sortBy], order: filter.sortOrder ?? 'asc' }, { column: 'i.id' }]);
+  else query.orderBy([{ column: 'i.started_at' }, { column: 'i.id' }]);
   if (filter.activeOnly) query.where('i.status', 'active');
   if (filter.finished === true) query.whereNot('i.status', 'active');
   if (filter.finished === false) query.where('i.status', 'active');
+  if (filter.suspended === true) query.whereRaw('false');
   if (filter.processDefinitionKey) query.where('i.process_key', filter.processDefinitionKey);
+  if (filter.processDefinitionKeyIn) query.whereIn('i.process_key', filter.processDefinitionKeyIn);
+  if (filter.processDefinitionKeyNotIn) query.whereNotIn('i.process_key', filter.processDefinitionKeyNotIn);
   if (filter.processDefinitionId) query.where('i.definition_id', filter.processDefinitionId);
-  if (filter.businessKey) query.where('i.business_key', filter.businessKey);
+  if (filter.businessKey !== undefined) query.where('i.business_key', filter.businessKey);
+  if (filter.businessKeyLike !== undefined) query.whereLike('i.business_key', filter.businessKeyLike);
   if (filter.processInstanceIds) query.whereIn('i.id', filter.processInstanceIds);
   if (filter.superProcessInstance) query.where('i.parent_instance_id', filter.superProcessInstance);
+  if (filter.activityIdIn) whereWaitingAt(query, filter.activityIdIn);
+  if (filter.withIncident !== undefined || filter.incidentType) {
+    const open = (sub: Knex.QueryBuilder) => {
+      sub.select(knex.raw('1')).from('incidents as n').whereRaw('n.instance_id = i.id').whereNull('n.resolved_at');
+      if (filter.incidentType) sub.where('n.type', filter.incidentType);
+    };
+    if (filter.withIncident === false) query.whereNotExists(open);
+    else query.whereExists(open);
+  }
+  for (const condition of filter.variables ?? []) whereVariable(query, 'i.variables', condition);
   return query;
 }
 
@@ -109,21 +191,80 @@ export const findInstance = async (knex: Knex, id: string): Promise<C7InstanceRo
 
 export interface TaskFilter {
   processDefinitionKey?: string;
+  processDefinitionKeyIn?: string[];
+  processDefinitionId?: string;
   processInstanceId?: string;
+  processInstanceIdIn?: string[];
+  processInstanceBusinessKey?: string;
+  processInstanceBusinessKeyLike?: string;
   taskDefinitionKey?: string;
+  taskDefinitionKeyIn?: string[];
+  taskDefinitionKeyLike?: string;
+  taskId?: string;
+  name?: string;
+  nameLike?: string;
   assignee?: string;
+  assigneeLike?: string;
+  assigneeIn?: string[];
   candidateGroup?: string;
+  candidateGroups?: string[];
+  candidateUser?: string;
+  withCandidateGroups?: boolean;
+  withoutCandidateGroups?: boolean;
   unassigned?: boolean;
+  assigned?: boolean;
+  /** Tasks are never suspended here: true matches none. */
+  suspended?: boolean;
+  processVariables?: VariableCondition[];
+  sortBy?: 'id' | 'name' | 'assignee' | 'created' | 'priority' | 'dueDate' | 'taskDefinitionKey' | 'processInstanceId';
+  sortOrder?: 'asc' | 'desc';
 }
 
+const TASK_SORT = {
+  id: 't.id',
+  name: 't.name',
+  assignee: 't.assignee',
+  created: 't.created_at',
+  priority: 't.priority',
+  dueDate: 't.due_at',
+  taskDefinitionKey: 't.activity_id',
+  processInstanceId: 't.instance_id',
+} as const;
+
 function tasks(knex: Knex, filter: TaskFilter): Knex.QueryBuilder {
-  const query = knex('user_tasks').select('*').orderBy([{ column: 'created_at' }, { column: 'id' }]);
-  if (filter.processDefinitionKey) query.where('process_key', filter.processDefinitionKey);
-  if (filter.processInstanceId) query.where('instance_id', filter.processInstanceId);
-  if (filter.taskDefinitionKey) query.where('activity_id', filter.taskDefinitionKey);
-  if (filter.assignee) query.where('assignee', filter.assignee);
-  if (filter.unassigned) query.whereNull('assignee');
-  if (filter.candidateGroup) query.whereRaw('? = any(candidate_groups)', [filter.candidateGroup]);
+  const query = knex('user_tasks as t').select('t.*');
+  if (filter.sortBy) query.orderBy([{ column: TASK_SORT[filter.sortBy], order: filter.sortOrder ?? 'asc' }, { column: 't.id' }]);
+  else query.orderBy([{ column: 't.created_at' }, { column: 't.id' }]);
+  if (filter.processDefinitionKey) query.where('t.process_key', filter.processDefinitionKey);
+  if (filter.processDefinitionKeyIn) query.whereIn('t.process_key', filter.processDefinitionKeyIn);
+  if (filter.processDefinitionId) query.where('t.definition_id', filter.processDefinitionId);
+  if (filter.processInstanceId) query.where('t.instance_id', filter.processInstanceId);
+  if (filter.processInstanceIdIn) query.whereIn('t.instance_id', filter.processInstanceIdIn);
+  if (filter.taskId) query.where('t.id', filter.taskId);
+  if (filter.taskDefinitionKey) query.where('t.activity_id', filter.taskDefinitionKey);
+  if (filter.taskDefinitionKeyIn) query.whereIn('t.activity_id', filter.taskDefinitionKeyIn);
+  if (filter.taskDefinitionKeyLike !== undefined) query.whereLike('t.activity_id', filter.taskDefinitionKeyLike);
+  // A task without a name shows its activity id as its name (see c7Task): filter on the same.
+  if (filter.name !== undefined) query.whereRaw('coalesce(t.name, t.activity_id) = ?', [filter.name]);
+  if (filter.nameLike !== undefined) query.whereRaw('coalesce(t.name, t.activity_id) like ?', [filter.nameLike]);
+  if (filter.assignee) query.where('t.assignee', filter.assignee);
+  if (filter.assigneeLike !== undefined) query.whereLike('t.assignee', filter.assigneeLike);
+  if (filter.assigneeIn) query.whereIn('t.assignee', filter.assigneeIn);
+  if (filter.unassigned) query.whereNull('t.assignee');
+  if (filter.assigned) query.whereNotNull('t.assignee');
+  if (filter.candidateGroup) query.whereRaw('? = any(t.candidate_groups)', [filter.candidateGroup]);
+  if (filter.candidateGroups) query.whereRaw('t.candidate_groups && ?::text[]', [filter.candidateGroups]);
+  if (filter.candidateUser) query.whereRaw('? = any(t.candidate_users)', [filter.candidateUser]);
+  if (filter.withCandidateGroups) query.whereRaw('cardinality(t.candidate_groups) > 0');
+  if (filter.withoutCandidateGroups) query.whereRaw('cardinality(t.candidate_groups) = 0');
+  if (filter.suspended === true) query.whereRaw('false');
+  const needsInstance = filter.processVariables?.length || filter.processInstanceBusinessKey !== undefined || filter.processInstanceBusinessKeyLike !== undefined;
+  if (needsInstance) {
+    query.join('process_instances as i', 'i.id', 't.instance_id');
+    if (filter.processInstanceBusinessKey !== undefined) query.where('i.business_key', filter.processInstanceBusinessKey);
+    if (filter.processInstanceBusinessKeyLike !== undefined) query.whereLike('i.business_key', filter.processInstanceBusinessKeyLike);
+    for (const condition of filter.processVariables ?? []) whereVariable(query, 'i.variables', condition);
+  }
   return query;
 }
 

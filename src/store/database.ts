@@ -14,6 +14,47 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** `memory` keeps PGlite in memory: for tests that need no files. */
   inMemory?: boolean;
+  /** Bounds on waiting for a PostgreSQL server (PGlite ignores them: it runs in-process). */
+  timeouts?: Partial<typeof DEFAULT_TIMEOUTS>;
+}
+
+/** @default connect 5 s, pool acquire 8 s, statement 20 s */
+const DEFAULT_TIMEOUTS = { connectMs: 5000, acquireMs: 8000, statementMs: 20_000 };
+
+/** How a request fails when the database cannot serve it: the status and what to tell the client. */
+export interface DatabaseFault {
+  status: 503 | 507;
+  code: 'DATABASE_UNAVAILABLE' | 'DATABASE_TIMEOUT' | 'STORAGE_FULL';
+  reason: string;
+  /** Seconds a client should wait before it retries. */
+  retryAfter: number;
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Recognises the errors that mean "the database is unreachable, too slow or full" rather
+ * than "this request is wrong": a client should retry those later (503 with Retry-After),
+ * not report a bug (500). Follows `cause` chains: the engine wraps what the store throws.
+ */
+export function databaseFault(error: unknown): DatabaseFault | undefined {
+  for (let current: any = error, depth = 0; current && depth < 8; current = current.cause, depth++) {
+    const code = typeof current.code === 'string' ? current.code : '';
+    const message = typeof current.message === 'string' ? current.message : '';
+    if (code === 'ENOSPC' || code === '53100' || /no space left on device|could not extend file/i.test(message)) {
+      return { status: 507, code: 'STORAGE_FULL', reason: 'the database has no space left on its device', retryAfter: 30 };
+    }
+    if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') {
+      return { status: 503, code: 'DATABASE_UNAVAILABLE', reason: `the database is unreachable (${code})`, retryAfter: 5 };
+    }
+    if (code === '57014' || current.name === 'KnexTimeoutError' || /Query read timeout|timeout exceeded when trying to connect|Timeout acquiring a connection/i.test(message)) {
+      return { status: 503, code: 'DATABASE_TIMEOUT', reason: 'the database did not answer in time', retryAfter: 5 };
+    }
+    if (/Connection terminated|Client has encountered a connection error|connection is closed/i.test(message)) {
+      return { status: 503, code: 'DATABASE_UNAVAILABLE', reason: 'the database connection was lost', retryAfter: 5 };
+    }
+  }
+  return undefined;
 }
 
 export interface Database {
@@ -27,10 +68,19 @@ export interface Database {
 /** Opens the database, takes the data-folder lock for PGlite and runs the migrations. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     const knex = knexFactory({
       client: 'pg',
-      connection: options.databaseUrl,
-      pool: { min: 0, max: options.poolSize ?? 10 },
+      connection: {
+        connectionString: options.databaseUrl,
+        // A server that is down or frozen must not hold a request for minutes: bounded
+        // connect, statement (server side) and query (client side, for a frozen server) waits.
+        connectionTimeoutMillis: timeouts.connectMs,
+        statement_timeout: timeouts.statementMs,
+        query_timeout: timeouts.statementMs + 2000,
+      } as Knex.PgConnectionConfig,
+      acquireConnectionTimeout: timeouts.acquireMs,
+      pool: { min: 0, max: options.poolSize ?? 10, acquireTimeoutMillis: timeouts.acquireMs, createTimeoutMillis: timeouts.connectMs },
     });
     try {
       await migrateAlone(options.databaseUrl, knex);
@@ -57,8 +107,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     connection = { filename: folder };
     description = `embedded PGlite in ${folder}`;
   }
-  // knex-pglite pins its pool to one connection: PGlite is single-user.
-  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection });
+  // knex-pglite pins its pool to one connection: PGlite is single-user. A request that would
+  // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault)
+  // instead of queueing for a minute behind a burst.
+  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection, acquireConnectionTimeout: { ...DEFAULT_TIMEOUTS, ...options.timeouts }.acquireMs });
   try {
     await migrate(knex);
   } catch (error) {

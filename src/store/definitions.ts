@@ -20,8 +20,17 @@ export type DefinitionSummary = Omit<DefinitionRow, 'xml' | 'source_context'>;
 
 const SUMMARY = ['id', 'key', 'version', 'name', 'deployment_id', 'resource_name', 'checksum', 'executable', 'info', 'report', 'deployed_at'];
 
+/** One version with its document's XML and serialized context (shared by the processes of one document). */
 export async function findDefinition(knex: Knex, id: string): Promise<DefinitionRow | undefined> {
-  return knex('process_definitions').where({ id }).first();
+  const row = await knex('process_definitions as d')
+    .leftJoin('definition_resources as r', function joinShared() {
+      this.on('r.checksum', '=', 'd.checksum').andOn('d.shared_resource', '=', knex.raw('true'));
+    })
+    .where('d.id', id)
+    .first('d.*', knex.raw('coalesce(d.xml, r.xml) as xml'), knex.raw('case when d.shared_resource then (case when d.executable then r.source_context end) else d.source_context end as source_context'));
+  if (!row) return undefined;
+  delete row.shared_resource;
+  return row;
 }
 
 /** One version's summary (no XML, no context), its `info` parsed whatever the driver returns. */
@@ -49,8 +58,18 @@ export async function insertDeployment(trx: Knex.Transaction, deployment: { id: 
   await trx('deployments').insert(deployment);
 }
 
+/**
+ * Stores a version. Its XML and serialized context belong to its document, stored once per
+ * document content (checksum) however many processes it holds.
+ */
 export async function insertDefinition(trx: Knex.Transaction, row: Omit<DefinitionRow, 'deployed_at'>): Promise<void> {
-  await trx('process_definitions').insert({ ...row, info: JSON.stringify(row.info), report: JSON.stringify(row.report) });
+  const { xml, source_context, ...rest } = row;
+  // Look first: sending megabytes of XML per process only for `on conflict do nothing` costs as much as storing it.
+  const stored = await trx('definition_resources').where({ checksum: row.checksum }).first<{ has_context: boolean } | undefined>(trx.raw('source_context is not null as has_context'));
+  if (!stored) await trx('definition_resources').insert({ checksum: row.checksum, xml, source_context }).onConflict('checksum').ignore();
+  // A document stored before as not executable (no context) gains the context now.
+  else if (source_context && !stored.has_context) await trx('definition_resources').where({ checksum: row.checksum }).update({ source_context });
+  await trx('process_definitions').insert({ ...rest, xml: null, source_context: null, shared_resource: true, info: JSON.stringify(row.info), report: JSON.stringify(row.report) });
 }
 
 /**

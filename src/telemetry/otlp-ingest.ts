@@ -165,6 +165,11 @@ export function encodeTraceResponse(result: { rejected: number; errorMessage: st
   return Buffer.from(ResponseType.encode(message).finish());
 }
 
+/** Encodes an ExportTraceServiceRequest given as protobufjs objects (ids as bytes), for clients, tests and benchmarks. */
+export function encodeTraceRequest(request: object): Buffer {
+  return Buffer.from(RequestType.encode(RequestType.fromObject(request)).finish());
+}
+
 /** Decodes the protobuf ExportTraceServiceResponse (for clients and tests). */
 export function decodeTraceResponse(bytes: Uint8Array): { partialSuccess?: { rejectedSpans?: string; errorMessage?: string } } {
   return ResponseType.toObject(ResponseType.decode(bytes), { longs: String }) as never;

@@ -104,8 +104,8 @@ describe('timer starts that read server settings', () => {
     const call = httpClient(`http://127.0.0.1:${await node.listen()}`);
     for (const [cycle, says] of [
       ['${environment.settings.weeklyCadence}', /does not resolve to a timer \(settings known: evolutionCadence, ciNightlyCadence\)/],
-      ['R/PT0S', /positive duration/],
-      ['whenever', /not a valid timer/],
+      ['R/PT0S', /shortest cycle is 1 s/],
+      ['whenever', /not an ISO 8601 cycle/],
     ] as const) {
       const response = await call('POST', '/api/deployments', { name: 'bad.bpmn', xml: timerStartProcess('bad_timer', cycle) });
       expect(response.status).toBe(400);

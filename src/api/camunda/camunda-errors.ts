@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { databaseFault } from '../../store/database.js';
 import { statusOf } from '../problem.js';
 import { sendJson } from './external-task-router.js';
 
@@ -26,6 +27,11 @@ export const camundaErrorHandler: ErrorRequestHandler = (error, req, res, _next)
   if (error instanceof z.ZodError) {
     const message = error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
     return sendJson(res, 400, { type: 'InvalidRequestException', message, code: 0 });
+  }
+  const fault = databaseFault(error);
+  if (fault) {
+    res.setHeader('Retry-After', String(fault.retryAfter));
+    return sendJson(res, fault.status, { type: 'ProcessEngineException', message: `${fault.reason}; retry after ${fault.retryAfter} s`, code: 0 });
   }
   const status = statusOf(error);
   const bodyError = (error as { type?: string })?.type;
@@ -55,13 +61,15 @@ interface Finding {
   elementId?: string;
   rule: string;
   message: string;
+  line?: number;
+  column?: number;
 }
 
 function problemOf(finding: Finding) {
   return {
     message: `${finding.message} (${finding.rule})`,
-    line: 0,
-    column: 0,
+    line: finding.line ?? 0,
+    column: finding.column ?? 0,
     mainElementId: finding.elementId ?? null,
     elementIds: finding.elementId ? [finding.elementId] : [],
   };

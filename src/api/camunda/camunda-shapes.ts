@@ -131,3 +131,41 @@ export function c7Incident(row: Record<string, any>) {
     annotation: null,
   };
 }
+
+/** A comma-separated list in a GET (`processDefinitionKeyIn=a,b`). */
+export function CommaList(item: z.ZodString, max = 100) {
+  return z
+    .string()
+    .max(max * 300)
+    .transform((text) => text.split(','))
+    .pipe(z.array(item).min(1).max(max));
+}
+
+const VARIABLE_OPERATORS = ['eq', 'neq', 'gt', 'gteq', 'lt', 'lteq', 'like'] as const;
+const VariableName = z.string().min(1).max(255);
+
+/** One variable condition in a POST query body, as Camunda 7 sends it. */
+export const VariableConditionBody = z
+  .object({ name: VariableName, operator: z.enum(VARIABLE_OPERATORS), value: z.union([z.string().max(4000), z.number(), z.boolean(), z.null()]) })
+  .strict();
+
+/**
+ * Camunda 7's GET variable filter: `name_op_value` conditions joined by commas
+ * (`variables=customer_eq_acme,amount_gt_100`). Names may hold underscores; the
+ * operator is the last `_op_` that parses, as in C7.
+ */
+export const VariablesParam = z
+  .string()
+  .max(20_000)
+  .transform((text, context) => {
+    const conditions: z.infer<typeof VariableConditionBody>[] = [];
+    for (const part of text.split(',')) {
+      const match = /^(.+)_(eq|neq|gt|gteq|lt|lteq|like)_(.*)$/s.exec(part);
+      if (!match) {
+        context.addIssue({ code: 'custom', message: `${JSON.stringify(part)} is not name_operator_value (operators: ${VARIABLE_OPERATORS.join(', ')})` });
+        return z.NEVER;
+      }
+      conditions.push({ name: match[1]!, operator: match[2] as (typeof VARIABLE_OPERATORS)[number], value: match[3]! });
+    }
+    return conditions;
+  });

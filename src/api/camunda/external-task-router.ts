@@ -52,7 +52,8 @@ const LockSchema = z.object({ workerId: z.string().min(1), lockDuration: z.numbe
  * The Camunda 7 external-task API. Responses carry `Content-Type: application/json`
  * exactly: camunda-external-task-client-js ignores any other (even `; charset=utf-8`).
  */
-export function externalTaskRouter(engine: WorkflowEngine): Router {
+/** @param draining true once the server shuts down: a long poll then answers with what it has. */
+export function externalTaskRouter(engine: WorkflowEngine, draining: () => boolean = () => false): Router {
   const router = Router();
 
   // A worker token limited to some topics may neither fetch nor touch tasks of others.
@@ -82,7 +83,7 @@ export function externalTaskRouter(engine: WorkflowEngine): Router {
         topics: request.topics,
       });
       const remaining = deadline - Date.now();
-      if (tasks.length || remaining <= 0 || req.socket.destroyed) break;
+      if (tasks.length || remaining <= 0 || req.socket.destroyed || draining()) break;
       await waitForTasks(engine, request.topics.map((topic) => topic.topicName), Math.min(remaining, 1000));
     }
     const byTopic = new Map(request.topics.map((topic) => [topic.topicName, topic]));

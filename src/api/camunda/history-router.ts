@@ -16,7 +16,7 @@ const HistoryQuery = z.object({
   finished: BooleanParam.optional(),
   unfinished: BooleanParam.optional(),
   ...PageQuery,
-});
+}).strict(); // an unknown filter is a 400, never silently ignored
 
 /** `/engine-rest/history/process-instance`: every instance, running or ended (list, count, one). */
 export function historyRouter(engine: WorkflowEngine): Router {

@@ -12,7 +12,7 @@ const IncidentQuery = z.object({
   incidentType: z.enum(['failedJob', 'failedExternalTask', 'failedHandler', 'engineError']).optional(),
   activityId: z.string().min(1).max(255).optional(),
   ...PageQuery,
-});
+}).strict(); // an unknown filter is a 400, never silently ignored
 
 /** `/engine-rest/incident`: open incidents (list, count). */
 export function incidentRouter(engine: WorkflowEngine): Router {

@@ -4,7 +4,8 @@ import { AppError } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
-import { audited, auditEntry } from '../audit.js';
+import { correlationResults, idempotent } from '../idempotency.js';
+import { auditEntry } from '../audit.js';
 import { c7Instance, Uuid } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
 import { fromTyped, toTyped, TypedVariablesSchema } from './typed-variables.js';
@@ -38,7 +39,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
       throw new AppError('VALIDATION_FAILED', 'localCorrelationKeys are not supported: regenflow has no execution-local variables; use correlationKeys');
     }
     const entry = auditEntry(req, 'message.correlate', body.messageName, { via: 'engine-rest', ...(body.businessKey ? { businessKey: body.businessKey } : {}) });
-    const results = await audited(engine.knex, entry, (audit) =>
+    const results = await idempotent(req, res, engine.knex, entry, (audit) =>
       engine.correlateMessage({
         messageName: body.messageName,
         businessKey: body.businessKey ?? undefined,
@@ -48,6 +49,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
         all: body.all,
         audit,
       }),
+      (previous) => correlationResults(engine.knex, previous),
     );
     if (!body.resultEnabled) return void res.status(204).end();
     const shaped = [];

@@ -5,7 +5,8 @@ import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
-import { audited, auditEntry } from '../audit.js';
+import { idempotent } from '../idempotency.js';
+import { auditEntry } from '../audit.js';
 import { BooleanParam, c7Definition, c7Instance, PageQuery } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
 import { fromTyped, toTyped, TypedVariablesSchema } from './typed-variables.js';
@@ -19,7 +20,7 @@ const DefinitionQuery = z.object({
   deploymentId: z.string().max(64).optional(),
   latestVersion: BooleanParam.optional(),
   ...PageQuery,
-});
+}).strict(); // an unknown filter is a 400, never silently ignored
 const StartBody = z.object({
   variables: TypedVariablesSchema.optional(),
   businessKey: z.string().max(255).nullish(),
@@ -63,8 +64,13 @@ export function processDefinitionRouter(engine: WorkflowEngine): Router {
   const start = async (req: Request, res: Response, definition: { id: string; key: string }) => {
     const body = StartBody.parse(req.body ?? {});
     const entry = auditEntry(req, 'instance.start', definition.key, { definitionId: definition.id, via: 'engine-rest' });
-    const row = await audited(knex, entry, (audit) =>
-      engine.start({ definitionId: definition.id, variables: fromTyped(body.variables), businessKey: body.businessKey ?? null, audit }),
+    const row = await idempotent(
+      req,
+      res,
+      knex,
+      entry,
+      (audit) => engine.start({ definitionId: definition.id, variables: fromTyped(body.variables), businessKey: body.businessKey ?? null, audit }),
+      ([first]) => engine.getInstance(first!.instance_id!),
     );
     sendJson(res, 200, { ...c7Instance(row), ...(body.withVariablesInReturn ? { variables: toTyped(row.variables) } : {}) });
   };

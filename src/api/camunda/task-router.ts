@@ -5,20 +5,90 @@ import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import * as queries from '../../store/queries.js';
 import { allow } from '../auth.js';
+import { idempotent } from '../idempotency.js';
 import { audited, auditEntry } from '../audit.js';
-import { BooleanParam, c7Task, PageQuery, Uuid } from './camunda-shapes.js';
+import { BooleanParam, c7Task, CommaList, PageQuery, Uuid, VariableConditionBody, VariablesParam } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
 import { fromTyped, toTyped, TypedVariablesSchema } from './typed-variables.js';
 
-const TaskQuery = z.object({
-  processDefinitionKey: z.string().min(1).max(255).optional(),
-  processInstanceId: Uuid.optional(),
-  taskDefinitionKey: z.string().min(1).max(255).optional(),
-  assignee: z.string().min(1).max(255).optional(),
-  candidateGroup: z.string().min(1).max(255).optional(),
-  unassigned: BooleanParam.optional(),
-  ...PageQuery,
-});
+const Key = z.string().min(1).max(255);
+const TaskSortBy = z.enum(['id', 'name', 'assignee', 'created', 'priority', 'dueDate', 'taskDefinitionKey', 'processInstanceId']);
+
+/** The filters regenflow implements; strict: any other filter is a 400, never silently ignored. */
+const TaskQuery = z
+  .object({
+    processDefinitionKey: Key.optional(),
+    processDefinitionKeyIn: CommaList(Key).optional(),
+    processDefinitionId: z.string().min(1).max(300).optional(),
+    processInstanceId: Uuid.optional(),
+    processInstanceIdIn: CommaList(Uuid).optional(),
+    processInstanceBusinessKey: z.string().max(255).optional(),
+    processInstanceBusinessKeyLike: z.string().max(255).optional(),
+    taskId: Uuid.optional(),
+    taskDefinitionKey: Key.optional(),
+    taskDefinitionKeyIn: CommaList(Key).optional(),
+    taskDefinitionKeyLike: z.string().max(255).optional(),
+    name: z.string().max(255).optional(),
+    nameLike: z.string().max(255).optional(),
+    assignee: Key.optional(),
+    assigneeLike: z.string().max(255).optional(),
+    assigneeIn: CommaList(Key).optional(),
+    candidateGroup: Key.optional(),
+    candidateGroups: CommaList(Key).optional(),
+    candidateUser: Key.optional(),
+    withCandidateGroups: BooleanParam.optional(),
+    withoutCandidateGroups: BooleanParam.optional(),
+    unassigned: BooleanParam.optional(),
+    assigned: BooleanParam.optional(),
+    active: BooleanParam.optional(),
+    suspended: BooleanParam.optional(),
+    processVariables: VariablesParam.optional(),
+    ...PageQuery,
+    sortBy: TaskSortBy.optional(),
+  })
+  .strict();
+
+const TaskQueryBody = z
+  .object({
+    processDefinitionKey: Key.nullish(),
+    processDefinitionKeyIn: z.array(Key).max(100).nullish(),
+    processDefinitionId: z.string().min(1).max(300).nullish(),
+    processInstanceId: Uuid.nullish(),
+    processInstanceIdIn: z.array(Uuid).max(1000).nullish(),
+    processInstanceBusinessKey: z.string().max(255).nullish(),
+    processInstanceBusinessKeyLike: z.string().max(255).nullish(),
+    taskId: Uuid.nullish(),
+    taskDefinitionKey: Key.nullish(),
+    taskDefinitionKeyIn: z.array(Key).max(100).nullish(),
+    taskDefinitionKeyLike: z.string().max(255).nullish(),
+    name: z.string().max(255).nullish(),
+    nameLike: z.string().max(255).nullish(),
+    assignee: Key.nullish(),
+    assigneeLike: z.string().max(255).nullish(),
+    assigneeIn: z.array(Key).max(100).nullish(),
+    candidateGroup: Key.nullish(),
+    candidateGroups: z.array(Key).max(100).nullish(),
+    candidateUser: Key.nullish(),
+    withCandidateGroups: z.boolean().nullish(),
+    withoutCandidateGroups: z.boolean().nullish(),
+    unassigned: z.boolean().nullish(),
+    assigned: z.boolean().nullish(),
+    active: z.boolean().nullish(),
+    suspended: z.boolean().nullish(),
+    processVariables: z.array(VariableConditionBody).max(100).nullish(),
+    sorting: z.array(z.object({ sortBy: TaskSortBy, sortOrder: z.enum(['asc', 'desc']) }).strict()).max(1).nullish(),
+  })
+  .strict();
+const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: PageQuery.maxResults }).strict();
+
+function toFilter(q: Record<string, any>): camundaQueries.TaskFilter {
+  const { active, suspended, sorting, firstResult: _f, maxResults: _m, ...rest } = q;
+  const filter: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rest)) if (value !== null && value !== undefined) filter[key] = value;
+  if (active === false || suspended === true) filter.suspended = true;
+  if (sorting?.[0]) Object.assign(filter, sorting[0]);
+  return filter as camundaQueries.TaskFilter;
+}
 const CompleteBody = z.object({ variables: TypedVariablesSchema.nullish(), withVariablesInReturn: z.boolean().default(false) });
 
 /** `/engine-rest/task`: open user tasks (list, count, one), claim, unclaim, complete. */
@@ -26,17 +96,25 @@ export function taskRouter(engine: WorkflowEngine): Router {
   const router = Router();
   const knex = engine.knex;
   const workers = allow('owner', 'operator');
-  const filterOf = (query: unknown) => {
-    const { firstResult, maxResults, sortBy: _s, sortOrder: _o, ...filter } = TaskQuery.parse(query);
-    return { filter, page: { firstResult, maxResults } };
+  const fromQuery = (query: unknown) => {
+    const parsed = TaskQuery.parse(query);
+    return { filter: toFilter(parsed), page: { firstResult: parsed.firstResult, maxResults: parsed.maxResults } };
   };
+  const fromBody = (body: unknown, query: unknown) => ({ filter: toFilter(TaskQueryBody.parse(body ?? {})), page: BodyPage.parse(query) });
 
   router.get('/', workers, async (req, res) => {
-    const { filter, page } = filterOf(req.query);
+    const { filter, page } = fromQuery(req.query);
     sendJson(res, 200, (await camundaQueries.listTasks(knex, filter, page)).map(c7Task));
   });
   router.get('/count', workers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countTasks(knex, filterOf(req.query).filter) });
+    sendJson(res, 200, { count: await camundaQueries.countTasks(knex, fromQuery(req.query).filter) });
+  });
+  router.post('/', workers, async (req, res) => {
+    const { filter, page } = fromBody(req.body, req.query);
+    sendJson(res, 200, (await camundaQueries.listTasks(knex, filter, page)).map(c7Task));
+  });
+  router.post('/count', workers, async (req, res) => {
+    sendJson(res, 200, { count: await camundaQueries.countTasks(knex, fromBody(req.body, req.query).filter) });
   });
   router.get('/:id', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
@@ -60,7 +138,7 @@ export function taskRouter(engine: WorkflowEngine): Router {
     const body = CompleteBody.parse(req.body ?? {});
     const variables = fromTyped(body.variables ?? undefined);
     const entry = auditEntry(req, 'task.complete', id, { names: Object.keys(variables), via: 'engine-rest' });
-    const row = await audited(knex, entry, (audit) => engine.completeUserTask(id, variables, audit));
+    const row = await idempotent(req, res, knex, entry, (audit) => engine.completeUserTask(id, variables, audit), ([first]) => engine.getInstance(first!.instance_id!));
     if (body.withVariablesInReturn) return sendJson(res, 200, toTyped(row.variables));
     res.status(204).end();
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { jsonValueProblem } from '../json-guard.js';
 
 /** Camunda 7 typed variables: `{ name: { value, type, valueInfo } }`. */
 export const TypedValueSchema = z.object({
@@ -46,13 +47,19 @@ function convert(name: string, value: unknown, type: string | undefined): unknow
       return typeof value === 'boolean' ? value : value === 'true' ? true : value === 'false' ? false : fail();
     case 'null':
       return null;
-    case 'json':
+    case 'json': {
       if (typeof value !== 'string') return value;
+      let parsed: unknown;
       try {
-        return JSON.parse(value);
+        parsed = JSON.parse(value);
       } catch {
         return fail();
       }
+      // The text is parsed here, after the body guard: the same rules (no __proto__, NUL, depth).
+      const problem = jsonValueProblem(parsed);
+      if (problem) throw new AppError('VALIDATION_FAILED', `variable '${name}': ${problem}`);
+      return parsed;
+    }
     case 'date':
       return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : fail();
     case 'file':

@@ -4,7 +4,7 @@ import type { AnalyseOptions, DefinitionAnalysis, Finding } from './analysis-typ
 export type { AnalyseOptions, DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
 
 const DEFAULT_MAX_BYTES = 5 * 1024 * 1024;
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 let worker: Worker | null = null;
 let queue: Promise<unknown> = Promise.resolve();
@@ -43,11 +43,24 @@ export async function analyseDefinition(xml: string | Buffer, options: AnalyseOp
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   if (Buffer.byteLength(text) > maxBytes) return rejected('size-limit', `the diagram is larger than ${maxBytes} bytes`);
   if (/<!DOCTYPE/i.test(text)) return rejected('no-doctype', 'a DOCTYPE is not allowed in a BPMN diagram');
+  // An entity declaration outside a DOCTYPE is no XML at all; refuse it before any parser sees it.
+  if (/<!ENTITY/i.test(text)) return rejected('no-doctype', 'an entity declaration (<!ENTITY) is not allowed in a BPMN diagram');
   if (!/<([\w-]+:)?definitions[\s>]/.test(text)) return rejected('parse', 'not a BPMN 2.0 document (no definitions element)');
 
   const run = queue.then(() => analyseInWorker(text, Boolean(options.allowScripts), options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
   queue = run.catch(() => undefined);
-  return run;
+  return capFindings(await run);
+}
+
+/** Findings kept per list: 150k bad attributes made a 13.7 MB error body. */
+export const MAX_FINDINGS = 100;
+
+function capFindings(analysis: DefinitionAnalysis): DefinitionAnalysis {
+  const cap = (findings: Finding[], severity: Finding['severity']): Finding[] =>
+    findings.length <= MAX_FINDINGS
+      ? findings
+      : [...findings.slice(0, MAX_FINDINGS), { severity, rule: 'too-many-findings', message: `${findings.length - MAX_FINDINGS} more ${severity}s not listed` }];
+  return { ...analysis, errors: cap(analysis.errors, 'error'), warnings: cap(analysis.warnings, 'warning') };
 }
 
 function analyseInWorker(xml: string, allowScripts: boolean, timeoutMs: number): Promise<DefinitionAnalysis> {

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { BpmnModdle } from 'bpmn-moddle';
 import serializer from 'moddle-context-serializer';
-import { safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
+import { hasExpression, safeConditionLanguage, validateExpressionSyntax } from '../expressions.js';
+import { timerTextProblem } from '../timer-schedule.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from './analysis-types.js';
 import { normalizeNamespaces } from './namespaces.js';
 import { describeEndEvents, describeStartEvents, formFieldFindings } from './start-forms.js';
@@ -61,7 +62,8 @@ export async function analyseXml(xml: string, options: { allowScripts: boolean }
   try {
     parsed = await moddle.fromXML(normalizeNamespaces(xml), 'bpmn:Definitions');
   } catch (error) {
-    return failed([{ severity: 'error', rule: 'parse', message: `not a BPMN 2.0 document: ${(error as Error).message}` }]);
+    const message = (error as Error).message;
+    return failed([{ severity: 'error', rule: 'parse', message: `not a BPMN 2.0 document: ${message}`, ...positionIn(message) }]);
   }
   // bpmn-moddle only warns about duplicate ids, unknown elements and dangling references.
   for (const warning of parsed.warnings ?? []) {
@@ -78,6 +80,7 @@ export async function analyseXml(xml: string, options: { allowScripts: boolean }
       rule: 'parse',
       elementId: warning.element?.id,
       message: [lines[0], nested, where].filter(Boolean).join('; '),
+      ...positionIn(String(warning.message)),
     });
   }
   const definitions = parsed.rootElement;
@@ -134,6 +137,8 @@ export async function analyseXml(xml: string, options: { allowScripts: boolean }
   const info = processes.map(describeProcess);
   if (!processes.length) report({ severity: 'error', rule: 'parse', message: 'the document has no bpmn:process' });
   const ok = errors.length === 0;
+  locateFindings(xml, errors);
+  locateFindings(xml, warnings);
   return {
     ok,
     definitionsId: definitions.id,
@@ -257,10 +262,59 @@ function walk(container: any, visit: (element: any) => void): void {
   for (const lane of container.laneSets?.flatMap((set: any) => set.lanes ?? []) ?? []) visit(lane);
 }
 
+/** Names an expression may never reach: the evaluator reads none of them, and a diagram that tries is hostile. */
+const PROTOTYPE_NAMES = /\b(constructor|__proto__|prototype)\b/;
+/** Moddle properties that point at other elements (walked from their owners, not through the reference). */
+const REFERENCES = new Set(['$parent', 'sourceRef', 'targetRef', 'attachedToRef', 'default', 'messageRef', 'signalRef', 'errorRef', 'escalationRef', 'incoming', 'outgoing', 'flowElements', 'artifacts', 'laneSets', 'calledElementRef', 'dataObjectRef', 'categoryValueRef', 'processRef']);
+
+/**
+ * Every text of one element, its extension elements included (camunda:inputOutput, listeners,
+ * properties, fields): expressions must parse and may not name constructor, __proto__ or
+ * prototype, and scripts in places the engine never runs them are refused, element named.
+ */
+function checkTexts(element: any, error: (elementId: string, rule: string, message: string) => void): void {
+  const seen = new Set<any>();
+  const visit = (node: any, where: string) => {
+    if (!node || typeof node !== 'object' || seen.has(node)) return;
+    seen.add(node);
+    if (node.$type === 'camunda:Script') {
+      error(element.id, 'scripts-disabled', `${where}: a camunda:script is not supported here (it would never run); use an expression`);
+      return;
+    }
+    if ((node.$type === 'camunda:ExecutionListener' || node.$type === 'camunda:TaskListener') && node.script) {
+      error(element.id, 'scripts-disabled', `${where}: script listeners are not supported (they would never run)`);
+      return;
+    }
+    // Script conditions are judged with script tasks (--allow-scripts), not as expressions.
+    if (node.$type === 'bpmn:FormalExpression' && node.language && !safeConditionLanguage(node.language)) return;
+    for (const [key, value] of Object.entries(node)) {
+      if (REFERENCES.has(key) || key === '$type' || key === 'documentation') continue;
+      const path = `${where}.${key}`;
+      if (typeof value === 'string') {
+        if (!hasExpression(value)) continue;
+        if (PROTOTYPE_NAMES.test(value)) {
+          error(element.id, 'expression', `${path}: an expression may not refer to constructor, __proto__ or prototype`);
+          continue;
+        }
+        // Conditions' syntax is checked with their language below; every other text here.
+        const problem = node.$type === 'bpmn:FormalExpression' && where.endsWith('.conditionExpression') ? null : validateExpressionSyntax(value);
+        if (problem) error(element.id, 'expression', `${path}: ${problem}`);
+      } else if (Array.isArray(value)) {
+        value.forEach((item, index) => visit(item, `${path}[${index}]`));
+      } else if (value && typeof value === 'object' && key !== 'di') {
+        visit(value, path);
+      }
+    }
+  };
+  visit(element, element.id);
+}
+
 function checkExecutable(process: any, options: { allowScripts: boolean }, report: (finding: Finding) => void): void {
   const error = (elementId: string, rule: string, message: string) => report({ severity: 'error', rule, elementId, message });
   walk(process, (element) => {
     const type: string = element.$type;
+    // A script task's own script is judged below (--allow-scripts); its body is no expression.
+    if (type !== 'bpmn:ScriptTask') checkTexts(element, error);
     if (type === 'bpmn:ScriptTask' && !options.allowScripts) {
       error(element.id, 'scripts-disabled', 'script tasks are disabled; start the server with --allow-scripts');
     }
@@ -303,6 +357,14 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
         case 'bpmn:TimerEventDefinition':
           if (!definition.timeDate && !definition.timeDuration && !definition.timeCycle) {
             error(element.id, 'timer', 'a timer needs timeDate, timeDuration or timeCycle');
+          }
+          // Every position (start, boundary, intermediate, event sub-process): a text that is
+          // no timer, or a cycle under the floor, would fail or stall the node when it runs.
+          for (const timerType of ['timeDate', 'timeDuration', 'timeCycle'] as const) {
+            const body = definition[timerType]?.body;
+            if (typeof body !== 'string' || hasExpression(body)) continue;
+            const problem = timerTextProblem(timerType, body);
+            if (problem) error(element.id, 'timer', `${element.id}: ${problem}`);
           }
           break;
         case 'bpmn:MessageEventDefinition':
@@ -374,4 +436,34 @@ function describeProcess(process: any): ProcessInfo {
   info.startEvents = describeStartEvents(process);
   info.endEvents = describeEndEvents(process);
   return info;
+}
+
+/** saxen/moddle messages carry `line: N` and `column: M` (0-based): 1-based here, as editors count. */
+function positionIn(message: string): { line?: number; column?: number } {
+  const line = /line: (\d+)/.exec(message);
+  const column = /column: (\d+)/.exec(message);
+  return line ? { line: Number(line[1]) + 1, column: column ? Number(column[1]) + 1 : 1 } : {};
+}
+
+/** Where each finding's element starts in the XML (its `id="…"` attribute), for editors and C7 clients. */
+function locateFindings(xml: string, findings: Finding[]): void {
+  const lineStarts: number[] = [0];
+  for (let index = xml.indexOf('\n'); index !== -1; index = xml.indexOf('\n', index + 1)) lineStarts.push(index + 1);
+  for (const finding of findings.slice(0, 100)) {
+    if (finding.line !== undefined || !finding.elementId) continue;
+    let at = xml.indexOf(`id="${finding.elementId}"`);
+    if (at === -1) at = xml.indexOf(`id='${finding.elementId}'`);
+    if (at === -1) continue;
+    const tag = xml.lastIndexOf('<', at);
+    const offset = tag === -1 ? at : tag;
+    let low = 0;
+    let high = lineStarts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (lineStarts[middle]! <= offset) low = middle;
+      else high = middle - 1;
+    }
+    finding.line = low + 1;
+    finding.column = offset - lineStarts[low]! + 1;
+  }
 }

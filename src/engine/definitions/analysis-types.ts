@@ -5,6 +5,9 @@ export interface Finding {
   rule: string;
   elementId?: string;
   message: string;
+  /** Where in the XML (1-based), when known: the parse error's position or the element's start tag. */
+  line?: number;
+  column?: number;
 }
 
 export interface ProcessInfo {
@@ -41,6 +44,6 @@ export interface AnalyseOptions {
   allowScripts?: boolean;
   /** @default 5 MiB */
   maxBytes?: number;
-  /** Parsing runs in a worker thread that is replaced when it takes longer. @default 10000 */
+  /** Parsing runs in a worker thread that is replaced when it takes longer. @default 30000 */
   timeoutMs?: number;
 }

@@ -1,5 +1,6 @@
 import * as elements from 'bpmn-elements';
 import { TypeResolver } from 'moddle-context-serializer';
+import { GuardedTimerEventDefinition } from './guarded-timer.js';
 
 /**
  * Element types that carry no behaviour of their own but that moddle-context-serializer
@@ -19,6 +20,6 @@ const PASSIVE_TYPES = [
 ];
 
 /** The one type resolver: used to serialize at deploy and to deserialize at run time. */
-export const typeResolver = TypeResolver({ ...elements } as any, (types: Record<string, unknown>) => {
+export const typeResolver = TypeResolver({ ...elements, TimerEventDefinition: GuardedTimerEventDefinition } as any, (types: Record<string, unknown>) => {
   for (const type of PASSIVE_TYPES) types[type] ??= (elements as any).Dummy;
 });
