@@ -14,8 +14,17 @@ type Request = DecisionWorkerRequest extends infer R ? (R extends unknown ? Omit
  */
 export class DecisionThread {
   private worker: Worker | null = null;
-  /** Definition ids whose DRG the current worker holds. */
-  private sent = new Set<string>();
+  /**
+   * Definition ids whose DRG the current worker holds, least recently used first. This side
+   * owns the cache: when it evicts an id it tells the worker to drop it, so both stay in step.
+   */
+  private sent = new Map<string, true>();
+  /** How many DRGs the worker keeps. */
+  readonly capacity: number;
+
+  constructor(options: { capacity?: number } = {}) {
+    this.capacity = options.capacity ?? 200;
+  }
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 0;
 
@@ -24,12 +33,24 @@ export class DecisionThread {
   }
 
   evaluate(definitionId: string, drg: DecisionRequirements, decisionKey: string, variables: Record<string, unknown>, timeoutMs: number): Promise<DrgEvaluation> {
-    return this.enqueue(
-      () => ({ kind: 'evaluate', definitionId, drg: this.sent.has(definitionId) ? undefined : drg, decisionKey, variables, timeoutMs }),
-      timeoutMs,
-      `decision '${decisionKey}'`,
-      definitionId,
-    ) as Promise<DrgEvaluation>;
+    const request = (): Request => {
+      const held = this.sent.delete(definitionId);
+      this.sent.set(definitionId, true);
+      const drop: string[] = [];
+      while (this.sent.size > this.capacity) {
+        const oldest = this.sent.keys().next().value!;
+        this.sent.delete(oldest);
+        drop.push(oldest);
+      }
+      return { kind: 'evaluate', definitionId, drg: held ? undefined : drg, drop, decisionKey, variables, timeoutMs };
+    };
+    const run = this.enqueue(request, timeoutMs, `decision '${decisionKey}'`) as Promise<DrgEvaluation>;
+    // A worker that lost the model anyway (it never should): send it once more with the model.
+    return run.catch((error: unknown) => {
+      if (!(error instanceof AppError) || error.code !== 'DECISION_NOT_LOADED') throw error;
+      this.sent.delete(definitionId);
+      return this.enqueue(request, timeoutMs, `decision '${decisionKey}'`) as Promise<DrgEvaluation>;
+    });
   }
 
   async close(): Promise<void> {
@@ -39,8 +60,13 @@ export class DecisionThread {
     if (current) await current.terminate();
   }
 
-  private enqueue(request: Request | (() => Request), timeoutMs: number, what: string, definitionId?: string): Promise<unknown> {
-    const run = this.queue.then(() => this.send(typeof request === 'function' ? request() : request, timeoutMs, what, definitionId));
+  private enqueue(request: Request | (() => Request), timeoutMs: number, what: string): Promise<unknown> {
+    const run = this.queue.then(() => {
+      // Started before the request is built: a new worker holds no model, and the request must know.
+      const fresh = !this.worker;
+      this.worker ??= this.start();
+      return this.send(typeof request === 'function' ? request() : request, timeoutMs, what, fresh);
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -56,10 +82,8 @@ export class DecisionThread {
     return started;
   }
 
-  private send(request: Request, timeoutMs: number, what: string, definitionId?: string): Promise<unknown> {
-    const fresh = !this.worker;
-    this.worker ??= this.start();
-    const current = this.worker;
+  private send(request: Request, timeoutMs: number, what: string, fresh: boolean): Promise<unknown> {
+    const current = this.worker!;
     const id = this.nextId++;
     // Starting a thread (and tsx inside it, from sources) is not the request's time.
     const budget = timeoutMs + (fresh ? 5_000 : 0);
@@ -80,7 +104,6 @@ export class DecisionThread {
         if (reply.id !== id) return;
         cleanup();
         if (reply.error) return reject(new AppError(reply.error.code, reply.error.message, { details: reply.error.details }));
-        if (definitionId) this.sent.add(definitionId);
         resolve(reply.result);
       };
       const onError = (error: Error) => {

@@ -6,14 +6,15 @@ import { lintDecisions } from './lint-decisions.js';
 
 export type DecisionWorkerRequest =
   | { id: number; kind: 'analyse'; name: string; xml: string }
-  | { id: number; kind: 'evaluate'; definitionId: string; drg?: DecisionRequirements; decisionKey: string; variables: Record<string, unknown>; timeoutMs: number };
+  | { id: number; kind: 'evaluate'; definitionId: string; drg?: DecisionRequirements; drop: string[]; decisionKey: string; variables: Record<string, unknown>; timeoutMs: number };
 
 export type DecisionWorkerReply = { id: number; result?: unknown; error?: { code: string; message: string; details?: Record<string, unknown> } };
 
 /**
  * Worker-thread entry: parsing a DMN file and evaluating a decision are synchronous, and a
  * table (or its input) can make them long. Here they cannot stall the server: the caller
- * ends this thread when its time budget runs out. Parsed DRGs are kept by definition id.
+ * ends this thread when its time budget runs out. Parsed DRGs are kept by definition id; the
+ * main thread decides which (it sends a model once, and the ids to drop when it evicts them).
  */
 const drgs = new Map<string, DecisionRequirements>();
 
@@ -23,10 +24,8 @@ parentPort?.on('message', async (request: DecisionWorkerRequest) => {
       const drg = await parseDmn(request.name, request.xml);
       return parentPort?.postMessage({ id: request.id, result: { drg, errors: lintDecisions(drg) } } satisfies DecisionWorkerReply);
     }
-    if (request.drg) {
-      if (drgs.size >= 200) drgs.delete(drgs.keys().next().value!);
-      drgs.set(request.definitionId, request.drg);
-    }
+    for (const id of request.drop) drgs.delete(id);
+    if (request.drg) drgs.set(request.definitionId, request.drg);
     const drg = drgs.get(request.definitionId);
     if (!drg) throw new AppError('DECISION_NOT_LOADED', `decision definition ${request.definitionId} was not sent to the worker`);
     const result = evaluateDrg(drg, request.decisionKey, request.variables, { timeoutMs: request.timeoutMs });
