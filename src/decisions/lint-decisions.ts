@@ -195,7 +195,7 @@ function acceptsOf(text: string): Accepts {
   const values = new Set<string>();
   const intervals: Interval[] = [];
   for (const part of parts) {
-    if (/^"(?:[^"\\]|\\.)*"$/.test(part) || part === 'true' || part === 'false') {
+    if (/^"(?:[^"\\]|\\.)*"$/.test(part) || part === 'true' || part === 'false' || part === 'null') {
       values.add(part);
       continue;
     }
