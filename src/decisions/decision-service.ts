@@ -90,15 +90,35 @@ export class DecisionService {
     return this.thread.close();
   }
 
+  /**
+   * Lints one `.dmn` resource as a deploy would, storing nothing: the same size cap and DOCTYPE
+   * refusal, and parsing and linting in the worker thread under the deploy's time budget.
+   */
+  async lint(resource: DecisionResource): Promise<{ errors: Finding[]; warnings: Finding[]; decisions: string[] }> {
+    this.checkSize(resource);
+    if (/<!DOCTYPE/i.test(resource.xml)) return { errors: [DOCTYPE_REFUSED], warnings: [], decisions: [] };
+    try {
+      const { drg, errors, warnings } = await this.thread.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
+      return { errors, warnings, decisions: drg.decisions.map((decision) => decision.id) };
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'INVALID_DEFINITION') throw error;
+      return { errors: (error.details as { errors: Finding[] }).errors, warnings: [], decisions: [] };
+    }
+  }
+
+  private checkSize(resource: DecisionResource): void {
+    if (Buffer.byteLength(resource.xml) > this.options.maxResourceBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `${resource.name} is larger than ${this.options.maxResourceBytes} bytes`);
+    }
+  }
+
   /** Parses and lints `.dmn` resources; a rejected one is a 400 (INVALID_DEFINITION) naming its elements. */
   async prepare(resources: DecisionResource[]): Promise<PreparedDecisions[]> {
     const prepared: PreparedDecisions[] = [];
     const keys = new Map<string, string>();
     for (const resource of resources) {
-      if (Buffer.byteLength(resource.xml) > this.options.maxResourceBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', `${resource.name} is larger than ${this.options.maxResourceBytes} bytes`);
-      }
-      if (/<!DOCTYPE/i.test(resource.xml)) throw rejected(resource.name, [{ severity: 'error', rule: 'no-doctype', message: 'a DOCTYPE is not allowed in a DMN file' }]);
+      this.checkSize(resource);
+      if (/<!DOCTYPE/i.test(resource.xml)) throw rejected(resource.name, [DOCTYPE_REFUSED]);
       const { drg, errors } = await this.thread.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
       if (errors.length) throw rejected(resource.name, errors);
       for (const decision of drg.decisions) {
@@ -255,6 +275,8 @@ function recordOf(
     evaluated_at: at,
   };
 }
+
+const DOCTYPE_REFUSED: Finding = { severity: 'error', rule: 'no-doctype', message: 'a DOCTYPE is not allowed in a DMN file' };
 
 function rejected(resource: string, errors: Finding[]): AppError {
   const shown = errors

@@ -28,8 +28,8 @@ export class DecisionThread {
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 0;
 
-  analyse(name: string, xml: string, timeoutMs: number): Promise<{ drg: DecisionRequirements; errors: Finding[] }> {
-    return this.enqueue({ kind: 'analyse', name, xml }, timeoutMs, `parsing ${name}`) as Promise<{ drg: DecisionRequirements; errors: Finding[] }>;
+  analyse(name: string, xml: string, timeoutMs: number): Promise<{ drg: DecisionRequirements; errors: Finding[]; warnings: Finding[] }> {
+    return this.enqueue({ kind: 'analyse', name, xml }, timeoutMs, `parsing ${name}`) as Promise<{ drg: DecisionRequirements; errors: Finding[]; warnings: Finding[] }>;
   }
 
   evaluate(definitionId: string, drg: DecisionRequirements, decisionKey: string, variables: Record<string, unknown>, timeoutMs: number): Promise<DrgEvaluation> {

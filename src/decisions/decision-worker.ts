@@ -22,7 +22,10 @@ parentPort?.on('message', async (request: DecisionWorkerRequest) => {
   try {
     if (request.kind === 'analyse') {
       const drg = await parseDmn(request.name, request.xml);
-      return parentPort?.postMessage({ id: request.id, result: { drg, errors: lintDecisions(drg) } } satisfies DecisionWorkerReply);
+      const findings = lintDecisions(drg);
+      const errors = findings.filter((finding) => finding.severity === 'error');
+      const warnings = findings.filter((finding) => finding.severity !== 'error');
+      return parentPort?.postMessage({ id: request.id, result: { drg, errors, warnings } } satisfies DecisionWorkerReply);
     }
     for (const id of request.drop) drgs.delete(id);
     if (request.drg) drgs.set(request.definitionId, request.drg);

@@ -22,6 +22,7 @@ const FEEL_BUILTINS = new Set(
 export function lintDecisions(drg: DecisionRequirements): Finding[] {
   const findings: Finding[] = [];
   const error = (elementId: string, rule: string, message: string) => findings.push({ severity: 'error', rule, elementId, message });
+  const warn = (elementId: string, rule: string, message: string) => findings.push({ severity: 'warning', rule, elementId, message });
   if (!drg.decisions.length) error(drg.id, 'dmn-no-decision', 'the DMN file defines no decision');
   if (drg.decisions.length > DECISION_LIMITS.decisions) error(drg.id, 'dmn-size', `more than ${DECISION_LIMITS.decisions} decisions`);
   const byId = new Map(drg.decisions.map((decision) => [decision.id, decision]));
@@ -38,17 +39,22 @@ export function lintDecisions(drg: DecisionRequirements): Finding[] {
       unknownReferences(logic.text, 'expression', known, logic.id, error);
       continue;
     }
-    lintTable(decision, logic, known, error);
+    lintTable(decision, logic, known, error, warn);
   }
   return findings;
 }
 
 type Report = (elementId: string, rule: string, message: string) => void;
 
-function lintTable(decision: DecisionModel, table: DecisionTable, known: Set<string> | null, error: Report): void {
-  if (table.rules.length > DECISION_LIMITS.rules) error(table.id, 'dmn-size', `more than ${DECISION_LIMITS.rules} rules`);
-  if (table.inputs.length > DECISION_LIMITS.inputs) error(table.id, 'dmn-size', `more than ${DECISION_LIMITS.inputs} inputs`);
-  if (table.outputs.length > DECISION_LIMITS.outputs) error(table.id, 'dmn-size', `more than ${DECISION_LIMITS.outputs} outputs`);
+function lintTable(decision: DecisionModel, table: DecisionTable, known: Set<string> | null, error: Report, warn: Report): void {
+  const tooBig = [
+    table.rules.length > DECISION_LIMITS.rules && `more than ${DECISION_LIMITS.rules} rules`,
+    table.inputs.length > DECISION_LIMITS.inputs && `more than ${DECISION_LIMITS.inputs} inputs`,
+    table.outputs.length > DECISION_LIMITS.outputs && `more than ${DECISION_LIMITS.outputs} outputs`,
+  ].filter((reason): reason is string => Boolean(reason));
+  for (const reason of tooBig) error(table.id, 'dmn-size', reason);
+  // Refused anyway: its cells are not linted one by one (that work grows with the table).
+  if (tooBig.length) return;
   for (const input of table.inputs) {
     if (!input.expression) error(input.id, 'dmn-input-expression', 'the input has no expression');
     else {
@@ -75,8 +81,12 @@ function lintTable(decision: DecisionModel, table: DecisionTable, known: Set<str
     }
   }
   if (table.hitPolicy === 'UNIQUE') {
-    for (const [first, second] of overlappingRules(table)) {
+    const { pairs, complete } = overlappingRules(table);
+    for (const [first, second] of pairs) {
       error(second, 'dmn-unique-overlap', `rules '${first}' and '${second}' overlap: under hit policy UNIQUE at most one rule may match any input`);
+    }
+    if (!complete && !pairs.length) {
+      warn(table.id, 'dmn-unique-overlap-partial', `the overlap check compared the first ${OVERLAP_PAIR_BUDGET} pairs of rules only; later rules may still overlap`);
     }
   }
   void decision;
@@ -158,16 +168,21 @@ interface Interval {
   highOpen: boolean;
 }
 
-function overlappingRules(table: DecisionTable): Array<[string, string]> {
+/** Pairs of rules compared at most: the check is pairwise, so its cost is bounded here. */
+export const OVERLAP_PAIR_BUDGET = 200_000;
+
+function overlappingRules(table: DecisionTable): { pairs: Array<[string, string]>; complete: boolean } {
   const accepted = table.rules.map((rule) => rule.inputEntries.map((entry) => acceptsOf(entry.text)));
   const pairs: Array<[string, string]> = [];
+  let compared = 0;
   for (let a = 0; a < accepted.length; a++) {
     for (let b = a + 1; b < accepted.length; b++) {
+      if (++compared > OVERLAP_PAIR_BUDGET) return { pairs, complete: false };
       if (accepted[a]!.every((entry, index) => intersects(entry, accepted[b]![index]!))) pairs.push([table.rules[a]!.id, table.rules[b]!.id]);
-      if (pairs.length >= 20) return pairs;
+      if (pairs.length >= 20) return { pairs, complete: true };
     }
   }
-  return pairs;
+  return { pairs, complete: true };
 }
 
 function intersects(a: Accepts, b: Accepts): boolean {

@@ -240,6 +240,36 @@ describe('decisions (DMN)', () => {
     expect(lint.body).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'dmn-parse' })] });
   });
 
+  it('when lint gets a DOCTYPE, more than 1 MiB or a 4,000-rule UNIQUE table, then it refuses as deploy would, in the worker, while the server keeps answering', async () => {
+    const doctype = discount(10).replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>');
+    const refused = await admin('POST', '/api/decision-definitions/lint', { name: 'doctype.dmn', xml: doctype });
+    expect(refused.body).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'no-doctype' })] });
+    const huge = discount(10).replace('</definitions>', `<!-- ${'x'.repeat(1024 * 1024)} --></definitions>`);
+    expect((await admin('POST', '/api/decision-definitions/lint', { name: 'huge.dmn', xml: huge })).status).toBe(413);
+
+    // Rules that never overlap: the old pairwise check compared all 8 million pairs on the event loop.
+    const rules = Array.from({ length: 4000 }, (_, n): [string[], string[]] => [[`${n}`], ['1']]);
+    const wide = dmn([{ id: 'wide', inputs: [{ expression: 'n', typeRef: 'number' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules }]);
+    const order: string[] = [];
+    const linting = admin('POST', '/api/decision-definitions/lint', { name: 'wide.dmn', xml: wide }).then((response) => {
+      order.push('lint');
+      return response;
+    });
+    // Asked once lint is under way: answered before it, the event loop is free.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const health = await fetch(`${base}/healthz`);
+    order.push('health');
+    const report = (await linting).body;
+    expect(health.status).toBe(200);
+    expect(order).toEqual(['health', 'lint']);
+    expect(report.ok).toBe(false);
+    expect(report.errors).toEqual([expect.objectContaining({ rule: 'dmn-size', elementId: 'table_wide' })]);
+    // Within the limit, the overlap check stops at its budget and says so.
+    const many = dmn([{ id: 'many', inputs: [{ expression: 'n', typeRef: 'number' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules: rules.slice(0, 700) }]);
+    const partial = (await admin('POST', '/api/decision-definitions/lint', { name: 'many.dmn', xml: many })).body;
+    expect(partial).toMatchObject({ ok: true, errors: [], warnings: [expect.objectContaining({ rule: 'dmn-unique-overlap-partial' })] });
+  });
+
   it('when a decision runs over its time budget, then it fails with DECISION_TIMEOUT, the server stays responsive, and the next evaluation works', async () => {
     const slow = dmn([{ id: 'slow', literal: 'count(for i in 1..50000000 return i)' } as never, { id: 'quick', literal: '1 + 1' } as never]);
     expect((await admin('POST', '/api/deployments', { name: 'slow.dmn', xml: slow })).status).toBe(201);
