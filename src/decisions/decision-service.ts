@@ -78,7 +78,9 @@ export class DecisionService {
   private readonly knex: Knex;
   private readonly options: Required<Omit<DecisionServiceOptions, 'knex'>>;
   private readonly cache = new Map<string, LoadedDecision>();
+  /** Evaluations; deploy parsing has its own worker, so a big deploy never delays a decision. */
   private readonly thread = new DecisionThread();
+  private readonly analysis = new DecisionThread({ capacity: 0 });
 
   constructor(options: DecisionServiceOptions) {
     this.knex = options.knex;
@@ -86,8 +88,8 @@ export class DecisionService {
   }
 
   /** Ends the worker thread (shutdown). */
-  close(): Promise<void> {
-    return this.thread.close();
+  async close(): Promise<void> {
+    await Promise.all([this.thread.close(), this.analysis.close()]);
   }
 
   /**
@@ -98,7 +100,7 @@ export class DecisionService {
     this.checkSize(resource);
     if (/<!DOCTYPE/i.test(resource.xml)) return { errors: [DOCTYPE_REFUSED], warnings: [], decisions: [] };
     try {
-      const { drg, errors, warnings } = await this.thread.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
+      const { drg, errors, warnings } = await this.analysis.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
       return { errors, warnings, decisions: drg.decisions.map((decision) => decision.id) };
     } catch (error) {
       if (!(error instanceof AppError) || error.code !== 'INVALID_DEFINITION') throw error;
@@ -119,7 +121,7 @@ export class DecisionService {
     for (const resource of resources) {
       this.checkSize(resource);
       if (/<!DOCTYPE/i.test(resource.xml)) throw rejected(resource.name, [DOCTYPE_REFUSED]);
-      const { drg, errors } = await this.thread.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
+      const { drg, errors } = await this.analysis.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
       if (errors.length) throw rejected(resource.name, errors);
       for (const decision of drg.decisions) {
         const other = keys.get(decision.id);

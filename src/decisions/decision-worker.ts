@@ -5,8 +5,8 @@ import { evaluateDrg } from './evaluate-decision.js';
 import { lintDecisions } from './lint-decisions.js';
 
 export type DecisionWorkerRequest =
-  | { id: number; kind: 'analyse'; name: string; xml: string }
-  | { id: number; kind: 'evaluate'; definitionId: string; drg?: DecisionRequirements; drop: string[]; decisionKey: string; variables: Record<string, unknown>; timeoutMs: number };
+  | { id: number; kind: 'analyse'; name: string; xml: string; maxResultBytes: number }
+  | { id: number; kind: 'evaluate'; definitionId: string; drg?: DecisionRequirements; drop: string[]; decisionKey: string; variables: Record<string, unknown>; timeoutMs: number; maxResultBytes: number };
 
 export type DecisionWorkerReply = { id: number; result?: unknown; error?: { code: string; message: string; details?: Record<string, unknown> } };
 
@@ -25,14 +25,14 @@ parentPort?.on('message', async (request: DecisionWorkerRequest) => {
       const findings = lintDecisions(drg);
       const errors = findings.filter((finding) => finding.severity === 'error');
       const warnings = findings.filter((finding) => finding.severity !== 'error');
-      return parentPort?.postMessage({ id: request.id, result: { drg, errors, warnings } } satisfies DecisionWorkerReply);
+      return answer(request, { drg, errors, warnings });
     }
     for (const id of request.drop) drgs.delete(id);
     if (request.drg) drgs.set(request.definitionId, request.drg);
     const drg = drgs.get(request.definitionId);
     if (!drg) throw new AppError('DECISION_NOT_LOADED', `decision definition ${request.definitionId} was not sent to the worker`);
     const result = evaluateDrg(drg, request.decisionKey, request.variables, { timeoutMs: request.timeoutMs });
-    parentPort?.postMessage({ id: request.id, result } satisfies DecisionWorkerReply);
+    answer(request, result);
   } catch (error) {
     const failure = error as AppError;
     parentPort?.postMessage({
@@ -41,3 +41,15 @@ parentPort?.on('message', async (request: DecisionWorkerRequest) => {
     } satisfies DecisionWorkerReply);
   }
 });
+
+/** Answers with the result, unless it is larger (as JSON) than the caller takes. */
+function answer(request: DecisionWorkerRequest, result: unknown): void {
+  const size = Buffer.byteLength(JSON.stringify(result) ?? '');
+  if (size > request.maxResultBytes) {
+    throw new AppError('DECISION_RESULT_TOO_LARGE', `the result is ${size} bytes as JSON; at most ${request.maxResultBytes} are returned`);
+  }
+  parentPort?.postMessage({ id: request.id, result } satisfies DecisionWorkerReply);
+}
+
+// Loaded: from now on, a request's time budget is its own.
+parentPort?.postMessage({ ready: true });
