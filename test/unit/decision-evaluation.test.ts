@@ -117,6 +117,34 @@ describe('decision tables', () => {
     expect(converted.result).toEqual([{ result: 'small' }]);
   });
 
+  it('when inputs are dates, then unary tests compare FEEL dates (not ISO strings), typed date strings are converted, and results are JSON', async () => {
+    const byDate = table({
+      inputs: [{ expression: 'date(day)' }],
+      outputs: [{ name: 'era', typeRef: 'string' }],
+      rules: [
+        [['< date("2024-01-01")'], ['"before"']],
+        [['>= date("2024-01-01")'], ['"after"']],
+      ],
+    });
+    expect((await decide(byDate, { day: '2023-05-01' })).result).toEqual([{ era: 'before' }]);
+    expect((await decide(byDate, { day: '2024-03-01' })).result).toEqual([{ era: 'after' }]);
+    // A typed input (Camunda 7: typeRef date takes yyyy-MM-dd'T'HH:mm:ss text) is a date for the tests.
+    const typed = table({
+      inputs: [{ expression: 'when', typeRef: 'date' }],
+      outputs: [{ name: 'due', typeRef: 'date' }],
+      rules: [
+        [['< date and time("2024-01-01T00:00:00")'], ['date("2024-02-01")']],
+        [['>= date and time("2024-01-01T00:00:00")'], ['when']],
+      ],
+    });
+    const early = await decide(typed, { when: '2023-05-01T10:00:00' });
+    expect(early.result).toEqual([{ due: '2024-02-01' }]);
+    expect(early.evaluated[0]!.inputs[0]!.value).toBe('2023-05-01T10:00:00');
+    expect(JSON.parse(JSON.stringify(early))).toEqual(early);
+    expect((await decide(typed, { when: '2024-06-01T08:30:00' })).result).toEqual([{ due: '2024-06-01T08:30:00' }]);
+    expect(await failure(decide(typed, { when: 'not a date' }))).toMatchObject({ code: 'DECISION_TYPE_MISMATCH' });
+  });
+
   it('when an expression fails, then DECISION_EXPRESSION_FAILED names the element', async () => {
     const error = await failure(decide(table({ inputs: [{ expression: 'amount.' }], rules: [[['-'], ['"x"']]] }), { amount: 1 }));
     expect(error.code).toBe('DECISION_EXPRESSION_FAILED');
