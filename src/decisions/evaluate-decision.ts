@@ -98,21 +98,25 @@ export function evaluateDrg(drg: DecisionRequirements, decisionId: string, varia
 }
 
 /**
- * What a requiring decision reads of a required one: as in Camunda 7, each output name holds
- * its value (a list when several rules matched); as in DMN, the decision's variable holds the
- * whole result (one value, one context, or a list of them).
+ * What a requiring decision reads of a required one, as in Camunda 7: each output name holds
+ * its value; a decision that may hit several rules (COLLECT without aggregation, RULE ORDER,
+ * OUTPUT ORDER) gives lists even when one rule matched; an empty result sets no variable. As
+ * in DMN, the decision's variable holds the whole result (one value, one context, or a list).
  */
 function requiredDecisionVariables(decision: DecisionModel, result: ResultEntry[]): Record<string, unknown> {
   const variables: Record<string, unknown> = {};
+  if (!result.length) return variables;
+  const logic = decision.logic;
+  const multiple =
+    logic?.kind === 'table' && ((logic.hitPolicy === 'COLLECT' && !logic.aggregation) || logic.hitPolicy === 'RULE ORDER' || logic.hitPolicy === 'OUTPUT ORDER');
+  const asList = multiple || result.length > 1;
   const names = [...new Set(result.flatMap((entry) => Object.keys(entry)))];
-  for (const name of names) variables[name] = result.length === 1 ? result[0]![name] : result.map((entry) => entry[name] ?? null);
+  for (const name of names) variables[name] = asList ? result.map((entry) => entry[name] ?? null) : result[0]![name];
   const single = (entry: ResultEntry) => {
     const keys = Object.keys(entry);
     return keys.length === 1 ? entry[keys[0]!] : entry;
   };
-  if (!(decision.variableName in variables)) {
-    variables[decision.variableName] = result.length === 0 ? null : result.length === 1 ? single(result[0]!) : result.map(single);
-  }
+  if (!(decision.variableName in variables)) variables[decision.variableName] = asList ? result.map(single) : single(result[0]!);
   return variables;
 }
 

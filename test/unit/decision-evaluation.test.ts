@@ -165,6 +165,20 @@ describe('decision tables', () => {
     expect(evaluation.evaluated.map((decision) => decision.decisionId)).toEqual(['bonus', 'total', 'level']);
   });
 
+  it('when a required decision is COLLECT or RULE ORDER, then its outputs are lists even for one match; an empty result sets no variable (Camunda 7)', async () => {
+    const tags = (hitPolicy: string) =>
+      table({ id: 'tags', hitPolicy, inputs: [{ expression: 'amount' }], outputs: [{ name: 'tag', typeRef: 'string' }], rules: [[['> 100'], ['"big"']], [['> 1000'], ['"huge"']]] });
+    const reader = { id: 'reader', requires: ['tags'], literal: 'if tag = null then "none" else if tag instance of list then "list:" + string(count(tag)) else "single"' } as never;
+    for (const hitPolicy of ['COLLECT', 'RULE ORDER']) {
+      expect((await decide([reader, tags(hitPolicy)], { amount: 500 }, 'reader')).result).toEqual([{ reader: 'list:1' }]);
+      expect((await decide([reader, tags(hitPolicy)], { amount: 5000 }, 'reader')).result).toEqual([{ reader: 'list:2' }]);
+    }
+    expect((await decide([reader, tags('FIRST')], { amount: 5000 }, 'reader')).result).toEqual([{ reader: 'single' }]);
+    // Nothing matched: no variable at all, so a process variable of that name shows through.
+    expect((await decide([reader, tags('COLLECT')], { amount: 5, tag: 'from the process' }, 'reader')).result).toEqual([{ reader: 'single' }]);
+    expect((await decide([reader, tags('COLLECT')], { amount: 5 }, 'reader')).result).toEqual([{ reader: 'none' }]);
+  });
+
   it('when a literal expression decides, then its variable names the result', async () => {
     const evaluation = await decide([{ id: 'd', literal: 'if amount > 10 then "big" else "small"' }] as never, { amount: 11 });
     expect(evaluation.result).toEqual([{ d: 'big' }]);
