@@ -10,6 +10,7 @@ import * as agentsRecords from './0008-agents-records.js';
 import * as validationCommits from './0009-validation-commits.js';
 import * as keptWorktreesPerNode from './0010-kept-worktrees-per-node.js';
 import * as decisions from './0015-decisions.js';
+import * as decisionDeploymentLinks from './0015b-decision-deployment-links.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0009-validation-commits', validationCommits],
   ['0010-kept-worktrees-per-node', keptWorktreesPerNode],
   ['0015-decisions', decisions],
+  ['0015b-decision-deployment-links', decisionDeploymentLinks],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

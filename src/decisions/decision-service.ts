@@ -144,6 +144,8 @@ export class DecisionService {
       for (const decision of drg.decisions) {
         const latest = await store.latestDecisionForUpdate(trx, decision.id);
         if (latest && latest.checksum === checksum) {
+          // Part of this deployment all the same: binding="deployment" of its processes finds it.
+          if (latest.deployment_id !== deploymentId) await store.linkDecisionToDeployment(trx, { deployment_id: deploymentId, decision_definition_id: latest.id, key: latest.key });
           deployed.push({ id: latest.id, key: latest.key, version: latest.version, name: latest.name, resourceName: latest.resource_name, created: false });
           continue;
         }

@@ -134,6 +134,30 @@ describe('decisions (DMN)', () => {
     expect((await admin('GET', `/api/process-instances/${dep.body.id}`)).body.variables.result).toEqual([{ discount: 0 }]);
   });
 
+  it('when a mixed deployment re-deploys an unchanged .dmn with a changed .bpmn, then binding deployment finds the decision in the new deployment', async () => {
+    const caller = (name: string) =>
+      orderProcess('camunda:decisionRef="rebate" camunda:decisionRefBinding="deployment" camunda:resultVariable="rebate" camunda:mapDecisionResult="singleResult"')
+        .replace('id="order"', 'id="order_rebate"')
+        .replace('name="Price"', `name="${name}"`);
+    const first = await multipart(admin, '/api/deployments', [
+      { name: 'rebate.dmn', xml: discount(55, 'rebate') },
+      { name: 'order_rebate.bpmn', xml: caller('Price') },
+    ]);
+    expect(first.status).toBe(201);
+    const second = await multipart(admin, '/api/deployments', [
+      { name: 'rebate.dmn', xml: discount(55, 'rebate') },
+      { name: 'order_rebate.bpmn', xml: caller('Price it') },
+    ]);
+    expect(second.status).toBe(201);
+    // The decision keeps its version (same content) and belongs to the new deployment too.
+    expect(second.body.decisions).toEqual([expect.objectContaining({ key: 'rebate', version: 1, created: false })]);
+    await admin('POST', '/api/deployments', { name: 'rebate.dmn', xml: discount(5, 'rebate') });
+    const started = await admin('POST', '/api/process-instances', { processKey: 'order_rebate', variables: { amount: 50 } });
+    const detail = (await admin('GET', `/api/process-instances/${started.body.id}`)).body;
+    expect(detail.activeActivities).toEqual(['wait']);
+    expect(detail.variables.rebate).toEqual({ discount: 0 });
+  });
+
   it('when the decision cannot decide, then the task gets an incident with the code, and a retry after a fixed deploy goes on', async () => {
     const strict = dmn([{ id: 'strict', inputs: [{ expression: 'x' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules: [[['< limit'], ['1']], [['< 10'], ['2']]] }]);
     await multipart(admin, '/api/deployments', [
