@@ -34,7 +34,11 @@ export function lintDecisions(drg: DecisionRequirements): Finding[] {
       error(decision.id, 'dmn-no-logic', 'the decision has no decision table or literal expression');
       continue;
     }
+    if (FORBIDDEN_NAMES.has(decision.variableName)) error(decision.id, 'dmn-forbidden-name', `the variable name '${decision.variableName}' is not allowed (it would reach an object's prototype)`);
     if (logic.kind === 'literal') {
+      if (FORBIDDEN_NAMES.has(logic.variableName) && logic.variableName !== decision.variableName) {
+        error(logic.id, 'dmn-forbidden-name', `the variable name '${logic.variableName}' is not allowed (it would reach an object's prototype)`);
+      }
       lintFeel(logic.text, 'expression', logic.id, error);
       unknownReferences(logic.text, 'expression', known, logic.id, error);
       continue;
@@ -43,6 +47,9 @@ export function lintDecisions(drg: DecisionRequirements): Finding[] {
   }
   return findings;
 }
+
+/** Names that would set or read an object's prototype where outputs and inputs become keys. */
+const FORBIDDEN_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 
 type Report = (elementId: string, rule: string, message: string) => void;
 
@@ -55,7 +62,11 @@ function lintTable(decision: DecisionModel, table: DecisionTable, known: Set<str
   for (const reason of tooBig) error(table.id, 'dmn-size', reason);
   // Refused anyway: its cells are not linted one by one (that work grows with the table).
   if (tooBig.length) return;
+  for (const output of table.outputs) {
+    if (FORBIDDEN_NAMES.has(output.name)) error(output.id, 'dmn-forbidden-name', `the output name '${output.name}' is not allowed (it would reach an object's prototype)`);
+  }
   for (const input of table.inputs) {
+    if (FORBIDDEN_NAMES.has(input.inputVariable)) error(input.id, 'dmn-forbidden-name', `the input variable '${input.inputVariable}' is not allowed (it would reach an object's prototype)`);
     if (!input.expression) error(input.id, 'dmn-input-expression', 'the input has no expression');
     else {
       lintFeel(input.expression, 'expression', input.id, error);

@@ -1,4 +1,4 @@
-import { DecisionError, evaluateDrg, lintDecisions, parseDmn } from '../../src/decisions/index.js';
+import { DecisionError, evaluateDrg, lintDecisions, mapDecisionResult, parseDmn } from '../../src/decisions/index.js';
 import { dmn, type TableSpec } from '../support/dmn.js';
 
 const table = (spec: Partial<TableSpec>): TableSpec => ({
@@ -223,6 +223,24 @@ describe('decision lint', () => {
   it('when PRIORITY has no output values, or a decision requires an undefined one, then it is refused', async () => {
     expect(await lint(dmn([table({ hitPolicy: 'PRIORITY', rules: [[['-'], ['"a"']]] })]))).toEqual([expect.objectContaining({ rule: 'dmn-output-values' })]);
     await expect(parseDmn('t.dmn', dmn([table({ requires: ['missing'], rules: [] })]))).rejects.toMatchObject({ code: 'INVALID_DEFINITION', message: expect.stringContaining("'missing'") });
+  });
+
+  it('when an output, input variable or decision variable is named __proto__, constructor or prototype, then lint refuses it', async () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      const drg = await parseDmn('t.dmn', dmn([table({ outputs: [{ name, typeRef: 'string' }], inputs: [{ expression: 'amount', inputVariable: name }], rules: [[['-'], ['"x"']]] })]));
+      expect(lintDecisions(drg).filter((finding) => finding.rule === 'dmn-forbidden-name').map((finding) => finding.elementId)).toEqual(['out_d_0', 'in_d_0']);
+      const literal = await parseDmn('t.dmn', dmn([{ id: 'lit', literal: '1', variable: name } as never]));
+      expect(lintDecisions(literal)).toEqual([expect.objectContaining({ rule: 'dmn-forbidden-name' })]);
+    }
+  });
+
+  it('when collectEntries maps a result, then it is the one output name over all entries (Camunda 7), refused when entries name more than one', () => {
+    expect(mapDecisionResult([{ a: 1 }, { a: 2 }], 'collectEntries', 'd')).toEqual([1, 2]);
+    expect(mapDecisionResult([], 'collectEntries', 'd')).toEqual([]);
+    // One output per entry, but different names across entries: Camunda 7 refuses this.
+    expect(() => mapDecisionResult([{ a: 1 }, { b: 2 }], 'collectEntries', 'd')).toThrow(expect.objectContaining({ code: 'DECISION_RESULT_MAPPING' }));
+    // An entry without the output (its cell was empty) is skipped.
+    expect(mapDecisionResult([{ a: 1 }, {}], 'collectEntries', 'd')).toEqual([1]);
   });
 
   it('when the XML is DMN 1.1 or not DMN, then parsing refuses it with a clear message', async () => {
