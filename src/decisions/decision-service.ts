@@ -209,12 +209,14 @@ export class DecisionService {
    * again and only the committed run's records stay).
    */
   async evaluate(ref: DecisionRef, variables: Record<string, unknown>, scope: EvaluationScope = {}): Promise<DecisionOutcome> {
-    const json = JSON.stringify(variables ?? {}) ?? '{}';
+    const { definition, drg } = await this.load(ref);
+    // Only what the decision reads goes to the worker (a big process variable it never reads is not its input).
+    const read = drg.variableNames ? Object.fromEntries(drg.variableNames.filter((name) => Object.hasOwn(variables ?? {}, name)).map((name) => [name, variables[name]])) : variables;
+    const json = JSON.stringify(read ?? {}) ?? '{}';
     const size = Buffer.byteLength(json);
     if (size > this.options.maxInputBytes) {
       throw new AppError('PAYLOAD_TOO_LARGE', `the decision's input is ${size} bytes; at most ${this.options.maxInputBytes} are evaluated`);
     }
-    const { definition, drg } = await this.load(ref);
     // The worker gets the variables as JSON data (what a process variable is): no functions, no classes.
     const evaluation = await this.thread.evaluate(definition.id, drg, definition.key, JSON.parse(json), this.options.timeoutMs);
     return { definition, evaluation, records: await this.records(definition, evaluation, scope) };

@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { AppError } from '../errors.js';
 import { parseDmn, type DecisionRequirements } from './dmn-model.js';
 import { evaluateDrg } from './evaluate-decision.js';
-import { lintDecisions } from './lint-decisions.js';
+import { lintDecisions, referencedNames } from './lint-decisions.js';
 
 export type DecisionWorkerRequest =
   | { id: number; kind: 'analyse'; name: string; xml: string; maxResultBytes: number }
@@ -25,6 +25,7 @@ parentPort?.on('message', async (request: DecisionWorkerRequest) => {
       const findings = lintDecisions(drg);
       const errors = findings.filter((finding) => finding.severity === 'error');
       const warnings = findings.filter((finding) => finding.severity !== 'error');
+      if (!errors.length) drg.variableNames = referencedNames(drg);
       return answer(request, { drg, errors, warnings });
     }
     for (const id of request.drop) drgs.delete(id);

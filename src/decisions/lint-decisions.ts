@@ -272,3 +272,37 @@ function splitTopLevel(text: string): string[] | null {
   parts.push(text.slice(start).trim());
   return parts;
 }
+
+/**
+ * Every name the DRG's expressions and unary tests read (roots of paths; function names may be
+ * among them, which costs nothing), or null when one cannot be analysed: then an evaluation
+ * gets all variables.
+ */
+export function referencedNames(drg: DecisionRequirements): string[] | null {
+  const names = new Set<string>();
+  const read = (text: string, dialect: 'expression' | 'unaryTests'): boolean => {
+    if (text === '' || text === '-') return true;
+    try {
+      const analysis = analyzers[dialect].analyzeExpression(text) as { valid?: boolean; inputs?: Array<{ name: string }> };
+      if (analysis.valid === false) return false;
+      for (const { name } of analysis.inputs ?? []) names.add(name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const decision of drg.decisions) {
+    const logic = decision.logic;
+    if (!logic) continue;
+    if (logic.kind === 'literal') {
+      if (!read(logic.text, 'expression')) return null;
+      continue;
+    }
+    for (const input of logic.inputs) if (input.expression && !read(input.expression, 'expression')) return null;
+    for (const rule of logic.rules) {
+      for (const entry of rule.inputEntries) if (!read(entry.text, 'unaryTests')) return null;
+      for (const entry of rule.outputEntries) if (!read(entry.text, 'expression')) return null;
+    }
+  }
+  return [...names].sort();
+}

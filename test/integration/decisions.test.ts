@@ -264,6 +264,15 @@ describe('decisions (DMN)', () => {
     expect(lint.body).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'dmn-parse' })] });
   });
 
+  it('when a process holds a large variable the decision never reads, then only what it reads is sent and it decides', async () => {
+    expect((await admin('POST', '/api/deployments', { name: 'bulky.dmn', xml: discount(50, 'bulky') })).status).toBe(201);
+    const blob = 'x'.repeat(2 * 1024 * 1024);
+    const outcome = await app.decisions.evaluate({ key: 'bulky' }, { amount: 70, blob, nested: { blob } });
+    expect(outcome.evaluation.result).toEqual([{ discount: 10 }]);
+    // A decision that reads the large variable is still refused before evaluation.
+    await expect(app.decisions.evaluate({ key: 'bulky' }, { amount: blob })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+  });
+
   it('when lint gets a DOCTYPE, more than 1 MiB or a 4,000-rule UNIQUE table, then it refuses as deploy would, in the worker, while the server keeps answering', async () => {
     const doctype = discount(10).replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>');
     const refused = await admin('POST', '/api/decision-definitions/lint', { name: 'doctype.dmn', xml: doctype });
