@@ -13,6 +13,7 @@ import * as engineRaces from './0012-engine-races.js';
 import * as idempotencyKeys from './0013-idempotency-keys.js';
 import * as definitionResources from './0013b-definition-resources.js';
 import * as decisions from './0015-decisions.js';
+import * as decisionDeploymentLinks from './0015b-decision-deployment-links.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0013-idempotency-keys', idempotencyKeys],
   ['0013b-definition-resources', definitionResources],
   ['0015-decisions', decisions],
+  ['0015b-decision-deployment-links', decisionDeploymentLinks],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

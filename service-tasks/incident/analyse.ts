@@ -39,6 +39,23 @@ const RELATED_WEIGHT = 0.5;
 const EVIDENCE_RANK = { consistent: 2, none: 1, contradicting: 0 } as const;
 
 /**
+ * The route incident.analyse proposes and records, by the same rule as the shipped table
+ * processes/incident-automation-level.dmn (which decides the route taken, from this task's
+ * confidence, confidenceCappedBy and thresholds): a fix that recent telemetry contradicts has
+ * its confidence capped at the automatic threshold and is never automatic.
+ */
+export function proposeRoute(
+  best: { score: number; telemetry: string } | null,
+  autoThreshold: number,
+  reviewThreshold: number,
+): { confidence: number; capped: boolean; proposedRoute: 'auto' | 'approve' | 'manual' } {
+  const capped = best?.telemetry === 'contradicting' && best.score > autoThreshold;
+  const confidence = capped ? autoThreshold : (best?.score ?? 0);
+  const proposedRoute = confidence < reviewThreshold ? 'manual' : confidence > autoThreshold && !capped ? 'auto' : 'approve';
+  return { confidence, capped, proposedRoute };
+}
+
+/**
  * Matches the alert against the pattern store by its labels signature (alertname +
  * service + severity) and looks at the service's recent spans when there are any. The
  * best candidate's confidence decides the route; the thresholds go out as variables so
@@ -73,10 +90,8 @@ export function analyseTask(deps: IncidentTaskDependencies): ServiceTaskDefiniti
         .sort((a, b) => Number(b.match === 'exact') - Number(a.match === 'exact') || EVIDENCE_RANK[b.telemetry] - EVIDENCE_RANK[a.telemetry] || b.score - a.score);
       await deps.store.touchPatterns(patterns.filter((pattern) => pattern.signature === signature).map((pattern) => pattern.id));
       const best = candidates[0];
-      const capped = best?.telemetry === 'contradicting' && best.score > autoThreshold;
-      const confidence = capped ? autoThreshold : (best?.score ?? 0);
+      const { confidence, capped, proposedRoute } = proposeRoute(best ?? null, autoThreshold, reviewThreshold);
       const history = best ? await deps.store.recentOutcomes(best.patternId, 10) : [];
-      const proposedRoute = confidence > autoThreshold ? 'auto' : confidence < reviewThreshold ? 'manual' : 'approve';
       const remediation = best?.remediation ?? null;
       const remediationMode = !remediation ? 'none' : deps.remediations.has(remediation.topic) ? 'builtin' : 'remote';
 

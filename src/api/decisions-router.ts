@@ -2,7 +2,7 @@ import express from 'express';
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { AppError, notFound } from '../errors.js';
-import { isDecisionResource, lintDecisions, parseDmn, type DecisionService } from '../decisions/index.js';
+import { isDecisionResource, type DecisionService } from '../decisions/index.js';
 import * as decisionsStore from '../store/decisions.js';
 import { route, type RouteSpec } from './route-spec.js';
 
@@ -58,14 +58,9 @@ export function decisionRoutes(decisions: DecisionService, knex: Knex, limits: {
       handler: async ({ query }, req, res) => {
         const resource = typeof req.body === 'string' ? { name: query.name ?? 'decision.dmn', xml: req.body } : DmnJson.parse(req.body ?? {});
         if (!isDecisionResource(resource.name)) throw new AppError('VALIDATION_FAILED', 'a DMN resource name ends with .dmn');
-        try {
-          const drg = await parseDmn(resource.name, resource.xml);
-          const errors = lintDecisions(drg);
-          res.json({ resource: resource.name, ok: errors.length === 0, errors, warnings: [], decisions: drg.decisions.map((decision) => decision.id) });
-        } catch (error) {
-          if (!(error instanceof AppError) || error.code !== 'INVALID_DEFINITION') throw error;
-          res.json({ resource: resource.name, ok: false, errors: (error.details as { errors: unknown[] }).errors, warnings: [], decisions: [] });
-        }
+        // In the worker thread, with deploy's size cap, DOCTYPE refusal and time budget.
+        const report = await decisions.lint(resource);
+        res.json({ resource: resource.name, ok: report.errors.length === 0, ...report });
       },
     }),
     route({

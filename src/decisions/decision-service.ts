@@ -78,7 +78,9 @@ export class DecisionService {
   private readonly knex: Knex;
   private readonly options: Required<Omit<DecisionServiceOptions, 'knex'>>;
   private readonly cache = new Map<string, LoadedDecision>();
+  /** Evaluations; deploy parsing has its own worker, so a big deploy never delays a decision. */
   private readonly thread = new DecisionThread();
+  private readonly analysis = new DecisionThread({ capacity: 0 });
 
   constructor(options: DecisionServiceOptions) {
     this.knex = options.knex;
@@ -86,8 +88,30 @@ export class DecisionService {
   }
 
   /** Ends the worker thread (shutdown). */
-  close(): Promise<void> {
-    return this.thread.close();
+  async close(): Promise<void> {
+    await Promise.all([this.thread.close(), this.analysis.close()]);
+  }
+
+  /**
+   * Lints one `.dmn` resource as a deploy would, storing nothing: the same size cap and DOCTYPE
+   * refusal, and parsing and linting in the worker thread under the deploy's time budget.
+   */
+  async lint(resource: DecisionResource): Promise<{ errors: Finding[]; warnings: Finding[]; decisions: string[] }> {
+    this.checkSize(resource);
+    if (/<!DOCTYPE/i.test(resource.xml)) return { errors: [DOCTYPE_REFUSED], warnings: [], decisions: [] };
+    try {
+      const { drg, errors, warnings } = await this.analysis.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
+      return { errors, warnings, decisions: drg.decisions.map((decision) => decision.id) };
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'INVALID_DEFINITION') throw error;
+      return { errors: (error.details as { errors: Finding[] }).errors, warnings: [], decisions: [] };
+    }
+  }
+
+  private checkSize(resource: DecisionResource): void {
+    if (Buffer.byteLength(resource.xml) > this.options.maxResourceBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `${resource.name} is larger than ${this.options.maxResourceBytes} bytes`);
+    }
   }
 
   /** Parses and lints `.dmn` resources; a rejected one is a 400 (INVALID_DEFINITION) naming its elements. */
@@ -95,11 +119,9 @@ export class DecisionService {
     const prepared: PreparedDecisions[] = [];
     const keys = new Map<string, string>();
     for (const resource of resources) {
-      if (Buffer.byteLength(resource.xml) > this.options.maxResourceBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', `${resource.name} is larger than ${this.options.maxResourceBytes} bytes`);
-      }
-      if (/<!DOCTYPE/i.test(resource.xml)) throw rejected(resource.name, [{ severity: 'error', rule: 'no-doctype', message: 'a DOCTYPE is not allowed in a DMN file' }]);
-      const { drg, errors } = await this.thread.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
+      this.checkSize(resource);
+      if (/<!DOCTYPE/i.test(resource.xml)) throw rejected(resource.name, [DOCTYPE_REFUSED]);
+      const { drg, errors } = await this.analysis.analyse(resource.name, resource.xml, this.options.analyseTimeoutMs);
       if (errors.length) throw rejected(resource.name, errors);
       for (const decision of drg.decisions) {
         const other = keys.get(decision.id);
@@ -122,6 +144,8 @@ export class DecisionService {
       for (const decision of drg.decisions) {
         const latest = await store.latestDecisionForUpdate(trx, decision.id);
         if (latest && latest.checksum === checksum) {
+          // Part of this deployment all the same: binding="deployment" of its processes finds it.
+          if (latest.deployment_id !== deploymentId) await store.linkDecisionToDeployment(trx, { deployment_id: deploymentId, decision_definition_id: latest.id, key: latest.key });
           deployed.push({ id: latest.id, key: latest.key, version: latest.version, name: latest.name, resourceName: latest.resource_name, created: false });
           continue;
         }
@@ -185,12 +209,14 @@ export class DecisionService {
    * again and only the committed run's records stay).
    */
   async evaluate(ref: DecisionRef, variables: Record<string, unknown>, scope: EvaluationScope = {}): Promise<DecisionOutcome> {
-    const json = JSON.stringify(variables ?? {}) ?? '{}';
+    const { definition, drg } = await this.load(ref);
+    // Only what the decision reads goes to the worker (a big process variable it never reads is not its input).
+    const read = drg.variableNames ? Object.fromEntries(drg.variableNames.filter((name) => Object.hasOwn(variables ?? {}, name)).map((name) => [name, variables[name]])) : variables;
+    const json = JSON.stringify(read ?? {}) ?? '{}';
     const size = Buffer.byteLength(json);
     if (size > this.options.maxInputBytes) {
       throw new AppError('PAYLOAD_TOO_LARGE', `the decision's input is ${size} bytes; at most ${this.options.maxInputBytes} are evaluated`);
     }
-    const { definition, drg } = await this.load(ref);
     // The worker gets the variables as JSON data (what a process variable is): no functions, no classes.
     const evaluation = await this.thread.evaluate(definition.id, drg, definition.key, JSON.parse(json), this.options.timeoutMs);
     return { definition, evaluation, records: await this.records(definition, evaluation, scope) };
@@ -255,6 +281,8 @@ function recordOf(
     evaluated_at: at,
   };
 }
+
+const DOCTYPE_REFUSED: Finding = { severity: 'error', rule: 'no-doctype', message: 'a DOCTYPE is not allowed in a DMN file' };
 
 function rejected(resource: string, errors: Finding[]): AppError {
   const shown = errors

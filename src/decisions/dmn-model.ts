@@ -79,6 +79,11 @@ export interface DecisionRequirements {
   namespace: string | null;
   decisions: DecisionModel[];
   inputData: Array<{ id: string; name: string }>;
+  /**
+   * The variable names the DRG's expressions read (set at deploy by the worker): a business
+   * rule task sends only these. Absent (older deploys) or null (not analysable): all variables.
+   */
+  variableNames?: string[] | null;
 }
 
 export const DMN13_NAMESPACE = 'https://www.omg.org/spec/DMN/20191111/MODEL/';

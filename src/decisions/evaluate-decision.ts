@@ -93,25 +93,30 @@ export function evaluateDrg(drg: DecisionRequirements, decisionId: string, varia
     return record.result;
   };
   const result = visit(root);
-  return { decisionId, result, evaluated };
+  // FEEL values (dates, times) stayed FEEL values while deciding; results and records are JSON.
+  return { decisionId, result: plain(result) as ResultEntry[], evaluated: evaluated.map((record) => plain(record) as EvaluatedDecision) };
 }
 
 /**
- * What a requiring decision reads of a required one: as in Camunda 7, each output name holds
- * its value (a list when several rules matched); as in DMN, the decision's variable holds the
- * whole result (one value, one context, or a list of them).
+ * What a requiring decision reads of a required one, as in Camunda 7: each output name holds
+ * its value; a decision that may hit several rules (COLLECT without aggregation, RULE ORDER,
+ * OUTPUT ORDER) gives lists even when one rule matched; an empty result sets no variable. As
+ * in DMN, the decision's variable holds the whole result (one value, one context, or a list).
  */
 function requiredDecisionVariables(decision: DecisionModel, result: ResultEntry[]): Record<string, unknown> {
   const variables: Record<string, unknown> = {};
+  if (!result.length) return variables;
+  const logic = decision.logic;
+  const multiple =
+    logic?.kind === 'table' && ((logic.hitPolicy === 'COLLECT' && !logic.aggregation) || logic.hitPolicy === 'RULE ORDER' || logic.hitPolicy === 'OUTPUT ORDER');
+  const asList = multiple || result.length > 1;
   const names = [...new Set(result.flatMap((entry) => Object.keys(entry)))];
-  for (const name of names) variables[name] = result.length === 1 ? result[0]![name] : result.map((entry) => entry[name] ?? null);
+  for (const name of names) variables[name] = asList ? result.map((entry) => entry[name] ?? null) : result[0]![name];
   const single = (entry: ResultEntry) => {
     const keys = Object.keys(entry);
     return keys.length === 1 ? entry[keys[0]!] : entry;
   };
-  if (!(decision.variableName in variables)) {
-    variables[decision.variableName] = result.length === 0 ? null : result.length === 1 ? single(result[0]!) : result.map(single);
-  }
+  if (!(decision.variableName in variables)) variables[decision.variableName] = asList ? result.map(single) : single(result[0]!);
   return variables;
 }
 
@@ -237,13 +242,13 @@ function aggregate(aggregation: Aggregation, values: unknown[], decisionId: stri
 function byPriority(rules: MatchedRule[], outputs: TableOutput[], decisionId: string): MatchedRule[] {
   const rankings = outputs.map((output) => {
     if (!output.outputValues) return null;
-    const listed = feel(`[${output.outputValues}]`, {}, decisionId, output.id);
+    const listed = plain(feel(`[${output.outputValues}]`, {}, decisionId, output.id));
     return Array.isArray(listed) ? listed.map(canonical) : null;
   });
   const rank = (rule: MatchedRule) =>
     rankings.map((ranking, index) => {
       if (!ranking) return 0;
-      const position = ranking.indexOf(canonical(rule.outputs[outputs[index]!.name] ?? null));
+      const position = ranking.indexOf(canonical(plain(rule.outputs[outputs[index]!.name] ?? null)));
       return position < 0 ? ranking.length : position;
     });
   const ranked = rules.map((rule, order) => ({ rule, order, rank: rank(rule) }));
@@ -260,9 +265,10 @@ function checkDeadline(deadline: number, decisionId: string): void {
   }
 }
 
+/** A FEEL expression's value, as FEEL gives it (a date stays a date for the unary tests that follow). */
 function feel(text: string, context: Record<string, unknown>, decisionId: string, elementId: string): unknown {
   try {
-    return plain(evaluateFeel(text, context).value);
+    return evaluateFeel(text, context).value ?? null;
   } catch (error) {
     throw new DecisionError('DECISION_EXPRESSION_FAILED', `decision '${decisionId}', ${elementId}: ${text}: ${(error as Error).message}`, { decisionId, elementId });
   }
@@ -286,6 +292,11 @@ function plain(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) out[key] = plain(item);
   return out;
+}
+
+/** A FEEL temporal value (feelin's FeelDate, FeelDateTime, FeelTime, durations): an object that turns itself into JSON. */
+function isTemporal(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON === 'function';
 }
 
 function canonical(value: unknown): string {
@@ -321,8 +332,19 @@ export function coerce(value: unknown, typeRef: string | null, decisionId: strin
     }
     case 'date':
     case 'datetime':
-    case 'date and time':
-      return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : fail();
+    case 'date and time': {
+      // As Camunda 7, a typed date takes its ISO text (yyyy-MM-dd'T'HH:mm:ss, or a FEEL date's
+      // yyyy-MM-dd); it becomes a FEEL value, so unary tests compare dates, not strings.
+      if (isTemporal(value)) return value;
+      if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) return fail();
+      const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
+      try {
+        const converted = evaluateFeel(dateOnly && typeRef.toLowerCase() === 'date' ? 'date(value)' : 'date and time(value)', { value }).value;
+        return converted ?? fail();
+      } catch {
+        return fail();
+      }
+    }
     default:
       return value; // other types (contexts, lists, time, durations) pass as FEEL gives them
   }

@@ -22,6 +22,7 @@ const FEEL_BUILTINS = new Set(
 export function lintDecisions(drg: DecisionRequirements): Finding[] {
   const findings: Finding[] = [];
   const error = (elementId: string, rule: string, message: string) => findings.push({ severity: 'error', rule, elementId, message });
+  const warn = (elementId: string, rule: string, message: string) => findings.push({ severity: 'warning', rule, elementId, message });
   if (!drg.decisions.length) error(drg.id, 'dmn-no-decision', 'the DMN file defines no decision');
   if (drg.decisions.length > DECISION_LIMITS.decisions) error(drg.id, 'dmn-size', `more than ${DECISION_LIMITS.decisions} decisions`);
   const byId = new Map(drg.decisions.map((decision) => [decision.id, decision]));
@@ -33,23 +34,39 @@ export function lintDecisions(drg: DecisionRequirements): Finding[] {
       error(decision.id, 'dmn-no-logic', 'the decision has no decision table or literal expression');
       continue;
     }
+    if (FORBIDDEN_NAMES.has(decision.variableName)) error(decision.id, 'dmn-forbidden-name', `the variable name '${decision.variableName}' is not allowed (it would reach an object's prototype)`);
     if (logic.kind === 'literal') {
+      if (FORBIDDEN_NAMES.has(logic.variableName) && logic.variableName !== decision.variableName) {
+        error(logic.id, 'dmn-forbidden-name', `the variable name '${logic.variableName}' is not allowed (it would reach an object's prototype)`);
+      }
       lintFeel(logic.text, 'expression', logic.id, error);
       unknownReferences(logic.text, 'expression', known, logic.id, error);
       continue;
     }
-    lintTable(decision, logic, known, error);
+    lintTable(decision, logic, known, error, warn);
   }
   return findings;
 }
 
+/** Names that would set or read an object's prototype where outputs and inputs become keys. */
+const FORBIDDEN_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
 type Report = (elementId: string, rule: string, message: string) => void;
 
-function lintTable(decision: DecisionModel, table: DecisionTable, known: Set<string> | null, error: Report): void {
-  if (table.rules.length > DECISION_LIMITS.rules) error(table.id, 'dmn-size', `more than ${DECISION_LIMITS.rules} rules`);
-  if (table.inputs.length > DECISION_LIMITS.inputs) error(table.id, 'dmn-size', `more than ${DECISION_LIMITS.inputs} inputs`);
-  if (table.outputs.length > DECISION_LIMITS.outputs) error(table.id, 'dmn-size', `more than ${DECISION_LIMITS.outputs} outputs`);
+function lintTable(decision: DecisionModel, table: DecisionTable, known: Set<string> | null, error: Report, warn: Report): void {
+  const tooBig = [
+    table.rules.length > DECISION_LIMITS.rules && `more than ${DECISION_LIMITS.rules} rules`,
+    table.inputs.length > DECISION_LIMITS.inputs && `more than ${DECISION_LIMITS.inputs} inputs`,
+    table.outputs.length > DECISION_LIMITS.outputs && `more than ${DECISION_LIMITS.outputs} outputs`,
+  ].filter((reason): reason is string => Boolean(reason));
+  for (const reason of tooBig) error(table.id, 'dmn-size', reason);
+  // Refused anyway: its cells are not linted one by one (that work grows with the table).
+  if (tooBig.length) return;
+  for (const output of table.outputs) {
+    if (FORBIDDEN_NAMES.has(output.name)) error(output.id, 'dmn-forbidden-name', `the output name '${output.name}' is not allowed (it would reach an object's prototype)`);
+  }
   for (const input of table.inputs) {
+    if (FORBIDDEN_NAMES.has(input.inputVariable)) error(input.id, 'dmn-forbidden-name', `the input variable '${input.inputVariable}' is not allowed (it would reach an object's prototype)`);
     if (!input.expression) error(input.id, 'dmn-input-expression', 'the input has no expression');
     else {
       lintFeel(input.expression, 'expression', input.id, error);
@@ -75,8 +92,12 @@ function lintTable(decision: DecisionModel, table: DecisionTable, known: Set<str
     }
   }
   if (table.hitPolicy === 'UNIQUE') {
-    for (const [first, second] of overlappingRules(table)) {
+    const { pairs, complete } = overlappingRules(table);
+    for (const [first, second] of pairs) {
       error(second, 'dmn-unique-overlap', `rules '${first}' and '${second}' overlap: under hit policy UNIQUE at most one rule may match any input`);
+    }
+    if (!complete && !pairs.length) {
+      warn(table.id, 'dmn-unique-overlap-partial', `the overlap check compared the first ${OVERLAP_PAIR_BUDGET} pairs of rules only; later rules may still overlap`);
     }
   }
   void decision;
@@ -158,16 +179,21 @@ interface Interval {
   highOpen: boolean;
 }
 
-function overlappingRules(table: DecisionTable): Array<[string, string]> {
+/** Pairs of rules compared at most: the check is pairwise, so its cost is bounded here. */
+export const OVERLAP_PAIR_BUDGET = 200_000;
+
+function overlappingRules(table: DecisionTable): { pairs: Array<[string, string]>; complete: boolean } {
   const accepted = table.rules.map((rule) => rule.inputEntries.map((entry) => acceptsOf(entry.text)));
   const pairs: Array<[string, string]> = [];
+  let compared = 0;
   for (let a = 0; a < accepted.length; a++) {
     for (let b = a + 1; b < accepted.length; b++) {
+      if (++compared > OVERLAP_PAIR_BUDGET) return { pairs, complete: false };
       if (accepted[a]!.every((entry, index) => intersects(entry, accepted[b]![index]!))) pairs.push([table.rules[a]!.id, table.rules[b]!.id]);
-      if (pairs.length >= 20) return pairs;
+      if (pairs.length >= 20) return { pairs, complete: true };
     }
   }
-  return pairs;
+  return { pairs, complete: true };
 }
 
 function intersects(a: Accepts, b: Accepts): boolean {
@@ -195,7 +221,7 @@ function acceptsOf(text: string): Accepts {
   const values = new Set<string>();
   const intervals: Interval[] = [];
   for (const part of parts) {
-    if (/^"(?:[^"\\]|\\.)*"$/.test(part) || part === 'true' || part === 'false') {
+    if (/^"(?:[^"\\]|\\.)*"$/.test(part) || part === 'true' || part === 'false' || part === 'null') {
       values.add(part);
       continue;
     }
@@ -245,4 +271,38 @@ function splitTopLevel(text: string): string[] | null {
   if (quoted) return null;
   parts.push(text.slice(start).trim());
   return parts;
+}
+
+/**
+ * Every name the DRG's expressions and unary tests read (roots of paths; function names may be
+ * among them, which costs nothing), or null when one cannot be analysed: then an evaluation
+ * gets all variables.
+ */
+export function referencedNames(drg: DecisionRequirements): string[] | null {
+  const names = new Set<string>();
+  const read = (text: string, dialect: 'expression' | 'unaryTests'): boolean => {
+    if (text === '' || text === '-') return true;
+    try {
+      const analysis = analyzers[dialect].analyzeExpression(text) as { valid?: boolean; inputs?: Array<{ name: string }> };
+      if (analysis.valid === false) return false;
+      for (const { name } of analysis.inputs ?? []) names.add(name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const decision of drg.decisions) {
+    const logic = decision.logic;
+    if (!logic) continue;
+    if (logic.kind === 'literal') {
+      if (!read(logic.text, 'expression')) return null;
+      continue;
+    }
+    for (const input of logic.inputs) if (input.expression && !read(input.expression, 'expression')) return null;
+    for (const rule of logic.rules) {
+      for (const entry of rule.inputEntries) if (!read(entry.text, 'unaryTests')) return null;
+      for (const entry of rule.outputEntries) if (!read(entry.text, 'expression')) return null;
+    }
+  }
+  return [...names].sort();
 }

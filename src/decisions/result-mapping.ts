@@ -29,11 +29,12 @@ export function mapDecisionResult(result: ResultEntry[], mapping: MapDecisionRes
       if (values.length > 1) refuse(`the matched rule has ${values.length} outputs`);
       return values[0] ?? null;
     }
-    case 'collectEntries':
-      return result.map((entry) => {
-        const values = Object.values(entry);
-        if (values.length > 1) refuse(`a matched rule has ${values.length} outputs`);
-        return values[0] ?? null;
-      });
+    case 'collectEntries': {
+      // As Camunda 7: one output name over all entries (else refused); entries without it are skipped.
+      const names = [...new Set(result.flatMap((entry) => Object.keys(entry)))];
+      if (names.length > 1) refuse(`the result has the outputs ${names.join(', ')}; collectEntries takes one`);
+      const name = names[0];
+      return name === undefined ? [] : result.filter((entry) => Object.hasOwn(entry, name)).map((entry) => entry[name] ?? null);
+    }
   }
 }

@@ -39,7 +39,19 @@ export async function findDecisionDefinitionId(
   if (binding.version !== undefined) query.where({ version: binding.version });
   if (binding.deploymentId !== undefined) query.where({ deployment_id: binding.deploymentId });
   const row = await query;
-  return row?.id;
+  if (row || binding.deploymentId === undefined) return row?.id;
+  // Deployed again unchanged with that deployment: the version it links to.
+  const linked = knex('decision_deployment_links as l')
+    .join('decision_definitions as d', 'd.id', 'l.decision_definition_id')
+    .where({ 'l.deployment_id': binding.deploymentId, 'l.key': key })
+    .first('d.id');
+  if (binding.version !== undefined) linked.where({ 'd.version': binding.version });
+  return (await linked)?.id;
+}
+
+/** A deployment that holds an unchanged decision keeps its version and links it. */
+export async function linkDecisionToDeployment(trx: Knex.Transaction, link: { deployment_id: string; decision_definition_id: string; key: string }): Promise<void> {
+  await trx('decision_deployment_links').insert(link).onConflict(['deployment_id', 'key']).ignore();
 }
 
 export interface DecisionDefinitionFilter {

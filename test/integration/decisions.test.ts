@@ -134,6 +134,30 @@ describe('decisions (DMN)', () => {
     expect((await admin('GET', `/api/process-instances/${dep.body.id}`)).body.variables.result).toEqual([{ discount: 0 }]);
   });
 
+  it('when a mixed deployment re-deploys an unchanged .dmn with a changed .bpmn, then binding deployment finds the decision in the new deployment', async () => {
+    const caller = (name: string) =>
+      orderProcess('camunda:decisionRef="rebate" camunda:decisionRefBinding="deployment" camunda:resultVariable="rebate" camunda:mapDecisionResult="singleResult"')
+        .replace('id="order"', 'id="order_rebate"')
+        .replace('name="Price"', `name="${name}"`);
+    const first = await multipart(admin, '/api/deployments', [
+      { name: 'rebate.dmn', xml: discount(55, 'rebate') },
+      { name: 'order_rebate.bpmn', xml: caller('Price') },
+    ]);
+    expect(first.status).toBe(201);
+    const second = await multipart(admin, '/api/deployments', [
+      { name: 'rebate.dmn', xml: discount(55, 'rebate') },
+      { name: 'order_rebate.bpmn', xml: caller('Price it') },
+    ]);
+    expect(second.status).toBe(201);
+    // The decision keeps its version (same content) and belongs to the new deployment too.
+    expect(second.body.decisions).toEqual([expect.objectContaining({ key: 'rebate', version: 1, created: false })]);
+    await admin('POST', '/api/deployments', { name: 'rebate.dmn', xml: discount(5, 'rebate') });
+    const started = await admin('POST', '/api/process-instances', { processKey: 'order_rebate', variables: { amount: 50 } });
+    const detail = (await admin('GET', `/api/process-instances/${started.body.id}`)).body;
+    expect(detail.activeActivities).toEqual(['wait']);
+    expect(detail.variables.rebate).toEqual({ discount: 0 });
+  });
+
   it('when the decision cannot decide, then the task gets an incident with the code, and a retry after a fixed deploy goes on', async () => {
     const strict = dmn([{ id: 'strict', inputs: [{ expression: 'x' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules: [[['< limit'], ['1']], [['< 10'], ['2']]] }]);
     await multipart(admin, '/api/deployments', [
@@ -238,6 +262,45 @@ describe('decisions (DMN)', () => {
     expect(proto.status).toBe(400);
     const lint = await admin('POST', '/api/decision-definitions/lint', { name: 'clash.dmn', xml: '<definitions' });
     expect(lint.body).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'dmn-parse' })] });
+  });
+
+  it('when a process holds a large variable the decision never reads, then only what it reads is sent and it decides', async () => {
+    expect((await admin('POST', '/api/deployments', { name: 'bulky.dmn', xml: discount(50, 'bulky') })).status).toBe(201);
+    const blob = 'x'.repeat(2 * 1024 * 1024);
+    const outcome = await app.decisions.evaluate({ key: 'bulky' }, { amount: 70, blob, nested: { blob } });
+    expect(outcome.evaluation.result).toEqual([{ discount: 10 }]);
+    // A decision that reads the large variable is still refused before evaluation.
+    await expect(app.decisions.evaluate({ key: 'bulky' }, { amount: blob })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('when lint gets a DOCTYPE, more than 1 MiB or a 4,000-rule UNIQUE table, then it refuses as deploy would, in the worker, while the server keeps answering', async () => {
+    const doctype = discount(10).replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>');
+    const refused = await admin('POST', '/api/decision-definitions/lint', { name: 'doctype.dmn', xml: doctype });
+    expect(refused.body).toMatchObject({ ok: false, errors: [expect.objectContaining({ rule: 'no-doctype' })] });
+    const huge = discount(10).replace('</definitions>', `<!-- ${'x'.repeat(1024 * 1024)} --></definitions>`);
+    expect((await admin('POST', '/api/decision-definitions/lint', { name: 'huge.dmn', xml: huge })).status).toBe(413);
+
+    // Rules that never overlap: the old pairwise check compared all 8 million pairs on the event loop.
+    const rules = Array.from({ length: 4000 }, (_, n): [string[], string[]] => [[`${n}`], ['1']]);
+    const wide = dmn([{ id: 'wide', inputs: [{ expression: 'n', typeRef: 'number' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules }]);
+    const order: string[] = [];
+    const linting = admin('POST', '/api/decision-definitions/lint', { name: 'wide.dmn', xml: wide }).then((response) => {
+      order.push('lint');
+      return response;
+    });
+    // Asked once lint is under way: answered before it, the event loop is free.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const health = await fetch(`${base}/healthz`);
+    order.push('health');
+    const report = (await linting).body;
+    expect(health.status).toBe(200);
+    expect(order).toEqual(['health', 'lint']);
+    expect(report.ok).toBe(false);
+    expect(report.errors).toEqual([expect.objectContaining({ rule: 'dmn-size', elementId: 'table_wide' })]);
+    // Within the limit, the overlap check stops at its budget and says so.
+    const many = dmn([{ id: 'many', inputs: [{ expression: 'n', typeRef: 'number' }], outputs: [{ name: 'y', typeRef: 'integer' }], rules: rules.slice(0, 700) }]);
+    const partial = (await admin('POST', '/api/decision-definitions/lint', { name: 'many.dmn', xml: many })).body;
+    expect(partial).toMatchObject({ ok: true, errors: [], warnings: [expect.objectContaining({ rule: 'dmn-unique-overlap-partial' })] });
   });
 
   it('when a decision runs over its time budget, then it fails with DECISION_TIMEOUT, the server stays responsive, and the next evaluation works', async () => {

@@ -50,14 +50,17 @@ describe('incident response automation policy (processes/incident-automation-lev
     expect(before.variables).toMatchObject({ confidence: 0, automationLevel: 'person', proposedRoute: 'manual' });
     const firstDecisions = (await operator('GET', `/api/process-instances/${firstId}/decisions`)).body;
     expect(firstDecisions).toEqual([expect.objectContaining({ decision_key: 'incident-automation-level', decision_version: 1, activity_id: 'decide_automation' })]);
-    expect(firstDecisions[0].matched_rules).toEqual([expect.objectContaining({ id: 'person_below_50' })]);
+    expect(firstDecisions[0].matched_rules).toEqual([expect.objectContaining({ id: 'person_below_threshold' })]);
     // That instance ends (reviewed, nothing to do), so the same alert starts a new one next time.
     const [task] = (await operator('GET', `/api/tasks?instanceId=${firstId}`)).body;
     expect((await operator('POST', `/api/tasks/${task.id}/complete`, { variables: { reviewer: 'ada' } })).status).toBeLessThan(300);
     await eventually(async () => ((await operator('GET', `/api/process-instances/${firstId}`)).body.status === 'completed' ? true : undefined));
 
     // When the owner changes the policy: every alert below 90 % is approved by a person first.
-    const changed = policy.replace('<text>[0.5..0.9]</text>', '<text>[0..0.9]</text>').replace('<text>&lt; 0.5</text>', '<text>&lt; 0</text>');
+    const changed = policy
+      .replace('<text>[reviewThreshold..autoThreshold]</text>', '<text>[0..autoThreshold]</text>')
+      .replace('<text>&lt; reviewThreshold</text>', '<text>&lt; 0</text>')
+      .replace('<text>&gt;= reviewThreshold</text>', '<text>&gt;= 0</text>');
     const deployed = await admin('POST', '/api/deployments', { name: 'incident-automation-level.dmn', xml: changed });
     expect(deployed.body.decisions).toEqual([expect.objectContaining({ key: 'incident-automation-level', version: 2, created: true })]);
 
@@ -69,14 +72,14 @@ describe('incident response automation policy (processes/incident-automation-lev
     expect(after.activeActivities).toContain('approve_fix');
     expect(after.variables).toMatchObject({ confidence: 0, automationLevel: 'approval', proposedRoute: 'approve' });
     const nextDecisions = (await operator('GET', `/api/process-instances/${nextId}/decisions`)).body;
-    expect(nextDecisions).toEqual([expect.objectContaining({ decision_version: 2, matched_rules: [expect.objectContaining({ id: 'approval_50_to_90' })] })]);
+    expect(nextDecisions).toEqual([expect.objectContaining({ decision_version: 2, matched_rules: [expect.objectContaining({ id: 'approval_between_thresholds' })] })]);
   });
 
   it('when a changed table has overlapping rules, then the deploy is refused and the policy in force stays', async () => {
-    const overlapping = policy.replace('<text>[0.5..0.9]</text>', '<text>[0.5..0.95]</text>');
+    const overlapping = policy.replace('<text>[reviewThreshold..autoThreshold]</text>', '<text>[0.5..0.95]</text>').replace('<text>&lt; reviewThreshold</text>', '<text>&lt; 0.6</text>');
     const refused = await admin('POST', '/api/deployments', { name: 'incident-automation-level.dmn', xml: overlapping });
     expect(refused.status).toBe(400);
-    expect(refused.body.details.errors).toEqual([expect.objectContaining({ rule: 'dmn-unique-overlap', elementId: 'approval_50_to_90' })]);
+    expect(refused.body.details.errors).toEqual([expect.objectContaining({ rule: 'dmn-unique-overlap', elementId: 'person_below_threshold' })]);
     const latest = (await operator('GET', '/api/decision-definitions?key=incident-automation-level&latest=true')).body;
     expect(latest).toEqual([expect.objectContaining({ version: 2 })]);
   });

@@ -1,4 +1,4 @@
-import { DecisionError, evaluateDrg, lintDecisions, parseDmn } from '../../src/decisions/index.js';
+import { DecisionError, evaluateDrg, lintDecisions, mapDecisionResult, parseDmn } from '../../src/decisions/index.js';
 import { dmn, type TableSpec } from '../support/dmn.js';
 
 const table = (spec: Partial<TableSpec>): TableSpec => ({
@@ -117,6 +117,34 @@ describe('decision tables', () => {
     expect(converted.result).toEqual([{ result: 'small' }]);
   });
 
+  it('when inputs are dates, then unary tests compare FEEL dates (not ISO strings), typed date strings are converted, and results are JSON', async () => {
+    const byDate = table({
+      inputs: [{ expression: 'date(day)' }],
+      outputs: [{ name: 'era', typeRef: 'string' }],
+      rules: [
+        [['< date("2024-01-01")'], ['"before"']],
+        [['>= date("2024-01-01")'], ['"after"']],
+      ],
+    });
+    expect((await decide(byDate, { day: '2023-05-01' })).result).toEqual([{ era: 'before' }]);
+    expect((await decide(byDate, { day: '2024-03-01' })).result).toEqual([{ era: 'after' }]);
+    // A typed input (Camunda 7: typeRef date takes yyyy-MM-dd'T'HH:mm:ss text) is a date for the tests.
+    const typed = table({
+      inputs: [{ expression: 'when', typeRef: 'date' }],
+      outputs: [{ name: 'due', typeRef: 'date' }],
+      rules: [
+        [['< date and time("2024-01-01T00:00:00")'], ['date("2024-02-01")']],
+        [['>= date and time("2024-01-01T00:00:00")'], ['when']],
+      ],
+    });
+    const early = await decide(typed, { when: '2023-05-01T10:00:00' });
+    expect(early.result).toEqual([{ due: '2024-02-01' }]);
+    expect(early.evaluated[0]!.inputs[0]!.value).toBe('2023-05-01T10:00:00');
+    expect(JSON.parse(JSON.stringify(early))).toEqual(early);
+    expect((await decide(typed, { when: '2024-06-01T08:30:00' })).result).toEqual([{ due: '2024-06-01T08:30:00' }]);
+    expect(await failure(decide(typed, { when: 'not a date' }))).toMatchObject({ code: 'DECISION_TYPE_MISMATCH' });
+  });
+
   it('when an expression fails, then DECISION_EXPRESSION_FAILED names the element', async () => {
     const error = await failure(decide(table({ inputs: [{ expression: 'amount.' }], rules: [[['-'], ['"x"']]] }), { amount: 1 }));
     expect(error.code).toBe('DECISION_EXPRESSION_FAILED');
@@ -135,6 +163,20 @@ describe('decision tables', () => {
     );
     expect(evaluation.result).toEqual([{ level: 'gold' }]);
     expect(evaluation.evaluated.map((decision) => decision.decisionId)).toEqual(['bonus', 'total', 'level']);
+  });
+
+  it('when a required decision is COLLECT or RULE ORDER, then its outputs are lists even for one match; an empty result sets no variable (Camunda 7)', async () => {
+    const tags = (hitPolicy: string) =>
+      table({ id: 'tags', hitPolicy, inputs: [{ expression: 'amount' }], outputs: [{ name: 'tag', typeRef: 'string' }], rules: [[['> 100'], ['"big"']], [['> 1000'], ['"huge"']]] });
+    const reader = { id: 'reader', requires: ['tags'], literal: 'if tag = null then "none" else if tag instance of list then "list:" + string(count(tag)) else "single"' } as never;
+    for (const hitPolicy of ['COLLECT', 'RULE ORDER']) {
+      expect((await decide([reader, tags(hitPolicy)], { amount: 500 }, 'reader')).result).toEqual([{ reader: 'list:1' }]);
+      expect((await decide([reader, tags(hitPolicy)], { amount: 5000 }, 'reader')).result).toEqual([{ reader: 'list:2' }]);
+    }
+    expect((await decide([reader, tags('FIRST')], { amount: 5000 }, 'reader')).result).toEqual([{ reader: 'single' }]);
+    // Nothing matched: no variable at all, so a process variable of that name shows through.
+    expect((await decide([reader, tags('COLLECT')], { amount: 5, tag: 'from the process' }, 'reader')).result).toEqual([{ reader: 'single' }]);
+    expect((await decide([reader, tags('COLLECT')], { amount: 5 }, 'reader')).result).toEqual([{ reader: 'none' }]);
   });
 
   it('when a literal expression decides, then its variable names the result', async () => {
@@ -181,6 +223,24 @@ describe('decision lint', () => {
   it('when PRIORITY has no output values, or a decision requires an undefined one, then it is refused', async () => {
     expect(await lint(dmn([table({ hitPolicy: 'PRIORITY', rules: [[['-'], ['"a"']]] })]))).toEqual([expect.objectContaining({ rule: 'dmn-output-values' })]);
     await expect(parseDmn('t.dmn', dmn([table({ requires: ['missing'], rules: [] })]))).rejects.toMatchObject({ code: 'INVALID_DEFINITION', message: expect.stringContaining("'missing'") });
+  });
+
+  it('when an output, input variable or decision variable is named __proto__, constructor or prototype, then lint refuses it', async () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      const drg = await parseDmn('t.dmn', dmn([table({ outputs: [{ name, typeRef: 'string' }], inputs: [{ expression: 'amount', inputVariable: name }], rules: [[['-'], ['"x"']]] })]));
+      expect(lintDecisions(drg).filter((finding) => finding.rule === 'dmn-forbidden-name').map((finding) => finding.elementId)).toEqual(['out_d_0', 'in_d_0']);
+      const literal = await parseDmn('t.dmn', dmn([{ id: 'lit', literal: '1', variable: name } as never]));
+      expect(lintDecisions(literal)).toEqual([expect.objectContaining({ rule: 'dmn-forbidden-name' })]);
+    }
+  });
+
+  it('when collectEntries maps a result, then it is the one output name over all entries (Camunda 7), refused when entries name more than one', () => {
+    expect(mapDecisionResult([{ a: 1 }, { a: 2 }], 'collectEntries', 'd')).toEqual([1, 2]);
+    expect(mapDecisionResult([], 'collectEntries', 'd')).toEqual([]);
+    // One output per entry, but different names across entries: Camunda 7 refuses this.
+    expect(() => mapDecisionResult([{ a: 1 }, { b: 2 }], 'collectEntries', 'd')).toThrow(expect.objectContaining({ code: 'DECISION_RESULT_MAPPING' }));
+    // An entry without the output (its cell was empty) is skipped.
+    expect(mapDecisionResult([{ a: 1 }, {}], 'collectEntries', 'd')).toEqual([1]);
   });
 
   it('when the XML is DMN 1.1 or not DMN, then parsing refuses it with a clear message', async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateDrg, lintDecisions, parseDmn } from '../../src/decisions/index.js';
 import { loadConfig } from '../../src/config.js';
+import { proposeRoute } from '../../service-tasks/incident/analyse.js';
 import { repositoryRoot } from '../support/server-process.js';
 
 const shipped = (file: string) => parseDmn(file, readFileSync(join(repositoryRoot, 'processes', file), 'utf8'));
@@ -13,19 +14,45 @@ function confidences(thresholds: number[]): number[] {
 }
 
 describe('policy tables shipped in processes/', () => {
-  it('when incident-automation-level.dmn is read, then it lints clean and agrees with the code thresholds at every confidence', async () => {
+  const levelOf = { auto: 'automatic', approve: 'approval', manual: 'person' } as const;
+
+  it('when incident-automation-level.dmn is read, then it lints clean and agrees with incident.analyse at every confidence, threshold and telemetry', async () => {
     const drg = await shipped('incident-automation-level.dmn');
     expect(lintDecisions(drg)).toEqual([]);
-    // The code's rule (service-tasks/incident/analyse.ts proposes the same route from the settings).
     const config = loadConfig({});
-    const auto = config.REGENFLOW_INCIDENT_AUTO_CONFIDENCE;
-    const review = config.REGENFLOW_INCIDENT_REVIEW_CONFIDENCE;
-    const byCode = (confidence: number) => (confidence > auto ? 'automatic' : confidence < review ? 'person' : 'approval');
-    const disagreements = confidences([auto, review])
-      .map((confidence) => ({ confidence, table: evaluateDrg(drg, 'incident-automation-level', { confidence }).result[0]?.automationLevel, code: byCode(confidence) }))
-      .filter((row) => row.table !== row.code);
+    const thresholdPairs: Array<[number, number]> = [
+      [config.REGENFLOW_INCIDENT_AUTO_CONFIDENCE, config.REGENFLOW_INCIDENT_REVIEW_CONFIDENCE],
+      [0.95, 0.5],
+      [0.5, 0.5],
+    ];
+    const disagreements = [];
+    for (const [auto, review] of thresholdPairs) {
+      const scores = [...Array.from({ length: 21 }, (_, n) => n / 20), ...[auto, review].flatMap((threshold) => [threshold - 1e-9, threshold, threshold + 1e-9])];
+      for (const score of scores.filter((value) => value >= 0 && value <= 1)) {
+        for (const telemetry of ['consistent', 'contradicting']) {
+          // What analyse records and hands the table (confidence capped, confidenceCappedBy, thresholds).
+          const proposed = proposeRoute({ score, telemetry }, auto, review);
+          const variables = { confidence: proposed.confidence, confidenceCappedBy: proposed.capped ? 'telemetry' : null, autoThreshold: auto, reviewThreshold: review };
+          const table = evaluateDrg(drg, 'incident-automation-level', variables).result[0]?.automationLevel;
+          if (table !== levelOf[proposed.proposedRoute]) disagreements.push({ auto, review, score, telemetry, table, recorded: proposed.proposedRoute });
+          if (telemetry === 'contradicting' && table === 'automatic') disagreements.push({ auto, review, score, telemetry, table, reason: 'contradicted fix automatic' });
+        }
+      }
+    }
     expect(disagreements).toEqual([]);
-    expect(evaluateDrg(drg, 'incident-automation-level', { confidence: null }).result).toEqual([{ automationLevel: 'person' }]);
+    expect(evaluateDrg(drg, 'incident-automation-level', { confidence: null, confidenceCappedBy: null, autoThreshold: 0.9, reviewThreshold: 0.5 }).result).toEqual([
+      { automationLevel: 'person' },
+    ]);
+  });
+
+  it('when the automatic threshold is 0.95 and telemetry contradicts a 0.97 fix, then the table and the recorded decision both say approval, never automatic', async () => {
+    const drg = await shipped('incident-automation-level.dmn');
+    const proposed = proposeRoute({ score: 0.97, telemetry: 'contradicting' }, 0.95, 0.5);
+    expect(proposed).toEqual({ confidence: 0.95, capped: true, proposedRoute: 'approve' });
+    const variables = { confidence: 0.95, confidenceCappedBy: 'telemetry', autoThreshold: 0.95, reviewThreshold: 0.5 };
+    expect(evaluateDrg(drg, 'incident-automation-level', variables).result).toEqual([{ automationLevel: 'approval' }]);
+    // Even a capped confidence above the automatic threshold (a table input set by hand) is not automatic.
+    expect(evaluateDrg(drg, 'incident-automation-level', { ...variables, confidence: 0.99 }).result).toEqual([{ automationLevel: 'approval' }]);
   });
 
   it('when evolution-confidence-gate.dmn is read, then it lints clean and evolves only above 80 %', async () => {
