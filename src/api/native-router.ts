@@ -18,6 +18,9 @@ const IdParams = z.object({ id: Id });
 /** Definition ids are `<key>:<version>:<8 hex>`; keys are XML NCNames. */
 const DefinitionId = z.string().max(300).regex(/^[A-Za-z_][\w.-]*:\d+:[0-9a-f]{8}$/, 'must be a process definition id (key:version:hash)');
 const ProcessKey = z.string().min(1).max(255);
+// In a path a key must be a process id (an XML NCName): a NUL or a path separator there is a
+// hostile client, not a key. Filters stay plain values that simply match nothing.
+const ProcessKeyParam = ProcessKey.regex(/^[\p{L}_][\p{L}\p{N}_.-]*$/u, 'must be a process id (an XML name)');
 
 const FORBIDDEN_NAMES = ['__proto__', 'constructor', 'prototype'];
 /** Process variables: a JSON object whose names cannot reach an object's prototype. */
@@ -255,7 +258,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary:
         "Run a timer-, message- or signal-started process now: starts an instance of the latest version as if its start event fired (the timer's schedule is left as it is). Without startEventId the first such start event; a process with a none start event is started plainly.",
       roles: ['owner', 'operator'],
-      params: z.object({ key: ProcessKey }),
+      params: z.object({ key: ProcessKeyParam }),
       body: z.object({ startEventId: z.string().min(1).max(255).optional(), variables: OptionalVariables, businessKey: z.string().max(255).nullish() }).strict(),
       responses: { 201: { description: 'started', schema: InstanceSummary }, 400: { description: 'missing start variables or no such start event' }, 404: { description: 'no such process' } },
       handler: async ({ params, body }, req, res) => {
