@@ -156,7 +156,7 @@ describe('BPMN semantics', () => {
       'reminders',
       `<bpmn:startEvent id="start" />
       <bpmn:userTask id="work" />
-      <bpmn:boundaryEvent id="remind" attachedToRef="work" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT0.2S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+      <bpmn:boundaryEvent id="remind" attachedToRef="work" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>
       <bpmn:serviceTask id="nudge" camunda:type="external" camunda:topic="semantics.record" />
       <bpmn:endEvent id="end" /><bpmn:endEvent id="nudged" />
       <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work" />
@@ -248,14 +248,15 @@ describe('BPMN semantics', () => {
   it('when a timer start event is deployed, then the job poller starts instances on its schedule', async () => {
     const xml = bpmn(
       'ticking',
-      `<bpmn:startEvent id="tick"><bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT0.2S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>
+      `<bpmn:startEvent id="tick"><bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>
       <bpmn:userTask id="look" /><bpmn:endEvent id="end" />
       <bpmn:sequenceFlow id="f1" sourceRef="tick" targetRef="look" />
       <bpmn:sequenceFlow id="f2" sourceRef="look" targetRef="end" />`,
     );
     await app.engine.deploy([{ name: 'ticking.bpmn', xml }]);
     await eventually(async () => (await app.database.knex('process_instances').where({ process_key: 'ticking' })).length === 2);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Longer than one cycle (1 s, the shortest a deploy accepts): a third tick would show.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
     const instances = await app.database.knex('process_instances').where({ process_key: 'ticking' });
     expect(instances).toHaveLength(2);
     for (const instance of instances) expect(await userTasks(instance.id)).toHaveLength(1);
