@@ -28,6 +28,11 @@ export interface MeasureOptions {
   reference?: { from: Date; to: Date };
   /** Start of the current window instead of `windowSeconds` before its end. */
   from?: Date;
+  /**
+   * Span names and attribute keys that came with the fault (those that appeared at a cycle's
+   * Measure): their vanishing is the fault going away, not drift.
+   */
+  cameWithFault?: string[];
   /** For a regenflow process: judge its latest version against the previous one (both over the whole span of time). */
   versions?: { previous: number; latest: number };
 }
@@ -54,6 +59,13 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
   const observedUntil = Math.min(end.getTime(), Date.now()) - INGEST_GRACE_SECONDS * 1000;
   const unobservedBuckets = aggregates.series.filter((point) => point.at.getTime() >= observedUntil).length;
   const judgement = judgeOperations(aggregates, { ...DEFAULT_OPERATION_OPTIONS, ...options.operations }, !options.versions, unobservedBuckets);
+  if (options.cameWithFault?.length) {
+    const gone = new Set(options.cameWithFault);
+    judgement.findings = judgement.findings.filter((finding) => !(finding.signal === 'vanished' && gone.has(finding.operation)));
+    judgement.degraded = judgement.degraded.filter((entry) => judgement.findings.some((finding) => finding.operation === entry.operation && finding.role === entry.role && !finding.diagnostic));
+    aggregates.names = aggregates.names.filter((name) => !gone.has(name.name));
+    aggregates.attributeKeys = { ...aggregates.attributeKeys, keys: aggregates.attributeKeys.keys.filter((key) => !gone.has(key.key)) };
+  }
   const indicators = computeDrift(aggregates, driftOptions, judgement);
   const findings: Finding[] = [...judgement.findings];
   const semanticDetails = indicators.semantic.details as { vanishedNames: string[]; vanishedKeys: string[] };
@@ -90,7 +102,7 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
       degradedOperations: judgement.degraded,
       errors: { validation: validationErrors, ...failures },
       windows: { reference: { from: start.toISOString(), to: referenceEnd.toISOString() }, current: { from: split.toISOString(), to: end.toISOString() } },
-      operations: aggregates.operations.filter((operation) => operation.name !== '(other)').map((operation) => ({ name: operation.name, role: operation.role, baseline: operation.baseline, current: operation.current })),
+      operations: aggregates.operations.filter((operation) => operation.name !== '(other)').map((operation) => ({ name: operation.name, role: operation.role, baseline: operation.baseline, current: operation.current, oldestQuarter: operation.quarters[0]?.count ?? null })),
       spans: { baseline: aggregates.baseline.count, current: aggregates.current.count },
       requests: {
         baseline: { count: aggregates.baseline.count, errors: aggregates.baseline.errors, seconds: aggregates.baseline.seconds },

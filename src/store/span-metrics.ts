@@ -217,7 +217,9 @@ export async function aggregateSpans(
   }
   const keys = await rows<{ key: string | null; baseline: number; current: number }>(
     knex,
-    `with b as (select attributes from spans where ${where} and not (${current}) order by start_time desc limit ?),
+    // The baseline's sample from its start, the current window's from its end: a fault that began shortly before the
+    // window (or a cycle's reference that ends at the fault) is least likely to be in either.
+    `with b as (select attributes from spans where ${where} and not (${current}) order by start_time asc limit ?),
           c as (select attributes from spans where ${where} and ${current} order by start_time desc limit ?)
      select key, sum(in_b)::int as baseline, sum(in_c)::int as current from (
        select jsonb_object_keys(attributes) as key, 1 as in_b, 0 as in_c from b
