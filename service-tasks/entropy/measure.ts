@@ -49,7 +49,14 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
   const aggregates = await store.aggregateSpans(
     options.system,
     { baseline: { from: start, to: referenceEnd }, current: { from: split, to: end } },
-    { buckets: options.buckets ?? 12, repeatBound: driftOptions.repeatBound, keySample: KEY_SAMPLE, versions: options.versions },
+    {
+      buckets: options.buckets ?? 12,
+      repeatBound: driftOptions.repeatBound,
+      keySample: KEY_SAMPLE,
+      versions: options.versions,
+      // A verdict's reference: attribute keys are sampled from its oldest quarter, the state before the fault.
+      ...(options.reference && !options.versions && { keysBefore: new Date(start.getTime() + (referenceEnd.getTime() - start.getTime()) / 4) }),
+    },
   );
   // Metrics are per service and time. regenflow's own processes are judged from the engine's
   // spans alone: any telemetry token can send metrics under any service.name.
@@ -59,8 +66,14 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
   const observedUntil = Math.min(end.getTime(), Date.now()) - INGEST_GRACE_SECONDS * 1000;
   const unobservedBuckets = aggregates.series.filter((point) => point.at.getTime() >= observedUntil).length;
   const judgement = judgeOperations(aggregates, { ...DEFAULT_OPERATION_OPTIONS, ...options.operations }, !options.versions, unobservedBuckets);
-  if (options.cameWithFault?.length) {
-    const gone = new Set(options.cameWithFault);
+  // Measured for a verdict (against the state before the fault), what was not part of that state cannot have
+  // vanished: span names and operations absent from the reference's oldest quarter, and what came with the fault.
+  const notBefore = options.reference && !options.versions ? aggregates.names.filter((name) => name.baseline > 0 && name.oldest === 0).map((name) => name.name) : [];
+  if (options.reference && !options.versions) {
+    for (const operation of aggregates.operations) if (operation.name !== '(other)' && operation.baseline.count > 0 && operation.quarters[0]?.count === 0) notBefore.push(operation.name);
+  }
+  if (options.cameWithFault?.length || notBefore.length) {
+    const gone = new Set([...(options.cameWithFault ?? []), ...notBefore]);
     judgement.findings = judgement.findings.filter((finding) => !(finding.signal === 'vanished' && gone.has(finding.operation)));
     judgement.degraded = judgement.degraded.filter((entry) => judgement.findings.some((finding) => finding.operation === entry.operation && finding.role === entry.role && !finding.diagnostic));
     aggregates.names = aggregates.names.filter((name) => !gone.has(name.name));

@@ -62,7 +62,7 @@ export interface SpanAggregates {
   baseline: WindowAggregate;
   current: WindowAggregate;
   /** Span names with their counts in each window. */
-  names: Array<{ name: string; baseline: number; current: number }>;
+  names: Array<{ name: string; baseline: number; current: number; /** In the baseline's oldest quarter. */ oldest?: number }>;
   /** Attribute keys counted over a bounded sample of the newest spans of each window. */
   attributeKeys: { baselineSample: number; currentSample: number; keys: Array<{ key: string; baseline: number; current: number }> };
   /** Instances (or traces) that ran one activity more often than `repeatBound` in the current window. */
@@ -152,7 +152,11 @@ export interface CycleRow {
 }
 
 export interface EntropyStore {
-  aggregateSpans(system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } }): Promise<SpanAggregates>;
+  aggregateSpans(
+    system: string,
+    windows: { baseline: TimeWindow; current: TimeWindow },
+    options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number }; /** The baseline's attribute-key sample only from spans before this. */ keysBefore?: Date },
+  ): Promise<SpanAggregates>;
   series(system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]>;
   /** OTLP metric data points of a service in both windows, per metric; empty when it sends none. */
   aggregateMetrics(system: string, windows: { baseline: TimeWindow; current: TimeWindow }): Promise<MetricAggregate[]>;

@@ -43,7 +43,7 @@ async function operationCells(
   knex: Knex,
   where: string,
   range: string[],
-  options: { tracked: string[]; split: Date; bucketSeconds: number; buckets: number; quarterSeconds: number },
+  options: { tracked: string[]; split: Date; baselineTo: Date; bucketSeconds: number; buckets: number; quarterSeconds: number },
 ): Promise<{ cells: Array<{ k: number; b: number; e: number; n: number; s: number }>; operations: OperationAggregate[] }> {
   const op = options.tracked.length ? `case when name in (${options.tracked.map(() => '?').join(', ')}) then name else '(other)' end` : `'(other)'`;
   const split = iso(options.split);
@@ -61,7 +61,7 @@ async function operationCells(
                     ln(greatest(duration_ms, 0.01)) as l
                from spans where ${where}) s
       group by grouping sets ((op, role, k, e), (op, role, side, b), (role, k, b, e))`,
-    [...options.tracked, split, split, split, options.bucketSeconds, options.buckets - 1, split, options.quarterSeconds, LOG_MIN, LOG_MAX, ...range],
+    [...options.tracked, split, split, split, options.bucketSeconds, options.buckets - 1, iso(options.baselineTo), options.quarterSeconds, LOG_MIN, LOG_MAX, ...range],
   );
   const byKey = new Map<string, OperationAggregate>();
   const operation = (name: string, role: OperationRole) => {
@@ -148,20 +148,25 @@ export async function aggregateSpans(
   knex: Knex,
   system: string,
   windows: { baseline: TimeWindow; current: TimeWindow },
-  options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } },
+  options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number }; keysBefore?: Date },
 ): Promise<SpanAggregates> {
   const [matches, value] = systemFilter(system);
   const from = iso(windows.baseline.from);
   const split = iso(windows.current.from);
   const to = iso(windows.current.to);
+  const baselineTo = iso(windows.baseline.to);
   // Time mode: baseline = [from, split), current = [split, to). Version mode (a regenflow
   // process against its previous version): baseline = the previous version's spans, current =
   // the latest version's, both over [from, to).
   const versions = options.versions && { previous: Math.trunc(options.versions.previous), latest: Math.trunc(options.versions.latest) };
+  // A reference that ends before the current window starts (a cycle's verify: the state before the fault, then the
+  // fault and the strategy, then the settle window) leaves the stretch between them out of both sides.
   const where = versions
     ? `${matches} and process_version in (${versions.previous}, ${versions.latest}) and start_time >= ?::timestamptz and start_time < ?::timestamptz`
-    : `${matches} and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
-  const range = [value, from, to];
+    : `${matches} and start_time >= ?::timestamptz and start_time < ?::timestamptz and (start_time < ?::timestamptz or start_time >= ?::timestamptz)`;
+  const range = versions ? [value, from, to] : [value, from, to, baselineTo, split];
+  // The reference's oldest quarter: what was there before a fault that began in the reference's end.
+  const oldestTo = iso(new Date(windows.baseline.from.getTime() + (windows.baseline.to.getTime() - windows.baseline.from.getTime()) / 4));
   const current = versions ? `process_version = ${versions.latest}` : `start_time >= ?::timestamptz`;
   const currentBindings = versions ? [] : [split];
 
@@ -182,12 +187,13 @@ export async function aggregateSpans(
           from spans where ${where} group by coalesce(instance_id::text, trace_id), process_version) as units`
     : `spans where ${where}`;
 
-  const names = await rows<{ name: string; baseline: number; current: number }>(
+  const names = await rows<{ name: string; baseline: number; current: number; oldest: number }>(
     knex,
     `select name, (count(*) filter (where not (${current})))::int as baseline,
-            (count(*) filter (where ${current}))::int as current
+            (count(*) filter (where ${current}))::int as current,
+            (count(*) filter (where not (${current}) and start_time < ?::timestamptz))::int as oldest
        from spans where ${where} group by name order by count(*) desc limit 2000`,
-    [...currentBindings, ...currentBindings, ...range],
+    [...currentBindings, ...currentBindings, ...currentBindings, versions ? to : oldestTo, ...range],
   );
   const bucketSeconds = (windows.current.to.getTime() - windows.current.from.getTime()) / 1000 / options.buckets;
   const perOperation = !versions && !system.startsWith(ENGINE_SYSTEM_PREFIX);
@@ -197,6 +203,7 @@ export async function aggregateSpans(
     ({ cells, operations } = await operationCells(knex, where, range, {
       tracked: names.slice(0, TRACKED_OPERATIONS).map((row) => row.name),
       split: windows.current.from,
+      baselineTo: windows.baseline.to,
       bucketSeconds,
       buckets: options.buckets,
       quarterSeconds: (windows.baseline.to.getTime() - windows.baseline.from.getTime()) / 1000 / 4,
@@ -219,13 +226,14 @@ export async function aggregateSpans(
     knex,
     // The baseline's sample from its start, the current window's from its end: a fault that began shortly before the
     // window (or a cycle's reference that ends at the fault) is least likely to be in either.
-    `with b as (select attributes from spans where ${where} and not (${current}) order by start_time asc limit ?),
+    // keysBefore: the baseline's sample only from before it (a verdict's reference: its oldest quarter, the state before the fault).
+    `with b as (select attributes from spans where ${where} and not (${current})${options.keysBefore ? ' and start_time < ?::timestamptz' : ''} order by start_time asc limit ?),
           c as (select attributes from spans where ${where} and ${current} order by start_time desc limit ?)
      select key, sum(in_b)::int as baseline, sum(in_c)::int as current from (
        select jsonb_object_keys(attributes) as key, 1 as in_b, 0 as in_c from b
        union all select jsonb_object_keys(attributes), 0, 1 from c) k group by key
      union all select null, (select count(*) from b)::int, (select count(*) from c)::int`,
-    [...range, ...currentBindings, options.keySample, ...range, ...currentBindings, options.keySample],
+    [...range, ...currentBindings, ...(options.keysBefore ? [iso(options.keysBefore)] : []), options.keySample, ...range, ...currentBindings, options.keySample],
   );
   const repeats = await rows<{ instance: string; name: string; count: number }>(
     knex,
@@ -290,7 +298,7 @@ export async function aggregateSpans(
   return {
     baseline: window((k) => k < 0, exposure.baseline),
     current: window((k) => k >= 0, exposure.current),
-    names: names.map((row) => ({ name: row.name, baseline: Number(row.baseline), current: Number(row.current) })),
+    names: names.map((row) => ({ name: row.name, baseline: Number(row.baseline), current: Number(row.current), oldest: Number(row.oldest) })),
     attributeKeys: {
       baselineSample: Number(sizes?.baseline ?? 0),
       currentSample: Number(sizes?.current ?? 0),

@@ -83,6 +83,36 @@ describe('entropy calibration', () => {
     expect(measurement.level).not.toBe('LOW');
   });
 
+  it('when a verdict is measured against the state before the fault, then names and attribute keys that came with the fault do not count as vanished', async () => {
+    // Given a quiet service (1 request/s: the reference has fewer spans than the key sample) whose routes were renamed to
+    // /v2… and whose status key changed 40 s before the end of Measure's reference, repaired 60 s after it
+    const system = `calibration-${++systems}`;
+    const referenceEnd = new Date(end.getTime() - 240_000);
+    const repaired = new Date(end.getTime() - 180_000);
+    const simulator = new SpanSimulator({ system, seed: 77, requestsPerSecond: 1 });
+    simulator.inject({ kind: 'schema-drift', at: new Date(referenceEnd.getTime() - 40_000) });
+    await writeSpans(app.database.knex, simulator.generate(new Date(referenceEnd.getTime() - 540_000), repaired));
+    simulator.applyStrategy('default', repaired);
+    await writeSpans(app.database.knex, simulator.generate(repaired, end));
+
+    // When the settle window is measured against Measure's reference, with no list of what came with the fault
+    const measurement = await measureSystem(createEntropyStore(app.database.knex), {
+      system,
+      windowSeconds: 180,
+      baselineSeconds: 540,
+      at: end,
+      from: repaired,
+      reference: { from: new Date(referenceEnd.getTime() - 540_000), to: referenceEnd },
+    });
+
+    // Then nothing of the fault state has "vanished": the service is back to the state before the fault
+    const semantic = (measurement.indicators as { semantic: { details: { vanishedNames: string[]; vanishedKeys: string[] } } }).semantic;
+    expect(semantic.details.vanishedNames).toEqual([]);
+    expect(semantic.details.vanishedKeys).toEqual([]);
+    expect((measurement.indicators as { findings: Finding[] }).findings.filter((finding) => ['vanished', 'semantic'].includes(finding.signal))).toEqual([]);
+    expect(measurement.level).toBe('LOW');
+  });
+
   it('when a fault has gone on for 50 minutes, then it has not become the new normal', async () => {
     // Given errors of 15 % for the last 50 minutes; the cycle's default windows: 15 min against the hour before
     const measurement = await measure({ name: 'persistent', inject: [{ kind: 'error-burst', magnitude: 0.15 }], expect: 'MEDIUM' }, 21, {
