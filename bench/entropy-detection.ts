@@ -1,64 +1,41 @@
 /**
- * `npm run bench:entropy`: how well the drift indicators detect injected degradations, and
- * how often they cry wolf on stable streams. Every scenario is a seeded simulated service
- * (test/support/span-simulator.ts) written into the real span store (PGlite in memory, or
- * DATABASE_URL's server) and measured by the real measurement code (SQL aggregation + tests).
+ * `npm run bench:entropy`: how well the decision a DMEDI cycle acts on —
+ * `regenerationNeeded`, the entropy score at or above the threshold (0.3, the LOW/MEDIUM
+ * boundary) — fires on degraded services and stays quiet on stable ones. Every scenario is a
+ * seeded simulated service (test/support/span-simulator.ts, kinds in
+ * test/support/entropy-scenarios.ts) written into the real span store (PGlite in memory, or
+ * DATABASE_URL's server) and measured by the real measurement code, window 10 min against the
+ * 30 min before, the fault starting in the first third of the window.
  *
- *   stable         no change: any indicator that fires is a false alarm
- *   latency-shift  every duration ×1.6 from a time in the first third of the window -> latencyShift
- *   error-burst    10 % of requests fail (baseline 1 %)                              -> errorRate
- *   schema-drift   routes renamed /v2/…, http.status_code -> http.response.status_code -> semantic
- *   loop-thrash    2 % of requests loop over one activity 40 times                   -> loopThrash
+ * Sections: the calibration (level each named severity reaches against the level it should);
+ * per kind the share of runs with regenerationNeeded and the levels reached; the hold-out set
+ * (kinds and seeds never tuned on) apart; the time to detect (the stream replayed, measured
+ * every minute after the onset until the signal fires).
  *
- * Beyond those (printed, never in the last line):
- *   throughput-drop   half the requests stop arriving                                  -> throughput
- *   latency-creep     durations grow linearly, ×2 ten minutes after the start           -> degradationTrend
- *   sensitivity       every kind at a subtler magnitude: latency ×1.25, errors 4 %, loop-thrash
- *                     0.5 %, throughput ×0.8, latency creep ×1.3 per 10 min
+ *   npm run bench:entropy -- --per-kind 20 --stable 20 --ttd 5
  *
- *   npm run bench:entropy -- --stable 100 --per-kind 50 --sensitivity 30
- *
- * Recall = detected degraded scenarios (by the indicator aimed at the degradation) / all
- * degraded scenarios; false-alarm = stable scenarios with any indicator fired / stable ones.
- * Last line: `recall: R false-alarm: F`, over the stable scenarios and the four standard
- * degradations above at their standard magnitudes only (as before the extra kinds existed).
+ * Last line: `recall: R false-alarm: F` — recall of regenerationNeeded over the degraded kinds,
+ * false alarms over the stable kinds (the tuned set; the hold-out's are printed above it).
  */
 import { parseArgs } from 'node:util';
+import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, type EntropyLevel } from '../service-tasks/entropy/entropy-score.js';
 import { measureSystem } from '../service-tasks/entropy/measure.js';
 import { openDatabase } from '../src/store/database.js';
 import { createEntropyStore } from '../src/store/entropy-store.js';
-import { SpanSimulator, writeSpans, type DegradationKind } from '../test/support/span-simulator.js';
+import { CALIBRATION, DEGRADED_KINDS, HOLDOUT_DEGRADED, HOLDOUT_SEED_BASE, HOLDOUT_STABLE, STABLE_KINDS, type Scenario } from '../test/support/entropy-scenarios.js';
+import { SpanSimulator, writeSpans } from '../test/support/span-simulator.js';
 import { createTestDatabase } from '../test/support/test-app.js';
 
-const { values } = parseArgs({ options: { stable: { type: 'string', default: '100' }, 'per-kind': { type: 'string', default: '50' }, sensitivity: { type: 'string', default: '30' } } });
+const { values } = parseArgs({ options: { stable: { type: 'string', default: '50' }, 'per-kind': { type: 'string', default: '30' }, ttd: { type: 'string', default: '5' }, calibration: { type: 'string', default: '5' }, holdout: { type: 'boolean', default: true }, 'no-holdout': { type: 'boolean', default: false } } });
+/** `--no-holdout` while developing: the hold-out set is only looked at in a full run. */
+const HOLDOUT = !values['no-holdout'];
 const STABLE = Number(values.stable);
 const PER_KIND = Number(values['per-kind']);
-const SENSITIVITY = Number(values.sensitivity);
+const TTD = Number(values.ttd);
+const CALIBRATION_RUNS = Number(values.calibration);
 const WINDOW_S = 600;
 const BASELINE_S = 1800;
-const RATE = 1;
-
-type StandardKind = 'latency-shift' | 'error-burst' | 'schema-drift' | 'loop-thrash';
-/** The standard degradations: the last line's recall is over these. */
-const INDICATOR: Record<StandardKind, string> = {
-  'latency-shift': 'latencyShift',
-  'error-burst': 'errorRate',
-  'schema-drift': 'semantic',
-  'loop-thrash': 'loopThrash',
-};
-const EXTRA_INDICATOR: Record<Exclude<DegradationKind, StandardKind>, string> = {
-  'throughput-drop': 'throughput',
-  'latency-creep': 'degradationTrend',
-};
-/** Subtler magnitudes for the sensitivity section (schema drift has none: a rename is a rename). */
-const SUBTLE: Array<[DegradationKind, number, string]> = [
-  ['latency-shift', 1.25, 'latency ×1.25'],
-  ['error-burst', 0.04, 'errors 4 %'],
-  ['loop-thrash', 0.005, 'loop-thrash 0.5 %'],
-  ['throughput-drop', 0.8, 'throughput ×0.8'],
-  ['latency-creep', 1.3, 'creep ×1.3/10 min'],
-];
-const ALL_INDICATORS: Record<DegradationKind, string> = { ...INDICATOR, ...EXTRA_INDICATOR };
+const THRESHOLD = MIN_REGENERATION_THRESHOLD;
 
 const testDatabase = await createTestDatabase();
 const database = await openDatabase({ databaseUrl: testDatabase.url, dataDir: '/tmp/regenflow-unused', poolSize: 4, inMemory: !testDatabase.url });
@@ -66,71 +43,128 @@ const store = createEntropyStore(database.knex);
 const end = new Date(Date.UTC(2026, 0, 1, 12));
 const split = new Date(end.getTime() - WINDOW_S * 1000);
 const start = new Date(split.getTime() - BASELINE_S * 1000);
-
-let falseAlarms = 0;
-const firedOnStable = new Map<string, number>();
-const detected = new Map<DegradationKind, number>();
 const measureMs: number[] = [];
 let spanCount = 0;
+let systems = 0;
 const started = performance.now();
 
-async function scenario(name: string, seed: number, kind: DegradationKind | null, magnitude?: number): Promise<Record<string, { detected: boolean }>> {
-  const simulator = new SpanSimulator({ system: name, seed, requestsPerSecond: RATE });
-  if (kind) simulator.inject({ kind, at: new Date(split.getTime() + seededOffset(seed) * WINDOW_S * 1000), magnitude });
-  const spans = simulator.generate(start, end);
+/** Onset: somewhere in the first third of the window, known per seed. */
+const onsetOf = (seed: number) => new Date(split.getTime() + (((seed * 2654435761) % 1000) / 3000) * WINDOW_S * 1000);
+
+async function write(scenario: Scenario, seed: number, onset: Date, until: Date): Promise<string> {
+  const system = `s${++systems}`;
+  const simulator = new SpanSimulator({ system, seed, requestsPerSecond: 1, ...scenario.traffic });
+  for (const degradation of scenario.inject) simulator.inject({ ...degradation, at: onset });
+  const spans = simulator.generate(start, until);
   spanCount += spans.length;
   await writeSpans(database.knex, spans);
+  return system;
+}
+
+async function measure(system: string, at: Date): Promise<{ level: EntropyLevel; score: number }> {
   const t0 = performance.now();
-  const measurement = await measureSystem(store, { system: name, windowSeconds: WINDOW_S, baselineSeconds: BASELINE_S, at: end });
+  const measurement = await measureSystem(store, { system, windowSeconds: WINDOW_S, baselineSeconds: BASELINE_S, at });
   measureMs.push(performance.now() - t0);
-  return measurement.indicators as Record<string, { detected: boolean }>;
+  return { level: measurement.level, score: measurement.score };
 }
 
-/** Injection time: somewhere in the first third of the current window, known per seed. */
-function seededOffset(seed: number): number {
-  return ((seed * 2654435761) % 1000) / 3000;
+interface KindResult {
+  name: string;
+  expect: EntropyLevel;
+  runs: number;
+  fired: number;
+  levels: Record<EntropyLevel, number>;
+  scores: number[];
 }
 
-for (let seed = 1; seed <= STABLE; seed++) {
-  const indicators = await scenario(`stable-${seed}`, seed, null);
-  const fired = Object.entries(indicators).filter(([, value]) => value && typeof value === 'object' && value.detected === true);
-  if (fired.length) falseAlarms++;
-  for (const [indicator] of fired) firedOnStable.set(indicator, (firedOnStable.get(indicator) ?? 0) + 1);
-}
-for (const kind of Object.keys(INDICATOR) as StandardKind[]) {
-  for (let seed = 1; seed <= PER_KIND; seed++) {
-    const indicators = await scenario(`${kind}-${seed}`, 10_000 + seed, kind);
-    if (indicators[INDICATOR[kind]]?.detected) detected.set(kind, (detected.get(kind) ?? 0) + 1);
+async function runKind(scenario: Scenario, runs: number, seedBase: number): Promise<KindResult> {
+  const result: KindResult = { name: scenario.name, expect: scenario.expect, runs, fired: 0, levels: { LOW: 0, MEDIUM: 0, HIGH: 0, CRITICAL: 0 }, scores: [] };
+  for (let i = 1; i <= runs; i++) {
+    const seed = seedBase + i;
+    const system = await write(scenario, seed, onsetOf(seed), end);
+    const { level, score } = await measure(system, end);
+    result.levels[level]++;
+    result.scores.push(score);
+    if (score >= THRESHOLD) result.fired++;
   }
+  return result;
 }
-// Not in the last line: the newer kinds at their standard magnitude, and every kind subtler.
-const extra = new Map<string, number>();
-for (const kind of Object.keys(EXTRA_INDICATOR) as Array<keyof typeof EXTRA_INDICATOR>) {
-  for (let seed = 1; seed <= PER_KIND; seed++) {
-    const indicators = await scenario(`${kind}-${seed}`, 20_000 + seed, kind);
-    if (indicators[EXTRA_INDICATOR[kind]]?.detected) extra.set(kind, (extra.get(kind) ?? 0) + 1);
+
+/** Minutes from the onset until regenerationNeeded first fires, measuring every minute (null: not within 10). */
+async function timeToDetect(scenario: Scenario, seed: number): Promise<number | null> {
+  const onset = new Date(split.getTime());
+  const system = await write(scenario, seed, onset, new Date(onset.getTime() + 600_000));
+  for (let minute = 1; minute <= 10; minute++) {
+    const { score } = await measure(system, new Date(onset.getTime() + minute * 60_000));
+    if (score >= THRESHOLD) return minute;
   }
+  return null;
 }
-const subtle = new Map<string, number>();
-for (const [kind, magnitude, label] of SUBTLE) {
-  for (let seed = 1; seed <= SENSITIVITY; seed++) {
-    const indicators = await scenario(`subtle-${kind}-${seed}`, 30_000 + seed, kind, magnitude);
-    if (indicators[ALL_INDICATORS[kind]]?.detected) subtle.set(label, (subtle.get(label) ?? 0) + 1);
+
+const rank = (level: EntropyLevel) => ENTROPY_LEVELS.indexOf(level);
+const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] ?? NaN;
+
+function table(title: string, results: KindResult[], degraded: boolean): void {
+  console.log(title);
+  console.log(`  ${'kind'.padEnd(44)} runs  ${degraded ? 'fired' : 'quiet'}   LOW MED HIGH CRIT  median score`);
+  for (const r of results) {
+    const share = degraded ? r.fired / r.runs : 1 - r.fired / r.runs;
+    console.log(
+      `  ${r.name.padEnd(44)} ${String(r.runs).padStart(4)}  ${share.toFixed(3)}  ${ENTROPY_LEVELS.map((level) => String(r.levels[level]).padStart(4)).join('')}  ${median(r.scores).toFixed(3)}`,
+    );
   }
 }
 
-const degraded = PER_KIND * Object.keys(INDICATOR).length;
-const hits = [...detected.values()].reduce((a, b) => a + b, 0);
-const sorted = [...measureMs].sort((a, b) => a - b);
+function summary(degraded: KindResult[], stable: KindResult[]): { recall: number; falseAlarm: number } {
+  const runs = degraded.reduce((sum, r) => sum + r.runs, 0);
+  const fired = degraded.reduce((sum, r) => sum + r.fired, 0);
+  const stableRuns = stable.reduce((sum, r) => sum + r.runs, 0);
+  const alarms = stable.reduce((sum, r) => sum + r.fired, 0);
+  return { recall: runs ? fired / runs : NaN, falseAlarm: stableRuns ? alarms / stableRuns : NaN };
+}
+
+// Calibration
+const calibration: KindResult[] = [];
+for (const [index, scenario] of CALIBRATION.entries()) calibration.push(await runKind(scenario, CALIBRATION_RUNS, 40_000 + index * 1000));
+// Tuned set
+const degraded: KindResult[] = [];
+for (const [index, scenario] of DEGRADED_KINDS.entries()) degraded.push(await runKind(scenario, PER_KIND, 10_000 + index * 1000));
+const stable: KindResult[] = [];
+for (const [index, scenario] of STABLE_KINDS.entries()) stable.push(await runKind(scenario, STABLE, 60_000 + index * 1000));
+// Hold-out
+const holdoutDegraded: KindResult[] = [];
+if (HOLDOUT) for (const [index, scenario] of HOLDOUT_DEGRADED.entries()) holdoutDegraded.push(await runKind(scenario, PER_KIND, HOLDOUT_SEED_BASE + index * 1000));
+const holdoutStable: KindResult[] = [];
+if (HOLDOUT) for (const [index, scenario] of HOLDOUT_STABLE.entries()) holdoutStable.push(await runKind(scenario, STABLE, HOLDOUT_SEED_BASE + 50_000 + index * 1000));
+// Time to detect, at the kinds' own traffic (1 req/s unless the kind says otherwise)
+const ttd: Array<{ name: string; minutes: Array<number | null> }> = [];
+for (const [index, scenario] of [...DEGRADED_KINDS, ...(HOLDOUT ? HOLDOUT_DEGRADED : [])].entries()) {
+  const minutes: Array<number | null> = [];
+  for (let i = 1; i <= TTD; i++) minutes.push(await timeToDetect(scenario, 70_000 + index * 1000 + i));
+  ttd.push({ name: scenario.name, minutes });
+}
+
 console.log(`database: ${database.description}`);
-console.log(`scenarios: ${STABLE} stable, ${PER_KIND} per degradation; ${spanCount} spans; window ${WINDOW_S}s vs baseline ${BASELINE_S}s at ${RATE} req/s`);
-for (const kind of Object.keys(INDICATOR) as StandardKind[]) console.log(`  ${kind.padEnd(18)} recall ${((detected.get(kind) ?? 0) / PER_KIND).toFixed(3)}`);
-console.log(`  stable             indicators fired: ${JSON.stringify(Object.fromEntries(firedOnStable))}`);
-console.log(`beyond the standard kinds (not in the last line), ${PER_KIND} each:`);
-for (const kind of Object.keys(EXTRA_INDICATOR)) console.log(`  ${kind.padEnd(18)} recall ${((extra.get(kind) ?? 0) / PER_KIND).toFixed(3)}`);
-console.log(`sensitivity (subtler magnitudes, not in the last line), ${SENSITIVITY} each:`);
-for (const [kind, , label] of SUBTLE) console.log(`  ${label.padEnd(18)} recall ${((subtle.get(label) ?? 0) / SENSITIVITY).toFixed(3)} (${ALL_INDICATORS[kind]})`);
-console.log(`measurement time per scenario: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} ms; whole bench ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(`window ${WINDOW_S}s vs baseline ${BASELINE_S}s, 1 req/s unless the kind says; decision regenerationNeeded = score >= ${THRESHOLD}; ${spanCount} spans`);
+console.log(`calibration (${CALIBRATION_RUNS} seeds each): level reached against the level it should reach`);
+for (const r of calibration) {
+  const reached = ENTROPY_LEVELS.filter((level) => r.levels[level] > 0).map((level) => `${level}×${r.levels[level]}`).join(' ');
+  const ok = r.expect === 'LOW' ? r.levels.LOW === r.runs : ENTROPY_LEVELS.every((level) => rank(level) >= rank(r.expect) || r.levels[level] === 0);
+  console.log(`  ${r.name.padEnd(34)} should ${r.expect.padEnd(8)} reached ${reached.padEnd(28)} median ${median(r.scores).toFixed(3)} ${ok ? 'ok' : 'MISS'}`);
+}
+table(`degraded kinds (tuned on), ${PER_KIND} seeds each:`, degraded, true);
+table(`stable kinds (tuned on), ${STABLE} seeds each:`, stable, false);
+table(`hold-out degraded kinds (never tuned on), ${PER_KIND} seeds each:`, holdoutDegraded, true);
+table(`hold-out stable kinds (never tuned on), ${STABLE} seeds each:`, holdoutStable, false);
+console.log(`time to detect (minutes after onset until regenerationNeeded, measured each minute; - = not within 10), ${TTD} runs each:`);
+for (const { name, minutes } of ttd) {
+  const found = minutes.filter((m): m is number => m !== null);
+  console.log(`  ${name.padEnd(44)} ${minutes.map((m) => (m === null ? '-' : String(m))).join(' ').padEnd(24)} median ${found.length ? median(found) : '-'} max ${found.length === minutes.length ? Math.max(...found) : '>10'}`);
+}
+const holdout = summary(holdoutDegraded, holdoutStable);
+console.log(`hold-out: recall ${holdout.recall.toFixed(3)} false-alarm ${holdout.falseAlarm.toFixed(3)}`);
+console.log(`measurement time per measurement: median ${median(measureMs).toFixed(1)} ms; whole bench ${((performance.now() - started) / 1000).toFixed(1)} s`);
 await database.close();
 await testDatabase.drop();
-console.log(`recall: ${(hits / degraded).toFixed(3)} false-alarm: ${(falseAlarms / STABLE).toFixed(3)}`);
+const tuned = summary(degraded, stable);
+console.log(`recall: ${tuned.recall.toFixed(3)} false-alarm: ${tuned.falseAlarm.toFixed(3)}`);

@@ -4,8 +4,9 @@
  * large enough to matter (an effect-size floor: with a million spans, a 1 % change is
  * "significant" and harmless). `drift` is the number of indicators that fired.
  */
+import type { OperationJudgement } from './operations.js';
 import type { SpanAggregates } from './ports.js';
-import { ksTwoSampleBinned, linearRegression, poissonRateTest, poissonZeroP, twoProportionZTest } from './statistics.js';
+import { binomialUpperTail, ksTwoSampleBinned, linearRegression, poissonRateTest, poissonZeroP } from './statistics.js';
 
 export interface DriftOptions {
   /** Significance level of every test. @default 0.001 */
@@ -50,52 +51,74 @@ export interface DriftIndicators {
   semantic: Indicator;
   loopThrash: Indicator;
   degradationTrend: Indicator;
+  /** CUSUM of failures or latency per bucket, on some operation: a ramp or bursts. */
+  sequential: Indicator;
 }
 
-export const DRIFT_INDICATORS = ['latencyShift', 'errorRate', 'throughput', 'semantic', 'loopThrash', 'degradationTrend'] as const;
+export const DRIFT_INDICATORS = ['latencyShift', 'errorRate', 'throughput', 'semantic', 'loopThrash', 'degradationTrend', 'sequential'] as const;
 
-export function countDrift(indicators: DriftIndicators): number {
-  return DRIFT_INDICATORS.filter((name) => indicators[name].detected).length;
+/** Drift: the service-wide indicators that fired, plus one for each operation found degraded (how many things moved). */
+export function countDrift(indicators: DriftIndicators, degradedOperations = 0): number {
+  return DRIFT_INDICATORS.filter((name) => indicators[name].detected).length + degradedOperations;
 }
 
-export function computeDrift(aggregates: SpanAggregates, options: DriftOptions = DEFAULT_DRIFT_OPTIONS): DriftIndicators {
+const signalsOf = (judgement: OperationJudgement | undefined, signals: string[]) => (judgement?.findings ?? []).filter((finding) => !finding.diagnostic && signals.includes(finding.signal));
+const operationsOf = (findings: Array<{ operation: string; role: string }>) => [...new Set(findings.map((finding) => `${finding.operation} (${finding.role})`))];
+
+/**
+ * The service-wide indicators. Latency, errors and the sequential test fire when some
+ * operation's one-sided test fired (operations.ts): judged per route, a mix shift towards a
+ * slower route is no latency shift, and one sick route is not averaged away. The pooled
+ * figures (requests only: roots, SERVER and CONSUMER spans) stay in the details.
+ */
+export function computeDrift(aggregates: SpanAggregates, options: DriftOptions = DEFAULT_DRIFT_OPTIONS, judgement?: OperationJudgement): DriftIndicators {
   const { baseline, current } = aggregates;
   const hasBaseline = baseline.count > 0;
 
   const ks = ksTwoSampleBinned(baseline.histogram, current.histogram);
+  const slower = signalsOf(judgement, ['latency', 'latency-tail']);
   const latencyShift: Indicator = {
-    test: 'two-sample Kolmogorov-Smirnov on log-binned span durations',
+    test: "per operation: Welch's t-test on ln(duration) and the share beyond the reference p95, one-sided",
     statistic: ks.statistic,
-    pValue: ks.pValue,
-    effect: ks.statistic,
-    detected: hasBaseline && ks.pValue < options.alpha && ks.statistic >= options.minKsDistance,
-    details: { baselineP95: baseline.p95, currentP95: current.p95 },
+    pValue: Math.min(1, ...slower.map((finding) => finding.pValue ?? 1)),
+    effect: Math.max(1, ...slower.filter((finding) => finding.signal === 'latency').map((finding) => finding.effect)),
+    detected: hasBaseline && slower.length > 0,
+    details: { operations: operationsOf(slower), pooledKsDistance: ks.statistic, pooledKsP: ks.pValue, baselineP95: baseline.p95, currentP95: current.p95 },
   };
 
-  const proportions = twoProportionZTest(baseline.errors, baseline.count, current.errors, current.count);
   const rate0 = baseline.count ? baseline.errors / baseline.count : 0;
   const rate1 = current.count ? current.errors / current.count : 0;
+  const pooledP = hasBaseline && current.errors >= 3 ? binomialUpperTail(current.errors, current.count, (baseline.errors + 1) / (baseline.count + 1)) : 1;
+  const failing = signalsOf(judgement, ['errors', 'errors-absolute']);
   const errorRate: Indicator = {
-    test: 'two-proportion z-test (pooled) on error spans',
-    statistic: proportions.statistic,
-    pValue: proportions.pValue,
+    test: 'exact binomial test, one-sided, on the requests and on each operation',
+    statistic: current.errors,
+    pValue: Math.min(pooledP, ...failing.map((finding) => finding.pValue ?? 1)),
     effect: rate1 - rate0,
-    detected: hasBaseline && proportions.pValue < options.alpha && Math.abs(rate1 - rate0) >= options.minErrorRateChange,
-    details: { baselineRate: rate0, currentRate: rate1 },
+    detected: (hasBaseline && pooledP < options.alpha && rate1 - rate0 >= options.minErrorRateChange) || failing.length > 0,
+    details: { baselineRate: rate0, currentRate: rate1, operations: operationsOf(failing) },
   };
 
   const rates = poissonRateTest(baseline.count, baseline.seconds, current.count, current.seconds);
-  const logRatio = rates.ratio > 0 && Number.isFinite(rates.ratio) ? Math.log(rates.ratio) : rates.ratio === 0 ? -Infinity : Infinity;
+  const fewer = signalsOf(judgement, ['throughput', 'outage']);
   const throughput: Indicator = {
-    test: 'conditional binomial test of two Poisson rates (normal approximation)',
+    test: 'conditional binomial test of two Poisson rates, one-sided (fewer requests); no request for a stretch the baseline makes improbable',
     statistic: rates.statistic,
-    pValue: rates.pValue,
+    pValue: Math.min(1, ...fewer.map((finding) => finding.pValue ?? 1)),
     effect: rates.ratio,
-    detected: hasBaseline && rates.pValue < options.alpha && Math.abs(logRatio) >= options.minThroughputLogRatio,
-    details: { baselinePerSecond: baseline.seconds ? baseline.count / baseline.seconds : 0, currentPerSecond: current.seconds ? current.count / current.seconds : 0 },
+    detected: hasBaseline && fewer.length > 0,
+    details: { outage: fewer.some((finding) => finding.signal === 'outage'), baselinePerSecond: baseline.seconds ? baseline.count / baseline.seconds : 0, currentPerSecond: current.seconds ? current.count / current.seconds : 0 },
   };
 
-  const semantic = semanticDrift(aggregates, options, hasBaseline);
+  const semantic = semanticDrift(aggregates, options, hasBaseline, signalsOf(judgement, ['vanished']).map((finding) => finding.operation));
+  const sequentialFindings = signalsOf(judgement, ['errors-sequential', 'latency-sequential']);
+  const sequential: Indicator = {
+    test: 'CUSUM per operation of bucket log-likelihood ratios (Bernoulli on failures, Gaussian on mean ln(duration))',
+    statistic: sequentialFindings.length,
+    pValue: Math.min(1, ...sequentialFindings.map((finding) => finding.pValue ?? 1)),
+    detected: sequentialFindings.length > 0,
+    details: { operations: operationsOf(sequentialFindings) },
+  };
 
   const thrashing = aggregates.repeats.filter((repeat) => repeat.count > options.repeatBound);
   const loopThrash: Indicator = {
@@ -107,7 +130,7 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
 
   const degradationTrend = trend(aggregates, options);
 
-  return { latencyShift, errorRate, throughput, semantic, loopThrash, degradationTrend };
+  return { latencyShift, errorRate, throughput, semantic, loopThrash, degradationTrend, sequential };
 }
 
 /**
@@ -115,7 +138,7 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
  * window is drift only when the other window's rate makes its absence improbable — the
  * expected count under "nothing changed" is at least `minExpectedForAbsence` (Poisson P(0)).
  */
-function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBaseline: boolean): Indicator {
+function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBaseline: boolean, vanishedPartway: string[]): Indicator {
   const { baseline, current, attributeKeys } = aggregates;
   const toCurrent = baseline.seconds > 0 ? current.seconds / baseline.seconds : 0;
   const appearedNames: string[] = [];
@@ -124,6 +147,8 @@ function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBas
     if (inBaseline === 0 && toCurrent > 0 && inCurrent / toCurrent >= options.minExpectedForAbsence) appearedNames.push(name);
     if (inCurrent === 0 && inBaseline * toCurrent >= options.minExpectedForAbsence) vanishedNames.push(name);
   }
+  // Gone for the end of the window only (operations.ts): vanished as well.
+  for (const name of vanishedPartway) if (!vanishedNames.includes(name)) vanishedNames.push(name);
   const appearedKeys: string[] = [];
   const vanishedKeys: string[] = [];
   const { baselineSample, currentSample } = attributeKeys;

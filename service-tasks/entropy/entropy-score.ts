@@ -26,16 +26,3 @@ export function entropyLevel(score: number): EntropyLevel {
  * back) on chance. LOW strategies stay available to the phases run by hand.
  */
 export const MIN_REGENERATION_THRESHOLD = 0.3;
-
-/** Entropy differences within this are measurement noise, not "better". */
-export const ENTROPY_EPSILON = 0.01;
-
-/**
- * Whether a cycle recovered the system: entropy after the strategy is below the cycle's
- * threshold, or clearly lower than before. Not recovered means still above the threshold
- * and no better, the only case a rollback is for.
- */
-export function recovered(input: { entropy: number | null | undefined; entropyAfter: number; threshold: number }): boolean {
-  if (input.entropyAfter < input.threshold) return true;
-  return input.entropy !== null && input.entropy !== undefined && input.entropyAfter < input.entropy - ENTROPY_EPSILON;
-}

@@ -28,6 +28,8 @@ export interface HealthBreakdown {
   throughputRatio: number;
   /** Only when metric components contributed: the score from spans alone, and the metrics' part. */
   spanScore?: number;
+  /** The pooled score of the requests (errors, percentile ratios, throughput), for reference; the score itself is the worst finding's. */
+  pooledScore?: number;
   metrics?: MetricHealth & { share: number };
 }
 
@@ -93,6 +95,7 @@ export const METRICS_SHARE = 0.3;
 export function withMetrics(health: HealthBreakdown, metrics: MetricHealth | null, hasSpans: boolean): HealthBreakdown {
   if (!metrics) return health;
   const share = hasSpans ? METRICS_SHARE : 1;
-  const score = clamp((1 - share) * health.score + share * metrics.score);
+  // Metrics can lower the span health, never raise it: a confirmed sick route stays sick whatever the metrics say.
+  const score = hasSpans ? Math.min(health.score, clamp((1 - share) * health.score + share * metrics.score)) : clamp(metrics.score);
   return { ...health, score, state: healthState(score), spanScore: health.score, metrics: { ...metrics, share } };
 }

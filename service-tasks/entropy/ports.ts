@@ -28,17 +28,51 @@ export interface SeriesPoint {
   logMean: number | null;
 }
 
+/** Sufficient statistics of a set of spans: how many, how many failed, Σ ln(ms) and Σ ln²(ms). */
+export interface SpanStats {
+  count: number;
+  errors: number;
+  sumLog: number;
+  sumLog2: number;
+}
+
+/**
+ * What a span stands for: a `request` the service served (a root span, or kind SERVER or
+ * CONSUMER), a `dependency` it called (CLIENT or PRODUCER), or `internal` work inside one.
+ */
+export type OperationRole = 'request' | 'dependency' | 'internal';
+
+/** One operation (span name and role) in the baseline and current windows. */
+export interface OperationAggregate {
+  name: string;
+  role: OperationRole;
+  baseline: SpanStats;
+  /** The baseline in four equal parts, oldest first: the oldest is the reference a long fault has not reached. */
+  quarters: SpanStats[];
+  current: SpanStats;
+  /** The current window in equal buckets, oldest first. */
+  buckets: SpanStats[];
+  /** Log-binned durations (same edges as WindowAggregate.histogram). */
+  baselineHistogram: number[];
+  currentHistogram: number[];
+}
+
 export interface SpanAggregates {
+  /** Request spans (roots, SERVER, CONSUMER) when the system has any, else all its spans; instances for a regenflow process. */
   baseline: WindowAggregate;
   current: WindowAggregate;
   /** Span names with their counts in each window. */
-  names: Array<{ name: string; baseline: number; current: number }>;
+  names: Array<{ name: string; baseline: number; current: number; /** In the baseline's oldest quarter. */ oldest?: number }>;
   /** Attribute keys counted over a bounded sample of the newest spans of each window. */
   attributeKeys: { baselineSample: number; currentSample: number; keys: Array<{ key: string; baseline: number; current: number }> };
   /** Instances (or traces) that ran one activity more often than `repeatBound` in the current window. */
   repeats: Array<{ instance: string; name: string; count: number }>;
   /** The current window in equal buckets, oldest first. */
   series: SeriesPoint[];
+  /** Per operation (the busiest span names; the rest pooled as `(other)`): what is judged one by one. */
+  operations: OperationAggregate[];
+  /** Length of one bucket of the current window. */
+  bucketSeconds: number;
 }
 
 /** One window's aggregate of one metric's data points (see src/store/metric-points.ts). */
@@ -118,13 +152,19 @@ export interface CycleRow {
 }
 
 export interface EntropyStore {
-  aggregateSpans(system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } }): Promise<SpanAggregates>;
+  aggregateSpans(
+    system: string,
+    windows: { baseline: TimeWindow; current: TimeWindow },
+    options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number }; /** The baseline's attribute-key sample only from spans before this. */ keysBefore?: Date },
+  ): Promise<SpanAggregates>;
   series(system: string, window: TimeWindow, buckets: number): Promise<SeriesPoint[]>;
   /** OTLP metric data points of a service in both windows, per metric; empty when it sends none. */
   aggregateMetrics(system: string, windows: { baseline: TimeWindow; current: TimeWindow }): Promise<MetricAggregate[]>;
   systems(): Promise<string[]>;
   saveMeasurement(measurement: Measurement): Promise<Measurement>;
   measurements(system: string, limit: number): Promise<Measurement[]>;
+  /** One measurement by id (null when there is none). */
+  measurement(id: string): Promise<Measurement | null>;
   latestMeasurements(): Promise<Array<{ system: string; latest: Measurement | null }>>;
   recordOutcome(outcome: StrategyOutcome): Promise<void>;
   /** Successes and failures per strategy id (optionally for one system). */

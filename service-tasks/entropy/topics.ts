@@ -7,9 +7,10 @@
 import { z } from 'zod';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
-import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, recovered, type EntropyLevel } from './entropy-score.js';
+import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, type EntropyLevel } from './entropy-score.js';
 import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
+import { judgeRecovery, settleWaitSeconds } from './recovery.js';
 import type { EngineControl, EntropyStore } from './ports.js';
 import { rankStrategies } from './ranking.js';
 import { callRollbackHook, type RollbackHooks } from './rollback-hooks.js';
@@ -69,6 +70,39 @@ function metricComponentsOf(measurement: { indicators: Record<string, unknown> }
   return (health?.metrics?.components ?? []).map((component) => `${component.metric}:${component.rule}`);
 }
 
+/**
+ * Span names and attribute keys that came with the fault: those that appeared at Measure, and
+ * operations seen at Measure that were absent from the oldest quarter of its reference or at
+ * least five times as frequent at Measure as in it (a fault that began before the window is in
+ * the end of the reference too).
+ */
+function cameWithFault(measurement: { indicators: Record<string, unknown> } | null): string[] {
+  const indicators = measurement?.indicators ?? {};
+  const details = (indicators.semantic as { details?: { appearedNames?: string[]; appearedKeys?: string[] } } | undefined)?.details;
+  const requests = indicators.requests as { baseline: { seconds: number }; current: { seconds: number } } | undefined;
+  const operations = (indicators.operations as Array<{ name: string; baseline: { count: number }; current: { count: number }; oldestQuarter?: number | null }> | undefined) ?? [];
+  const surged =
+    requests && requests.baseline.seconds > 0 && requests.current.seconds > 0
+      ? operations
+          .filter(
+            (operation) =>
+              operation.current.count > 0 &&
+              // not there at the start of the reference, or far more frequent at Measure than in it
+              (operation.oldestQuarter === 0 || operation.current.count / requests.current.seconds >= (5 * operation.baseline.count) / requests.baseline.seconds),
+          )
+          .map((operation) => operation.name)
+      : [];
+  return [...new Set([...(details?.appearedNames ?? []), ...(details?.appearedKeys ?? []), ...surged])];
+}
+
+/** Seconds of an ISO 8601 duration of days, hours, minutes and seconds (PT8M, PT30S, P1DT2H). */
+function isoSeconds(duration: string): number {
+  const match = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(duration);
+  if (!match) return 480;
+  const [, d, h, m, sec] = match;
+  return Math.max(1, Number(d ?? 0) * 86400 + Number(h ?? 0) * 3600 + Number(m ?? 0) * 60 + Number(sec ?? 0));
+}
+
 export function entropyTopics({ entropyStore: store, engineControl, monitoredSystems, rollbackHooks = new Map() }: EntropyTopicDependencies): ServiceTaskDefinition[] {
   /**
    * The one way a cycle measures, before (entropy.measure) and after (entropy.verify) the
@@ -76,7 +110,16 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
    * of the version now serving starts is a run that cannot go on without a person: a failed
    * check of that version, counted as a validation error both times.
    */
-  const measureCycle = async (input: { system: string; windowSeconds: number; baselineSeconds: number; validationErrors: number; compareVersions?: boolean }) => {
+  const measureCycle = async (input: {
+    system: string;
+    windowSeconds: number;
+    baselineSeconds: number;
+    validationErrors: number;
+    compareVersions?: boolean;
+    from?: Date;
+    reference?: { from: Date; to: Date };
+    cameWithFault?: string[];
+  }) => {
     let versions: { previous: number; latest: number } | undefined;
     let validationErrors = input.validationErrors;
     if (input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
@@ -85,7 +128,16 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       if (input.compareVersions && latest && previous) versions = { previous: previous.version, latest: latest.version };
       if (latest) validationErrors += await engineControl.openIncidents(key, latest.version);
     }
-    return measureSystem(store, { system: input.system, windowSeconds: input.windowSeconds, baselineSeconds: input.baselineSeconds, validationErrors, versions });
+    return measureSystem(store, {
+      system: input.system,
+      windowSeconds: input.windowSeconds,
+      baselineSeconds: input.baselineSeconds,
+      validationErrors,
+      versions,
+      ...(!versions && input.from && { from: input.from }),
+      ...(!versions && input.reference && { reference: input.reference }),
+      ...(input.cameWithFault && { cameWithFault: input.cameWithFault }),
+    });
   };
 
   const measure: ServiceTaskDefinition<typeof MeasureInput, typeof MeasureOutput> = {
@@ -117,23 +169,84 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     /** The cycle's threshold and the entropy before (entropy.measure's): what "recovered" is judged by. */
     threshold: Threshold,
     entropy: z.number().min(0).max(1).optional(),
+    /** entropy.measure's measurement: its reference window is the state before the fault, its findings what must get better. */
+    measurementId: z.string().max(40).optional(),
+    /** entropy.settle's: the settle window starts here; past the deadline an unclear verdict is "not recovered". */
+    settleFrom: z.string().datetime().optional(),
+    settleDeadline: z.string().datetime().optional(),
   });
   const verify: ServiceTaskDefinition<typeof VerifyInput> = {
     topic: 'entropy.verify',
-    description: 'Measures a system again after a strategy ran, over the settle window only (verifyWindowSeconds); recovered = entropy after below the threshold or clearly lower than before',
+    description:
+      "Measures the settle window since the strategy ran against the state before the fault (entropy.measure's reference window): recovered when it is LOW there and every finding is significantly better than at Measure; not recovered when it is still MEDIUM or worse; insufficient (look again) otherwise, and not recovered past the settle deadline",
     mode: 'worker',
     input: VerifyInput,
-    output: z.object({ measurementAfterId: z.string(), entropyAfter: z.number(), levelAfter: Level, healthAfter: z.number(), driftAfter: z.number().int(), recovered: z.boolean() }),
+    output: z.object({
+      measurementAfterId: z.string(),
+      entropyAfter: z.number(),
+      levelAfter: Level,
+      healthAfter: z.number(),
+      driftAfter: z.number().int(),
+      recovered: z.boolean(),
+      verdict: z.enum(['recovered', 'not-recovered', 'insufficient']),
+      evidenceSufficient: z.boolean(),
+      verdictReasons: z.array(z.string()),
+      settleWait: z.string(),
+    }),
     async handler(input) {
-      const measurement = await measureCycle({ ...input, windowSeconds: input.verifyWindowSeconds });
+      const before = input.measurementId ? await store.measurement(input.measurementId) : null;
+      const windows = before?.indicators.windows as { reference: { from: string; to: string } } | undefined;
+      const now = Date.now();
+      const from = input.settleFrom ? new Date(input.settleFrom) : new Date(now - input.verifyWindowSeconds * 1000);
+      const measurement = await measureCycle({
+        ...input,
+        windowSeconds: Math.max(1, Math.round((now - from.getTime()) / 1000)),
+        from,
+        ...(windows && { reference: { from: new Date(windows.reference.from), to: new Date(windows.reference.to) } }),
+        cameWithFault: cameWithFault(before),
+      });
+      let { verdict, reasons } = judgeRecovery({ before: before && before.system === input.system ? before : null, after: measurement, threshold: input.threshold });
+      if (verdict === 'insufficient' && (!input.settleDeadline || now >= new Date(input.settleDeadline).getTime())) {
+        verdict = 'not-recovered';
+        reasons = ['no clear evidence of recovery within the settle time', ...reasons];
+      }
+      const requests = (measurement.indicators.requests as { baseline: { count: number; seconds: number } } | undefined)?.baseline;
+      const wait = settleWaitSeconds(requests && requests.seconds ? requests.count / requests.seconds : 0);
+      const left = input.settleDeadline ? Math.max(1, Math.ceil((new Date(input.settleDeadline).getTime() - now) / 1000)) : wait;
       return {
         measurementAfterId: measurement.id ?? '',
         entropyAfter: measurement.score,
         levelAfter: measurement.level,
         healthAfter: measurement.health,
         driftAfter: measurement.drift,
-        recovered: recovered({ entropy: input.entropy, entropyAfter: measurement.score, threshold: input.threshold }),
+        recovered: verdict === 'recovered',
+        verdict,
+        evidenceSufficient: verdict !== 'insufficient',
+        verdictReasons: reasons.slice(0, 20),
+        settleWait: `PT${Math.min(wait, left)}S`,
       };
+    },
+  };
+
+  const SettleInput = z.object({
+    system: System,
+    measurementId: z.string().max(40).optional(),
+    /** The longest the cycle waits for clear evidence (ISO 8601). */
+    settleDuration: z.string().regex(/^P(T?\d+[DHMS])+$/, 'an ISO 8601 duration such as PT8M').default('PT8M'),
+  });
+  const settle: ServiceTaskDefinition<typeof SettleInput> = {
+    topic: 'entropy.settle',
+    description: "Starts the settle window after a strategy ran: its start, its deadline (settleDuration), and the first wait (long enough for the system's traffic to bring about 40 requests)",
+    mode: 'inline',
+    input: SettleInput,
+    output: z.object({ settleFrom: z.string(), settleDeadline: z.string(), settleWait: z.string() }),
+    async handler(input) {
+      const before = input.measurementId ? await store.measurement(input.measurementId) : null;
+      const requests = (before?.indicators.requests as { baseline: { count: number; seconds: number } } | undefined)?.baseline;
+      const maxSeconds = isoSeconds(input.settleDuration);
+      const wait = Math.min(maxSeconds, settleWaitSeconds(requests && requests.seconds ? requests.count / requests.seconds : 0));
+      const now = Date.now();
+      return { settleFrom: new Date(now).toISOString(), settleDeadline: new Date(now + maxSeconds * 1000).toISOString(), settleWait: `PT${Math.max(1, wait)}S` };
     },
   };
 
@@ -348,5 +461,5 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     },
   };
 
-  return [measure, verify, circuitBreaker, explore, simulate, snapshot, rollback, learn, collect] as ServiceTaskDefinition[];
+  return [measure, verify, settle, circuitBreaker, explore, simulate, snapshot, rollback, learn, collect] as ServiceTaskDefinition[];
 }

@@ -19,7 +19,8 @@ export function dmediGeneratorTopics({ engineControl }: { engineControl: EngineC
     cadence: z.string().default("On demand, and on the evolution cycle's cadence (REGENFLOW_EVOLUTION_CADENCE, daily by default)."),
     targetScore: z.coerce.number().min(0).max(1).optional(),
     verifyWindowSeconds: z.coerce.number().int().min(1).default(900),
-    settleDuration: z.string().regex(/^P(T?\d+[DHMS])+$/, 'an ISO 8601 duration such as PT15M').default('PT15M'),
+    /** The longest a cycle waits, after its strategy ran, for clear evidence of recovery (it looks again as often as the traffic allows). */
+    settleDuration: z.string().regex(/^P(T?\d+[DHMS])+$/, 'an ISO 8601 duration such as PT8M').default('PT8M'),
   });
   const charter: ServiceTaskDefinition<typeof CharterInput> = {
     topic: 'generator.charter',

@@ -69,3 +69,9 @@ export async function latestPerSystem(knex: Knex): Promise<Measurement[]> {
     .whereRaw('m.id = (select m2.id from entropy_measurements m2 where m2.system = m.system order by m2.measured_at desc, m2.id desc limit 1)');
   return (found as MeasurementRow[]).map(toMeasurement);
 }
+
+export async function measurementById(knex: Knex, id: string): Promise<Measurement | null> {
+  if (!/^\d{1,18}$/.test(id)) return null;
+  const row = await knex('entropy_measurements').where({ id }).first();
+  return row ? toMeasurement(row as MeasurementRow) : null;
+}

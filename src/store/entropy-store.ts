@@ -15,6 +15,7 @@ export function createEntropyStore(knex: Knex): EntropyStore {
     systems: () => allSystems(knex),
     saveMeasurement: (measurement) => measurements.insertMeasurement(knex, measurement),
     measurements: (system, limit) => measurements.listMeasurements(knex, system, limit),
+    measurement: (id) => measurements.measurementById(knex, id),
     async latestMeasurements() {
       const [systems, latest] = await Promise.all([allSystems(knex), measurements.latestPerSystem(knex)]);
       const names = [...new Set([...systems, ...latest.map((measurement) => measurement.system)])].sort();

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
-import type { SeriesPoint, SpanAggregates, TimeWindow, WindowAggregate } from '../../service-tasks/entropy/ports.js';
+import type { OperationAggregate, OperationRole, SeriesPoint, SpanAggregates, SpanStats, TimeWindow, WindowAggregate } from '../../service-tasks/entropy/ports.js';
 import { distinctIndexed } from './loose-index-scan.js';
 
 /**
@@ -18,24 +18,155 @@ const LOG_MAX = Math.log(1e6);
 
 const iso = (date: Date) => date.toISOString();
 
+/** Span names judged one by one (the busiest); the rest are pooled as one `(other)` operation. */
+const TRACKED_OPERATIONS = 60;
+
+const emptyStats = (): SpanStats => ({ count: 0, errors: 0, sumLog: 0, sumLog2: 0 });
+
+function addStats(into: SpanStats, count: number, errors: number, sumLog: number, sumLog2: number): void {
+  into.count += count;
+  into.errors += errors;
+  into.sumLog += sumLog;
+  into.sumLog2 += sumLog2;
+}
+
+/**
+ * One scan of a service's spans in the time mode, three groupings at once: per operation
+ * (span name × role) and time cell (the baseline's quarters, the current window's buckets) the
+ * counts, errors and Σ ln, Σ ln² of durations; per operation and side its duration histogram;
+ * per role and cell the pooled histogram. Roles: a root, SERVER or CONSUMER span is a
+ * request the service served, CLIENT or PRODUCER a dependency it called, the rest internal.
+ * The pooled cells returned are those of requests (or of all spans when there are none), so
+ * the service-wide error rate is the share of failed requests, not of failed spans.
+ */
+async function operationCells(
+  knex: Knex,
+  where: string,
+  range: string[],
+  options: { tracked: string[]; split: Date; baselineTo: Date; bucketSeconds: number; buckets: number; quarterSeconds: number },
+): Promise<{ cells: Array<{ k: number; b: number; e: number; n: number; s: number }>; operations: OperationAggregate[] }> {
+  const op = options.tracked.length ? `case when name in (${options.tracked.map(() => '?').join(', ')}) then name else '(other)' end` : `'(other)'`;
+  const split = iso(options.split);
+  const found = await rows<{ op: string | null; role: OperationRole; side: number | null; k: number | null; e: number | null; b: number | null; gb: number; gop: number; n: number; sl: number | null; sl2: number | null }>(
+    knex,
+    `select op, role, side, k, e, b, grouping(b) as gb, grouping(op) as gop, count(*)::int as n, sum(l) as sl, sum(l * l) as sl2
+       from (select ${op} as op,
+                    case when parent_span_id is null or kind in (2, 5) then 'request' when kind in (3, 4) then 'dependency' else 'internal' end as role,
+                    (start_time >= ?::timestamptz)::int as side,
+                    case when start_time >= ?::timestamptz
+                         then greatest(0, least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?))
+                         else greatest(-4, least(-1, floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int)) end as k,
+                    (status_code = 2)::int as e,
+                    width_bucket(ln(greatest(duration_ms, 0.01)), ?, ?, ${HISTOGRAM_BINS}) as b,
+                    ln(greatest(duration_ms, 0.01)) as l
+               from spans where ${where}) s
+      group by grouping sets ((op, role, k, e), (op, role, side, b), (role, k, b, e))`,
+    [...options.tracked, split, split, split, options.bucketSeconds, options.buckets - 1, iso(options.baselineTo), options.quarterSeconds, LOG_MIN, LOG_MAX, ...range],
+  );
+  const byKey = new Map<string, OperationAggregate>();
+  const operation = (name: string, role: OperationRole) => {
+    const key = `${role}\u0000${name}`;
+    let found = byKey.get(key);
+    if (!found) {
+      found = {
+        name,
+        role,
+        baseline: emptyStats(),
+        quarters: Array.from({ length: 4 }, emptyStats),
+        current: emptyStats(),
+        buckets: Array.from({ length: options.buckets }, emptyStats),
+        baselineHistogram: new Array<number>(HISTOGRAM_BINS + 2).fill(0),
+        currentHistogram: new Array<number>(HISTOGRAM_BINS + 2).fill(0),
+      };
+      byKey.set(key, found);
+    }
+    return found;
+  };
+  const pooled = new Map<OperationRole, Array<{ k: number; b: number; e: number; n: number; s: number }>>();
+  for (const row of found) {
+    const n = Number(row.n);
+    if (Number(row.gop) === 1) {
+      const list = pooled.get(row.role) ?? [];
+      list.push({ k: Number(row.k) < 0 ? -1 : Number(row.k), b: Number(row.b), e: Number(row.e), n, s: 0 });
+      pooled.set(row.role, list);
+    } else if (Number(row.gb) === 1) {
+      const target = operation(row.op as string, row.role);
+      const k = Number(row.k);
+      const errors = Number(row.e) ? n : 0;
+      const sumLog = Number(row.sl ?? 0);
+      const sumLog2 = Number(row.sl2 ?? 0);
+      if (k >= 0) {
+        addStats(target.current, n, errors, sumLog, sumLog2);
+        addStats(target.buckets[k] as SpanStats, n, errors, sumLog, sumLog2);
+      } else {
+        addStats(target.baseline, n, errors, sumLog, sumLog2);
+        addStats(target.quarters[k + 4] as SpanStats, n, errors, sumLog, sumLog2);
+      }
+    } else {
+      const target = operation(row.op as string, row.role);
+      const histogram = Number(row.side) ? target.currentHistogram : target.baselineHistogram;
+      histogram[Number(row.b)] = (histogram[Number(row.b)] ?? 0) + n;
+    }
+  }
+  const requests = pooled.get('request') ?? [];
+  const cells = requests.length ? requests : [...pooled.values()].flat();
+  return { cells, operations: [...byKey.values()] };
+}
+
+/** A regenflow process is judged by its instances: one operation, built from the instance cells (durations at their bins' centres). */
+function instanceOperation(cells: Array<{ k: number; b: number; e: number; n: number }>, buckets: number): OperationAggregate {
+  const width = (LOG_MAX - LOG_MIN) / HISTOGRAM_BINS;
+  const result: OperationAggregate = {
+    name: 'process instance',
+    role: 'request',
+    baseline: emptyStats(),
+    quarters: [],
+    current: emptyStats(),
+    buckets: Array.from({ length: buckets }, emptyStats),
+    baselineHistogram: new Array<number>(HISTOGRAM_BINS + 2).fill(0),
+    currentHistogram: new Array<number>(HISTOGRAM_BINS + 2).fill(0),
+  };
+  for (const cell of cells) {
+    const k = Number(cell.k);
+    const b = Number(cell.b);
+    const n = Number(cell.n);
+    const log = b <= 0 ? LOG_MIN : b > HISTOGRAM_BINS ? LOG_MAX : LOG_MIN + (b - 0.5) * width;
+    const errors = Number(cell.e) ? n : 0;
+    if (k >= 0) {
+      addStats(result.current, n, errors, n * log, n * log * log);
+      addStats(result.buckets[k] as SpanStats, n, errors, n * log, n * log * log);
+      result.currentHistogram[b] = (result.currentHistogram[b] ?? 0) + n;
+    } else {
+      addStats(result.baseline, n, errors, n * log, n * log * log);
+      result.baselineHistogram[b] = (result.baselineHistogram[b] ?? 0) + n;
+    }
+  }
+  return result;
+}
+
 export async function aggregateSpans(
   knex: Knex,
   system: string,
   windows: { baseline: TimeWindow; current: TimeWindow },
-  options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number } },
+  options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number }; keysBefore?: Date },
 ): Promise<SpanAggregates> {
   const [matches, value] = systemFilter(system);
   const from = iso(windows.baseline.from);
   const split = iso(windows.current.from);
   const to = iso(windows.current.to);
+  const baselineTo = iso(windows.baseline.to);
   // Time mode: baseline = [from, split), current = [split, to). Version mode (a regenflow
   // process against its previous version): baseline = the previous version's spans, current =
   // the latest version's, both over [from, to).
   const versions = options.versions && { previous: Math.trunc(options.versions.previous), latest: Math.trunc(options.versions.latest) };
+  // A reference that ends before the current window starts (a cycle's verify: the state before the fault, then the
+  // fault and the strategy, then the settle window) leaves the stretch between them out of both sides.
   const where = versions
     ? `${matches} and process_version in (${versions.previous}, ${versions.latest}) and start_time >= ?::timestamptz and start_time < ?::timestamptz`
-    : `${matches} and start_time >= ?::timestamptz and start_time < ?::timestamptz`;
-  const range = [value, from, to];
+    : `${matches} and start_time >= ?::timestamptz and start_time < ?::timestamptz and (start_time < ?::timestamptz or start_time >= ?::timestamptz)`;
+  const range = versions ? [value, from, to] : [value, from, to, baselineTo, split];
+  // The reference's oldest quarter: what was there before a fault that began in the reference's end.
+  const oldestTo = iso(new Date(windows.baseline.from.getTime() + (windows.baseline.to.getTime() - windows.baseline.from.getTime()) / 4));
   const current = versions ? `process_version = ${versions.latest}` : `start_time >= ?::timestamptz`;
   const currentBindings = versions ? [] : [split];
 
@@ -56,34 +187,53 @@ export async function aggregateSpans(
           from spans where ${where} group by coalesce(instance_id::text, trace_id), process_version) as units`
     : `spans where ${where}`;
 
-  // One scan for counts, errors, duration histograms and the current window's buckets:
-  // k = -1 for the baseline, 0..buckets-1 for the current window's buckets.
-  const bucketSeconds = (windows.current.to.getTime() - windows.current.from.getTime()) / 1000 / options.buckets;
-  const cells = await rows<{ k: number; b: number; e: number; n: number; s: number }>(
-    knex,
-    `select case when ${current}
-                 then greatest(0, least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?)) else -1 end as k,
-            width_bucket(ln(greatest(duration_ms, 0.01)), ?, ?, ${HISTOGRAM_BINS}) as b,
-            (status_code = 2)::int as e, count(*)::int as n, sum(duration_ms) as s
-       from ${units} group by 1, 2, 3`,
-    [...currentBindings, split, bucketSeconds, options.buckets - 1, LOG_MIN, LOG_MAX, ...range],
-  );
-  const names = await rows<{ name: string; baseline: number; current: number }>(
+  const names = await rows<{ name: string; baseline: number; current: number; oldest: number }>(
     knex,
     `select name, (count(*) filter (where not (${current})))::int as baseline,
-            (count(*) filter (where ${current}))::int as current
+            (count(*) filter (where ${current}))::int as current,
+            (count(*) filter (where not (${current}) and start_time < ?::timestamptz))::int as oldest
        from spans where ${where} group by name order by count(*) desc limit 2000`,
-    [...currentBindings, ...currentBindings, ...range],
+    [...currentBindings, ...currentBindings, ...currentBindings, versions ? to : oldestTo, ...range],
   );
+  const bucketSeconds = (windows.current.to.getTime() - windows.current.from.getTime()) / 1000 / options.buckets;
+  const perOperation = !versions && !system.startsWith(ENGINE_SYSTEM_PREFIX);
+  let cells: Array<{ k: number; b: number; e: number; n: number; s: number }>;
+  let operations: OperationAggregate[];
+  if (perOperation) {
+    ({ cells, operations } = await operationCells(knex, where, range, {
+      tracked: names.slice(0, TRACKED_OPERATIONS).map((row) => row.name),
+      split: windows.current.from,
+      baselineTo: windows.baseline.to,
+      bucketSeconds,
+      buckets: options.buckets,
+      quarterSeconds: (windows.baseline.to.getTime() - windows.baseline.from.getTime()) / 1000 / 4,
+    }));
+  } else {
+    // One scan for counts, errors, duration histograms and the current window's buckets:
+    // k = -1 for the baseline, 0..buckets-1 for the current window's buckets.
+    cells = await rows<{ k: number; b: number; e: number; n: number; s: number }>(
+      knex,
+      `select case when ${current}
+                   then greatest(0, least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?)) else -1 end as k,
+              width_bucket(ln(greatest(duration_ms, 0.01)), ?, ?, ${HISTOGRAM_BINS}) as b,
+              (status_code = 2)::int as e, count(*)::int as n, sum(duration_ms) as s
+         from ${units} group by 1, 2, 3`,
+      [...currentBindings, split, bucketSeconds, options.buckets - 1, LOG_MIN, LOG_MAX, ...range],
+    );
+    operations = [instanceOperation(cells, options.buckets)];
+  }
   const keys = await rows<{ key: string | null; baseline: number; current: number }>(
     knex,
-    `with b as (select attributes from spans where ${where} and not (${current}) order by start_time desc limit ?),
+    // The baseline's sample from its start, the current window's from its end: a fault that began shortly before the
+    // window (or a cycle's reference that ends at the fault) is least likely to be in either.
+    // keysBefore: the baseline's sample only from before it (a verdict's reference: its oldest quarter, the state before the fault).
+    `with b as (select attributes from spans where ${where} and not (${current})${options.keysBefore ? ' and start_time < ?::timestamptz' : ''} order by start_time asc limit ?),
           c as (select attributes from spans where ${where} and ${current} order by start_time desc limit ?)
      select key, sum(in_b)::int as baseline, sum(in_c)::int as current from (
        select jsonb_object_keys(attributes) as key, 1 as in_b, 0 as in_c from b
        union all select jsonb_object_keys(attributes), 0, 1 from c) k group by key
      union all select null, (select count(*) from b)::int, (select count(*) from c)::int`,
-    [...range, ...currentBindings, options.keySample, ...range, ...currentBindings, options.keySample],
+    [...range, ...currentBindings, ...(options.keysBefore ? [iso(options.keysBefore)] : []), options.keySample, ...range, ...currentBindings, options.keySample],
   );
   const repeats = await rows<{ instance: string; name: string; count: number }>(
     knex,
@@ -148,7 +298,7 @@ export async function aggregateSpans(
   return {
     baseline: window((k) => k < 0, exposure.baseline),
     current: window((k) => k >= 0, exposure.current),
-    names: names.map((row) => ({ name: row.name, baseline: Number(row.baseline), current: Number(row.current) })),
+    names: names.map((row) => ({ name: row.name, baseline: Number(row.baseline), current: Number(row.current), oldest: Number(row.oldest) })),
     attributeKeys: {
       baselineSample: Number(sizes?.baseline ?? 0),
       currentSample: Number(sizes?.current ?? 0),
@@ -156,6 +306,8 @@ export async function aggregateSpans(
     },
     repeats: repeats.map((row) => ({ instance: row.instance, name: row.name, count: Number(row.count) })),
     series,
+    operations,
+    bucketSeconds,
   };
 }
 

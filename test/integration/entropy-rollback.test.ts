@@ -225,8 +225,9 @@ describe('entropy.rollback through declared rollback hooks', () => {
         // The cycle acted on a real degradation, and after the strategy the system was worse, above the threshold.
         const judged = hookedEnd.variables as Record<string, any>;
         expect(judged.entropy).toBeGreaterThanOrEqual(0.3);
-        expect(judged.entropyAfter).toBeGreaterThan(judged.entropy);
-        expect(judged).toMatchObject({ recovered: false, rolledBack: true });
+        // (both may sit at the top of the scale: half the requests failing is CRITICAL already)
+        expect(judged.entropyAfter).toBeGreaterThanOrEqual(judged.entropy);
+        expect(judged).toMatchObject({ recovered: false, verdict: 'not-recovered', rolledBack: true });
         expect(await ends(hooked)).toEqual(expect.arrayContaining(['rollback', 'learn_failure', 'end_rolled_back']));
         expect(received.some((request) => request.body.cycleInstanceId === hooked && request.body.system === 'shop-process-ok')).toBe(true);
 

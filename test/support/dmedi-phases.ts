@@ -6,7 +6,7 @@ export const DMEDI_PHASES = {
   measure: ['measure_entropy'],
   explore: ['explore_rank'],
   develop: ['develop_generate', 'develop_simulate'],
-  implement: ['implement_snapshot', 'implement_run_strategy', 'implement_settle', 'implement_measure_again'],
+  implement: ['implement_snapshot', 'implement_run_strategy', 'implement_settle_start', 'implement_settle', 'implement_measure_again'],
 } as const;
 
 export type DmediPhaseReport = Record<keyof typeof DMEDI_PHASES, boolean>;

@@ -19,7 +19,27 @@ function fnv1a(text: string): number {
   return hash;
 }
 
-export type DegradationKind = 'latency-shift' | 'error-burst' | 'schema-drift' | 'loop-thrash' | 'throughput-drop' | 'latency-creep';
+export type DegradationKind =
+  | 'latency-shift'
+  | 'error-burst'
+  | 'schema-drift'
+  | 'loop-thrash'
+  | 'throughput-drop'
+  | 'latency-creep'
+  | 'outage'
+  | 'error-ramp'
+  | 'intermittent-errors'
+  | 'latency-tail'
+  | 'dependency-errors'
+  | 'dependency-latency'
+  | 'route-vanish'
+  | 'attribute-vanish'
+  | 'traffic-surge'
+  | 'speed-up'
+  | 'route-mix';
+
+/** Kinds that are good news or a neutral change: a measurement must not call them sick. */
+export const BENIGN_KINDS: DegradationKind[] = ['traffic-surge', 'speed-up', 'route-mix'];
 
 export interface Degradation {
   kind: DegradationKind;
@@ -30,9 +50,18 @@ export interface Degradation {
    * latency-shift: multiplier of every duration (default 1.6); error-burst: error share of
    * requests (default 0.1); loop-thrash: share of requests that loop (default 0.02);
    * throughput-drop: share of requests that still arrive (default 0.5); latency-creep: the
-   * multiplier durations reach 10 minutes after `at`, growing linearly (default 2).
+   * multiplier durations reach 10 minutes after `at`, growing linearly (default 2);
+   * outage: share of requests that still arrive (default 0); error-ramp: error share reached
+   * 10 minutes after `at`, linearly (default 0.2); intermittent-errors: error share during
+   * 30 s bursts every 2 minutes (default 0.5); latency-tail: multiplier of a tenth of requests
+   * (default 8); dependency-errors: failure share of the database calls, a quarter of which
+   * fail their request (default 0.2); dependency-latency: multiplier of the database calls
+   * (default 3); traffic-surge: arrival multiplier (default 2); speed-up: multiplier of every
+   * duration (default 0.7); route-mix: weight multiplier of the last route (default 3).
    */
   magnitude?: number;
+  /** Only requests to this route (e.g. `/checkout`) are affected. */
+  route?: string;
 }
 
 export interface SpanRow {
@@ -59,6 +88,12 @@ export interface SimulatorOptions {
   requestsPerSecond?: number;
   /** Share of requests that fail when healthy. @default 0.01 */
   errorRate?: number;
+  /** Routes served: the three of an orders service, or this many (their traffic skewed, a few slow). @default 3 */
+  routes?: number;
+  /** σ of the log-normal durations (1 is a heavy tail). @default 0.5 */
+  latencySigma?: number;
+  /** Daily cycle of the arrival rate: peak/trough ratio and period. */
+  diurnal?: { ratio: number; periodSeconds?: number };
 }
 
 interface Operation {
@@ -73,9 +108,31 @@ const OPERATIONS: Operation[] = [
   { route: '/checkout', weight: 0.2, medianMs: 120 },
 ];
 
+/** `count` routes of a shop: Zipf-like traffic (the first busiest), medians from 10 to 200 ms. */
+function manyRoutes(count: number): Operation[] {
+  const raw = Array.from({ length: count }, (_, index) => 1 / (index + 1));
+  const total = raw.reduce((a, b) => a + b, 0);
+  return raw.map((weight, index) => ({ route: `/route-${index + 1}`, weight: weight / total, medianMs: 10 + ((index * 37) % 190) }));
+}
+
 /** Which degradations a strategy repairs in the simulated service (every strategy repairs what it is aimed at). */
 const REPAIRS: Record<string, DegradationKind[]> = {
-  default: ['latency-shift', 'error-burst', 'schema-drift', 'loop-thrash', 'throughput-drop', 'latency-creep'],
+  default: [
+    'latency-shift',
+    'error-burst',
+    'schema-drift',
+    'loop-thrash',
+    'throughput-drop',
+    'latency-creep',
+    'outage',
+    'error-ramp',
+    'intermittent-errors',
+    'latency-tail',
+    'dependency-errors',
+    'dependency-latency',
+    'route-vanish',
+    'attribute-vanish',
+  ],
 };
 
 export class SpanSimulator {
@@ -87,8 +144,14 @@ export class SpanSimulator {
   readonly system: string;
   private readonly rate: number;
   private readonly errorRate: number;
+  private readonly operations: Operation[];
+  private readonly sigma: number;
+  private readonly diurnal?: { ratio: number; periodSeconds?: number };
 
   constructor(options: SimulatorOptions) {
+    this.operations = options.routes && options.routes !== 3 ? manyRoutes(options.routes) : OPERATIONS;
+    this.sigma = options.latencySigma ?? 0.5;
+    this.diurnal = options.diurnal;
     this.system = options.system;
     this.random = seededRandom(options.seed);
     this.idRandom = seededRandom(options.seed ^ fnv1a(options.system));
@@ -119,41 +182,73 @@ export class SpanSimulator {
     return found;
   }
 
+  /** Arrival-rate multiplier at `at`: the daily cycle and any surge. */
+  private rateFactor(at: number): number {
+    let factor = 1;
+    if (this.diurnal) {
+      const period = (this.diurnal.periodSeconds ?? 86_400) * 1000;
+      const amplitude = (this.diurnal.ratio - 1) / (this.diurnal.ratio + 1);
+      factor *= 1 + amplitude * Math.sin((2 * Math.PI * at) / period);
+    }
+    const surge = this.active('traffic-surge', at);
+    if (surge) factor *= surge.magnitude ?? 2;
+    return factor;
+  }
+
   /** Spans of every request that starts in [from, to). */
   generate(from: Date, to: Date): SpanRow[] {
     const spans: SpanRow[] = [];
-    let t = from.getTime() + this.exponential(1000 / this.rate);
+    let t = from.getTime() + this.exponential(1000 / (this.rate * this.rateFactor(from.getTime())));
     while (t < to.getTime()) {
-      // A throughput drop thins the arrivals (still Poisson); the draw is only made while one is active.
+      // A throughput drop or an outage thins the arrivals (still Poisson); the draw is only made while one is active.
       const drop = this.active('throughput-drop', t);
-      if (!drop || this.random() < (drop.magnitude ?? 0.5)) this.request(t, spans);
-      t += this.exponential(1000 / this.rate);
+      const outage = this.active('outage', t);
+      const keep = (drop ? (drop.magnitude ?? 0.5) : 1) * (outage ? (outage.magnitude ?? 0) : 1);
+      if ((!drop && !outage) || this.random() < keep) this.request(t, spans);
+      t += this.exponential(1000 / (this.rate * this.rateFactor(t)));
     }
     return spans;
   }
 
+  /** The degradation of a kind in force at `at` for a route (one aimed at another route does not count). */
+  private activeOn(kind: DegradationKind, at: number, route: string): Degradation | undefined {
+    const found = this.active(kind, at);
+    return found && (!found.route || found.route === route) ? found : undefined;
+  }
+
   private request(at: number, spans: SpanRow[]): void {
-    const latency = this.active('latency-shift', at);
-    const burst = this.active('error-burst', at);
+    const operation = this.pick(at);
+    if (this.activeOn('route-vanish', at, operation.route)) return;
+    const latency = this.activeOn('latency-shift', at, operation.route) ?? this.activeOn('speed-up', at, operation.route);
+    const burst = this.activeOn('error-burst', at, operation.route);
     const drift = this.active('schema-drift', at);
     const thrash = this.active('loop-thrash', at);
-    const creep = this.active('latency-creep', at);
-    const crept = creep ? 1 + ((creep.magnitude ?? 2) - 1) * ((at - creep.at.getTime()) / 600_000) : 1;
-    const factor = (latency ? (latency.magnitude ?? 1.6) : 1) * crept;
-    const errorRate = burst ? (burst.magnitude ?? 0.1) : this.errorRate;
-    const operation = this.pick();
+    const creep = this.activeOn('latency-creep', at, operation.route);
+    const ramp = this.activeOn('error-ramp', at, operation.route);
+    const bursts = this.activeOn('intermittent-errors', at, operation.route);
+    const tail = this.activeOn('latency-tail', at, operation.route);
+    const depErrors = this.activeOn('dependency-errors', at, operation.route);
+    const depLatency = this.activeOn('dependency-latency', at, operation.route);
+    const noAttribute = this.active('attribute-vanish', at);
+    const crept = creep ? 1 + ((creep.magnitude ?? 2) - 1) * Math.min(1, (at - creep.at.getTime()) / 600_000) : 1;
+    const tailFactor = tail && this.random() < 0.1 ? (tail.magnitude ?? 8) : 1;
+    const factor = (latency ? (latency.magnitude ?? (latency.kind === 'speed-up' ? 0.7 : 1.6)) : 1) * crept * tailFactor;
+    let errorRate = burst ? (burst.magnitude ?? 0.1) : this.errorRate;
+    if (ramp) errorRate = Math.max(errorRate, this.errorRate + ((ramp.magnitude ?? 0.2) - this.errorRate) * Math.min(1, (at - ramp.at.getTime()) / 600_000));
+    if (bursts && (at - bursts.at.getTime()) % 120_000 < 30_000) errorRate = Math.max(errorRate, bursts.magnitude ?? 0.5);
     const traceId = this.hex(32);
     const rootId = this.hex(16);
-    const failed = this.random() < errorRate;
+    const dbFailed = depErrors ? this.random() < (depErrors.magnitude ?? 0.2) : false;
+    const failed = this.random() < errorRate || (dbFailed && this.random() < 0.25);
     const route = drift ? `/v2${operation.route}` : operation.route;
     const statusKey = drift ? 'http.response.status_code' : 'http.status_code';
 
-    const dbMs = this.logNormal(operation.medianMs * 0.4, 0.5) * factor;
+    const dbMs = this.logNormal(operation.medianMs * 0.4, this.sigma) * factor * (depLatency ? (depLatency.magnitude ?? 3) : 1);
     const cacheMs = this.logNormal(1.5, 0.4) * factor;
     let childTime = at + 1;
     const children: Array<[string, number, Record<string, unknown>, boolean]> = [
       ['cache.get', cacheMs, { 'cache.hit': this.random() < 0.8 }, false],
-      ['db.query', dbMs, { 'db.system': 'postgresql', 'db.operation': 'SELECT' }, failed],
+      ['db.query', dbMs, { 'db.system': 'postgresql', 'db.operation': 'SELECT' }, failed || dbFailed],
     ];
     if (thrash && this.random() < (thrash.magnitude ?? 0.02)) {
       // An instance stuck in a retry loop: the same activity again and again.
@@ -163,10 +258,10 @@ export class SpanSimulator {
       spans.push(this.span(traceId, rootId, name, childTime, ms, error, attributes));
       childTime += ms;
     }
-    const rootMs = Math.max(childTime - at, this.logNormal(operation.medianMs, 0.5) * factor);
-    spans.push(
-      this.span(traceId, null, `GET ${route}`, at, rootMs, failed, { 'http.request.method': 'GET', 'http.route': route, [statusKey]: failed ? 500 : 200 }, rootId),
-    );
+    const rootMs = Math.max(childTime - at, this.logNormal(operation.medianMs, this.sigma) * factor);
+    const attributes: Record<string, unknown> = { 'http.request.method': 'GET', 'http.route': route, [statusKey]: failed ? 500 : 200 };
+    if (!noAttribute) attributes['user_agent.original'] = 'shop-client/1.0';
+    spans.push(this.span(traceId, null, `GET ${route}`, at, rootMs, failed, attributes, rootId));
   }
 
   private span(traceId: string, parent: string | null, name: string, start: number, ms: number, error: boolean, attributes: Record<string, unknown>, spanId = this.hex(16)): SpanRow {
@@ -188,13 +283,16 @@ export class SpanSimulator {
     };
   }
 
-  private pick(): Operation {
-    let r = this.random();
-    for (const operation of OPERATIONS) {
-      r -= operation.weight;
-      if (r <= 0) return operation;
+  private pick(at: number): Operation {
+    const mix = this.active('route-mix', at);
+    const last = this.operations.length - 1;
+    const weights = this.operations.map((operation, index) => operation.weight * (mix && index === last ? (mix.magnitude ?? 3) : 1));
+    let r = this.random() * weights.reduce((a, b) => a + b, 0);
+    for (let index = 0; index < this.operations.length; index++) {
+      r -= weights[index] as number;
+      if (r <= 0) return this.operations[index] as Operation;
     }
-    return OPERATIONS[OPERATIONS.length - 1] as Operation;
+    return this.operations[last] as Operation;
   }
 
   private exponential(mean: number): number {

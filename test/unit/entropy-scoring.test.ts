@@ -1,5 +1,5 @@
 import { controlChart } from '../../service-tasks/entropy/control-chart.js';
-import { ENTROPY_EPSILON, entropyLevel, entropyScore, recovered } from '../../service-tasks/entropy/entropy-score.js';
+import { entropyLevel, entropyScore } from '../../service-tasks/entropy/entropy-score.js';
 import { computeHealth, healthState } from '../../service-tasks/entropy/health.js';
 import { rankStrategies, successPosterior } from '../../service-tasks/entropy/ranking.js';
 import { STRATEGIES, strategiesFor } from '../../service-tasks/entropy/strategies.js';
@@ -15,16 +15,6 @@ describe('entropy scoring', () => {
 
   it('when scores sit on the level boundaries, then LOW < 0.3 ≤ MEDIUM < 0.6 ≤ HIGH < 0.8 ≤ CRITICAL', () => {
     expect([0.29, 0.3, 0.59, 0.6, 0.79, 0.8].map(entropyLevel)).toEqual(['LOW', 'MEDIUM', 'MEDIUM', 'HIGH', 'HIGH', 'CRITICAL']);
-  });
-
-  it('when a cycle is judged, then it recovered below its threshold or when clearly lower than before; a tie above the threshold is not recovered', () => {
-    expect(recovered({ entropy: 0.1, entropyAfter: 0.1, threshold: 0.3 })).toBe(true); // healthy all along: nothing to roll back
-    expect(recovered({ entropy: 0.5, entropyAfter: 0.4, threshold: 0.3 })).toBe(true);
-    expect(recovered({ entropy: 0.5, entropyAfter: 0.5, threshold: 0.3 })).toBe(false);
-    expect(recovered({ entropy: 0.5, entropyAfter: 0.5 - ENTROPY_EPSILON / 2, threshold: 0.3 })).toBe(false); // within noise: no better
-    expect(recovered({ entropy: 0.5, entropyAfter: 0.7, threshold: 0.3 })).toBe(false);
-    expect(recovered({ entropy: undefined, entropyAfter: 0.29, threshold: 0.3 })).toBe(true);
-    expect(recovered({ entropy: undefined, entropyAfter: 0.31, threshold: 0.3 })).toBe(false);
   });
 
   it('when health sits on the state boundaries, then HEALTHY > 0.9, WARNING 0.7–0.9, CRITICAL 0.5–0.7, FAILING < 0.5', () => {

@@ -1,0 +1,85 @@
+/**
+ * Named scenarios of a simulated service for the entropy calibration test and
+ * `npm run bench:entropy`: what is injected, when, and the level a measurement should reach.
+ * `expect` is the lowest level that is right ('LOW' means exactly LOW: a stable stream or good
+ * news must not call for regeneration).
+ */
+import type { EntropyLevel } from '../../service-tasks/entropy/entropy-score.js';
+import type { Degradation, DegradationKind, SimulatorOptions } from './span-simulator.js';
+
+export interface Scenario {
+  name: string;
+  /** The simulator's traffic; `system` and `seed` are set per run. */
+  traffic?: Omit<SimulatorOptions, 'system' | 'seed'>;
+  /** Injected at the onset (default: a minute into the judged window). */
+  inject: Array<Omit<Degradation, 'at'> & { kind: DegradationKind }>;
+  expect: EntropyLevel;
+}
+
+const one = (kind: DegradationKind, magnitude?: number, route?: string) => [{ kind, ...(magnitude !== undefined && { magnitude }), ...(route && { route }) }];
+
+/** The calibration: each named severity and the level it must reach. */
+export const CALIBRATION: Scenario[] = [
+  { name: 'stable', inject: [], expect: 'LOW' },
+  { name: 'outage', inject: one('outage'), expect: 'CRITICAL' },
+  { name: 'errors 30 %', inject: one('error-burst', 0.3), expect: 'CRITICAL' },
+  { name: 'errors 1 % -> 6 % on requests', inject: one('error-burst', 0.06), expect: 'MEDIUM' },
+  { name: 'latency x3 on one route of ten', traffic: { routes: 10 }, inject: one('latency-shift', 3, '/route-3'), expect: 'MEDIUM' },
+  { name: 'latency x3 everywhere', inject: one('latency-shift', 3), expect: 'HIGH' },
+  { name: 'traffic halved', inject: one('throughput-drop', 0.5), expect: 'MEDIUM' },
+  { name: 'route renamed (schema drift)', inject: one('schema-drift'), expect: 'MEDIUM' },
+  { name: 'traffic x2 (good news)', inject: one('traffic-surge', 2), expect: 'LOW' },
+  { name: 'latency x0.7 (good news)', inject: one('speed-up', 0.7), expect: 'LOW' },
+  { name: 'route mix shift', inject: one('route-mix', 3), expect: 'LOW' },
+];
+
+/** The bench's degradation kinds (tuned against): each must reach at least MEDIUM. */
+export const DEGRADED_KINDS: Scenario[] = [
+  { name: 'latency x1.6', inject: one('latency-shift', 1.6), expect: 'MEDIUM' },
+  { name: 'errors 10 %', inject: one('error-burst', 0.1), expect: 'MEDIUM' },
+  { name: 'schema drift', inject: one('schema-drift'), expect: 'MEDIUM' },
+  { name: 'loop thrash 2 %', inject: one('loop-thrash', 0.02), expect: 'MEDIUM' },
+  { name: 'throughput x0.5', inject: one('throughput-drop', 0.5), expect: 'MEDIUM' },
+  { name: 'latency creep x2', inject: one('latency-creep', 2), expect: 'MEDIUM' },
+  { name: 'outage', inject: one('outage'), expect: 'CRITICAL' },
+  { name: 'route errors 20 % (1 of 10)', traffic: { routes: 10 }, inject: one('error-burst', 0.2, '/route-2'), expect: 'MEDIUM' },
+  { name: 'route latency x3 (1 of 10)', traffic: { routes: 10 }, inject: one('latency-shift', 3, '/route-3'), expect: 'MEDIUM' },
+  { name: 'dependency errors 20 %', inject: one('dependency-errors', 0.2), expect: 'MEDIUM' },
+  { name: 'error ramp to 20 %', inject: one('error-ramp', 0.2), expect: 'MEDIUM' },
+  { name: 'intermittent error bursts', inject: one('intermittent-errors', 0.5), expect: 'MEDIUM' },
+  { name: 'route vanishes', inject: one('route-vanish', undefined, '/checkout'), expect: 'MEDIUM' },
+  { name: 'errors 15 % at 0.5 req/s', traffic: { requestsPerSecond: 0.5 }, inject: one('error-burst', 0.15), expect: 'MEDIUM' },
+  { name: 'latency x2, heavy tail', traffic: { latencySigma: 1 }, inject: one('latency-shift', 2), expect: 'MEDIUM' },
+];
+
+/** Stable kinds (tuned against): each must stay LOW. */
+export const STABLE_KINDS: Scenario[] = [
+  { name: 'stable', inject: [], expect: 'LOW' },
+  { name: 'stable, ten routes', traffic: { routes: 10 }, inject: [], expect: 'LOW' },
+  { name: 'stable, heavy tail', traffic: { latencySigma: 1 }, inject: [], expect: 'LOW' },
+  { name: 'stable, 0.2 req/s', traffic: { requestsPerSecond: 0.2 }, inject: [], expect: 'LOW' },
+  { name: 'diurnal x3', traffic: { diurnal: { ratio: 3, periodSeconds: 86_400 } }, inject: [], expect: 'LOW' },
+  { name: 'traffic x2', inject: one('traffic-surge', 2), expect: 'LOW' },
+  { name: 'latency x0.7', inject: one('speed-up', 0.7), expect: 'LOW' },
+  { name: 'route mix shift', inject: one('route-mix', 3), expect: 'LOW' },
+];
+
+/**
+ * The hold-out: kinds, magnitudes, traffic shapes and seeds that the thresholds were never
+ * tuned on (fixed before the first run of the new measurement and only reported since).
+ */
+export const HOLDOUT_DEGRADED: Scenario[] = [
+  { name: 'dependency latency x4', inject: one('dependency-latency', 4), expect: 'MEDIUM' },
+  { name: 'slow tail: 10 % of requests x8', inject: one('latency-tail', 8), expect: 'MEDIUM' },
+  { name: 'attribute vanishes', inject: one('attribute-vanish'), expect: 'MEDIUM' },
+  { name: 'error ramp to 30 %, 0.5 req/s, 20 routes', traffic: { requestsPerSecond: 0.5, routes: 20 }, inject: one('error-ramp', 0.3), expect: 'MEDIUM' },
+  { name: 'errors 25 % + latency x2, diurnal', traffic: { diurnal: { ratio: 3, periodSeconds: 86_400 } }, inject: [...one('error-burst', 0.25), ...one('latency-shift', 2)], expect: 'HIGH' },
+  { name: 'outage at 5 req/s, heavy tail', traffic: { requestsPerSecond: 5, latencySigma: 1 }, inject: one('outage'), expect: 'CRITICAL' },
+];
+export const HOLDOUT_STABLE: Scenario[] = [
+  { name: 'stable, 20 routes, heavy tail, 3 req/s', traffic: { routes: 20, latencySigma: 1, requestsPerSecond: 3 }, inject: [], expect: 'LOW' },
+  { name: 'stable, 0.1 req/s', traffic: { requestsPerSecond: 0.1 }, inject: [], expect: 'LOW' },
+  { name: 'traffic x3 and latency x0.5', inject: [...one('traffic-surge', 3), ...one('speed-up', 0.5)], expect: 'LOW' },
+];
+/** Seeds of the hold-out runs: never used while tuning. */
+export const HOLDOUT_SEED_BASE = 900_000;
