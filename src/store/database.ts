@@ -110,9 +110,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // knex-pglite pins its pool to one connection: PGlite is single-user. A request that would
   // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault)
   // instead of queueing for a minute behind a burst.
-  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection, acquireConnectionTimeout: { ...DEFAULT_TIMEOUTS, ...options.timeouts }.acquireMs });
+  // The migrations' own steps queue for that one connection too, and on a loaded machine a first
+  // boot can take longer than a request may wait: the bound is applied once they are done.
+  const acquireMs = { ...DEFAULT_TIMEOUTS, ...options.timeouts }.acquireMs;
+  const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection, acquireConnectionTimeout: Math.max(acquireMs, MIGRATION_ACQUIRE_MS) });
   try {
     await migrate(knex);
+    boundAcquire(knex, acquireMs);
   } catch (error) {
     await knex.destroy();
     releaseLock();
@@ -127,6 +131,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       releaseLock();
     },
   };
+}
+
+/** How long a migration step may wait for PGlite's one connection (knex's own default). */
+const MIGRATION_ACQUIRE_MS = 60_000;
+
+/** Sets the pool's acquire bound of a running knex (tarn reads it on every acquire). */
+function boundAcquire(knex: Knex, ms: number): void {
+  const client = knex.client as { config: { acquireConnectionTimeout?: number }; pool?: { acquireTimeoutMillis: number } };
+  client.config.acquireConnectionTimeout = ms;
+  if (client.pool) client.pool.acquireTimeoutMillis = ms;
 }
 
 async function migrate(knex: Knex): Promise<void> {

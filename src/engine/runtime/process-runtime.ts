@@ -90,6 +90,20 @@ export class ProcessRuntime {
     const inflight = new Set<Promise<unknown>>();
     let steps = 0;
     const runStartedAt = Date.now();
+    // The time budget is the engine's own: time while an inline handler works (a measurement, a
+    // call to another system) is the handler's, bounded by its own timeouts, not a loop's.
+    let handlersBusy = 0;
+    let handlersBusySince = 0;
+    let handlerMs = 0;
+    const trackHandler = (promise: Promise<unknown>) => {
+      if (handlersBusy++ === 0) handlersBusySince = Date.now();
+      track(
+        promise.finally(() => {
+          if (--handlersBusy === 0) handlerMs += Date.now() - handlersBusySince;
+        }),
+      );
+    };
+    const engineMs = () => Date.now() - runStartedAt - handlerMs - (handlersBusy ? Date.now() - handlersBusySince : 0);
     let failure: unknown = null;
     let eventStartTimers: EventStartTimers = {};
     // Pending work the transition must wait for before it can save: inline handlers, stack hops.
@@ -117,6 +131,7 @@ export class ProcessRuntime {
       inlineHandlers: this.options.inlineHandlers,
       completions,
       track,
+      trackHandler,
       // Outputs are process variables (as in Camunda 7), also from inside a sub-process.
       setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables, rootEnvironmentOf(engine)),
       onHandlerFailure: (failed) => handlerFailures.push(failed),
@@ -161,7 +176,7 @@ export class ProcessRuntime {
       });
     listener.on('activity.start', (api) => {
       if (api.content.isRootScope === false) return;
-      const overTime = Date.now() - runStartedAt > (this.options.maxRunMs ?? 10_000);
+      const overTime = engineMs() > (this.options.maxRunMs ?? 10_000);
       if ((++steps > this.options.maxSteps || overTime) && !failure) {
         const budget = overTime ? `for more than ${this.options.maxRunMs ?? 10_000} ms` : `more than ${this.options.maxSteps} activities`;
         failure = new AppError(

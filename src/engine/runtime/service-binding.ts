@@ -68,6 +68,8 @@ interface BindingOptions {
   inlineHandlers: InlineHandlerLookup;
   completions: Map<string, ServiceCompletion>;
   track(promise: Promise<unknown>): void;
+  /** A handler's own work: tracked like any pending work, and its time is not the run's (see maxRunMs). */
+  trackHandler(promise: Promise<unknown>): void;
   setVariables(activityEnvironment: any, variables: Variables): void;
   onHandlerFailure(failure: HandlerFailure): void;
   /** Hands a BPMN error to the error event sub-process that catches it; false: raise it at the task. */
@@ -145,7 +147,7 @@ export function bindServiceTasks(options: BindingOptions) {
           }
           completions.delete(executionId);
           const input = mapInputs(io, environment, executeMessage);
-          options.track(
+          options.trackHandler(
             handler(input, {
               instanceId: instance.instanceId,
               processKey: instance.processKey,
