@@ -4,6 +4,7 @@ import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { AppError, notFound } from '../errors.js';
 import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
 import * as definitionsStore from '../store/definitions.js';
+import { INCIDENT_TYPES } from '../store/incidents.js';
 import { instanceListExtras } from '../store/instance-list.js';
 import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
@@ -484,7 +485,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           open: BooleanText.default('true'),
           instanceId: Id.optional(),
           processKey: ProcessKey.optional(),
-          type: z.enum(['failedJob', 'failedExternalTask', 'failedHandler', 'engineError']).optional(),
+          type: z.enum(INCIDENT_TYPES).optional(),
         })
         .strict(),
       responses: { 200: { description: 'incidents, newest first', schema: Rows } },

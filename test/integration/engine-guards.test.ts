@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { statusOf } from '../../src/api/problem.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { bpmn, sequence } from '../support/bpmn.js';
+import { httpClient } from '../support/server-process.js';
 import { createTestApp } from '../support/test-app.js';
 
 /**
@@ -62,6 +63,12 @@ describe('engine guards', () => {
     const incidents = await knex()('incidents').where({ instance_id: instance.id, type: 'stepLimit' }).whereNull('resolved_at');
     expect(incidents).toHaveLength(1);
     expect(['a', 'b']).toContain(incidents[0].activity_id);
+    // An operator finds it by its type, natively and over Camunda 7's REST.
+    const http = httpClient(`http://127.0.0.1:${await app.listen()}`);
+    const listed = await http('GET', `/api/incidents?type=stepLimit`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.map((incident: { id: string }) => incident.id)).toContain(incidents[0].id);
+    expect((await http('GET', '/engine-rest/incident/count?incidentType=stepLimit')).body).toEqual({ count: 1 });
     // Nothing of the run was committed: the task still waits.
     expect(await knex()('user_tasks').where({ id: task.id }).first()).toBeDefined();
     expect((await app.engine.getInstance(instance.id)).status).toBe('active');

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
+import { INCIDENT_TYPES } from '../../store/incidents.js';
 import { allow } from '../auth.js';
 import { c7Incident, PageQuery, Uuid } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
@@ -9,7 +10,7 @@ import { sendJson } from './external-task-router.js';
 const IncidentQuery = z.object({
   processInstanceId: Uuid.optional(),
   processDefinitionKeyIn: z.string().max(1000).optional(),
-  incidentType: z.enum(['failedJob', 'failedExternalTask', 'failedHandler', 'engineError']).optional(),
+  incidentType: z.enum(INCIDENT_TYPES).optional(),
   activityId: z.string().min(1).max(255).optional(),
   ...PageQuery,
 }).strict(); // an unknown filter is a 400, never silently ignored
