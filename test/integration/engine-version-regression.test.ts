@@ -79,7 +79,8 @@ describe('regenflow heals a regressed process version from its own spans', () =>
     app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100' } });
     await app.listen();
     await deployFolder(app.engine, join(repositoryRoot, 'processes'));
-  });
+    // Every shipped process deployed: as long as in dmedi-regeneration.test.ts on a loaded machine.
+  }, 120_000);
   afterAll(async () => {
     await app.dispose();
   });
