@@ -30,7 +30,8 @@ describe('embedded PGlite data folder', () => {
     const again = await openDatabase({ dataDir: folder });
     await again.close();
     rmSync(folder, { recursive: true, force: true });
-  });
+    // Two opens of a folder on disk, the first migrating it: over 30 s on a loaded machine.
+  }, 90_000);
 
   it('when the lock was left by a process that died, then it is taken over', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'regenflow-lock-stale-'));
