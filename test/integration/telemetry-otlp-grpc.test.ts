@@ -154,5 +154,6 @@ describe('telemetry: OTLP export over gRPC', () => {
     } finally {
       await sender.dispose();
     }
-  });
+    // A whole engine started per case (migrations, export, a gRPC round trip): over 30 s on a loaded machine.
+  }, 60_000);
 });
