@@ -76,6 +76,9 @@ export function download(name: string, text: string, type: string): void {
 
 /** Shows a failure to the user (problem+json detail when the API answered one). */
 export function reportError(error: unknown): void {
+  // A 401 already took the page back to sign-in (api.ts): work a view had in flight when the
+  // token went away is no error to show.
+  if ((error as { status?: unknown } | null)?.status === 401) return;
   toast(error instanceof Error ? error.message : String(error), 'error');
   console.error(error);
 }

@@ -64,13 +64,13 @@ describe('browser decision editor', () => {
     await page.click('.rf-nav a[data-view="decisions"]');
     await page.selectOption('#rf-dmn-open', 'incident-automation-level');
     await page.waitForSelector('#rf-dmn-title:text-is("Incident automation level — version 1")');
-    await page.waitForSelector('#rf-dmn-canvas [data-element-id="approval_50_to_90_confidence"]');
+    await page.waitForSelector('#rf-dmn-canvas [data-element-id="approval_between_thresholds_confidence"]');
     expect(await page.locator('#rf-dmn-tabs button').count()).toBeGreaterThanOrEqual(2); // the DRD and the table
     await shot('decisions-table');
 
     // The new policy: everything up to 90 % is approved by a person first.
-    await editCell('approval_50_to_90_confidence', '[0..0.9]');
-    await editCell('person_below_50_confidence', '< 0');
+    await editCell('approval_between_thresholds_confidence', '[0..autoThreshold]');
+    await editCell('person_below_threshold_confidence', '< 0');
     await page.click('#rf-dmn-deploy');
     await page.waitForSelector('#rf-dmn-deployed:has-text("incident-automation-level v2 (new)")');
     await page.waitForSelector('#rf-dmn-title:text-is("Incident automation level — version 2")');
@@ -78,9 +78,11 @@ describe('browser decision editor', () => {
 
     // Test this decision: version 2 decides 30 % is an approval.
     await page.fill('#rf-dmn-input-confidence', '0.3');
+    await page.fill('#rf-dmn-input-autoThreshold', '0.9');
+    await page.fill('#rf-dmn-input-reviewThreshold', '0.5');
     await page.click('#rf-dmn-evaluate');
     await page.waitForSelector('#rf-dmn-test-result:has-text("approval")');
-    expect(await page.textContent('#rf-dmn-test-result')).toContain('rule 2 (approval_50_to_90)');
+    expect(await page.textContent('#rf-dmn-test-result')).toContain('rule 3 (approval_between_thresholds)');
     await shot('decisions-tested');
 
     // The next alert (unknown: confidence 0) now goes to a person's approval, not to manual review.
@@ -98,9 +100,9 @@ describe('browser decision editor', () => {
     expect((await call('GET', `/api/process-instances/${id}/decisions`)).body[0]).toMatchObject({ decision_version: 2 });
 
     // A broken edit is refused with the element named, and nothing is deployed.
-    await editCell('automatic_above_90_confidence', '> 0.9)');
+    await editCell('automatic_above_threshold_confidence', '> autoThreshold)');
     await page.click('#rf-dmn-deploy');
-    await page.waitForSelector('#rf-dmn-deploy-errors li:has-text("automatic_above_90_confidence")');
+    await page.waitForSelector('#rf-dmn-deploy-errors li:has-text("automatic_above_threshold_confidence")');
     expect((await call('GET', '/api/decision-definitions?key=incident-automation-level')).body).toHaveLength(2);
     // The refused deploy's 400 is the only error the page saw (no CSP violation, no script error).
     expect(browser.problems.filter((problem) => !problem.includes('status of 400'))).toEqual([]);
