@@ -26,7 +26,7 @@ describe('Camunda 7 query filters', () => {
     // bolt moves on to "approve"
     const task = await app.database.knex('user_tasks').where({ instance_id: ids.bolt }).first();
     await app.engine.completeUserTask(task.id, {});
-  });
+  }, 60_000);
   afterAll(async () => {
     await app.dispose();
   });
