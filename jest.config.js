@@ -18,5 +18,7 @@ export default {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  testTimeout: 30000,
+  // Most files start a whole app (migrations, workers) in beforeAll: 30 s was too tight on a
+  // loaded 2-core machine once the migrations and worker threads grew.
+  testTimeout: 60000,
 };
