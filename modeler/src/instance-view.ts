@@ -3,6 +3,7 @@ import { DiagramViewer } from './diagram-viewer.js';
 import { clear, formatMs, formatTime, h, reportError, toast } from './dom.js';
 import { incidentSentence } from './incident-text.js';
 import { jsonTree } from './json-tree.js';
+import { qualityGatePanel } from './quality-gate.js';
 import { can } from './session.js';
 import { debounce, type View } from './view.js';
 
@@ -178,6 +179,7 @@ export function createInstanceView(): View {
       sideTop,
       h('section', { class: 'rf-side-section' }, h('h3', {}, 'Waiting on'), activeTasks.length ? h('ul', { id: 'rf-waiting' }, ...activeTasks) : h('p', { class: 'rf-muted' }, 'nothing')),
       incidents.length ? h('section', { class: 'rf-side-section', id: 'rf-incidents' }, h('h3', {}, 'Incidents'), h('ul', { class: 'rf-plain-list' }, ...incidents)) : null,
+      qualityGatePanel(instance.variables ?? {}),
       h('h3', { class: 'rf-side-heading' }, 'Variables'),
     );
     clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, jsonTree(value)))));

@@ -147,8 +147,23 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
     await page.click('#rf-incidents button:text-is("Retry")');
     await page.waitForSelector('#rf-incidents', { state: 'detached' });
     const again = await lockLint();
-    await worker()('POST', `/engine-rest/external-task/${again.id}/complete`, { workerId: 'e2e', variables: { passed: { value: false, type: 'Boolean' }, report: { value: JSON.stringify({ rules: { semi: 3, quotes: 0 }, files: ['a.ts', 'b.ts'] }), type: 'Json' } } });
+    // What validator.score and two phase tasks record: the page says the gate's verdict and why.
+    const json = (value: unknown) => ({ value: JSON.stringify(value), type: 'Json' });
+    await worker()('POST', `/engine-rest/external-task/${again.id}/complete`, {
+      workerId: 'e2e',
+      variables: {
+        passed: { value: false, type: 'Boolean' },
+        report: json({ rules: { semi: 3, quotes: 0 }, files: ['a.ts', 'b.ts'] }),
+        phase_unit: json({ name: 'unit', passed: true, score: 1, weight: 6, required: true, durationMs: 1200, summary: '12 tests passed', output: 'ok 12' }),
+        phase_telemetry: json({ name: 'telemetry', passed: false, skipped: true, score: 0, weight: 4, required: false, durationMs: 0, summary: 'skipped: no test:telemetry script' }),
+        validation: json({ score: 0.6, gate: 0.8, passed: false, vitalFew: ['unit', 'telemetry'], skipped: ['telemetry'], reasons: ['score 0.6 is below the gate 0.8', 'vital phase telemetry was skipped'] }),
+      },
+    });
     await page.waitForSelector('#rf-instance-status.rf-outcome-failure:text-is("completed")');
+    await expect(page.textContent('#rf-gate-verdict')).resolves.toBe('Failed: score 0.6 against the gate 0.8');
+    await expect(page.textContent('#rf-gate-reasons')).resolves.toContain('vital phase telemetry was skipped');
+    await expect(page.textContent('#rf-gate-phases tr[data-phase="telemetry"]')).resolves.toContain('skipped');
+    await expect(page.textContent('#rf-gate-skipped')).resolves.toContain('is not a pass');
     await expect(page.textContent('#rf-end-reached')).resolves.toContain('Check failed');
     await expect(element('check_failed').getAttribute('class')).resolves.toContain('rf-end-failure');
     await shot('ops-ended-failure');
