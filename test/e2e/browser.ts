@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
+import { createTestApp } from '../support/test-app.js';
 
 /** Debian's Chromium (`.ci/run` installs the `chromium` package when it is missing). */
 export const CHROMIUM_PATH = process.env.REGENFLOW_CHROMIUM ?? '/usr/bin/chromium';
@@ -49,6 +51,61 @@ export async function launchBrowser(options: { width?: number; height?: number }
     async close() {
       await context.close();
       await rm(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A test app listening on a port, a Chromium page on it, and the calls a browser test makes. */
+export interface UiSession {
+  app: Awaited<ReturnType<typeof createTestApp>>;
+  base: string;
+  /** The admin's HTTP client, for arranging what the page then shows. */
+  call: ReturnType<typeof httpClient>;
+  browser: Browser;
+  page: Page;
+  /** A screenshot in test-results/e2e/<name>.png (the README's images come from these). */
+  shot(name: string): Promise<Buffer>;
+  /** Signs in afresh with a test role's token and waits until the page says who it is. */
+  signIn(role: keyof typeof TEST_TOKENS): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const SHOTS = join(repositoryRoot, 'test-results', 'e2e');
+
+/**
+ * What every browser test starts with: an app (the modeler bundle is built once per run by
+ * `build-modeler.mjs`), the given files deployed through the API (paths from the repository's
+ * root), and a fresh Chromium.
+ */
+export async function openUi(options: { app?: Parameters<typeof createTestApp>[0]; deploy?: string[] } = {}): Promise<UiSession> {
+  await mkdir(SHOTS, { recursive: true });
+  const app = await createTestApp(options.app);
+  const base = `http://127.0.0.1:${await app.listen()}`;
+  const call = httpClient(base);
+  for (const path of options.deploy ?? []) {
+    const response = await call('POST', '/api/deployments', { name: basename(path), xml: await readFile(join(repositoryRoot, path), 'utf8') });
+    if (response.status !== 201) throw new Error(`deploying ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
+  }
+  const browser = await launchBrowser();
+  const page = browser.page;
+  return {
+    app,
+    base,
+    call,
+    browser,
+    page,
+    shot: (name) => page.screenshot({ path: join(SHOTS, `${name}.png`) }),
+    async signIn(role) {
+      await page.goto(`${base}/`);
+      await page.evaluate('sessionStorage.clear()');
+      await page.goto(`${base}/#/instances`);
+      await page.fill('#rf-token', TEST_TOKENS[role]);
+      await page.click('#rf-login button[type=submit]');
+      await page.waitForSelector(`#rf-who:text-is("${role}")`);
+    },
+    async close() {
+      await browser.close();
+      await app.dispose();
     },
   };
 }

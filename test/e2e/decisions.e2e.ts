@@ -1,13 +1,8 @@
 import { jest } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
-import { createTestApp, eventually } from '../support/test-app.js';
-import { launchBrowser, type Browser } from './browser.js';
-
-const SHOTS = join(repositoryRoot, 'test-results', 'e2e');
+import { TEST_TOKENS } from '../support/server-process.js';
+import { eventually } from '../support/test-app.js';
+import { openUi, type UiSession } from './browser.js';
 
 jest.setTimeout(90_000);
 
@@ -16,13 +11,12 @@ jest.setTimeout(90_000);
  * response's automation table, tests it, deploys it, and the next alert takes the new path.
  */
 describe('browser decision editor', () => {
-  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let ui: UiSession;
   let base: string;
-  let call: ReturnType<typeof httpClient>;
-  let browser: Browser;
+  let call: UiSession['call'];
   let page: Page;
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const shot = (name: string) => ui.shot(name);
 
   /** Replaces the text of a decision table cell, as a person types it. */
   async function editCell(elementId: string, text: string) {
@@ -34,23 +28,14 @@ describe('browser decision editor', () => {
   }
 
   beforeAll(async () => {
-    execFileSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'scripts/build-modeler.ts')], { cwd: repositoryRoot, stdio: 'pipe' });
-    await mkdir(SHOTS, { recursive: true });
-    app = await createTestApp({ builtIns: true, env: { REGENFLOW_INCIDENT_REVIEW_ESCALATION: 'PT1H' } });
-    base = `http://127.0.0.1:${await app.listen()}`;
-    call = httpClient(base);
-    for (const name of ['incident-response.bpmn', 'incident-automation-level.dmn']) {
-      const xml = await readFile(join(repositoryRoot, 'processes', name), 'utf8');
-      expect((await call('POST', '/api/deployments', { name, xml })).status).toBe(201);
-    }
-    browser = await launchBrowser();
-    page = browser.page;
+    ui = await openUi({
+      app: { builtIns: true, env: { REGENFLOW_INCIDENT_REVIEW_ESCALATION: 'PT1H' } },
+      deploy: ['processes/incident-response.bpmn', 'processes/incident-automation-level.dmn'],
+    });
+    ({ base, call, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  afterAll(() => ui?.close());
 
   it('when the owner edits the automation table, tests it and deploys it, then the next alert takes the new path', async () => {
     await page.goto(`${base}/`);
@@ -105,6 +90,6 @@ describe('browser decision editor', () => {
     await page.waitForSelector('#rf-dmn-deploy-errors li:has-text("automatic_above_threshold_confidence")');
     expect((await call('GET', '/api/decision-definitions?key=incident-automation-level')).body).toHaveLength(2);
     // The refused deploy's 400 is the only error the page saw (no CSP violation, no script error).
-    expect(browser.problems.filter((problem) => !problem.includes('status of 400'))).toEqual([]);
+    expect(ui.browser.problems.filter((problem) => !problem.includes('status of 400'))).toEqual([]);
   });
 });

@@ -1,13 +1,9 @@
 import { jest } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
-import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
-import { createTestApp } from '../support/test-app.js';
-import { launchBrowser, type Browser } from './browser.js';
+import { httpClient, TEST_TOKENS } from '../support/server-process.js';
+import { openUi, type UiSession } from './browser.js';
 
-const SHOTS = join(repositoryRoot, 'test-results', 'e2e');
 const TOPIC = 'e2e.notify-requester';
 
 jest.setTimeout(60_000);
@@ -21,35 +17,22 @@ const LEAVING = "(() => { const event = new Event('beforeunload', { cancelable: 
  * process owner and an operator would use it; screenshots of each view go to test-results/.
  */
 describe('browser modeler and operations UI', () => {
-  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let ui: UiSession;
   let base: string;
-  let call: ReturnType<typeof httpClient>;
-  let browser: Browser;
+  let call: UiSession['call'];
   let page: Page;
   let instanceId: string;
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const shot = (name: string) => ui.shot(name);
   const markerOf = (elementId: string) => page.locator(`#rf-view-instance g.djs-element[data-element-id="${elementId}"]`);
 
   beforeAll(async () => {
-    // The bundle the server serves, built as `npm run build` builds it (bpmnlint is CommonJS
-    // requiring ES modules, which jest's module loader cannot load: a child process builds).
-    execFileSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'scripts/build-modeler.ts')], { cwd: repositoryRoot, stdio: 'pipe' });
-    await mkdir(SHOTS, { recursive: true });
-    app = await createTestApp({ builtIns: true });
-    base = `http://127.0.0.1:${await app.listen()}`;
-    call = httpClient(base);
-    // processes/ may still be empty on this branch: deploy a fixture through the API.
-    const xml = await readFile(join(repositoryRoot, 'test/fixtures/e2e/change-review.bpmn'), 'utf8');
-    expect((await call('POST', '/api/deployments', { name: 'change-review.bpmn', xml })).status).toBe(201);
-    browser = await launchBrowser();
-    page = browser.page;
+    // processes/ holds the shipped processes (builtIns): the story's own diagram is a fixture.
+    ui = await openUi({ app: { builtIns: true }, deploy: ['test/fixtures/e2e/change-review.bpmn'] });
+    ({ base, call, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  afterAll(() => ui?.close());
 
   it('when the app is opened, then it is served with a strict CSP and asks for a token once', async () => {
     const response = await page.goto(`${base}/`);
@@ -299,7 +282,7 @@ describe('browser modeler and operations UI', () => {
 
   it('when the whole story ran, then the page logged no script error and no CSP violation', () => {
     // 400: the refused deploy; 401: the wrong token, both on purpose; 404: endpoints of modules this server lacks.
-    const serious = browser.problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401|404)/.test(problem));
+    const serious = ui.browser.problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401|404)/.test(problem));
     expect(serious).toEqual([]);
   });
 });

@@ -1,14 +1,9 @@
 import { jest } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
+import { httpClient, TEST_TOKENS } from '../support/server-process.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
-import { createTestApp } from '../support/test-app.js';
-import { launchBrowser, type Browser } from './browser.js';
+import { openUi, type UiSession } from './browser.js';
 
-const SHOTS = join(repositoryRoot, 'test-results', 'e2e');
 jest.setTimeout(60_000);
 
 /**
@@ -17,43 +12,21 @@ jest.setTimeout(60_000);
  * instance list's incident column and end events, the variables tree.
  */
 describe('browser operations: roles, starts, sub-processes, incidents, end events', () => {
-  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let ui: UiSession;
   let base: string;
-  let call: ReturnType<typeof httpClient>;
-  let browser: Browser;
   let page: Page;
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const shot = (name: string) => ui.shot(name);
+  const signIn = (role: keyof typeof TEST_TOKENS) => ui.signIn(role);
   const element = (id: string) => page.locator(`#rf-view-instance g.djs-element[data-element-id="${id}"]`);
   const worker = () => httpClient(base, TEST_TOKENS.worker);
   const lockLint = async () => (await worker()('POST', '/engine-rest/external-task/fetchAndLock', { workerId: 'e2e', maxTasks: 1, topics: [{ topicName: 'e2e.lint', lockDuration: 60_000 }] })).body[0];
 
-  async function signIn(role: keyof typeof TEST_TOKENS): Promise<void> {
-    await page.goto(`${base}/`);
-    await page.evaluate('sessionStorage.clear()');
-    await page.goto(`${base}/#/instances`);
-    await page.fill('#rf-token', TEST_TOKENS[role]);
-    await page.click('#rf-login button[type=submit]');
-    await page.waitForSelector(`#rf-who:text-is("${role}")`);
-  }
-
   beforeAll(async () => {
-    execFileSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'scripts/build-modeler.ts')], { cwd: repositoryRoot, stdio: 'pipe' });
-    await mkdir(SHOTS, { recursive: true });
-    app = await createTestApp();
-    base = `http://127.0.0.1:${await app.listen()}`;
-    call = httpClient(base);
-    for (const name of ['ops-review.bpmn', 'ops-nightly.bpmn']) {
-      const xml = await readFile(join(repositoryRoot, 'test/fixtures/e2e', name), 'utf8');
-      expect((await call('POST', '/api/deployments', { name, xml })).status).toBe(201);
-    }
-    browser = await launchBrowser();
-    page = browser.page;
+    ui = await openUi({ deploy: ['test/fixtures/e2e/ops-review.bpmn', 'test/fixtures/e2e/ops-nightly.bpmn'] });
+    ({ base, page } = ui);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  afterAll(() => ui?.close());
 
   it('when a worker, an owner or an operator signs in, then each sees only the pages and buttons its role may use', async () => {
     const requested: string[] = [];
@@ -179,9 +152,9 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
     const now = Date.now();
     const simulator = new SpanSimulator({ system: 'checkout', seed: 5, requestsPerSecond: 2 });
     simulator.inject({ kind: 'error-burst', at: new Date(now - 60_000), magnitude: 0.5 });
-    await writeSpans(app.database.knex, simulator.generate(new Date(now - 300_000), new Date(now)));
+    await writeSpans(ui.app.database.knex, simulator.generate(new Date(now - 300_000), new Date(now)));
     for (const window of [120, 60]) {
-      expect((await call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 240 - window })).status).toBe(201);
+      expect((await ui.call('POST', '/api/entropy/measure', { system: 'checkout', windowSeconds: window, baselineSeconds: 240 - window })).status).toBe(201);
     }
     await page.click('.rf-nav a[data-view="health"]');
     const system = page.locator('#rf-health-systems .rf-system[data-system="checkout"]');
@@ -206,7 +179,7 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
   });
 
   it('when the page logged anything, then it was no script error and no CSP violation', () => {
-    const serious = browser.problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(problem));
+    const serious = ui.browser.problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(problem));
     expect(serious).toEqual([]);
   });
 });
