@@ -38,6 +38,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('binding').notNullable(); // latest | deployment | version
     t.integer('version');
     t.text('deployment_id').notNullable(); // the process version's deployment, for binding=deployment
+    // A plain camunda:formKey: a form when one with that id is deployed, else an opaque key (Camunda 7).
+    t.boolean('optional').notNullable().defaultTo(false);
     t.primary(['process_definition_id', 'activity_id']);
   });
 }

@@ -9,7 +9,7 @@ export interface DeclaredFormLink {
   ref: { key: string } | { resourceName: string };
   binding: 'latest' | 'deployment' | 'version';
   version?: number;
-  /** A plain `camunda:formKey` links a form only when one with that id exists; otherwise it stays an opaque key, as in Camunda 7. */
+  /** A plain `camunda:formKey` is a form when one with that id is deployed (when shown); otherwise it stays an opaque key, as in Camunda 7. */
   optional: boolean;
 }
 

@@ -111,9 +111,13 @@ export class FormService {
     for (const definition of created) {
       for (const link of declared.filter((candidate) => candidate.processId === definition.key)) {
         const binding = { version: link.version, deploymentId: link.binding === 'deployment' ? deploymentId : undefined };
+        if (link.optional && 'key' in link.ref) {
+          // Resolved when shown: deployed with its form or before it, a plain form key links it all the same.
+          rows.push({ process_definition_id: definition.id, activity_id: link.activityId, form_key: link.ref.key, binding: 'latest', version: null, deployment_id: deploymentId, optional: true });
+          continue;
+        }
         const id = await store.findFormDefinitionId(trx, link.ref, binding);
         if (!id) {
-          if (link.optional) continue;
           const what = 'key' in link.ref ? `form '${link.ref.key}'` : `form resource '${link.ref.resourceName}'`;
           const where = link.binding === 'deployment' ? ' in this deployment' : link.binding === 'version' ? ` version ${link.version}` : '';
           const message = `${link.activityId} links ${what}${where}, which is not deployed; deploy the .form with it`;
@@ -122,7 +126,7 @@ export class FormService {
           });
         }
         const key = 'key' in link.ref ? link.ref.key : (await store.findFormDefinition(trx, id))!.key;
-        rows.push({ process_definition_id: definition.id, activity_id: link.activityId, form_key: key, binding: link.binding, version: link.version ?? null, deployment_id: deploymentId });
+        rows.push({ process_definition_id: definition.id, activity_id: link.activityId, form_key: key, binding: link.binding, version: link.version ?? null, deployment_id: deploymentId, optional: false });
       }
     }
     await store.insertFormLinks(trx, rows);
@@ -173,6 +177,7 @@ export class FormService {
   async formOf(processDefinitionId: string, activityId: string): Promise<LoadedForm | null> {
     const link = await store.findFormLink(this.knex, processDefinitionId, activityId);
     if (!link) return null;
+    if (link.optional && !(await store.findFormDefinitionId(this.knex, { key: link.form_key }))) return null;
     return this.load({ key: link.form_key, version: link.binding === 'version' ? (link.version ?? undefined) : undefined, deploymentId: link.binding === 'deployment' ? link.deployment_id : undefined });
   }
 

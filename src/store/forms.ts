@@ -25,6 +25,8 @@ export interface FormLinkRow {
   binding: 'latest' | 'deployment' | 'version';
   version: number | null;
   deployment_id: string;
+  /** A plain `camunda:formKey`: resolved when the form is shown, no form when none has that id. */
+  optional: boolean;
 }
 
 const SUMMARY = ['id', 'key', 'version', 'version_tag', 'deployment_id', 'resource_name', 'checksum', 'deployed_at'];

@@ -1,4 +1,9 @@
-import { httpClient, TEST_TOKENS } from '../support/server-process.js';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deployFolder } from '../../src/app.js';
+import { validateSubmission } from '../../src/forms/index.js';
+import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
 import { createTestApp } from '../support/test-app.js';
 
 type Call = ReturnType<typeof httpClient>;
@@ -122,6 +127,13 @@ describe('forms (form-js)', () => {
     expect(otherDeployment.status).toBe(400);
     // A plain formKey that names no form stays an opaque key, as Camunda 7 keeps it.
     expect((await multipart('/api/deployments', [{ name: 'opaque.bpmn', text: process('opaque', 'camunda:formKey="embedded:app:forms/review.html"') }])).status).toBe(201);
+    // A plain formKey naming a form id is that form once it is deployed, even after the diagram.
+    expect((await multipart('/api/deployments', [{ name: 'late.bpmn', text: process('late', 'camunda:formKey="late-form"') }])).status).toBe(201);
+    const { taskId } = await openTask('late');
+    expect((await admin('GET', `/api/tasks/${taskId}/form`)).body.form).toBeNull();
+    expect((await admin('POST', '/api/deployments', { name: 'late-form.form', xml: JSON.stringify(reviewForm([], 'late-form')) })).status).toBe(201);
+    expect((await admin('GET', `/api/tasks/${taskId}/form`)).body.form).toEqual(expect.objectContaining({ key: 'late-form', version: 1 }));
+    expect((await admin('POST', `/api/tasks/${taskId}/complete`, { variables: {} })).body.detail).toMatch(/'reviewer' is required/);
   });
 
   it('when a task completion breaks the form, then it is a 400 naming each field, whatever the input', async () => {
@@ -199,5 +211,23 @@ describe('forms (form-js)', () => {
     const missingVersion = await multipart('/api/deployments', [{ name: 'pinned.bpmn', text: process('pinned', 'camunda:formRef="review" camunda:formRefBinding="version" camunda:formRefVersion="9"') }]);
     expect(missingVersion.status).toBe(400);
     expect(missingVersion.body.detail).toMatch(/form 'review' version 9/);
+  });
+
+  it('when the shipped processes are deployed from their folder, then their forms come first and the review tasks link them', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'regenflow-forms-'));
+    try {
+      for (const file of ['incident-response.bpmn', 'incident-automation-level.dmn', 'incident-approve-fix.form', 'incident-manual-review.form']) {
+        await copyFile(join(repositoryRoot, 'processes', file), join(folder, file));
+      }
+      const lines = await deployFolder(app, folder);
+      expect(lines.slice(0, 2)).toEqual(['incident-approve-fix v1 (new)', 'incident-manual-review v1 (new)']);
+      const [definition] = (await admin('GET', '/api/process-definitions?key=incident-response&latest=true')).body;
+      const review = await app.forms.formOf(definition.id, 'manual_review');
+      expect(review?.key).toBe('incident-manual-review');
+      expect(validateSubmission(review!.fields, { fixTopic: 'rm -rf /', reviewer: 'ana' })).toEqual([expect.objectContaining({ field: 'fixTopic' })]);
+      expect(validateSubmission(review!.fields, { fixTopic: 'remediation.feature-flag', fixParams: { flag: 'a', value: false } })).toEqual([]);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });
