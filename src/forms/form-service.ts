@@ -89,7 +89,9 @@ export class FormService {
    */
   async store(trx: Knex.Transaction, deploymentId: string, prepared: PreparedForm[], declared: DeclaredFormLink[] = []): Promise<DeployedForm[]> {
     const deployed: DeployedForm[] = [];
-    for (const { resource, form, checksum } of [...prepared].sort((a, b) => a.form.key.localeCompare(b.form.key))) {
+    const sorted = [...prepared].sort((a, b) => a.form.key.localeCompare(b.form.key));
+    for (const { form } of sorted) await store.lockFormKey(trx, form.key);
+    for (const { resource, form, checksum } of sorted) {
       const latest = await store.latestFormForUpdate(trx, form.key);
       if (latest && latest.checksum === checksum) {
         if (latest.deployment_id !== deploymentId) await store.linkFormToDeployment(trx, { deployment_id: deploymentId, form_definition_id: latest.id, key: latest.key, resource_name: resource.name });

@@ -64,6 +64,14 @@ export async function findFormDefinitionId(
   return (await linked)?.id;
 }
 
+/**
+ * Serialises deploys of one form id until the transaction ends: two nodes booting at once
+ * with the same processes/ folder both create version 1 otherwise, and one fails.
+ */
+export async function lockFormKey(trx: Knex.Transaction, key: string): Promise<void> {
+  await trx.raw(`select pg_advisory_xact_lock(hashtext('regenflow.deploy-form'), hashtext(?))`, [key]);
+}
+
 /** The latest version of a form id, locked until the deploying transaction ends (versions stay gapless and unique). */
 export async function latestFormForUpdate(trx: Knex.Transaction, key: string): Promise<FormDefinitionSummary | undefined> {
   return trx('form_definitions').where({ key }).orderBy('version', 'desc').forUpdate().first(SUMMARY);

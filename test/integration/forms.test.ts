@@ -230,4 +230,12 @@ describe('forms (form-js)', () => {
       await rm(folder, { recursive: true, force: true });
     }
   });
+
+  it('when two deploys create the first version of one form at once, then both answer and there is one version', async () => {
+    const text = JSON.stringify(reviewForm([], 'raced'));
+    const answers = await Promise.all([1, 2].map(() => multipart('/api/deployments', [{ name: 'raced.form', text }])));
+    expect(answers.map((answer) => answer.status)).toEqual([201, 201]);
+    expect(answers.map((answer) => answer.body.forms[0].version)).toEqual([1, 1]);
+    expect((await admin('GET', '/api/forms?key=raced')).body).toHaveLength(1);
+  });
 });
