@@ -191,14 +191,13 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions, options.forms));
   if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions, engine.knex));
   if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(engine.knex));
-  // Form routers first: they add endpoints and check submissions before start and complete run.
-  if (options.forms) app.use('/engine-rest/process-definition', ...authenticated, processDefinitionFormRouter(engine, options.forms));
-  app.use('/engine-rest/process-definition', ...authenticated, processDefinitionRouter(engine));
+  // Form routers first (one authentication, one count): they add endpoints and check submissions before start and complete run.
+  const formRouters = (router: (engine: WorkflowEngine, forms: FormService) => express.Router) => (options.forms ? [router(engine, options.forms)] : []);
+  app.use('/engine-rest/process-definition', ...authenticated, ...formRouters(processDefinitionFormRouter), processDefinitionRouter(engine));
   app.use('/engine-rest/process-instance', ...authenticated, processInstanceRouter(engine));
   app.use('/engine-rest/message', ...authenticated, messageRouter(engine));
   app.use('/engine-rest/signal', ...authenticated, signalRouter(engine));
-  if (options.forms) app.use('/engine-rest/task', ...authenticated, taskFormRouter(engine, options.forms));
-  app.use('/engine-rest/task', ...authenticated, taskRouter(engine));
+  app.use('/engine-rest/task', ...authenticated, ...formRouters(taskFormRouter), taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
   if (options.spans) app.use('/v1/traces', ...authenticated, otlpTracesRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));

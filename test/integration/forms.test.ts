@@ -201,6 +201,14 @@ describe('forms (form-js)', () => {
     expect(badComplete.status).toBe(400);
     expect(badComplete.body.message).toMatch(/'reviewer' must have at least 2 characters/);
     expect((await admin('POST', `/engine-rest/task/${task.id}/submit-form`, { variables: { reviewer: { value: 'ana', type: 'String' }, approved: { value: true, type: 'Boolean' } } })).status).toBe(204);
+
+    // The form routers sit in front of the task router under one authentication: a request counts once.
+    const remaining = async () => {
+      const response = await fetch(`${base}/engine-rest/task`, { headers: { authorization: `Bearer ${TEST_TOKENS.admin}` } });
+      return Number(/remaining=(\d+)/.exec(response.headers.get('ratelimit') ?? '')?.[1]);
+    };
+    const first = await remaining();
+    expect(first - (await remaining())).toBe(1);
   });
 
   it('when a task binds a form version, then later versions do not change the form it shows', async () => {
