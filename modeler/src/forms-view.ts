@@ -2,6 +2,7 @@ import { createFormEditor } from '@bpmn-io/form-js-editor';
 import { api, ApiError } from './api.js';
 import { clear, formatTime, h, reportError, toast } from './dom.js';
 import { loadFormStyles } from './forms-runtime.js';
+import { can } from './session.js';
 import type { View } from './view.js';
 
 interface FormVersion {
@@ -47,7 +48,7 @@ export function createFormsView(): View {
         { class: 'rf-forms-toolbar' },
         openSelect,
         h('button', { type: 'button', id: 'rf-forms-new', onclick: () => void newForm().catch(reportError) }, 'New form'),
-        h('button', { type: 'button', class: 'rf-primary', id: 'rf-forms-deploy', onclick: () => void deploy().catch(reportError) }, 'Deploy'),
+        can('deploy') ? h('button', { type: 'button', class: 'rf-primary', id: 'rf-forms-deploy', onclick: () => void deploy().catch(reportError) }, 'Deploy') : null,
         title,
       ),
       canvas,
