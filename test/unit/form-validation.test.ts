@@ -1,4 +1,4 @@
-import { parseForm, validateSubmission } from '../../src/forms/index.js';
+import { declaredFormLinks, parseForm, validateSubmission } from '../../src/forms/index.js';
 
 const form = (components: object[]) => parseForm('test.form', JSON.stringify({ type: 'default', id: 'test', components }));
 const fieldsOf = (violations: Array<{ field: string }>) => violations.map((violation) => violation.field);
@@ -51,5 +51,28 @@ describe('form submissions', () => {
       ]),
     ).toThrow(/component Nested\): key 'a.b' is also the key of component Flat/);
     expect(() => form([{ type: 'textfield', id: 'Cond', key: 'x', conditional: { hide: '=x = ' } }])).toThrow(/component Cond\): its hide condition does not parse/);
+  });
+});
+
+describe('form links in a diagram', () => {
+  it('when a diagram uses other prefixes, a default namespace or the Activiti alias, then its form links are read all the same', () => {
+    const xml = `<?xml version="1.0"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:act="http://activiti.org/bpmn" xmlns:other="urn:other">
+  <process id="first"><userTask id="a" act:formRef="approve" act:formRefBinding="version" act:formRefVersion="2"/><startEvent id="s" act:formKey="camunda-forms:deployment:start&amp;go.form"/></process>
+  <collaboration id="c"><participant id="p" processRef="second"/></collaboration>
+  <process id="second"><userTask id="b" other:formRef="ignored"/><userTask id="c2" act:formKey="embedded:app:x.html"/><userTask id="d" act:formKey="plain-id"/></process>
+</definitions>`;
+    expect(declaredFormLinks('x.bpmn', xml)).toEqual([
+      { processId: 'first', activityId: 'a', ref: { key: 'approve' }, binding: 'version', version: 2, optional: false },
+      { processId: 'first', activityId: 's', ref: { resourceName: 'start&go.form' }, binding: 'deployment', optional: false },
+      { processId: 'second', activityId: 'd', ref: { key: 'plain-id' }, binding: 'latest', optional: true },
+    ]);
+  });
+
+  it('when a formRef is an expression or a binding is unknown, then the deploy is refused naming the element', () => {
+    const diagram = (attributes: string) =>
+      `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"><bpmn:process id="p"><bpmn:userTask id="t" ${attributes}/></bpmn:process></bpmn:definitions>`;
+    expect(() => declaredFormLinks('x.bpmn', diagram('camunda:formRef="${formId}"'))).toThrow(/t \(form\): camunda:formRef '\$\{formId\}' is not a form id/);
+    expect(() => declaredFormLinks('x.bpmn', diagram('camunda:formRef="f" camunda:formRefBinding="versionTag"'))).toThrow(/formRefBinding 'versionTag' is not supported/);
   });
 });
