@@ -32,6 +32,8 @@ export async function buildModeler(outDir = MODELER_OUT_DIR, options: { minify?:
       styles: join(repositoryRoot, 'modeler', 'src', 'styles.css'),
       // dmn-js's styles: loaded by the decisions view only, as its code is (a split chunk).
       'dmn-styles': join(repositoryRoot, 'modeler', 'src', 'dmn-styles.css'),
+      // form-js's styles: loaded beside the first form shown or edited, as its code is (split chunks).
+      'form-styles': join(repositoryRoot, 'modeler', 'src', 'form-styles.css'),
     },
     outdir: outDir,
     bundle: true,
@@ -49,10 +51,28 @@ export async function buildModeler(outDir = MODELER_OUT_DIR, options: { minify?:
     nodePaths: [join(repositoryRoot, 'node_modules')],
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
+    plugins: [oneFormJsPreact],
   });
   for (const file of ['index.html', 'favicon.svg']) await copyFile(join(repositoryRoot, 'modeler', file), join(outDir, file));
   await precompress(outDir);
 }
+
+/**
+ * The form-js editor renders the viewer's components: both must use one preact, or hooks
+ * break. npm gives the editor its own (it accepts <= 10.15.1) while the viewer gets the
+ * top-level one that diagram-js-ui also uses, so the viewer's preact imports resolve from
+ * the editor's folder, where its copy is.
+ */
+const oneFormJsPreact: esbuild.Plugin = {
+  name: 'one-form-js-preact',
+  setup(build) {
+    const editorDir = join(repositoryRoot, 'node_modules', '@bpmn-io', 'form-js-editor');
+    build.onResolve({ filter: /^preact(\/.*)?$/ }, async (args) => {
+      if (!/[\\/]@bpmn-io[\\/]form-js-viewer[\\/]/.test(args.importer) || args.pluginData === 'one-form-js-preact') return undefined;
+      return build.resolve(args.path, { kind: args.kind, resolveDir: editorDir, pluginData: 'one-form-js-preact' });
+    });
+  },
+};
 
 /**
  * Writes `.br` and `.gz` beside every script, stylesheet and page (source maps stay plain: only devtools read them), so the server sends

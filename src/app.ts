@@ -29,6 +29,7 @@ import { createMonitoredSystemStore } from './store/monitored-systems.js';
 import { createKeptWorktreeStore } from './store/kept-worktrees.js';
 import { createMetricPointStore } from './store/metric-points.js';
 import { createDecisionTaskEvaluator, DecisionService, deployResources, isDecisionResource } from './decisions/index.js';
+import { deployWithForms, FormService, isFormResource } from './forms/index.js';
 
 export interface App {
   readonly config: Config;
@@ -42,6 +43,8 @@ export interface App {
   readonly agents: AgentRegistry;
   /** DMN decisions: deploy, evaluate, records. */
   readonly decisions: DecisionService;
+  /** Forms (form-js): deploy, link, render, check submissions. */
+  readonly forms: FormService;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
   /** Drains HTTP first: `quietMs` keeps reading (and answering 503 to new requests) before the listener closes. */
@@ -102,6 +105,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ciNightlyCadence: config.REGENFLOW_CI_NIGHTLY_CADENCE,
   };
   const decisions = new DecisionService({ knex: database.knex });
+  const forms = new FormService({ knex: database.knex });
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -177,6 +181,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     telemetry,
     agents,
     decisions,
+    forms,
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
@@ -195,6 +200,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         incident: { intake: alertIntake },
         agents: { registry: agents, validationRuns, gate: config.REGENFLOW_QUALITY_GATE },
         decisions,
+        forms,
       });
       const builtInTopics = registry.topics().filter((definition) => definition.mode === 'worker').map((definition) => definition.topic);
       if (builtInTopics.length) await agents.register({ name: `regenflow:${nodeId}`, topics: builtInTopics, capacity: 4, kind: 'built-in' });
@@ -232,24 +238,30 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 }
 
 /**
- * Deploys every .bpmn and .dmn file of a folder (unchanged files keep their version). Given
- * the app, its .dmn files are deployed too (first, so processes find their decisions).
+ * Deploys every .bpmn, .dmn and .form file of a folder (unchanged files keep their version).
+ * Given the app, its .form and .dmn files are deployed too (first, so processes find their
+ * forms and decisions).
  */
-export async function deployFolder(target: WorkflowEngine | Pick<App, 'engine' | 'decisions'>, folder: string): Promise<string[]> {
-  const { engine, decisions } = 'decisions' in target ? target : { engine: target, decisions: undefined };
+export async function deployFolder(target: WorkflowEngine | (Pick<App, 'engine' | 'decisions'> & Partial<Pick<App, 'forms'>>), folder: string): Promise<string[]> {
+  const { engine, decisions, forms } = 'decisions' in target ? target : { engine: target, decisions: undefined, forms: undefined };
   let files: string[];
   try {
-    files = (await readdir(folder)).filter((file) => file.endsWith('.bpmn') || (decisions && isDecisionResource(file))).sort();
+    files = (await readdir(folder)).filter((file) => file.endsWith('.bpmn') || (decisions && isDecisionResource(file)) || (decisions && forms && isFormResource(file))).sort();
   } catch {
     return [];
   }
-  files.sort((a, b) => Number(!isDecisionResource(a)) - Number(!isDecisionResource(b)));
+  const rank = (file: string) => (isFormResource(file) ? 0 : isDecisionResource(file) ? 1 : 2);
+  files.sort((a, b) => rank(a) - rank(b));
   const lines: string[] = [];
   for (const file of files) {
     const resources = [{ name: file, xml: await readFile(join(folder, file), 'utf8') }];
     const options = { name: file, source: 'startup' };
-    const deployment = decisions ? await deployResources(engine, decisions, resources, options) : { ...(await engine.deploy(resources, options)), decisions: [] };
-    for (const definition of [...deployment.definitions, ...deployment.decisions]) {
+    const deployment = decisions
+      ? forms
+        ? await deployWithForms(engine, decisions, forms, resources, options)
+        : { ...(await deployResources(engine, decisions, resources, options)), forms: [] }
+      : { ...(await engine.deploy(resources, options)), decisions: [], forms: [] };
+    for (const definition of [...deployment.definitions, ...deployment.decisions, ...deployment.forms]) {
       lines.push(`${definition.key} v${definition.version}${definition.created ? ' (new)' : ''}`);
     }
   }

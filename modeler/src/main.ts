@@ -41,6 +41,8 @@ const factories: Record<string, () => View> = {
   health: createHealthView,
   diagram: createDiagramView,
   decisions: createDmnEditorView,
+  // The form-js editor is its own chunk, loaded when the page is first opened.
+  forms: () => lazyView(() => import('./forms-view.js').then((module) => module.createFormsView())),
 };
 const navFor: Record<string, string> = { instance: 'instances', heatmap: 'instances', diagram: 'modeler' };
 
@@ -50,7 +52,7 @@ let current: View | null = null;
 let stopEvents: (() => void) | null = null;
 
 /** Which ability each page needs; a role that lacks it does not see the page. */
-const pageAbility: Record<string, string> = { modeler: 'viewDefinitions', instances: 'viewInstances', tasks: 'viewTasks', health: 'viewHealth', decisions: 'viewDefinitions' };
+const pageAbility: Record<string, string> = { modeler: 'viewDefinitions', instances: 'viewInstances', tasks: 'viewTasks', health: 'viewHealth', decisions: 'viewDefinitions', forms: 'viewDefinitions' };
 
 function route(): void {
   if (!getToken()) return showLogin();

@@ -1,5 +1,7 @@
 import { api, ApiError } from './api.js';
 import { clear, h } from './dom.js';
+import { mountLinkedForm, showSubmissionProblem, type LinkedForm } from './forms-linked.js';
+import type { RenderedForm } from './forms-runtime.js';
 
 interface FormField {
   id: string;
@@ -36,6 +38,8 @@ export function createStartForm(prefix: string, onStarted: (instance: any) => vo
   let start: StartEvent | null = null;
   let runNow = false;
   const inputs = new Map<string, { field: FormField; input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement }>();
+  /** The start event's form-js form, when it links one: shown instead of the formData fields. */
+  let linked: RenderedForm | null = null;
 
   function inputFor(field: FormField): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement {
     const id = `${prefix}-field-${field.id}`;
@@ -66,6 +70,8 @@ export function createStartForm(prefix: string, onStarted: (instance: any) => vo
     key = processKey;
     clear(problem);
     inputs.clear();
+    linked?.destroy();
+    linked = null;
     const [definition] = await api<any[]>('GET', `/api/process-definitions?key=${encodeURIComponent(processKey)}&latest=true`);
     const info = typeof definition?.info === 'string' ? JSON.parse(definition.info) : definition?.info;
     const starts: StartEvent[] = info?.startEvents ?? [];
@@ -85,6 +91,12 @@ export function createStartForm(prefix: string, onStarted: (instance: any) => vo
         return h('label', { class: 'rf-field', for: input.id }, h('span', {}, `${field.label ?? field.id}${field.required ? ' *' : ''}`, h('code', { class: 'rf-muted' }, ` ${field.id} (${field.type})`)), input);
       }),
     );
+    if (runNow) return;
+    const { form } = await api<{ form: LinkedForm | null }>('GET', `/api/process-definitions/key/${encodeURIComponent(processKey)}/start-form`);
+    if (!form || key !== processKey) return;
+    inputs.clear();
+    note.textContent = `The start form ${form.key} (version ${form.version}).`;
+    linked = await mountLinkedForm(fieldsHost, form, {});
   }
 
   element.addEventListener('submit', async (event) => {
@@ -96,6 +108,11 @@ export function createStartForm(prefix: string, onStarted: (instance: any) => vo
         const value = valueOf(field, input);
         if (value !== undefined) variables[field.id] = value;
       }
+      if (linked) {
+        const { data, valid } = linked.submit();
+        if (!valid) return void (problem.textContent = 'Fix the marked fields first.');
+        Object.assign(variables, data);
+      }
       const body = { variables, ...(businessKey.value.trim() ? { businessKey: businessKey.value.trim() } : {}) };
       const instance = runNow
         ? await api<any>('POST', `/api/process-definitions/key/${encodeURIComponent(key)}/run-now`, { ...body, startEventId: start!.activityId })
@@ -104,7 +121,7 @@ export function createStartForm(prefix: string, onStarted: (instance: any) => vo
     } catch (error) {
       const missing: string[] = error instanceof ApiError ? (error.problem?.details?.missing ?? []) : [];
       for (const name of missing) inputs.get(name)?.input.setAttribute('aria-invalid', 'true');
-      problem.textContent = error instanceof Error ? error.message : String(error);
+      showSubmissionProblem(problem, error);
     }
   });
   return { element, load };

@@ -1,6 +1,7 @@
 import { api, camelRows } from './api.js';
 import { clear, formatTime, h, reportError, toast } from './dom.js';
 import { debounce, type View } from './view.js';
+import { mountLinkedForm, showSubmissionProblem, type LinkedForm } from './forms-linked.js';
 
 const USER_KEY = 'regenflow.user';
 
@@ -11,7 +12,10 @@ interface FormField {
   defaultValue?: unknown;
 }
 
-/** The task inbox: open user tasks, a form from the task's camunda:formData fields, claim and complete. */
+/**
+ * The task inbox: open user tasks, claim and complete. A task that links a form-js form
+ * (camunda:formRef / camunda:formKey) shows it; otherwise a form from its camunda:formData fields.
+ */
 export function createTasksView(): View {
   const list = h('ul', { class: 'rf-task-list', id: 'rf-task-list' });
   const detail = h('div', { class: 'rf-task-detail', id: 'rf-task-detail' }, h('p', { class: 'rf-muted' }, 'Choose a task.'));
@@ -74,6 +78,7 @@ export function createTasksView(): View {
       clear(detail, h('p', { class: 'rf-muted' }, selectedId ? 'This task is done or gone.' : 'Choose a task.'));
       return;
     }
+    const formHost = h('div', { id: 'rf-task-form-host' }, h('p', { class: 'rf-muted' }, 'Loading the form…'));
     const fields: FormField[] = Array.isArray(task.formFields) ? task.formFields : [];
     const controls = fields.map((field) => ({ field, control: input(field) }));
     const form = h(
@@ -119,8 +124,34 @@ export function createTasksView(): View {
         ` · ${task.assignee ? `claimed by ${task.assignee}` : 'unclaimed'}${task.candidateGroups?.length ? ` · groups ${task.candidateGroups.join(', ')}` : ''}${task.dueAt ? ` · due ${formatTime(task.dueAt)}` : ''}`,
       ),
       h('p', { id: 'rf-task-assignee' }, task.assignee ? `Assignee: ${task.assignee}` : 'Nobody has claimed this task.', ' ', claim),
-      form,
+      formHost,
     );
+    void showForm(task, formHost, form).catch(reportError);
+  }
+
+  /** The task's form-js form when it links one (its own Complete checks it first), else the generated form. */
+  async function showForm(task: any, host: HTMLElement, generated: HTMLFormElement): Promise<void> {
+    const { form: linked, variables } = await api<{ form: LinkedForm | null; variables: Record<string, unknown> }>('GET', `/api/tasks/${task.id}/form`);
+    if (!host.isConnected) return;
+    if (!linked) return clear(host, generated);
+    const rendered = await mountLinkedForm(host, linked, variables);
+    const problem = h('div', { class: 'rf-error rf-form-problem', id: 'rf-form-problem', role: 'alert' });
+    const complete = h('button', { type: 'button', class: 'rf-primary', id: 'rf-complete-task' }, 'Complete');
+    complete.addEventListener('click', async () => {
+      clear(problem);
+      const { data, valid } = rendered.submit();
+      if (!valid) return void clear(problem, 'Fix the marked fields first.');
+      try {
+        await api('POST', `/api/tasks/${task.id}/complete`, { variables: data });
+        toast(`completed ${task.name ?? task.activityId}`);
+        rendered.destroy();
+        selectedId = null;
+        await refresh();
+      } catch (error) {
+        showSubmissionProblem(problem, error);
+      }
+    });
+    host.append(complete, problem);
   }
 
   const element = h(

@@ -39,6 +39,9 @@ import { staticRouter } from './static-router.js';
 import { uiApiRouter, type KnownTopic } from './ui-router.js';
 import type { DecisionService } from '../decisions/index.js';
 import { decisionRoutes } from './decisions-router.js';
+import type { FormService } from '../forms/index.js';
+import { formRoutes } from './forms-router.js';
+import { processDefinitionFormRouter, taskFormRouter } from './camunda/form-router.js';
 import { decisionDefinitionRouter, decisionHistoryRouter } from './camunda/decision-definition-router.js';
 
 export interface HttpOptions {
@@ -70,6 +73,8 @@ export interface HttpOptions {
   agents?: { registry: AgentRegistry; validationRuns: ValidationRunStore; gate: number };
   /** DMN decisions: `.dmn` deploys, /api/decision-definitions, /engine-rest/decision-definition. */
   decisions?: DecisionService;
+  /** Forms (form-js): `.form` deploys, /api/forms, task and start forms, submissions checked. */
+  forms?: FormService;
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -165,7 +170,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
     res.end(await options.metrics.metrics());
   });
   const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
-  const routes = [...nativeRoutes(engine, limits, options.decisions), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
+  const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
+  if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
@@ -182,14 +188,16 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/api/entropy/monitored', ...authenticated, allow('owner', 'operator'), monitoredSystemsRouter(engine.knex));
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine, draining));
-  app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions));
+  app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions, options.forms));
   if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions, engine.knex));
   if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(engine.knex));
-  app.use('/engine-rest/process-definition', ...authenticated, processDefinitionRouter(engine));
+  // Form routers first (one authentication, one count): they add endpoints and check submissions before start and complete run.
+  const formRouters = (router: (engine: WorkflowEngine, forms: FormService) => express.Router) => (options.forms ? [router(engine, options.forms)] : []);
+  app.use('/engine-rest/process-definition', ...authenticated, ...formRouters(processDefinitionFormRouter), processDefinitionRouter(engine));
   app.use('/engine-rest/process-instance', ...authenticated, processInstanceRouter(engine));
   app.use('/engine-rest/message', ...authenticated, messageRouter(engine));
   app.use('/engine-rest/signal', ...authenticated, signalRouter(engine));
-  app.use('/engine-rest/task', ...authenticated, taskRouter(engine));
+  app.use('/engine-rest/task', ...authenticated, ...formRouters(taskFormRouter), taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
   if (options.spans) app.use('/v1/traces', ...authenticated, otlpTracesRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));

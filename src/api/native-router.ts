@@ -13,6 +13,7 @@ import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
 import type { ProcessInfo } from '../engine/definitions/analysis-types.js';
 import { mountRoutes, route, type RouteSpec } from './route-spec.js';
 import { deployResources, type DecisionService } from '../decisions/index.js';
+import { deployWithForms, type FormService } from '../forms/index.js';
 
 const Id = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 const IdParams = z.object({ id: Id });
@@ -128,14 +129,14 @@ const Rows = z.array(z.record(z.string(), z.unknown()));
 const NoContent = { 204: { description: 'done' } };
 
 /** The native REST API. Thin: validate, call the engine, shape the answer. */
-export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number }, decisions?: DecisionService): RouteSpec[] {
+export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number }, decisions?: DecisionService, forms?: FormService): RouteSpec[] {
   const knex = engine.knex;
   return [
     route({
       method: 'post',
       path: '/deployments',
       tag: 'deployments',
-      summary: 'Deploy BPMN and DMN (a resource named *.dmn is a decision): raw XML (?name=file.bpmn), JSON {name, xml}, or multipart/form-data (every file part is a resource). A rejected diagram is a 400 whose details list the lint and parse findings with element and rule.',
+      summary: 'Deploy BPMN, DMN and forms (a resource named *.dmn is a decision, *.form a form-js schema): raw XML (?name=file.bpmn), JSON {name, xml}, or multipart/form-data (every file part is a resource). A rejected diagram is a 400 whose details list the lint and parse findings with element and rule.',
       roles: [],
       query: z.object({ name: z.string().min(1).max(200).optional() }).strict(),
       alsoAccepts: {
@@ -163,7 +164,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         name ??= query.name ?? resources[0]!.name;
         const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name) });
         const deployment = await audited(knex, entry, (audit) =>
-          decisions ? deployResources(engine, decisions, resources, { name, source: 'api', audit }) : engine.deploy(resources, { name, source: 'api', audit }),
+          decisions && forms
+            ? deployWithForms(engine, decisions, forms, resources, { name, source: 'api', audit })
+            : decisions
+              ? deployResources(engine, decisions, resources, { name, source: 'api', audit })
+              : engine.deploy(resources, { name, source: 'api', audit }),
         );
         res.status(201).json(deployment);
       },
@@ -247,6 +252,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 201: { description: 'started (it ran to its first wait state)', schema: InstanceSummary }, 400: { description: 'missing or mistyped start variables (details.missing, details.invalid), or no start event that could move (START_EVENT_REQUIRED)' }, 404: { description: 'no such definition' } },
       handler: async ({ body }, req, res) => {
         const entry = auditEntry(req, 'instance.start', body.processKey ?? body.definitionId ?? '', body.businessKey ? { businessKey: body.businessKey } : undefined);
+        await forms?.checkStartSubmission(body, body.variables);
         const row = await idempotent(req, res, knex, entry, (audit) => engine.start({ ...body, audit }), ([first]) => engine.getInstance(first!.instance_id!));
         res.status(201).json(queries.describeInstance(row));
       },
@@ -268,6 +274,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         const info = (typeof definition.info === 'string' ? JSON.parse(definition.info) : definition.info) as ProcessInfo | undefined;
         const startEventId =
           body.startEventId ?? (info?.startEvents?.some((start) => start.trigger === 'none') ? undefined : info?.startEvents?.find((start) => start.trigger !== 'other')?.activityId);
+        await forms?.checkStartSubmission({ processKey: params.key, startEventId }, body.variables);
         const entry = auditEntry(req, 'instance.run-now', params.key, { startEventId: startEventId ?? null });
         const row = await audited(knex, entry, (audit) =>
           engine.start({ processKey: params.key, variables: body.variables, businessKey: body.businessKey, startEventId, audit }),
@@ -469,6 +476,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'the instance after the task', schema: InstanceSummary }, 404: { description: 'no such task' } },
       handler: async ({ params, body }, req, res) => {
         const entry = auditEntry(req, 'task.complete', params.id, { names: Object.keys(body.variables) });
+        await forms?.checkTaskSubmission(params.id, body.variables);
         const row = await idempotent(req, res, knex, entry, (audit) => engine.completeUserTask(params.id, body.variables, audit), ([first]) => engine.getInstance(first!.instance_id!));
         res.json(queries.describeInstance(row));
       },

@@ -3,6 +3,9 @@ import type { AuditEntry } from '../store/audit-entries.js';
 import type { DeployResource, Deployment, WorkflowEngine } from '../engine/workflow-engine.js';
 import { isDecisionResource, type DecisionService, type DeployedDecision } from './decision-service.js';
 
+/** More of the same deployment, stored inside its transaction (the engine's deploy hook). */
+type AlsoStore = NonNullable<Parameters<WorkflowEngine['deploy']>[1]>['alsoStore'];
+
 export interface MixedDeployment extends Deployment {
   /** The decisions of the `.dmn` resources (empty when there were none). */
   decisions: DeployedDecision[];
@@ -17,7 +20,7 @@ export async function deployResources(
   engine: WorkflowEngine,
   decisions: DecisionService,
   resources: DeployResource[],
-  options: { name?: string; source?: string; audit?: AuditEntry } = {},
+  options: { name?: string; source?: string; audit?: AuditEntry; alsoStore?: AlsoStore } = {},
 ): Promise<MixedDeployment> {
   try {
     return await deployMixed(engine, decisions, resources, options);
@@ -34,7 +37,7 @@ async function deployMixed(
   engine: WorkflowEngine,
   decisions: DecisionService,
   resources: DeployResource[],
-  options: { name?: string; source?: string; audit?: AuditEntry },
+  options: { name?: string; source?: string; audit?: AuditEntry; alsoStore?: AlsoStore },
 ): Promise<MixedDeployment> {
   const dmn = resources.filter((resource) => isDecisionResource(resource.name));
   const bpmn = resources.filter((resource) => !isDecisionResource(resource.name));
@@ -46,7 +49,11 @@ async function deployMixed(
   let deployed: DeployedDecision[] = [];
   const deployment = await engine.deploy(bpmn, {
     ...options,
-    alsoStore: prepared.length ? async (trx, deploymentId) => void (deployed = await decisions.store(trx, deploymentId, prepared)) : undefined,
+    alsoStore: async (trx, deploymentId) => {
+      if (prepared.length) deployed = await decisions.store(trx, deploymentId, prepared);
+      // What else the deployment holds (its forms) stores after its decisions.
+      await options.alsoStore?.(trx, deploymentId);
+    },
   });
   return { ...deployment, decisions: deployed };
 }

@@ -9,6 +9,7 @@ import { bpmnUpload, uploadedResources } from '../multipart.js';
 import { c7Date, c7Definition } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
 import { deployResources, isDecisionResource, type DecisionService, type MixedDeployment } from '../../decisions/index.js';
+import { deployWithForms, isFormResource, type FormService } from '../../forms/index.js';
 
 /** Form fields of C7's deployment/create; unknown fields are ignored, as C7 does. */
 const DeploymentFields = z.object({
@@ -25,21 +26,25 @@ const DeploymentFields = z.object({
  * version keeps that version, which is what `deploy-changed-only=true` asks for; C7 would
  * make a new version of unchanged content when both flags are false.
  */
-export function deploymentRouter(engine: WorkflowEngine, limits: { bpmnBytes: number }, decisions?: DecisionService): Router {
+export function deploymentRouter(engine: WorkflowEngine, limits: { bpmnBytes: number }, decisions?: DecisionService, forms?: FormService): Router {
   const router = Router();
   router.post('/create', allow(), bpmnUpload(limits), async (req, res) => {
     if (!req.is('multipart/form-data')) throw new AppError('VALIDATION_FAILED', 'deployment/create takes multipart/form-data');
     const fields = DeploymentFields.parse(req.body ?? {});
     if (fields['tenant-id']) throw new AppError('VALIDATION_FAILED', 'regenflow has no tenants; leave tenant-id out');
     const resources = uploadedResources(req).filter(
-      (resource) => /\.(bpmn|bpmn20\.xml|xml)$/i.test(resource.name) || (decisions !== undefined && isDecisionResource(resource.name)),
+      (resource) => /\.(bpmn|bpmn20\.xml|xml)$/i.test(resource.name) || (decisions !== undefined && isDecisionResource(resource.name)) || (forms !== undefined && isFormResource(resource.name)),
     );
     if (!resources.length) throw new AppError('VALIDATION_FAILED', `the deployment has no .bpmn${decisions ? ' or .dmn' : ''} resource`);
     const name = fields['deployment-name'] ?? resources[0]!.name;
     const source = fields['deployment-source'] ?? 'engine-rest';
     const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name), via: 'engine-rest' });
     const deployment: MixedDeployment = await audited(engine.knex, entry, async (audit) =>
-      decisions ? deployResources(engine, decisions, resources, { name, source, audit }) : { ...(await engine.deploy(resources, { name, source, audit })), decisions: [] },
+      decisions && forms
+        ? deployWithForms(engine, decisions, forms, resources, { name, source, audit })
+        : decisions
+          ? deployResources(engine, decisions, resources, { name, source, audit })
+          : { ...(await engine.deploy(resources, { name, source, audit })), decisions: [] },
     );
     const decided = deployment.decisions.filter((decision) => decision.created);
     const created = deployment.definitions.filter((definition) => definition.created).map((definition) => definition.id);
