@@ -1,13 +1,7 @@
 import { jest } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
-import { createTestApp } from '../support/test-app.js';
-import { launchBrowser, type Browser } from './browser.js';
-
-const SHOTS = join(repositoryRoot, 'test-results', 'e2e');
+import { TEST_TOKENS } from '../support/server-process.js';
+import { openUi, type UiSession } from './browser.js';
 
 jest.setTimeout(90_000);
 
@@ -63,32 +57,23 @@ const EXPENSE_PROCESS = `<?xml version="1.0" encoding="UTF-8"?>
 
 /** Issue 16's forms in a real browser: a task rendered with form-js, refused while invalid, completed once valid. */
 describe('browser forms', () => {
-  let app: Awaited<ReturnType<typeof createTestApp>>;
+  let ui: UiSession;
   let base: string;
-  let call: ReturnType<typeof httpClient>;
-  let browser: Browser;
+  let call: UiSession['call'];
   let page: Page;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'scripts/build-modeler.ts')], { cwd: repositoryRoot, stdio: 'pipe' });
-    await mkdir(SHOTS, { recursive: true });
-    app = await createTestApp();
-    base = `http://127.0.0.1:${await app.listen()}`;
-    call = httpClient(base);
+    ui = await openUi();
+    ({ base, call, page } = ui);
     const form = new FormData();
     form.append('expense-review.form', new Blob([JSON.stringify(EXPENSE_FORM)]), 'expense-review.form');
     form.append('expense-claim.form', new Blob([JSON.stringify(CLAIM_FORM)]), 'expense-claim.form');
     form.append('expense.bpmn', new Blob([EXPENSE_PROCESS]), 'expense.bpmn');
     const deployed = await fetch(`${base}/api/deployments`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKENS.admin}` }, body: form });
     expect(deployed.status).toBe(201);
-    browser = await launchBrowser();
-    page = browser.page;
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  afterAll(() => ui?.close());
 
   it('when a person completes a task through its form, then an invalid entry is refused on the field and a valid one completes it', async () => {
     const started = await call('POST', '/api/process-instances', { processKey: 'expense', variables: { claimant: 'dan', amount: 900 } });
@@ -110,7 +95,7 @@ describe('browser forms', () => {
     await expect(page.locator('#rf-form-js .fjs-form-field-error').allTextContents()).resolves.toEqual(
       expect.arrayContaining([expect.stringContaining('Field is required.'), expect.stringContaining('Field must have maximum value of 500.')]),
     );
-    await page.screenshot({ path: join(SHOTS, 'forms-task-invalid.png') });
+    await ui.shot('forms-task-invalid');
     expect((await call('GET', `/api/process-instances/${started.body.id}`)).body.status).toBe('active');
 
     const form = page.locator('#rf-form-js');
@@ -123,7 +108,7 @@ describe('browser forms', () => {
     const instance = (await call('GET', `/api/process-instances/${started.body.id}`)).body;
     expect(instance.status).toBe('completed');
     expect(instance.variables).toMatchObject({ reviewer: 'erin', amount: 120, decision: 'pay' });
-    expect(browser.problems).toEqual([]);
+    expect(ui.browser.problems).toEqual([]);
   });
 
   it('when the owner opens the Forms page, then the form-js editor shows the deployed form and its versions', async () => {
@@ -135,8 +120,8 @@ describe('browser forms', () => {
     await page.click('#rf-forms-deploy');
     await page.waitForSelector('#rf-forms-deployed:has-text("expense-review v")');
     expect(await page.locator('#rf-forms-versions li').count()).toBeGreaterThanOrEqual(1);
-    await page.screenshot({ path: join(SHOTS, 'forms-editor.png') });
-    expect(browser.problems).toEqual([]);
+    await ui.shot('forms-editor');
+    expect(ui.browser.problems).toEqual([]);
   });
 
   it('when a person starts an instance through the start form, then a missing field is refused and a filled form starts it', async () => {
@@ -151,6 +136,6 @@ describe('browser forms', () => {
     await page.waitForURL(/#\/instance\//);
     const instanceId = page.url().split('#/instance/')[1]!;
     expect((await call('GET', `/api/process-instances/${instanceId}`)).body.variables).toMatchObject({ claimant: 'erin', amount: 42 });
-    expect(browser.problems).toEqual([]);
+    expect(ui.browser.problems).toEqual([]);
   });
 });
