@@ -179,7 +179,7 @@ describe('DMEDI regeneration', () => {
       await world.history(service, 1500);
     }
     const since = () => new Date(Date.now() - 240_000);
-    const cycle = (service: WorldService) => world.runCycle(service, { windowSeconds: 300, baselineSeconds: 1200 }, 90_000);
+    const cycle = (service: WorldService) => world.runCycle(service, { windowSeconds: 300, baselineSeconds: 1200 }, 150_000);
 
     it('when the rollback answers 2xx but the system is still degraded, then the cycle looks again and hands it to a person', async () => {
       await degrade(noRollbackEffect, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
@@ -188,7 +188,7 @@ describe('DMEDI regeneration', () => {
       expect(result.variables).toMatchObject({ verdict: 'not-recovered', rolledBack: true, healthyAfterRollback: false, verdictAfterRollback: 'not-recovered' });
       expect(noRollbackEffect.rollbackCalls).toBe(1);
       await app.engine.cancel(result.instanceId);
-    }, 120_000);
+    }, 180_000);
 
     it('when the strategy makes things worse and the rollback repairs it, then the cycle ends "Rolled back" with the system healthy again', async () => {
       await degrade(worsened, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
@@ -197,7 +197,7 @@ describe('DMEDI regeneration', () => {
       expect(result.variables).toMatchObject({ verdict: 'not-recovered', rolledBack: true, healthyAfterRollback: true, verdictAfterRollback: 'recovered' });
       expect(result.variables.entropyAfter).toBeGreaterThanOrEqual(0.3);
       expect(faultsInForce(worsened.simulator, Date.now())).toEqual([]);
-    }, 120_000);
+    }, 180_000);
 
     it('when the rollback hook fails, then a person is asked to roll back by hand', async () => {
       await degrade(hookFails, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
@@ -206,7 +206,7 @@ describe('DMEDI regeneration', () => {
       expect(result.variables).toMatchObject({ verdict: 'not-recovered', rolledBack: false });
       expect(result.variables.rollbackReason).toMatch(/answered 500/);
       await app.engine.cancel(result.instanceId);
-    }, 120_000);
+    }, 180_000);
 
     it('when the fault goes away by itself while the system settles, then the cycle ends "Regenerated" and nothing is rolled back', async () => {
       const fault: Degradation = { kind: 'error-burst', at: since(), magnitude: 0.3 };
@@ -219,7 +219,7 @@ describe('DMEDI regeneration', () => {
       expect(result.end).toBe('end_regenerated');
       expect(result.variables).toMatchObject({ verdict: 'recovered', recovered: true });
       expect(vanishes.rollbackCalls).toBe(0);
-    }, 120_000);
+    }, 180_000);
 
     it('when a system has almost no traffic, then a stable one is left alone, and a failing one is judged within the settle time, not looked at forever', async () => {
       await world.history(quietStable, 1500);
@@ -237,6 +237,6 @@ describe('DMEDI regeneration', () => {
         const settled = failing.activities.filter(([id]) => id === 'implement_settle').reduce((sum, [, seconds]) => sum + seconds, 0);
         expect(settled).toBeLessThanOrEqual(8 * 60 + 5);
       }
-    }, 120_000);
+    }, 180_000);
   });
 });
