@@ -23,7 +23,7 @@
  * - control: no fault, or good news. Right: "Healthy: nothing to do", no step, no rollback.
  * The hold-out kinds (HOLDOUT below) were fixed before the first run and are reported apart.
  *
- *   npm run bench:dmedi -- --seeds 4 --holdout-seeds 2 --controls 3 --rates 1,10
+ *   npm run bench:dmedi -- --seeds 2 --holdout-seeds 1 --controls 1 --rates 1,10   (40 cycles; each takes 10-90 s of real time)
  */
 import '../test/support/simulated-time.js';
 import { loadavg } from 'node:os';
@@ -37,9 +37,9 @@ import { createTestApp } from '../test/support/test-app.js';
 
 const { values } = parseArgs({
   options: {
-    seeds: { type: 'string', default: '4' },
-    'holdout-seeds': { type: 'string', default: '2' },
-    controls: { type: 'string', default: '3' },
+    seeds: { type: 'string', default: '2' },
+    'holdout-seeds': { type: 'string', default: '1' },
+    controls: { type: 'string', default: '1' },
     rates: { type: 'string', default: '1,10' },
     'no-holdout': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
