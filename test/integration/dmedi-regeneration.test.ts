@@ -1,10 +1,12 @@
+import '../support/simulated-time.js';
 import { join } from 'node:path';
 import { deployFolder } from '../../src/app.js';
 import { STRATEGIES } from '../../service-tasks/entropy/strategies.js';
 import { phasesFromSpans } from '../support/dmedi-phases.js';
 import { repositoryRoot } from '../support/server-process.js';
-import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
+import { SpanSimulator, writeSpans, type Degradation } from '../support/span-simulator.js';
 import { createTestApp, eventually } from '../support/test-app.js';
+import { DmediWorld, faultsInForce, type WorldService } from '../support/dmedi-world.js';
 
 /**
  * The whole loop on the real engine and the shipped dmedi-regeneration.bpmn: a simulated
@@ -17,13 +19,38 @@ describe('DMEDI regeneration', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
   const regenTopics = [...new Set(STRATEGIES.flatMap((strategy) => strategy.steps.map((step) => step.topic)).filter((topic) => topic.startsWith('regen.')))];
 
+  /**
+   * Services for the adversarial cycles below, on simulated time (test/support/dmedi-world.ts):
+   * each has a declared rollback hook, and says what a strategy step and a rollback do to it.
+   */
+  const world = new DmediWorld();
+  const noRollbackEffect = world.service({ system: 'shop-rollback-changes-nothing', seed: 21, requestsPerSecond: 5, onRollback: () => 202 });
+  const worsened = world.service({
+    system: 'shop-strategy-worsens',
+    seed: 22,
+    requestsPerSecond: 5,
+    onStrategy: (step, _strategy, self) => void (step === 1 && self.simulator.inject({ kind: 'latency-shift', at: new Date(), magnitude: 6 })),
+    // The rollback returns to the release before the fault: it ends the fault and the strategy's damage.
+    onRollback: (self) => {
+      self.simulator.applyStrategy('rollback');
+      return 202;
+    },
+  });
+  const hookFails = world.service({ system: 'shop-hook-fails', seed: 23, requestsPerSecond: 5, onRollback: () => 500 });
+  const vanishes = world.service({ system: 'shop-fault-vanishes', seed: 24, requestsPerSecond: 5, onRollback: () => 202 });
+  const quiet = world.service({ system: 'shop-almost-no-traffic', seed: 25, requestsPerSecond: 0.02, onStrategy: (_step, strategy, self) => self.simulator.applyStrategy(strategy) });
+  const quietStable = world.service({ system: 'shop-almost-no-traffic-stable', seed: 26, requestsPerSecond: 0.02 });
+
   beforeAll(async () => {
-    app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100' } });
+    app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100', REGENFLOW_ROLLBACK_HOOKS: await world.hooksFile() } });
     await app.listen();
     await deployFolder(app.engine, join(repositoryRoot, 'processes'));
-  }, 120_000);
+    world.engine = app.engine;
+    world.knex = app.database.knex;
+  }, 180_000);
   afterAll(async () => {
     await app.dispose();
+    await world.close();
   });
 
   /** The service's agent: carries out regen.* steps; any step but backup/validate applies the strategy to the simulator (unless `changesNothing`). */
@@ -143,5 +170,73 @@ describe('DMEDI regeneration', () => {
     const refused = await run();
     expect(refused).toContain('end_refused');
     expect(refused).not.toContain('define_charter');
+  });
+
+  describe('on simulated time, when the world does not play along', () => {
+    /** 25 minutes of history; the fault began 4 minutes before the cycle (the 5-minute window holds it). */
+    async function degrade(service: WorldService, faults: Array<Parameters<WorldService['simulator']['inject']>[0]>) {
+      for (const fault of faults) service.simulator.inject(fault);
+      await world.history(service, 1500);
+    }
+    const since = () => new Date(Date.now() - 240_000);
+    const cycle = (service: WorldService) => world.runCycle(service, { windowSeconds: 300, baselineSeconds: 1200 }, 150_000);
+
+    it('when the rollback answers 2xx but the system is still degraded, then the cycle looks again and hands it to a person', async () => {
+      await degrade(noRollbackEffect, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
+      const result = await cycle(noRollbackEffect);
+      expect(result.end).toBe('person: investigate');
+      expect(result.variables).toMatchObject({ verdict: 'not-recovered', rolledBack: true, healthyAfterRollback: false, verdictAfterRollback: 'not-recovered' });
+      expect(noRollbackEffect.rollbackCalls).toBe(1);
+      await app.engine.cancel(result.instanceId);
+    }, 180_000);
+
+    it('when the strategy makes things worse and the rollback repairs it, then the cycle ends "Rolled back" with the system healthy again', async () => {
+      await degrade(worsened, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
+      const result = await cycle(worsened);
+      expect(result.end).toBe('end_rolled_back');
+      expect(result.variables).toMatchObject({ verdict: 'not-recovered', rolledBack: true, healthyAfterRollback: true, verdictAfterRollback: 'recovered' });
+      expect(result.variables.entropyAfter).toBeGreaterThanOrEqual(0.3);
+      expect(faultsInForce(worsened.simulator, Date.now())).toEqual([]);
+    }, 180_000);
+
+    it('when the rollback hook fails, then a person is asked to roll back by hand', async () => {
+      await degrade(hookFails, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
+      const result = await cycle(hookFails);
+      expect(result.end).toBe('person: rollback_by_hand');
+      expect(result.variables).toMatchObject({ verdict: 'not-recovered', rolledBack: false });
+      expect(result.variables.rollbackReason).toMatch(/answered 500/);
+      await app.engine.cancel(result.instanceId);
+    }, 180_000);
+
+    it('when the fault goes away by itself while the system settles, then the cycle ends "Regenerated" and nothing is rolled back', async () => {
+      const fault: Degradation = { kind: 'error-burst', at: since(), magnitude: 0.3 };
+      await degrade(vanishes, [fault]);
+      // It ends a few seconds after the strategy ran (which changes nothing).
+      vanishes.onStrategy = () => {
+        fault.until ??= new Date(Date.now() + 5_000);
+      };
+      const result = await cycle(vanishes);
+      expect(result.end).toBe('end_regenerated');
+      expect(result.variables).toMatchObject({ verdict: 'recovered', recovered: true });
+      expect(vanishes.rollbackCalls).toBe(0);
+    }, 180_000);
+
+    it('when a system has almost no traffic, then a stable one is left alone, and a failing one is judged within the settle time, not looked at forever', async () => {
+      await world.history(quietStable, 1500);
+      const stable = await cycle(quietStable);
+      expect(stable.end).toBe('end_healthy');
+      expect(quietStable.steps + quietStable.rollbackCalls).toBe(0);
+
+      await degrade(quiet, [{ kind: 'error-burst', at: since(), magnitude: 1 }]);
+      const failing = await cycle(quiet);
+      if (failing.end.startsWith('person:')) await app.engine.cancel(failing.instanceId);
+      expect(failing.end).not.toBe('stuck');
+      // Either it was not sure enough to act (one request in 50 s), or it acted and judged within settleDuration (8 minutes).
+      if (failing.variables.regenerationNeeded) {
+        expect(failing.variables.verdict).toMatch(/^(recovered|not-recovered)$/);
+        const settled = failing.activities.filter(([id]) => id === 'implement_settle').reduce((sum, [, seconds]) => sum + seconds, 0);
+        expect(settled).toBeLessThanOrEqual(8 * 60 + 5);
+      }
+    }, 180_000);
   });
 });

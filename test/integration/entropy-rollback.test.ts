@@ -26,6 +26,8 @@ describe('entropy.rollback through declared rollback hooks', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
   let hookServer: Server;
   const received: Received[] = [];
+  /** Simulated services a rollback through /ok really returns to their state before the fault (checked again by the cycle). */
+  const rolledBackBy = new Map<string, SpanSimulator>();
 
   beforeAll(async () => {
     hookServer = createServer((req, res) => {
@@ -34,7 +36,10 @@ describe('entropy.rollback through declared rollback hooks', () => {
       req.on('end', () => {
         received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(data || '{}') });
         const attempts = received.filter((request) => request.path === req.url && request.headers['idempotency-key'] === req.headers['idempotency-key']).length;
-        if (req.url === '/ok') res.writeHead(202).end();
+        if (req.url === '/ok') {
+          rolledBackBy.get(received.at(-1)?.body.system)?.applyStrategy('rollback');
+          res.writeHead(202).end();
+        }
         else if (req.url === '/fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('deploy pipeline locked');
         else if (req.url === '/flaky') res.writeHead(attempts < 3 ? 503 : 202).end();
         else if (req.url === '/huge') res.writeHead(502, { 'content-type': 'text/html' }).end('<html>'.padEnd(1_000_000, 'x'));
@@ -71,7 +76,7 @@ describe('entropy.rollback through declared rollback hooks', () => {
         ]),
       },
     ]);
-  });
+  }, 180_000);
   afterAll(async () => {
     await app.dispose();
     hookServer.closeAllConnections();
@@ -204,14 +209,15 @@ describe('entropy.rollback through declared rollback hooks', () => {
     async function cycle(system: string) {
       const instance = await app.engine.start({
         processKey: 'dmedi-regeneration',
-        variables: { system, windowSeconds: 30, baselineSeconds: 270, verifyWindowSeconds: 3, settleDuration: 'PT3S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
+        variables: { system, windowSeconds: 30, baselineSeconds: 270, verifyWindowSeconds: 3, settleDuration: 'PT15S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
       });
       return instance.id;
     }
     const ends = (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
 
-    it('then with a working hook it ends "Rolled back", and without one a person is asked to roll back by hand', async () => {
+    it('then with a working hook it ends "Rolled back" once the system is seen healthy again, and without one a person is asked to roll back by hand', async () => {
       const shops = [await degradedShop('shop-process-ok', 11), await degradedShop('shop-process-unhooked', 12)];
+      rolledBackBy.set('shop-process-ok', shops[0]!.simulator);
       const stopAgent = serveAgent(new Map([['shop-process-ok', shops[0]!.simulator], ['shop-process-unhooked', shops[1]!.simulator]]));
       try {
         const hooked = await cycle('shop-process-ok');
@@ -227,8 +233,8 @@ describe('entropy.rollback through declared rollback hooks', () => {
         expect(judged.entropy).toBeGreaterThanOrEqual(0.3);
         // (both may sit at the top of the scale: half the requests failing is CRITICAL already)
         expect(judged.entropyAfter).toBeGreaterThanOrEqual(judged.entropy);
-        expect(judged).toMatchObject({ recovered: false, verdict: 'not-recovered', rolledBack: true });
-        expect(await ends(hooked)).toEqual(expect.arrayContaining(['rollback', 'learn_failure', 'end_rolled_back']));
+        expect(judged).toMatchObject({ recovered: false, verdict: 'not-recovered', rolledBack: true, healthyAfterRollback: true, verdictAfterRollback: 'recovered' });
+        expect(await ends(hooked)).toEqual(expect.arrayContaining(['rollback', 'learn_failure', 'rollback_verify', 'end_rolled_back']));
         expect(received.some((request) => request.body.cycleInstanceId === hooked && request.body.system === 'shop-process-ok')).toBe(true);
 
         // Without a hook: the process waits at the user task and does not claim a rollback.
@@ -254,7 +260,7 @@ describe('entropy.rollback through declared rollback hooks', () => {
         stopAgent();
         for (const shop of shops) await shop.stop();
       }
-    }, 120_000);
+    }, 180_000);
 
     it('then a cycle asked for with a threshold below the LOW/MEDIUM boundary does not run: no strategy, no rollback hook', async () => {
       // Given a healthy shop with a declared hook

@@ -4,7 +4,7 @@ import { layoutProblems } from '../../scripts/diagram-layout-check.js';
 
 const root = resolve(import.meta.dirname, '../..');
 /** dmedi-regeneration's layout is left to the engineer who changes its semantics this session. */
-const SKIPPED = ['dmedi-regeneration.bpmn'];
+const SKIPPED: string[] = [];
 
 const tiny = (di: string) => `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="d" targetNamespace="t">
