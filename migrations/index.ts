@@ -14,6 +14,7 @@ import * as idempotencyKeys from './0013-idempotency-keys.js';
 import * as definitionResources from './0013b-definition-resources.js';
 import * as decisions from './0015-decisions.js';
 import * as decisionDeploymentLinks from './0015b-decision-deployment-links.js';
+import * as idempotentAnswers from './0020-idempotent-answers.js';
 import * as forms from './0021-forms.js';
 
 interface Migration {
@@ -38,6 +39,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0013b-definition-resources', definitionResources],
   ['0015-decisions', decisions],
   ['0015b-decision-deployment-links', decisionDeploymentLinks],
+  ['0020-idempotent-answers', idempotentAnswers],
   ['0021-forms', forms],
 ];
 

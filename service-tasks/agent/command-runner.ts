@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { AppError } from '../../src/errors.js';
 
@@ -65,10 +65,12 @@ export function allowedEnvironment(allowList: readonly string[], extra: Record<s
 }
 
 /**
- * Runs one command in its own process group (`detached`), so a timeout can kill the
- * command and everything it started: `spawn({ timeout })` only kills the direct child and
- * leaves grandchildren running. When the command exits, whatever it left behind in its
- * group is killed too.
+ * Runs one command in its own cgroup (v2, where this process may create one) and its own
+ * process group (`detached`), so a timeout can kill the command and everything it started:
+ * `spawn({ timeout })` only kills the direct child and leaves grandchildren running, and a
+ * process group misses a grandchild that left it with setsid. When the command exits,
+ * whatever it left behind is killed too. Without cgroups, an environment mark read from
+ * /proc finds setsid escapees that kept their environment.
  */
 export async function runCommand(spec: CommandSpec, options: RunOptions): Promise<CommandResult> {
   if (!spec.argv.length || !spec.argv[0]) throw new AppError('COMMAND_INVALID', 'a command needs at least a program name');
@@ -78,7 +80,12 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
   // Every process the command starts inherits this mark, also one that left the process
   // group with setsid: at the end, whatever still carries it is killed (see killMarked).
   const mark = `${COMMAND_MARK}=${randomUUID()}`;
-  const child = spawn(spec.argv[0], spec.argv.slice(1), {
+  // Where the kernel allows it, the command runs in a cgroup of its own: nothing it starts can
+  // leave it (setsid, a cleared environment, a double fork), and one write kills them all.
+  // A shell joins the cgroup and then execs the command, so not even its first fork is outside.
+  const cgroup = await createCommandCgroup();
+  const [program, ...args] = cgroup ? ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroup.procsFile, ...spec.argv] : spec.argv;
+  const child = spawn(program!, args, {
     cwd,
     env: { ...allowedEnvironment(options.envAllowList, options.env), [COMMAND_MARK]: mark.slice(COMMAND_MARK.length + 1) },
     detached: true,
@@ -115,6 +122,7 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
     killGroup('SIGTERM');
     forceTimer = setTimeout(() => {
       killGroup('SIGKILL');
+      void cgroup?.kill();
       void killMarked(mark);
     }, options.killGraceMs ?? 1000);
   }, spec.timeoutMs);
@@ -132,6 +140,7 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
   // Let the pipes drain, but not for long: a leftover grandchild may hold them open.
   await Promise.race([closed, new Promise((done) => setTimeout(done, 200))]);
   killGroup('SIGKILL');
+  await cgroup?.killAndRemove();
   await killMarked(mark);
   child.stdout?.destroy();
   child.stderr?.destroy();
@@ -143,6 +152,89 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
     durationMs: Math.round(performance.now() - started),
     output,
     truncated,
+  };
+}
+
+/** A cgroup (v2) of one command run. */
+interface CommandCgroup {
+  /** Writing a pid here moves that process (and all it starts later) into the cgroup. */
+  procsFile: string;
+  /** SIGKILLs every process in the cgroup. */
+  kill(): Promise<void>;
+  /** Kills what is left and removes the cgroup, once it is empty. */
+  killAndRemove(): Promise<void>;
+}
+
+/** The cgroup v2 folder this process lives in, if one is mounted and writable; found once. */
+let cgroupParent: Promise<string | null> | undefined;
+
+async function findCgroupParent(): Promise<string | null> {
+  try {
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+    // mountinfo: id parent major:minor root mountpoint options ... - fstype source options
+    const line = mounts.split('\n').find((entry) => entry.split(' - ')[1]?.startsWith('cgroup2 '));
+    if (!line) return null;
+    const mountPoint = line.split(' ')[4]!;
+    const own = (await readFile('/proc/self/cgroup', 'utf8')).split('\n').find((entry) => entry.startsWith('0::'));
+    const folder = `${mountPoint}${own ? own.slice(3).replace(/\/$/, '') : ''}`;
+    // Probe: a folder we may create and a procs file we may write (delegation, permissions).
+    const probe = `${folder}/regenflow-probe-${process.pid}`;
+    await mkdir(probe);
+    await rmdir(probe);
+    return folder;
+  } catch {
+    return null;
+  }
+}
+
+/** How commands are contained here: `cgroup` (nothing escapes) or `process-group` (plus the environment mark). */
+export async function commandContainment(): Promise<'cgroup' | 'process-group'> {
+  cgroupParent ??= findCgroupParent();
+  return (await cgroupParent) ? 'cgroup' : 'process-group';
+}
+
+/** A fresh cgroup for one command, or null where cgroups v2 cannot be used (then process group and mark are all). */
+async function createCommandCgroup(): Promise<CommandCgroup | null> {
+  cgroupParent ??= findCgroupParent();
+  const parent = await cgroupParent;
+  if (!parent) return null;
+  const folder = `${parent}/regenflow-command-${randomUUID()}`;
+  try {
+    await mkdir(folder);
+  } catch {
+    return null;
+  }
+  const kill = async () => {
+    // cgroup.kill (Linux 5.14+) kills the whole cgroup atomically, also processes forking meanwhile.
+    const killedAtOnce = await writeFile(`${folder}/cgroup.kill`, '1').then(
+      () => true,
+      () => false,
+    );
+    if (killedAtOnce) return;
+    const pids = (await readFile(`${folder}/cgroup.procs`, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  return {
+    procsFile: `${folder}/cgroup.procs`,
+    kill,
+    async killAndRemove() {
+      // A killed process leaves the cgroup once the kernel has reaped it: retry the removal briefly.
+      for (let attempt = 0; attempt < 50; attempt++) {
+        await kill();
+        try {
+          await rmdir(folder);
+          return;
+        } catch {
+          await new Promise((done) => setTimeout(done, 20));
+        }
+      }
+    },
   };
 }
 

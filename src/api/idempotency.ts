@@ -2,49 +2,96 @@ import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { findIdempotentEntries, instanceStartTimes as startTimes, isIdempotencyConflict, type AuditEntry, type AuditEntryRow } from '../store/audit-entries.js';
+import {
+  findIdempotentAnswer,
+  findIdempotentEntries,
+  instanceStartTimes as startTimes,
+  isIdempotencyConflict,
+  recordIdempotentAnswer,
+  type AuditEntry,
+  type AuditEntryRow,
+  type IdempotentAnswer,
+} from '../store/audit-entries.js';
 import { audited } from './audit.js';
+import { sendJson } from './camunda/external-task-router.js';
 
 const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters');
 
+/** How long a retry waits for the answer of a first request that committed but has not answered yet. */
+const ANSWER_WAIT_MS = 5000;
+
+export type { IdempotentAnswer };
+
 /**
- * Runs an audited action once per `Idempotency-Key` (header; absent: every request acts).
- * The key is stored on the action's audit entry, in the action's own transaction, so it
- * exists exactly when the action committed. A retry with the same key (after a lost answer,
- * or while the first is still running) does not act again: `replay` answers from the
- * entries the first request left, with `Idempotent-Replayed: true`. The same key for
- * another target is a 422.
+ * Runs an audited action once per `Idempotency-Key` (header; absent: every request acts)
+ * and sends its answer. The key is stored on the action's audit entry, in the action's own
+ * transaction, so it exists exactly when the action committed; the answer (status and body)
+ * is stored beside it before it is sent. A retry with the same key (after a lost answer, or
+ * while the first is still running) does not act again: it gets the first answer, with
+ * `Idempotent-Replayed: true`, even when the instance has moved on since. Only when the
+ * first request died between its commit and its answer is the answer rebuilt (`rebuild`,
+ * from the entries it left) from what is stored now. The same key for another target is a 422.
  */
-export async function idempotent<T>(
+export async function respondIdempotently<T>(
   req: Request,
   res: Response,
   knex: Knex,
   entry: AuditEntry,
   act: (audit: AuditEntry) => Promise<T>,
-  replay: (previous: AuditEntryRow[]) => Promise<T>,
-): Promise<T> {
+  answer: (result: T) => IdempotentAnswer | Promise<IdempotentAnswer>,
+  rebuild: (previous: AuditEntryRow[]) => Promise<T>,
+): Promise<void> {
   const header = req.get('idempotency-key');
-  if (header === undefined) return audited(knex, entry, act);
+  if (header === undefined) return send(res, await answer(await audited(knex, entry, act)));
   const key = IdempotencyKey.parse(header);
   const keyed = { ...entry, idempotencyKey: key };
-  const answerFrom = async (previous: AuditEntryRow[]) => {
-    if (previous[0]!.target !== entry.target) {
-      throw new AppError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${key} was used for ${previous[0]!.action} on ${previous[0]!.target}, not ${entry.target}`);
-    }
-    res.setHeader('Idempotent-Replayed', 'true');
-    return replay(previous);
+  const refuseOtherTarget = (target: string) => {
+    if (target !== entry.target) throw new AppError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${key} was used for ${entry.action} on ${target}, not ${entry.target}`);
   };
+  const replay = async (previous: AuditEntryRow[]) => {
+    refuseOtherTarget(previous[0]!.target);
+    const stored = await waitForAnswer(knex, entry, key);
+    res.setHeader('Idempotent-Replayed', 'true');
+    send(res, stored ?? (await answer(await rebuild(previous))));
+  };
+  const kept = await findIdempotentAnswer(knex, entry.actor, entry.action, key);
+  if (kept) {
+    refuseOtherTarget(kept.target);
+    res.setHeader('Idempotent-Replayed', 'true');
+    return send(res, kept);
+  }
   const earlier = await findIdempotentEntries(knex, entry.actor, entry.action, key);
-  if (earlier.length) return answerFrom(earlier);
+  if (earlier.length) return replay(earlier);
+  let result: T;
   try {
-    return await audited(knex, keyed, act);
+    result = await audited(knex, keyed, act);
   } catch (error) {
     if (!isIdempotencyConflict(error)) throw error;
     // A concurrent request with the same key committed first: answer as it did.
     const winner = await findIdempotentEntries(knex, entry.actor, entry.action, key);
     if (!winner.length) throw error;
-    return answerFrom(winner);
+    return replay(winner);
   }
+  const first = await answer(result);
+  // The action committed: a failure to keep its answer must not turn it into an error.
+  await recordIdempotentAnswer(knex, keyed, first).catch((error: unknown) => req.log?.(error));
+  send(res, first);
+}
+
+/** The first request committed and is building its answer: wait for it rather than rebuild one from a later state. */
+async function waitForAnswer(knex: Knex, entry: AuditEntry, key: string): Promise<IdempotentAnswer | null> {
+  const deadline = Date.now() + ANSWER_WAIT_MS;
+  for (;;) {
+    const answer = await findIdempotentAnswer(knex, entry.actor, entry.action, key);
+    if (answer) return answer;
+    if (Date.now() >= deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function send(res: Response, answer: IdempotentAnswer): void {
+  if (answer.body === undefined || answer.body === null) res.status(answer.status).end();
+  else sendJson(res, answer.status, answer.body);
 }
 
 /**

@@ -8,7 +8,7 @@ import { INCIDENT_TYPES } from '../store/incidents.js';
 import { instanceListExtras } from '../store/instance-list.js';
 import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
-import { correlationResults, idempotent } from './idempotency.js';
+import { correlationResults, respondIdempotently } from './idempotency.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
 import type { ProcessInfo } from '../engine/definitions/analysis-types.js';
 import { mountRoutes, route, type RouteSpec } from './route-spec.js';
@@ -253,8 +253,15 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       handler: async ({ body }, req, res) => {
         const entry = auditEntry(req, 'instance.start', body.processKey ?? body.definitionId ?? '', body.businessKey ? { businessKey: body.businessKey } : undefined);
         await forms?.checkStartSubmission(body, body.variables);
-        const row = await idempotent(req, res, knex, entry, (audit) => engine.start({ ...body, audit }), ([first]) => engine.getInstance(first!.instance_id!));
-        res.status(201).json(queries.describeInstance(row));
+        await respondIdempotently(
+          req,
+          res,
+          knex,
+          entry,
+          (audit) => engine.start({ ...body, audit }),
+          (row) => ({ status: 201, body: queries.describeInstance(row) }),
+          ([first]) => engine.getInstance(first!.instance_id!),
+        );
       },
     }),
 
@@ -354,8 +361,15 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { ...NoContent, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
       handler: async ({ params, query }, req, res) => {
         const reason = query.reason ?? 'cancelled by operator';
-        await audited(knex, auditEntry(req, 'instance.cancel', params.id, { reason }), (audit) => engine.cancel(params.id, reason, audit));
-        res.status(204).end();
+        await respondIdempotently(
+          req,
+          res,
+          knex,
+          auditEntry(req, 'instance.cancel', params.id, { reason }),
+          (audit) => engine.cancel(params.id, reason, audit),
+          () => ({ status: 204 }),
+          async () => undefined,
+        );
       },
     }),
 
@@ -391,7 +405,15 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           ...(body.businessKey ? { businessKey: body.businessKey } : {}),
           ...(body.processInstanceId ? { processInstanceId: body.processInstanceId } : {}),
         });
-        res.json(await idempotent(req, res, knex, entry, (audit) => engine.correlateMessage({ ...body, audit }), (previous) => correlationResults(knex, previous)));
+        await respondIdempotently(
+          req,
+          res,
+          knex,
+          entry,
+          (audit) => engine.correlateMessage({ ...body, audit }),
+          (results) => ({ status: 200, body: results }),
+          (previous) => correlationResults(knex, previous),
+        );
       },
     }),
 
@@ -404,7 +426,16 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       body: SignalSchema,
       responses: { 200: { description: 'how many executions got it', schema: z.object({ delivered: z.number(), started: z.number() }) } },
       handler: async ({ body }, req, res) => {
-        res.json(await audited(knex, auditEntry(req, 'signal.broadcast', body.name), (audit) => engine.broadcastSignal(body.name, body.variables, audit)));
+        await respondIdempotently(
+          req,
+          res,
+          knex,
+          auditEntry(req, 'signal.broadcast', body.name),
+          (audit) => engine.broadcastSignal(body.name, body.variables, audit),
+          (counts) => ({ status: 200, body: counts }),
+          // Only a broadcast interrupted before it answered has no stored answer: count what it reached.
+          async (previous) => ({ delivered: previous.filter((row) => row.instance_id).length, started: 0 }),
+        );
       },
     }),
 
@@ -477,8 +508,15 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       handler: async ({ params, body }, req, res) => {
         const entry = auditEntry(req, 'task.complete', params.id, { names: Object.keys(body.variables) });
         await forms?.checkTaskSubmission(params.id, body.variables);
-        const row = await idempotent(req, res, knex, entry, (audit) => engine.completeUserTask(params.id, body.variables, audit), ([first]) => engine.getInstance(first!.instance_id!));
-        res.json(queries.describeInstance(row));
+        await respondIdempotently(
+          req,
+          res,
+          knex,
+          entry,
+          (audit) => engine.completeUserTask(params.id, body.variables, audit),
+          (row) => ({ status: 200, body: queries.describeInstance(row) }),
+          ([first]) => engine.getInstance(first!.instance_id!),
+        );
       },
     }),
 

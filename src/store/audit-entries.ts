@@ -28,6 +28,13 @@ export interface AuditEntryRow {
   details: Record<string, unknown> | null;
 }
 
+/** The HTTP answer of an idempotent request: a retry gets exactly this again. */
+export interface IdempotentAnswer {
+  status: number;
+  /** Absent: no body (204). */
+  body?: unknown;
+}
+
 export async function appendAuditEntry(knex: Knex, entry: AuditEntry): Promise<void> {
   await knex('audit_entries').insert({
     actor: entry.actor,
@@ -43,6 +50,29 @@ export async function appendAuditEntry(knex: Knex, entry: AuditEntry): Promise<v
 /** The successful entries an `Idempotency-Key` already made, oldest first (empty: not used yet). */
 export async function findIdempotentEntries(knex: Knex, actor: string, action: string, key: string): Promise<AuditEntryRow[]> {
   return knex('audit_entries').where({ actor, action, idempotency_key: key, result: 'ok' }).orderBy('id');
+}
+
+/** Keeps the answer of an idempotent request; the first one kept for a key stays. */
+export async function recordIdempotentAnswer(knex: Knex, entry: AuditEntry & { idempotencyKey: string }, answer: IdempotentAnswer): Promise<void> {
+  await knex('idempotent_answers')
+    .insert({
+      actor: entry.actor,
+      action: entry.action,
+      idempotency_key: entry.idempotencyKey,
+      target: entry.target,
+      status: answer.status,
+      body: answer.body === undefined ? null : JSON.stringify(answer.body),
+    })
+    .onConflict(['actor', 'action', 'idempotency_key'])
+    .ignore();
+}
+
+/** The answer kept for an Idempotency-Key, with the target it was for (undefined: none kept). */
+export async function findIdempotentAnswer(knex: Knex, actor: string, action: string, key: string): Promise<(IdempotentAnswer & { target: string }) | undefined> {
+  const row = await knex('idempotent_answers').where({ actor, action, idempotency_key: key }).first('target', 'status', 'body');
+  if (!row) return undefined;
+  const body = typeof row.body === 'string' ? JSON.parse(row.body) : row.body;
+  return { target: row.target, status: row.status, ...(body === null ? {} : { body }) };
 }
 
 /** Whether an error is the unique index of idempotency keys refusing a second use of a key. */

@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { migrationSource } from '../../migrations/index.js';
@@ -117,6 +118,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   try {
     await migrate(knex);
     boundAcquire(knex, acquireMs);
+    (knex.client as { config: { yieldBetweenQueries?: boolean } }).config.yieldBetweenQueries = true;
   } catch (error) {
     await knex.destroy();
     releaseLock();
@@ -135,6 +137,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 /** How long a migration step may wait for PGlite's one connection (knex's own default). */
 const MIGRATION_ACQUIRE_MS = 60_000;
+
+/**
+ * PGlite runs each query on the main thread and settles it as a microtask, so a chain of
+ * awaited queries (a batch insert, a worker's loop, alert intake under load) never returned
+ * to the event loop: timers and other requests waited for the whole chain (/healthz once
+ * 110 s during 1,000 alerts). Once the migrations ran, every PGlite query first yields one
+ * turn of the loop. On the prototype, keyed by the config: knex builds a transaction's
+ * client from the prototype and copies the config.
+ */
+const pgliteClient = ClientPgLite.prototype as unknown as { _query: (...args: unknown[]) => Promise<unknown> };
+const pgliteQuery = pgliteClient._query;
+pgliteClient._query = async function (this: { config?: { yieldBetweenQueries?: boolean } }, ...args: unknown[]) {
+  if (this.config?.yieldBetweenQueries) await yieldToEventLoop();
+  return pgliteQuery.apply(this, args);
+};
 
 /** Sets the pool's acquire bound of a running knex (tarn reads it on every acquire). */
 function boundAcquire(knex: Knex, ms: number): void {

@@ -38,6 +38,7 @@ function decode(signal: 'traces' | 'metrics', body: Buffer, timeoutMs: number): 
   worker ??= startWorker();
   const current = worker;
   const id = nextId++;
+  const records: unknown[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
@@ -45,11 +46,16 @@ function decode(signal: 'traces' | 'metrics', body: Buffer, timeoutMs: number): 
       if (worker === current) worker = null;
       reject(Object.assign(new AppError('DECODE_TIMEOUT', `decoding the OTLP batch took longer than ${timeoutMs} ms; send smaller batches`), {}));
     }, timeoutMs);
-    const onMessage = (message: { id: number; result?: unknown; error?: { code?: string; message: string } }) => {
+    // The records come in several messages (see RECORDS_PER_MESSAGE), then the result.
+    const onMessage = (message: { id: number; records?: unknown[]; result?: Record<string, unknown>; error?: { code?: string; message: string } }) => {
       if (message.id !== id) return;
+      if (message.records) {
+        for (const record of message.records) records.push(record);
+        return;
+      }
       cleanup();
       if (message.error) reject(new AppError((message.error.code as ErrorCode | undefined) ?? 'VALIDATION_FAILED', message.error.message));
-      else resolve(message.result);
+      else resolve({ ...message.result, [signal === 'traces' ? 'spans' : 'points']: records });
     };
     const onError = (error: Error) => {
       cleanup();

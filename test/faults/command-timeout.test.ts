@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand } from '../../service-tasks/agent/command-runner.js';
+import { commandContainment, runCommand } from '../../service-tasks/agent/command-runner.js';
 
 /** A process is gone when kill(0) fails or it is a zombie waiting for a reaper. */
 function alive(pid: number): boolean {
@@ -36,6 +36,31 @@ describe('a command that times out', () => {
     const deadline = Date.now() + 2000;
     while (alive(escaped) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(alive(escaped)).toBe(false);
+  });
+
+  it('when a grandchild escaped with setsid and cleared its environment, then the timeout still kills it (cgroup) and no cgroup is left', async () => {
+    if ((await commandContainment()) !== 'cgroup') {
+      console.warn('skipped: no writable cgroup v2 here; a grandchild that clears its environment after setsid cannot be found without one');
+      return;
+    }
+    const pidFile = join(root, 'scrubbed.pid');
+    const script = `setsid env -i /bin/sh -c 'echo $$ > ${pidFile}; exec sleep 60' > /dev/null 2>&1 & trap '' TERM; sleep 60`;
+    const result = await runCommand({ argv: ['sh', '-c', script], timeoutMs: 500 }, { cwd: root, root, envAllowList: ['PATH'], killGraceMs: 300 });
+    expect(result.timedOut).toBe(true);
+    expect(result.durationMs).toBeGreaterThanOrEqual(500);
+    const scrubbed = Number(readFileSync(pidFile, 'utf8'));
+    const deadline = Date.now() + 2000;
+    while (alive(scrubbed) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive(scrubbed)).toBe(false);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' - ')[1]?.startsWith('cgroup2 '))!;
+    const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((line) => line.startsWith('0::'))!.slice(3).replace(/\/$/, '');
+    expect(readdirSync(`${mounts.split(' ')[4]}${own}`).filter((name) => name.startsWith('regenflow-command-'))).toEqual([]);
+  });
+
+  it('when the program does not exist, then the result says so instead of throwing', async () => {
+    const result = await runCommand({ argv: ['regenflow-no-such-program'], timeoutMs: 5000 }, { cwd: root, root, envAllowList: ['PATH'] });
+    expect(result.exitCode === 127 || result.exitCode === null).toBe(true);
+    expect(result.output).toMatch(/not found|ENOENT/);
   });
 
   it('when a command ends but left a setsid daemon behind, then the daemon is killed', async () => {

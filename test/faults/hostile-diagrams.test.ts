@@ -27,6 +27,43 @@ describe('hostile diagrams at deploy', () => {
     expect(errors).toEqual(expect.arrayContaining([expect.objectContaining({ elementId: 't', rule: 'scripts-disabled' })]));
   });
 
+  it.each([
+    ['an execution listener with an expression', '<bpmn:userTask id="t"><bpmn:extensionElements><camunda:executionListener event="start" expression="${audit.log(x)}" /></bpmn:extensionElements></bpmn:userTask>'],
+    ['an execution listener with a delegate expression', '<bpmn:userTask id="t"><bpmn:extensionElements><camunda:executionListener event="end" delegateExpression="${auditListener}" /></bpmn:extensionElements></bpmn:userTask>'],
+    ['an execution listener with a class', '<bpmn:userTask id="t"><bpmn:extensionElements><camunda:executionListener event="start" class="org.example.Audit" /></bpmn:extensionElements></bpmn:userTask>'],
+    ['a task listener with an expression', '<bpmn:userTask id="t"><bpmn:extensionElements><camunda:taskListener event="create" expression="${mailer.send(task)}" /></bpmn:extensionElements></bpmn:userTask>'],
+    ['a task listener with a class', '<bpmn:userTask id="t"><bpmn:extensionElements><camunda:taskListener event="complete" class="org.example.Notify" /></bpmn:extensionElements></bpmn:userTask>'],
+    ['a service task with a Java class', '<bpmn:serviceTask id="t" camunda:class="org.example.Charge" />'],
+    ['a service task with a delegate expression', '<bpmn:serviceTask id="t" camunda:delegateExpression="${charge}" />'],
+    ['a send task with an expression', '<bpmn:sendTask id="t" camunda:expression="${mailer.send()}" />'],
+    ['a service task with a connector', '<bpmn:serviceTask id="t"><bpmn:extensionElements><camunda:connector><camunda:connectorId>http-connector</camunda:connectorId></camunda:connector></bpmn:extensionElements></bpmn:serviceTask>'],
+    ['a message throw event with a class', '<bpmn:intermediateThrowEvent id="t"><bpmn:messageEventDefinition camunda:class="org.example.Send" /></bpmn:intermediateThrowEvent>'],
+  ])('when %s would never run, then the deploy is refused naming the element instead of ignoring it', async (_what, task) => {
+    const errors = await errorsOf(sequence('p', [{ id: 't', xml: task }]));
+    expect(errors).toEqual(expect.arrayContaining([expect.objectContaining({ elementId: 't', rule: 'unsupported-extension' })]));
+  });
+
+  it('when a diagram carries Camunda 7 settings that have no effect here, then it deploys with a warning naming each', async () => {
+    const analysis = await analyseDefinition(
+      sequence('p', [
+        { id: 'a', xml: '<bpmn:userTask id="a" camunda:asyncBefore="true" camunda:followUpDate="${later}"><bpmn:extensionElements><camunda:failedJobRetryTimeCycle>R3/PT1M</camunda:failedJobRetryTimeCycle></bpmn:extensionElements></bpmn:userTask>' },
+        { id: 'c', xml: '<bpmn:callActivity id="c" calledElement="other"><bpmn:extensionElements><camunda:in variables="all" /></bpmn:extensionElements></bpmn:callActivity>' },
+      ]),
+    );
+    expect(analysis.errors).toEqual([]);
+    const warned = analysis.warnings.filter((finding) => finding.rule === 'unsupported-extension');
+    expect(warned.map((finding) => [finding.elementId, finding.message.match(/camunda:\w+/)![0]])).toEqual(
+      expect.arrayContaining([['a', 'camunda:failedJobRetryTimeCycle'], ['a', 'camunda:asyncBefore'], ['a', 'camunda:followUpDate'], ['c', 'camunda:in']]),
+    );
+  });
+
+  it('when an element has a plain expression listener beside an external task, then only the listener is named', async () => {
+    const errors = await errorsOf(
+      sequence('p', [{ id: 't', xml: '<bpmn:serviceTask id="t" camunda:type="external" camunda:topic="pay"><bpmn:extensionElements><camunda:executionListener event="start" expression="${x}" /></bpmn:extensionElements></bpmn:serviceTask>' }]),
+    );
+    expect(errors.filter((finding) => finding.rule === 'unsupported-extension')).toEqual([expect.objectContaining({ elementId: 't', message: expect.stringMatching(/camunda:executionListener \(event start\) with expression/) })]);
+  });
+
   it('when an entity is declared without a DOCTYPE, then the diagram is refused', async () => {
     const xml = sequence('p', []).replace('<bpmn:definitions', '<!ENTITY x "boom">\n<bpmn:definitions');
     const analysis = await analyseDefinition(xml);

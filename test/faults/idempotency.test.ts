@@ -25,6 +25,19 @@ describe('Idempotency-Key', () => {
   afterAll(async () => {
     await app.dispose();
   });
+  beforeAll(async () => {
+    await app.engine.deploy([
+      {
+        name: 's.bpmn',
+        xml: sequence('idem_sig', [{ id: 'wait', xml: '<bpmn:intermediateCatchEvent id="wait"><bpmn:signalEventDefinition signalRef="sig" /></bpmn:intermediateCatchEvent>' }, { id: 'after', xml: '<bpmn:userTask id="after" />' }], '<bpmn:signal id="sig" name="idem-go" />'),
+      },
+    ]);
+  });
+  const send = async (method: string, path: string, key?: string) => {
+    const response = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${TEST_TOKENS.admin}`, ...(key ? { 'idempotency-key': key } : {}) } });
+    return { status: response.status, replayed: response.headers.get('idempotent-replayed') };
+  };
+  const waiting = async (instanceId: string) => Number((await app.database.knex('subscriptions').where({ instance_id: instanceId, kind: 'signal' }).count({ n: '*' }))[0]!.n);
   const post = async (path: string, body: unknown, key?: string) => {
     const response = await fetch(`${base}${path}`, {
       method: 'POST',
@@ -85,6 +98,41 @@ describe('Idempotency-Key', () => {
     expect(first.status).toBe(200);
     expect(retry.body.id).toBe(first.body.id);
     expect(await count('idem')).toBe(before + 1);
+  });
+
+  it('when a start is retried after the instance moved on, then the retry answers what the first answered, not the instance as it is now', async () => {
+    const first = await post('/api/process-instances', { processKey: 'idem', businessKey: 'moved' }, 'start-moved');
+    const task = await app.database.knex('user_tasks').where({ instance_id: first.body.id }).first();
+    expect((await post(`/api/tasks/${task.id}/complete`, { variables: { done: 1 } })).status).toBe(200);
+    const retry = await post('/api/process-instances', { processKey: 'idem', businessKey: 'moved' }, 'start-moved');
+    expect(retry).toMatchObject({ status: 201, replayed: 'true' });
+    expect(retry.body).toEqual(first.body);
+    expect(first.body.status).toBe('active');
+  });
+
+  it('when a cancel is retried with its key, then the retry answers 204 like the first instead of 409', async () => {
+    const started = await post('/api/process-instances', { processKey: 'idem' });
+    expect(await send('DELETE', `/api/process-instances/${started.body.id}`, 'cancel-1')).toEqual({ status: 204, replayed: null });
+    expect(await send('DELETE', `/api/process-instances/${started.body.id}`, 'cancel-1')).toEqual({ status: 204, replayed: 'true' });
+    expect((await send('DELETE', `/api/process-instances/${started.body.id}`)).status).toBe(409);
+    // The same action through Camunda 7's route, with the same key: the same answer.
+    expect(await send('DELETE', `/engine-rest/process-instance/${started.body.id}`, 'cancel-1')).toEqual({ status: 204, replayed: 'true' });
+  });
+
+  it('when a signal is retried with its key, then it is not broadcast again to instances that wait by then', async () => {
+    const early = await post('/api/process-instances', { processKey: 'idem_sig' });
+    const first = await post('/api/signals', { name: 'idem-go' }, 'signal-1');
+    expect(first).toMatchObject({ status: 200, body: { delivered: 1 } });
+    const late = await post('/api/process-instances', { processKey: 'idem_sig' });
+    const retry = await post('/api/signals', { name: 'idem-go' }, 'signal-1');
+    expect(retry).toMatchObject({ status: 200, replayed: 'true', body: first.body });
+    expect(await waiting(early.body.id)).toBe(0);
+    expect(await waiting(late.body.id)).toBe(1);
+    // Camunda 7's signal route too, and a broadcast that reached nobody keeps its key as well.
+    expect((await post('/engine-rest/signal', { name: 'idem-nobody' }, 'c7-signal')).status).toBe(204);
+    expect(await post('/engine-rest/signal', { name: 'idem-go' }, 'c7-signal')).toMatchObject({ status: 422 });
+    expect(await post('/engine-rest/signal', { name: 'idem-nobody' }, 'c7-signal')).toMatchObject({ status: 204, replayed: 'true' });
+    expect(await waiting(late.body.id)).toBe(1);
   });
 
   it('when the key is not visible ASCII, then it is a 400', async () => {

@@ -6,7 +6,7 @@ import type { FormService, LoadedForm } from '../../forms/index.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
-import { idempotent } from '../idempotency.js';
+import { respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
 import { c7Instance, Uuid } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
@@ -74,9 +74,15 @@ export function taskFormRouter(engine: WorkflowEngine, forms: FormService): Rout
     const variables = fromTyped(body.variables ?? undefined);
     await forms.checkTaskSubmission(id, variables);
     const entry = auditEntry(req, 'task.complete', id, { names: Object.keys(variables), via: 'engine-rest', form: true });
-    const row = await idempotent(req, res, knex, entry, (audit) => engine.completeUserTask(id, variables, audit), ([first]) => engine.getInstance(first!.instance_id!));
-    if (body.withVariablesInReturn) return sendJson(res, 200, toTyped(row.variables));
-    res.status(204).end();
+    await respondIdempotently(
+      req,
+      res,
+      knex,
+      entry,
+      (audit) => engine.completeUserTask(id, variables, audit),
+      (row) => (body.withVariablesInReturn ? { status: 200, body: toTyped(row.variables) } : { status: 204 }),
+      ([first]) => engine.getInstance(first!.instance_id!),
+    );
   });
   return router;
 }
@@ -111,15 +117,15 @@ export function processDefinitionFormRouter(engine: WorkflowEngine, forms: FormS
     const variables = fromTyped(body.variables ?? undefined);
     await forms.checkStartSubmission({ definitionId: definition.id }, variables);
     const entry = auditEntry(req, 'instance.start', definition.key, { definitionId: definition.id, via: 'engine-rest', form: true });
-    const row = await idempotent(
+    await respondIdempotently(
       req,
       res,
       knex,
       entry,
       (audit) => engine.start({ definitionId: definition.id, variables, businessKey: body.businessKey ?? null, audit }),
+      (row) => ({ status: 200, body: c7Instance(row) }),
       ([first]) => engine.getInstance(first!.instance_id!),
     );
-    sendJson(res, 200, c7Instance(row));
   };
   for (const [prefix, resolve] of [['/key/:key', byKey], ['/:id', byId]] as const) {
     router.post(`${prefix}/start`, allow('owner', 'operator'), checkBeforeStart(resolve));

@@ -4,10 +4,9 @@ import { AppError } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
-import { correlationResults, idempotent } from '../idempotency.js';
+import { correlationResults, respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
 import { c7Instance, Uuid } from './camunda-shapes.js';
-import { sendJson } from './external-task-router.js';
 import { fromTyped, toTyped, TypedVariablesSchema } from './typed-variables.js';
 
 const CorrelateBody = z.object({
@@ -39,7 +38,27 @@ export function messageRouter(engine: WorkflowEngine): Router {
       throw new AppError('VALIDATION_FAILED', 'localCorrelationKeys are not supported: regenflow has no execution-local variables; use correlationKeys');
     }
     const entry = auditEntry(req, 'message.correlate', body.messageName, { via: 'engine-rest', ...(body.businessKey ? { businessKey: body.businessKey } : {}) });
-    const results = await idempotent(req, res, engine.knex, entry, (audit) =>
+    const shape = async (results: Array<{ resultType: 'Execution' | 'ProcessDefinition'; instanceId: string }>) => {
+      if (!body.resultEnabled) return { status: 204 };
+      const shaped = [];
+      for (const result of results) {
+        const instance = await engine.getInstance(result.instanceId);
+        const variables = body.variablesInResultEnabled ? { variables: toTyped(instance.variables) } : {};
+        const row = await camundaQueries.findInstance(engine.knex, result.instanceId);
+        shaped.push(
+          result.resultType === 'Execution'
+            ? {
+                resultType: 'Execution',
+                execution: { id: result.instanceId, processInstanceId: result.instanceId, ended: instance.status !== 'active', tenantId: null },
+                processInstance: null,
+                ...variables,
+              }
+            : { resultType: 'ProcessDefinition', execution: null, processInstance: row ? c7Instance(row) : null, ...variables },
+        );
+      }
+      return { status: 200, body: shaped };
+    };
+    await respondIdempotently(req, res, engine.knex, entry, (audit) =>
       engine.correlateMessage({
         messageName: body.messageName,
         businessKey: body.businessKey ?? undefined,
@@ -49,26 +68,9 @@ export function messageRouter(engine: WorkflowEngine): Router {
         all: body.all,
         audit,
       }),
+      shape,
       (previous) => correlationResults(engine.knex, previous),
     );
-    if (!body.resultEnabled) return void res.status(204).end();
-    const shaped = [];
-    for (const result of results) {
-      const instance = await engine.getInstance(result.instanceId);
-      const variables = body.variablesInResultEnabled ? { variables: toTyped(instance.variables) } : {};
-      const row = await camundaQueries.findInstance(engine.knex, result.instanceId);
-      shaped.push(
-        result.resultType === 'Execution'
-          ? {
-              resultType: 'Execution',
-              execution: { id: result.instanceId, processInstanceId: result.instanceId, ended: instance.status !== 'active', tenantId: null },
-              processInstance: null,
-              ...variables,
-            }
-          : { resultType: 'ProcessDefinition', execution: null, processInstance: row ? c7Instance(row) : null, ...variables },
-      );
-    }
-    sendJson(res, 200, shaped);
   });
   return router;
 }

@@ -5,7 +5,7 @@ import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
-import { idempotent } from '../idempotency.js';
+import { respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
 import { BooleanParam, c7Definition, c7Instance, PageQuery } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
@@ -64,15 +64,15 @@ export function processDefinitionRouter(engine: WorkflowEngine): Router {
   const start = async (req: Request, res: Response, definition: { id: string; key: string }) => {
     const body = StartBody.parse(req.body ?? {});
     const entry = auditEntry(req, 'instance.start', definition.key, { definitionId: definition.id, via: 'engine-rest' });
-    const row = await idempotent(
+    await respondIdempotently(
       req,
       res,
       knex,
       entry,
       (audit) => engine.start({ definitionId: definition.id, variables: fromTyped(body.variables), businessKey: body.businessKey ?? null, audit }),
+      (row) => ({ status: 200, body: { ...c7Instance(row), ...(body.withVariablesInReturn ? { variables: toTyped(row.variables) } : {}) } }),
       ([first]) => engine.getInstance(first!.instance_id!),
     );
-    sendJson(res, 200, { ...c7Instance(row), ...(body.withVariablesInReturn ? { variables: toTyped(row.variables) } : {}) });
   };
 
   router.get('/key/:key', readers, async (req, res) => sendJson(res, 200, c7Definition(await latest(req))));

@@ -4,7 +4,8 @@ import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
-import { audited, auditEntry } from '../audit.js';
+import { auditEntry } from '../audit.js';
+import { respondIdempotently } from '../idempotency.js';
 import { BooleanParam, c7Instance, CommaList, PageQuery, Uuid, VariableConditionBody, VariablesParam } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
 import { toTyped } from './typed-variables.js';
@@ -113,8 +114,15 @@ export function processInstanceRouter(engine: WorkflowEngine): Router {
   });
   router.delete('/:id', allow('owner'), async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    await audited(knex, auditEntry(req, 'instance.cancel', id, { via: 'engine-rest' }), (audit) => engine.cancel(id, 'deleted via engine-rest', audit));
-    res.status(204).end();
+    await respondIdempotently(
+      req,
+      res,
+      knex,
+      auditEntry(req, 'instance.cancel', id, { via: 'engine-rest' }),
+      (audit) => engine.cancel(id, 'deleted via engine-rest', audit),
+      () => ({ status: 204 }),
+      async () => undefined,
+    );
   });
   return router;
 }

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import { allow } from '../auth.js';
-import { audited, auditEntry } from '../audit.js';
+import { auditEntry } from '../audit.js';
+import { respondIdempotently } from '../idempotency.js';
 import { fromTyped, TypedVariablesSchema } from './typed-variables.js';
 
 const SignalBody = z.object({
@@ -20,10 +21,15 @@ export function signalRouter(engine: WorkflowEngine): Router {
   router.post('/', allow('owner'), async (req, res) => {
     const body = SignalBody.parse(req.body ?? {});
     if (body.executionId) throw new AppError('VALIDATION_FAILED', 'signalling one execution (executionId) is not supported: signals are broadcast');
-    await audited(engine.knex, auditEntry(req, 'signal.broadcast', body.name, { via: 'engine-rest' }), (audit) =>
-      engine.broadcastSignal(body.name, fromTyped(body.variables ?? undefined), audit),
+    await respondIdempotently(
+      req,
+      res,
+      engine.knex,
+      auditEntry(req, 'signal.broadcast', body.name, { via: 'engine-rest' }),
+      (audit) => engine.broadcastSignal(body.name, fromTyped(body.variables ?? undefined), audit),
+      () => ({ status: 204 }),
+      async () => undefined,
     );
-    res.status(204).end();
   });
   return router;
 }

@@ -5,7 +5,7 @@ import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import * as queries from '../../store/queries.js';
 import { allow } from '../auth.js';
-import { idempotent } from '../idempotency.js';
+import { respondIdempotently } from '../idempotency.js';
 import { audited, auditEntry } from '../audit.js';
 import { BooleanParam, c7Task, CommaList, PageQuery, Uuid, VariableConditionBody, VariablesParam } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
@@ -138,9 +138,15 @@ export function taskRouter(engine: WorkflowEngine): Router {
     const body = CompleteBody.parse(req.body ?? {});
     const variables = fromTyped(body.variables ?? undefined);
     const entry = auditEntry(req, 'task.complete', id, { names: Object.keys(variables), via: 'engine-rest' });
-    const row = await idempotent(req, res, knex, entry, (audit) => engine.completeUserTask(id, variables, audit), ([first]) => engine.getInstance(first!.instance_id!));
-    if (body.withVariablesInReturn) return sendJson(res, 200, toTyped(row.variables));
-    res.status(204).end();
+    await respondIdempotently(
+      req,
+      res,
+      knex,
+      entry,
+      (audit) => engine.completeUserTask(id, variables, audit),
+      (row) => (body.withVariablesInReturn ? { status: 200, body: toTyped(row.variables) } : { status: 204 }),
+      ([first]) => engine.getInstance(first!.instance_id!),
+    );
   });
   return router;
 }

@@ -383,10 +383,58 @@ function checkExecutable(process: any, options: { allowScripts: boolean }, repor
       }
     }
     for (const finding of formFieldFindings(element)) report(finding);
+    unrunExtensions(element, report);
     if (type === 'bpmn:ReceiveTask' && element.messageRef && !element.messageRef.name) {
       error(element.messageRef.id, 'message', 'a message needs a name to be correlated');
     }
   });
+}
+
+/** Java-side implementations a Camunda 7 diagram may name: regenflow has no Java, so none of them can run. */
+const JAVA_BINDINGS = ['class', 'delegateExpression', 'expression'] as const;
+
+/**
+ * Camunda 7 extensions that deploy in Camunda Modeler but that this engine would not run.
+ * What changes behaviour is refused, element named (a listener or a delegate that never runs
+ * would skip work silently); what only tunes C7's job executor or variable passing is a
+ * warning, so the modeller knows it has no effect here.
+ */
+function unrunExtensions(element: any, report: (finding: Finding) => void): void {
+  const type: string = element.$type;
+  const error = (message: string) => report({ severity: 'error', rule: 'unsupported-extension', elementId: element.id, message });
+  const warning = (message: string) => report({ severity: 'warning', rule: 'unsupported-extension', elementId: element.id, message });
+  for (const value of element.extensionElements?.values ?? []) {
+    if (value.$type === 'camunda:ExecutionListener' || value.$type === 'camunda:TaskListener') {
+      const listener = value.$type === 'camunda:ExecutionListener' ? 'camunda:executionListener' : 'camunda:taskListener';
+      const binding = JAVA_BINDINGS.find((name) => value[name]);
+      if (binding) {
+        error(`${element.id}: the ${listener} (event ${value.event ?? 'unset'}) with ${binding} '${String(value[binding]).slice(0, 100)}' would never run: regenflow runs no listeners; model the work as a task`);
+      }
+    } else if (value.$type === 'camunda:Connector') {
+      error(`${element.id}: camunda:connector would never run; use camunda:type="external" with a topic`);
+    } else if (value.$type === 'camunda:FailedJobRetryTimeCycle') {
+      warning(`${element.id}: camunda:failedJobRetryTimeCycle has no effect here; retries and their timeout come from the worker's failure call`);
+    } else if (value.$type === 'camunda:In' || value.$type === 'camunda:Out') {
+      warning(`${element.id}: camunda:in/camunda:out have no effect here; a call activity passes every variable both ways`);
+    } else if (value.$type === 'camunda:ErrorEventDefinition') {
+      warning(`${element.id}: camunda:errorEventDefinition has no effect here; a worker raises a BPMN error with handleBpmnError`);
+    }
+  }
+  // A task (or a message throw event) bound to a Java delegate would wait as an external task
+  // on its id for a worker nobody runs.
+  const javaBound = (owner: any) => JAVA_BINDINGS.find((name) => typeof owner?.[name] === 'string' && owner[name]);
+  const delegates = [element, ...(element.eventDefinitions ?? []).filter((definition: any) => definition.$type === 'bpmn:MessageEventDefinition')];
+  for (const owner of delegates) {
+    const binding = javaBound(owner);
+    if (binding && (owner !== element || SERVICE_TYPES.has(type))) {
+      error(`${element.id}: camunda:${binding} '${String(owner[binding]).slice(0, 100)}' names Java code, which regenflow cannot run; use camunda:type="external" with camunda:topic`);
+    }
+  }
+  if (element.asyncBefore || element.asyncAfter || element.async) {
+    warning(`${element.id}: camunda:asyncBefore/asyncAfter have no effect here; every wait state is already a committed transition`);
+  }
+  if (type === 'bpmn:StartEvent' && element.initiator) warning(`${element.id}: camunda:initiator has no effect here; no variable names who started the instance`);
+  if (type === 'bpmn:UserTask' && element.followUpDate) warning(`${element.id}: camunda:followUpDate has no effect here`);
 }
 
 function describeProcess(process: any): ProcessInfo {
