@@ -25,6 +25,7 @@
  * Without DATABASE_URL it is not measured and the line says so.
  *
  *   npm run bench -- --n 200 --concurrency 8 --repetitions 3 --seconds 5 --pglite disk|memory
+ *                    [--pglite-on-engine-thread]   (also PGlite on the engine's thread, as before)
  *
  * The last three lines are `cpu cost ratio: C` (raw A CPU per instance / durable A PGlite CPU
  * per instance, sequential), `two-core speed-up: S`, and `durable/in-memory throughput ratio: R`
@@ -54,7 +55,7 @@ import { createTestDatabase } from '../test/support/test-app.js';
 
 function usage(message: string): never {
   console.error(`bench: ${message}`);
-  console.error('usage: npm run bench -- [--n N] [--concurrency C] [--repetitions R] [--seconds S] [--pglite disk|memory]');
+  console.error('usage: npm run bench -- [--n N] [--concurrency C] [--repetitions R] [--seconds S] [--pglite disk|memory] [--pglite-on-engine-thread]');
   process.exit(2);
 }
 
@@ -67,6 +68,8 @@ function readArgs() {
         repetitions: { type: 'string' },
         pglite: { type: 'string' },
         seconds: { type: 'string' },
+        // Also measure PGlite on the engine's own thread (REGENFLOW_PGLITE_THREAD=false), as it ran before.
+        'pglite-on-engine-thread': { type: 'boolean' },
         // Internal: this process is one of the two engine processes of the two-core round.
         'two-core-child': { type: 'string' },
       },
@@ -229,11 +232,12 @@ function benchRegistry(): ServiceTaskRegistry {
   });
 }
 
-async function openApp(options: { databaseUrl?: string; dataDir: string; inMemory: boolean; deploy?: boolean }): Promise<App> {
+async function openApp(options: { databaseUrl?: string; dataDir: string; inMemory: boolean; deploy?: boolean; pgliteThread?: boolean }): Promise<App> {
   const app = await createApp(
     loadConfig({
       PORT: '0',
       REGENFLOW_DATA_DIR: options.dataDir,
+      ...(options.pgliteThread === false && { REGENFLOW_PGLITE_THREAD: 'false' }),
       ...(options.databaseUrl && { DATABASE_URL: options.databaseUrl }),
     }),
     { registry: benchRegistry(), inMemoryDatabase: options.inMemory, log: () => {} },
@@ -384,6 +388,15 @@ async function main(): Promise<void> {
   const embedded = await openApp({ dataDir: pgliteDir, inMemory: PGLITE_MODE === 'memory' });
   cleanups.push(() => embedded.close());
   const embeddedVariants = durableVariants(embedded, 'PGlite');
+  let engineThread: App | undefined;
+  let engineThreadVariants: ReturnType<typeof durableVariants> | undefined;
+  if (args['pglite-on-engine-thread']) {
+    const folder = mkdtempSync(join(tmpdir(), 'regenflow-bench-'));
+    cleanups.push(async () => rmSync(folder, { recursive: true, force: true }));
+    engineThread = await openApp({ dataDir: folder, inMemory: PGLITE_MODE === 'memory', pgliteThread: false });
+    cleanups.push(() => engineThread!.close());
+    engineThreadVariants = durableVariants(engineThread, 'PGlite same thread');
+  }
 
   let serverVariants: ReturnType<typeof durableVariants> | undefined;
   let serverDescription = 'not measured (DATABASE_URL is not set; no server was started)';
@@ -416,6 +429,7 @@ async function main(): Promise<void> {
   console.log('  span timed on every side: from the start request to the instance\'s checked end');
   console.log(`  baseline: bpmn-engine alone, definition parsed once, plain service function, no-op Logger`);
   console.log(`  embedded: ${embedded.database.description}${PGLITE_MODE === 'disk' ? ' (temporary folder, removed afterwards)' : ''}`);
+  if (engineThread) console.log(`  also:     ${engineThread.database.description} (REGENFLOW_PGLITE_THREAD=false)`);
   console.log(`  server:   ${serverDescription}`);
   console.log(`  load average at start: ${loadavg().map((value) => value.toFixed(2)).join(' ')} (${availableParallelism()} cores)`);
 
@@ -433,7 +447,7 @@ async function main(): Promise<void> {
   }
   if (rawServiceCalls !== 3 * 2 * (WARM_UP + REPETITIONS * N)) throw new Error(`raw service ran ${rawServiceCalls} times`);
 
-  const header = `${'variant'.padEnd(40)} ${'inst/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'cpu ms/inst'.padStart(12)} ${'vs raw'.padStart(7)}`;
+  const header = `${'variant'.padEnd(46)} ${'inst/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'cpu ms/inst'.padStart(12)} ${'vs raw'.padStart(7)}`;
   // Each durable variant against the raw variant of the same shape and concurrency.
   const rawFor = (entry: Variant) => (entry.name.startsWith('durable B') ? rawB : entry.concurrency > 1 ? rawAConcurrent : rawA);
   console.log('');
@@ -443,7 +457,7 @@ async function main(): Promise<void> {
     const figures = summary(entry);
     const versus = entry.name.startsWith('raw') ? '' : ratio(figures.perSecond, summary(rawFor(entry)).perSecond);
     console.log(
-      `${entry.name.padEnd(40)} ${figures.perSecond.toFixed(1).padStart(8)} ${figures.p50.toFixed(2).padStart(8)} ` +
+      `${entry.name.padEnd(46)} ${figures.perSecond.toFixed(1).padStart(8)} ${figures.p50.toFixed(2).padStart(8)} ` +
         `${figures.p99.toFixed(2).padStart(8)} ${figures.cpuMs.toFixed(2).padStart(12)} ${versus.padStart(7)}`,
     );
   }
@@ -460,6 +474,7 @@ async function main(): Promise<void> {
     );
   };
   line('PGlite    ', embeddedVariants);
+  if (engineThreadVariants) line('PGlite on the engine thread', engineThreadVariants);
   if (serverVariants) line('PostgreSQL', serverVariants);
 
   let speedUp = 'not measured (needs DATABASE_URL: two engine processes share one PostgreSQL; PGlite is one process)';

@@ -27,6 +27,8 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
     .optional(),
+  /** Run the embedded PGlite in a worker thread, off the engine's event loop (false: on it, as before). @default true */
+  REGENFLOW_PGLITE_THREAD: boolean.default(true),
   /** Connections to the PostgreSQL server. @default 10 */
   REGENFLOW_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
   /** Requests in flight (probes and long polls aside) past which new ones are shed with 503. */
