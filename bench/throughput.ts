@@ -1,30 +1,42 @@
 /**
- * `npm run bench`: durable throughput against raw in-memory bpmn-engine, measured in the
- * same run on the same machine. These machines are noisy: read the ratios and the medians.
+ * `npm run bench`: durable throughput and CPU cost against raw in-memory bpmn-engine, measured
+ * interleaved in one run on the same machine. These machines are noisy: read the ratios, the
+ * CPU per instance and the medians, never one absolute rate.
  *
  *   A: start -> 3 service tasks -> end   (inline handlers: one durable transition)
  *   B: start -> user task -> end         (two durable transitions: start, complete)
  *
- * The durable variants run through `createApp()` on the embedded default, PGlite (a fresh
- * temporary data folder, or in memory with `--pglite memory`), and, when DATABASE_URL is
- * set, on a fresh database of that PostgreSQL server (dropped afterwards). The baseline is
- * bpmn-engine alone running the same diagram with a plain service function and a no-op
- * Logger, the definition parsed once: the same work without durability.
+ * Every variant times the same span of work: from asking for an instance to start until it
+ * has ended and its result was checked (raw: the engine's `end` event; durable: the committed
+ * row says completed). Raw and durable run at the same concurrency (1 and --concurrency), and
+ * each ratio divides like by like. CPU ms per instance is this process's CPU time (user +
+ * system, every thread) over the instances of the round; on PostgreSQL the server's own CPU is
+ * not in it (it is another process), so its CPU figure flatters it.
  *
- * Every variant gets a warm-up, then REPETITIONS rounds of N instances; the rounds are
- * interleaved (raw, durable, raw, durable, ...) so that drift in machine load hits every
- * variant alike, and each figure is the median over the rounds.
+ * Durable runs through `createApp()` on the embedded default, PGlite (a fresh temporary data
+ * folder, or in memory with `--pglite memory`) and, when DATABASE_URL is set, on a fresh
+ * database of that PostgreSQL server (dropped afterwards). The baseline is bpmn-engine alone
+ * on the same diagram with a plain service function and a no-op Logger, the definition parsed
+ * once: the same work without durability.
  *
- *   npm run bench -- --n 200 --concurrency 8 --repetitions 3 --pglite disk|memory
- *   BENCH_N=200 npm run bench
+ * Two-core speed-up: regenflow has no multi-threaded execution yet, so S is what two engine
+ * processes on one PostgreSQL database (one per core) do together against one process alone,
+ * both running durable A with --concurrency in flight for --seconds per round, interleaved.
+ * Without DATABASE_URL it is not measured and the line says so.
  *
- * The last line is `durable/in-memory throughput ratio: R`, R = best of (sequential,
- * concurrent) durable A throughput on PGlite / raw A throughput.
+ *   npm run bench -- --n 200 --concurrency 8 --repetitions 3 --seconds 5 --pglite disk|memory
+ *                    [--pglite-on-engine-thread]   (also PGlite on the engine's thread, as before)
+ *
+ * The last three lines are `cpu cost ratio: C` (raw A CPU per instance / durable A PGlite CPU
+ * per instance, sequential), `two-core speed-up: S`, and `durable/in-memory throughput ratio: R`
+ * (durable A on PGlite / raw A, both sequential; the embedded default, like for like).
  */
-import { EventEmitter } from 'node:events';
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -43,7 +55,7 @@ import { createTestDatabase } from '../test/support/test-app.js';
 
 function usage(message: string): never {
   console.error(`bench: ${message}`);
-  console.error('usage: npm run bench -- [--n N] [--concurrency C] [--repetitions R] [--pglite disk|memory]');
+  console.error('usage: npm run bench -- [--n N] [--concurrency C] [--repetitions R] [--seconds S] [--pglite disk|memory] [--pglite-on-engine-thread]');
   process.exit(2);
 }
 
@@ -55,6 +67,11 @@ function readArgs() {
         concurrency: { type: 'string' },
         repetitions: { type: 'string' },
         pglite: { type: 'string' },
+        seconds: { type: 'string' },
+        // Also measure PGlite on the engine's own thread (REGENFLOW_PGLITE_THREAD=false), as it ran before.
+        'pglite-on-engine-thread': { type: 'boolean' },
+        // Internal: this process is one of the two engine processes of the two-core round.
+        'two-core-child': { type: 'string' },
       },
       strict: true,
     }).values;
@@ -74,6 +91,7 @@ const args = readArgs();
 const N = positiveInteger('--n / BENCH_N', args.n ?? process.env.BENCH_N, 500);
 const CONCURRENCY = positiveInteger('--concurrency', args.concurrency ?? process.env.BENCH_CONCURRENCY, 8);
 const REPETITIONS = positiveInteger('--repetitions', args.repetitions ?? process.env.BENCH_REPETITIONS, 3);
+const TWO_CORE_SECONDS = positiveInteger('--seconds', args.seconds ?? process.env.BENCH_SECONDS, 5);
 const WARM_UP = Math.min(N, 100);
 const PGLITE_MODE = args.pglite ?? process.env.BENCH_PGLITE ?? 'disk';
 if (PGLITE_MODE !== 'disk' && PGLITE_MODE !== 'memory') usage(`--pglite must be 'disk' or 'memory', got '${PGLITE_MODE}'`);
@@ -198,7 +216,8 @@ const signallingListener = new EventEmitter();
 signallingListener.on('wait', (api: { signal(message?: unknown): void }) => api.signal({ ok: true }));
 
 const rawA = variant('raw bpmn-engine A, sequential', () => runRaw(rawServiceContext, rawServices, quietListener));
-variant('raw bpmn-engine B, sequential', () => runRaw(rawUserTaskContext, {}, signallingListener));
+const rawAConcurrent = variant(`raw bpmn-engine A, ${CONCURRENCY} in flight`, () => runRaw(rawServiceContext, rawServices, quietListener), CONCURRENCY);
+const rawB = variant('raw bpmn-engine B, sequential', () => runRaw(rawUserTaskContext, {}, signallingListener));
 
 // ------------------------------------------------------------------ durable
 
@@ -213,40 +232,138 @@ function benchRegistry(): ServiceTaskRegistry {
   });
 }
 
-async function openApp(options: { databaseUrl?: string; dataDir: string; inMemory: boolean }): Promise<App> {
+async function openApp(options: { databaseUrl?: string; dataDir: string; inMemory: boolean; deploy?: boolean; pgliteThread?: boolean }): Promise<App> {
   const app = await createApp(
     loadConfig({
       PORT: '0',
       REGENFLOW_DATA_DIR: options.dataDir,
+      ...(options.pgliteThread === false && { REGENFLOW_PGLITE_THREAD: 'false' }),
       ...(options.databaseUrl && { DATABASE_URL: options.databaseUrl }),
     }),
     { registry: benchRegistry(), inMemoryDatabase: options.inMemory, log: () => {} },
   );
-  await app.engine.deploy([
-    { name: 'bench-services.bpmn', xml: serviceXml },
-    { name: 'bench-user-task.bpmn', xml: userTaskXml },
-  ]);
+  if (options.deploy !== false) {
+    await app.engine.deploy([
+      { name: 'bench-services.bpmn', xml: serviceXml },
+      { name: 'bench-user-task.bpmn', xml: userTaskXml },
+    ]);
+  }
   return app;
+}
+
+/** One instance of A, from the start request to its committed end (checked). */
+async function startA(app: App): Promise<void> {
+  const row = await app.engine.start({ processKey: 'bench_services', variables: { n: 0 } });
+  if (row.status !== 'completed' || row.variables.n !== 3) {
+    throw new Error(`instance ${row.id} ended ${row.status} with n=${String(row.variables.n)}, expected completed with n=3`);
+  }
 }
 
 /** Registers the durable variants of one app; `label` names its database in the table. */
 function durableVariants(app: App, label: string) {
-  const startA = async () => {
-    const row = await app.engine.start({ processKey: 'bench_services', variables: { n: 0 } });
-    if (row.status !== 'completed' || row.variables.n !== 3) {
-      throw new Error(`instance ${row.id} ended ${row.status} with n=${String(row.variables.n)}, expected completed with n=3`);
-    }
-  };
-  const sequential = variant(`durable A, ${label}, sequential`, startA);
-  const concurrent = variant(`durable A, ${label}, ${CONCURRENCY} in flight`, startA, CONCURRENCY);
-  variant(`durable B, ${label}, sequential`, async () => {
+  const sequential = variant(`durable A, ${label}, sequential`, () => startA(app));
+  const concurrent = variant(`durable A, ${label}, ${CONCURRENCY} in flight`, () => startA(app), CONCURRENCY);
+  // The task's id is looked up by instance (one indexed read): a REST client gets it the same way.
+  const twoTransitions = variant(`durable B, ${label}, sequential`, async () => {
     const row = await app.engine.start({ processKey: 'bench_user_task' });
     const task = await app.database.knex('user_tasks').where({ instance_id: row.id }).first('id');
     if (!task) throw new Error(`instance ${row.id} has no user task`);
     const ended = await app.engine.completeUserTask(task.id, { ok: true });
     if (ended.status !== 'completed') throw new Error(`instance ${row.id} is ${ended.status} after its user task`);
   });
-  return { sequential, concurrent };
+  return { sequential, concurrent, twoTransitions };
+}
+
+// ------------------------------------------------------------------ two engine processes
+
+interface TimedRun {
+  instances: number;
+  cpuMs: number;
+  seconds: number;
+}
+
+type ChildMessage = { ready: true } | ({ done: true } & TimedRun) | { failed: string };
+
+/** Runs durable A with `concurrency` in flight until `seconds` have passed: what it did. */
+async function runFor(app: App, seconds: number, concurrency: number): Promise<TimedRun> {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let instances = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        await startA(app);
+        instances++;
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpuBefore);
+  return { instances, cpuMs: (cpu.user + cpu.system) / 1000, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The child side: an engine process on the parent's database that runs when told to. */
+async function twoCoreChild(databaseUrl: string): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'regenflow-bench-child-'));
+  const app = await openApp({ databaseUrl, dataDir, inMemory: false, deploy: false });
+  const send = (message: ChildMessage) => process.send!(message);
+  process.on('message', (message: { run?: number; warmUp?: number; stop?: true }) => {
+    void (async () => {
+      if (message.stop) {
+        await app.close();
+        rmSync(dataDir, { recursive: true, force: true });
+        process.exit(0);
+      }
+      try {
+        if (message.warmUp) {
+          for (let i = 0; i < message.warmUp; i++) await startA(app);
+          send({ ready: true });
+        } else if (message.run) {
+          collectGarbage();
+          send({ done: true, ...(await runFor(app, message.run, CONCURRENCY)) });
+        }
+      } catch (error) {
+        send({ failed: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      }
+    })();
+  });
+  send({ ready: true });
+}
+
+class EngineProcess {
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(databaseUrl: string): Promise<EngineProcess> {
+    const child = fork(fileURLToPath(import.meta.url), ['--two-core-child', databaseUrl, '--concurrency', String(CONCURRENCY)], {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const engine = new EngineProcess(child);
+    await engine.next();
+    return engine;
+  }
+
+  private async next(): Promise<ChildMessage> {
+    const [message] = (await Promise.race([once(this.child, 'message'), once(this.child, 'exit').then(([code]) => [{ failed: `exited ${code}` }])])) as [ChildMessage];
+    if ('failed' in message) throw new Error(`engine process: ${message.failed}`);
+    return message;
+  }
+
+  async warmUp(instances: number): Promise<void> {
+    this.child.send({ warmUp: instances });
+    await this.next();
+  }
+
+  async run(seconds: number): Promise<TimedRun> {
+    this.child.send({ run: seconds });
+    return (await this.next()) as TimedRun & { done: true };
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    this.child.send({ stop: true });
+    await once(this.child, 'exit');
+  }
 }
 
 // ------------------------------------------------------------------ the run
@@ -263,15 +380,27 @@ async function cleanUp(): Promise<void> {
   cleanups.length = 0;
 }
 
+const ratio = (numerator: number, denominator: number) => (denominator > 0 ? (numerator / denominator).toFixed(2) : 'n/a');
+
 async function main(): Promise<void> {
   const pgliteDir = mkdtempSync(join(tmpdir(), 'regenflow-bench-'));
   cleanups.push(async () => rmSync(pgliteDir, { recursive: true, force: true }));
   const embedded = await openApp({ dataDir: pgliteDir, inMemory: PGLITE_MODE === 'memory' });
   cleanups.push(() => embedded.close());
   const embeddedVariants = durableVariants(embedded, 'PGlite');
+  let engineThread: App | undefined;
+  let engineThreadVariants: ReturnType<typeof durableVariants> | undefined;
+  if (args['pglite-on-engine-thread']) {
+    const folder = mkdtempSync(join(tmpdir(), 'regenflow-bench-'));
+    cleanups.push(async () => rmSync(folder, { recursive: true, force: true }));
+    engineThread = await openApp({ dataDir: folder, inMemory: PGLITE_MODE === 'memory', pgliteThread: false });
+    cleanups.push(() => engineThread!.close());
+    engineThreadVariants = durableVariants(engineThread, 'PGlite same thread');
+  }
 
   let serverVariants: ReturnType<typeof durableVariants> | undefined;
-  let serverDescription = 'not measured (DATABASE_URL is not set)';
+  let serverDescription = 'not measured (DATABASE_URL is not set; no server was started)';
+  let twoCore: { one: EngineProcess; two: EngineProcess } | undefined;
   if (process.env.DATABASE_URL) {
     let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
     try {
@@ -280,57 +409,103 @@ async function main(): Promise<void> {
       // The embedded figures (and the ratio) are still worth having without the server.
       serverDescription = `not measured: cannot create a database on DATABASE_URL (${error instanceof Error ? error.message : String(error)})`;
     }
-    if (database) {
+    if (database?.url) {
       cleanups.push(database.drop);
       const server = await openApp({ databaseUrl: database.url, dataDir: pgliteDir, inMemory: false });
       cleanups.push(() => server.close());
       serverVariants = durableVariants(server, 'PostgreSQL');
       serverDescription = `${server.database.description} (fresh database, dropped afterwards; pool ${server.config.REGENFLOW_DB_POOL})`;
+      const one = await EngineProcess.start(database.url);
+      cleanups.push(() => one.stop());
+      const two = await EngineProcess.start(database.url);
+      cleanups.push(() => two.stop());
+      twoCore = { one, two };
     }
   }
 
   console.log(`regenflow bench: node ${process.version}, N=${N} instances per round, ${REPETITIONS} interleaved rounds after a warm-up of ${WARM_UP}, medians shown`);
   console.log(`  A: start -> 3 inline service tasks (topic ${TOPIC}) -> end, one durable transition per instance`);
   console.log('  B: start -> user task -> end, two durable transitions per instance (start, complete)');
+  console.log('  span timed on every side: from the start request to the instance\'s checked end');
   console.log(`  baseline: bpmn-engine alone, definition parsed once, plain service function, no-op Logger`);
   console.log(`  embedded: ${embedded.database.description}${PGLITE_MODE === 'disk' ? ' (temporary folder, removed afterwards)' : ''}`);
+  if (engineThread) console.log(`  also:     ${engineThread.database.description} (REGENFLOW_PGLITE_THREAD=false)`);
   console.log(`  server:   ${serverDescription}`);
+  console.log(`  load average at start: ${loadavg().map((value) => value.toFixed(2)).join(' ')} (${availableParallelism()} cores)`);
 
   for (const entry of variants) await measure(entry.once, WARM_UP, entry.concurrency);
+  if (twoCore) await Promise.all([twoCore.one.warmUp(WARM_UP), twoCore.two.warmUp(WARM_UP)]);
+  const oneProcess: TimedRun[] = [];
+  const twoProcesses: TimedRun[] = [];
   for (let round = 0; round < REPETITIONS; round++) {
     for (const entry of variants) entry.runs.push(await measure(entry.once, N, entry.concurrency));
+    if (twoCore) {
+      oneProcess.push(await twoCore.one.run(TWO_CORE_SECONDS));
+      const [a, b] = await Promise.all([twoCore.one.run(TWO_CORE_SECONDS), twoCore.two.run(TWO_CORE_SECONDS)]);
+      twoProcesses.push({ instances: a.instances + b.instances, cpuMs: a.cpuMs + b.cpuMs, seconds: Math.max(a.seconds, b.seconds) });
+    }
   }
-  if (rawServiceCalls !== 3 * (WARM_UP + REPETITIONS * N)) throw new Error(`raw service ran ${rawServiceCalls} times`);
+  if (rawServiceCalls !== 3 * 2 * (WARM_UP + REPETITIONS * N)) throw new Error(`raw service ran ${rawServiceCalls} times`);
 
-  const header = `${'variant'.padEnd(38)} ${'inst/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'cpu ms/inst'.padStart(12)} ${'vs raw A'.padStart(9)}`;
-  const raw = summary(rawA);
+  const header = `${'variant'.padEnd(46)} ${'inst/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'cpu ms/inst'.padStart(12)} ${'vs raw'.padStart(7)}`;
+  // Each durable variant against the raw variant of the same shape and concurrency.
+  const rawFor = (entry: Variant) => (entry.name.startsWith('durable B') ? rawB : entry.concurrency > 1 ? rawAConcurrent : rawA);
   console.log('');
   console.log(header);
   console.log('-'.repeat(header.length));
   for (const entry of variants) {
     const figures = summary(entry);
+    const versus = entry.name.startsWith('raw') ? '' : ratio(figures.perSecond, summary(rawFor(entry)).perSecond);
     console.log(
-      `${entry.name.padEnd(38)} ${figures.perSecond.toFixed(1).padStart(8)} ${figures.p50.toFixed(2).padStart(8)} ` +
-        `${figures.p99.toFixed(2).padStart(8)} ${figures.cpuMs.toFixed(2).padStart(12)} ${(figures.perSecond / raw.perSecond).toFixed(2).padStart(9)}`,
+      `${entry.name.padEnd(46)} ${figures.perSecond.toFixed(1).padStart(8)} ${figures.p50.toFixed(2).padStart(8)} ` +
+        `${figures.p99.toFixed(2).padStart(8)} ${figures.cpuMs.toFixed(2).padStart(12)} ${versus.padStart(7)}`,
     );
   }
   console.log('');
-  console.log(`per round, raw A inst/s:          ${rawA.runs.map((run) => run.perSecond.toFixed(1)).join(', ')}`);
-  console.log(
-    `per round, durable A PGlite best: ${embeddedVariants.sequential.runs
-      .map((run, index) => Math.max(run.perSecond, embeddedVariants.concurrent.runs[index]!.perSecond).toFixed(1))
-      .join(', ')}`,
-  );
-  const best = (set: ReturnType<typeof durableVariants>) => Math.max(summary(set.sequential).perSecond, summary(set.concurrent).perSecond);
-  if (serverVariants) console.log(`PostgreSQL durable/in-memory throughput ratio: ${(best(serverVariants) / raw.perSecond).toFixed(2)}`);
+  console.log(`per round, raw A inst/s:               ${rawA.runs.map((run) => run.perSecond.toFixed(1)).join(', ')}`);
+  console.log(`per round, durable A PGlite inst/s:    ${embeddedVariants.sequential.runs.map((run) => run.perSecond.toFixed(1)).join(', ')}`);
+  const line = (label: string, set: ReturnType<typeof durableVariants>) => {
+    console.log(
+      `${label}: throughput ratio A ${ratio(summary(set.sequential).perSecond, summary(rawA).perSecond)}` +
+        `, A ${CONCURRENCY} in flight ${ratio(summary(set.concurrent).perSecond, summary(rawAConcurrent).perSecond)}` +
+        `, B ${ratio(summary(set.twoTransitions).perSecond, summary(rawB).perSecond)}` +
+        `; cpu cost ratio A ${ratio(summary(rawA).cpuMs, summary(set.sequential).cpuMs)}` +
+        `, B ${ratio(summary(rawB).cpuMs, summary(set.twoTransitions).cpuMs)}`,
+    );
+  };
+  line('PGlite    ', embeddedVariants);
+  if (engineThreadVariants) line('PGlite on the engine thread', engineThreadVariants);
+  if (serverVariants) line('PostgreSQL', serverVariants);
+
+  let speedUp = 'not measured (needs DATABASE_URL: two engine processes share one PostgreSQL; PGlite is one process)';
+  if (twoCore) {
+    const rate = (run: TimedRun) => run.instances / run.seconds;
+    const cpu = (run: TimedRun) => run.cpuMs / Math.max(1, run.instances);
+    const one = median(oneProcess.map(rate));
+    const two = median(twoProcesses.map(rate));
+    console.log(
+      `two engine processes on one PostgreSQL (durable A, ${CONCURRENCY} in flight each, ${TWO_CORE_SECONDS} s rounds): ` +
+        `one ${one.toFixed(1)} inst/s (${median(oneProcess.map(cpu)).toFixed(2)} cpu ms/inst), ` +
+        `two ${two.toFixed(1)} inst/s (${median(twoProcesses.map(cpu)).toFixed(2)} cpu ms/inst); per round ${twoProcesses.map((run, i) => ratio(rate(run), rate(oneProcess[i]!))).join(', ')}`,
+    );
+    speedUp = `${ratio(two, one)} (two engine processes on one PostgreSQL vs one; there is no multi-threaded execution yet)`;
+  }
+  console.log(`load average at end: ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
 
   await cleanUp();
-  console.log(`durable/in-memory throughput ratio: ${(best(embeddedVariants) / raw.perSecond).toFixed(2)}`);
+  console.log(`cpu cost ratio: ${ratio(summary(rawA).cpuMs, summary(embeddedVariants.sequential).cpuMs)}`);
+  console.log(`two-core speed-up: ${speedUp}`);
+  console.log(`durable/in-memory throughput ratio: ${ratio(summary(embeddedVariants.sequential).perSecond, summary(rawA).perSecond)}`);
 }
 
+const childOf = args['two-core-child'];
 try {
-  await main();
-  process.exit(0);
+  if (childOf) {
+    await twoCoreChild(childOf);
+  } else {
+    await main();
+    process.exit(0);
+  }
 } catch (error) {
   console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   await cleanUp();

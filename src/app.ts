@@ -75,6 +75,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       timeouts: dbTimeouts(config.REGENFLOW_DB_STATEMENT_TIMEOUT_MS),
       inMemory: overrides.inMemoryDatabase,
+      pgliteThread: config.REGENFLOW_PGLITE_THREAD,
     }));
   const validationRuns = createValidationRunStore(database.knex);
   const instanceEnded: Array<(instanceId: string) => void> = [];

@@ -27,6 +27,8 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
     .optional(),
+  /** Run the embedded PGlite in a worker thread, off the engine's event loop (false: on it, as before). @default true */
+  REGENFLOW_PGLITE_THREAD: boolean.default(true),
   /** Connections to the PostgreSQL server. @default 10 */
   REGENFLOW_DB_POOL: z.coerce.number().int().min(1).max(200).default(10),
   /** Requests in flight (probes and long polls aside) past which new ones are shed with 503. */
@@ -45,8 +47,8 @@ const ConfigSchema = z.object({
   REGENFLOW_HISTORY_RETENTION_DAYS: z.coerce.number().min(0).default(0),
   /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
   REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
-  /** API requests per minute per token. @default 1200 */
-  REGENFLOW_RATE_LIMIT: z.coerce.number().int().min(1).default(1200),
+  /** API requests per minute per token: far above what one node serves (~100-200 requests/s), so a busy worker or operator token is never refused; it stops a runaway client. @default 30000 */
+  REGENFLOW_RATE_LIMIT: z.coerce.number().int().min(1).default(30_000),
   /** Wait before an in-process worker fetches a failed task again. @default 10000 */
   REGENFLOW_WORKER_RETRY_MS: z.coerce.number().int().min(0).default(10_000),
   /** Deploy every .bpmn in this folder at start. @default ./processes */

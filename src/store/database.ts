@@ -5,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { migrationSource } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
+import { PGliteThread } from './pglite-thread.js';
 
 export interface DatabaseOptions {
   /** A PostgreSQL server; when absent the embedded PGlite database in `dataDir` is used. */
@@ -15,8 +16,10 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** `memory` keeps PGlite in memory: for tests that need no files. */
   inMemory?: boolean;
-  /** Bounds on waiting for a PostgreSQL server (PGlite ignores them: it runs in-process). */
+  /** Bounds on waiting for a PostgreSQL server; on PGlite in its thread, statementMs (+2 s) bounds a query. */
   timeouts?: Partial<typeof DEFAULT_TIMEOUTS>;
+  /** Run PGlite in a worker thread (off the engine's event loop). @default true */
+  pgliteThread?: boolean;
 }
 
 /** @default connect 5 s, pool acquire 8 s, statement 20 s */
@@ -99,26 +102,49 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
 
   let releaseLock = () => {};
-  let connection: object = {};
+  let folder: string | undefined;
   let description = 'embedded PGlite in memory';
   if (!options.inMemory) {
-    const folder = resolve(options.dataDir, 'pglite');
+    folder = resolve(options.dataDir, 'pglite');
     mkdirSync(folder, { recursive: true });
     releaseLock = lockDataFolder(folder);
-    connection = { filename: folder };
     description = `embedded PGlite in ${folder}`;
+  }
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const threaded = options.pgliteThread ?? true;
+  // In its thread PGlite's WASM runs beside the engine instead of on its event loop, and a
+  // frozen query is bounded (as query_timeout bounds one on a PostgreSQL server).
+  let connection: object = folder ? { filename: folder } : {};
+  let pglite: PGliteThread | undefined;
+  if (threaded) {
+    // Unbounded while the migrations run (a first boot on a loaded machine is slow); bounded after.
+    pglite = new PGliteThread(folder);
+    // A first start creates the database (initdb), which takes 5-40 s on a loaded machine: on
+    // the engine thread it blocked the event loop, so the pool's 30 s create bound never fired;
+    // off it, it would. Opened before knex asks for its connection, there is no such bound.
+    try {
+      await pglite.waitReady;
+    } catch (error) {
+      await pglite.close().catch(() => {});
+      releaseLock();
+      throw error;
+    }
+    connection = { pglite };
+    description += ' (in a worker thread)';
   }
   // knex-pglite pins its pool to one connection: PGlite is single-user. A request that would
   // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault)
   // instead of queueing for a minute behind a burst.
   // The migrations' own steps queue for that one connection too, and on a loaded machine a first
   // boot can take longer than a request may wait: the bound is applied once they are done.
-  const acquireMs = { ...DEFAULT_TIMEOUTS, ...options.timeouts }.acquireMs;
+  const acquireMs = timeouts.acquireMs;
   const knex = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection, acquireConnectionTimeout: Math.max(acquireMs, MIGRATION_ACQUIRE_MS) });
   try {
     await migrate(knex);
     boundAcquire(knex, acquireMs);
-    (knex.client as { config: { yieldBetweenQueries?: boolean } }).config.yieldBetweenQueries = true;
+    // A query answered by the thread settles as a message (a macrotask): the loop turns anyway.
+    if (!pglite) (knex.client as { config: { yieldBetweenQueries?: boolean } }).config.yieldBetweenQueries = true;
+    pglite?.bound(timeouts.statementMs + 2000);
   } catch (error) {
     await knex.destroy();
     releaseLock();
@@ -139,7 +165,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 const MIGRATION_ACQUIRE_MS = 60_000;
 
 /**
- * PGlite runs each query on the main thread and settles it as a microtask, so a chain of
+ * On the engine thread (REGENFLOW_PGLITE_THREAD=false), PGlite runs each query there and settles it as a microtask, so a chain of
  * awaited queries (a batch insert, a worker's loop, alert intake under load) never returned
  * to the event loop: timers and other requests waited for the whole chain (/healthz once
  * 110 s during 1,000 alerts). Once the migrations ran, every PGlite query first yields one
