@@ -20,6 +20,7 @@ import { TransitionTimers } from './transition-timers.js';
 import { BpmnErrorSignal, bindServiceTasks, type DecisionTaskEvaluator, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
+import { parallelJoinExtension } from './parallel-join.js';
 import { idempotencyKeyOf, parseExecutionId, VISITS_KEY } from './execution-ids.js';
 import {
   afterFiring,
@@ -315,7 +316,7 @@ export class ProcessRuntime {
       scripts: this.options.scripts,
       timers,
       services: {},
-      extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield },
+      extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield, regenflowParallelJoin: parallelJoinExtension },
       settings: { ...this.options.settings, enableDummyService: false, strict: false },
     } as any);
     engine.on('error', (error: unknown) => {
