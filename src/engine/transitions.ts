@@ -6,7 +6,7 @@ import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import { hasOpenIncident, insertIncident, parkedExecutions, resolveLeftIncidents } from '../store/incidents.js';
 import { endInstance, findInstance, insertInstance, lockInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
 import { InstanceLocks } from './instance-locks.js';
-import { safeCopy } from './runtime/process-runtime.js';
+import { safeCopy } from './runtime/variables.js';
 import { activityOfExecution } from './runtime/execution-ids.js';
 import type { CommittedTransition, TransitionEvent, TransitionOutcome } from './types.js';
 import type { EngineContext, StartRunOptions, PreparedInstance } from './engine-context.js';

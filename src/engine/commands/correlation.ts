@@ -1,6 +1,6 @@
 import { AppError } from '../../errors.js';
 import type { AuditEntry } from '../../store/audit-entries.js';
-import { safeCopy } from '../runtime/process-runtime.js';
+import { safeCopy } from '../runtime/variables.js';
 import type { Variables } from '../types.js';
 import type { EngineContext, CorrelateOptions, CorrelationResult } from '../engine-context.js';
 import type { Transitions } from '../transitions.js';
