@@ -5,6 +5,7 @@
  * regenflow itself through the engine control interface.
  */
 import type { EntropyLevel } from './entropy-score.js';
+import { ENGINE_SYSTEM_PREFIX } from '../../src/engine/types.js';
 
 export interface StrategyStep {
   id: string;
@@ -50,8 +51,8 @@ export const STRATEGIES: Strategy[] = [
   { id: 'engine-version-rollback', name: 'Roll new starts back to the previous version', level: 'HIGH', risk: 0.15, recoveryMinutes: 2, resources: 0.1, prior: 0.7, engineOnly: true, steps: [step('rollback-version', 'Route new starts to the previous version', 'heal.rollback-version'), step('retry-incidents', 'Retry open incidents', 'heal.retry-incidents')] },
 ];
 
-/** "regenflow/<process key>" names one of regenflow's own processes as a monitored system. */
-export const ENGINE_SYSTEM_PREFIX = 'regenflow/';
+// Defined beside the engine's shapes, which the store and telemetry read too (they must not import this module).
+export { ENGINE_SYSTEM_PREFIX };
 
 export function strategyById(id: string): Strategy | undefined {
   return STRATEGIES.find((strategy) => strategy.id === id);

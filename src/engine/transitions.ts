@@ -3,10 +3,21 @@ import type { Knex } from 'knex';
 import { AppError, isRetryableConflict, notFound } from '../errors.js';
 import * as definitionsStore from '../store/definitions.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
-import { hasOpenIncident, insertIncident, parkedExecutions, resolveLeftIncidents } from '../store/incidents.js';
-import { endInstance, findInstance, insertInstance, lockInstance, updateInstance, type InstanceRow } from '../store/transitions.js';
+import { hasOpenIncident, insertIncident, parkedExecutions, resolveHandlerIncidents, resolveLeftIncidents } from '../store/incidents.js';
+import { deleteHandBacksExcept, insertCallHandBack } from '../store/jobs.js';
+import {
+  activeChildren,
+  calledExecutionIds,
+  endInstance,
+  findCalledInstance,
+  findInstance,
+  insertInstance,
+  lockInstance,
+  updateInstance,
+  type InstanceRow,
+} from '../store/transitions.js';
 import { InstanceLocks } from './instance-locks.js';
-import { safeCopy } from './runtime/process-runtime.js';
+import { safeCopy } from './runtime/variables.js';
 import { activityOfExecution } from './runtime/execution-ids.js';
 import type { CommittedTransition, TransitionEvent, TransitionOutcome } from './types.js';
 import type { EngineContext, StartRunOptions, PreparedInstance } from './engine-context.js';
@@ -77,7 +88,7 @@ export class Transitions {
       throw new AppError('CALL_DEPTH_EXCEEDED', `call activities nest deeper than ${MAX_CALL_DEPTH} levels; does a process call itself?`);
     }
     const existing = new Set<string>(
-      parentId ? await this.ctx.knex('process_instances').where({ parent_instance_id: parentId }).pluck('parent_execution_id') : [],
+      parentId ? await calledExecutionIds(this.ctx.knex, parentId) : [],
     );
     const children: PreparedInstance[] = [];
     for (const call of outcome.callActivities) {
@@ -187,10 +198,7 @@ export class Transitions {
         if (guard) await guard(trx);
         const updated = await updateInstance(trx, current, outcome);
         if (event.type === 'retry-handler') {
-          await trx('incidents')
-            .where({ instance_id: instanceId, execution_id: event.executionId, type: 'failedHandler' })
-            .whereNull('resolved_at')
-            .update({ resolved_at: new Date() });
+          await resolveHandlerIncidents(trx, instanceId, event.executionId);
         }
         await this.afterTransition(trx, updated, outcome, children);
         if (updated.status === 'active') {
@@ -255,21 +263,11 @@ export class Transitions {
     children: PreparedInstance[],
   ): Promise<void> {
     for (const child of children) {
-      const exists = await trx('process_instances')
-        .where({ parent_instance_id: row.id, parent_execution_id: child.parentExecutionId })
-        .first('id');
+      const exists = await findCalledInstance(trx, row.id, child.parentExecutionId!);
       if (!exists) await this.writeInstance(trx, child, row.id);
     }
     const handBack = (kind: 'call-completed' | 'call-failed', payload: Record<string, unknown>) =>
-      trx('jobs').insert({
-        id: randomUUID(),
-        kind,
-        instance_id: row.parent_instance_id,
-        activity_id: row.parent_execution_id,
-        timer_key: `${kind}/${row.id}`,
-        due_at: new Date(),
-        payload: JSON.stringify({ executionId: row.parent_execution_id, ...payload, childId: row.id }),
-      });
+      insertCallHandBack(trx, { kind, childId: row.id, parentInstanceId: row.parent_instance_id!, parentExecutionId: row.parent_execution_id!, payload });
     if (row.status === 'completed' && row.parent_instance_id && row.parent_execution_id) {
       await handBack('call-completed', { variables: outcome.variables });
     }
@@ -312,14 +310,14 @@ export class Transitions {
   async endDescendants(trx: Knex.Transaction, rootId: string, how: (child: InstanceRow) => string | null): Promise<InstanceRow[]> {
     const ended: InstanceRow[] = [];
     for (let parents = [rootId]; parents.length; ) {
-      const children: InstanceRow[] = await trx('process_instances').whereIn('parent_instance_id', parents).where({ status: 'active' });
+      const children = await activeChildren(trx, parents);
       const cancelled: string[] = [];
       for (const child of children) {
         const parentId = child.parent_instance_id as string;
         const why = parentId === rootId ? how(child) : 'cancelled';
         if (why === null) continue;
         await endInstance(trx, child, 'cancelled', `parent ${parentId} ${why}`);
-        ended.push(await trx('process_instances').where({ id: child.id }).first());
+        ended.push((await findInstance(trx, child.id))!);
         cancelled.push(child.id);
       }
       parents = cancelled;
@@ -348,11 +346,7 @@ export class Transitions {
     });
     const callLeft = outcome.history.some((entry) => entry.activityType === 'bpmn:CallActivity' && entry.event !== 'start');
     if (ended.length || callLeft) {
-      await trx('jobs')
-        .where({ instance_id: row.id })
-        .whereIn('kind', ['call-completed', 'call-failed'])
-        .whereNotIn('activity_id', [...waiting])
-        .delete();
+      await deleteHandBacksExcept(trx, row.id, [...waiting]);
     }
     return ended;
   }

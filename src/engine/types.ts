@@ -2,6 +2,9 @@
 
 export type Variables = Record<string, unknown>;
 
+/** "regenflow/<process key>" names one of regenflow's own processes as a monitored system. */
+export const ENGINE_SYSTEM_PREFIX = 'regenflow/';
+
 export type InstanceStatus = 'active' | 'completed' | 'cancelled' | 'failed';
 
 /** One event applied by a transition (see DESIGN.md, "Execution model"). */

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
 import * as measurements from './entropy-measurements.js';
-import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
+import { ENGINE_SYSTEM_PREFIX } from '../engine/types.js';
 import * as learning from './learning.js';
 import * as metricPoints from './metric-points.js';
 import * as spanMetrics from './span-metrics.js';

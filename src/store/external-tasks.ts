@@ -96,3 +96,39 @@ export async function extendLock(knex: Knex, id: string, workerId: string, durat
     .update({ lock_expires_at: knex.raw("now() + make_interval(secs => ?)", [durationMs / 1000]) });
   return updated > 0;
 }
+
+/** A failed-task incident retried: the task may be fetched again, with `retries` left. */
+export async function restoreExternalTaskRetries(trx: Knex.Transaction, id: string, retries: number): Promise<void> {
+  await trx('external_tasks').where({ id }).update({ retries, worker_id: null, lock_expires_at: null });
+}
+
+/** The task row while `workerId` holds an unexpired lock on it, locked for the commit. */
+export async function lockHeldExternalTask(trx: Knex.Transaction, id: string, workerId: string): Promise<ExternalTaskRow | undefined> {
+  return trx('external_tasks').where({ id, worker_id: workerId }).andWhere('lock_expires_at', '>=', new Date()).forUpdate().first();
+}
+
+/** A worker's failure report: retries left, the error, and the retry timeout as a lock held by the worker. */
+export async function recordExternalTaskFailure(
+  trx: Knex.Transaction,
+  id: string,
+  failure: { workerId: string; retries: number; errorMessage?: string; errorDetails?: string; retryTimeout?: number },
+): Promise<void> {
+  await trx('external_tasks')
+    .where({ id })
+    .update({
+      retries: failure.retries,
+      error_message: failure.errorMessage ?? null,
+      error_details: failure.errorDetails ?? null,
+      lock_expires_at: failure.retryTimeout ? new Date(Date.now() + failure.retryTimeout) : null,
+      worker_id: failure.retryTimeout ? failure.workerId : null,
+    });
+}
+
+/** Locks a task for `workerId` when it is free, its lock expired, or the worker holds it already. */
+export async function lockExternalTaskFor(knex: Knex, id: string, workerId: string, lockDurationMs: number): Promise<boolean> {
+  const updated = await knex('external_tasks')
+    .where({ id })
+    .andWhere((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', new Date()).orWhere('worker_id', workerId))
+    .update({ worker_id: workerId, lock_expires_at: new Date(Date.now() + lockDurationMs) });
+  return updated > 0;
+}

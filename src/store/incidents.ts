@@ -121,3 +121,8 @@ export async function isParkedExecution(knex: Knex | Knex.Transaction, instanceI
 export async function resolveInstanceIncidents(trx: Knex.Transaction, instanceId: string): Promise<void> {
   await trx('incidents').where({ instance_id: instanceId }).whereNull('resolved_at').update({ resolved_at: new Date() });
 }
+
+/** A retried handler's incidents: the retry is its resolution. */
+export async function resolveHandlerIncidents(trx: Knex.Transaction, instanceId: string, executionId: string): Promise<void> {
+  await trx('incidents').where({ instance_id: instanceId, execution_id: executionId, type: 'failedHandler' }).whereNull('resolved_at').update({ resolved_at: new Date() });
+}

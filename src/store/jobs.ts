@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 
 export interface JobRow {
@@ -140,4 +141,41 @@ export async function rescheduleHistoryCleanup(knex: Knex, everyMs: number): Pro
   await knex('jobs')
     .where({ id: HISTORY_CLEANUP_JOB_ID })
     .update({ due_at: knex.raw('now() + make_interval(secs => ?)', [everyMs / 1000]), locked_by: null, locked_until: null, claims: 0, retries: 3 });
+}
+
+/** A timer start event's job: one per (definition, start event). */
+export async function insertTimerStartJob(
+  trx: Knex.Transaction,
+  job: { definitionId: string; activityId: string; dueAt: Date; payload: unknown },
+): Promise<void> {
+  await trx('jobs').insert({
+    id: randomUUID(),
+    kind: 'timer-start',
+    definition_id: job.definitionId,
+    activity_id: job.activityId,
+    timer_key: `${job.definitionId}/${job.activityId}`,
+    due_at: job.dueAt,
+    payload: JSON.stringify(job.payload),
+  });
+}
+
+/** Hands a called instance's end back to its parent's call activity (a job the parent's node runs). */
+export async function insertCallHandBack(
+  trx: Knex.Transaction,
+  handBack: { kind: 'call-completed' | 'call-failed'; childId: string; parentInstanceId: string; parentExecutionId: string; payload: Record<string, unknown> },
+): Promise<void> {
+  await trx('jobs').insert({
+    id: randomUUID(),
+    kind: handBack.kind,
+    instance_id: handBack.parentInstanceId,
+    activity_id: handBack.parentExecutionId,
+    timer_key: `${handBack.kind}/${handBack.childId}`,
+    due_at: new Date(),
+    payload: JSON.stringify({ executionId: handBack.parentExecutionId, ...handBack.payload, childId: handBack.childId }),
+  });
+}
+
+/** Drops an instance's queued hand-backs for call activities that no longer wait. */
+export async function deleteHandBacksExcept(trx: Knex.Transaction, instanceId: string, waitingExecutionIds: string[]): Promise<void> {
+  await trx('jobs').where({ instance_id: instanceId }).whereIn('kind', ['call-completed', 'call-failed']).whereNotIn('activity_id', waitingExecutionIds).delete();
 }

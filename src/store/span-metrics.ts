@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
+import { ENGINE_SYSTEM_PREFIX } from '../engine/types.js';
 import type { OperationAggregate, OperationRole, SeriesPoint, SpanAggregates, SpanStats, TimeWindow, WindowAggregate } from '../../service-tasks/entropy/ports.js';
 import { distinctIndexed } from './loose-index-scan.js';
 

@@ -291,3 +291,32 @@ export async function deleteEndedInstances(knex: Knex, days: number, batches = 2
   }
   return deleted;
 }
+
+/** The call-activity executions of a parent that have a called instance already. */
+export async function calledExecutionIds(knex: Knex | Knex.Transaction, parentId: string): Promise<string[]> {
+  return knex('process_instances').where({ parent_instance_id: parentId }).pluck('parent_execution_id');
+}
+
+export async function findCalledInstance(trx: Knex | Knex.Transaction, parentId: string, parentExecutionId: string): Promise<{ id: string } | undefined> {
+  return trx('process_instances').where({ parent_instance_id: parentId, parent_execution_id: parentExecutionId }).first('id');
+}
+
+/** The active instances called by any of `parentIds`. */
+export async function activeChildren(trx: Knex.Transaction, parentIds: string[]): Promise<InstanceRow[]> {
+  return trx('process_instances').whereIn('parent_instance_id', parentIds).where({ status: 'active' });
+}
+
+/** One history row written outside a transition's outcome (a worker's failure report). */
+export async function insertHistoryEntry(
+  trx: Knex.Transaction,
+  entry: { instanceId: string; activityId: string; executionId: string; event: string; at: Date; data: unknown },
+): Promise<void> {
+  await trx('history').insert({
+    instance_id: entry.instanceId,
+    activity_id: entry.activityId,
+    execution_id: entry.executionId,
+    event: entry.event,
+    at: entry.at,
+    data: JSON.stringify(entry.data),
+  });
+}

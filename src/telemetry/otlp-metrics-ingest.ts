@@ -3,7 +3,7 @@ import type { IExportMetricsServiceResponse } from '@opentelemetry/otlp-transfor
 import protobuf from 'protobufjs';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { ENGINE_SYSTEM_PREFIX } from '../../service-tasks/entropy/strategies.js';
+import { ENGINE_SYSTEM_PREFIX } from '../engine/types.js';
 import type { MetricPointRecord } from '../store/metric-points.js';
 import { Attributes, clean, flatten, Nanos, OTLP_COMMON_PROTO, type OtlpEncoding } from './otlp-ingest.js';
 

@@ -9,7 +9,8 @@ import { createTwoNodes, type TwoNodes } from '../support/two-nodes.js';
  * without faults. Every instance's committed path must match, and nothing but an injected fault
  * may fail. More seeds: `npm run fuzz -- --seeds 200`.
  */
-const CI_SEEDS = [1, 2, 3];
+// 10 and 21: a parallel split whose branches merge before the join (see parallel-joins.test.ts).
+const CI_SEEDS = [1, 2, 3, 10, 21];
 const INSTANCES = 4;
 let injected = 0;
 let actions = 0;

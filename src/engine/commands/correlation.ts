@@ -1,6 +1,7 @@
 import { AppError } from '../../errors.js';
 import type { AuditEntry } from '../../store/audit-entries.js';
-import { safeCopy } from '../runtime/process-runtime.js';
+import { safeCopy } from '../runtime/variables.js';
+import { findMessageStart, findMessageSubscriptions, findSignalStarts, findSignalSubscriptions } from '../../store/subscriptions.js';
 import type { Variables } from '../types.js';
 import type { EngineContext, CorrelateOptions, CorrelationResult } from '../engine-context.js';
 import type { Transitions } from '../transitions.js';
@@ -14,17 +15,11 @@ export class Correlation {
 
   async correlateMessage(options: CorrelateOptions): Promise<CorrelationResult[]> {
     for (let attempt = 1; ; attempt++) {
-      const query = this.ctx.knex('subscriptions as s')
-        .join('process_instances as i', 'i.id', 's.instance_id')
-        .where({ 's.kind': 'message', 's.name': options.messageName, 'i.status': 'active' })
-        .select('s.instance_id', 's.execution_id', 's.ref_id')
-        .orderBy('s.created_at');
-      if (options.businessKey) query.andWhere('i.business_key', options.businessKey);
-      if (options.processInstanceId) query.andWhere('s.instance_id', options.processInstanceId);
-      if (options.correlationKeys && Object.keys(options.correlationKeys).length) {
-        query.andWhereRaw('i.variables @> ?::jsonb', [JSON.stringify(safeCopy(options.correlationKeys))]);
-      }
-      const subscriptions = await query;
+      const subscriptions = await findMessageSubscriptions(this.ctx.knex, options.messageName, {
+        businessKey: options.businessKey,
+        processInstanceId: options.processInstanceId,
+        correlationKeys: options.correlationKeys && safeCopy(options.correlationKeys),
+      });
       if (subscriptions.length > 1 && !options.all) {
         throw new AppError(
           'MESSAGE_CORRELATION_AMBIGUOUS',
@@ -56,11 +51,7 @@ export class Correlation {
         }
       }
       if (options.processInstanceId) break;
-      const start = await this.ctx.knex('subscriptions as s')
-        .join('process_definitions as d', 'd.id', 's.definition_id')
-        .where({ 's.kind': 'message-start', 's.name': options.messageName })
-        .select('s.*', 'd.key')
-        .first();
+      const start = await findMessageStart(this.ctx.knex, options.messageName);
       if (start) {
         const row = await this.transitions.startInstance(
           { id: start.definition_id, key: start.key },
@@ -83,9 +74,7 @@ export class Correlation {
 
   /** Delivers a signal to every waiting catch event and starts every signal start event. */
   async broadcastSignal(name: string, variables: Variables = {}, audit?: AuditEntry): Promise<{ delivered: number; started: number }> {
-    const waiting: Array<{ instance_id: string; ref_id: string }> = await this.ctx.knex('subscriptions')
-      .where({ kind: 'signal', name })
-      .select('instance_id', 'execution_id', 'ref_id');
+    const waiting = await findSignalSubscriptions(this.ctx.knex, name);
     // One transition per instance (and signal element): it moves every catch and starts every event
     // sub-process waiting for it there, so one per subscription would deliver it again.
     const executions = new Map<string, { instanceId: string; refId: string; count: number }>();
@@ -104,10 +93,7 @@ export class Correlation {
         if (!(error instanceof AppError && ['SUBSCRIPTION_GONE', 'INSTANCE_ENDED'].includes(error.code))) throw error;
       }
     }
-    const starts = await this.ctx.knex('subscriptions as s')
-      .join('process_definitions as d', 'd.id', 's.definition_id')
-      .where({ 's.kind': 'signal-start', 's.name': name })
-      .select('s.*', 'd.key');
+    const starts = await findSignalStarts(this.ctx.knex, name);
     for (const start of starts) {
       await this.transitions.startInstance(
         { id: start.definition_id, key: start.key },

@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import * as definitionsStore from '../../store/definitions.js';
 import * as jobsStore from '../../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../../store/audit-entries.js';
+import { dropStartTriggersOfKey, insertStartSubscription } from '../../store/subscriptions.js';
 import type { DefinitionAnalysis, Finding, ProcessInfo } from '../definitions/analyse-definition.js';
 import { resolveStartTimer } from '../timer-schedule.js';
 import type { EngineContext, DeployResource, Deployment, DeployedDefinition } from '../engine-context.js';
@@ -107,39 +108,22 @@ export class Deployments {
 
   /** Message, signal and timer start events belong to the latest version only. */
   private async replaceStartTriggers(trx: Knex.Transaction, definitionId: string, process: ProcessInfo): Promise<void> {
-    const olderVersions = trx('process_definitions').where({ key: process.id }).select('id');
-    await trx('subscriptions').whereNull('instance_id').whereIn('definition_id', olderVersions).delete();
-    await trx('jobs').where({ kind: 'timer-start' }).whereIn('definition_id', olderVersions).delete();
+    await dropStartTriggersOfKey(trx, process.id);
     for (const start of process.messageStartEvents) {
-      await trx('subscriptions').insert({
-        id: randomUUID(),
-        kind: 'message-start',
-        name: start.messageName,
-        ref_id: start.messageRefId ?? start.messageName,
-        definition_id: definitionId,
-        activity_id: start.activityId,
-      });
+      const refId = start.messageRefId ?? start.messageName;
+      await insertStartSubscription(trx, { kind: 'message-start', name: start.messageName, refId, definitionId, activityId: start.activityId });
     }
     for (const start of process.signalStartEvents) {
-      await trx('subscriptions').insert({
-        id: randomUUID(),
-        kind: 'signal-start',
-        name: start.signalName,
-        ref_id: start.signalRefId ?? start.signalName,
-        definition_id: definitionId,
-        activity_id: start.activityId,
-      });
+      const refId = start.signalRefId ?? start.signalName;
+      await insertStartSubscription(trx, { kind: 'signal-start', name: start.signalName, refId, definitionId, activityId: start.activityId });
     }
     for (const start of process.timerStartEvents) {
       const { expression, first } = resolveStartTimer(start, this.ctx.options.settings);
-      await trx('jobs').insert({
-        id: randomUUID(),
-        kind: 'timer-start',
-        definition_id: definitionId,
-        activity_id: start.activityId,
-        timer_key: `${definitionId}/${start.activityId}`,
-        due_at: first.dueAt,
-        payload: JSON.stringify({ timerType: start.timerType, expression, remaining: first.remaining }),
+      await jobsStore.insertTimerStartJob(trx, {
+        definitionId,
+        activityId: start.activityId,
+        dueAt: first.dueAt,
+        payload: { timerType: start.timerType, expression, remaining: first.remaining },
       });
     }
   }

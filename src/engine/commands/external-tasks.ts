@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../errors.js';
 import * as externalTasksStore from '../../store/external-tasks.js';
 import { externalTaskAttempt } from '../../store/external-task-attempts.js';
 import { insertIncident, isParkedExecution } from '../../store/incidents.js';
-import { lockInstance } from '../../store/transitions.js';
+import { insertHistoryEntry, lockInstance } from '../../store/transitions.js';
 import type { ExternalTaskFailureReport, Variables } from '../types.js';
 import type { EngineContext } from '../engine-context.js';
 import type { Transitions } from '../transitions.js';
@@ -53,11 +53,7 @@ export class ExternalTasks {
   /** The guard re-checks the lock inside the commit, so a task re-locked meanwhile is refused. */
   private lockGuard(taskId: string, workerId: string) {
     return async (trx: Knex.Transaction) => {
-      const held = await trx('external_tasks')
-        .where({ id: taskId, worker_id: workerId })
-        .andWhere('lock_expires_at', '>=', new Date())
-        .forUpdate()
-        .first();
+      const held = await externalTasksStore.lockHeldExternalTask(trx, taskId, workerId);
       if (!held) throw new AppError('EXTERNAL_TASK_LOCK_EXPIRED', `worker '${workerId}' no longer holds the lock on external task ${taskId}`);
     };
   }
@@ -98,15 +94,7 @@ export class ExternalTasks {
     const attempt = await this.ctx.knex.transaction(async (trx) => {
       await lockInstance(trx, task.instance_id);
       await this.lockGuard(taskId, workerId)(trx);
-      await trx('external_tasks')
-        .where({ id: taskId })
-        .update({
-          retries,
-          error_message: failure.errorMessage ?? null,
-          error_details: failure.errorDetails ?? null,
-          lock_expires_at: failure.retryTimeout ? new Date(Date.now() + failure.retryTimeout) : null,
-          worker_id: failure.retryTimeout ? workerId : null,
-        });
+      await externalTasksStore.recordExternalTaskFailure(trx, taskId, { ...failure, workerId, retries });
       if (retries === 0) {
         await insertIncident(trx, {
           type: 'failedExternalTask',
@@ -119,13 +107,13 @@ export class ExternalTasks {
           externalTaskId: taskId,
         });
       }
-      await trx('history').insert({
-        instance_id: task.instance_id,
-        activity_id: task.activity_id,
-        execution_id: task.execution_id,
+      await insertHistoryEntry(trx, {
+        instanceId: task.instance_id,
+        activityId: task.activity_id,
+        executionId: task.execution_id,
         event: 'external-task.failure',
         at: reportedAt,
-        data: JSON.stringify({ workerId, retries, errorMessage: failure.errorMessage ?? null }),
+        data: { workerId, retries, errorMessage: failure.errorMessage ?? null },
       });
       return externalTaskAttempt(trx, task.instance_id, task.execution_id, reportedAt);
     });
@@ -164,10 +152,7 @@ export class ExternalTasks {
   async lockExternalTask(taskId: string, workerId: string, lockDuration: number): Promise<void> {
     const task = await externalTasksStore.findExternalTask(this.ctx.knex, taskId);
     if (task) await this.refuseParked(task);
-    const updated = await this.ctx.knex('external_tasks')
-      .where({ id: taskId })
-      .andWhere((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', new Date()).orWhere('worker_id', workerId))
-      .update({ worker_id: workerId, lock_expires_at: new Date(Date.now() + lockDuration) });
+    const updated = await externalTasksStore.lockExternalTaskFor(this.ctx.knex, taskId, workerId, lockDuration);
     if (!updated) {
       if (!(await externalTasksStore.findExternalTask(this.ctx.knex, taskId))) throw notFound('external task', taskId);
       throw new AppError('EXTERNAL_TASK_LOCKED', `external task ${taskId} is locked by another worker`);

@@ -1,6 +1,7 @@
 import { AppError, notFound } from '../../errors.js';
 import { appendAuditEntry, type AuditEntry } from '../../store/audit-entries.js';
 import type { InstanceRow } from '../../store/transitions.js';
+import { claimUserTask, findUserTask } from '../../store/user-tasks.js';
 import type { Variables } from '../types.js';
 import type { EngineContext } from '../engine-context.js';
 import type { Transitions } from '../transitions.js';
@@ -13,7 +14,7 @@ export class UserTasks {
   ) {}
 
   async completeUserTask(taskId: string, variables: Variables = {}, audit?: AuditEntry): Promise<InstanceRow> {
-    const task = await this.ctx.knex('user_tasks').where({ id: taskId }).first();
+    const task = await findUserTask(this.ctx.knex, taskId);
     if (!task) throw notFound('task', taskId);
     return this.transitions.transition(
       task.instance_id,
@@ -24,15 +25,12 @@ export class UserTasks {
 
   async claimUserTask(taskId: string, userId: string | null, audit?: AuditEntry): Promise<void> {
     const updated = await this.ctx.knex.transaction(async (trx) => {
-      const count = await trx('user_tasks')
-        .where({ id: taskId })
-        .andWhere((q) => (userId ? q.whereNull('assignee').orWhere('assignee', userId) : q))
-        .update({ assignee: userId });
-      if (count && audit) await appendAuditEntry(trx, audit);
-      return count;
+      const claimed = await claimUserTask(trx, taskId, userId);
+      if (claimed && audit) await appendAuditEntry(trx, audit);
+      return claimed;
     });
     if (!updated) {
-      const task = await this.ctx.knex('user_tasks').where({ id: taskId }).first();
+      const task = await findUserTask(this.ctx.knex, taskId);
       if (!task) throw notFound('task', taskId);
       throw new AppError('TASK_ALREADY_CLAIMED', `task ${taskId} is already claimed by ${task.assignee}`);
     }

@@ -1,12 +1,8 @@
 import type { ProcessSettings } from '../timer-schedule.js';
-import { EventEmitter } from 'node:events';
-import { Engine } from 'bpmn-engine';
 import { AppError } from '../../errors.js';
 import type {
-  CallActivityWait,
   ExternalTaskWait,
   HandlerFailure,
-  HistoryEntry,
   SubscriptionWait,
   TimerFailure,
   TransitionEvent,
@@ -20,7 +16,11 @@ import { TransitionTimers } from './transition-timers.js';
 import { BpmnErrorSignal, bindServiceTasks, type DecisionTaskEvaluator, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
-import { idempotencyKeyOf, parseExecutionId, VISITS_KEY } from './execution-ids.js';
+import { parallelJoinExtension } from './parallel-join.js';
+import { VISITS_KEY } from './execution-ids.js';
+import { safeCopy } from './variables.js';
+import { BpmnInstance, classifyWait, failCallActivity, resolveInScope, setVariables, type ActivityEvent } from './bpmn-adapter.js';
+import { describeUncaught, TransitionListeners, UncaughtError } from './transition-listeners.js';
 import {
   afterFiring,
   armedEventStarts,
@@ -32,8 +32,7 @@ import {
   type EventStartTimers,
 } from './event-sub-process-starts.js';
 
-/** The no-op logger: bpmn-engine's debug logger costs ~15 % of throughput. */
-const silentLogger = () => ({ debug() {}, error() {}, warn() {} });
+export { safeCopy } from './variables.js';
 
 export interface RuntimeOptions {
   expressions: object;
@@ -64,14 +63,12 @@ export interface InstanceContext {
   visits?: Record<string, number>;
 }
 
-interface WaitRecord {
-  api: { id: string; type: string; executionId: string; content: Record<string, any>; environment: any; signal?: any };
-}
-
 /**
  * Runs one transition of one instance: recover (or start) the bpmn-engine, apply one
  * event, run until every token waits or the instance ends, and report what it became.
- * It touches no database: the caller commits the outcome.
+ * It touches no database: the caller commits the outcome. The engine is reached through
+ * its adapter (bpmn-adapter.ts); what the run does is recorded by its listeners
+ * (transition-listeners.ts).
  */
 export class ProcessRuntime {
   constructor(private readonly options: RuntimeOptions) {}
@@ -81,20 +78,21 @@ export class ProcessRuntime {
     const visits: Record<string, number> = { ...committedVisits };
     const instance: InstanceContext = { ...given, visits };
     const timers = new TransitionTimers(instance.dueNow);
-    const history: HistoryEntry[] = [];
-    const waits = new Map<string, WaitRecord>();
     const handlerFailures: HandlerFailure[] = [];
     const decisionEvaluations: NonNullable<TransitionOutcome['decisionEvaluations']> = [];
-    const callActivities = new Map<string, CallActivityWait>();
     const completions = new Map<string, ServiceCompletion>();
     const inflight = new Set<Promise<unknown>>();
-    let steps = 0;
     const runStartedAt = Date.now();
     // The time budget is the engine's own: time while an inline handler works (a measurement, a
     // call to another system) is the handler's, bounded by its own timeouts, not a loop's.
     let handlersBusy = 0;
     let handlersBusySince = 0;
     let handlerMs = 0;
+    // Pending work the transition must wait for before it can save: inline handlers, stack hops.
+    const track = (promise: Promise<unknown>) => {
+      inflight.add(promise);
+      void promise.finally(() => inflight.delete(promise));
+    };
     const trackHandler = (promise: Promise<unknown>) => {
       if (handlersBusy++ === 0) handlersBusySince = Date.now();
       track(
@@ -104,13 +102,7 @@ export class ProcessRuntime {
       );
     };
     const engineMs = () => Date.now() - runStartedAt - handlerMs - (handlersBusy ? Date.now() - handlersBusySince : 0);
-    let failure: unknown = null;
     let eventStartTimers: EventStartTimers = {};
-    // Pending work the transition must wait for before it can save: inline handlers, stack hops.
-    const track = (promise: Promise<unknown>) => {
-      inflight.add(promise);
-      void promise.finally(() => inflight.delete(promise));
-    };
 
     if (event?.type === 'complete-external-task') {
       completions.set(event.executionId, { kind: 'complete', variables: event.variables });
@@ -125,6 +117,24 @@ export class ProcessRuntime {
       completions.set(event.executionId, { kind: 'retry' });
     }
 
+    // The engine is created below (its extensions need the listeners): the listeners reach it late.
+    let bpmn: BpmnInstance | undefined;
+    const listeners = new TransitionListeners({
+      instanceId: instance.instanceId,
+      visits,
+      maxSteps: this.options.maxSteps,
+      maxRunMs: this.options.maxRunMs ?? 10_000,
+      engineMs,
+      inflight,
+      stop: () => bpmn?.stop(),
+      errorEventStart: (thrower, code) => {
+        const start = bpmn && errorEventStartFor(bpmn.raw, thrower, code);
+        return start ? { trigger: (detail) => triggerEventStart(start, detail) } : null;
+      },
+    });
+    const failed = () => listeners.failure !== null;
+    const root = () => bpmn?.rootEnvironment() ?? null;
+
     const services = bindServiceTasks({
       instance,
       definition,
@@ -133,204 +143,41 @@ export class ProcessRuntime {
       track,
       trackHandler,
       // Outputs are process variables (as in Camunda 7), also from inside a sub-process.
-      setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables, rootEnvironmentOf(engine)),
-      onHandlerFailure: (failed) => handlerFailures.push(failed),
+      setVariables: (activityEnvironment, variables) => setVariables(activityEnvironment, variables, root()),
+      onHandlerFailure: (failure) => handlerFailures.push(failure),
       raiseToEventSubProcess: (activity, executeMessage, code, message) =>
-        raiseToEventSubProcess(
-          { id: activity.id, type: activity.type, executionId: executeMessage.content.executionId, content: executeMessage.content } as WaitRecord['api'],
+        listeners.raiseToEventSubProcess(
+          { id: activity.id, type: activity.type, executionId: executeMessage.content.executionId, content: executeMessage.content },
           code,
           message,
           activity,
         ),
-      halted: () => failure !== null,
+      halted: failed,
       decisions: this.options.decisions,
       recordDecisions: (records) => {
-        if (failure === null) decisionEvaluations.push(...(records as typeof decisionEvaluations));
+        if (!failed()) decisionEvaluations.push(...(records as typeof decisionEvaluations));
       },
     });
 
-    const stackYield = createStackYield({ budget: 40, track, stopped: () => failure !== null });
+    const stackYield = createStackYield({ budget: 40, track, stopped: failed });
 
-    const listener = new EventEmitter();
-    // Inside a sub-process, the end rows name the enclosing execution (the parent of its span).
-    const withParent = (api: WaitRecord['api'], data?: Record<string, unknown>) => {
-      const parent = api.content.parent;
-      if (!parent?.executionId || parent.type === 'bpmn:Process') return data;
-      // A multi-instance iteration runs as `<sub-process execution>_<index>`: its span is the sub-process's.
-      const parsed = parseExecutionId(String(parent.executionId));
-      const executionId = parsed?.iteration && parsed.activityId === parent.id ? parsed.execution : String(parent.executionId);
-      return { ...data, parentExecutionId: executionId };
-    };
-    // Nothing after a failure is recorded: bpmn-engine's stop lets the current step run on, and
-    // what runs then is discarded with the run (or, for an uncaught error, never happened).
-    const stamp = (event: string, api: WaitRecord['api'], data?: Record<string, unknown>) =>
-      !failure &&
-      history.push({
-        activityId: api.id,
-        activityType: api.type,
-        activityName: api.content.name,
-        executionId: api.executionId,
-        event,
-        at: new Date(),
-        data,
-      });
-    listener.on('activity.start', (api) => {
-      if (api.content.isRootScope === false) return;
-      const overTime = engineMs() > (this.options.maxRunMs ?? 10_000);
-      if ((++steps > this.options.maxSteps || overTime) && !failure) {
-        const budget = overTime ? `for more than ${this.options.maxRunMs ?? 10_000} ms` : `more than ${this.options.maxSteps} activities`;
-        failure = new AppError(
-          'STEP_LIMIT_EXCEEDED',
-          `${budget} ran without reaching a wait state (last: ${api.id}); is there a loop without a wait state?`,
-          { details: { activityId: api.id, steps } },
-        );
-        engine.stop();
-        return;
-      }
-      visits[api.id] = (visits[api.id] ?? 0) + 1;
-      stamp('start', api, withParent(api));
-    });
-    // Executions that ended, were discarded or threw in this run; any other that leaves was interrupted.
-    const closed = new Set<string>();
-    // Error end events: bpmn-elements lets a thrown error that nothing catches end like a none
-    // end event, and the run goes on after it. Delegation is synchronous, but its order is not
-    // fixed: in a fresh run the catching boundary event or event sub-process catches before the
-    // throw reaches this listener; in a run recovered from saved state the event sub-process's
-    // start event catches right after it, in the same synchronous stretch. So a throw with no
-    // catch yet is judged a microtask later (after pending stack hops, which may hold the catch),
-    // and only then, still uncaught, stops the run.
-    const caughtFrom = new Map<string, number>();
-    const uncaughtThrows = new Set<string>();
-    const takeCatch = (sourceId: string) => {
-      const caught = caughtFrom.get(sourceId) ?? 0;
-      if (caught > 0) caughtFrom.set(sourceId, caught - 1);
-      return caught > 0;
-    };
-    listener.on('activity.catch', (api) => {
-      const sourceId = api.content.source?.id;
-      if (!sourceId || !isThrownError(api.content.error)) return;
-      caughtFrom.set(sourceId, (caughtFrom.get(sourceId) ?? 0) + 1);
-    });
-    // Throws judged while work was pending: `settle` judges them once nothing is in flight. (Tracking
-    // the re-judge itself would keep `inflight` from ever emptying.)
-    const deferredThrows: Array<() => void> = [];
-    const judgeThrow = (api: WaitRecord['api'], error: any, mark: number) => {
-      if (failure || takeCatch(api.id)) return;
-      if (inflight.size) return void deferredThrows.push(() => judgeThrow(api, error, mark));
-      // Without an errorRef there is no code or name: bpmn-elements calls it `anonymous`.
-      const referenced = error.type === 'bpmn:Error';
-      const code = String((referenced && (error.code ?? error.id)) || 'unknown');
-      const message = referenced ? String(error.name ?? error.code ?? '') : '';
-      uncaughtThrows.add(api.executionId);
-      closed.add(api.executionId);
-      // What ran on while the catch was still possible (the thrower's end, the next activities) never happened.
-      history.length = Math.min(history.length, mark);
-      stamp('error', api, withParent(api, { error: message || 'error end event without errorRef', errorCode: code, uncaught: true }));
-      failure = new UncaughtError(describeUncaught(api.id, code, message));
-      engine.stop();
-    };
-    listener.on('activity.throw', (api) => {
-      const error = api.content.message;
-      if (!isThrownError(error) || failure) return;
-      if (takeCatch(api.id)) return;
-      const mark = history.length;
-      queueMicrotask(() => judgeThrow(api, error, mark));
-    });
-    listener.on('activity.end', (api) => {
-      if (uncaughtThrows.has(api.executionId)) return;
-      if (api.content.isRootScope === false) return;
-      closed.add(api.executionId);
-      stamp('end', api, withParent(api));
-    });
-    listener.on('activity.discard', (api) => {
-      forget(api);
-      if (api.content.isRootScope === false || raisedToEventSubProcess.has(api.executionId)) return;
-      closed.add(api.executionId);
-      stamp('discard', api, withParent(api));
-    });
-    // A BPMN error raised at an activity (handler, worker, failed called instance) goes to the error
-    // event sub-process that catches it, if that is the next catcher (see errorEventStartFor). Its
-    // start event interrupts the scope, which discards the activity: recorded as its error.
-    const raisedToEventSubProcess = new Set<string>();
-    const raiseToEventSubProcess = (api: WaitRecord['api'], code: string, message: string, activity?: unknown): boolean => {
-      if (failure) return false;
-      const start = errorEventStartFor(engine, { id: api.id, executionId: api.executionId, activity }, code);
-      if (!start) return false;
-      raisedToEventSubProcess.add(api.executionId);
-      closed.add(api.executionId);
-      stamp('error', api, withParent(api, { error: message, errorCode: code }));
-      triggerEventStart(start, { code, message });
-      return true;
-    };
-    // A task interrupted by a boundary event (timer, message, signal) leaves without an end or discard.
-    listener.on('activity.leave', (api) => {
-      if (api.content.isRootScope === false || closed.has(api.executionId)) return;
-      closed.add(api.executionId);
-      stamp('interrupt', api, withParent(api));
-    });
-    // An activity that throws (a BPMN error caught by a boundary event) leaves without an end.
-    listener.on('activity.error', (api) => {
-      if (api.content.isRootScope === false) return;
-      const error = api.content.error ?? {};
-      const code = error.code ?? error.source?.content?.error?.code;
-      closed.add(api.executionId);
-      stamp('error', api, withParent(api, { error: String(error.description ?? error.message ?? 'error'), ...(code && { errorCode: String(code) }) }));
-    });
-    // A wait ends when its activity leaves or is discarded (also inside sub-processes,
-    // which the definition's postponed list does not show), or when a scope around it leaves:
-    // a terminate end event ends its sub-process without a word to the activities still in it.
-    const forget = (api: WaitRecord['api']) => {
-      for (const [executionId, wait] of waits) {
-        if (
-          executionId === api.executionId ||
-          (wait.api.id === api.id && executionId.startsWith(api.executionId)) ||
-          insideScope(wait.api.content.parent, api.executionId)
-        ) {
-          waits.delete(executionId);
-          callActivities.delete(executionId);
-        }
-      }
-    };
-    listener.on('activity.leave', forget);
-    listener.on('wait', (api) => {
-      waits.set(api.executionId, { api });
-    });
-    listener.on('activity.call', (api) => {
-      waits.set(api.executionId, { api });
-      const iteration = api.content.isMultiInstance && Number.isInteger(api.content.index) ? Number(api.content.index) : undefined;
-      callActivities.set(api.executionId, {
-        activityId: api.id,
-        executionId: api.executionId,
-        calledElement: String(api.content.calledElement ?? ''),
-        key: idempotencyKeyOf(instance.instanceId, api.id, visits[api.id] ?? 0, iteration),
-      });
-    });
-
-    // bpmn-engine's typings are narrower than what it accepts (custom timers and context).
-    const engine = new Engine({
+    const engine = new BpmnInstance({
       name: instance.instanceId,
       sourceContext: definition.sourceContext,
-      Logger: silentLogger,
       expressions: this.options.expressions,
       scripts: this.options.scripts,
       timers,
-      services: {},
-      extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield },
-      settings: { ...this.options.settings, enableDummyService: false, strict: false },
-    } as any);
-    engine.on('error', (error: unknown) => {
-      failure ??= error;
+      extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield, regenflowParallelJoin: parallelJoinExtension },
+      settings: { ...this.options.settings },
     });
+    bpmn = engine;
+    engine.onError((error) => listeners.fail(error));
 
     try {
-      if (instance.state) {
-        engine.recover(instance.state as any); // a fresh copy: loaded from the row for this transition
-        await engine.resume({ listener });
-      } else {
-        await engine.execute({ listener, variables: { ...(instance.variables ?? {}) } });
-      }
+      if (instance.state) await engine.resume(instance.state, listeners.emitter);
+      else await engine.start(listeners.emitter, { ...(instance.variables ?? {}) });
       // Event sub-process starts armed while the instance waited (see event-sub-process-starts.ts).
-      const armed = armedEventStarts(engine);
+      const armed = armedEventStarts(engine.raw);
       const saved = ((instance.state as Record<string, unknown> | undefined)?.[STATE_KEY] ?? {}) as EventStartTimers;
       eventStartTimers = { ...saved };
       for (const start of armed) {
@@ -339,21 +186,23 @@ export class ProcessRuntime {
         if (new Date(schedule.dueAt).getTime() > Date.now() && instance.dueNow !== start.startId) continue;
         timers.forceDue(start.startId);
         eventStartTimers[start.key] = afterFiring(start, schedule);
-        if (!failure) triggerEventStart(start);
+        if (!failed()) triggerEventStart(start);
       }
-      if (!failure && event) this.apply(engine, event, waits, () => rootEnvironmentOf(engine), armed, raiseToEventSubProcess);
-      await settle(inflight, timers, () => failure !== null, () => deferredThrows.splice(0).map((judge) => judge()).length > 0);
+      if (!failed() && event) this.apply(engine, event, listeners, armed);
+      await settle(inflight, timers, failed, () => listeners.judgeDeferred());
     } catch (error) {
-      failure ??= error;
+      listeners.fail(error);
     }
 
+    const { history, waits, callActivities, steps } = listeners;
+    const failure = listeners.failure;
     const uncaught = failure ? uncaughtBpmnError(failure) : null;
     if (uncaught) {
       // See `uncaughtBpmnError`: the instance ends failed, keeping nothing that waits.
       return {
         status: 'failed',
         state: null,
-        variables: readRootVariables(engine) ?? { ...(instance.variables ?? {}) },
+        variables: engine.rootVariables() ?? { ...(instance.variables ?? {}) },
         userTasks: [],
         externalTasks: [],
         subscriptions: [],
@@ -368,16 +217,14 @@ export class ProcessRuntime {
     }
     if (failure) throw asTransitionError(failure);
 
-    const execution = engine.execution as any;
-    const ended = engine.state === 'idle' && !(execution?.getPostponed?.() ?? []).length;
+    const ended = engine.ended;
     // An ended instance keeps no state: skip serializing it.
-    const state = ended ? null : ((await engine.getState()) as any);
-    for (const definitionState of state?.definitions ?? []) delete definitionState.source;
-    const armedNow = ended ? [] : armedEventStarts(engine);
+    const state = ended ? null : await engine.saveState();
+    const armedNow = ended ? [] : armedEventStarts(engine.raw);
     const timerFailures: TimerFailure[] = [];
     if (state) {
       const previous = eventStartTimers;
-      eventStartTimers = scheduleTimers(engine, armedNow, previous);
+      eventStartTimers = scheduleTimers(engine.raw, armedNow, previous);
       for (const start of armedNow) {
         const schedule = eventStartTimers[start.key];
         if (schedule && 'error' in schedule && schedule.error && !previous[start.key]) {
@@ -391,7 +238,7 @@ export class ProcessRuntime {
     const userTasks: UserTaskWait[] = [];
     const subscriptions: SubscriptionWait[] = [];
     if (!ended) {
-      for (const [executionId, { api }] of waits) {
+      for (const [executionId, api] of waits) {
         const kind = classifyWait(api);
         if (kind === 'user-task') userTasks.push(readUserTask(api, (text) => resolveInScope(this.options.expressions, text, api)));
         else if (kind === 'message' || kind === 'signal') {
@@ -412,7 +259,7 @@ export class ProcessRuntime {
     }
 
     const externalTasks: ExternalTaskWait[] = ended ? [] : services.pendingExternalTasks();
-    const variables = readRootVariables(engine) ?? { ...(instance.variables ?? {}) };
+    const variables = engine.rootVariables() ?? { ...(instance.variables ?? {}) };
 
     return {
       status: ended ? 'completed' : 'active',
@@ -443,15 +290,10 @@ export class ProcessRuntime {
     };
   }
 
-  private apply(
-    engine: any,
-    event: TransitionEvent,
-    waits: Map<string, WaitRecord>,
-    root: () => { variables: Variables } | null,
-    armed: ArmedEventStart[],
-    raiseToEventSubProcess: (api: WaitRecord['api'], code: string, message: string) => boolean,
-  ) {
-    const execution = engine.execution;
+  /** Applies the transition's event to the recovered (or started) engine. */
+  private apply(engine: BpmnInstance, event: TransitionEvent, listeners: TransitionListeners, armed: ArmedEventStart[]) {
+    const waits = listeners.waits;
+    const root = () => engine.rootEnvironment();
     switch (event.type) {
       case 'resume':
       case 'complete-external-task':
@@ -465,11 +307,11 @@ export class ProcessRuntime {
       }
       case 'complete-user-task': {
         const wait = waits.get(event.executionId);
-        if (!wait || classifyWait(wait.api) !== 'user-task') {
+        if (!wait || classifyWait(wait) !== 'user-task') {
           throw new AppError('TASK_NOT_ACTIVE', `user task execution ${event.executionId} is not waiting in this instance`);
         }
-        setVariables(wait.api.environment, event.variables, root());
-        execution.signal({ id: wait.api.id, executionId: event.executionId, message: safeCopy(event.variables) });
+        setVariables(wait.environment, event.variables, root());
+        engine.signal({ id: wait.id, executionId: event.executionId, message: safeCopy(event.variables) });
         return;
       }
       case 'deliver-message':
@@ -485,12 +327,12 @@ export class ProcessRuntime {
         if (event.executionId && !target) {
           throw new AppError('SUBSCRIPTION_GONE', `execution ${event.executionId} no longer waits for ${event.refId}`);
         }
-        if (target) setVariables(target.api.environment, event.variables, root());
+        if (target) setVariables(target.environment, event.variables, root());
         else {
           const environment = root();
           if (environment) Object.assign(environment.variables, safeCopy(event.variables));
         }
-        execution.signal({
+        engine.signal({
           id: event.refId,
           ...(event.executionId && { executionId: event.executionId }),
           message: safeCopy(event.variables),
@@ -502,98 +344,29 @@ export class ProcessRuntime {
         return;
       }
       case 'complete-call-activity': {
-        const wait = waits.get(event.executionId);
-        if (!wait || wait.api.type !== 'bpmn:CallActivity') {
-          throw new AppError('SUBSCRIPTION_GONE', `call activity execution ${event.executionId} is not waiting in this instance`);
-        }
-        setVariables(wait.api.environment, event.variables, root());
-        execution.signal({ id: wait.api.id, executionId: event.executionId, message: safeCopy(event.variables) });
+        const wait = calledFrom(waits, event.executionId);
+        setVariables(wait.environment, event.variables, root());
+        engine.signal({ id: wait.id, executionId: event.executionId, message: safeCopy(event.variables) });
         return;
       }
       case 'fail-call-activity': {
-        const wait = waits.get(event.executionId);
-        if (!wait || wait.api.type !== 'bpmn:CallActivity') {
-          throw new AppError('SUBSCRIPTION_GONE', `call activity execution ${event.executionId} is not waiting in this instance`);
-        }
+        const wait = calledFrom(waits, event.executionId);
         // The call activity errors with the child's code: an error boundary event on it, or an error
         // event sub-process of a scope around it, may catch it.
-        if (raiseToEventSubProcess(wait.api, event.errorCode, event.errorMessage)) return;
-        (wait.api as any).sendApiMessage('error', { message: event.errorMessage, code: event.errorCode, calledInstanceError: true });
+        if (listeners.raiseToEventSubProcess(wait, event.errorCode, event.errorMessage)) return;
+        failCallActivity(wait, event.errorCode, event.errorMessage);
         return;
       }
     }
   }
 }
 
-/** Whether an activity's parent chain (bpmn-elements' `parent` with its `path`) runs in the scope execution (or one of its iterations). */
-function insideScope(parent: { executionId?: string; path?: Array<{ executionId?: string }> } | undefined, scopeExecutionId: string): boolean {
-  if (!parent) return false;
-  const within = (executionId?: string) => Boolean(executionId) && (executionId === scopeExecutionId || executionId!.startsWith(`${scopeExecutionId}_`));
-  return within(parent.executionId) || (parent.path ?? []).some((ancestor) => within(ancestor.executionId));
-}
-
-/** The environment of the instance's process: where process variables live. */
-function rootEnvironmentOf(engine: any): { variables: Variables } | null {
-  for (const definition of engine.execution?.definitions ?? []) {
-    for (const process of definition.getProcesses?.() ?? []) {
-      if (process.environment?.variables) return process.environment;
-    }
+function calledFrom(waits: ReadonlyMap<string, ActivityEvent>, executionId: string): ActivityEvent {
+  const wait = waits.get(executionId);
+  if (!wait || wait.type !== 'bpmn:CallActivity') {
+    throw new AppError('SUBSCRIPTION_GONE', `call activity execution ${executionId} is not waiting in this instance`);
   }
-  return null;
-}
-
-/**
- * bpmn-elements copies the process run message (`fields`, `content`, `properties`) into the
- * process variables; those are engine internals, not variables anyone set.
- */
-function readRootVariables(engine: any): Variables | null {
-  const variables = rootEnvironmentOf(engine)?.variables;
-  if (!variables) return null;
-  const copy = { ...variables };
-  const content = copy.content as { type?: string } | undefined;
-  if (content && typeof content === 'object' && content.type === 'bpmn:Process' && 'fields' in copy) {
-    delete copy.content;
-    delete copy.fields;
-    delete copy.properties;
-  }
-  return copy;
-}
-
-function classifyWait(api: WaitRecord['api']): 'user-task' | 'message' | 'signal' | 'other' {
-  switch (api.type) {
-    case 'bpmn:UserTask':
-    case 'bpmn:ManualTask':
-      return 'user-task';
-    case 'bpmn:MessageEventDefinition':
-    case 'bpmn:ReceiveTask':
-      return 'message';
-    case 'bpmn:SignalEventDefinition':
-      return 'signal';
-    default:
-      return 'other';
-  }
-}
-
-/** Variables from outside are copied through JSON so no `__proto__` key reaches an object. */
-export function safeCopy(variables: Variables): Variables {
-  const copy: Variables = Object.create(null);
-  for (const [key, value] of Object.entries(variables ?? {})) {
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
-    copy[key] = value;
-  }
-  return { ...copy };
-}
-
-/** Sets process variables as Camunda does: on the root scope, visible to the local scope too. */
-function setVariables(activityEnvironment: any, variables: Variables, root?: { variables: Variables } | null) {
-  const copy = safeCopy(variables);
-  if (activityEnvironment?.variables) Object.assign(activityEnvironment.variables, copy);
-  if (root && root !== activityEnvironment) Object.assign(root.variables, copy);
-}
-
-function resolveInScope(expressions: any, text: string, api: any): unknown {
-  if (!expressions.hasExpression(text)) return text;
-  return expressions.resolveExpression(text, { environment: api.environment, content: api.content });
+  return wait;
 }
 
 /**
@@ -618,27 +391,6 @@ async function settle(
     await new Promise((resolve) => setImmediate(resolve));
     if (!inflight.size) return;
   }
-}
-
-/**
- * What an error end event throws: its bpmn:Error, or, without an errorRef, bpmn-elements'
- * anonymous error (`{ name: 'anonymous', referenceType: 'throw' }`), which only a catch-all
- * error event (no errorRef either) catches. Other throws (escalation, signal, ...) are not errors.
- */
-function isThrownError(message: any): boolean {
-  return message?.type === 'bpmn:Error' || message?.referenceType === 'throw';
-}
-
-/** An error end event whose error nothing caught (raised from the listener, which stops the run). */
-class UncaughtError extends Error {
-  constructor(readonly detail: UncaughtBpmnError) {
-    super(detail.summary);
-  }
-}
-
-function describeUncaught(activityId: string, errorCode: string, errorMessage: string): UncaughtBpmnError {
-  const message = errorMessage && errorMessage !== errorCode ? `: ${errorMessage}` : '';
-  return { activityId, errorCode, errorMessage, summary: `unhandled BPMN error ${errorCode}${message} (thrown by ${activityId})` };
 }
 
 /**

@@ -59,15 +59,29 @@ interface Wait {
 
 const INJECTED = 'injected fault: node killed mid-transition';
 
+interface KillSettings {
+  chance: number;
+  random: () => number;
+  counted: () => void;
+}
+
+/** Each node's current kill settings: the wrapper is installed once per node, each run sets its own. */
+const killSettings = new WeakMap<App, KillSettings>();
+
 /** Makes a node's transitions die after running with the given chance (before the commit). */
-function injectKills(app: App, chance: number, random: () => number, counted: () => void): void {
+function injectKills(app: App, settings: KillSettings): void {
+  const installed = killSettings.has(app);
+  killSettings.set(app, settings);
+  // Wrapping once: a node reused for several seeds would otherwise stack one wrapper (and one more chance to die) per seed.
+  if (installed) return;
   // The one ProcessRuntime every engine module shares (reached through the transition module).
   const runtime = (app.engine as unknown as { transitions: { ctx: { runtime: { run: (...args: unknown[]) => Promise<unknown> } } } }).transitions.ctx.runtime;
   const run = runtime.run.bind(runtime);
   runtime.run = async (...args: unknown[]) => {
     const outcome = await run(...args);
-    if (random() < chance) {
-      counted();
+    const current = killSettings.get(app)!;
+    if (current.chance > 0 && current.random() < current.chance) {
+      current.counted();
       throw new Error(INJECTED);
     }
     return outcome;
@@ -87,7 +101,7 @@ export async function runModel(apps: App[], seed: number, options: { instances: 
   const generated = generateProcess(shape, processId);
   const knex = apps[0]!.database.knex;
   let faults = 0;
-  if (options.faults.killMidTransition > 0) for (const app of apps) injectKills(app, options.faults.killMidTransition, schedule, () => faults++);
+  for (const app of apps) injectKills(app, { chance: options.faults.killMidTransition, random: schedule, counted: () => faults++ });
   await apps[0]!.engine.deploy([{ name: `${processId}.bpmn`, xml: generated.xml }]);
 
   const serverErrors: string[] = [];
@@ -141,13 +155,24 @@ export async function runModel(apps: App[], seed: number, options: { instances: 
     instance.id = row.id;
   }
 
+  /** The driver's own reads: a connection the fault dropped may be handed out once more before the pool notices. */
+  async function read<T>(query: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await query();
+      } catch (error) {
+        if (tries >= 5 || !isInjected(error)) throw error;
+      }
+    }
+  }
+
   async function waitsOf(instanceId: string): Promise<Wait[]> {
-    const [users, externals, timers, messages] = await Promise.all([
+    const [users, externals, timers, messages] = await read(() => Promise.all([
       knex('user_tasks').where({ instance_id: instanceId }).select('id', 'activity_id'),
       knex('external_tasks').where({ instance_id: instanceId }).select('id', 'activity_id'),
       knex('jobs').where({ instance_id: instanceId, kind: 'timer' }).select('id', 'activity_id'),
       knex('subscriptions').where({ instance_id: instanceId, kind: 'message' }).select('name as id', 'activity_id'),
-    ]);
+    ]));
     const tag = (kind: Wait['kind']) => (row: { id: string; activity_id: string }) => ({ kind, activityId: row.activity_id, id: row.id });
     return [...users.map(tag('user')), ...externals.map(tag('external')), ...timers.map(tag('timer')), ...messages.map(tag('message'))].sort((a, b) =>
       `${a.activityId}/${a.kind}`.localeCompare(`${b.activityId}/${b.kind}`),
@@ -155,7 +180,7 @@ export async function runModel(apps: App[], seed: number, options: { instances: 
   }
 
   async function step(instance: Driven): Promise<void> {
-    const row = await knex('process_instances').where({ id: instance.id }).first('status');
+    const row = await read(() => knex('process_instances').where({ id: instance.id }).first('status'));
     if (row.status !== 'active') {
       instance.done = true;
       return;
@@ -212,8 +237,8 @@ export async function runModel(apps: App[], seed: number, options: { instances: 
   const paths: Record<string, InstancePath> = {};
   for (const instance of instances) {
     if (!instance.id) continue;
-    const row = await knex('process_instances').where({ id: instance.id }).first('status');
-    const ended: string[] = await knex('history').where({ instance_id: instance.id, event: 'end' }).orderBy('activity_id').pluck('activity_id');
+    const row = await read(() => knex('process_instances').where({ id: instance.id }).first('status'));
+    const ended: string[] = await read(() => knex('history').where({ instance_id: instance.id, event: 'end' }).orderBy('activity_id').pluck('activity_id'));
     paths[instance.key] = { status: row.status, ended };
   }
   return { processId, paths, actions, faults, serverErrors };
