@@ -49,7 +49,9 @@ describe('engine core', () => {
   let app: Awaited<ReturnType<typeof createTestApp>>;
 
   beforeAll(async () => {
-    app = await createTestApp({ registry: registryWith(calls), env: { REGENFLOW_MAX_STEPS: '2000' } });
+    // The 1,000-activity chain tests the stack, not the time budget: two suites side by side on
+    // two cores pushed it past the default 10 s of engine time. The step limit still stops loops.
+    app = await createTestApp({ registry: registryWith(calls), env: { REGENFLOW_MAX_STEPS: '2000', REGENFLOW_MAX_TRANSITION_MS: '60000' } });
     app.poller.start();
   });
   afterAll(async () => {
