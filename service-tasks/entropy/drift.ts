@@ -4,7 +4,7 @@
  * large enough to matter (an effect-size floor: with a million spans, a 1 % change is
  * "significant" and harmless). `drift` is the number of indicators that fired.
  */
-import type { OperationJudgement } from './operations.js';
+import { countsInDrift, type OperationJudgement } from './operations.js';
 import type { SpanAggregates } from './ports.js';
 import { binomialUpperTail, ksTwoSampleBinned, linearRegression, poissonRateTest, poissonZeroP } from './statistics.js';
 
@@ -77,7 +77,7 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
 
   const ks = ksTwoSampleBinned(baseline.histogram, current.histogram);
   // A dependency slower while no request is (a diagnostic finding) still shows here, with its operation named.
-  const slower = (judgement?.findings ?? []).filter((finding) => ['latency', 'latency-tail'].includes(finding.signal));
+  const slower = (judgement?.findings ?? []).filter((finding) => ['latency', 'latency-tail'].includes(finding.signal) && countsInDrift(finding));
   const latencyShift: Indicator = {
     test: "per operation: Welch's t-test on ln(duration) and the share beyond the reference p95, one-sided",
     statistic: ks.statistic,

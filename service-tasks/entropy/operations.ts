@@ -46,7 +46,9 @@ export interface Finding {
    * fires), not in health: a dependency that got slower while no request did. A dependency's
    * latency moves with the mix of requests that call it (more checkouts, slower queries), and
    * what users feel is the requests' latency, judged on its own; so alone it moves the score by
-   * the drift term only (two indicators, 0.12) and cannot make a stable system "sick".
+   * the drift term only (two indicators, 0.12) and cannot make a stable system "sick". Only at
+   * twice as slow or more (`countsInDrift`): a shift of the route mix moves a shared
+   * dependency's mean by less (×1.4 when checkouts triple in the simulated shop).
    */
   diagnostic?: boolean;
 }
@@ -100,6 +102,12 @@ export const INGEST_GRACE_SECONDS = 15;
 
 const LATENCY_SIGNALS: FindingSignal[] = ['latency', 'latency-tail', 'latency-sequential'];
 
+/** A diagnostic dependency slowdown this many times slower names its operation in drift. */
+export const DIAGNOSTIC_DRIFT_RATIO = 2;
+
+/** Whether a finding counts in drift: every scored one, and a diagnostic slowdown of at least DIAGNOSTIC_DRIFT_RATIO. */
+export const countsInDrift = (finding: Finding) => !finding.diagnostic || (finding.signal === 'latency' && finding.effect >= DIAGNOSTIC_DRIFT_RATIO);
+
 /** Tests per operation (errors ×2 references, latency ×2, tail, two sequential): the Bonferroni share. */
 const TESTS_PER_OPERATION = 7;
 /** Operations need this many baseline spans to be judged at all. */
@@ -151,7 +159,7 @@ export function judgeOperations(aggregates: SpanAggregates, options: OperationOp
   }
   const byOperation = new Map<string, { operation: string; role: string; severity: number; signals: FindingSignal[] }>();
   for (const finding of findings) {
-    if (finding.operation === '(service)') continue;
+    if (finding.operation === '(service)' || !countsInDrift(finding)) continue;
     const key = `${finding.role} ${finding.operation}`;
     const entry = byOperation.get(key) ?? { operation: finding.operation, role: finding.role, severity: 0, signals: [] };
     // A diagnostic finding names its operation (drift) without a severity (health).
