@@ -4,7 +4,7 @@
  * large enough to matter (an effect-size floor: with a million spans, a 1 % change is
  * "significant" and harmless). `drift` is the number of indicators that fired.
  */
-import type { OperationJudgement } from './operations.js';
+import { countsInDrift, type OperationJudgement } from './operations.js';
 import type { SpanAggregates } from './ports.js';
 import { binomialUpperTail, ksTwoSampleBinned, linearRegression, poissonRateTest, poissonZeroP } from './statistics.js';
 
@@ -76,7 +76,8 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
   const hasBaseline = baseline.count > 0;
 
   const ks = ksTwoSampleBinned(baseline.histogram, current.histogram);
-  const slower = signalsOf(judgement, ['latency', 'latency-tail']);
+  // A dependency slower while no request is (a diagnostic finding) still shows here, with its operation named.
+  const slower = (judgement?.findings ?? []).filter((finding) => ['latency', 'latency-tail'].includes(finding.signal) && countsInDrift(finding));
   const latencyShift: Indicator = {
     test: "per operation: Welch's t-test on ln(duration) and the share beyond the reference p95, one-sided",
     statistic: ks.statistic,
@@ -110,7 +111,13 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
     details: { outage: fewer.some((finding) => finding.signal === 'outage'), baselinePerSecond: baseline.seconds ? baseline.count / baseline.seconds : 0, currentPerSecond: current.seconds ? current.count / current.seconds : 0 },
   };
 
-  const semantic = semanticDrift(aggregates, options, hasBaseline, signalsOf(judgement, ['vanished']).map((finding) => finding.operation));
+  const semantic = semanticDrift(
+    aggregates,
+    options,
+    hasBaseline,
+    signalsOf(judgement, ['vanished']).map((finding) => finding.operation),
+    signalsOf(judgement, ['semantic']).filter((finding) => finding.attribute).map((finding) => ({ operation: finding.operation, key: finding.attribute as string })),
+  );
   const sequentialFindings = signalsOf(judgement, ['errors-sequential', 'latency-sequential']);
   const sequential: Indicator = {
     test: 'CUSUM per operation of bucket log-likelihood ratios (Bernoulli on failures, Gaussian on mean ln(duration))',
@@ -138,7 +145,7 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
  * window is drift only when the other window's rate makes its absence improbable — the
  * expected count under "nothing changed" is at least `minExpectedForAbsence` (Poisson P(0)).
  */
-function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBaseline: boolean, vanishedPartway: string[]): Indicator {
+function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBaseline: boolean, vanishedPartway: string[], vanishedAttributes: Array<{ operation: string; key: string }> = []): Indicator {
   const { baseline, current, attributeKeys } = aggregates;
   const toCurrent = baseline.seconds > 0 ? current.seconds / baseline.seconds : 0;
   const appearedNames: string[] = [];
@@ -158,13 +165,15 @@ function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBas
       if (inCurrent === 0 && (inBaseline / baselineSample) * currentSample >= options.minExpectedForAbsence) vanishedKeys.push(key);
     }
   }
+  // Keys one operation stopped sending, for the whole window or from partway (operations.ts).
+  for (const { key } of vanishedAttributes) if (!vanishedKeys.includes(key)) vanishedKeys.push(key);
   const changes = appearedNames.length + vanishedNames.length + appearedKeys.length + vanishedKeys.length;
   return {
     test: 'set difference of span names and attribute keys, each absence tested as Poisson P(0) < e^-10',
     statistic: changes,
     pValue: changes ? poissonZeroP(options.minExpectedForAbsence) : 1,
     detected: hasBaseline && changes > 0,
-    details: { appearedNames, vanishedNames, appearedKeys, vanishedKeys },
+    details: { appearedNames, vanishedNames, appearedKeys, vanishedKeys, vanishedAttributes: vanishedAttributes.map(({ operation, key }) => `${operation}: ${key}`) },
   };
 }
 

@@ -60,7 +60,7 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
   );
   // Metrics are per service and time. regenflow's own processes are judged from the engine's
   // spans alone: any telemetry token can send metrics under any service.name.
-  const metricHealth = options.versions || options.system.startsWith(ENGINE_SYSTEM_PREFIX) ? null : computeMetricHealth(await store.aggregateMetrics(options.system, { baseline: { from: start, to: split }, current: { from: split, to: end } }));
+  const metricHealth = options.versions || options.system.startsWith(ENGINE_SYSTEM_PREFIX) ? null : computeMetricHealth(await store.aggregateMetrics(options.system, { baseline: { from: start, to: referenceEnd }, current: { from: split, to: end } }));
   // Buckets that start in the future, or so recently that their spans may still be on their way (exporters send in
   // batches), say nothing about traffic: they are left out of every "how many, how quiet" test.
   const observedUntil = Math.min(end.getTime(), Date.now()) - INGEST_GRACE_SECONDS * 1000;
@@ -74,10 +74,11 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
   }
   if (options.cameWithFault?.length || notBefore.length) {
     const gone = new Set([...(options.cameWithFault ?? []), ...notBefore]);
-    judgement.findings = judgement.findings.filter((finding) => !(finding.signal === 'vanished' && gone.has(finding.operation)));
-    judgement.degraded = judgement.degraded.filter((entry) => judgement.findings.some((finding) => finding.operation === entry.operation && finding.role === entry.role && !finding.diagnostic));
+    judgement.findings = judgement.findings.filter((finding) => !(finding.signal === 'vanished' && gone.has(finding.operation)) && !(finding.attribute && (gone.has(finding.attribute) || gone.has(finding.operation))));
+    judgement.degraded = judgement.degraded.filter((entry) => judgement.findings.some((finding) => finding.operation === entry.operation && finding.role === entry.role));
     aggregates.names = aggregates.names.filter((name) => !gone.has(name.name));
     aggregates.attributeKeys = { ...aggregates.attributeKeys, keys: aggregates.attributeKeys.keys.filter((key) => !gone.has(key.key)) };
+    aggregates.operationKeys = aggregates.operationKeys?.filter((entry) => !gone.has(entry.name)).map((entry) => ({ ...entry, keys: entry.keys.filter((key) => !gone.has(key.key)) }));
   }
   const indicators = computeDrift(aggregates, driftOptions, judgement);
   const findings: Finding[] = [...judgement.findings];

@@ -37,12 +37,18 @@ export interface Finding {
   /** Size of the breach in the signal's own unit (error-rate excess, latency ratio, rate ratio, …). */
   effect: number;
   severity: number;
+  /** A vanished attribute: the attribute key the operation stopped sending. */
+  attribute?: string;
   /** What it was compared with: the whole baseline, or its oldest quarter (before a long fault). */
   reference?: 'baseline' | 'oldest-quarter';
   /**
-   * Reported, not scored: a dependency that got slower while no request did. A dependency's
-   * latency moves with the mix of requests that call it (more checkouts, slower queries); what
-   * users feel is the requests' latency, judged on its own.
+   * Counted in drift (the operation is named among the degraded ones, the latency indicator
+   * fires), not in health: a dependency that got slower while no request did. A dependency's
+   * latency moves with the mix of requests that call it (more checkouts, slower queries), and
+   * what users feel is the requests' latency, judged on its own; so alone it moves the score by
+   * the drift term only (two indicators, 0.12) and cannot make a stable system "sick". Only at
+   * twice as slow or more (`countsInDrift`): a shift of the route mix moves a shared
+   * dependency's mean by less (×1.4 when checkouts triple in the simulated shop).
    */
   diagnostic?: boolean;
 }
@@ -66,6 +72,12 @@ export interface OperationOptions {
   minAbsenceSeconds: number;
   /** Request error rate that is sick whatever the baseline was. @default 0.3 */
   absoluteErrorRate: number;
+  /**
+   * An attribute key counts as vanished only when the operation carried it on at least this share of
+   * its spans: keys an operation sets now and then (on failures, on some inputs) come and go with good
+   * news too. @default 0.5
+   */
+  minKeyPresence: number;
 }
 
 export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
@@ -78,6 +90,7 @@ export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
   maxThroughputRatio: 0.7,
   minAbsenceSeconds: 30,
   absoluteErrorRate: 0.3,
+  minKeyPresence: 0.5,
 };
 
 /** The severity of the smallest confirmed breach: alone it brings the entropy score to MEDIUM (0.4·0.62 + one indicator). */
@@ -88,6 +101,12 @@ const severity = (magnitude: number) => Math.min(1, SEVERITY_FLOOR + (1 - SEVERI
 export const INGEST_GRACE_SECONDS = 15;
 
 const LATENCY_SIGNALS: FindingSignal[] = ['latency', 'latency-tail', 'latency-sequential'];
+
+/** A diagnostic dependency slowdown this many times slower names its operation in drift. */
+export const DIAGNOSTIC_DRIFT_RATIO = 2;
+
+/** Whether a finding counts in drift: every scored one, and a diagnostic slowdown of at least DIAGNOSTIC_DRIFT_RATIO. */
+export const countsInDrift = (finding: Finding) => !finding.diagnostic || (finding.signal === 'latency' && finding.effect >= DIAGNOSTIC_DRIFT_RATIO);
 
 /** Tests per operation (errors ×2 references, latency ×2, tail, two sequential): the Bonferroni share. */
 const TESTS_PER_OPERATION = 7;
@@ -109,7 +128,7 @@ function moments(stats: SpanStats): Moments {
 
 export interface OperationJudgement {
   findings: Finding[];
-  /** Operations with at least one finding, worst first. */
+  /** Operations with at least one finding (diagnostic ones with severity 0), worst first. */
   degraded: Array<{ operation: string; role: string; severity: number; signals: FindingSignal[] }>;
   /** Significance level of each single test. */
   alpha: number;
@@ -133,16 +152,18 @@ export function judgeOperations(aggregates: SpanAggregates, options: OperationOp
     findings.push(...judgeOperation(operation, options, alpha, { baselineSeconds, currentSeconds, bucketSeconds: aggregates.bucketSeconds, observed }, timeOrdered));
   }
   findings.push(...judgeRequests(aggregates, options, alpha, timeOrdered, observed));
+  findings.push(...vanishedAttributes(aggregates, options, timeOrdered));
   const slowRequests = findings.some((finding) => finding.role === 'request' && LATENCY_SIGNALS.includes(finding.signal));
   for (const finding of findings) {
     if (finding.role !== 'request' && LATENCY_SIGNALS.includes(finding.signal) && !slowRequests) finding.diagnostic = true;
   }
   const byOperation = new Map<string, { operation: string; role: string; severity: number; signals: FindingSignal[] }>();
   for (const finding of findings) {
-    if (finding.operation === '(service)' || finding.diagnostic) continue;
+    if (finding.operation === '(service)' || !countsInDrift(finding)) continue;
     const key = `${finding.role} ${finding.operation}`;
     const entry = byOperation.get(key) ?? { operation: finding.operation, role: finding.role, severity: 0, signals: [] };
-    entry.severity = Math.max(entry.severity, finding.severity);
+    // A diagnostic finding names its operation (drift) without a severity (health).
+    if (!finding.diagnostic) entry.severity = Math.max(entry.severity, finding.severity);
     if (!entry.signals.includes(finding.signal)) entry.signals.push(finding.signal);
     byOperation.set(key, entry);
   }
@@ -316,6 +337,53 @@ function sequentialTests(operation: OperationAggregate, options: OperationOption
     }
   }
   return found;
+}
+
+/**
+ * Attribute keys an operation stopped sending, for the whole window or from partway through it:
+ * per span name and key, the run of the operation's latest spans (in the current window's sample,
+ * bucket by bucket from the end) without the key, against the share of its baseline spans that
+ * carried it. Under "nothing changed" each span carries the key with probability p (the
+ * baseline's share, one span added so it is never certain), so n spans without it have
+ * probability (1 − p)^n ≤ e^(−n·p); it counts when n·p ≥ `minExpectedForAbsence` (P < e^−10),
+ * the run lasts `minAbsenceSeconds` and the key was usual (p ≥ `minKeyPresence`). Any key, any
+ * operation (requests, dependencies, internal work).
+ */
+function vanishedAttributes(aggregates: SpanAggregates, options: OperationOptions, timeOrdered: boolean): Finding[] {
+  const findings: Finding[] = [];
+  const roleOf = new Map<string, string>();
+  for (const operation of aggregates.operations) if (!roleOf.has(operation.name) || operation.role === 'request') roleOf.set(operation.name, operation.role);
+  for (const entry of aggregates.operationKeys ?? []) {
+    if (entry.name === '(other)' || entry.baselineSpans < MIN_BASELINE) continue;
+    // The sample of the current window reaches back to its first bucket with spans; earlier buckets were not read.
+    const first = entry.currentSpans.findIndex((count) => count > 0);
+    if (first < 0) continue;
+    for (const { key, baseline, current } of entry.keys) {
+      const presence = baseline / (entry.baselineSpans + 1);
+      if (presence < options.minKeyPresence) continue;
+      let spans = 0;
+      let since = entry.currentSpans.length;
+      for (let k = entry.currentSpans.length - 1; k >= (timeOrdered ? first : 0); k--) {
+        if ((current[k] ?? 0) > 0) break;
+        spans += entry.currentSpans[k] ?? 0;
+        since = k;
+      }
+      const seconds = timeOrdered ? (entry.currentSpans.length - since) * aggregates.bucketSeconds : aggregates.current.seconds;
+      const expected = spans * presence;
+      if (expected < options.minExpectedForAbsence || seconds < options.minAbsenceSeconds) continue;
+      findings.push({
+        operation: entry.name,
+        role: roleOf.get(entry.name) ?? 'request',
+        signal: 'semantic',
+        attribute: key,
+        test: `attribute ${key} missing from the last ${spans} spans (${Math.round(seconds)} s), where ${(presence * 100).toFixed(0)} % of the baseline's carried it (P(0) < e^-${options.minExpectedForAbsence})`,
+        pValue: Math.exp(-expected),
+        effect: spans,
+        severity: SEVERITY_FLOOR,
+      });
+    }
+  }
+  return findings;
 }
 
 /** Seconds at the end of the window without a span (whole empty buckets). */

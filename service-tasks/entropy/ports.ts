@@ -65,6 +65,11 @@ export interface SpanAggregates {
   names: Array<{ name: string; baseline: number; current: number; /** In the baseline's oldest quarter. */ oldest?: number }>;
   /** Attribute keys counted over a bounded sample of the newest spans of each window. */
   attributeKeys: { baselineSample: number; currentSample: number; keys: Array<{ key: string; baseline: number; current: number }> };
+  /**
+   * The same samples per span name (the tracked ones; the rest as `(other)`): spans and spans with
+   * each key, the current side per bucket of the window (so a key that stops partway shows).
+   */
+  operationKeys?: Array<{ name: string; baselineSpans: number; currentSpans: number[]; keys: Array<{ key: string; baseline: number; current: number[] }> }>;
   /** Instances (or traces) that ran one activity more often than `repeatBound` in the current window. */
   repeats: Array<{ instance: string; name: string; count: number }>;
   /** The current window in equal buckets, oldest first. */

@@ -97,6 +97,11 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
   const from = windows.baseline.from.toISOString();
   const split = windows.current.from.toISOString();
   const to = windows.current.to.toISOString();
+  // A reference that ends before the current window (a cycle's verify: the state before the fault) leaves the
+  // stretch between them out of both sides, as for spans. Counters are still differenced along it, so the current
+  // window's first increase is its own, not the gap's.
+  const baselineTo = (windows.baseline.to < windows.current.from ? windows.baseline.to : windows.current.from).toISOString();
+  const outsideGap = `(time < '${baselineTo}'::timestamptz or time >= '${split}'::timestamptz)`;
   const increase = (column: string) => `case when temporality = 1 then ${column}
               when prev_time is not null and prev_start is not distinct from start_time and ${column} >= prev_${column} then ${column} - prev_${column}
               when prev_time is not null then ${column}
@@ -128,7 +133,7 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
      ), d as (
        select name, unit, kind, monotonic, time, failed,
               ${increase('value')} as dv, ${increase('count')} as dc, ${increase('sum')} as ds
-         from p where time >= ?::timestamptz
+         from p where time >= ?::timestamptz and ${outsideGap}
      )
      select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, failed,
             count(*)::int as n, null::double precision as mean, null::double precision as variance,
@@ -138,7 +143,7 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
      select (time >= ?::timestamptz)::int, name, unit, kind, coalesce(monotonic, false), false,
             count(*)::int, avg(value), var_samp(value), null, null, null
        from metric_points
-      where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike}
+      where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${outsideGap} and ${gaugeLike}
       group by 1, 2, 3, 4, 5`,
     [system, from, to, system, from, from, from, from, from, split, split, system, from, to],
   );
@@ -149,7 +154,7 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
     `select w, name, unit, kind, monotonic, max(mean) as busiest from (
        select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic, series_key, avg(value) as mean
          from metric_points
-        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike} and name like '%.utilization'
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${outsideGap} and ${gaugeLike} and name like '%.utilization'
           and coalesce(attributes ->> 'cpu.mode', attributes ->> 'system.cpu.state', attributes ->> 'system.memory.state',
                        attributes ->> 'system.filesystem.state', attributes ->> 'state', '') not in ('idle', 'free', 'cached', 'buffers')
         group by 1, 2, 3, 4, 5, 6) s
@@ -162,7 +167,7 @@ export async function aggregateMetrics(knex: Knex, system: string, windows: { ba
        select (time >= ?::timestamptz)::int as w, name, unit, kind, coalesce(monotonic, false) as monotonic,
               floor(extract(epoch from (time - ?::timestamptz)) / ?)::int as b, avg(value) as m
          from metric_points
-        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${gaugeLike} and value is not null
+        where service_name = ? and time >= ?::timestamptz and time < ?::timestamptz and ${outsideGap} and ${gaugeLike} and value is not null
         group by 1, 2, 3, 4, 5, 6) s
       group by 1, 2, 3, 4, 5`,
     [split, from, bucketSeconds, system, from, to],

@@ -21,6 +21,8 @@ const iso = (date: Date) => date.toISOString();
 /** Span names judged one by one (the busiest); the rest are pooled as one `(other)` operation. */
 const TRACKED_OPERATIONS = 60;
 
+const ROLES: OperationRole[] = ['request', 'dependency', 'internal'];
+
 const emptyStats = (): SpanStats => ({ count: 0, errors: 0, sumLog: 0, sumLog2: 0 });
 
 function addStats(into: SpanStats, count: number, errors: number, sumLog: number, sumLog2: number): void {
@@ -45,24 +47,33 @@ async function operationCells(
   range: string[],
   options: { tracked: string[]; split: Date; baselineTo: Date; bucketSeconds: number; buckets: number; quarterSeconds: number },
 ): Promise<{ cells: Array<{ k: number; b: number; e: number; n: number; s: number }>; operations: OperationAggregate[] }> {
-  const op = options.tracked.length ? `case when name in (${options.tracked.map(() => '?').join(', ')}) then name else '(other)' end` : `'(other)'`;
-  const split = iso(options.split);
-  const found = await rows<{ op: string | null; role: OperationRole; side: number | null; k: number | null; e: number | null; b: number | null; gb: number; gop: number; n: number; sl: number | null; sl2: number | null }>(
+  // Operations, roles and time cells as small integers: grouping on them is far cheaper than on text under a
+  // collation, and date_part's double arithmetic than extract's numeric (PGlite runs in WebAssembly; every
+  // per-row cost counts there).
+  const op = options.tracked.length ? `case name ${options.tracked.map((_, index) => `when ? then ${index + 1}`).join(' ')} else 0 end` : '0';
+  const splitEpoch = options.split.getTime() / 1000;
+  const baselineToEpoch = options.baselineTo.getTime() / 1000;
+  // One group by at the finest grain (operation, role, time cell, failed, duration bin); the three views (per
+  // operation and cell, per operation and side's histogram, pooled per role) are summed up here. Grouping sets
+  // over the same rows sorted them once per set.
+  // The cells come back as one JSON array: a few thousand rows cost PGlite more to hand over one by one than to compute.
+  const [packed] = await rows<{ cells: string | null }>(
     knex,
-    `select op, role, side, k, e, b, grouping(b) as gb, grouping(op) as gop, count(*)::int as n, sum(l) as sl, sum(l * l) as sl2
+    `select json_agg(json_build_array(op, role, k, e, b, n, sl, sl2, s))::text as cells from (
+     select op, role, k, e, b, count(*)::int as n, sum(l) as sl, sum(l * l) as sl2, sum(d) as s
        from (select ${op} as op,
-                    case when parent_span_id is null or kind in (2, 5) then 'request' when kind in (3, 4) then 'dependency' else 'internal' end as role,
-                    (start_time >= ?::timestamptz)::int as side,
-                    case when start_time >= ?::timestamptz
-                         then greatest(0, least(floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int, ?))
-                         else greatest(-4, least(-1, floor(extract(epoch from (start_time - ?::timestamptz)) / ?)::int)) end as k,
+                    case when parent_span_id is null or kind in (2, 5) then 0 when kind in (3, 4) then 1 else 2 end as role,
+                    case when t >= ? then greatest(0, least(floor((t - ?) / ?)::int, ?))
+                         else greatest(-4, least(-1, floor((t - ?) / ?)::int)) end as k,
                     (status_code = 2)::int as e,
-                    width_bucket(ln(greatest(duration_ms, 0.01)), ?, ?, ${HISTOGRAM_BINS}) as b,
-                    ln(greatest(duration_ms, 0.01)) as l
-               from spans where ${where}) s
-      group by grouping sets ((op, role, k, e), (op, role, side, b), (role, k, b, e))`,
-    [...options.tracked, split, split, split, options.bucketSeconds, options.buckets - 1, iso(options.baselineTo), options.quarterSeconds, LOG_MIN, LOG_MAX, ...range],
+                    width_bucket(l, ?, ?, ${HISTOGRAM_BINS}) as b,
+                    l, duration_ms as d
+               from (select name, parent_span_id, kind, status_code, duration_ms, date_part('epoch', start_time) as t, ln(greatest(duration_ms, 0.01)) as l
+                       from spans where ${where}) r) s
+      group by op, role, k, e, b) g`,
+    [...options.tracked, splitEpoch, splitEpoch, options.bucketSeconds, options.buckets - 1, baselineToEpoch, options.quarterSeconds, LOG_MIN, LOG_MAX, ...range],
   );
+  const found = (packed?.cells ? (JSON.parse(packed.cells) as Array<[number, number, number, number, number, number, number | null, number | null, number | null]>) : []).map(([op, role, k, e, b, n, sl, sl2, s]) => ({ op, role, k, e, b, n, sl, sl2, s }));
   const byKey = new Map<string, OperationAggregate>();
   const operation = (name: string, role: OperationRole) => {
     const key = `${role}\u0000${name}`;
@@ -82,34 +93,36 @@ async function operationCells(
     }
     return found;
   };
-  const pooled = new Map<OperationRole, Array<{ k: number; b: number; e: number; n: number; s: number }>>();
+  const pooled = new Map<OperationRole, Map<string, { k: number; b: number; e: number; n: number; s: number }>>();
   for (const row of found) {
     const n = Number(row.n);
-    if (Number(row.gop) === 1) {
-      const list = pooled.get(row.role) ?? [];
-      list.push({ k: Number(row.k) < 0 ? -1 : Number(row.k), b: Number(row.b), e: Number(row.e), n, s: 0 });
-      pooled.set(row.role, list);
-    } else if (Number(row.gb) === 1) {
-      const target = operation(row.op as string, row.role);
-      const k = Number(row.k);
-      const errors = Number(row.e) ? n : 0;
-      const sumLog = Number(row.sl ?? 0);
-      const sumLog2 = Number(row.sl2 ?? 0);
-      if (k >= 0) {
-        addStats(target.current, n, errors, sumLog, sumLog2);
-        addStats(target.buckets[k] as SpanStats, n, errors, sumLog, sumLog2);
-      } else {
-        addStats(target.baseline, n, errors, sumLog, sumLog2);
-        addStats(target.quarters[k + 4] as SpanStats, n, errors, sumLog, sumLog2);
-      }
+    const k = Number(row.k);
+    const b = Number(row.b);
+    const e = Number(row.e);
+    const role = ROLES[Number(row.role)] as OperationRole;
+    const target = operation(Number(row.op) ? (options.tracked[Number(row.op) - 1] as string) : '(other)', role);
+    const errors = e ? n : 0;
+    const sumLog = Number(row.sl ?? 0);
+    const sumLog2 = Number(row.sl2 ?? 0);
+    if (k >= 0) {
+      addStats(target.current, n, errors, sumLog, sumLog2);
+      addStats(target.buckets[k] as SpanStats, n, errors, sumLog, sumLog2);
+      target.currentHistogram[b] = (target.currentHistogram[b] ?? 0) + n;
     } else {
-      const target = operation(row.op as string, row.role);
-      const histogram = Number(row.side) ? target.currentHistogram : target.baselineHistogram;
-      histogram[Number(row.b)] = (histogram[Number(row.b)] ?? 0) + n;
+      addStats(target.baseline, n, errors, sumLog, sumLog2);
+      addStats(target.quarters[k + 4] as SpanStats, n, errors, sumLog, sumLog2);
+      target.baselineHistogram[b] = (target.baselineHistogram[b] ?? 0) + n;
     }
+    const cells = pooled.get(role) ?? new Map<string, { k: number; b: number; e: number; n: number; s: number }>();
+    pooled.set(role, cells);
+    const key = `${Math.max(-1, k)} ${b} ${e}`;
+    const cell = cells.get(key) ?? { k: Math.max(-1, k), b, e, n: 0, s: 0 };
+    cell.n += n;
+    cell.s += Number(row.s ?? 0);
+    cells.set(key, cell);
   }
-  const requests = pooled.get('request') ?? [];
-  const cells = requests.length ? requests : [...pooled.values()].flat();
+  const requests = [...(pooled.get('request')?.values() ?? [])];
+  const cells = requests.length ? requests : [...pooled.values()].flatMap((cells) => [...cells.values()]);
   return { cells, operations: [...byKey.values()] };
 }
 
@@ -144,12 +157,22 @@ function instanceOperation(cells: Array<{ k: number; b: number; e: number; n: nu
   return result;
 }
 
-export async function aggregateSpans(
-  knex: Knex,
-  system: string,
-  windows: { baseline: TimeWindow; current: TimeWindow },
-  options: { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number }; keysBefore?: Date },
-): Promise<SpanAggregates> {
+type AggregateOptions = { buckets: number; repeatBound: number; keySample: number; versions?: { previous: number; latest: number }; keysBefore?: Date };
+
+/**
+ * The reads run in one read-only transaction with sorting discouraged: the span table's
+ * statistics rarely know a fresh window's rows (PGlite runs no autovacuum), so the planner
+ * expects one row and sorts to group, where hashing the few thousand cells is several times
+ * faster (sorting is what made a measurement three times slower in PGlite).
+ */
+export async function aggregateSpans(knex: Knex, system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: AggregateOptions): Promise<SpanAggregates> {
+  return knex.transaction(async (trx) => {
+    await trx.raw('set local enable_sort = off');
+    return aggregateSpansIn(trx, system, windows, options);
+  }, { readOnly: true });
+}
+
+async function aggregateSpansIn(knex: Knex, system: string, windows: { baseline: TimeWindow; current: TimeWindow }, options: AggregateOptions): Promise<SpanAggregates> {
   const [matches, value] = systemFilter(system);
   const from = iso(windows.baseline.from);
   const split = iso(windows.current.from);
@@ -222,19 +245,63 @@ export async function aggregateSpans(
     );
     operations = [instanceOperation(cells, options.buckets)];
   }
-  const keys = await rows<{ key: string | null; baseline: number; current: number }>(
+  // Attribute keys per span name (the tracked ones; the rest as one), from a bounded sample of each side: the
+  // baseline's from its start, the current window's from its end (a fault that began shortly before the window, or a
+  // cycle's reference that ends at the fault, is least likely to be in either). keysBefore: the baseline's sample
+  // only from before it (a verdict's reference: its oldest quarter, the state before the fault). The current side is
+  // counted per bucket, so a key that stops partway through the window shows as a trailing run without it. Half the
+  // sample suffices for the baseline (it only tells how usual each key is).
+  const tracked = names.slice(0, TRACKED_OPERATIONS).map((row) => row.name);
+  const keyOp = tracked.length ? `case name ${tracked.map((_, index) => `when ? then ${index + 1}`).join(' ')} else 0 end` : '0';
+  const bucketOf = versions ? '0' : `greatest(0, least(floor((date_part('epoch', start_time) - ?) / ?)::int, ?))`;
+  const bucketBindings = versions ? [] : [windows.current.from.getTime() / 1000, bucketSeconds, options.buckets - 1];
+  const [keyCells] = await rows<{ cells: string }>(
     knex,
-    // The baseline's sample from its start, the current window's from its end: a fault that began shortly before the
-    // window (or a cycle's reference that ends at the fault) is least likely to be in either.
-    // keysBefore: the baseline's sample only from before it (a verdict's reference: its oldest quarter, the state before the fault).
-    `with b as (select attributes from spans where ${where} and not (${current})${options.keysBefore ? ' and start_time < ?::timestamptz' : ''} order by start_time asc limit ?),
-          c as (select attributes from spans where ${where} and ${current} order by start_time desc limit ?)
-     select key, sum(in_b)::int as baseline, sum(in_c)::int as current from (
-       select jsonb_object_keys(attributes) as key, 1 as in_b, 0 as in_c from b
-       union all select jsonb_object_keys(attributes), 0, 1 from c) k group by key
-     union all select null, (select count(*) from b)::int, (select count(*) from c)::int`,
-    [...range, ...currentBindings, ...(options.keysBefore ? [iso(options.keysBefore)] : []), options.keySample, ...range, ...currentBindings, options.keySample],
+    `with b as (select ${keyOp} as op, attributes from spans where ${where} and not (${current})${options.keysBefore ? ' and start_time < ?::timestamptz' : ''} order by start_time asc limit ?),
+          c as (select ${keyOp} as op, ${bucketOf} as k, attributes from spans where ${where} and ${current} order by start_time desc limit ?),
+          cells as (
+            select 0 as side, op, -1 as k, key, count(*)::int as n from (select op, jsonb_object_keys(attributes) as key from b) x group by op, key
+            union all select 0, op, -1, null, count(*)::int from b group by op
+            union all select 1, op, k, key, count(*)::int from (select op, k, jsonb_object_keys(attributes) as key from c) y group by op, k, key
+            union all select 1, op, k, null, count(*)::int from c group by op, k)
+     select coalesce(json_agg(json_build_array(side, op, k, key, n)), '[]')::text as cells from cells`,
+    [...tracked, ...range, ...currentBindings, ...(options.keysBefore ? [iso(options.keysBefore)] : []), Math.ceil(options.keySample / 2), ...tracked, ...bucketBindings, ...range, ...currentBindings, options.keySample],
   );
+  const operationKeys = new Map<number, { name: string; baselineSpans: number; currentSpans: number[]; keys: Map<string, { key: string; baseline: number; current: number[] }> }>();
+  const serviceKeys = new Map<string, { key: string; baseline: number; current: number }>();
+  let baselineSample = 0;
+  let currentSample = 0;
+  for (const [side, op, k, key, n] of JSON.parse(keyCells?.cells ?? '[]') as Array<[number, number, number, string | null, number]>) {
+    let entry = operationKeys.get(op);
+    if (!entry) {
+      entry = { name: op ? (tracked[op - 1] as string) : '(other)', baselineSpans: 0, currentSpans: new Array<number>(options.buckets).fill(0), keys: new Map() };
+      operationKeys.set(op, entry);
+    }
+    if (key === null) {
+      if (side) {
+        entry.currentSpans[k] = (entry.currentSpans[k] ?? 0) + n;
+        currentSample += n;
+      } else {
+        entry.baselineSpans += n;
+        baselineSample += n;
+      }
+      continue;
+    }
+    let counts = entry.keys.get(key);
+    if (!counts) {
+      counts = { key, baseline: 0, current: new Array<number>(options.buckets).fill(0) };
+      entry.keys.set(key, counts);
+    }
+    const service = serviceKeys.get(key) ?? { key, baseline: 0, current: 0 };
+    serviceKeys.set(key, service);
+    if (side) {
+      counts.current[k] = (counts.current[k] ?? 0) + n;
+      service.current += n;
+    } else {
+      counts.baseline += n;
+      service.baseline += n;
+    }
+  }
   const repeats = await rows<{ instance: string; name: string; count: number }>(
     knex,
     `select coalesce(instance_id::text, trace_id) as instance, name, count(*)::int as count
@@ -294,16 +361,12 @@ export async function aggregateSpans(
       logMean: histogramLogMean(bins),
     };
   });
-  const sizes = keys.find((row) => row.key === null);
   return {
     baseline: window((k) => k < 0, exposure.baseline),
     current: window((k) => k >= 0, exposure.current),
     names: names.map((row) => ({ name: row.name, baseline: Number(row.baseline), current: Number(row.current), oldest: Number(row.oldest) })),
-    attributeKeys: {
-      baselineSample: Number(sizes?.baseline ?? 0),
-      currentSample: Number(sizes?.current ?? 0),
-      keys: keys.filter((row) => row.key !== null).map((row) => ({ key: row.key as string, baseline: Number(row.baseline), current: Number(row.current) })),
-    },
+    attributeKeys: { baselineSample, currentSample, keys: [...serviceKeys.values()] },
+    operationKeys: [...operationKeys.values()].map((entry) => ({ ...entry, keys: [...entry.keys.values()] })),
     repeats: repeats.map((row) => ({ instance: row.instance, name: row.name, count: Number(row.count) })),
     series,
     operations,

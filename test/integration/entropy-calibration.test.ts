@@ -124,4 +124,39 @@ describe('entropy calibration', () => {
     expect(measurement.level).not.toBe('LOW');
     expect((measurement.indicators as { findings: Finding[] }).findings.some((finding) => finding.reference === 'oldest-quarter')).toBe(true);
   });
+
+  it('when the db spans stop carrying db.system three minutes before the end, then that key on that operation is found vanished', async () => {
+    // Given ten routes, and an attribute of a dependency's spans (not the requests') that stops partway through the window
+    const measurement = await measure({ name: 'key gone', traffic: { routes: 10 }, inject: [{ kind: 'attribute-vanish', attribute: 'db.system' }], expect: 'MEDIUM' }, 31, { onset: new Date(end.getTime() - 180_000) });
+
+    // Then the finding names the operation and the key, and the level calls for regeneration
+    const findings = (measurement.indicators as { findings: Finding[] }).findings;
+    expect(findings.filter((finding) => finding.attribute).map((finding) => [finding.operation, finding.attribute])).toEqual([['db.query', 'db.system']]);
+    expect((measurement.indicators as { semantic: { details: { vanishedKeys: string[] } } }).semantic.details.vanishedKeys).toContain('db.system');
+    expect(measurement.level).not.toBe('LOW');
+  });
+
+  it('when a dependency turns three times slower and no request does, then drift names it and the level stays below the threshold', async () => {
+    // Given a stable service whose db calls (called in parallel, so no request waits longer) take three times as long from a minute into the window
+    const system = `calibration-${++systems}`;
+    const simulator = new SpanSimulator({ system, seed: 8, requestsPerSecond: 1 });
+    const onset = split.getTime() + 60_000;
+    const spans = simulator.generate(new Date(split.getTime() - 1_800_000), end).map((span) => {
+      if (span.name !== 'db.query' || new Date(span.start_time).getTime() < onset) return span;
+      return { ...span, duration_ms: span.duration_ms * 3, end_time: new Date(new Date(span.start_time).getTime() + span.duration_ms * 3).toISOString() };
+    });
+    await writeSpans(app.database.knex, spans);
+
+    // When it is measured
+    const measurement = await measureSystem(createEntropyStore(app.database.knex), { system, windowSeconds: 600, baselineSeconds: 1800, at: end });
+
+    // Then the finding is there with its operation, counted in drift but not in health
+    const indicators = measurement.indicators as { findings: Finding[]; degradedOperations: Array<{ operation: string }>; latencyShift: { detected: boolean; details: { operations: string[] } } };
+    expect(indicators.findings.some((finding) => finding.operation === 'db.query' && finding.signal === 'latency' && finding.diagnostic)).toBe(true);
+    expect(indicators.degradedOperations.map((entry) => entry.operation)).toEqual(['db.query']);
+    expect(indicators.latencyShift.details.operations).toEqual(['db.query (dependency)']);
+    expect(measurement.health).toBe(1);
+    expect(measurement.drift).toBe(2);
+    expect(measurement.level).toBe('LOW');
+  });
 });

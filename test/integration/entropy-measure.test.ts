@@ -2,6 +2,7 @@ import { measureSystem } from '../../service-tasks/entropy/measure.js';
 import type { EngineControl } from '../../service-tasks/entropy/ports.js';
 import { entropyTopics } from '../../service-tasks/entropy/topics.js';
 import { createEntropyStore } from '../../src/store/entropy-store.js';
+import { insertMetricPoints, type MetricPointRecord } from '../../src/store/metric-points.js';
 import { SpanSimulator, writeSpans, type DegradationKind } from '../support/span-simulator.js';
 import { createTestApp } from '../support/test-app.js';
 
@@ -137,5 +138,35 @@ describe('entropy measurement', () => {
     expect(measured[0]).toBe('reporting-c');
     expect(measured).not.toContain('stale-a');
     expect(measured).not.toContain('stale-b');
+  });
+
+  it("when a verdict's reference ends before its settle window, then metrics leave the stretch between them out, as spans do", async () => {
+    // Given a queue gauge every 30 s: 10 before the fault (the reference), 500 during it, 400 in the settle window
+    const at = (ms: number, value: number, counter: number): MetricPointRecord[] => [
+      { serviceName: 'metric-gap', name: 'messaging.queue.depth', unit: '{message}', kind: 'gauge', monotonic: null, temporality: 0, seriesKey: 'q', attributes: {}, scopeName: null, startTimeUnixNano: null, timeUnixNano: BigInt(ms) * 1_000_000n, value, count: null, sum: null, min: null, max: null, bucketBounds: null, bucketCounts: null },
+      { serviceName: 'metric-gap', name: 'app.jobs.errors', unit: '{error}', kind: 'sum', monotonic: true, temporality: 2, seriesKey: 'e', attributes: {}, scopeName: null, startTimeUnixNano: BigInt(end.getTime() - 3_600_000) * 1_000_000n, timeUnixNano: BigInt(ms) * 1_000_000n, value: counter, count: null, sum: null, min: null, max: null, bucketBounds: null, bucketCounts: null },
+    ];
+    const referenceFrom = end.getTime() - 1_800_000;
+    const referenceTo = end.getTime() - 1_200_000;
+    const settle = end.getTime() - 300_000;
+    const points: MetricPointRecord[] = [];
+    let errors = 0;
+    for (let ms = referenceFrom; ms < end.getTime(); ms += 30_000) {
+      const value = ms < referenceTo ? 10 : ms < settle ? 500 : 400;
+      errors += ms < referenceTo ? 1 : ms < settle ? 50 : 2;
+      points.push(...at(ms, value, errors));
+    }
+    await insertMetricPoints(app.database.knex, points);
+
+    // When the metrics are aggregated over the reference and the settle window
+    const aggregates = await createEntropyStore(app.database.knex).aggregateMetrics('metric-gap', { baseline: { from: new Date(referenceFrom), to: new Date(referenceTo) }, current: { from: new Date(settle), to: end } });
+
+    // Then the reference is the state before the fault only, and the settle window's counter increase is its own
+    const queue = aggregates.find((metric) => metric.name === 'messaging.queue.depth')!;
+    expect(queue.baseline).toMatchObject({ points: 20, mean: 10, exposureSeconds: 600 });
+    expect(queue.current).toMatchObject({ points: 10, mean: 400 });
+    const counter = aggregates.find((metric) => metric.name === 'app.jobs.errors')!;
+    expect(counter.baseline.increase).toBe(19);
+    expect(counter.current.increase).toBe(20);
   });
 });

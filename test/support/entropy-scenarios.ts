@@ -75,11 +75,24 @@ export const HOLDOUT_DEGRADED: Scenario[] = [
   { name: 'error ramp to 30 %, 0.5 req/s, 20 routes', traffic: { requestsPerSecond: 0.5, routes: 20 }, inject: one('error-ramp', 0.3), expect: 'MEDIUM' },
   { name: 'errors 25 % + latency x2, diurnal', traffic: { diurnal: { ratio: 3, periodSeconds: 86_400 } }, inject: [...one('error-burst', 0.25), ...one('latency-shift', 2)], expect: 'HIGH' },
   { name: 'outage at 5 req/s, heavy tail', traffic: { requestsPerSecond: 5, latencySigma: 1 }, inject: one('outage'), expect: 'CRITICAL' },
+  // Added (with their simulator kinds) before their first run; never tuned on.
+  { name: 'slow db behind /checkout only, x3', inject: one('dependency-latency', 3, '/checkout'), expect: 'MEDIUM' },
+  { name: 'error burst 15 % for 3 minutes', inject: [{ kind: 'error-burst', magnitude: 0.15, forSeconds: 180 }], expect: 'MEDIUM' },
+  { name: 'latency ramp to x2.5, 0.5 req/s', traffic: { requestsPerSecond: 0.5 }, inject: one('latency-creep', 2.5), expect: 'MEDIUM' },
+  { name: '15 % of requests answer 404', inject: one('status-shift', 0.15), expect: 'MEDIUM' },
+  { name: 'db.system vanishes from db spans, 10 routes', traffic: { routes: 10 }, inject: [{ kind: 'attribute-vanish', attribute: 'db.system' }], expect: 'MEDIUM' },
+  { name: 'errors 20 % on 1 of 20 routes, bursty', traffic: { routes: 20, jitter: 0.3, requestsPerSecond: 2 }, inject: one('error-burst', 0.2, '/route-3'), expect: 'MEDIUM' },
 ];
 export const HOLDOUT_STABLE: Scenario[] = [
   { name: 'stable, 20 routes, heavy tail, 3 req/s', traffic: { routes: 20, latencySigma: 1, requestsPerSecond: 3 }, inject: [], expect: 'LOW' },
   { name: 'stable, 0.1 req/s', traffic: { requestsPerSecond: 0.1 }, inject: [], expect: 'LOW' },
   { name: 'traffic x3 and latency x0.5', inject: [...one('traffic-surge', 3), ...one('speed-up', 0.5)], expect: 'LOW' },
+  // Added before their first run; never tuned on.
+  { name: 'a new noisy route appears (15 %)', inject: one('new-route', 0.15), expect: 'LOW' },
+  { name: 'diurnal x5 falling edge, heavy tail 1.2', traffic: { diurnal: { ratio: 5 }, latencySigma: 1.2 }, inject: [], expect: 'LOW' },
+  { name: 'weekly x4 + diurnal x3, 2 req/s', traffic: { weekly: { ratio: 4 }, diurnal: { ratio: 3 }, requestsPerSecond: 2 }, inject: [], expect: 'LOW' },
+  { name: 'bursty arrivals (CV 0.3/min), 10 routes', traffic: { jitter: 0.3, routes: 10 }, inject: [], expect: 'LOW' },
+  { name: '1 % outliers x20, 0.5 req/s', traffic: { outliers: { share: 0.01, factor: 20 }, requestsPerSecond: 0.5 }, inject: [], expect: 'LOW' },
 ];
 /** Seeds of the hold-out runs: never used while tuning. */
 export const HOLDOUT_SEED_BASE = 900_000;

@@ -36,10 +36,12 @@ export type DegradationKind =
   | 'attribute-vanish'
   | 'traffic-surge'
   | 'speed-up'
-  | 'route-mix';
+  | 'route-mix'
+  | 'new-route'
+  | 'status-shift';
 
 /** Kinds that are good news or a neutral change: a measurement must not call them sick. */
-export const BENIGN_KINDS: DegradationKind[] = ['traffic-surge', 'speed-up', 'route-mix'];
+export const BENIGN_KINDS: DegradationKind[] = ['traffic-surge', 'speed-up', 'route-mix', 'new-route'];
 
 export interface Degradation {
   kind: DegradationKind;
@@ -57,11 +59,19 @@ export interface Degradation {
    * (default 8); dependency-errors: failure share of the database calls, a quarter of which
    * fail their request (default 0.2); dependency-latency: multiplier of the database calls
    * (default 3); traffic-surge: arrival multiplier (default 2); speed-up: multiplier of every
-   * duration (default 0.7); route-mix: weight multiplier of the last route (default 3).
+   * duration (default 0.7); route-mix: weight multiplier of the last route (default 3);
+   * new-route: share of the traffic a new route (`/recommendations`: its own latency, a heavy
+   * tail and 3 % failures) takes from the others (default 0.15); status-shift: share of requests
+   * answered 404, fast, and not failed by their span status (OTel leaves a server's 4xx unset)
+   * (default 0.15).
    */
   magnitude?: number;
   /** Only requests to this route (e.g. `/checkout`) are affected. */
   route?: string;
+  /** attribute-vanish: the attribute key that stops being sent (default `user_agent.original` on requests; `db.system` or `cache.hit` on those spans). */
+  attribute?: string;
+  /** Ends by itself this many seconds after `at` (a burst). */
+  forSeconds?: number;
 }
 
 export interface SpanRow {
@@ -94,6 +104,12 @@ export interface SimulatorOptions {
   latencySigma?: number;
   /** Daily cycle of the arrival rate: peak/trough ratio and period. */
   diurnal?: { ratio: number; periodSeconds?: number };
+  /** Weekly cycle of the arrival rate on top of the daily one: peak/trough ratio. */
+  weekly?: { ratio: number };
+  /** Bursty arrivals: the rate of each minute is drawn log-normal with this coefficient of variation (clients in batches). */
+  jitter?: number;
+  /** Stable outliers: this share of requests takes `factor` times as long (GC pauses, cold caches). */
+  outliers?: { share: number; factor: number };
 }
 
 interface Operation {
@@ -107,6 +123,9 @@ const OPERATIONS: Operation[] = [
   { route: '/orders/{id}', weight: 0.3, medianMs: 15 },
   { route: '/checkout', weight: 0.2, medianMs: 120 },
 ];
+
+/** The route that `new-route` brings: a recommendations call, slower, with a heavy tail and 3 % failures. */
+const NEW_ROUTE: Operation = { route: '/recommendations', weight: 0, medianMs: 60 };
 
 /** `count` routes of a shop: Zipf-like traffic (the first busiest), medians from 10 to 200 ms. */
 function manyRoutes(count: number): Operation[] {
@@ -132,6 +151,7 @@ const REPAIRS: Record<string, DegradationKind[]> = {
     'dependency-latency',
     'route-vanish',
     'attribute-vanish',
+    'status-shift',
   ],
 };
 
@@ -147,8 +167,18 @@ export class SpanSimulator {
   private readonly operations: Operation[];
   private readonly sigma: number;
   private readonly diurnal?: { ratio: number; periodSeconds?: number };
+  private readonly weekly?: { ratio: number };
+  private readonly jitter?: number;
+  private readonly outliers?: { share: number; factor: number };
+  /** The jitter's rate factor per minute (drawn from its own stream, so it is the same whichever window is generated first). */
+  private readonly minuteFactors = new Map<number, number>();
+  private readonly jitterSeed: number;
 
   constructor(options: SimulatorOptions) {
+    this.weekly = options.weekly;
+    this.jitter = options.jitter;
+    this.outliers = options.outliers;
+    this.jitterSeed = options.seed;
     this.operations = options.routes && options.routes !== 3 ? manyRoutes(options.routes) : OPERATIONS;
     this.sigma = options.latencySigma ?? 0.5;
     this.diurnal = options.diurnal;
@@ -177,7 +207,8 @@ export class SpanSimulator {
   private active(kind: DegradationKind, at: number): Degradation | undefined {
     let found: Degradation | undefined;
     for (const d of this.degradations) {
-      if (d.kind === kind && d.at.getTime() <= at && (!d.until || at < d.until.getTime()) && (!found || d.at >= found.at)) found = d;
+      const ends = Math.min(d.until?.getTime() ?? Infinity, d.forSeconds ? d.at.getTime() + d.forSeconds * 1000 : Infinity);
+      if (d.kind === kind && d.at.getTime() <= at && at < ends && (!found || d.at >= found.at)) found = d;
     }
     return found;
   }
@@ -189,6 +220,19 @@ export class SpanSimulator {
       const period = (this.diurnal.periodSeconds ?? 86_400) * 1000;
       const amplitude = (this.diurnal.ratio - 1) / (this.diurnal.ratio + 1);
       factor *= 1 + amplitude * Math.sin((2 * Math.PI * at) / period);
+    }
+    if (this.weekly) factor *= 1 + ((this.weekly.ratio - 1) / (this.weekly.ratio + 1)) * Math.sin((2 * Math.PI * at) / (7 * 86_400_000));
+    if (this.jitter) {
+      const minute = Math.floor(at / 60_000);
+      let drawn = this.minuteFactors.get(minute);
+      if (drawn === undefined) {
+        const random = seededRandom((this.jitterSeed * 31 + minute) >>> 0);
+        const sigma = Math.sqrt(Math.log(1 + this.jitter * this.jitter));
+        const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+        drawn = Math.exp(sigma * z - (sigma * sigma) / 2);
+        this.minuteFactors.set(minute, drawn);
+      }
+      factor *= drawn;
     }
     const surge = this.active('traffic-surge', at);
     if (surge) factor *= surge.magnitude ?? 2;
@@ -217,7 +261,8 @@ export class SpanSimulator {
   }
 
   private request(at: number, spans: SpanRow[]): void {
-    const operation = this.pick(at);
+    const newRoute = this.active('new-route', at);
+    const operation = newRoute && this.random() < (newRoute.magnitude ?? 0.15) ? NEW_ROUTE : this.pick(at);
     if (this.activeOn('route-vanish', at, operation.route)) return;
     const latency = this.activeOn('latency-shift', at, operation.route) ?? this.activeOn('speed-up', at, operation.route);
     const burst = this.activeOn('error-burst', at, operation.route);
@@ -229,11 +274,15 @@ export class SpanSimulator {
     const tail = this.activeOn('latency-tail', at, operation.route);
     const depErrors = this.activeOn('dependency-errors', at, operation.route);
     const depLatency = this.activeOn('dependency-latency', at, operation.route);
-    const noAttribute = this.active('attribute-vanish', at);
+    const vanished = this.activeOn('attribute-vanish', at, operation.route);
+    const noAttribute = vanished ? (vanished.attribute ?? 'user_agent.original') : null;
+    const shifted = this.activeOn('status-shift', at, operation.route);
+    const notFound = shifted ? this.random() < (shifted.magnitude ?? 0.15) : false;
+    const outlier = this.outliers ? (this.random() < this.outliers.share ? this.outliers.factor : 1) : 1;
     const crept = creep ? 1 + ((creep.magnitude ?? 2) - 1) * Math.min(1, (at - creep.at.getTime()) / 600_000) : 1;
     const tailFactor = tail && this.random() < 0.1 ? (tail.magnitude ?? 8) : 1;
     const factor = (latency ? (latency.magnitude ?? (latency.kind === 'speed-up' ? 0.7 : 1.6)) : 1) * crept * tailFactor;
-    let errorRate = burst ? (burst.magnitude ?? 0.1) : this.errorRate;
+    let errorRate = burst ? (burst.magnitude ?? 0.1) : operation === NEW_ROUTE ? 0.03 : this.errorRate;
     if (ramp) errorRate = Math.max(errorRate, this.errorRate + ((ramp.magnitude ?? 0.2) - this.errorRate) * Math.min(1, (at - ramp.at.getTime()) / 600_000));
     if (bursts && (at - bursts.at.getTime()) % 120_000 < 30_000) errorRate = Math.max(errorRate, bursts.magnitude ?? 0.5);
     const traceId = this.hex(32);
@@ -243,13 +292,15 @@ export class SpanSimulator {
     const route = drift ? `/v2${operation.route}` : operation.route;
     const statusKey = drift ? 'http.response.status_code' : 'http.status_code';
 
-    const dbMs = this.logNormal(operation.medianMs * 0.4, this.sigma) * factor * (depLatency ? (depLatency.magnitude ?? 3) : 1);
+    const sigma = operation === NEW_ROUTE ? 1 : this.sigma;
+    const dbMs = this.logNormal(operation.medianMs * 0.4, sigma) * factor * outlier * (depLatency ? (depLatency.magnitude ?? 3) : 1);
     const cacheMs = this.logNormal(1.5, 0.4) * factor;
     let childTime = at + 1;
     const children: Array<[string, number, Record<string, unknown>, boolean]> = [
       ['cache.get', cacheMs, { 'cache.hit': this.random() < 0.8 }, false],
       ['db.query', dbMs, { 'db.system': 'postgresql', 'db.operation': 'SELECT' }, failed || dbFailed],
     ];
+    if (noAttribute) for (const child of children) delete child[2][noAttribute];
     if (thrash && this.random() < (thrash.magnitude ?? 0.02)) {
       // An instance stuck in a retry loop: the same activity again and again.
       for (let i = 0; i < 40; i++) children.push(['payment.retry', this.logNormal(5, 0.3), { attempt: i + 1 }, true]);
@@ -258,9 +309,10 @@ export class SpanSimulator {
       spans.push(this.span(traceId, rootId, name, childTime, ms, error, attributes));
       childTime += ms;
     }
-    const rootMs = Math.max(childTime - at, this.logNormal(operation.medianMs, this.sigma) * factor);
-    const attributes: Record<string, unknown> = { 'http.request.method': 'GET', 'http.route': route, [statusKey]: failed ? 500 : 200 };
-    if (!noAttribute) attributes['user_agent.original'] = 'shop-client/1.0';
+    const rootMs = Math.max(childTime - at, this.logNormal(operation.medianMs, sigma) * factor * outlier) * (notFound ? 0.3 : 1);
+    const attributes: Record<string, unknown> = { 'http.request.method': 'GET', 'http.route': route, [statusKey]: failed ? 500 : notFound ? 404 : 200 };
+    attributes['user_agent.original'] = 'shop-client/1.0';
+    if (noAttribute) delete attributes[noAttribute];
     spans.push(this.span(traceId, null, `GET ${route}`, at, rootMs, failed, attributes, rootId));
   }
 
