@@ -131,8 +131,10 @@ export class DmediWorld {
     let skipped = 0;
     for (;;) {
       await this.writeUntil(service, Date.now());
-      const row = await engine.getInstance(instance.id);
+      // The task first, then the instance: read the other way round, a task created in between
+      // came with variables the older row lacked (two reads, no snapshot).
       const waitingForPerson = await knex('user_tasks').where({ instance_id: instance.id }).first();
+      const row = await engine.getInstance(instance.id);
       const stuck = performance.now() > deadline;
       if (row.status !== 'active' || waitingForPerson || stuck) {
         const ended = Date.now();
