@@ -140,7 +140,7 @@ describe('regenflow heals a regressed process version from its own spans', () =>
       expect(versions.map((row: { version: number }) => row.version)).toEqual([1, 2, 3]);
       expect(versions[2].checksum).toBe(versions[0].checksum);
       const fresh = await app.engine.start({ processKey: 'orders' });
-      await eventually(async () => (await app.engine.getInstance(fresh.id)).status === 'completed');
+      await eventually(async () => (await app.engine.getInstance(fresh.id)).status === 'completed', 30_000); // a polling worker on a loaded machine
       expect(await app.database.knex('history').where({ instance_id: fresh.id, activity_id: 'fraud_check' })).toHaveLength(0);
     } finally {
       await worker.stop();
