@@ -98,7 +98,9 @@ describe('regenflow heals a regressed process version from its own spans', () =>
       // When: a DMEDI cycle judges the latest version against the previous one, while orders keep coming.
       const cycle = await app.engine.start({
         processKey: 'dmedi-regeneration',
-        variables: { system: 'regenflow/orders', compareVersions: true, windowSeconds: 600, baselineSeconds: 600, settleDuration: 'PT2S', verifyWindowSeconds: 2 },
+        // Settle long enough for the traffic below to show the change on a loaded machine: with 2 s
+        // the verdict sometimes had too few instances and said "not recovered".
+        variables: { system: 'regenflow/orders', compareVersions: true, windowSeconds: 600, baselineSeconds: 600, settleDuration: 'PT30S', verifyWindowSeconds: 10 },
       });
       let cycleEnded = false;
       const traffic = (async () => {
@@ -111,7 +113,7 @@ describe('regenflow heals a regressed process version from its own spans', () =>
       const ended = await eventually(async () => {
         const instance = await app.engine.getInstance(cycle.id);
         return instance.status !== 'active' ? instance : null;
-      }, 90_000);
+      }, 150_000);
       cycleEnded = true;
       await traffic;
 
