@@ -91,20 +91,22 @@ describe('external task scopes', () => {
       input: z.object({}),
       output: z.object({ slowDone: z.boolean() }),
       handler: async () => {
-        await new Promise((resolve) => setTimeout(resolve, 1200));
+        await new Promise((resolve) => setTimeout(resolve, 3000));
         return { slowDone: true };
       },
     });
     const errors: unknown[] = [];
-    const workers = new InProcessWorkers(app.engine, registry, { workerId: 'slow-worker', lockDuration: 300, pollMs: 50, onError: (error) => errors.push(error) });
+    // A 1 s lock (renewed at half of it): with 300 ms, two suites side by side on two cores
+    // sometimes delayed a renewal past the lock, and the test failed on the machine, not the code.
+    const workers = new InProcessWorkers(app.engine, registry, { workerId: 'slow-worker', lockDuration: 1000, pollMs: 50, onError: (error) => errors.push(error) });
     await app.engine.deploy([{ name: 'slow.bpmn', xml: sequence('scopes_slow', [{ id: 'slow', xml: '<bpmn:serviceTask id="slow" camunda:type="external" camunda:topic="scopes.slow" />' }]) }]);
     workers.start();
     try {
       const instance = await app.engine.start({ processKey: 'scopes_slow' });
-      await new Promise((resolve) => setTimeout(resolve, 700));
-      // Past the first 300 ms lock: without renewal this fetch would take the task away.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // Past the first 1 s lock: without renewal this fetch would take the task away.
       expect(await fetchAll('scopes.slow')).toEqual([]);
-      await eventually(async () => (await app.engine.getInstance(instance.id)).status === 'completed', 5000);
+      await eventually(async () => (await app.engine.getInstance(instance.id)).status === 'completed', 15_000);
       expect((await app.engine.getInstance(instance.id)).variables).toMatchObject({ slowDone: true });
       expect(errors).toEqual([]);
     } finally {
