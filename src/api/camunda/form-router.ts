@@ -10,11 +10,11 @@ import { respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
 import { c7Instance, Uuid } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
+import { CompleteBody, completeTaskC7 } from './task-router.js';
 import { fromTyped, toTyped, TypedVariablesSchema } from './typed-variables.js';
 
 const Key = z.string().min(1).max(255).regex(/^[A-Za-z_][\w.-]*$/, 'must be a process definition key');
 const DefinitionId = z.string().max(300).regex(/^[A-Za-z_][\w.-]*:\d+:[0-9a-f]{8}$/, 'must be a process definition id');
-const SubmitTaskBody = z.object({ variables: TypedVariablesSchema.nullish(), withVariablesInReturn: z.boolean().default(false) });
 const SubmitStartBody = z.object({ variables: TypedVariablesSchema.nullish(), businessKey: z.string().max(255).nullish() });
 
 /** Camunda 7's FormDto for a form-js form: `camundaFormRef` names it, `key` in C7's deployment form-key style. */
@@ -36,7 +36,7 @@ function sendSchema(res: Response, form: LoadedForm | null, what: string): void 
 function checkBeforeComplete(forms: FormService) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const id = Uuid.safeParse(req.params.id);
-    const body = SubmitTaskBody.safeParse(req.body ?? {});
+    const body = CompleteBody.safeParse(req.body ?? {});
     if (id.success && body.success) await forms.checkTaskSubmission(id.data, fromTyped(body.data.variables ?? undefined));
     next();
   };
@@ -70,19 +70,9 @@ export function taskFormRouter(engine: WorkflowEngine, forms: FormService): Rout
   });
   router.post('/:id/submit-form', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    const body = SubmitTaskBody.parse(req.body ?? {});
-    const variables = fromTyped(body.variables ?? undefined);
-    await forms.checkTaskSubmission(id, variables);
-    const entry = auditEntry(req, 'task.complete', id, { names: Object.keys(variables), via: 'engine-rest', form: true });
-    await respondIdempotently(
-      req,
-      res,
-      knex,
-      entry,
-      (audit) => engine.completeUserTask(id, variables, audit),
-      (row) => (body.withVariablesInReturn ? { status: 200, body: toTyped(row.variables) } : { status: 204 }),
-      ([first]) => engine.getInstance(first!.instance_id!),
-    );
+    const body = CompleteBody.parse(req.body ?? {});
+    await forms.checkTaskSubmission(id, fromTyped(body.variables ?? undefined));
+    await completeTaskC7(engine, req, res, id, body, { form: true });
   });
   return router;
 }

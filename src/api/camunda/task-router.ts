@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
@@ -89,7 +89,25 @@ function toFilter(q: Record<string, any>): camundaQueries.TaskFilter {
   if (sorting?.[0]) Object.assign(filter, sorting[0]);
   return filter as camundaQueries.TaskFilter;
 }
-const CompleteBody = z.object({ variables: TypedVariablesSchema.nullish(), withVariablesInReturn: z.boolean().default(false) });
+export const CompleteBody = z.object({ variables: TypedVariablesSchema.nullish(), withVariablesInReturn: z.boolean().default(false) });
+
+/**
+ * C7's task completion (`complete` and `submit-form`): audited, idempotent, answering 204 or the
+ * variables. `detail` adds to the audit entry (how it came in).
+ */
+export async function completeTaskC7(engine: WorkflowEngine, req: Request, res: Response, id: string, body: z.infer<typeof CompleteBody>, detail: Record<string, unknown> = {}): Promise<void> {
+  const variables = fromTyped(body.variables ?? undefined);
+  const entry = auditEntry(req, 'task.complete', id, { names: Object.keys(variables), via: 'engine-rest', ...detail });
+  await respondIdempotently(
+    req,
+    res,
+    engine.knex,
+    entry,
+    (audit) => engine.completeUserTask(id, variables, audit),
+    (row) => (body.withVariablesInReturn ? { status: 200, body: toTyped(row.variables) } : { status: 204 }),
+    ([first]) => engine.getInstance(first!.instance_id!),
+  );
+}
 
 /** `/engine-rest/task`: open user tasks (list, count, one), claim, unclaim, complete. */
 export function taskRouter(engine: WorkflowEngine): Router {
@@ -134,19 +152,7 @@ export function taskRouter(engine: WorkflowEngine): Router {
     res.status(204).end();
   });
   router.post('/:id/complete', workers, async (req, res) => {
-    const id = Uuid.parse(req.params.id);
-    const body = CompleteBody.parse(req.body ?? {});
-    const variables = fromTyped(body.variables ?? undefined);
-    const entry = auditEntry(req, 'task.complete', id, { names: Object.keys(variables), via: 'engine-rest' });
-    await respondIdempotently(
-      req,
-      res,
-      knex,
-      entry,
-      (audit) => engine.completeUserTask(id, variables, audit),
-      (row) => (body.withVariablesInReturn ? { status: 200, body: toTyped(row.variables) } : { status: 204 }),
-      ([first]) => engine.getInstance(first!.instance_id!),
-    );
+    await completeTaskC7(engine, req, res, Uuid.parse(req.params.id), CompleteBody.parse(req.body ?? {}));
   });
   return router;
 }
