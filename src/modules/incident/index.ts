@@ -3,9 +3,12 @@ import { incidentTasks } from '../../../service-tasks/incident/index.js';
 import { AlertIntake } from '../../alerts/alert-intake.js';
 import { AlertmanagerPayload, GenericPayload } from '../../alerts/payloads.js';
 import { AlertQuery, alertsRouter } from '../../api/alerts-router.js';
-import { CreatePattern, EditPattern, PatternQuery, patternsRouter } from '../../api/patterns-router.js';
+import { CreatePattern, EditPattern, PatternQuery, patternsRouter, type PatternBook } from '../../api/patterns-router.js';
 import type { RouteDoc } from '../../api/route-spec.js';
+import { listDecisions } from '../../store/incident-decisions.js';
 import { createFeatureFlagStore, createIncidentStore } from '../../store/incident-store.js';
+import * as patterns from '../../store/patterns.js';
+import { instanceHistory } from '../../store/queries.js';
 import { defineModule } from '../product-module.js';
 
 const Json = z.record(z.string(), z.unknown());
@@ -25,9 +28,21 @@ export const incidentModule = defineModule({
       validationTimeout: config.REGENFLOW_INCIDENT_VALIDATION_TIMEOUT,
       reviewEscalationAfter: config.REGENFLOW_INCIDENT_REVIEW_ESCALATION,
     };
+    const book: PatternBook = {
+      listPatterns: (...args) => patterns.listPatterns(knex, ...args),
+      findPattern: (...args) => patterns.findPattern(knex, ...args),
+      listOutcomes: (...args) => patterns.listOutcomes(knex, ...args),
+      listOverrides: (...args) => patterns.listOverrides(knex, ...args),
+      insertPatternOnce: (...args) => patterns.insertPatternOnce(knex, ...args),
+      updatePattern: (...args) => patterns.updatePattern(knex, ...args),
+      recordOverride: (...args) => patterns.recordOverride(knex, ...args),
+      decisions: (instanceId) => listDecisions(knex, instanceId),
+      history: (instanceId) => instanceHistory(knex, instanceId),
+      confidenceOf: patterns.confidenceOf,
+    };
     const intake = new AlertIntake(knex, engine, { processKey: config.REGENFLOW_INCIDENT_PROCESS_KEY, startVariables: () => ({ ...settings }) });
     return {
-      service: { intake },
+      service: { intake, patterns: book },
       topics: () =>
         incidentTasks({
           store: createIncidentStore(knex),
@@ -36,7 +51,7 @@ export const incidentModule = defineModule({
         }),
       routes: [
         { path: '/api/alerts', router: alertsRouter(knex, intake), docs: ALERT_ROUTES },
-        { path: '/api/patterns', router: patternsRouter(knex), docs: PATTERN_ROUTES },
+        { path: '/api/patterns', router: patternsRouter(book), docs: PATTERN_ROUTES },
       ],
     };
   },
