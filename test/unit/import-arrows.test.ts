@@ -76,11 +76,6 @@ const KNOWN_WRONG: string[] = [
   'src/api/problem.ts -> src/store/database.ts',
   'src/api/ui-router.ts -> src/store/activity-stats.ts',
   'src/api/ui-router.ts -> src/store/definitions.ts',
-  'src/store/entropy-measurements.ts -> service-tasks/entropy/ports.ts',
-  'src/store/entropy-store.ts -> service-tasks/entropy/ports.ts',
-  'src/store/learning.ts -> service-tasks/entropy/ports.ts',
-  'src/store/metric-points.ts -> service-tasks/entropy/ports.ts',
-  'src/store/span-metrics.ts -> service-tasks/entropy/ports.ts',
 ];
 
 const root = resolve(import.meta.dirname, '../..');
