@@ -2,34 +2,25 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createBuiltInRegistry, type ServiceTaskRegistry } from '../service-tasks/index.js';
+import { JavaScripts } from 'bpmn-engine';
+import { ServiceTaskRegistry } from '../service-tasks/registry.js';
+import type { AgentRegistry } from '../service-tasks/agent/index.js';
 import { resolveTokens } from './api/auth.js';
 import { createHttpApp } from './api/http-server.js';
 import type { Config } from './config.js';
+import { createDecisionTaskEvaluator, DecisionService, deployResources, isDecisionResource } from './decisions/index.js';
+import { startClusterWakeUps } from './engine/cluster-wake-ups.js';
 import { analyseDefinition, closeAnalyser } from './engine/definitions/analyse-definition.js';
-import { closeOtlpDecoder } from './telemetry/otlp-decoder.js';
-import { JavaScripts } from 'bpmn-engine';
 import { createDisabledScripts, createSafeExpressions } from './engine/expressions.js';
 import { InProcessWorkers } from './engine/in-process-workers.js';
 import { JobPoller } from './engine/job-poller.js';
-import { startClusterWakeUps } from './engine/cluster-wake-ups.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
-import { openDatabase, type Database } from './store/database.js';
-import { createEntropyStore } from './store/entropy-store.js';
-import { createEngineControl } from './engine/engine-control.js';
-import { createMetrics } from './telemetry/metrics.js';
-import { createTelemetry, type Telemetry } from './telemetry/index.js';
-import { AlertIntake } from './alerts/alert-intake.js';
-import { createFeatureFlagStore, createIncidentStore } from './store/incident-store.js';
-import { AgentRegistry } from '../service-tasks/agent/index.js';
-import { createAgentStore } from './store/agents.js';
-import { createValidationRunStore } from './store/validation-runs.js';
-import { createMonitoredSystemStore } from './store/monitored-systems.js';
-import { createKeptWorktreeStore } from './store/kept-worktrees.js';
-import { createMetricPointStore } from './store/metric-points.js';
-import { createDecisionTaskEvaluator, DecisionService, deployResources, isDecisionResource } from './decisions/index.js';
 import { deployWithForms, FormService, isFormResource } from './forms/index.js';
+import { agentsModule, composeModules, productModules, type ComposedModules } from './modules/index.js';
+import { openDatabase, type Database } from './store/database.js';
+import { closeOtlpDecoder } from './telemetry/otlp-decoder.js';
+import { createTelemetry, type Telemetry } from './telemetry/index.js';
 
 export interface App {
   readonly config: Config;
@@ -45,6 +36,8 @@ export interface App {
   readonly decisions: DecisionService;
   /** Forms (form-js): deploy, link, render, check submissions. */
   readonly forms: FormService;
+  /** The product modules (src/modules): their services, routes and hooks. */
+  readonly modules: ComposedModules;
   /** Starts the job poller and the HTTP server; resolves with the bound port. */
   listen(): Promise<number>;
   /** Drains HTTP first: `quietMs` keeps reading (and answering 503 to new requests) before the listener closes. */
@@ -52,6 +45,7 @@ export interface App {
 }
 
 export interface AppOverrides {
+  /** Replaces the topics the server serves: the product modules' topics are then left out. */
   registry?: ServiceTaskRegistry;
   inMemoryDatabase?: boolean;
   /** An open database to share (a second engine node in one process); not closed by the app. */
@@ -77,29 +71,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       inMemory: overrides.inMemoryDatabase,
       pgliteThread: config.REGENFLOW_PGLITE_THREAD,
     }));
-  const validationRuns = createValidationRunStore(database.knex);
-  const instanceEnded: Array<(instanceId: string) => void> = [];
-  const stopOnClose: Array<() => void> = [];
-  // Self-healing topics act on the engine, which needs the registry first: a late-bound door.
-  let engineRef: WorkflowEngine | undefined;
-  const engineControl = createEngineControl(() => {
-    if (!engineRef) throw new Error('the engine is not created yet');
-    return engineRef;
-  });
-  const registry =
-    overrides.registry ??
-    createBuiltInRegistry({
-      config,
-      knex: database.knex,
-      incident: { store: createIncidentStore(database.knex), flags: createFeatureFlagStore(database.knex) },
-      validationRuns,
-      onInstanceEnded: (listener) => instanceEnded.push(listener),
-      onClose: (stop) => stopOnClose.push(stop),
-      entropyStore: createEntropyStore(database.knex),
-      engineControl,
-      monitoredSystems: createMonitoredSystemStore(database.knex),
-      keptWorktrees: createKeptWorktreeStore(database.knex),
-    });
+  // The runtime asks the registry per topic when a task runs, so the modules fill it after the engine exists.
+  const registry = overrides.registry ?? new ServiceTaskRegistry();
   // What shipped diagrams read as `${environment.settings.NAME}` (timer starts have no variables).
   const processSettings = {
     evolutionCadence: config.REGENFLOW_EVOLUTION_CADENCE,
@@ -127,7 +100,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     settings: processSettings,
     historyRetentionDays: config.REGENFLOW_HISTORY_RETENTION_DAYS,
   });
-  engineRef = engine;
   await engine.rearmStartTimers();
   await engine.armHistoryCleanup();
   const logError = (error: unknown) => log(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -137,20 +109,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     database.kind === 'postgres' && config.DATABASE_URL
       ? startClusterWakeUps({ engine, knex: database.knex, databaseUrl: config.DATABASE_URL, nodeId, onError: logError })
       : null;
-  engine.on('instance.ended', (ended: { id: string }) => instanceEnded.forEach((listener) => listener(ended.id)));
-  // Every fetch is a heartbeat; silent remote agents lose their locks, and their topics go back to the built-in workers.
-  const agents = new AgentRegistry(createAgentStore(database.knex), {
-    heartbeatTimeoutMs: config.REGENFLOW_AGENT_HEARTBEAT_MS,
-    onReleased: (topics) => engine.emit('external-tasks.created', topics),
-    onError: logError,
-  });
-  engine.on('external-tasks.fetching', (workerId: string) => void agents.heartbeat(workerId).catch(logError));
-  const workers = new InProcessWorkers(engine, registry, {
-    workerId: `regenflow:${nodeId}`,
-    retryTimeout: config.REGENFLOW_WORKER_RETRY_MS,
-    onError: logError,
-    skipTopic: agents.takenOver,
-  });
   const telemetry = createTelemetry({
     engine,
     knex: database.knex,
@@ -159,15 +117,16 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     maxQueue: config.REGENFLOW_SPAN_QUEUE,
     log,
   });
-  const metrics = createMetrics(engine, database.knex, telemetry);
-  const alertIntake = new AlertIntake(database.knex, engine, {
-    processKey: config.REGENFLOW_INCIDENT_PROCESS_KEY,
-    startVariables: () => ({
-      autoThreshold: config.REGENFLOW_INCIDENT_AUTO_CONFIDENCE,
-      reviewThreshold: config.REGENFLOW_INCIDENT_REVIEW_CONFIDENCE,
-      validationTimeout: config.REGENFLOW_INCIDENT_VALIDATION_TIMEOUT,
-      reviewEscalationAfter: config.REGENFLOW_INCIDENT_REVIEW_ESCALATION,
-    }),
+  // The product modules (src/modules/index.ts) on the core: topics, routes, listeners, start and stop.
+  const modules = composeModules({ config, knex: database.knex, engine, telemetry, registry, nodeId, log, logError }, productModules);
+  if (!overrides.registry) for (const topic of modules.topics()) registry.register(topic);
+  const agents = modules.get(agentsModule);
+  const workers = new InProcessWorkers(engine, registry, {
+    workerId: `regenflow:${nodeId}`,
+    retryTimeout: config.REGENFLOW_WORKER_RETRY_MS,
+    onError: logError,
+    // A topic a remote agent took over is left to it.
+    skipTopic: agents.takenOver,
   });
   let server: Server | null = null;
   let draining = false;
@@ -183,13 +142,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     agents,
     decisions,
     forms,
+    modules,
     async listen() {
       const http = createHttpApp(engine, {
         tokens: tokens.registry,
         knownTopics: () => registry.topics().map(({ topic, description, mode }) => ({ topic, description, mode })),
-        metrics,
-        spans: telemetry.spans,
-        metricPoints: createMetricPointStore(database.knex),
         rateLimitPerMinute: config.REGENFLOW_RATE_LIMIT,
         maxInFlight: config.REGENFLOW_MAX_IN_FLIGHT,
         isReady: async () => {
@@ -198,14 +155,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         },
         onError: logError,
         draining: () => draining,
-        incident: { intake: alertIntake },
-        agents: { registry: agents, validationRuns, gate: config.REGENFLOW_QUALITY_GATE },
         decisions,
         forms,
+        mounts: modules.routes,
       });
-      const builtInTopics = registry.topics().filter((definition) => definition.mode === 'worker').map((definition) => definition.topic);
-      if (builtInTopics.length) await agents.register({ name: `regenflow:${nodeId}`, topics: builtInTopics, capacity: 4, kind: 'built-in' });
-      agents.start();
+      await modules.start();
       poller.start();
       workers.start();
       return new Promise<number>((resolve, reject) => {
@@ -224,8 +178,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       // a reset connection after a commit makes a client's retry start a duplicate.
       draining = true;
       if (server) await drainServer(server, options.quietMs ?? 100, 10_000);
-      for (const stop of stopOnClose) stop();
-      agents.stop();
+      await modules.stop();
       await workers.stop();
       await poller.stop();
       await wakeUps?.close();

@@ -2,9 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { controlChart, proportionModel, rateModel } from '../../service-tasks/entropy/control-chart.js';
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
-import type { WorkflowEngine } from '../engine/workflow-engine.js';
-import { createEntropyStore } from '../store/entropy-store.js';
-import { dmediRouter } from './dmedi-router.js';
+import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
 
 const System = z.string().min(1).max(200);
 const MeasurementsQuery = z.object({ system: System, limit: z.coerce.number().int().min(1).max(1000).default(50) });
@@ -26,11 +24,12 @@ const MeasureBody = z
   })
   .strict();
 
-/** The entropy dashboard's API, mounted at /api/entropy (roles owner and operator). */
-export function entropyRouter(engine: WorkflowEngine): Router {
+/**
+ * The entropy dashboard's API, mounted at /api/entropy (roles owner and operator); the DMEDI
+ * phases by hand are the dmedi module's, at /api/entropy/dmedi.
+ */
+export function entropyRouter(store: EntropyStore): Router {
   const router = Router();
-  const store = createEntropyStore(engine.knex);
-  router.use('/dmedi', dmediRouter(engine, store));
 
   router.get('/systems', async (_req, res) => {
     res.json(await store.latestMeasurements());

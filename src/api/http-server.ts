@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import type { Registry } from 'prom-client';
 import helmet from 'helmet';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
-import type { AgentRegistry } from '../../service-tasks/agent/index.js';
-import type { ValidationRunStore } from '../store/validation-runs.js';
-import { agentsRouter } from './agents-router.js';
-import { validationRunsRouter } from './validation-runs-router.js';
 import { allow, authenticate, type TokenRegistry } from './auth.js';
 import { camundaErrorHandler, camundaNotFound } from './camunda/camunda-errors.js';
 import { deploymentRouter } from './camunda/deployment-router.js';
@@ -22,18 +17,10 @@ import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
 import { databaseFault } from '../store/database.js';
 import { guardJsonBody } from './json-guard.js';
-import { entropyRouter } from './entropy-router.js';
-import { monitoredSystemsRouter } from './monitored-systems-router.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
 import { meRoute } from './me-route.js';
-import { openApiDocument, type RouteSpec } from './route-spec.js';
+import { openApiDocument, type RouteMount, type RouteSpec } from './route-spec.js';
 import { declaredRoutes } from './route-table.js';
-import { otlpMetricsRouter, otlpTracesRouter } from './otlp-router.js';
-import type { MetricPointStore } from '../store/metric-points.js';
-import type { SpanStore } from '../store/spans.js';
-import type { AlertIntake } from '../alerts/alert-intake.js';
-import { alertsRouter } from './alerts-router.js';
-import { patternsRouter } from './patterns-router.js';
 import { notFoundHandler, problemHandler, sendProblem } from './problem.js';
 import { staticRouter } from './static-router.js';
 import { uiApiRouter, type KnownTopic } from './ui-router.js';
@@ -46,17 +33,12 @@ import { decisionDefinitionRouter, decisionHistoryRouter } from './camunda/decis
 
 export interface HttpOptions {
   tokens: TokenRegistry;
-  metrics: Registry;
   /** Requests per minute per token. @default 30000 */
   rateLimitPerMinute?: number;
   /** JSON bodies larger than this are refused with 413. @default 1 MiB */
   jsonBytes?: number;
   /** BPMN uploads larger than this are refused with 413. @default 5 MiB */
   bpmnBytes?: number;
-  /** The span store `POST /v1/traces` writes into; the route is absent without it. */
-  spans?: SpanStore;
-  /** The metric point store `POST /v1/metrics` writes into; the route is absent without it. */
-  metricPoints?: MetricPointStore;
   isReady: () => Promise<boolean>;
   /** Topics of the built-in modules, for the modeler's topic picker. */
   knownTopics?: () => KnownTopic[];
@@ -67,10 +49,11 @@ export interface HttpOptions {
   maxInFlight?: number;
   /** True while the server shuts down: new requests get 503, long polls answer at once. */
   draining?: () => boolean;
-  /** Alert webhooks and the incident pattern store. */
-  incident?: { intake: AlertIntake };
-  /** Agent registry and validation runs (service-tasks/agent, service-tasks/validator). */
-  agents?: { registry: AgentRegistry; validationRuns: ValidationRunStore; gate: number };
+  /**
+   * The product modules' routers (alerts, agents, entropy, /metrics, OTLP ingest, ...), see
+   * src/modules: each authenticated once, mounted most specific path first.
+   */
+  mounts?: RouteMount[];
   /** DMN decisions: `.dmn` deploys, /api/decision-definitions, /engine-rest/decision-definition. */
   decisions?: DecisionService;
   /** Forms (form-js): `.form` deploys, /api/forms, task and start forms, submissions checked. */
@@ -165,27 +148,21 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   });
   const authenticated = [authenticate(options.tokens), perToken];
   app.use('/api', uiApiRouter(engine, { authenticated, topics: options.knownTopics ?? (() => []) }));
-  app.get('/metrics', ...authenticated, allow('owner', 'operator'), async (_req, res) => {
-    res.setHeader('Content-Type', options.metrics.contentType);
-    res.end(await options.metrics.metrics());
-  });
   const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
+  // A longer path first: a request under /api/entropy/dmedi meets its own router and is not
+  // authenticated (and counted) a second time after falling through /api/entropy.
+  const mounts = [...(options.mounts ?? [])].sort((a, b) => b.path.split('/').length - a.path.split('/').length);
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
     { prefix: '/api', routes: [...routes, ...DOCS_ROUTES] },
-    { prefix: '', routes: declaredRoutes({ incident: Boolean(options.incident), agents: Boolean(options.agents), spans: Boolean(options.spans), metricPoints: Boolean(options.metricPoints) }) },
+    { prefix: '', routes: [...declaredRoutes(), ...(options.mounts ?? []).flatMap((mount) => mount.docs)] },
   ];
   app.use('/api', docsRouter(openApiDocument(table, { title: 'regenflow', version: API_VERSION })));
   // Before the native router: a request is authenticated (and counted) once.
-  if (options.incident) app.use('/api/alerts', ...authenticated, alertsRouter(engine.knex, options.incident.intake));
-  if (options.incident) app.use('/api/patterns', ...authenticated, patternsRouter(engine.knex));
-  if (options.agents) app.use('/api/agents', ...authenticated, agentsRouter(options.agents.registry));
-  if (options.agents) app.use('/api/validation-runs', ...authenticated, validationRunsRouter(options.agents.validationRuns, { gate: options.agents.gate }));
-  app.use('/api/entropy', ...authenticated, allow('owner', 'operator'), entropyRouter(engine));
-  app.use('/api/entropy/monitored', ...authenticated, allow('owner', 'operator'), monitoredSystemsRouter(engine.knex));
+  for (const mount of mounts) app.use(mount.path, ...authenticated, ...(mount.roles ? [allow(...mount.roles)] : []), mount.router);
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine, draining));
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions, options.forms));
@@ -200,8 +177,6 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/task', ...authenticated, ...formRouters(taskFormRouter), taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
-  if (options.spans) app.use('/v1/traces', ...authenticated, otlpTracesRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));
-  if (options.metricPoints) app.use('/v1/metrics', ...authenticated, otlpMetricsRouter(options.metricPoints, { protobufBytes: 8 * 1024 * 1024 }));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
   app.use('/engine-rest', camundaNotFound, camundaErrorHandler);
 

@@ -1,88 +1,31 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import express, { Router } from 'express';
-import { AppError } from '../errors.js';
-import type { MetricPointStore } from '../store/metric-points.js';
-import type { SpanStore } from '../store/spans.js';
-import { decodeTraceRequest, encodeTraceResponse, type OtlpEncoding } from '../telemetry/otlp-ingest.js';
-import { decodeMetricsRequest, encodeMetricsResponse } from '../telemetry/otlp-metrics-ingest.js';
-import { decodeProtobufOffThread } from '../telemetry/otlp-decoder.js';
+import { Router } from 'express';
+import { otlpMetricsReceiver, otlpTracesReceiver, type MetricPointSink, type SpanSink } from '../telemetry/otlp-http.js';
 import { allow } from './auth.js';
 
-const PROTOBUF_TYPES = ['application/x-protobuf', 'application/protobuf'];
+export { storeInChunks } from '../telemetry/otlp-http.js';
 
 /**
  * `POST /v1/traces`: OTLP/HTTP trace ingest, so any system's OpenTelemetry SDK or collector
- * can feed the span store. Answers an ExportTraceServiceResponse (partialSuccess names the
- * spans it rejected).
+ * can feed the span store (role `telemetry`). Answers an ExportTraceServiceResponse
+ * (partialSuccess names the spans it rejected). The receiver itself is telemetry's
+ * (src/telemetry/otlp-http.ts), shared with the validator's loopback capture.
  */
-export function otlpTracesRouter(spans: SpanStore, limits: { protobufBytes: number }): Router {
-  return otlpSignalRouter('/v1/traces', limits, async (body, encoding) => {
-    // OTLP/JSON bodies are capped at 1 MiB by the JSON parser; protobuf (up to 8 MiB) decodes off the main thread.
-    const result = encoding === 'protobuf' && Buffer.isBuffer(body) ? await decodeProtobufOffThread('traces', body) : decodeTraceRequest(body, encoding);
-    await storeInChunks(result.spans, (chunk) => spans.insertSpans(chunk));
-    return encodeTraceResponse(result, encoding);
-  });
+export function otlpTracesRouter(spans: SpanSink, limits: { protobufBytes: number }): Router {
+  return telemetrySendersOnly(otlpTracesReceiver(spans, limits));
 }
 
 /**
  * `POST /v1/metrics`: OTLP/HTTP metrics ingest, so a system's metrics count in its health.
  * Answers an ExportMetricsServiceResponse (partialSuccess names the data points it rejected).
  */
-export function otlpMetricsRouter(points: MetricPointStore, limits: { protobufBytes: number }): Router {
-  return otlpSignalRouter('/v1/metrics', limits, async (body, encoding) => {
-    const result = encoding === 'protobuf' && Buffer.isBuffer(body) ? await decodeProtobufOffThread('metrics', body) : decodeMetricsRequest(body, encoding);
-    await storeInChunks(result.points, (chunk) => points.insertPoints(chunk));
-    return encodeMetricsResponse(result, encoding);
-  });
+export function otlpMetricsRouter(points: MetricPointSink, limits: { protobufBytes: number }): Router {
+  return telemetrySendersOnly(otlpMetricsReceiver(points, limits));
 }
 
-/** Rows per insert of a big batch: one insert of this size holds PGlite (in-process) for tens of ms. */
-const INSERT_CHUNK = 100;
-
-/**
- * Stores a decoded batch a chunk at a time, returning to the event loop between chunks.
- * PGlite runs its queries on the main thread and settles them as microtasks, so one
- * `await` per insert never let a timer or another request in: 40k spans held every
- * request for ~14 s. A chunk per macrotask bounds what any other request waits.
- */
-export async function storeInChunks<T>(records: readonly T[], insert: (chunk: readonly T[]) => Promise<unknown>): Promise<void> {
-  for (let offset = 0; offset < records.length; offset += INSERT_CHUNK) {
-    if (offset > 0) await yieldToEventLoop();
-    await insert(records.slice(offset, offset + INSERT_CHUNK));
-  }
-}
-
-/**
- * One OTLP/HTTP signal endpoint: JSON (OTLP/JSON encoding) and protobuf, plain or gzip;
- * 200 with the answer in the request's encoding, 400 when the body cannot be decoded.
- */
-function otlpSignalRouter(
-  path: string,
-  limits: { protobufBytes: number },
-  ingest: (body: unknown, encoding: OtlpEncoding) => Promise<Buffer | object>,
-): Router {
+/** The role check on the POST only: other methods fall through to 404 as before. */
+function telemetrySendersOnly(receiver: Router): Router {
   const router = Router();
-  router.post(
-    '/',
-    allow('telemetry'),
-    // JSON bodies were parsed (and inflated) by the app's JSON parser; protobuf is read here.
-    express.raw({ type: PROTOBUF_TYPES, limit: limits.protobufBytes }),
-    async (req, res) => {
-      const encoding = encodingOf(path, req.headers['content-type']);
-      const answer = await ingest(req.body, encoding);
-      if (encoding === 'json') {
-        res.status(200).type('application/json').send(JSON.stringify(answer));
-      } else {
-        res.status(200).type('application/x-protobuf').send(answer);
-      }
-    },
-  );
+  router.post('/', allow('telemetry'));
+  router.use(receiver);
   return router;
-}
-
-function encodingOf(path: string, contentType: string | undefined): OtlpEncoding {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/json') return 'json';
-  if (PROTOBUF_TYPES.includes(type)) return 'protobuf';
-  throw new AppError('UNSUPPORTED_MEDIA_TYPE', `POST ${path} takes application/json or application/x-protobuf, not '${type || '(none)'}'`);
 }

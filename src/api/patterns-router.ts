@@ -2,9 +2,9 @@ import { Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { AppError, notFound } from '../errors.js';
-import { listDecisions } from '../store/incident-decisions.js';
-import * as patterns from '../store/patterns.js';
-import { instanceHistory } from '../store/queries.js';
+import type { listDecisions } from '../store/incident-decisions.js';
+import type * as patterns from '../store/patterns.js';
+import type { instanceHistory } from '../store/queries.js';
 import { allow } from './auth.js';
 
 const Id = z.string().regex(/^[0-9a-f-]{36}$/i, 'must be an id');
@@ -24,18 +24,39 @@ export const EditPattern = z
   .refine((body) => Object.keys(body).length > 0, 'give at least one field to change');
 export const PatternQuery = z.object({ signature: z.string().max(700).optional(), service: z.string().max(200).optional(), alertname: z.string().max(200).optional() }).strict();
 
+/** A store query with its database bound: what the router may call, and nothing else. */
+type Bound<F> = F extends (knex: Knex, ...args: infer A) => infer R ? (...args: A) => R : never;
+
+/** What the patterns router asks of the incident module (src/modules/incident binds it to the store). */
+export interface PatternBook {
+  listPatterns: Bound<typeof patterns.listPatterns>;
+  findPattern: Bound<typeof patterns.findPattern>;
+  listOutcomes: Bound<typeof patterns.listOutcomes>;
+  listOverrides: Bound<typeof patterns.listOverrides>;
+  insertPatternOnce: Bound<typeof patterns.insertPatternOnce>;
+  updatePattern: Bound<typeof patterns.updatePattern>;
+  recordOverride: Bound<typeof patterns.recordOverride>;
+  /** An incident instance's decision log. */
+  decisions: Bound<typeof listDecisions>;
+  /** An instance's activity history. */
+  history: Bound<typeof instanceHistory>;
+  /** A pattern's confidence from its counts, with how it was computed. */
+  confidenceOf: typeof patterns.confidenceOf;
+}
+
 /** The incident pattern store over REST: list, create, edit; each confidence with how it was computed. */
-export function patternsRouter(knex: Knex): Router {
+export function patternsRouter(book: PatternBook): Router {
+  const describePattern = (row: patterns.PatternRow) => describe(row, book.confidenceOf);
   const router = Router();
 
   router.get('/', allow('owner', 'operator'), async (req, res) => {
-    res.json((await patterns.listPatterns(knex, PatternQuery.parse(req.query))).map(describePattern));
+    res.json((await book.listPatterns(PatternQuery.parse(req.query))).map(describePattern));
   });
 
   /** An incident instance's decisions with their confidence, interleaved with its activity history. */
   router.get('/decisions', allow('owner', 'operator'), async (req, res) => {
     const { instanceId } = z.object({ instanceId: Id }).strict().parse(req.query);
-    const [decisions, history] = await Promise.all([listDecisions(knex, instanceId), instanceHistory(knex, instanceId)]);
+    const [decisions, history] = await Promise.all([book.decisions(instanceId), book.history(instanceId)]);
     const timeline = [
       ...history.map((entry: Record<string, any>) => ({
         at: new Date(entry.at).toISOString(),
@@ -63,15 +84,15 @@ export function patternsRouter(knex: Knex): Router {
 
   router.get('/:id', allow('owner', 'operator'), async (req, res) => {
     const id = Id.parse(req.params.id);
-    const row = await patterns.findPattern(knex, id);
+    const row = await book.findPattern(id);
     if (!row) throw notFound('pattern', id);
-    const [outcomes, overrides] = await Promise.all([patterns.listOutcomes(knex, { patternId: id }), patterns.listOverrides(knex, { patternId: id })]);
+    const [outcomes, overrides] = await Promise.all([book.listOutcomes({ patternId: id }), book.listOverrides({ patternId: id })]);
     res.json({ ...describePattern(row), outcomes, overrides });
   });
 
   router.post('/', allow('owner'), async (req, res) => {
     const body = CreatePattern.parse(req.body);
-    const { created, row } = await patterns.insertPatternOnce(knex, {
+    const { created, row } = await book.insertPatternOnce({
       match: body.match,
       remediation: body.remediation,
       description: body.description ?? null,
@@ -85,28 +106,28 @@ export function patternsRouter(knex: Knex): Router {
         details: { id: row.id },
       });
     }
-    await patterns.recordOverride(knex, { patternId: row.id, action: 'created', remediation: row.remediation, actor: `api:${req.role}` });
+    await book.recordOverride({ patternId: row.id, action: 'created', remediation: row.remediation, actor: `api:${req.role}` });
     res.status(201).json(describePattern(row));
   });
 
   router.patch('/:id', allow('owner'), async (req, res) => {
     const id = Id.parse(req.params.id);
     const body = EditPattern.parse(req.body);
-    const row = await patterns.updatePattern(knex, id, body).catch((error: unknown) => {
+    const row = await book.updatePattern(id, body).catch((error: unknown) => {
       if ((error as { code?: string })?.code === '23505') {
         throw new AppError('PATTERN_EXISTS', 'another pattern for this signature has this remediation already');
       }
       throw error;
     });
     if (!row) throw notFound('pattern', id);
-    await patterns.recordOverride(knex, { patternId: id, action: 'edited', remediation: body.remediation ?? null, actor: `api:${req.role}`, note: JSON.stringify(body) });
+    await book.recordOverride({ patternId: id, action: 'edited', remediation: body.remediation ?? null, actor: `api:${req.role}`, note: JSON.stringify(body) });
     res.json(describePattern(row));
   });
 
   return router;
 }
 
-export function describePattern(row: patterns.PatternRow) {
+function describe(row: patterns.PatternRow, confidenceOf: PatternBook['confidenceOf']) {
   return {
     id: row.id,
     signature: row.signature,
@@ -117,7 +138,7 @@ export function describePattern(row: patterns.PatternRow) {
     origin: row.origin,
     successes: row.successes,
     failures: row.failures,
-    confidence: patterns.confidenceOf(row.successes, row.failures),
+    confidence: confidenceOf(row.successes, row.failures),
     errorOperations: row.error_operations ?? [],
     lastSeenAt: row.last_seen_at ? new Date(row.last_seen_at).toISOString() : null,
     createdAt: new Date(row.created_at).toISOString(),

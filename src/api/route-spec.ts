@@ -35,6 +35,20 @@ export interface RouteSpec<P extends z.ZodType = z.ZodType, Q extends z.ZodType 
  */
 export type RouteDoc = Omit<RouteSpec, 'handler' | 'before'>;
 
+/**
+ * A router mounted at a path by a product module (src/modules/*): authenticated and counted
+ * once, guarded by `roles` when given; `docs` lists every route it serves (full paths), so
+ * the route table, the OpenAPI document and `GET /api/me` include them.
+ */
+export interface RouteMount {
+  /** Full mount path, e.g. `/api/alerts`. */
+  readonly path: string;
+  /** Roles let through the whole mount (besides admin); per-route roles sit in the router. */
+  readonly roles?: Role[];
+  readonly router: Router;
+  readonly docs: RouteDoc[];
+}
+
 /** Keeps the generic parameters of one route so its handler sees typed input. */
 export function route<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType = z.ZodObject<{}>, B extends z.ZodType = z.ZodUndefined>(
   spec: RouteSpec<P, Q, B>,

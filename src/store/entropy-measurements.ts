@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Measurement } from '../../service-tasks/entropy/ports.js';
+import type { Measurement } from './entropy-types.js';
 
 /** The entropy_measurements table: one row per measurement of a system. */
 

@@ -1,31 +1,38 @@
 import type { Knex } from 'knex';
-import type { EntropyStore } from '../../service-tasks/entropy/ports.js';
 import * as measurements from './entropy-measurements.js';
 import { ENGINE_SYSTEM_PREFIX } from '../engine/types.js';
 import * as learning from './learning.js';
 import * as metricPoints from './metric-points.js';
 import * as spanMetrics from './span-metrics.js';
 
-/** The entropy module's one door to the database. */
-export function createEntropyStore(knex: Knex): EntropyStore {
+/**
+ * The entropy module's one door to the database: it implements the EntropyStore port of
+ * service-tasks/entropy/ports.ts (src/modules/entropy holds it to that at compile time)
+ * without importing it, since the store imports nothing above it.
+ */
+export function createEntropyStore(knex: Knex) {
+  const bind =
+    <A extends unknown[], R>(query: (knex: Knex, ...args: A) => R) =>
+    (...args: A): R =>
+      query(knex, ...args);
   return {
-    aggregateSpans: (system, windows, options) => spanMetrics.aggregateSpans(knex, system, windows, options),
-    series: (system, window, buckets) => spanMetrics.seriesOf(knex, system, window, buckets),
-    aggregateMetrics: (system, windows) => metricPoints.aggregateMetrics(knex, system, windows),
+    aggregateSpans: bind(spanMetrics.aggregateSpans),
+    series: bind(spanMetrics.seriesOf),
+    aggregateMetrics: bind(metricPoints.aggregateMetrics),
     systems: () => allSystems(knex),
-    saveMeasurement: (measurement) => measurements.insertMeasurement(knex, measurement),
-    measurements: (system, limit) => measurements.listMeasurements(knex, system, limit),
-    measurement: (id) => measurements.measurementById(knex, id),
+    saveMeasurement: bind(measurements.insertMeasurement),
+    measurements: bind(measurements.listMeasurements),
+    measurement: bind(measurements.measurementById),
     async latestMeasurements() {
       const [systems, latest] = await Promise.all([allSystems(knex), measurements.latestPerSystem(knex)]);
       const names = [...new Set([...systems, ...latest.map((measurement) => measurement.system)])].sort();
       return names.map((system) => ({ system, latest: latest.find((measurement) => measurement.system === system) ?? null }));
     },
-    recordOutcome: (outcome) => learning.insertOutcome(knex, outcome),
-    outcomeCounts: (system) => learning.outcomeCounts(knex, system),
-    openCycle: (cycle, since) => learning.openCycle(knex, cycle, since),
-    updateCycle: (instanceId, change) => learning.updateCycle(knex, instanceId, change),
-    cycleOf: (instanceId) => learning.cycleOf(knex, instanceId),
+    recordOutcome: bind(learning.insertOutcome),
+    outcomeCounts: bind(learning.outcomeCounts),
+    openCycle: bind(learning.openCycle),
+    updateCycle: bind(learning.updateCycle),
+    cycleOf: bind(learning.cycleOf),
   };
 }
 

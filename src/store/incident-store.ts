@@ -7,7 +7,7 @@ import { summariseServiceSpans, type ServiceTelemetry } from './service-telemetr
 
 /**
  * The narrow interface through which the incident-response service tasks reach the
- * database (handed over in BuiltInDependencies by the composition root).
+ * database (handed over by the incident module, src/modules/incident).
  */
 export interface IncidentStore {
   findCandidatePatterns(match: patterns.PatternMatch): Promise<patterns.PatternRow[]>;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { CycleRow, StrategyOutcome } from '../../service-tasks/entropy/ports.js';
+import type { CycleRow, StrategyOutcome } from './entropy-types.js';
 
 /** strategy_outcomes (what the ranking learns from) and regeneration_cycles (the circuit breaker's count). */
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { MetricAggregate, TimeWindow } from '../../service-tasks/entropy/ports.js';
+import type { MetricAggregate, TimeWindow } from './entropy-types.js';
 import { distinctIndexed } from './loose-index-scan.js';
 
 /** One OTLP data point as stored (see migrations/0007-metrics-and-rollback.ts). */

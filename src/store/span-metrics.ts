@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { ENGINE_SYSTEM_PREFIX } from '../engine/types.js';
-import type { OperationAggregate, OperationRole, SeriesPoint, SpanAggregates, SpanStats, TimeWindow, WindowAggregate } from '../../service-tasks/entropy/ports.js';
+import type { OperationAggregate, OperationRole, SeriesPoint, SpanAggregates, SpanStats, TimeWindow, WindowAggregate } from './entropy-types.js';
 import { distinctIndexed } from './loose-index-scan.js';
 
 /**

@@ -1,4 +1,3 @@
-import { Registry } from 'prom-client';
 import { createHttpApp } from '../../src/api/http-server.js';
 import { TokenRegistry } from '../../src/api/auth.js';
 import { nativeRouter, nativeRoutes } from '../../src/api/native-router.js';
@@ -52,15 +51,11 @@ describe('OpenAPI document and docs page', () => {
   it('when express mounts a route anywhere outside /engine-rest, then the spec lists it: a route left out of the route table fails here', async () => {
     const spec = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     const documented = new Set(Object.entries(spec.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`)));
-    // Every optional part switched on, as the server runs.
+    // Every product module's routers, as the server mounts them.
     const http = createHttpApp(app.engine, {
       tokens: new TokenRegistry([]),
-      metrics: new Registry(),
       isReady: async () => true,
-      spans: app.telemetry.spans,
-      metricPoints: {} as never,
-      incident: { intake: {} as never },
-      agents: { registry: app.agents, validationRuns: {} as never, gate: 0.8 },
+      mounts: app.modules.routes,
     }) as unknown as { router: Layer };
     const served = walk(http.router, '').filter((route) => !route.startsWith('get /engine-rest') && !/ \/engine-rest/.test(route));
     const api = served.filter((route) => / \/(api|v1|metrics|healthz|readyz)\b/.test(route));

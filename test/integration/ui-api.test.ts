@@ -118,9 +118,8 @@ describe('UI API', () => {
     const folder = await mkdtemp(join(tmpdir(), 'regenflow-ui-'));
     const { createHttpApp } = await import('../../src/api/http-server.js');
     const { TokenRegistry } = await import('../../src/api/auth.js');
-    const { Registry } = await import('prom-client');
     const serve = async (modelerDir: string) => {
-      const http = createHttpApp(app.engine, { tokens: new TokenRegistry([]), metrics: new Registry(), isReady: async () => true, modelerDir });
+      const http = createHttpApp(app.engine, { tokens: new TokenRegistry([]), isReady: async () => true, modelerDir });
       const server = http.listen(0, '127.0.0.1');
       await new Promise((resolve) => server.once('listening', resolve));
       const address = server.address() as { port: number };
