@@ -14,6 +14,8 @@ import { deploymentRouter } from './camunda/deployment-router.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { historyRouter } from './camunda/history-router.js';
 import { incidentRouter } from './camunda/incident-router.js';
+import { camundaMigrationRouters } from './camunda/migration-router.js';
+import { migrationRoutes } from './migration-routes.js';
 import { messageRouter } from './camunda/message-router.js';
 import { processDefinitionRouter } from './camunda/process-definition-router.js';
 import { processInstanceRouter } from './camunda/process-instance-router.js';
@@ -172,6 +174,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
+  routes.push(...migrationRoutes(engine));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
@@ -200,6 +203,9 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/task', ...authenticated, ...formRouters(taskFormRouter), taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
+  const c7Migration = camundaMigrationRouters(engine);
+  app.use('/engine-rest/migration', ...authenticated, c7Migration.migration);
+  app.use('/engine-rest/batch', ...authenticated, c7Migration.batch);
   if (options.spans) app.use('/v1/traces', ...authenticated, otlpTracesRouter(options.spans, { protobufBytes: 8 * 1024 * 1024 }));
   if (options.metricPoints) app.use('/v1/metrics', ...authenticated, otlpMetricsRouter(options.metricPoints, { protobufBytes: 8 * 1024 * 1024 }));
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));

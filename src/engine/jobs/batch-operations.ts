@@ -3,6 +3,7 @@ import { AppError, notFound } from '../../errors.js';
 import type { AuditEntry } from '../../store/audit-entries.js';
 import { appendAuditEntry } from '../../store/audit-entries.js';
 import * as batchesStore from '../../store/batches.js';
+import { activeInstanceIds } from '../../store/instance-migrations.js';
 import type { EngineContext } from '../engine-context.js';
 import type { Migrations, MigrationPlan } from '../commands/migrations.js';
 import type { Transitions } from '../transitions.js';
@@ -15,6 +16,14 @@ export type BatchOperation =
   | { type: 'instance-cancel'; reason: string }
   | { type: 'incident-retry'; retries: number }
   | { type: 'set-variables'; variables: Variables };
+
+export interface InstanceSelection {
+  instanceIds?: string[];
+  query?: { definitionId?: string; processKey?: string; businessKey?: string };
+}
+
+/** The most instances one batch takes. */
+export const MAX_BATCH_ITEMS = 100_000;
 
 /** Items per chunk job (Camunda 7's invocationsPerBatchJob). */
 export const DEFAULT_CHUNK_SIZE = 50;
@@ -58,6 +67,17 @@ export class BatchOperations {
     this.ctx.emit('jobs.scheduled');
     this.ctx.emit('batch.created', { id: batch.id, type, total: unique.length });
     return batch;
+  }
+
+  /**
+   * The instances a batch or migration applies to: given ids, the active instances a query
+   * finds, or both (their intersection), resolved now (as Camunda 7 does when it creates a batch).
+   */
+  async selectInstances(selection: InstanceSelection): Promise<string[]> {
+    if (!selection.instanceIds && !selection.query) throw new AppError('VALIDATION_FAILED', 'select instances by ids, by a query, or both');
+    // Ids alone are taken as given: one that cannot be processed is listed among the failures.
+    if (!selection.query) return [...new Set(selection.instanceIds)].slice(0, MAX_BATCH_ITEMS);
+    return activeInstanceIds(this.ctx.knex, { ...selection.query, ids: selection.instanceIds }, MAX_BATCH_ITEMS);
   }
 
   async get(batchId: string): Promise<batchesStore.BatchRow> {
