@@ -87,6 +87,26 @@ describe('instance migration', () => {
     expect(await waitingTask(instance.id)).toMatchObject({ activity_id: 'added', definition_id: ids.v2 });
   });
 
+  it("with updateEventTrigger a timer is resolved again from v2's definition, from now", async () => {
+    const timerOf = (duration: string) => ({ id: 'pause', xml: `<bpmn:intermediateCatchEvent id="pause"><bpmn:timerEventDefinition><bpmn:timeDuration>${duration}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>` });
+    const ids = await deployTwo('mig_retime', [timerOf('PT1H')], [timerOf('PT5H'), afterTask]);
+    const instance = await app.engine.start({ definitionId: ids.v1 });
+    const before = await knex()('jobs').where({ instance_id: instance.id, kind: 'timer' }).first();
+
+    const plan = await app.engine.migrations.generate(ids.v1, ids.v2, { updateEventTriggers: true });
+    expect(plan.instructions).toContainEqual({ sourceActivityIds: ['pause'], targetActivityIds: ['pause'], updateEventTrigger: true });
+    await app.engine.migrations.migrateInstance(plan, instance.id);
+    const jobs = await knex()('jobs').where({ instance_id: instance.id, kind: 'timer' });
+    expect(jobs).toHaveLength(1);
+    const hoursAhead = (new Date(jobs[0].due_at).getTime() - Date.now()) / 3_600_000;
+    expect(hoursAhead).toBeGreaterThan(4.9);
+    expect(hoursAhead).toBeLessThanOrEqual(5);
+    expect(new Date(jobs[0].due_at).getTime()).not.toBe(new Date(before.due_at).getTime());
+
+    await app.engine.executeJob(jobs[0].id);
+    expect(await waitingTask(instance.id)).toMatchObject({ activity_id: 'added', definition_id: ids.v2 });
+  });
+
   it('re-creates a message subscription from v2; the message then continues the instance on v2', async () => {
     const message = '<bpmn:message id="Paid" name="mig.paid" />';
     const paid = { id: 'paid', xml: '<bpmn:intermediateCatchEvent id="paid"><bpmn:messageEventDefinition messageRef="Paid" /></bpmn:intermediateCatchEvent>' };

@@ -12,6 +12,7 @@ import {
   IdRenamer,
   incompatibility,
   migrateState,
+  resetTimers,
   type ElementInfo,
 } from '../runtime/state-migration.js';
 import type { Transitions } from '../transitions.js';
@@ -71,7 +72,22 @@ export class Migrations {
     private readonly transitions: Transitions,
   ) {}
 
+  /** Both versions' elements by (source, target): definitions never change, so these never go stale. */
+  private readonly versionCache = new Map<string, Versions>();
+  /** Plans already checked against both versions (a batch checks its plan once, not per instance). */
+  private readonly checkedPlans = new WeakSet<MigrationPlan>();
+
   private async versions(sourceId: string, targetId: string): Promise<Versions> {
+    const key = `${sourceId}\u0000${targetId}`;
+    const cached = this.versionCache.get(key);
+    if (cached) return cached;
+    const loaded = await this.loadVersions(sourceId, targetId);
+    this.versionCache.set(key, loaded);
+    if (this.versionCache.size > 50) this.versionCache.delete(this.versionCache.keys().next().value as string);
+    return loaded;
+  }
+
+  private async loadVersions(sourceId: string, targetId: string): Promise<Versions> {
     const [source, target] = await Promise.all([this.ctx.definitions.get(sourceId), this.ctx.definitions.get(targetId)]);
     if (source.key !== target.key) {
       throw new AppError('MIGRATION_PLAN_INVALID', `source ${source.id} and target ${target.id} are versions of different processes (${source.key}, ${target.key}); regenflow migrates between versions of one process`, {
@@ -177,8 +193,12 @@ export class Migrations {
   }
 
   private assertValid(plan: MigrationPlan, versions: Versions): void {
+    if (this.checkedPlans.has(plan)) return;
     const reports = this.instructionReports(plan, versions);
-    if (!reports.length) return;
+    if (!reports.length) {
+      this.checkedPlans.add(plan);
+      return;
+    }
     const first = reports[0]!;
     throw new AppError('MIGRATION_PLAN_INVALID', `migration plan is not valid: ${first.failures.join('; ')}${reports.length > 1 ? ` (and ${reports.length - 1} more instruction(s))` : ''}`, {
       details: { validationReport: { instructionReports: reports } },
@@ -238,13 +258,19 @@ export class Migrations {
     const targetDefinitions = definitionsIdOf(versions.target.sourceContext);
     if (sourceDefinitions !== targetDefinitions) renames.set(sourceDefinitions, targetDefinitions);
     const renamer = new IdRenamer(renames);
+    // Timers whose instruction asks for updateEventTrigger are resolved again on the target (their ids there).
+    const retimed = new Set(
+      plan.instructions
+        .filter((instruction) => instruction.updateEventTrigger && versions.sourceElements.get(instruction.sourceActivityIds[0]!)?.kind.includes('timer'))
+        .map((instruction) => instruction.targetActivityIds[0]!),
+    );
     const event: TransitionEvent = plan.variables && Object.keys(plan.variables).length ? { type: 'set-variables', variables: plan.variables } : { type: 'resume' };
     const row = await this.transitions.transition(instanceId, event, this.transitions.auditing(audit, instanceId, guard) ?? guard, async (loaded, parked) => {
       const report = this.instanceReport(plan, loaded);
       if (report.failures.length || report.activityInstanceValidationReports.length) throw instanceInvalid(plan, [report]);
       return {
         definitionId: versions.target.id,
-        state: migrateState(loaded.state, renamer),
+        state: withTimersReset(migrateState(loaded.state, renamer), retimed),
         parked: parked.map((executionId) => renamer.executionId(executionId)),
         commit: (trx) =>
           repointInstance(trx, {
@@ -285,6 +311,11 @@ export class Migrations {
     }
     return { migrated };
   }
+}
+
+function withTimersReset(state: unknown, activityIds: ReadonlySet<string>): unknown {
+  resetTimers(state, activityIds);
+  return state;
 }
 
 function instanceInvalid(plan: MigrationPlan, reports: InstanceReport[]): AppError {

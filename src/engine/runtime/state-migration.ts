@@ -209,3 +209,49 @@ export function migrateState(state: unknown, renamer: IdRenamer): unknown {
   for (const definition of (copy.definitions ?? []) as Array<Record<string, unknown>>) delete definition.source;
   return copy;
 }
+
+const TIMER_FIELDS = ['expireAt', 'timeout', 'timeDuration', 'timeDate', 'timeCycle', 'timerType', 'repeat', 'startedAt'];
+
+/**
+ * Camunda 7's updateEventTrigger for a timer: the saved timer of each given activity forgets its
+ * resolved duration, date or cycle and its due time, so on resume it is resolved again from the
+ * target's definition, from now (a kept timer keeps the source's text and due time).
+ */
+export function resetTimers(state: unknown, activityIds: ReadonlySet<string>): void {
+  if (!activityIds.size) return;
+  const strip = (node: unknown, depth: number): void => {
+    if (!node || typeof node !== 'object' || depth > 60) return;
+    if (Array.isArray(node)) {
+      for (const item of node) strip(item, depth + 1);
+      return;
+    }
+    const record = node as Record<string, unknown>;
+    if ('expireAt' in record || 'timerType' in record) for (const field of TIMER_FIELDS) delete record[field];
+    for (const [key, value] of Object.entries(record)) if (!DATA_FIELDS.has(key)) strip(value, depth + 1);
+  };
+  const visit = (node: unknown, depth: number): void => {
+    if (!node || typeof node !== 'object' || depth > 60) return;
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item, depth + 1);
+      return;
+    }
+    const record = node as Record<string, unknown>;
+    const children = (record.execution as { children?: unknown[] } | undefined)?.children;
+    if (Array.isArray(children)) for (const child of children as Array<Record<string, unknown>>) if (child && activityIds.has(String(child.id))) strip(child, 0);
+    for (const [key, value] of Object.entries(record)) if (!DATA_FIELDS.has(key)) visit(value, depth + 1);
+  };
+  visit(state, 0);
+  // The process's own queue holds the timer's wait message too.
+  const strayMessages = (node: unknown, depth: number): void => {
+    if (!node || typeof node !== 'object' || depth > 60) return;
+    if (Array.isArray(node)) {
+      for (const item of node) strayMessages(item, depth + 1);
+      return;
+    }
+    const record = node as Record<string, unknown>;
+    const content = record.content as Record<string, unknown> | undefined;
+    if (content && typeof content === 'object' && activityIds.has(String(content.id)) && ('expireAt' in content || 'timerType' in content)) strip(content, 0);
+    for (const [key, value] of Object.entries(record)) if (!DATA_FIELDS.has(key)) strayMessages(value, depth + 1);
+  };
+  strayMessages(state, 0);
+}
