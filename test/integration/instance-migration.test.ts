@@ -136,6 +136,25 @@ describe('instance migration', () => {
     expect(await waitingTask(instance.id)).toMatchObject({ activity_id: 'added', definition_id: ids.v2 });
   });
 
+  it('moves an instance waiting inside a sub-process (the sub-process maps with its task)', async () => {
+    const sub = {
+      id: 'sp',
+      xml: `<bpmn:subProcess id="sp"><bpmn:startEvent id="sp_start" /><bpmn:userTask id="inner" /><bpmn:endEvent id="sp_end" />
+        <bpmn:sequenceFlow id="sp_f1" sourceRef="sp_start" targetRef="inner" /><bpmn:sequenceFlow id="sp_f2" sourceRef="inner" targetRef="sp_end" /></bpmn:subProcess>`,
+    };
+    const ids = await deployTwo('mig_sub', [sub], [sub, afterTask]);
+    const instance = await app.engine.start({ definitionId: ids.v1 });
+    const task = await waitingTask(instance.id);
+    const plan = await app.engine.migrations.generate(ids.v1, ids.v2);
+    expect(plan.instructions.map((instruction) => instruction.sourceActivityIds[0])).toEqual(expect.arrayContaining(['sp', 'inner']));
+    const withoutScope = { ...plan, instructions: plan.instructions.filter((instruction) => instruction.sourceActivityIds[0] !== 'sp') };
+    expect((await app.engine.migrations.validate(withoutScope))[0]!.failures.join()).toContain("runs inside sub-process 'sp', which the plan does not map");
+
+    await app.engine.migrations.migrateInstance(plan, instance.id);
+    await app.engine.completeUserTask(task.id);
+    expect(await waitingTask(instance.id)).toMatchObject({ activity_id: 'added', definition_id: ids.v2 });
+  });
+
   it('refuses a plan that leaves an active activity unmapped, naming it, and changes nothing', async () => {
     const ids = await deployTwo('mig_refuse', [{ id: 'review', xml: '<bpmn:userTask id="review" />' }], [{ id: 'review', xml: '<bpmn:serviceTask id="review" camunda:type="external" camunda:topic="mig.review" />' }]);
     const instance = await app.engine.start({ definitionId: ids.v1 });
