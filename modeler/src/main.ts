@@ -43,6 +43,7 @@ const factories: Record<string, () => View> = {
   decisions: createDmnEditorView,
   // The form-js editor is its own chunk, loaded when the page is first opened.
   forms: () => lazyView(() => import('./forms-view.js').then((module) => module.createFormsView())),
+  migrations: () => lazyView(() => import('./migration-view.js').then((module) => module.createMigrationView())),
 };
 const navFor: Record<string, string> = { instance: 'instances', heatmap: 'instances', diagram: 'modeler' };
 

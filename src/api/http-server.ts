@@ -9,6 +9,8 @@ import { deploymentRouter } from './camunda/deployment-router.js';
 import { externalTaskRouter, sendJson } from './camunda/external-task-router.js';
 import { historyRouter } from './camunda/history-router.js';
 import { incidentRouter } from './camunda/incident-router.js';
+import { camundaMigrationRouters } from './camunda/migration-router.js';
+import { migrationRoutes } from './migration-routes.js';
 import { messageRouter } from './camunda/message-router.js';
 import { processDefinitionRouter } from './camunda/process-definition-router.js';
 import { processInstanceRouter } from './camunda/process-instance-router.js';
@@ -154,6 +156,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   const mounts = [...(options.mounts ?? [])].sort((a, b) => b.path.split('/').length - a.path.split('/').length);
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
+  routes.push(...migrationRoutes(engine));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
@@ -177,6 +180,9 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/task', ...authenticated, ...formRouters(taskFormRouter), taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
+  const c7Migration = camundaMigrationRouters(engine);
+  app.use('/engine-rest/migration', ...authenticated, c7Migration.migration);
+  app.use('/engine-rest/batch', ...authenticated, c7Migration.batch);
   app.get('/engine-rest/version', ...authenticated, (_req, res) => sendJson(res, 200, { version: '7.21.0' }));
   app.use('/engine-rest', camundaNotFound, camundaErrorHandler);
 

@@ -30,6 +30,16 @@ import type { EngineContext, StartRunOptions, PreparedInstance } from './engine-
  */
 const MAX_CALL_DEPTH = 20;
 
+/**
+ * Moves a loaded instance onto another version before its transition runs (commands/migrations.ts):
+ * the target definition, the state renamed onto it, the parked executions renamed, and what its
+ * commit re-points (after the instance row's lock, before the outcome is written).
+ */
+export type Retarget = (
+  loaded: InstanceRow,
+  parked: string[],
+) => Promise<{ definitionId: string; state: unknown; parked: string[]; commit(trx: Knex.Transaction): Promise<void> }>;
+
 export class Transitions {
   private readonly locks = new InstanceLocks();
 
@@ -164,15 +174,20 @@ export class Transitions {
     instanceId: string,
     event: TransitionEvent,
     guard?: (trx: Knex.Transaction) => Promise<void>,
+    retarget?: Retarget,
   ): Promise<InstanceRow> {
     return this.withRetries(instanceId, async () => {
       const startedAt = performance.now();
-      const current = await this.getInstance(instanceId);
-      if (current.status !== 'active') {
-        throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${current.status})`);
+      const loaded = await this.getInstance(instanceId);
+      if (loaded.status !== 'active') {
+        throw new AppError('INSTANCE_ENDED', `process instance ${instanceId} has already ended (${loaded.status})`);
       }
+      let parked = await parkedExecutions(this.ctx.knex, instanceId);
+      // A migration runs this transition on the target version, from the state moved onto it.
+      const moved = retarget ? await retarget(loaded, parked) : undefined;
+      const current = moved ? { ...loaded, definition_id: moved.definitionId, state: moved.state } : loaded;
+      if (moved) parked = moved.parked;
       const definition = await this.ctx.definitions.get(current.definition_id);
-      const parked = await parkedExecutions(this.ctx.knex, instanceId);
       const outcome = await this.ctx.runtime
         .run(
           definition,
@@ -196,6 +211,7 @@ export class Transitions {
       const row = await this.ctx.knex.transaction(async (trx) => {
         await lockInstance(trx, instanceId, current.version);
         if (guard) await guard(trx);
+        if (moved) await moved.commit(trx);
         const updated = await updateInstance(trx, current, outcome);
         if (event.type === 'retry-handler') {
           await resolveHandlerIncidents(trx, instanceId, event.executionId);

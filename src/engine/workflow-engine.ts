@@ -12,6 +12,8 @@ import { UserTasks } from './commands/user-tasks.js';
 import { Correlation } from './commands/correlation.js';
 import { ExternalTasks } from './commands/external-tasks.js';
 import { Incidents } from './commands/incidents.js';
+import { Migrations } from './commands/migrations.js';
+import { BatchOperations } from './jobs/batch-operations.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { Transitions } from './transitions.js';
 import type {
@@ -60,6 +62,10 @@ export class WorkflowEngine extends EventEmitter {
   private readonly externalTasks: ExternalTasks;
   private readonly incidents: Incidents;
   private readonly jobs: JobRunner;
+  /** Moving running instances to another version (plans, validation, per-instance migration). */
+  readonly migrations: Migrations;
+  /** Batch operations over many instances (migrate, cancel, retry incidents, set variables), run as chunk jobs. */
+  readonly batches: BatchOperations;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -80,6 +86,13 @@ export class WorkflowEngine extends EventEmitter {
     this.externalTasks = new ExternalTasks(context, this.transitions);
     this.incidents = new Incidents(context, this.transitions);
     this.jobs = new JobRunner(context, this.transitions);
+    this.migrations = new Migrations(context, this.transitions);
+    this.batches = new BatchOperations(context, this.transitions, {
+      migrations: this.migrations,
+      cancel: (id, reason, audit) => this.instances.cancel(id, reason, audit),
+      retryIncident: (id, retries, audit) => this.incidents.retryIncident(id, retries, audit),
+    });
+    this.jobs.addHandler('batch', this.batches.chunkJob());
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 
 export interface JobRow {
   id: string;
-  kind: 'timer' | 'timer-start' | 'call-completed' | 'call-failed' | 'history-cleanup';
+  kind: 'timer' | 'timer-start' | 'call-completed' | 'call-failed' | 'history-cleanup' | 'batch';
   instance_id: string | null;
   definition_id: string | null;
   activity_id: string;

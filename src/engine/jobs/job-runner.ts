@@ -18,7 +18,7 @@ import { historyCleanupJob } from './history-cleanup-job.js';
  */
 export class JobRunner {
   /** One handler per job kind, each in its own file beside this one. */
-  private readonly handlers: Record<jobsStore.JobRow['kind'], JobHandler>;
+  private readonly handlers: Partial<Record<jobsStore.JobRow['kind'], JobHandler>>;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -32,6 +32,11 @@ export class JobRunner {
       'call-failed': handBack,
       'history-cleanup': historyCleanupJob(ctx),
     };
+  }
+
+  /** A handler of a job kind that lives outside the core (batch chunks). */
+  addHandler(kind: jobsStore.JobRow['kind'], handler: JobHandler): void {
+    this.handlers[kind] = handler;
   }
 
   async armHistoryCleanup(): Promise<void> {
