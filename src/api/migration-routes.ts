@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import type { BatchOperation } from '../engine/jobs/batch-operations.js';
 import { notFound } from '../errors.js';
-import * as batchesStore from '../store/batches.js';
+import type * as batchesStore from '../store/batches.js';
 import { audited, auditEntry } from './audit.js';
 import { route, type RouteSpec } from './route-spec.js';
 
@@ -63,8 +63,8 @@ const PlanResponse = MigrationPlanSchema;
 
 /** A batch as the native API shows it: counts per item status, failures when asked. */
 export async function describeBatch(engine: WorkflowEngine, batch: batchesStore.BatchRow, withFailures = false) {
-  const counts = (await batchesStore.batchCounts(engine.knex, [batch.id])).get(batch.id)!;
-  const failures = withFailures ? await batchesStore.listBatchItems(engine.knex, batch.id, { status: 'failed' }) : undefined;
+  const counts = (await engine.batches.itemCounts([batch.id])).get(batch.id)!;
+  const failures = withFailures ? await engine.batches.items(batch.id, { status: 'failed' }) : undefined;
   return {
     id: batch.id,
     type: batch.type,
@@ -165,7 +165,7 @@ export function migrationRoutes(engine: WorkflowEngine): RouteSpec[] {
       query: z.object({ status: BatchStatus.optional(), type: z.string().max(50).optional() }).strict(),
       responses: { 200: { description: 'batches', schema: z.array(BatchSchema) } },
       handler: async ({ query }, _req, res) => {
-        const rows = await batchesStore.listBatches(engine.knex, query as { status?: batchesStore.BatchStatus; type?: batchesStore.BatchType });
+        const rows = await engine.batches.list(query as { status?: batchesStore.BatchStatus; type?: batchesStore.BatchType });
         res.json(await Promise.all(rows.map((row) => describeBatch(engine, row))));
       },
     }),
@@ -205,7 +205,7 @@ export function migrationRoutes(engine: WorkflowEngine): RouteSpec[] {
       handler: async ({ params }, req, res) => {
         await audited(engine.knex, auditEntry(req, 'batch.delete', params.id), async () => {
           await engine.batches.cancel(params.id);
-          if (!(await batchesStore.deleteBatch(engine.knex, params.id))) throw notFound('batch', params.id);
+          if (!(await engine.batches.delete(params.id))) throw notFound('batch', params.id);
         });
         res.status(204).end();
       },

@@ -40,6 +40,8 @@ export const CORE_TABLES: readonly string[] = [
   'incidents',
   'audit_entries',
   'idempotent_answers',
+  'batches',
+  'batch_items',
   'decision_definitions',
   'decision_deployment_links',
   'decision_evaluations',

@@ -58,7 +58,13 @@ export async function findBatch(knex: Knex | Knex.Transaction, id: string): Prom
   return knex('batches').where({ id }).first();
 }
 
-export async function listBatches(knex: Knex, filter: { status?: BatchStatus; type?: BatchType; id?: string }, page: { firstResult?: number; maxResults?: number } = {}): Promise<BatchRow[]> {
+export interface BatchFilter {
+  status?: BatchStatus;
+  type?: BatchType;
+  id?: string;
+}
+
+export async function listBatches(knex: Knex, filter: BatchFilter, page: { firstResult?: number; maxResults?: number } = {}): Promise<BatchRow[]> {
   const query = knex('batches').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }]);
   if (filter.status) query.where({ status: filter.status });
   if (filter.type) query.where({ type: filter.type });
@@ -66,7 +72,7 @@ export async function listBatches(knex: Knex, filter: { status?: BatchStatus; ty
   return query.offset(page.firstResult ?? 0).limit(Math.min(page.maxResults ?? 100, 1000));
 }
 
-export async function countBatches(knex: Knex, filter: { status?: BatchStatus; type?: BatchType; id?: string }): Promise<number> {
+export async function countBatches(knex: Knex, filter: BatchFilter): Promise<number> {
   const query = knex('batches');
   if (filter.status) query.where({ status: filter.status });
   if (filter.type) query.where({ type: filter.type });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { MigrationPlan } from '../../engine/commands/migrations.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import { AppError, notFound } from '../../errors.js';
-import * as batchesStore from '../../store/batches.js';
+import type * as batchesStore from '../../store/batches.js';
 import { audited, auditEntry } from '../audit.js';
 import { allow } from '../auth.js';
 import { c7Date, PageQuery, Uuid } from './camunda-shapes.js';
@@ -154,7 +154,7 @@ export function camundaMigrationRouters(engine: WorkflowEngine): { migration: Ro
     if (suspended === 'true') return []; // regenflow's batches are never suspended
     const ours = type ? (TYPE_OF_C7[type] as batchesStore.BatchType | undefined) : undefined;
     if (type && !ours) return [];
-    return batchesStore.listBatches(engine.knex, { id: batchId, type: ours }, { firstResult, maxResults });
+    return engine.batches.list({ id: batchId, type: ours }, { firstResult, maxResults });
   };
 
   batches.get('/', operators, async (req, res) => {
@@ -165,7 +165,7 @@ export function camundaMigrationRouters(engine: WorkflowEngine): { migration: Ro
   });
 
   const statistics = async (rows: batchesStore.BatchRow[]) => {
-    const jobs = await batchesStore.batchJobCounts(engine.knex, rows.map((row) => row.id));
+    const jobs = await engine.batches.jobCounts(rows.map((row) => row.id));
     return rows.map((row) => {
       const batch = c7Batch(row);
       const { remaining, failed } = jobs.get(row.id)!;
@@ -188,7 +188,7 @@ export function camundaMigrationRouters(engine: WorkflowEngine): { migration: Ro
     const { id } = z.object({ id: Uuid }).parse(req.params);
     await audited(engine.knex, auditEntry(req, 'batch.delete', id), async () => {
       await engine.batches.cancel(id);
-      if (!(await batchesStore.deleteBatch(engine.knex, id))) throw notFound('batch', id);
+      if (!(await engine.batches.delete(id))) throw notFound('batch', id);
     });
     res.status(204).end();
   });

@@ -86,6 +86,34 @@ export class BatchOperations {
     return batch;
   }
 
+  /** Batches matching a filter, newest first, a page of them. */
+  list(filter: batchesStore.BatchFilter, page: { firstResult?: number; maxResults?: number } = {}): Promise<batchesStore.BatchRow[]> {
+    return batchesStore.listBatches(this.ctx.knex, filter, page);
+  }
+
+  count(filter: batchesStore.BatchFilter): Promise<number> {
+    return batchesStore.countBatches(this.ctx.knex, filter);
+  }
+
+  /** Items pending, done and failed per batch. */
+  itemCounts(batchIds: string[]): Promise<Map<string, batchesStore.BatchCounts>> {
+    return batchesStore.batchCounts(this.ctx.knex, batchIds);
+  }
+
+  /** Chunk jobs remaining and failed per batch (Camunda 7's batch statistics). */
+  jobCounts(batchIds: string[]): Promise<Map<string, { remaining: number; failed: number }>> {
+    return batchesStore.batchJobCounts(this.ctx.knex, batchIds);
+  }
+
+  items(batchId: string, filter: { status?: batchesStore.BatchItemStatus }): ReturnType<typeof batchesStore.listBatchItems> {
+    return batchesStore.listBatchItems(this.ctx.knex, batchId, filter);
+  }
+
+  /** Deletes a batch with its items and chunk jobs; false when there is none. */
+  async delete(batchId: string): Promise<boolean> {
+    return (await batchesStore.deleteBatch(this.ctx.knex, batchId)) > 0;
+  }
+
   /** Stops a running batch: items done stay done, the rest are not run. */
   async cancel(batchId: string): Promise<batchesStore.BatchRow> {
     const batch = await batchesStore.cancelBatch(this.ctx.knex, batchId);
