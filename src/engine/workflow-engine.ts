@@ -100,8 +100,8 @@ export class WorkflowEngine extends EventEmitter {
    * setting (say a new evolution cadence) re-arms the timers of the deployed versions
    * whose text now resolves differently. Returns how many it re-armed.
    */
-  async rearmStartTimers(now = new Date()): Promise<number> {
-    return this.deployments.rearmStartTimers(now);
+  async rearmStartTimers(): Promise<number> {
+    return this.deployments.rearmStartTimers();
   }
 
   async start(options: StartOptions): Promise<InstanceRow> {
