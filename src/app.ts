@@ -162,6 +162,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const metrics = createMetrics(engine, database.knex, telemetry);
   const alertIntake = new AlertIntake(database.knex, engine, {
     processKey: config.REGENFLOW_INCIDENT_PROCESS_KEY,
+    nodeId,
+    answerWaitMs: config.REGENFLOW_ALERT_ANSWER_WAIT_MS,
+    leaseMs: config.REGENFLOW_ALERT_LEASE_MS,
     startVariables: () => ({
       autoThreshold: config.REGENFLOW_INCIDENT_AUTO_CONFIDENCE,
       reviewThreshold: config.REGENFLOW_INCIDENT_REVIEW_CONFIDENCE,
@@ -207,6 +210,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       if (builtInTopics.length) await agents.register({ name: `regenflow:${nodeId}`, topics: builtInTopics, capacity: 4, kind: 'built-in' });
       agents.start();
       poller.start();
+      alertIntake.start();
       workers.start();
       return new Promise<number>((resolve, reject) => {
         server = http.listen(config.PORT, config.HOST, () => {
@@ -228,6 +232,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       agents.stop();
       await workers.stop();
       await poller.stop();
+      await alertIntake.stop();
       await wakeUps?.close();
       await closeAnalyser();
       await closeOtlpDecoder();
