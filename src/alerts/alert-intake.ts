@@ -56,7 +56,12 @@ export const ALERT_REFIRED = 'alert.refired';
 const RESOLVE_RETRY_MS = 200;
 
 /** Queue rows one node works at once (each its own fingerprint). */
-const QUEUE_CONCURRENCY = 4;
+const QUEUE_CONCURRENCY = 2;
+/**
+ * While webhook calls are being stored, the queue waits (up to this long per row): storing
+ * and answering come first, incident starts run in the gaps, so a burst is answered at once.
+ */
+const YIELD_TO_INTAKE_MS = 1000;
 /** Attempts before a queue row gives up (its alert's action becomes `failed`). */
 const QUEUE_MAX_ATTEMPTS = 10;
 /**
@@ -100,6 +105,8 @@ export class AlertIntake {
   private stopped = true;
   /** Callers waiting for queue rows to be worked (woken after each batch). */
   private readonly waiters = new Set<() => void>();
+  /** Webhook calls storing alerts right now (the queue yields to them). */
+  private storing = 0;
 
   constructor(
     private readonly knex: Knex,
@@ -127,6 +134,15 @@ export class AlertIntake {
 
   /** `actor` names the sender in the audit log (the token of the webhook call). */
   async receive(batch: AlertBatch, actor = 'system'): Promise<IntakeResult> {
+    this.storing++;
+    try {
+      return await this.storeAndAnswer(batch, actor);
+    } finally {
+      this.storing--;
+    }
+  }
+
+  private async storeAndAnswer(batch: AlertBatch, actor: string): Promise<IntakeResult> {
     const missing = await this.incidentProcessMissing();
     if (missing) {
       const results = batch.alerts.map((alert) => this.result(alert, alert.startsAt ?? null, 'failed', null, missing));
@@ -140,9 +156,14 @@ export class AlertIntake {
       stored.push(entry);
     }
     const queued = stored.filter((entry) => entry.queueId);
-    if (queued.length) {
-      this.wake();
-      await this.settled(queued.map((entry) => entry.queueId as string), this.options.answerWaitMs ?? 0);
+    if (queued.length) this.wake();
+    if (queued.length && (this.options.answerWaitMs ?? 0) > 0) {
+      this.storing--; // waiting for the queue: let it work
+      try {
+        await this.settled(queued.map((entry) => entry.queueId as string), this.options.answerWaitMs ?? 0);
+      } finally {
+        this.storing++;
+      }
       const rows = await alertsStore.findAlertsById(this.knex, queued.map((entry) => entry.alertId as string));
       const pending = await alertQueueStore.pendingAlertWork(this.knex, queued.map((entry) => entry.queueId as string));
       const failed = await alertQueueStore.failedAlertWork(this.knex, queued.map((entry) => entry.queueId as string));
@@ -277,7 +298,8 @@ export class AlertIntake {
     try {
       for (;;) {
         if (this.stopped) return;
-        const rows = await alertQueueStore.claimAlertWork(this.knex, this.nodeId, QUEUE_CONCURRENCY, this.options.leaseMs ?? 60_000);
+        const busy = await this.yieldToIntake();
+        const rows = await alertQueueStore.claimAlertWork(this.knex, this.nodeId, busy ? 1 : QUEUE_CONCURRENCY, this.options.leaseMs ?? 60_000);
         if (!rows.length) return;
         await Promise.all(rows.map((row) => this.work(row)));
         for (const waiter of [...this.waiters]) waiter();
@@ -285,6 +307,13 @@ export class AlertIntake {
     } catch {
       // The database is away: the next poll tries again; the rows stay queued.
     }
+  }
+
+  /** Waits while webhook calls store alerts (at most YIELD_TO_INTAKE_MS); returns whether they still do. */
+  private async yieldToIntake(): Promise<boolean> {
+    const until = Date.now() + YIELD_TO_INTAKE_MS;
+    while (this.storing > 0 && Date.now() < until && !this.stopped) await new Promise((resolve) => setTimeout(resolve, 20));
+    return this.storing > 0;
   }
 
   /** Works one queue row: its effects commit, then the row goes; a failure is retried later. */
