@@ -207,7 +207,9 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   async runDueJobs(limit = 20): Promise<number> {
-    return this.jobs.runDueJobs(limit);
+    // A signal broadcast whose node died mid-way is finished by the next poller that looks.
+    const resumed = (await this.correlation.resumeAbandonedBroadcast()) ? 1 : 0;
+    return resumed + (await this.jobs.runDueJobs(limit));
   }
 
   /**
