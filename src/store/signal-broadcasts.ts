@@ -30,11 +30,11 @@ const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(
 export async function recordSignalBroadcast(
   knex: Knex,
   broadcast: { name: string; variables: unknown; audit: unknown; actor: string | null; idempotencyKey: string | null; nodeId: string; leaseMs: number },
-): Promise<{ id: string; created: boolean }> {
+): Promise<{ id: string; created: boolean; name?: string }> {
   return knex.transaction(async (trx) => {
     if (broadcast.idempotencyKey) {
-      const existing = await trx('signal_broadcasts').where({ actor: broadcast.actor, idempotency_key: broadcast.idempotencyKey }).first('id');
-      if (existing) return { id: existing.id as string, created: false };
+      const existing = await trx('signal_broadcasts').where({ actor: broadcast.actor, idempotency_key: broadcast.idempotencyKey }).first('id', 'name');
+      if (existing) return { id: existing.id as string, created: false, name: existing.name as string };
     }
     const id = randomUUID();
     await trx('signal_broadcasts').insert({

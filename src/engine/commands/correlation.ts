@@ -85,7 +85,7 @@ export class Correlation {
    * once its lease ran out) and reaches every receiver exactly once.
    */
   async broadcastSignal(name: string, variables: Variables = {}, audit?: AuditEntry): Promise<{ delivered: number; started: number }> {
-    const { id } = await broadcasts.recordSignalBroadcast(this.ctx.knex, {
+    const { id, created, name: recorded } = await broadcasts.recordSignalBroadcast(this.ctx.knex, {
       name,
       variables,
       audit: audit ?? null,
@@ -94,6 +94,9 @@ export class Correlation {
       nodeId: this.ctx.options.nodeId,
       leaseMs: BROADCAST_LEASE_MS,
     });
+    if (!created && recorded !== name) {
+      throw new AppError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${audit?.idempotencyKey} was used for the signal '${recorded}', not '${name}'`);
+    }
     return this.deliverBroadcast(id);
   }
 
