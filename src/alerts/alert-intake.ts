@@ -157,10 +157,24 @@ export class AlertIntake {
     }
     const queued = stored.filter((entry) => entry.queueId);
     if (queued.length) this.wake();
-    if (queued.length && (this.options.answerWaitMs ?? 0) > 0) {
+    // A repeat of an occurrence whose work is still queued waits for it too, to name its instance.
+    const repeats = stored.filter((entry) => !entry.queueId && entry.alertId && entry.result.action === 'duplicate' && !entry.result.instanceId);
+    const waitMs = this.options.answerWaitMs ?? 0;
+    const repeatWork = waitMs > 0 && repeats.length ? await alertQueueStore.pendingWorkOfAlerts(this.knex, repeats.map((entry) => entry.alertId as string)) : [];
+    if (waitMs > 0 && repeats.length) {
+      this.storing--;
+      try {
+        await this.settled(repeatWork, waitMs);
+      } finally {
+        this.storing++;
+      }
+      const rows = await alertsStore.findAlertsById(this.knex, repeats.map((entry) => entry.alertId as string));
+      for (const entry of repeats) entry.result = { ...entry.result, instanceId: rows.get(entry.alertId as string)?.instance_id ?? null };
+    }
+    if (queued.length && waitMs > 0) {
       this.storing--; // waiting for the queue: let it work
       try {
-        await this.settled(queued.map((entry) => entry.queueId as string), this.options.answerWaitMs ?? 0);
+        await this.settled(queued.map((entry) => entry.queueId as string), waitMs);
       } finally {
         this.storing++;
       }
@@ -214,7 +228,7 @@ export class AlertIntake {
         if (!startsAt) {
           // A source without startsAt: while an occurrence is open, the same alert is a repeat.
           const open = await alertsStore.findOpenFiring(trx, alert.fingerprint);
-          if (open) return { result: this.result(alert, open.starts_at, 'duplicate', open.instance_id) };
+          if (open) return { result: this.result(alert, open.starts_at, 'duplicate', open.instance_id), alertId: open.id };
           startsAt = new Date();
         }
         const stored = await alertsStore.insertAlertOnce(trx, { ...this.newAlert(alert, batch), startsAt }, 'queued');
@@ -232,7 +246,7 @@ export class AlertIntake {
         const resolved = open ? await alertsStore.resolveAlert(trx, open.id, alert.endsAt ?? new Date()) : undefined;
         if (resolved) [row, changed] = [resolved, true];
       }
-      if (!row || !changed) return { result: this.result(alert, row?.starts_at ?? null, 'duplicate', row?.instance_id ?? null) };
+      if (!row || !changed) return { result: this.result(alert, row?.starts_at ?? null, 'duplicate', row?.instance_id ?? null), ...(row && { alertId: row.id }) };
       const queued: QueuedAlert = {
         alert: {
           fingerprint: alert.fingerprint,

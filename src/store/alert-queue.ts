@@ -68,6 +68,12 @@ export async function pendingAlertWork(knex: Knex, ids: string[]): Promise<Set<s
   return new Set(rows.map((row) => String(row.id)));
 }
 
+/** The queue rows of these alerts still waiting or being worked. */
+export async function pendingWorkOfAlerts(knex: Knex, alertIds: string[]): Promise<string[]> {
+  const rows: Array<{ id: string | number }> = await knex('alert_queue').whereIn('alert_id', alertIds).whereNull('failed_at').select('id');
+  return rows.map((row) => String(row.id));
+}
+
 /** Queue rows that gave up, by id, with their last error. */
 export async function failedAlertWork(knex: Knex, ids: string[]): Promise<Map<string, string>> {
   if (!ids.length) return new Map();
