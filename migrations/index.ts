@@ -17,6 +17,8 @@ import * as decisionDeploymentLinks from './0015b-decision-deployment-links.js';
 import * as idempotentAnswers from './0020-idempotent-answers.js';
 import * as forms from './0021-forms.js';
 import * as batches from './0026-batches.js';
+import * as alertQueue from './0027-alert-queue.js';
+import * as signalBroadcasts from './0027b-signal-broadcasts.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -43,6 +45,8 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0020-idempotent-answers', idempotentAnswers],
   ['0021-forms', forms],
   ['0026-batches', batches],
+  ['0027-alert-queue', alertQueue],
+  ['0027b-signal-broadcasts', signalBroadcasts],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

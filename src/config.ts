@@ -94,6 +94,10 @@ const ConfigSchema = z.object({
   REGENFLOW_INCIDENT_REVIEW_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.5),
   /** Minutes of a service's spans the incident analysis looks at. @default 15 */
   REGENFLOW_INCIDENT_TELEMETRY_WINDOW_MINUTES: z.coerce.number().int().min(1).default(15),
+  /** How long an alert webhook call waits for its incident starts and correlations before it answers 202 (they are queued durably either way); 0 answers once the alerts are stored. @default 0 */
+  REGENFLOW_ALERT_ANSWER_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  /** How long a node holds queued alert work before another node presumes it dead and takes over. @default 60000 */
+  REGENFLOW_ALERT_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
   /** Folders (comma-separated) below which agents may open git repositories. @default none: the worktree agent refuses every repository */
   REGENFLOW_AGENT_REPOSITORIES: z.string().default(''),
   /** Environment variables (comma-separated names) passed on to agent commands; nothing else is. */

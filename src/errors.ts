@@ -77,6 +77,8 @@ export const STATUS_BY_CODE = {
   LLM_INVALID_OUTPUT: 502,
   LLM_UNAVAILABLE: 503,
   DECODE_TIMEOUT: 503,
+  SIGNAL_DELIVERED: 409,
+  INCIDENT_STARTING: 409,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;

@@ -19,9 +19,10 @@ export const AlertQuery = z
   .strict();
 
 /**
- * Alert webhooks (role `alert`) and the alert list (owner, operator). Alertmanager
- * retries a notification on 5xx: a 5xx goes out only when nothing was stored, so a
- * retry never meets half of its first attempt.
+ * Alert webhooks (role `alert`) and the alert list (owner, operator). A notification is
+ * answered once its alerts are stored (202 while their incident work is queued). Alertmanager
+ * retries a notification on 5xx: a 5xx goes out only when nothing was stored, so a retry
+ * never meets half of its first attempt.
  */
 export function alertsRouter(knex: Knex, intake: AlertIntake): Router {
   const router = Router();
@@ -53,7 +54,8 @@ function answer(res: import('express').Response, result: IntakeResult): void {
       results: result.results,
     });
   }
-  res.status(200).json({ results: result.results, truncatedAlerts: result.truncatedAlerts });
+  // 202: stored, the start or correlation still queued (GET /api/alerts shows what it became).
+  res.status(result.queuedAny ? 202 : 200).json({ results: result.results, truncatedAlerts: result.truncatedAlerts });
 }
 
 export function describeAlert(row: AlertRow) {

@@ -9,7 +9,7 @@ export type InstanceStatus = 'active' | 'completed' | 'cancelled' | 'failed';
 
 /** One event applied by a transition (see DESIGN.md, "Execution model"). */
 export type TransitionEvent =
-  /** `dueNow`: the activity whose timer fires in this transition, due or not (execute now). */
+  /** `dueNow`: the activity (or the timer's execution id) whose timer fires in this transition, due or not. */
   | { type: 'resume'; dueNow?: string }
   | { type: 'complete-user-task'; executionId: string; variables: Variables }
   | { type: 'deliver-message'; refId: string; executionId?: string; variables: Variables }

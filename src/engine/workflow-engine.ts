@@ -113,8 +113,8 @@ export class WorkflowEngine extends EventEmitter {
    * setting (say a new evolution cadence) re-arms the timers of the deployed versions
    * whose text now resolves differently. Returns how many it re-armed.
    */
-  async rearmStartTimers(now = new Date()): Promise<number> {
-    return this.deployments.rearmStartTimers(now);
+  async rearmStartTimers(): Promise<number> {
+    return this.deployments.rearmStartTimers();
   }
 
   async start(options: StartOptions): Promise<InstanceRow> {
@@ -220,7 +220,9 @@ export class WorkflowEngine extends EventEmitter {
   }
 
   async runDueJobs(limit = 20): Promise<number> {
-    return this.jobs.runDueJobs(limit);
+    // A signal broadcast whose node died mid-way is finished by the next poller that looks.
+    const resumed = (await this.correlation.resumeAbandonedBroadcast()) ? 1 : 0;
+    return resumed + (await this.jobs.runDueJobs(limit));
   }
 
   /**

@@ -42,6 +42,8 @@ export const CORE_TABLES: readonly string[] = [
   'idempotent_answers',
   'batches',
   'batch_items',
+  'signal_broadcasts',
+  'signal_deliveries',
   'decision_definitions',
   'decision_deployment_links',
   'decision_evaluations',

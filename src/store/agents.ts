@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { onDatabaseClock } from './database-clock.js';
 
 export interface AgentRow {
   name: string;
@@ -22,19 +23,18 @@ export interface AgentWork {
 export async function registerAgent(
   knex: Knex,
   agent: { name: string; topics: string[]; capacity: number; kind: AgentRow['kind'] },
-  now = new Date(),
 ): Promise<AgentRow> {
   const [row] = await knex('agents')
-    .insert({ name: agent.name, topics: JSON.stringify(agent.topics), capacity: agent.capacity, kind: agent.kind, registered_at: now, last_heartbeat_at: now })
+    .insert({ name: agent.name, topics: JSON.stringify(agent.topics), capacity: agent.capacity, kind: agent.kind, registered_at: knex.raw('now()'), last_heartbeat_at: knex.raw('now()') })
     .onConflict('name')
-    .merge({ topics: JSON.stringify(agent.topics), capacity: agent.capacity, kind: agent.kind, last_heartbeat_at: now })
+    .merge({ topics: JSON.stringify(agent.topics), capacity: agent.capacity, kind: agent.kind, last_heartbeat_at: knex.raw('now()') })
     .returning('*');
   return row as AgentRow;
 }
 
 /** A fetch by a registered agent: its heartbeat. Unknown worker ids are not agents (0 rows). */
-export async function recordHeartbeat(knex: Knex, name: string, now = new Date()): Promise<boolean> {
-  return (await knex('agents').where({ name }).update({ last_heartbeat_at: now })) > 0;
+export async function recordHeartbeat(knex: Knex, name: string): Promise<boolean> {
+  return (await knex('agents').where({ name }).update({ last_heartbeat_at: knex.raw('now()') })) > 0;
 }
 
 export async function listAgents(knex: Knex): Promise<AgentRow[]> {
@@ -50,11 +50,11 @@ export async function deleteAgent(knex: Knex, name: string): Promise<boolean> {
 }
 
 /** External tasks an agent holds a live lock on. */
-export async function workOf(knex: Knex, names: string[], now = new Date()): Promise<Array<AgentWork & { worker_id: string }>> {
+export async function workOf(knex: Knex, names: string[]): Promise<Array<AgentWork & { worker_id: string }>> {
   if (!names.length) return [];
   return knex('external_tasks')
     .whereIn('worker_id', names)
-    .andWhere('lock_expires_at', '>=', now)
+    .andWhere('lock_expires_at', '>=', knex.raw('now()'))
     .select('id', 'worker_id', 'topic', 'instance_id', 'activity_id', 'lock_expires_at')
     .orderBy('created_at');
 }
@@ -63,10 +63,12 @@ export async function workOf(knex: Knex, names: string[], now = new Date()): Pro
  * Agents silent since `cutoff`: their live locks are dropped (so other workers fetch the
  * tasks at once) in one transaction; returns each released task's topic.
  */
-export async function releaseStaleAgents(knex: Knex, cutoff: Date, now = new Date()): Promise<Array<{ agent: string; taskId: string; topic: string }>> {
+export async function releaseStaleAgents(knex: Knex, cutoff: Date): Promise<Array<{ agent: string; taskId: string; topic: string }>> {
   return knex.transaction(async (trx) => {
+    // Heartbeats are stamped by the database's clock: the node's cutoff is moved onto it.
+    const now = trx.raw('now()');
     // Built-in agents are this server's own workers: a crashed node's locks simply expire.
-    const stale: string[] = await trx('agents').where({ kind: 'remote' }).andWhere('last_heartbeat_at', '<', cutoff).pluck('name');
+    const stale: string[] = await trx('agents').where({ kind: 'remote' }).andWhere('last_heartbeat_at', '<', onDatabaseClock(trx, cutoff)).pluck('name');
     if (!stale.length) return [];
     const released: Array<{ id: string; worker_id: string; topic: string }> = await trx('external_tasks')
       .whereIn('worker_id', stale)

@@ -33,7 +33,7 @@ export interface NewAlert {
  * Inserts the alert unless one with the same fingerprint and startsAt exists. The unique
  * constraint decides between two concurrent identical posts: exactly one gets the row.
  */
-export async function insertAlertOnce(knex: Knex, alert: NewAlert): Promise<{ inserted: boolean; row: AlertRow }> {
+export async function insertAlertOnce(knex: Knex, alert: NewAlert, action = 'stored'): Promise<{ inserted: boolean; row: AlertRow }> {
   const inserted = await knex('alerts')
     .insert({
       id: randomUUID(),
@@ -45,7 +45,7 @@ export async function insertAlertOnce(knex: Knex, alert: NewAlert): Promise<{ in
       labels: JSON.stringify(alert.labels),
       annotations: JSON.stringify(alert.annotations),
       generator_url: alert.generatorUrl,
-      action: 'stored',
+      action,
       resolved_at: alert.status === 'resolved' ? new Date() : null,
     })
     .onConflict(['fingerprint', 'starts_at'])
@@ -70,8 +70,18 @@ export async function reopenAlert(knex: Knex, id: string): Promise<void> {
   await knex('alerts').where({ id, status: 'resolved' }).update({ status: 'firing', ends_at: null, resolved_at: null });
 }
 
-export async function attachInstance(knex: Knex, id: string, instanceId: string | null, action: string): Promise<void> {
-  await knex('alerts').where({ id }).update({ instance_id: instanceId, action });
+/** What was done for an occurrence; `keepInstance`: an instance it was attached to before stays. */
+export async function attachInstance(knex: Knex, id: string, instanceId: string | null, action: string, keepInstance = false): Promise<void> {
+  await knex('alerts')
+    .where({ id })
+    .update({ instance_id: keepInstance ? knex.raw('coalesce(?, instance_id)', [instanceId]) : instanceId, action });
+}
+
+/** Occurrences by id. */
+export async function findAlertsById(knex: Knex, ids: string[]): Promise<Map<string, AlertRow>> {
+  if (!ids.length) return new Map();
+  const rows: AlertRow[] = await knex('alerts').whereIn('id', ids);
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
 /** Forgets an occurrence whose processing failed, so a retry of the notification starts over. */
@@ -128,19 +138,19 @@ export type IncidentClaim = { claimed: true } | { claimed: false; instanceId: st
  */
 export async function claimIncident(knex: Knex, fingerprint: string, staleAfterMs: number): Promise<IncidentClaim> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const [inserted] = await knex('alert_incidents').insert({ fingerprint, instance_id: null, claimed_at: new Date() }).onConflict('fingerprint').ignore().returning('fingerprint');
+    const [inserted] = await knex('alert_incidents').insert({ fingerprint, instance_id: null, claimed_at: knex.raw("date_trunc('milliseconds', now())") }).onConflict('fingerprint').ignore().returning('fingerprint');
     if (inserted) return { claimed: true };
     const claim = await knex('alert_incidents as c')
       .leftJoin('process_instances as i', 'i.id', 'c.instance_id')
       .where('c.fingerprint', fingerprint)
-      .first('c.instance_id', 'c.claimed_at', 'i.status');
+      .first('c.instance_id', 'c.claimed_at', 'i.status', knex.raw('c.claimed_at < now() - make_interval(secs => ?) AS expired', [staleAfterMs / 1000]));
     if (!claim) continue; // released meanwhile: try to insert again
-    const stale = claim.instance_id ? claim.status !== 'active' : Date.now() - new Date(claim.claimed_at).getTime() > staleAfterMs;
+    const stale = claim.instance_id ? claim.status !== 'active' : Boolean(claim.expired);
     if (!stale) return { claimed: false, instanceId: claim.instance_id };
     const taken = await knex('alert_incidents')
       .where({ fingerprint, claimed_at: claim.claimed_at })
       .modify((q) => (claim.instance_id ? q.where('instance_id', claim.instance_id) : q.whereNull('instance_id')))
-      .update({ instance_id: null, claimed_at: new Date() });
+      .update({ instance_id: null, claimed_at: knex.raw("date_trunc('milliseconds', now())") });
     if (taken) return { claimed: true };
   }
   return { claimed: false, instanceId: null };

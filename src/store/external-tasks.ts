@@ -36,7 +36,6 @@ export interface TopicRequest {
 export async function fetchAndLock(
   knex: Knex,
   request: { workerId: string; maxTasks: number; usePriority: boolean; topics: TopicRequest[] },
-  now = new Date(),
 ): Promise<LockedExternalTask[]> {
   return knex.transaction(async (trx) => {
     const locked: LockedExternalTask[] = [];
@@ -45,7 +44,7 @@ export async function fetchAndLock(
       if (room <= 0) break;
       const query = trx('external_tasks as t')
         .where('t.topic', topic.topicName)
-        .andWhere((q) => q.whereNull('t.lock_expires_at').orWhere('t.lock_expires_at', '<', now))
+        .andWhere((q) => q.whereNull('t.lock_expires_at').orWhere('t.lock_expires_at', '<', trx.raw('now()')))
         .andWhere((q) => q.whereNull('t.retries').orWhere('t.retries', '>', 0))
         // A parked inline handler waits for an operator's retry, not for a worker.
         .whereNotExists(
@@ -65,7 +64,7 @@ export async function fetchAndLock(
       if (!ids.length) continue;
       const rows: ExternalTaskRow[] = await trx('external_tasks')
         .whereIn('id', ids)
-        .update({ worker_id: request.workerId, lock_expires_at: new Date(now.getTime() + topic.lockDuration) })
+        .update({ worker_id: request.workerId, lock_expires_at: trx.raw('now() + make_interval(secs => ?)', [topic.lockDuration / 1000]) })
         .returning('*');
       const variables = await trx('process_instances')
         .whereIn('id', [...new Set(rows.map((row) => row.instance_id))])
@@ -82,6 +81,13 @@ export async function fetchAndLock(
 
 export async function findExternalTask(knex: Knex, id: string): Promise<ExternalTaskRow | undefined> {
   return knex('external_tasks').where({ id }).first();
+}
+
+/** The task row with whether its lock is live by the database's clock (a node's clock may be off). */
+export async function findExternalTaskLock(knex: Knex, id: string): Promise<(ExternalTaskRow & { lock_live: boolean }) | undefined> {
+  return knex('external_tasks')
+    .where({ id })
+    .first('*', knex.raw('coalesce(lock_expires_at >= now(), false) AS lock_live'));
 }
 
 export async function updateExternalTask(knex: Knex, id: string, changes: Partial<ExternalTaskRow>): Promise<void> {
@@ -104,7 +110,7 @@ export async function restoreExternalTaskRetries(trx: Knex.Transaction, id: stri
 
 /** The task row while `workerId` holds an unexpired lock on it, locked for the commit. */
 export async function lockHeldExternalTask(trx: Knex.Transaction, id: string, workerId: string): Promise<ExternalTaskRow | undefined> {
-  return trx('external_tasks').where({ id, worker_id: workerId }).andWhere('lock_expires_at', '>=', new Date()).forUpdate().first();
+  return trx('external_tasks').where({ id, worker_id: workerId }).andWhere('lock_expires_at', '>=', trx.raw('now()')).forUpdate().first();
 }
 
 /** A worker's failure report: retries left, the error, and the retry timeout as a lock held by the worker. */
@@ -119,7 +125,7 @@ export async function recordExternalTaskFailure(
       retries: failure.retries,
       error_message: failure.errorMessage ?? null,
       error_details: failure.errorDetails ?? null,
-      lock_expires_at: failure.retryTimeout ? new Date(Date.now() + failure.retryTimeout) : null,
+      lock_expires_at: failure.retryTimeout ? trx.raw('now() + make_interval(secs => ?)', [failure.retryTimeout / 1000]) : null,
       worker_id: failure.retryTimeout ? failure.workerId : null,
     });
 }
@@ -128,7 +134,7 @@ export async function recordExternalTaskFailure(
 export async function lockExternalTaskFor(knex: Knex, id: string, workerId: string, lockDurationMs: number): Promise<boolean> {
   const updated = await knex('external_tasks')
     .where({ id })
-    .andWhere((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', new Date()).orWhere('worker_id', workerId))
-    .update({ worker_id: workerId, lock_expires_at: new Date(Date.now() + lockDurationMs) });
+    .andWhere((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', knex.raw('now()')).orWhere('worker_id', workerId))
+    .update({ worker_id: workerId, lock_expires_at: knex.raw('now() + make_interval(secs => ?)', [lockDurationMs / 1000]) });
   return updated > 0;
 }

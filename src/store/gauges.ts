@@ -21,6 +21,6 @@ export async function countOpenIncidents(knex: Knex): Promise<Array<{ processKey
 
 /** The due time of the oldest job that is due and still has retries, or null. */
 export async function oldestDueJob(knex: Knex): Promise<Date | null> {
-  const row = await knex('jobs').where('retries', '>', 0).where('due_at', '<=', new Date()).min({ due: 'due_at' }).first();
+  const row = await knex('jobs').where('retries', '>', 0).where('due_at', '<=', knex.raw('now()')).min({ due: 'due_at' }).first();
   return row?.due ? new Date(row.due) : null;
 }

@@ -40,7 +40,7 @@ export async function stuckInstances(
     .andWhere('updated_at', '<', before)
     .whereNotExists(waitsOn('user_tasks'))
     .whereNotExists(waitsOn('subscriptions'))
-    .whereNotExists(waitsOn('jobs', (query) => query.where('due_at', '>', new Date())))
+    .whereNotExists(waitsOn('jobs', (query) => query.where('due_at', '>', knex.raw('now()'))))
     .orderBy('updated_at')
     .limit(limit)
     .select('id', 'variables', 'business_key');

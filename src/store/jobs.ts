@@ -16,6 +16,8 @@ export interface JobRow {
   error_message: string | null;
   /** Claims since the job last finished a run: more than one means leases ran out (a node died). */
   claims: number;
+  /** When the claim happened, by the database's clock (claims only). */
+  claimed_at?: Date;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function claimDueJobs(knex: Knex, nodeId: string, limit: number, le
           ORDER BY due_at
           LIMIT ?
           FOR UPDATE SKIP LOCKED)
-     RETURNING *`,
+     RETURNING *, now() AS claimed_at`,
     [nodeId, leaseMs / 1000, limit],
   );
   return result.rows as JobRow[];
@@ -60,7 +62,7 @@ export async function lockClaimedJob(trx: Knex.Transaction, jobId: string, nodeI
   return trx('jobs').where({ id: jobId, locked_by: nodeId }).forUpdate().first();
 }
 
-/** A timer start fired: its next due time (the lease and lease count end with the run). */
+/** A timer start fired: its next due time on the database's clock (the lease and lease count end with the run). */
 export async function rescheduleFiredJob(trx: Knex.Transaction, jobId: string, dueAt: Date, payload: unknown): Promise<void> {
   await trx('jobs').where({ id: jobId }).update({ due_at: dueAt, payload: JSON.stringify(payload), locked_by: null, locked_until: null, claims: 0 });
 }
@@ -96,11 +98,11 @@ export async function msUntilNextClaimable(knex: Knex): Promise<number | null> {
  * Claims one job whatever its due time and retries (execute now). A job in its failure
  * back-off (no owner) may be claimed; one another node is running may not.
  */
-export async function claimJob(knex: Knex, jobId: string, nodeId: string, leaseMs: number, now = new Date()): Promise<JobRow | undefined> {
+export async function claimJob(knex: Knex, jobId: string, nodeId: string, leaseMs: number): Promise<JobRow | undefined> {
   const [row] = await knex('jobs')
     .where({ id: jobId })
-    .andWhere((q) => q.whereNull('locked_by').orWhereNull('locked_until').orWhere('locked_until', '<', now))
-    .update({ locked_by: nodeId, locked_until: new Date(now.getTime() + leaseMs) })
+    .andWhere((q) => q.whereNull('locked_by').orWhereNull('locked_until').orWhere('locked_until', '<', knex.raw('now()')))
+    .update({ locked_by: nodeId, locked_until: knex.raw('now() + make_interval(secs => ?)', [leaseMs / 1000]) })
     .returning('*');
   return row as JobRow | undefined;
 }
@@ -112,10 +114,10 @@ export async function listTimerStartJobs(knex: Knex): Promise<JobRow[]> {
 }
 
 /** Moves a timer-start job to a new schedule, unless a live node holds it. Returns whether it moved. */
-export async function rescheduleTimerStartJob(knex: Knex, jobId: string, dueAt: Date, payload: unknown, now = new Date()): Promise<boolean> {
+export async function rescheduleTimerStartJob(knex: Knex, jobId: string, dueAt: Date, payload: unknown): Promise<boolean> {
   const moved = await knex('jobs')
     .where({ id: jobId })
-    .andWhere((query) => query.whereNull('locked_by').orWhere('locked_until', '<', now))
+    .andWhere((query) => query.whereNull('locked_by').orWhere('locked_until', '<', knex.raw('now()')))
     .update({ due_at: dueAt, payload: JSON.stringify(payload) });
   return moved > 0;
 }
@@ -143,7 +145,7 @@ export async function rescheduleHistoryCleanup(knex: Knex, everyMs: number): Pro
     .update({ due_at: knex.raw('now() + make_interval(secs => ?)', [everyMs / 1000]), locked_by: null, locked_until: null, claims: 0, retries: 3 });
 }
 
-/** A timer start event's job: one per (definition, start event). */
+/** A timer start event's job: one per (definition, start event); `dueAt` on the database's clock. */
 export async function insertTimerStartJob(
   trx: Knex.Transaction,
   job: { definitionId: string; activityId: string; dueAt: Date; payload: unknown },
@@ -170,7 +172,7 @@ export async function insertCallHandBack(
     instance_id: handBack.parentInstanceId,
     activity_id: handBack.parentExecutionId,
     timer_key: `${handBack.kind}/${handBack.childId}`,
-    due_at: new Date(),
+    due_at: trx.raw('now()'),
     payload: JSON.stringify({ executionId: handBack.parentExecutionId, ...handBack.payload, childId: handBack.childId }),
   });
 }

@@ -127,7 +127,7 @@ export async function listJobs(knex: Knex, filter: { state: 'due' | 'failed' | '
     .orderBy([{ column: 'due_at' }, { column: 'id' }])
     .limit(filter.limit)
     .offset(filter.offset);
-  if (filter.state === 'due') query.where('due_at', '<=', new Date()).andWhere('retries', '>', 0);
+  if (filter.state === 'due') query.where('due_at', '<=', knex.raw('now()')).andWhere('retries', '>', 0);
   if (filter.state === 'failed') query.where('retries', 0);
   if (filter.instanceId) query.where('instance_id', filter.instanceId);
   return query;

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { onDatabaseClock } from './database-clock.js';
 import { insertDecisionEvaluations } from './decisions.js';
 import { ConcurrentUpdateError } from '../errors.js';
 import type { InstanceStatus, TransitionOutcome } from '../engine/types.js';
@@ -242,7 +243,8 @@ async function writeWaits(trx: Knex.Transaction, scope: Scope, outcome: Transiti
       definition_id: scope.definitionId,
       activity_id: timer.activityId,
       timer_key: `${timer.timerKey}@${timer.dueAt.toISOString()}`,
-      due_at: timer.dueAt,
+      // The key keeps the node's due time (stable in the saved state); the row's due time is on the database's clock.
+      due_at: onDatabaseClock(trx, timer.dueAt),
     }),
     fresh,
     { kind: 'timer' },

@@ -50,7 +50,8 @@ describe('alert intake', () => {
   beforeAll(async () => {
     app = await createTestApp({
       builtIns: true,
-      env: { REGENFLOW_INCIDENT_VALIDATION_TIMEOUT: 'PT1S', REGENFLOW_INCIDENT_REVIEW_ESCALATION: 'PT0.5S' },
+      // Answers wait for the queued starts and correlations, so each result says what became of its alert.
+      env: { REGENFLOW_INCIDENT_VALIDATION_TIMEOUT: 'PT1S', REGENFLOW_INCIDENT_REVIEW_ESCALATION: 'PT0.5S', REGENFLOW_ALERT_ANSWER_WAIT_MS: '30000' },
     });
     base = `http://127.0.0.1:${await app.listen()}`;
     admin = httpClient(base);
@@ -315,7 +316,7 @@ describe('alert intake', () => {
 
   it('when two engine nodes receive the same alert at the same moment, then one instance starts', async () => {
     const second = await createApp(
-      loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_TOKENS: TEST_TOKENS_SETTING, REGENFLOW_RATE_LIMIT: '100000', REGENFLOW_NODE_ID: 'second' }),
+      loadConfig({ PORT: '0', REGENFLOW_DATA_DIR: '/tmp/regenflow-unused', REGENFLOW_TOKENS: TEST_TOKENS_SETTING, REGENFLOW_RATE_LIMIT: '100000', REGENFLOW_NODE_ID: 'second', REGENFLOW_ALERT_ANSWER_WAIT_MS: '30000' }),
       { database: app.database, log: () => {} },
     );
     try {

@@ -29,7 +29,7 @@ describe('incident response automation policy (processes/incident-automation-lev
     });
 
   beforeAll(async () => {
-    app = await createTestApp({ builtIns: true, env: { REGENFLOW_INCIDENT_REVIEW_ESCALATION: 'PT1H' } });
+    app = await createTestApp({ builtIns: true, env: { REGENFLOW_INCIDENT_REVIEW_ESCALATION: 'PT1H', REGENFLOW_ALERT_ANSWER_WAIT_MS: '30000' } });
     const base = `http://127.0.0.1:${await app.listen()}`;
     admin = httpClient(base);
     operator = httpClient(base, TEST_TOKENS.operator);

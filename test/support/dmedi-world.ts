@@ -151,10 +151,14 @@ export class DmediWorld {
       }
       if (await this.serveAgent()) continue;
       // Waiting only at a timer (no external task in flight): skip to its due time and run it, as "execute job" does.
-      const [timer] = await knex('jobs').where({ instance_id: instance.id, kind: 'timer' }).orderBy('due_at');
+      // Due times are on the database's clock, which simulated time does not move: skip by what is left until it.
+      const [timer] = await knex('jobs')
+        .where({ instance_id: instance.id, kind: 'timer' })
+        .orderBy('due_at')
+        .select('id', knex.raw('extract(epoch FROM (due_at - clock_timestamp())) * 1000 AS due_in_ms'));
       const busy = await knex('external_tasks').where({ instance_id: instance.id }).first();
       if (timer && !busy) {
-        const due = new Date(timer.due_at).getTime();
+        const due = Date.now() + Math.max(0, Number(timer.due_in_ms));
         await this.writeUntil(service, due);
         skipped += Math.max(0, due - Date.now());
         skipTo(due);

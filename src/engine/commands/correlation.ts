@@ -1,10 +1,15 @@
 import { AppError } from '../../errors.js';
-import type { AuditEntry } from '../../store/audit-entries.js';
+import type { Knex } from 'knex';
+import { appendAuditEntry, type AuditEntry } from '../../store/audit-entries.js';
+import * as broadcasts from '../../store/signal-broadcasts.js';
 import { safeCopy } from '../runtime/variables.js';
-import { findMessageStart, findMessageSubscriptions, findSignalStarts, findSignalSubscriptions } from '../../store/subscriptions.js';
+import { findMessageStart, findMessageSubscriptions } from '../../store/subscriptions.js';
 import type { Variables } from '../types.js';
 import type { EngineContext, CorrelateOptions, CorrelationResult } from '../engine-context.js';
 import type { Transitions } from '../transitions.js';
+
+/** A broadcast not renewed for this long belongs to a node that died: any node finishes it. */
+const BROADCAST_LEASE_MS = 10_000;
 
 /** Messages and signals: deliver to waiting executions, or start instances. */
 export class Correlation {
@@ -72,34 +77,80 @@ export class Correlation {
     );
   }
 
-  /** Delivers a signal to every waiting catch event and starts every signal start event. */
+  /**
+   * Delivers a signal to every waiting catch event and starts every signal start event. The
+   * broadcast is recorded first with all its receivers, then delivered one receiver at a time,
+   * each delivery marked in the commit of its transition: a broadcast cut by a crash is resumed
+   * (by the retry of its request with the same Idempotency-Key, or by any node's job poller
+   * once its lease ran out) and reaches every receiver exactly once.
+   */
   async broadcastSignal(name: string, variables: Variables = {}, audit?: AuditEntry): Promise<{ delivered: number; started: number }> {
-    const waiting = await findSignalSubscriptions(this.ctx.knex, name);
-    // One transition per instance (and signal element): it moves every catch and starts every event
-    // sub-process waiting for it there, so one per subscription would deliver it again.
-    const executions = new Map<string, { instanceId: string; refId: string; count: number }>();
-    for (const row of waiting) {
-      const key = `${row.instance_id}/${row.ref_id}`;
-      const entry = executions.get(key) ?? { instanceId: row.instance_id, refId: row.ref_id, count: 0 };
-      entry.count++;
-      executions.set(key, entry);
+    const { id, created, name: recorded } = await broadcasts.recordSignalBroadcast(this.ctx.knex, {
+      name,
+      variables,
+      audit: audit ?? null,
+      actor: audit?.actor ?? null,
+      idempotencyKey: audit?.idempotencyKey ?? null,
+      nodeId: this.ctx.options.nodeId,
+      leaseMs: BROADCAST_LEASE_MS,
+    });
+    if (!created && recorded !== name) {
+      throw new AppError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${audit?.idempotencyKey} was used for the signal '${recorded}', not '${name}'`);
     }
-    let delivered = 0;
-    for (const { instanceId, refId, count } of executions.values()) {
-      try {
-        await this.transitions.transition(instanceId, { type: 'deliver-signal', refId, variables }, this.transitions.auditing(audit, instanceId));
-        delivered += count;
-      } catch (error) {
-        if (!(error instanceof AppError && ['SUBSCRIPTION_GONE', 'INSTANCE_ENDED'].includes(error.code))) throw error;
+    return this.deliverBroadcast(id);
+  }
+
+  /** Finishes one broadcast whose node died mid-way (its lease ran out); returns whether there was one. */
+  async resumeAbandonedBroadcast(): Promise<boolean> {
+    const id = await broadcasts.claimAbandonedSignalBroadcast(this.ctx.knex, this.ctx.options.nodeId, BROADCAST_LEASE_MS);
+    if (!id) return false;
+    await this.deliverBroadcast(id);
+    return true;
+  }
+
+  private async deliverBroadcast(id: string): Promise<{ delivered: number; started: number }> {
+    const broadcast = await broadcasts.findSignalBroadcast(this.ctx.knex, id);
+    if (!broadcast) throw new AppError('NOT_FOUND', `signal broadcast ${id} not found`);
+    // Each delivery's audit entry is the request's, without its idempotency key: a retry with the
+    // key finds the broadcast itself (recordSignalBroadcast) and resumes it instead of replaying.
+    const { idempotencyKey: _key, ...audit } = (broadcast.audit ?? {}) as unknown as AuditEntry;
+    const auditEntry = broadcast.audit ? (audit as AuditEntry) : undefined;
+    const variables = broadcast.variables as Variables;
+    let renewedAt = Date.now();
+    for (const delivery of await broadcasts.pendingSignalDeliveries(this.ctx.knex, id)) {
+      if (Date.now() - renewedAt > BROADCAST_LEASE_MS / 4) {
+        await broadcasts.renewSignalBroadcast(this.ctx.knex, id, this.ctx.options.nodeId, BROADCAST_LEASE_MS);
+        renewedAt = Date.now();
       }
+      if (delivery.kind === 'instance') await this.deliverToInstance(delivery, variables, auditEntry);
+      else await this.deliverToStart(delivery, variables, auditEntry);
     }
-    const starts = await findSignalStarts(this.ctx.knex, name);
-    for (const start of starts) {
-      await this.transitions.startInstance(
-        { id: start.definition_id, key: start.key },
-        { variables, event: { type: 'deliver-signal', refId: start.ref_id, variables: {} }, audit },
-      );
+    return broadcasts.finishSignalBroadcast(this.ctx.knex, id);
+  }
+
+  private async deliverToInstance(delivery: broadcasts.SignalDelivery, variables: Variables, audit: AuditEntry | undefined): Promise<void> {
+    const instanceId = delivery.instance_id as string;
+    const markDone = async (trx: Knex.Transaction) => {
+      if (!(await broadcasts.markSignalDelivered(trx, delivery.id, 'delivered'))) throw new AppError('SIGNAL_DELIVERED', `signal delivery ${delivery.id} was made already`);
+    };
+    try {
+      await this.transitions.transition(instanceId, { type: 'deliver-signal', refId: delivery.ref_id, variables }, this.transitions.auditing(audit, instanceId, markDone));
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'SIGNAL_DELIVERED') return;
+      if (!(error instanceof AppError && ['SUBSCRIPTION_GONE', 'INSTANCE_ENDED'].includes(error.code))) throw error;
+      await broadcasts.markSignalDelivered(this.ctx.knex, delivery.id, 'gone');
     }
-    return { delivered, started: starts.length };
+  }
+
+  private async deliverToStart(delivery: broadcasts.SignalDelivery, variables: Variables, audit: AuditEntry | undefined): Promise<void> {
+    const definition = { id: delivery.definition_id as string, key: delivery.process_key as string };
+    const prepared = await this.transitions.prepareInstance(definition, { variables, event: { type: 'deliver-signal', refId: delivery.ref_id, variables: {} } });
+    const row = await this.ctx.knex.transaction(async (trx) => {
+      if (!(await broadcasts.markSignalDelivered(trx, delivery.id, 'started', prepared.id))) return null; // started by an earlier run
+      const written = await this.transitions.writeInstance(trx, prepared);
+      if (audit) await appendAuditEntry(trx, { ...audit, instanceId: written.id });
+      return written;
+    });
+    if (row) this.transitions.announceAll(prepared, row);
   }
 }

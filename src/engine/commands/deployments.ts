@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError } from '../../errors.js';
 import * as definitionsStore from '../../store/definitions.js';
+import { databaseNow } from '../../store/database-clock.js';
 import * as jobsStore from '../../store/jobs.js';
 import { appendAuditEntry, type AuditEntry } from '../../store/audit-entries.js';
 import { dropStartTriggersOfKey, insertStartSubscription } from '../../store/subscriptions.js';
@@ -118,7 +119,7 @@ export class Deployments {
       await insertStartSubscription(trx, { kind: 'signal-start', name: start.signalName, refId, definitionId, activityId: start.activityId });
     }
     for (const start of process.timerStartEvents) {
-      const { expression, first } = resolveStartTimer(start, this.ctx.options.settings);
+      const { expression, first } = resolveStartTimer(start, this.ctx.options.settings, await databaseNow(trx));
       await jobsStore.insertTimerStartJob(trx, {
         definitionId,
         activityId: start.activityId,
@@ -154,8 +155,9 @@ export class Deployments {
    * setting (say a new evolution cadence) re-arms the timers of the deployed versions
    * whose text now resolves differently. Returns how many it re-armed.
    */
-  async rearmStartTimers(now = new Date()): Promise<number> {
+  async rearmStartTimers(): Promise<number> {
     let rearmed = 0;
+    const now = await databaseNow(this.ctx.knex);
     for (const job of await jobsStore.listTimerStartJobs(this.ctx.knex)) {
       const payload = job.payload as { timerType: ProcessInfo['timerStartEvents'][number]['timerType']; expression: string };
       const info = (await definitionsStore.findDefinitionSummary(this.ctx.knex, job.definition_id as string))?.info as ProcessInfo | undefined;
@@ -170,7 +172,7 @@ export class Deployments {
       if (resolved.expression === payload.expression && start.timerType === payload.timerType) continue;
       // A job leased by a node that died is re-armed too: its next fire would keep the old text.
       const next = { timerType: start.timerType, expression: resolved.expression, remaining: resolved.first.remaining };
-      if (await jobsStore.rescheduleTimerStartJob(this.ctx.knex, job.id, resolved.first.dueAt, next, now)) rearmed++;
+      if (await jobsStore.rescheduleTimerStartJob(this.ctx.knex, job.id, resolved.first.dueAt, next)) rearmed++;
     }
     if (rearmed) this.ctx.emit('jobs.scheduled');
     return rearmed;

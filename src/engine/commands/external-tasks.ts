@@ -21,7 +21,7 @@ export class ExternalTasks {
   }
 
   private async lockedTask(taskId: string, workerId: string, action: string) {
-    const task = await externalTasksStore.findExternalTask(this.ctx.knex, taskId);
+    const task = await externalTasksStore.findExternalTaskLock(this.ctx.knex, taskId);
     if (!task) throw notFound('external task', taskId);
     await this.refuseParked(task);
     if (task.worker_id !== workerId) {
@@ -30,7 +30,7 @@ export class ExternalTasks {
         `external task ${taskId} cannot be ${action} by worker '${workerId}'. It is locked by worker '${task.worker_id ?? ''}'.`,
       );
     }
-    if (!task.lock_expires_at || new Date(task.lock_expires_at).getTime() < Date.now()) {
+    if (!task.lock_live) {
       throw new AppError('EXTERNAL_TASK_LOCK_EXPIRED', `the lock of worker '${workerId}' on external task ${taskId} has expired`);
     }
     return task;

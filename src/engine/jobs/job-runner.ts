@@ -55,7 +55,7 @@ export class JobRunner {
         await this.failClaimedJob(job, new AppError('JOB_QUARANTINED', message), true);
         continue;
       }
-      this.ctx.emit('job.fired', { kind: job.kind, dueAt: new Date(job.due_at), firedAt: new Date() });
+      this.ctx.emit('job.fired', { kind: job.kind, dueAt: new Date(job.due_at), firedAt: new Date(job.claimed_at ?? Date.now()) });
       await this.runClaimedJob(job);
     }
     return jobs.length;

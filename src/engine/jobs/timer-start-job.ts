@@ -1,4 +1,5 @@
 import * as definitionsStore from '../../store/definitions.js';
+import { databaseNow } from '../../store/database-clock.js';
 import * as jobsStore from '../../store/jobs.js';
 import type { ProcessInfo } from '../definitions/analyse-definition.js';
 import type { EngineContext } from '../engine-context.js';
@@ -23,7 +24,8 @@ export function timerStartJob(ctx: EngineContext, transitions: Transitions): Job
       const still = await jobsStore.lockClaimedJob(trx, job.id, ctx.options.nodeId);
       if (!still) return null; // another node took over after our lease ran out
       const row = await transitions.writeInstance(trx, prepared);
-      const next = nextStartTimerDue(payload.timerType, payload.expression, { firedAt: new Date(job.due_at), remaining: payload.remaining });
+      // Due times are on the database's clock: the next one is counted from its now, not this node's.
+      const next = nextStartTimerDue(payload.timerType, payload.expression, { firedAt: new Date(job.due_at), remaining: payload.remaining }, await databaseNow(trx));
       if (next) await jobsStore.rescheduleFiredJob(trx, job.id, next.dueAt, { ...payload, remaining: next.remaining });
       else await jobsStore.deleteJob(trx, job.id);
       return row;

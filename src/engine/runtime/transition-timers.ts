@@ -70,7 +70,7 @@ export class TransitionTimers {
 
   private set(owner: TimerOwner | null, callback: (...args: unknown[]) => void, delay: number, args: unknown[]) {
     const expireAt =
-      owner?.id && (owner.id === this.dueNowActivityId || this.forced.has(owner.id))
+      owner?.id && (owner.id === this.dueNowActivityId || owner.executionId === this.dueNowActivityId || this.forced.has(owner.id))
         ? new Date()
         : owner?.expireAt
           ? new Date(owner.expireAt)

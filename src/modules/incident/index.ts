@@ -20,8 +20,8 @@ const Rows = z.array(Json);
  */
 export const incidentModule = defineModule({
   name: 'incident',
-  tables: ['alerts', 'alert_incidents', 'incident_patterns', 'incident_outcomes', 'incident_overrides', 'incident_decisions', 'feature_flags', 'feature_flag_changes'],
-  init({ config, knex, engine }) {
+  tables: ['alerts', 'alert_incidents', 'incident_patterns', 'incident_outcomes', 'incident_overrides', 'incident_decisions', 'feature_flags', 'feature_flag_changes', 'alert_queue'],
+  init({ config, knex, engine, nodeId }) {
     const settings = {
       autoThreshold: config.REGENFLOW_INCIDENT_AUTO_CONFIDENCE,
       reviewThreshold: config.REGENFLOW_INCIDENT_REVIEW_CONFIDENCE,
@@ -40,7 +40,13 @@ export const incidentModule = defineModule({
       history: (instanceId) => instanceHistory(knex, instanceId),
       confidenceOf: patterns.confidenceOf,
     };
-    const intake = new AlertIntake(knex, engine, { processKey: config.REGENFLOW_INCIDENT_PROCESS_KEY, startVariables: () => ({ ...settings }) });
+    const intake = new AlertIntake(knex, engine, {
+      processKey: config.REGENFLOW_INCIDENT_PROCESS_KEY,
+      nodeId,
+      answerWaitMs: config.REGENFLOW_ALERT_ANSWER_WAIT_MS,
+      leaseMs: config.REGENFLOW_ALERT_LEASE_MS,
+      startVariables: () => ({ ...settings }),
+    });
     return {
       service: { intake, patterns: book },
       topics: () =>
@@ -53,13 +59,16 @@ export const incidentModule = defineModule({
         { path: '/api/alerts', router: alertsRouter(knex, intake), docs: ALERT_ROUTES },
         { path: '/api/patterns', router: patternsRouter(book), docs: PATTERN_ROUTES },
       ],
+      // The alert queue is worked on every node: what a webhook stored starts or steers its incident here.
+      start: () => intake.start(),
+      stop: () => intake.stop(),
     };
   },
 });
 
 const ALERT_ROUTES: RouteDoc[] = [
-  { method: 'post', path: '/api/alerts/alertmanager', tag: 'alerts', summary: 'Alertmanager webhook (version 4 payload): each firing alert starts or steers an incident-response instance; the answer says what happened to each alert.', roles: ['alert'], body: AlertmanagerPayload, responses: { 200: { description: 'what happened to each alert', schema: Json }, 503: { description: 'nothing was stored; retry' } } },
-  { method: 'post', path: '/api/alerts', tag: 'alerts', summary: 'Generic alert webhook (one alert or a list).', roles: ['alert'], body: GenericPayload, responses: { 200: { description: 'what happened to each alert', schema: Json }, 503: { description: 'nothing was stored; retry' } } },
+  { method: 'post', path: '/api/alerts/alertmanager', tag: 'alerts', summary: 'Alertmanager webhook (version 4 payload): each firing alert starts or steers an incident-response instance; the answer says what happened to each alert.', roles: ['alert'], body: AlertmanagerPayload, responses: { 200: { description: 'what happened to each alert', schema: Json }, 202: { description: 'stored; the start or correlation of some alert is queued (GET /api/alerts shows what it became)', schema: Json }, 503: { description: 'nothing was stored; retry' } } },
+  { method: 'post', path: '/api/alerts', tag: 'alerts', summary: 'Generic alert webhook (one alert or a list).', roles: ['alert'], body: GenericPayload, responses: { 200: { description: 'what happened to each alert', schema: Json }, 202: { description: 'stored; the start or correlation of some alert is queued (GET /api/alerts shows what it became)', schema: Json }, 503: { description: 'nothing was stored; retry' } } },
   { method: 'get', path: '/api/alerts', tag: 'alerts', summary: 'Stored alert occurrences, newest first.', roles: ['owner', 'operator'], query: AlertQuery, responses: { 200: { description: 'alerts', schema: Rows } } },
 ];
 
