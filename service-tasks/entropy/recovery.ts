@@ -13,8 +13,10 @@
  *
  * - not recovered: a finding is still there (its test accepts "still sick"), or something new
  *   and user-visible appeared in the settle window (more errors, slower, gone).
- * - recovered: every finding accepts "healthy", and the settle window is as long as the longest
- *   quiet spell the fault had at Measure (a flapping fault is not gone because it paused).
+ * - recovered: per operation and kind of signal, the finding whose test separates "healthy" from
+ *   "still sick" best accepts "healthy" (a slow tail by its tail, not by a mean it barely moved),
+ *   and the settle window is as long as the longest quiet spell the fault had at Measure (a
+ *   flapping fault is not gone because it paused). "Still sick" is shared out over the findings.
  * - insufficient: neither yet (too little traffic for either bound): look again, until the
  *   cycle's deadline; past it the verdict is "not recovered", never a default "recovered".
  */
@@ -31,8 +33,12 @@ export const FALSE_NOT_RECOVERED = 0.05;
 export const ACCEPT_SICK = Math.log((1 - FALSE_RECOVERED) / FALSE_NOT_RECOVERED);
 export const ACCEPT_HEALTHY = Math.log(FALSE_RECOVERED / (1 - FALSE_NOT_RECOVERED));
 /**
- * "Still sick" is the reference plus this share of the breach Measure saw: a strategy that
- * repairs half of a fault leaves it sick (the test leans to "sick" past about a third).
+ * "Still sick" for a mean (ln duration): the reference plus this share of the breach Measure
+ * saw, so that a strategy that repairs half of a slowdown leaves it sick (the Gaussian test
+ * leans to "sick" past 0.3 of the breach). Shares (failures, the tail past the p95) are tested
+ * against the share Measure saw itself: with a rare event at the reference the Bernoulli test
+ * already leans to "sick" past about a third of the breach, and the wider gap halves the
+ * traffic the verdict needs.
  */
 export const SICK_SHARE = 0.6;
 /** A finding is never called gone on less settle time than this (spans of the first seconds may still be on their way). */
@@ -115,7 +121,9 @@ function moments(stats: SpanStats) {
  * Re-runs the test that made `finding` at Measure (`before`) on the settle window (`after`, measured
  * against the same reference window), as a sequential probability ratio test.
  */
-export function findingEvidence(finding: Finding, before: Measurement, after: Measurement): FindingEvidence {
+export function findingEvidence(finding: Finding, before: Measurement, after: Measurement, tests = 1): FindingEvidence {
+  // "Still sick" is shared out over the cycle's findings (Bonferroni): one of many crossing by chance must not roll back a good fix.
+  const acceptSick = Math.log((1 - FALSE_RECOVERED) / (FALSE_NOT_RECOVERED / Math.max(1, tests)));
   const name = `${finding.operation} (${finding.signal}${finding.attribute ? ` ${finding.attribute}` : ''})`;
   const options = DEFAULT_OPERATION_OPTIONS;
   const atMeasure = operationOf(before, finding);
@@ -126,7 +134,7 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
   const decide = (llr: number, minSeconds: number, healthyRate: number, why: string): FindingEvidence => ({
     finding: name,
     llr,
-    decision: llr >= ACCEPT_SICK ? 'sick' : llr <= ACCEPT_HEALTHY && settleSeconds >= minSeconds ? 'healthy' : 'undecided',
+    decision: llr >= acceptSick ? 'sick' : llr <= ACCEPT_HEALTHY && settleSeconds >= minSeconds ? 'healthy' : 'undecided',
     minSeconds,
     healthyRate,
     why,
@@ -144,7 +152,7 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
       const current = service ? { ...EMPTY, ...settle } : (now?.current ?? EMPTY);
       const p0 = clampP((reference.errors + 0.5) / (reference.count + 1));
       const pFault = fault.count ? fault.errors / fault.count : p0;
-      const p1 = clampP(Math.max(p0 + options.minErrorRateChange, options.minErrorRatio * p0, p0 + SICK_SHARE * (pFault - p0), finding.signal === 'errors-absolute' ? (2 / 3) * options.absoluteErrorRate : 0));
+      const p1 = clampP(Math.max(p0 + options.minErrorRateChange, options.minErrorRatio * p0, pFault, finding.signal === 'errors-absolute' ? (2 / 3) * options.absoluteErrorRate : 0));
       const llr = bernoulliLlr(current.errors, current.count, p0, p1);
       const rate = reference.count / referenceSeconds;
       const minSeconds = quietSpell(atMeasure?.buckets, before, (bucket) => bernoulliLlr(bucket.errors, bucket.count, p0, p1));
@@ -172,7 +180,7 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
       if (!tailBefore) return decide(0, Infinity, 0, 'no reference tail to judge against');
       const q0 = clampP((tailBefore.referenceAbove + 1) / (tailBefore.referenceTotal + 1));
       const qFault = tailBefore.currentTotal ? tailBefore.currentAbove / tailBefore.currentTotal : q0;
-      const q1 = clampP(Math.max(q0 + options.minTailShare, 2 * q0, q0 + SICK_SHARE * (qFault - q0)));
+      const q1 = clampP(Math.max(q0 + options.minTailShare, 2 * q0, qFault));
       const above = tailNow?.currentAbove ?? 0;
       const total = tailNow?.currentTotal ?? now?.current.count ?? 0;
       const llr = bernoulliLlr(above, total, q0, q1);
@@ -202,10 +210,12 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
     }
     case 'semantic':
     case 'loop-thrash': {
-      // Found again in the settle window (its own detection, which needs about 10 expected spans), or not.
+      // Not found again in the settle window on enough spans (its own detection needs about 10 expected). Found again is not
+      // yet "still there": the window's first spans may come from before the strategy took effect; it stays undecided (and
+      // not recovered at the deadline).
       const again = findingsOf(after).some((other) => other.signal === finding.signal && other.operation === finding.operation && other.attribute === finding.attribute);
       const spans = finding.operation === '(service)' ? settle.count : (now?.current.count ?? 0);
-      const llr = again ? ACCEPT_SICK : spans >= 20 ? ACCEPT_HEALTHY : 0;
+      const llr = !again && spans >= 20 ? ACCEPT_HEALTHY : 0;
       return decide(llr, MIN_RECOVERED_SECONDS, ((-ACCEPT_HEALTHY / 20) * (atMeasure?.baseline.count ?? requests.baseline.count)) / referenceSeconds, again ? 'found again in the settle window' : `${spans} spans without it`);
     }
   }
@@ -247,9 +257,18 @@ export function judgeRecovery(input: { before: Measurement | null; after: Measur
     if (requestsOf(after).current.count < 10) return { verdict: 'insufficient', reasons: ['fewer than 10 requests in the settle window'], evidence: [] };
     return { verdict: 'recovered', reasons: ['nothing was found at Measure, and nothing is found now'], evidence: [] };
   }
-  const evidence = findings.map((finding) => findingEvidence(finding, before, after));
+  const evidence = findings.map((finding) => findingEvidence(finding, before, after, findings.length));
   const fresh = newProblems(before, after);
   const sick = evidence.filter((entry) => entry.decision === 'sick');
+  // Gone is judged per operation and kind of signal by the finding whose test tells "healthy" from "still sick" best (the
+  // statistic that fits the fault: a slow tail by the tail, a slowdown by the mean); any of them still sick fails the cycle.
+  const judged = new Map<string, FindingEvidence>();
+  findings.forEach((finding, index) => {
+    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''}`;
+    const entry = evidence[index] as FindingEvidence;
+    const best = judged.get(key);
+    if (!best || entry.healthyRate > best.healthyRate) judged.set(key, entry);
+  });
   if (sick.length || fresh.length) {
     return {
       verdict: 'not-recovered',
@@ -257,28 +276,29 @@ export function judgeRecovery(input: { before: Measurement | null; after: Measur
       evidence,
     };
   }
-  const pending = evidence.filter((entry) => entry.decision !== 'healthy');
+  const pending = [...judged.values()].filter((entry) => entry.decision !== 'healthy');
   if (pending.length) return { verdict: 'insufficient', reasons: pending.map((entry) => `not yet clear: ${entry.finding}: ${entry.why}${entry.llr <= ACCEPT_HEALTHY ? ` (needs ${Math.round(entry.minSeconds)} s of settle: the fault paused that long at Measure)` : ''}`), evidence };
-  return { verdict: 'recovered', reasons: evidence.map((entry) => `gone: ${entry.finding}: ${entry.why}`), evidence };
+  return { verdict: 'recovered', reasons: [...judged.values()].map((entry) => `gone: ${entry.finding}: ${entry.why}`), evidence };
 }
 
 /**
  * Settle seconds the verdict is expected to need, from what Measure found and the traffic
  * before the fault: per finding the seconds for its test to clear "healthy" at the expected
- * evidence rate (Wald's approximate sample size, doubled for its spread), and its quiet spell;
- * the slowest finding decides. Infinity when a finding has no traffic to be judged on.
+ * evidence rate (Wald's approximate sample size), and its quiet spell; the slowest finding
+ * decides. Infinity when a finding has no traffic to be judged on.
  */
 export function expectedSettleSeconds(before: Measurement | null): number {
   const findings = before ? findingsOf(before) : [];
   if (!before || !findings.length) return MIN_RECOVERED_SECONDS * 2;
   // The evidence rate of each finding, from a settle window that looks exactly like the reference.
-  let longest = MIN_RECOVERED_SECONDS;
+  const groups = new Map<string, number>();
   for (const finding of findings) {
     const entry = findingEvidence(finding, before, before);
-    const seconds = entry.healthyRate > 0 ? (2 * -ACCEPT_HEALTHY) / entry.healthyRate : Infinity;
-    longest = Math.max(longest, seconds, entry.minSeconds);
+    const seconds = Math.max(entry.healthyRate > 0 ? -ACCEPT_HEALTHY / entry.healthyRate : Infinity, entry.minSeconds);
+    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''}`;
+    groups.set(key, Math.min(groups.get(key) ?? Infinity, seconds));
   }
-  return longest;
+  return Math.max(MIN_RECOVERED_SECONDS, ...groups.values());
 }
 
 /**

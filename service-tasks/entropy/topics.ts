@@ -236,8 +236,6 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     /** End of the cycle's settle budget, set by its first settle: present, this settle follows a rollback and gets what is left. */
     settleBudgetEnd: z.string().datetime().optional(),
   });
-  /** Share of the settle budget the strategy's verdict may take at most: the rest is kept for the check after a rollback. */
-  const STRATEGY_SHARE = 0.6;
   const settle: ServiceTaskDefinition<typeof SettleInput> = {
     topic: 'entropy.settle',
     description:
@@ -252,9 +250,12 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       const budgetEnd = input.settleBudgetEnd ? new Date(input.settleBudgetEnd).getTime() : now + isoSeconds(input.settleDuration) * 1000;
       const left = Math.max(0, (budgetEnd - now) / 1000);
       const wait = settleWaitSeconds(requests && requests.seconds ? requests.count / requests.seconds : 0);
-      // The strategy's verdict gets what its tests need, at most its share of the budget; the check after a rollback, what is left.
-      const cap = input.settleBudgetEnd ? left : STRATEGY_SHARE * left;
-      const seconds = Math.max(Math.min(wait, left || wait), Math.min(cap, expectedSettleSeconds(before)));
+      // The strategy's verdict gets what its tests need (four times the expected: a sequential test's sample size has a long
+      // tail), at least three looks, keeping as much (at most half the budget) for the check after a rollback, which confirms the
+      // same findings gone; that check gets what is left.
+      const needed = Math.max(3 * wait, 4 * expectedSettleSeconds(before));
+      const cap = input.settleBudgetEnd ? left : left - Math.min(left / 2, needed);
+      const seconds = Math.max(Math.min(wait, left || wait), Math.min(cap, needed));
       const first = Math.max(1, Math.min(wait, seconds));
       return {
         settleFrom: new Date(now).toISOString(),

@@ -40,6 +40,21 @@ describe('DMEDI regeneration', () => {
   const vanishes = world.service({ system: 'shop-fault-vanishes', seed: 24, requestsPerSecond: 5, onRollback: () => 202 });
   const quiet = world.service({ system: 'shop-almost-no-traffic', seed: 25, requestsPerSecond: 0.02, onStrategy: (_step, strategy, self) => self.simulator.applyStrategy(strategy) });
   const quietStable = world.service({ system: 'shop-almost-no-traffic-stable', seed: 26, requestsPerSecond: 0.02 });
+  /** A fix that works; the rollback would bring the fault back (it undoes the fix). */
+  const fixedBy = (system: string, seed: number, requestsPerSecond: number) =>
+    world.service({
+      system,
+      seed,
+      requestsPerSecond,
+      onStrategy: (_step, strategy, self) => self.simulator.applyStrategy(strategy),
+      onRollback: (self) => {
+        self.simulator.inject({ kind: 'latency-tail', at: new Date(), magnitude: 8 });
+        return 202;
+      },
+    });
+  const slowTail = fixedBy('shop-slow-tail', 27, 1);
+  const clearFix = fixedBy('shop-clear-fix', 28, 5);
+  const unchanged = world.service({ system: 'shop-unchanged', seed: 29, requestsPerSecond: 5, onRollback: () => 202 });
 
   beforeAll(async () => {
     app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100', REGENFLOW_ROLLBACK_HOOKS: await world.hooksFile() } });
@@ -222,6 +237,40 @@ describe('DMEDI regeneration', () => {
       expect(result.variables).toMatchObject({ verdict: 'recovered', recovered: true });
       expect(vanishes.rollbackCalls).toBe(0);
     }, 180_000);
+
+    it('when Measure found a slow tail and the strategy removes it, then the verdict judges the tail (not the mean) and keeps the fix', async () => {
+      // A tenth of the requests eight times slower, at 1 request/s: the mean of ln(duration) moves by about a fifth,
+      // too little to show a repair within the settle time; the share past the reference's p95 falls from ~14 % to 5 %.
+      await degrade(slowTail, [{ kind: 'latency-tail', at: since(), magnitude: 8 }]);
+      const result = await cycle(slowTail);
+      expect(result.variables.regenerationNeeded).toBe(true);
+      expect(result.end).toBe('end_regenerated');
+      expect(result.variables).toMatchObject({ verdict: 'recovered', recovered: true });
+      expect((result.variables.verdictReasons as string[]).join(' ')).toContain('latency-tail');
+      expect(slowTail.rollbackCalls).toBe(0);
+    }, 180_000);
+
+    it('when the evidence is clear early, then the verdict comes at the first looks, long before the settle deadline, either way', async () => {
+      // A repair at 5 requests/s: failures back to 1 % are clear on a minute of traffic
+      await degrade(clearFix, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
+      const fixed = await cycle(clearFix);
+      expect(fixed.end).toBe('end_regenerated');
+      const looks = (result: typeof fixed, id: string) => result.activities.filter(([activity]) => activity === id);
+      const settled = (result: typeof fixed, id: string) => looks(result, id).reduce((sum, [, seconds]) => sum + seconds, 0);
+      const budget = (Date.parse(fixed.variables.settleDeadline) - Date.parse(fixed.variables.settleFrom)) / 1000;
+      expect(looks(fixed, 'implement_measure_again').length).toBeLessThanOrEqual(3);
+      expect(settled(fixed, 'implement_settle')).toBeLessThan(budget);
+      expect(settled(fixed, 'implement_settle')).toBeLessThanOrEqual(90);
+
+      // Nothing changes at all: "not recovered" as early, and the check after the rollback within the same budget.
+      await degrade(unchanged, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
+      const stillSick = await cycle(unchanged);
+      await app.engine.cancel(stillSick.instanceId);
+      expect(stillSick.end).toBe('person: investigate');
+      expect(stillSick.variables.verdict).toBe('not-recovered');
+      expect(looks(stillSick, 'implement_measure_again').length).toBeLessThanOrEqual(2);
+      expect(settled(stillSick, 'implement_settle') + settled(stillSick, 'rollback_settle')).toBeLessThanOrEqual(8 * 60);
+    }, 240_000);
 
     it('when a system has almost no traffic, then a stable one is left alone, and a failing one is judged within the settle time, not looked at forever', async () => {
       await world.history(quietStable, 1500);
