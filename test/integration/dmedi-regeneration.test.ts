@@ -52,7 +52,7 @@ describe('DMEDI regeneration', () => {
         return 202;
       },
     });
-  const slowTail = fixedBy('shop-slow-tail', 27, 1);
+  const slowTail = fixedBy('shop-slow-tail', 27, 2);
   const clearFix = fixedBy('shop-clear-fix', 28, 5);
   const unchanged = world.service({ system: 'shop-unchanged', seed: 29, requestsPerSecond: 5, onRollback: () => 202 });
 
@@ -115,7 +115,7 @@ describe('DMEDI regeneration', () => {
         const row = await app.engine.getInstance(instance.id);
         if (row.status !== 'active') return row;
         return (await app.database.knex('user_tasks').where({ instance_id: instance.id }).first()) && row;
-      }, 120_000);
+      }, 270_000);
 
       // Then
       const verdict = ended.variables as Record<string, any>;
@@ -138,7 +138,7 @@ describe('DMEDI regeneration', () => {
       stopAgent();
       await stopTraffic();
     }
-  }, 150_000);
+  }, 300_000);
 
   it('when the strategy changes nothing, then the cycle is not recovered and, with no rollback hook, a person is asked to roll back', async () => {
     // Given a service failing 40 % of its requests and 2.5 times slower for the last 40 s, still going on
@@ -240,7 +240,7 @@ describe('DMEDI regeneration', () => {
     }, 330_000);
 
     it('when Measure found a slow tail and the strategy removes it, then the verdict judges the tail (not the mean) and keeps the fix', async () => {
-      // A tenth of the requests eight times slower, at 1 request/s: the mean of ln(duration) moves by about a fifth,
+      // A tenth of the requests eight times slower, at 2 requests/s: the mean of ln(duration) moves by about a fifth,
       // too little to show a repair within the settle time; the share past the reference's p95 falls from ~14 % to 5 %.
       await degrade(slowTail, [{ kind: 'latency-tail', at: since(), magnitude: 8 }]);
       const result = await cycle(slowTail);
