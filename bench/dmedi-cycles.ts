@@ -18,12 +18,14 @@
  * - fixable: the strategy's steps end the fault. Right: "Regenerated", the fault gone.
  * - rollback-only: the fault came with a release; the strategy changes nothing (or, "worse",
  *   makes it worse), the rollback returns to the release before. Right: "Rolled back", healthy.
+ * - partial: the strategy repairs part of the fault (errors 20 % → 10 %, latency ×4 → ×2), which is
+ *   not health; the rollback returns to the release before. Right: "Rolled back", healthy.
  * - unfixable: the strategy changes nothing and the rollback does not help (the hook fails, or
  *   answers 2xx and nothing changes). Right: handed to a person.
  * - control: no fault, or good news. Right: "Healthy: nothing to do", no step, no rollback.
  * The hold-out kinds (HOLDOUT below) were fixed before the first run and are reported apart.
  *
- *   npm run bench:dmedi -- --seeds 2 --holdout-seeds 1 --controls 1 --rates 1,10   (40 cycles; each takes 10-90 s of real time)
+ *   npm run bench:dmedi -- --seeds 2 --holdout-seeds 1 --controls 1 --rates 1,10   (52 cycles; each takes 10-90 s of real time)
  */
 import '../test/support/simulated-time.js';
 import { loadavg } from 'node:os';
@@ -59,6 +61,14 @@ interface Kind {
   name: string;
   inject: FaultSpec;
   routes?: number;
+  /** The service's latency spread (σ of ln duration; 1 is a heavy tail). */
+  latencySigma?: number;
+  /** Case classes of this kind instead of the round robin of FAULT_CLASSES. */
+  classes?: CaseClass[];
+  /** `partial` cases: what is left of the fault after the strategy (it repairs only part of it). */
+  half?: FaultSpec;
+  /** What happens to the world as the strategy runs, whatever the class (benign: users come and go). */
+  duringSettle?: FaultSpec;
 }
 const one = (kind: DegradationKind, magnitude?: number, route?: string): FaultSpec => [{ kind, ...(magnitude !== undefined && { magnitude }), ...(route && { route }) }];
 
@@ -78,6 +88,13 @@ const HOLDOUT: Kind[] = [
   { name: 'throughput x0.3', inject: one('throughput-drop', 0.3) },
   { name: 'route vanishes', inject: one('route-vanish', undefined, '/checkout') },
   { name: 'schema drift + errors 8 %', inject: [...one('schema-drift'), ...one('error-burst', 0.08)] },
+  // Added before their first run (this session), not tuned to:
+  { name: 'errors 20 %, strategy fixes half', inject: one('error-burst', 0.2), half: one('error-burst', 0.1), classes: ['partial'] },
+  { name: 'latency x4, strategy fixes half', inject: one('latency-shift', 4), half: one('latency-shift', 2), classes: ['partial'] },
+  { name: 'intermittent errors 50 % (flapping)', inject: one('intermittent-errors', 0.5) },
+  { name: 'latency x3, traffic halves in settle', inject: one('latency-shift', 3), duringSettle: one('traffic-surge', 0.5) },
+  { name: 'error ramp to 30 %', inject: one('error-ramp', 0.3) },
+  { name: 'heavy-tail service, latency x2', inject: one('latency-shift', 2), latencySigma: 1 },
 ];
 const CONTROL_KINDS: Kind[] = [
   { name: 'stable', inject: [] },
@@ -85,7 +102,8 @@ const CONTROL_KINDS: Kind[] = [
   { name: 'latency x0.7 (good news)', inject: one('speed-up', 0.7) },
 ];
 
-type CaseClass = 'fixable' | 'rollback-only' | 'worse' | 'unfixable-hook-fails' | 'unfixable-no-effect' | 'control';
+/** partial: the strategy repairs part of the fault (not health); the rollback returns to the release before. */
+type CaseClass = 'fixable' | 'rollback-only' | 'worse' | 'partial' | 'unfixable-hook-fails' | 'unfixable-no-effect' | 'control';
 const FAULT_CLASSES: CaseClass[] = ['fixable', 'fixable', 'rollback-only', 'unfixable-hook-fails', 'fixable', 'worse', 'unfixable-no-effect'];
 
 interface Case {
@@ -111,16 +129,22 @@ for (const rate of RATES) {
       seed,
       requestsPerSecond: rate,
       ...(kind.routes && { routes: kind.routes }),
-      // The strategy's acting steps: fixable ends the fault, worse adds errors (once), the rest change nothing.
+      ...(kind.latencySigma && { latencySigma: kind.latencySigma }),
+      // The strategy's acting steps: fixable ends the fault, partial leaves part of it, worse adds errors (once), the rest change nothing.
       onStrategy: (step, strategyId, self) => {
         if (klass === 'fixable') self.simulator.applyStrategy(strategyId);
+        if (klass === 'partial' && step === 1) {
+          self.simulator.applyStrategy(strategyId);
+          for (const fault of kind.half ?? []) self.simulator.inject({ ...fault, at: new Date() });
+        }
         if (klass === 'worse' && step === 1) self.simulator.inject({ kind: 'error-burst', at: new Date(), magnitude: 0.6 });
+        if (step === 1) for (const change of kind.duringSettle ?? []) self.simulator.inject({ ...change, at: new Date() });
       },
       // The rollback: returns to the release before the fault (rollback-only, worse), fails (hook-fails),
       // changes nothing (no-effect), or undoes a fix, bringing the fault back (fixable).
       onRollback: (self) => {
         if (klass === 'unfixable-hook-fails') return 500;
-        if (klass === 'rollback-only' || klass === 'worse') self.simulator.applyStrategy('rollback');
+        if (klass === 'rollback-only' || klass === 'worse' || klass === 'partial') self.simulator.applyStrategy('rollback');
         if (klass === 'fixable' && self.steps > 0) for (const fault of kind.inject) self.simulator.inject({ ...fault, at: new Date() });
         return 202;
       },
@@ -129,7 +153,7 @@ for (const rate of RATES) {
   };
   let k = 0;
   for (const kind of TUNED) for (let s = 0; s < SEEDS; s++) add(kind, 1000 + s * 7 + rate, FAULT_CLASSES[k++ % FAULT_CLASSES.length] as CaseClass, false);
-  for (const kind of HOLDOUT) for (let s = 0; s < HOLDOUT_SEEDS; s++) add(kind, 900_000 + s * 7 + rate, FAULT_CLASSES[k++ % FAULT_CLASSES.length] as CaseClass, true);
+  for (const kind of HOLDOUT) for (let s = 0; s < HOLDOUT_SEEDS; s++) add(kind, 900_000 + s * 7 + rate, kind.classes ? (kind.classes[s % kind.classes.length] as CaseClass) : (FAULT_CLASSES[k++ % FAULT_CLASSES.length] as CaseClass), true);
   for (let s = 0; s < CONTROLS; s++) for (const kind of CONTROL_KINDS) add(kind, 5000 + s * 7 + rate, 'control', false);
 }
 
@@ -165,6 +189,7 @@ const right = (r: Result): boolean => {
       return r.end === 'end_regenerated' && r.healthyAfter;
     case 'rollback-only':
     case 'worse':
+    case 'partial':
       return r.end === 'end_rolled_back' && r.healthyAfter;
     case 'unfixable-hook-fails':
     case 'unfixable-no-effect':
@@ -192,7 +217,7 @@ for (const holdout of [false, true]) {
   if (!set.length) continue;
   console.log(`\n${holdout ? 'hold-out kinds' : 'tuned kinds'}:`);
   console.log(`  restored where a strategy fixes it:     ${rate(set.filter((r) => r.c.klass === 'fixable'))}`);
-  console.log(`  rolled back where only a rollback does: ${rate(set.filter((r) => r.c.klass === 'rollback-only' || r.c.klass === 'worse'))}`);
+  console.log(`  rolled back where only a rollback does: ${rate(set.filter((r) => r.c.klass === 'rollback-only' || r.c.klass === 'worse' || r.c.klass === 'partial'))}`);
   console.log(`  escalated where nothing does:           ${rate(set.filter((r) => r.c.klass.startsWith('unfixable')))}`);
 }
 const controls = results.filter((r) => r.c.klass === 'control');

@@ -8,6 +8,7 @@ import { computeHealth, healthState, withMetrics } from './health.js';
 import { computeMetricHealth } from './metric-health.js';
 import { DEFAULT_OPERATION_OPTIONS, INGEST_GRACE_SECONDS, judgeOperations, SEVERITY_FLOOR, type Finding, type OperationOptions } from './operations.js';
 import type { EntropyStore, Measurement, SpanAggregates } from './ports.js';
+import { tailCounts } from './recovery.js';
 import { ENGINE_SYSTEM_PREFIX } from './strategies.js';
 
 export interface MeasureOptions {
@@ -116,7 +117,19 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
       degradedOperations: judgement.degraded,
       errors: { validation: validationErrors, ...failures },
       windows: { reference: { from: start.toISOString(), to: referenceEnd.toISOString() }, current: { from: split.toISOString(), to: end.toISOString() } },
-      operations: aggregates.operations.filter((operation) => operation.name !== '(other)').map((operation) => ({ name: operation.name, role: operation.role, baseline: operation.baseline, current: operation.current, oldestQuarter: operation.quarters[0]?.count ?? null })),
+      operations: aggregates.operations
+        .filter((operation) => operation.name !== '(other)')
+        .map((operation) => ({
+          name: operation.name,
+          role: operation.role,
+          baseline: operation.baseline,
+          current: operation.current,
+          oldestQuarter: operation.quarters[0]?.count ?? null,
+          // What a cycle's verdict re-runs each finding's test on (recovery.ts): the oldest quarter's stats, the buckets, the tail past the reference's p95.
+          oldest: operation.quarters[0] ?? null,
+          buckets: operation.buckets,
+          tail: tailCounts(operation.baselineHistogram, operation.currentHistogram),
+        })),
       spans: { baseline: aggregates.baseline.count, current: aggregates.current.count },
       requests: {
         baseline: { count: aggregates.baseline.count, errors: aggregates.baseline.errors, seconds: aggregates.baseline.seconds },

@@ -1,118 +1,312 @@
 /**
- * Did a regeneration cycle recover its system? Judged from two measurements: the one the
- * cycle took at Measure (the fault state, and the reference window before it) and one of the
- * settle window since the strategy ran, against that same reference — never against a
- * baseline that already holds the fault.
+ * Did a regeneration cycle recover its system? Each finding that triggered the cycle is judged
+ * again by the statistic that found it — error share, mean ln(duration), share slower than the
+ * reference's p95, request rate, presence — on the settle window, against the state before the
+ * fault (Measure's reference window), one-sided.
  *
- * - not recovered: the settle window is still MEDIUM or worse against the state before the
- *   fault, and something Measure found is no better than it was. Clear as soon as it shows;
- *   still sick but significantly better means "look again".
- * - recovered: it is LOW against the state before the fault, and each thing Measure found
- *   is now significantly better than it was at Measure (one-sided tests at RECOVERY_ALPHA
- *   against the fault state). "No longer detectable" on a handful of requests is not enough.
- * - insufficient: neither yet. The cycle waits and looks again; past its deadline the
- *   verdict is "not recovered" (rolled back or escalated), never a default "recovered".
+ * The judgement is sequential, so the cycle can look every few requests and stop as soon as the
+ * evidence is clear either way: per finding, Wald's sequential probability ratio test of
+ * "healthy" (the reference's level) against "still sick" (the reference plus SICK_SHARE of the
+ * breach Measure saw, and at least the smallest breach detection counts). Wald's bounds keep
+ * the error rates however often the cycle looks: calling a still-sick finding gone at most
+ * FALSE_RECOVERED, calling a repaired one still sick at most FALSE_NOT_RECOVERED.
+ *
+ * - not recovered: a finding is still there (its test accepts "still sick"), or something new
+ *   and user-visible appeared in the settle window (more errors, slower, gone).
+ * - recovered: per operation and kind of signal, the finding whose test separates "healthy" from
+ *   "still sick" best accepts "healthy" (a slow tail by its tail, not by a mean it barely moved),
+ *   and the settle window is as long as the longest quiet spell the fault had at Measure (a
+ *   flapping fault is not gone because it paused). "Still sick" is shared out over the findings.
+ * - insufficient: neither yet (too little traffic for either bound): look again, until the
+ *   cycle's deadline; past it the verdict is "not recovered", never a default "recovered".
  */
-import type { Finding } from './operations.js';
+import { DEFAULT_OPERATION_OPTIONS, INGEST_GRACE_SECONDS, type Finding } from './operations.js';
 import type { Measurement, OperationRole, SpanStats } from './ports.js';
-import { binomialLowerTail, binomialUpperTail, welch } from './statistics.js';
 
 export type RecoveryVerdict = 'recovered' | 'not-recovered' | 'insufficient';
 
-/** Significance of "better than at Measure" for each finding. */
-export const RECOVERY_ALPHA = 0.01;
+/** Chance of calling a finding gone while it is still there (per finding). */
+export const FALSE_RECOVERED = 0.01;
+/** Chance of calling a finding still there while it is gone (a good fix rolled back). */
+export const FALSE_NOT_RECOVERED = 0.05;
+/** Wald's bounds on the log-likelihood ratio ln L(sick) / L(healthy). */
+export const ACCEPT_SICK = Math.log((1 - FALSE_RECOVERED) / FALSE_NOT_RECOVERED);
+export const ACCEPT_HEALTHY = Math.log(FALSE_RECOVERED / (1 - FALSE_NOT_RECOVERED));
+/**
+ * "Still sick" for a mean (ln duration): the reference plus this share of the breach Measure
+ * saw, so that a strategy that repairs half of a slowdown leaves it sick (the Gaussian test
+ * leans to "sick" past 0.3 of the breach). Shares (failures, the tail past the p95) are tested
+ * against the share Measure saw itself: with a rare event at the reference the Bernoulli test
+ * already leans to "sick" past about a third of the breach, and the wider gap halves the
+ * traffic the verdict needs.
+ */
+export const SICK_SHARE = 0.6;
+/** A finding is never called gone on less settle time than this (spans of the first seconds may still be on their way). */
+export const MIN_RECOVERED_SECONDS = 30;
+
+/** Spans above the reference's p95 (an edge of the log histogram), on the reference side and the judged side. */
+export interface TailCounts {
+  edge: number;
+  referenceAbove: number;
+  referenceTotal: number;
+  currentAbove: number;
+  currentTotal: number;
+}
+
+/**
+ * The tail counts the slow-tail test uses (operations.ts, tailTest): the first histogram bin
+ * above which at most 5 % of the reference lies, and how many spans of each side lie above it.
+ */
+export function tailCounts(reference: number[], current: number[]): TailCounts | null {
+  const total = reference.reduce((a, b) => a + b, 0);
+  if (total < 40) return null;
+  let above = total;
+  for (let index = 0; index < reference.length; index++) {
+    above -= reference[index] ?? 0;
+    if (above <= 0.05 * total) {
+      return { edge: index, referenceAbove: above, referenceTotal: total, currentAbove: current.slice(index + 1).reduce((a, b) => a + b, 0), currentTotal: current.reduce((a, b) => a + b, 0) };
+    }
+  }
+  return null;
+}
 
 interface StoredOperation {
   name: string;
   role: OperationRole;
+  baseline: SpanStats;
   current: SpanStats;
+  oldest?: SpanStats | null;
+  buckets?: SpanStats[];
+  tail?: TailCounts | null;
 }
 interface StoredRequests {
+  baseline: { count: number; errors: number; seconds: number };
   current: { count: number; errors: number; seconds: number };
 }
 
+const EMPTY: SpanStats = { count: 0, errors: 0, sumLog: 0, sumLog2: 0 };
 const operationsOf = (measurement: Measurement) => (measurement.indicators.operations as StoredOperation[] | undefined) ?? [];
-const requestsOf = (measurement: Measurement) => (measurement.indicators.requests as StoredRequests | undefined)?.current ?? { count: 0, errors: 0, seconds: 0 };
+const requestsOf = (measurement: Measurement): StoredRequests => (measurement.indicators.requests as StoredRequests | undefined) ?? { baseline: { count: 0, errors: 0, seconds: 0 }, current: { count: 0, errors: 0, seconds: 0 } };
 const findingsOf = (measurement: Measurement) => ((measurement.indicators.findings as Finding[] | undefined) ?? []).filter((finding) => !finding.diagnostic);
+const operationOf = (measurement: Measurement, finding: Pick<Finding, 'operation' | 'role'>) => operationsOf(measurement).find((operation) => operation.name === finding.operation && operation.role === finding.role);
 
-export function judgeRecovery(input: { before: Measurement | null; after: Measurement; threshold: number }): { verdict: RecoveryVerdict; reasons: string[] } {
-  const { before, after, threshold } = input;
-  const findings = before ? findingsOf(before) : [];
-  const pending: string[] = [];
-  for (const finding of findings) {
-    const evidence = improvement(finding, before as Measurement, after);
-    if (!evidence.improved) pending.push(`${finding.operation} (${finding.signal}): ${evidence.why}`);
-  }
-  if (after.score >= threshold) {
-    const still = `entropy ${after.score.toFixed(3)} is still at or above ${threshold} against the state before the fault`;
-    // Still sick and no better than at Measure: clear. Still sick but getting better: look again (until the deadline).
-    if (pending.length || !findings.length) return { verdict: 'not-recovered', reasons: [still, ...pending] };
-    return { verdict: 'insufficient', reasons: [still, 'but what Measure found is significantly better: looking again'] };
-  }
-  if (!findings.length) return { verdict: 'recovered', reasons: ['nothing was found at Measure, and nothing is found now'] };
-  if (pending.length) return { verdict: 'insufficient', reasons: pending };
-  return { verdict: 'recovered', reasons: findings.map((finding) => `${finding.operation} (${finding.signal}) is significantly better than at Measure`) };
+/** What one finding's sequential test says now. */
+export interface FindingEvidence {
+  finding: string;
+  /** ln L(still sick) / L(healthy) on the settle window. */
+  llr: number;
+  decision: 'healthy' | 'sick' | 'undecided';
+  /** Settle seconds this finding needs before it may be called gone (its quiet spells at Measure). */
+  minSeconds: number;
+  /** Expected evidence per second under "healthy" (nats/s): how fast the test can clear it. */
+  healthyRate: number;
+  why: string;
 }
 
-function improvement(finding: Finding, before: Measurement, after: Measurement): { improved: boolean; why: string } {
-  const pick = (measurement: Measurement): SpanStats | null => {
-    if (finding.operation === '(service)') {
-      const requests = requestsOf(measurement);
-      return { count: requests.count, errors: requests.errors, sumLog: 0, sumLog2: 0 };
-    }
-    return operationsOf(measurement).find((operation) => operation.name === finding.operation && operation.role === finding.role)?.current ?? null;
-  };
-  const fault = pick(before);
-  const now = pick(after) ?? { count: 0, errors: 0, sumLog: 0, sumLog2: 0 };
+const family = (signal: string) => (signal.startsWith('errors') ? 'errors' : signal.startsWith('latency') ? 'latency' : signal === 'outage' || signal === 'throughput' ? 'traffic' : signal);
+
+/** Bernoulli log-likelihood ratio of k failures in n at p1 against p0. */
+const bernoulliLlr = (k: number, n: number, p0: number, p1: number) => k * Math.log(p1 / p0) + (n - k) * Math.log((1 - p1) / (1 - p0));
+/** Expected Bernoulli LLR per trial when the truth is p0 (minus the Kullback-Leibler divergence). */
+const bernoulliDrift = (p0: number, p1: number) => p0 * Math.log(p1 / p0) + (1 - p0) * Math.log((1 - p1) / (1 - p0));
+const clampP = (p: number) => Math.min(0.99, Math.max(1e-4, p));
+
+function moments(stats: SpanStats) {
+  const mean = stats.count ? stats.sumLog / stats.count : 0;
+  const variance = stats.count > 1 ? Math.max(0, (stats.sumLog2 - stats.count * mean * mean) / (stats.count - 1)) : 0;
+  return { mean, variance };
+}
+
+/**
+ * Re-runs the test that made `finding` at Measure (`before`) on the settle window (`after`, measured
+ * against the same reference window), as a sequential probability ratio test.
+ */
+export function findingEvidence(finding: Finding, before: Measurement, after: Measurement, tests = 1): FindingEvidence {
+  // "Still sick" is shared out over the cycle's findings (Bonferroni): one of many crossing by chance must not roll back a good fix.
+  const acceptSick = Math.log((1 - FALSE_RECOVERED) / (FALSE_NOT_RECOVERED / Math.max(1, tests)));
+  const name = `${finding.operation} (${finding.signal}${finding.attribute ? ` ${finding.attribute}` : ''})`;
+  const options = DEFAULT_OPERATION_OPTIONS;
+  const atMeasure = operationOf(before, finding);
+  const now = operationOf(after, finding);
+  const requests = requestsOf(before);
+  const settle = requestsOf(after).current;
+  const settleSeconds = Math.max(0, settle.seconds);
+  const decide = (llr: number, minSeconds: number, healthyRate: number, why: string): FindingEvidence => ({
+    finding: name,
+    llr,
+    decision: llr >= acceptSick ? 'sick' : llr <= ACCEPT_HEALTHY && settleSeconds >= minSeconds ? 'healthy' : 'undecided',
+    minSeconds,
+    healthyRate,
+    why,
+  });
+  const referenceSeconds = Math.max(1, requests.baseline.seconds);
+
   switch (finding.signal) {
     case 'errors':
     case 'errors-sequential':
     case 'errors-absolute': {
-      if (!fault || !fault.count || !now.count) return { improved: false, why: 'no requests yet' };
-      const p = binomialLowerTail(now.errors, now.count, fault.errors / fault.count);
-      return p < RECOVERY_ALPHA ? { improved: true, why: '' } : { improved: false, why: `${now.errors} of ${now.count} failed (p ${p.toFixed(3)} against the fault's rate)` };
+      // The reference the finding was made against (the oldest quarter of the reference when the fault began inside it).
+      const service = finding.operation === '(service)';
+      const reference = service ? { ...EMPTY, ...requests.baseline } : finding.reference === 'oldest-quarter' && atMeasure?.oldest && atMeasure.oldest.count >= 10 ? atMeasure.oldest : (atMeasure?.baseline ?? EMPTY);
+      const fault = service ? { ...EMPTY, ...requests.current } : (atMeasure?.current ?? EMPTY);
+      const current = service ? { ...EMPTY, ...settle } : (now?.current ?? EMPTY);
+      const p0 = clampP((reference.errors + 0.5) / (reference.count + 1));
+      const pFault = fault.count ? fault.errors / fault.count : p0;
+      const p1 = clampP(Math.max(p0 + options.minErrorRateChange, options.minErrorRatio * p0, pFault, finding.signal === 'errors-absolute' ? (2 / 3) * options.absoluteErrorRate : 0));
+      const llr = bernoulliLlr(current.errors, current.count, p0, p1);
+      const rate = reference.count / referenceSeconds;
+      const minSeconds = quietSpell(atMeasure?.buckets, before, (bucket) => bernoulliLlr(bucket.errors, bucket.count, p0, p1));
+      return decide(llr, minSeconds, -bernoulliDrift(p0, p1) * rate, `${current.errors} of ${current.count} failed (healthy ${(p0 * 100).toFixed(1)} %, still sick ${(p1 * 100).toFixed(1)} %), LLR ${llr.toFixed(2)}`);
     }
     case 'latency':
-    case 'latency-tail':
     case 'latency-sequential': {
-      if (!fault || fault.count < 2 || now.count < 2) return { improved: false, why: 'too few spans yet' };
-      const m = (stats: SpanStats) => {
-        const mean = stats.sumLog / stats.count;
-        return { mean, variance: Math.max(0, (stats.sumLog2 - stats.count * mean * mean) / (stats.count - 1)) };
-      };
-      const f = m(fault);
-      const n = m(now);
-      const test = welch(fault.count, f.mean, f.variance, now.count, n.mean, n.variance, 'less');
-      return test.pValue < RECOVERY_ALPHA ? { improved: true, why: '' } : { improved: false, why: `not yet faster than at Measure (p ${test.pValue.toFixed(3)})` };
+      const reference = finding.reference === 'oldest-quarter' && atMeasure?.oldest && atMeasure.oldest.count >= 10 ? atMeasure.oldest : (atMeasure?.baseline ?? EMPTY);
+      const current = now?.current ?? EMPTY;
+      const ref = moments(reference);
+      const fault = moments(atMeasure?.current ?? EMPTY);
+      if (reference.count < 2 || !(ref.variance > 0)) return decide(0, Infinity, 0, 'no reference spread to judge latency against');
+      const delta = Math.max(Math.log(options.minLatencyRatio), SICK_SHARE * (fault.mean - ref.mean));
+      // Gaussian SPRT on ln(duration), variance of the reference: ln L1/L0 = δ/σ² · (Σx − n(μ0 + δ/2)).
+      const llrOf = (stats: SpanStats) => (delta / ref.variance) * (stats.sumLog - stats.count * (ref.mean + delta / 2));
+      const llr = llrOf(current);
+      const rate = reference.count / referenceSeconds;
+      const minSeconds = quietSpell(atMeasure?.buckets, before, llrOf);
+      const ratio = current.count ? Math.exp(current.sumLog / current.count - ref.mean) : NaN;
+      return decide(llr, minSeconds, ((delta * delta) / (2 * ref.variance)) * rate, `${current.count} spans at ×${ratio.toFixed(2)} the reference's typical duration (still sick ×${Math.exp(delta).toFixed(2)}), LLR ${llr.toFixed(2)}`);
+    }
+    case 'latency-tail': {
+      const tailBefore = atMeasure?.tail;
+      const tailNow = now?.tail;
+      if (!tailBefore) return decide(0, Infinity, 0, 'no reference tail to judge against');
+      const q0 = clampP((tailBefore.referenceAbove + 1) / (tailBefore.referenceTotal + 1));
+      const qFault = tailBefore.currentTotal ? tailBefore.currentAbove / tailBefore.currentTotal : q0;
+      const q1 = clampP(Math.max(q0 + options.minTailShare, 2 * q0, qFault));
+      const above = tailNow?.currentAbove ?? 0;
+      const total = tailNow?.currentTotal ?? now?.current.count ?? 0;
+      const llr = bernoulliLlr(above, total, q0, q1);
+      const rate = tailBefore.referenceTotal / referenceSeconds;
+      return decide(llr, MIN_RECOVERED_SECONDS, -bernoulliDrift(q0, q1) * rate, `${above} of ${total} slower than the reference's p95 (healthy ${(q0 * 100).toFixed(1)} %, still sick ${(q1 * 100).toFixed(1)} %), LLR ${llr.toFixed(2)}`);
     }
     case 'throughput':
     case 'outage': {
-      const faultRequests = requestsOf(before);
-      const nowRequests = requestsOf(after);
-      if (!nowRequests.seconds || !faultRequests.seconds) return { improved: false, why: 'no settle window yet' };
-      const share = nowRequests.seconds / (nowRequests.seconds + faultRequests.seconds);
-      const p = binomialUpperTail(nowRequests.count, nowRequests.count + faultRequests.count, share);
-      // Or back to the rate before the fault, on enough requests (when the drop at Measure was slight, "more than then" takes long to show).
-      const reference = (after.indicators.requests as { baseline?: { count: number; seconds: number } } | undefined)?.baseline;
-      const backToNormal = !!reference && reference.seconds > 0 && nowRequests.count >= 40 && nowRequests.count / nowRequests.seconds >= (0.8 * reference.count) / reference.seconds;
-      return p < RECOVERY_ALPHA || backToNormal ? { improved: true, why: '' } : { improved: false, why: `${nowRequests.count} requests in ${Math.round(nowRequests.seconds)} s is not yet more than at Measure (p ${p.toFixed(3)})` };
+      // Poisson SPRT on the request rate; the newest seconds are left out of the exposure (their spans may still be on their way).
+      const r0 = requests.baseline.count / referenceSeconds;
+      const faultRatio = requests.current.seconds ? requests.current.count / requests.current.seconds / Math.max(r0, 1e-9) : 0;
+      const ratio1 = Math.min(options.maxThroughputRatio, 1 - SICK_SHARE * (1 - Math.min(1, faultRatio)));
+      const r1 = r0 * Math.max(0.05, ratio1);
+      const exposure = Math.max(0, settleSeconds - INGEST_GRACE_SECONDS);
+      if (!(r0 > 0)) return decide(0, Infinity, 0, 'no reference traffic');
+      const llr = settle.count * Math.log(r1 / r0) - (r1 - r0) * exposure;
+      return decide(llr, MIN_RECOVERED_SECONDS, r0 * (Math.log(r0 / r1) - 1 + r1 / r0), `${settle.count} requests in ${Math.round(exposure)} s (healthy ${r0.toFixed(2)}/s, still sick ${r1.toFixed(2)}/s), LLR ${llr.toFixed(2)}`);
     }
-    case 'vanished':
-      return now.count >= 3 ? { improved: true, why: '' } : { improved: false, why: 'not seen again yet' };
+    case 'vanished': {
+      const r0 = (atMeasure?.baseline.count ?? 0) / referenceSeconds;
+      const r1 = 0.3 * r0;
+      const exposure = Math.max(0, settleSeconds - INGEST_GRACE_SECONDS);
+      if (!(r0 > 0)) return decide(0, Infinity, 0, 'no reference traffic');
+      const count = now?.current.count ?? 0;
+      const llr = count * Math.log(r1 / r0) - (r1 - r0) * exposure;
+      return decide(llr, MIN_RECOVERED_SECONDS, r0 * (Math.log(r0 / r1) - 1 + r1 / r0), `${count} spans in ${Math.round(exposure)} s (healthy ${r0.toFixed(2)}/s), LLR ${llr.toFixed(2)}`);
+    }
     case 'semantic':
     case 'loop-thrash': {
-      const indicator = (after.indicators as Record<string, { detected?: boolean; details?: unknown }>)[finding.signal === 'semantic' ? 'semantic' : 'loopThrash'];
-      const requests = requestsOf(after).count;
-      return !indicator?.detected && requests >= 10 ? { improved: true, why: '' } : { improved: false, why: indicator?.detected ? `still there: ${JSON.stringify(indicator.details).slice(0, 300)}` : 'too few requests yet' };
+      // Not found again in the settle window on enough spans (its own detection needs about 10 expected). Found again is not
+      // yet "still there": the window's first spans may come from before the strategy took effect; it stays undecided (and
+      // not recovered at the deadline).
+      const again = findingsOf(after).some((other) => other.signal === finding.signal && other.operation === finding.operation && other.attribute === finding.attribute);
+      const spans = finding.operation === '(service)' ? settle.count : (now?.current.count ?? 0);
+      const llr = !again && spans >= 20 ? ACCEPT_HEALTHY : 0;
+      return decide(llr, MIN_RECOVERED_SECONDS, ((-ACCEPT_HEALTHY / 20) * (atMeasure?.baseline.count ?? requests.baseline.count)) / referenceSeconds, again ? 'found again in the settle window' : `${spans} spans without it`);
     }
   }
 }
 
 /**
+ * The longest spell, inside the stretch where the fault showed at Measure, of buckets that
+ * clearly looked healthy (LLR ≤ −2): a fault that paused that long while in force cannot be
+ * called gone on less, so a burst that flaps is not mistaken for a repair.
+ */
+function quietSpell(buckets: SpanStats[] | undefined, before: Measurement, llrOf: (bucket: SpanStats) => number): number {
+  const windows = before.indicators.windows as { current?: { from: string; to: string } } | undefined;
+  if (!buckets?.length || !windows?.current) return MIN_RECOVERED_SECONDS;
+  const bucketSeconds = (new Date(windows.current.to).getTime() - new Date(windows.current.from).getTime()) / 1000 / buckets.length;
+  const llrs = buckets.map(llrOf);
+  const sick = llrs.map((llr, index) => (llr > 0 && (buckets[index]?.count ?? 0) > 0 ? index : -1)).filter((index) => index >= 0);
+  if (sick.length < 2) return MIN_RECOVERED_SECONDS;
+  let longest = 0;
+  let run = 0;
+  for (let index = sick[0] as number; index <= (sick.at(-1) as number); index++) {
+    run = (llrs[index] as number) <= -2 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return Math.max(MIN_RECOVERED_SECONDS, longest ? (longest + 1) * bucketSeconds : 0);
+}
+
+/** Findings of the settle window that Measure did not have and that users feel (a drop of traffic alone is not one: users come and go). */
+function newProblems(before: Measurement, after: Measurement): Finding[] {
+  const known = new Set(findingsOf(before).map((finding) => `${finding.operation} ${family(finding.signal)}`));
+  return findingsOf(after).filter((finding) => finding.signal !== 'throughput' && !known.has(`${finding.operation} ${family(finding.signal)}`));
+}
+
+export function judgeRecovery(input: { before: Measurement | null; after: Measurement; threshold: number }): { verdict: RecoveryVerdict; reasons: string[]; evidence: FindingEvidence[] } {
+  const { before, after, threshold } = input;
+  const findings = before ? findingsOf(before) : [];
+  if (!before || !findings.length) {
+    // Nothing the spans showed (the cycle was started by hand, or by metrics or validation): the score decides.
+    if (after.score >= threshold) return { verdict: 'not-recovered', reasons: [`entropy ${after.score.toFixed(3)} is at or above ${threshold} against the state before`], evidence: [] };
+    if (requestsOf(after).current.count < 10) return { verdict: 'insufficient', reasons: ['fewer than 10 requests in the settle window'], evidence: [] };
+    return { verdict: 'recovered', reasons: ['nothing was found at Measure, and nothing is found now'], evidence: [] };
+  }
+  const evidence = findings.map((finding) => findingEvidence(finding, before, after, findings.length));
+  const fresh = newProblems(before, after);
+  const sick = evidence.filter((entry) => entry.decision === 'sick');
+  // Gone is judged per operation and kind of signal by the finding whose test tells "healthy" from "still sick" best (the
+  // statistic that fits the fault: a slow tail by the tail, a slowdown by the mean); any of them still sick fails the cycle.
+  const judged = new Map<string, FindingEvidence>();
+  findings.forEach((finding, index) => {
+    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''}`;
+    const entry = evidence[index] as FindingEvidence;
+    const best = judged.get(key);
+    if (!best || entry.healthyRate > best.healthyRate) judged.set(key, entry);
+  });
+  if (sick.length || fresh.length) {
+    return {
+      verdict: 'not-recovered',
+      reasons: [...sick.map((entry) => `still there: ${entry.finding}: ${entry.why}`), ...fresh.map((finding) => `new in the settle window: ${finding.operation} (${finding.signal}): ${finding.test}`)],
+      evidence,
+    };
+  }
+  const pending = [...judged.values()].filter((entry) => entry.decision !== 'healthy');
+  if (pending.length) return { verdict: 'insufficient', reasons: pending.map((entry) => `not yet clear: ${entry.finding}: ${entry.why}${entry.llr <= ACCEPT_HEALTHY ? ` (needs ${Math.round(entry.minSeconds)} s of settle: the fault paused that long at Measure)` : ''}`), evidence };
+  return { verdict: 'recovered', reasons: [...judged.values()].map((entry) => `gone: ${entry.finding}: ${entry.why}`), evidence };
+}
+
+/**
+ * Settle seconds the verdict is expected to need, from what Measure found and the traffic
+ * before the fault: per finding the seconds for its test to clear "healthy" at the expected
+ * evidence rate (Wald's approximate sample size), and its quiet spell; the slowest finding
+ * decides. Infinity when a finding has no traffic to be judged on.
+ */
+export function expectedSettleSeconds(before: Measurement | null): number {
+  const findings = before ? findingsOf(before) : [];
+  if (!before || !findings.length) return MIN_RECOVERED_SECONDS * 2;
+  // The evidence rate of each finding, from a settle window that looks exactly like the reference.
+  const groups = new Map<string, number>();
+  for (const finding of findings) {
+    const entry = findingEvidence(finding, before, before);
+    const seconds = Math.max(entry.healthyRate > 0 ? -ACCEPT_HEALTHY / entry.healthyRate : Infinity, entry.minSeconds);
+    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''}`;
+    groups.set(key, Math.min(groups.get(key) ?? Infinity, seconds));
+  }
+  return Math.max(MIN_RECOVERED_SECONDS, ...groups.values());
+}
+
+/**
  * How long to wait before the next look: long enough for the system's traffic to bring about
- * 40 requests (the evidence one look needs), between 10 s and 2 minutes.
+ * 30 requests, between 10 s and 1 minute (looks are cheap, and the sequential test keeps its
+ * error rates however often it looks).
  */
 export function settleWaitSeconds(requestsPerSecond: number): number {
-  if (!(requestsPerSecond > 0)) return 120;
-  return Math.min(120, Math.max(10, Math.ceil(40 / requestsPerSecond)));
+  if (!(requestsPerSecond > 0)) return 60;
+  return Math.min(60, Math.max(10, Math.ceil(30 / requestsPerSecond)));
 }

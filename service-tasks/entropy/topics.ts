@@ -10,7 +10,7 @@ import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
 import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, type EntropyLevel } from './entropy-score.js';
 import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
-import { judgeRecovery, settleWaitSeconds } from './recovery.js';
+import { expectedSettleSeconds, judgeRecovery, settleWaitSeconds } from './recovery.js';
 import type { EngineControl, EntropyStore } from './ports.js';
 import { rankStrategies } from './ranking.js';
 import { callRollbackHook, type RollbackHooks } from './rollback-hooks.js';
@@ -231,22 +231,38 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
   const SettleInput = z.object({
     system: System,
     measurementId: z.string().max(40).optional(),
-    /** The longest the cycle waits for clear evidence (ISO 8601). */
+    /** The longest a cycle waits for clear evidence, the strategy's verdict and the one after a rollback together (ISO 8601). */
     settleDuration: z.string().regex(/^P(T?\d+[DHMS])+$/, 'an ISO 8601 duration such as PT8M').default('PT8M'),
+    /** End of the cycle's settle budget, set by its first settle: present, this settle follows a rollback and gets what is left. */
+    settleBudgetEnd: z.string().datetime().optional(),
   });
   const settle: ServiceTaskDefinition<typeof SettleInput> = {
     topic: 'entropy.settle',
-    description: "Starts the settle window after a strategy ran: its start, its deadline (settleDuration), and the first wait (long enough for the system's traffic to bring about 40 requests)",
+    description:
+      "Starts the settle window after a strategy ran (or after a rollback): its start, its deadline (the seconds the verdict's tests are expected to need at the system's traffic, within the cycle's one settle budget, settleDuration), and the first wait",
     mode: 'inline',
     input: SettleInput,
-    output: z.object({ settleFrom: z.string(), settleDeadline: z.string(), settleWait: z.string() }),
+    output: z.object({ settleFrom: z.string(), settleDeadline: z.string(), settleWait: z.string(), settleBudgetEnd: z.string() }),
     async handler(input) {
       const before = input.measurementId ? await store.measurement(input.measurementId) : null;
       const requests = (before?.indicators.requests as { baseline: { count: number; seconds: number } } | undefined)?.baseline;
-      const maxSeconds = isoSeconds(input.settleDuration);
-      const wait = Math.min(maxSeconds, settleWaitSeconds(requests && requests.seconds ? requests.count / requests.seconds : 0));
       const now = Date.now();
-      return { settleFrom: new Date(now).toISOString(), settleDeadline: new Date(now + maxSeconds * 1000).toISOString(), settleWait: `PT${Math.max(1, wait)}S` };
+      const budgetEnd = input.settleBudgetEnd ? new Date(input.settleBudgetEnd).getTime() : now + isoSeconds(input.settleDuration) * 1000;
+      const left = Math.max(0, (budgetEnd - now) / 1000);
+      const wait = settleWaitSeconds(requests && requests.seconds ? requests.count / requests.seconds : 0);
+      // The strategy's verdict gets what its tests need (four times the expected: a sequential test's sample size has a long
+      // tail), at least three looks, keeping as much (at most half the budget) for the check after a rollback, which confirms the
+      // same findings gone; that check gets what is left.
+      const needed = Math.max(3 * wait, 4 * expectedSettleSeconds(before));
+      const cap = input.settleBudgetEnd ? left : left - Math.min(left / 2, needed);
+      const seconds = Math.max(Math.min(wait, left || wait), Math.min(cap, needed));
+      const first = Math.max(1, Math.min(wait, seconds));
+      return {
+        settleFrom: new Date(now).toISOString(),
+        settleDeadline: new Date(now + seconds * 1000).toISOString(),
+        settleWait: `PT${Math.ceil(first)}S`,
+        settleBudgetEnd: new Date(budgetEnd).toISOString(),
+      };
     },
   };
 

@@ -1,58 +1,121 @@
 import type { Finding } from '../../service-tasks/entropy/operations.js';
-import type { Measurement } from '../../service-tasks/entropy/ports.js';
-import { judgeRecovery, settleWaitSeconds } from '../../service-tasks/entropy/recovery.js';
+import type { Measurement, SpanStats } from '../../service-tasks/entropy/ports.js';
+import { expectedSettleSeconds, judgeRecovery, settleWaitSeconds, tailCounts, type TailCounts } from '../../service-tasks/entropy/recovery.js';
 
-/** A cycle's verdict compares the settle window with the fault it found, against the state before the fault. */
+/**
+ * A cycle's verdict re-runs the test of each finding that triggered it on the settle window,
+ * against the state before the fault (the reference window Measure used), sequentially.
+ */
 describe('recovery verdict', () => {
-  const stats = (count: number, errors: number, medianMs = 40, sigma = 0.5) => ({ count, errors, sumLog: count * Math.log(medianMs), sumLog2: count * (Math.log(medianMs) ** 2 + sigma ** 2) });
-  const measurement = (score: number, current: ReturnType<typeof stats>, findings: Finding[] = [], seconds = 600): Measurement => ({
-    system: 'shop',
-    measuredAt: '',
-    windowStart: '',
-    windowEnd: '',
-    health: 1,
-    healthState: 'HEALTHY',
-    drift: 0,
-    validationErrors: 0,
-    score,
-    level: score >= 0.3 ? 'MEDIUM' : 'LOW',
-    indicators: { findings, operations: [{ name: 'GET /orders', role: 'request', current }], requests: { current: { count: current.count, errors: current.errors, seconds } } },
-  });
+  const stats = (count: number, errors: number, medianMs = 40, sigma = 0.5): SpanStats => ({ count, errors, sumLog: count * Math.log(medianMs), sumLog2: count * (Math.log(medianMs) ** 2 + sigma ** 2) });
+  const tail = (referenceAbove: number, referenceTotal: number, currentAbove: number, currentTotal: number): TailCounts => ({ edge: 100, referenceAbove, referenceTotal, currentAbove, currentTotal });
+  /** A measurement of GET /orders: its reference (1200 s at 1 request/s) and its judged window. */
+  const measurement = (current: SpanStats, options: { findings?: Finding[]; seconds?: number; score?: number; tail?: TailCounts; buckets?: SpanStats[]; reference?: SpanStats } = {}): Measurement => {
+    const reference = options.reference ?? stats(1200, 12);
+    const seconds = options.seconds ?? 300;
+    return {
+      system: 'shop',
+      measuredAt: '',
+      windowStart: '',
+      windowEnd: '',
+      health: 1,
+      healthState: 'HEALTHY',
+      drift: 0,
+      validationErrors: 0,
+      score: options.score ?? 0,
+      level: 'LOW',
+      indicators: {
+        findings: options.findings ?? [],
+        operations: [{ name: 'GET /orders', role: 'request', baseline: reference, current, tail: options.tail ?? null, buckets: options.buckets }],
+        requests: { baseline: { count: reference.count, errors: reference.errors, seconds: 1200 }, current: { count: current.count, errors: current.errors, seconds } },
+        windows: { reference: { from: '2026-01-01T00:00:00Z', to: '2026-01-01T00:20:00Z' }, current: { from: '2026-01-01T00:20:00Z', to: new Date(Date.parse('2026-01-01T00:20:00Z') + seconds * 1000).toISOString() } },
+      },
+    };
+  };
   const failing: Finding = { operation: 'GET /orders', role: 'request', signal: 'errors', test: 'binomial', effect: 0.2, severity: 0.9 };
   const slow: Finding = { operation: 'GET /orders', role: 'request', signal: 'latency', test: 'welch', effect: 3, severity: 0.9 };
-  const atMeasure = measurement(0.7, stats(600, 126, 120), [failing, slow]);
+  const slowTail: Finding = { operation: 'GET /orders', role: 'request', signal: 'latency-tail', test: 'binomial', effect: 0.2, severity: 0.75 };
+  // At Measure: a fifth of the requests failing and three times slower.
+  const atMeasure = measurement(stats(300, 63, 120), { findings: [failing, slow], score: 0.7 });
+  const judge = (after: Measurement, before = atMeasure) => judgeRecovery({ before, after, threshold: 0.3 });
 
   it('when the system is as sick after the strategy as before, then it is not recovered', () => {
-    expect(judgeRecovery({ before: atMeasure, after: measurement(0.7, stats(120, 25, 120), [failing, slow], 120), threshold: 0.3 }).verdict).toBe('not-recovered');
-  });
-
-  it('when it is still above the threshold but clearly better than at Measure, then the cycle looks again rather than rolling back', () => {
-    expect(judgeRecovery({ before: atMeasure, after: measurement(0.35, stats(300, 6, 50), [slow], 300), threshold: 0.3 }).verdict).toBe('insufficient');
+    const verdict = judge(measurement(stats(60, 13, 120), { seconds: 60 }));
+    expect(verdict.verdict).toBe('not-recovered');
+    expect(verdict.reasons.join(' ')).toContain('still there: GET /orders (errors)');
   });
 
   it('when a few clean requests are all the settle window has, then the evidence is not yet sufficient', () => {
-    // LOW because nothing can be significant on 4 requests, not because the fault is gone
-    const verdict = judgeRecovery({ before: atMeasure, after: measurement(0, stats(4, 0, 40), [], 5), threshold: 0.3 });
+    const verdict = judge(measurement(stats(4, 0, 40), { seconds: 5 }));
     expect(verdict.verdict).toBe('insufficient');
     expect(verdict.reasons.join(' ')).toContain('GET /orders');
   });
 
-  it('when failures and latency are clearly back to normal, then it recovered', () => {
-    expect(judgeRecovery({ before: atMeasure, after: measurement(0, stats(120, 1, 40), [], 120), threshold: 0.3 }).verdict).toBe('recovered');
+  it('when failures and latency are clearly back to normal, then it recovered, early (on a minute of traffic)', () => {
+    expect(judge(measurement(stats(60, 0, 40), { seconds: 60 })).verdict).toBe('recovered');
   });
 
-  it('when only the errors went away and the latency did not, then the evidence is not sufficient for "recovered"', () => {
-    expect(judgeRecovery({ before: atMeasure, after: measurement(0.1, stats(120, 1, 120), [], 120), threshold: 0.3 }).verdict).toBe('insufficient');
+  it('when only the errors went away and the latency did not, then the evidence says it is still there', () => {
+    const verdict = judge(measurement(stats(60, 0, 120), { seconds: 60 }));
+    expect(verdict.verdict).toBe('not-recovered');
+    expect(verdict.reasons.join(' ')).toContain('(latency)');
+  });
+
+  it('when a strategy repairs only half of the breach, then it is not recovered', () => {
+    // 20 % failing at Measure, 10 % now (the reference had 1 %), on 10 minutes of traffic
+    expect(judge(measurement(stats(600, 60, 40), { seconds: 600 }), measurement(stats(300, 63, 40), { findings: [failing] })).verdict).toBe('not-recovered');
+  });
+
+  it('when Measure found a slow tail and the tail is back to the reference, then it recovered, judged by the tail and not the mean', () => {
+    // The fault: a tenth of requests eight times slower (22 % past the reference's p95 instead of 5 %); the mean moved little.
+    const before = measurement(stats(300, 3, 48), { findings: [slowTail], tail: tail(60, 1200, 66, 300) });
+    // The settle window: 5 % past the p95 again, its mean log a touch above the reference's (noise), 150 requests
+    const after = measurement(stats(150, 1, 42), { seconds: 150, tail: tail(60, 1200, 7, 150) });
+    expect(judge(after, before)).toMatchObject({ verdict: 'recovered' });
+    // and still 20 % in the tail: still there
+    expect(judge(measurement(stats(150, 1, 42), { seconds: 150, tail: tail(60, 1200, 30, 150) }), before).verdict).toBe('not-recovered');
+  });
+
+  it('when the fault flapped at Measure, then a pause as long as its quiet spells is not taken for a repair', () => {
+    // Buckets of 25 s: bursts of 50 % failures with 75 s of quiet between them
+    const burst = stats(25, 12);
+    const quiet = stats(25, 0);
+    const buckets = [quiet, quiet, burst, quiet, quiet, quiet, burst, quiet, quiet, quiet, burst, quiet];
+    const before = measurement(stats(300, 36), { findings: [failing], buckets });
+    // 60 s without a failure: as clean as it gets, but the fault paused for 75 s at a time
+    expect(judge(measurement(stats(60, 0), { seconds: 60 }), before).verdict).toBe('insufficient');
+    expect(judge(measurement(stats(110, 0), { seconds: 110 }), before).verdict).toBe('recovered');
+  });
+
+  it('when something new and user-visible appears in the settle window, then it is not recovered; a drop of traffic alone is not that', () => {
+    const newErrors: Finding = { operation: 'GET /checkout', role: 'request', signal: 'errors', test: 'binomial', effect: 0.3, severity: 0.9 };
+    expect(judge(measurement(stats(60, 0, 40), { seconds: 60, findings: [newErrors] })).verdict).toBe('not-recovered');
+    const fewer: Finding = { operation: '(service)', role: 'request', signal: 'throughput', test: 'cusum', effect: 0.5, severity: 0.7 };
+    expect(judge(measurement(stats(60, 0, 40), { seconds: 60, findings: [fewer] })).verdict).toBe('recovered');
   });
 
   it('when nothing was found at Measure and nothing now, then it is recovered (there was nothing to undo)', () => {
-    expect(judgeRecovery({ before: measurement(0, stats(600, 6)), after: measurement(0, stats(60, 0), [], 60), threshold: 0.3 }).verdict).toBe('recovered');
+    expect(judge(measurement(stats(60, 0), { seconds: 60 }), measurement(stats(600, 6))).verdict).toBe('recovered');
   });
 
-  it('when traffic is slow, then the cycle waits longer between looks, within 10 s and 2 minutes', () => {
-    expect(settleWaitSeconds(1)).toBe(40);
+  it('when traffic is slow, then the cycle waits longer between looks, within 10 s and a minute', () => {
+    expect(settleWaitSeconds(1)).toBe(30);
     expect(settleWaitSeconds(100)).toBe(10);
-    expect(settleWaitSeconds(0.1)).toBe(120);
-    expect(settleWaitSeconds(0)).toBe(120);
+    expect(settleWaitSeconds(0.1)).toBe(60);
+    expect(settleWaitSeconds(0)).toBe(60);
+  });
+
+  it('the settle time a verdict needs falls with the traffic and grows with a finding that is hard to tell from healthy', () => {
+    const at = (perSecond: number, finding: Finding, current: SpanStats) =>
+      expectedSettleSeconds(measurement(current, { findings: [finding], reference: stats(1200 * perSecond, 12 * perSecond), tail: tail(60 * perSecond, 1200 * perSecond, 66, 300) }));
+    expect(at(1, failing, stats(300, 63))).toBeLessThan(at(0.1, failing, stats(30, 6)));
+    expect(at(1, slowTail, stats(300, 3))).toBeGreaterThan(at(1, slow, stats(300, 3, 120)));
+    expect(at(1, failing, stats(300, 63))).toBeLessThan(10 * 60);
+  });
+
+  it('tail counts use the edge past which at most 5 % of the reference lies', () => {
+    const reference = [50, 30, 15, 4, 1];
+    expect(tailCounts(reference, [1, 1, 1, 5, 2])).toEqual({ edge: 2, referenceAbove: 5, referenceTotal: 100, currentAbove: 7, currentTotal: 10 });
+    expect(tailCounts([1, 2], [1, 1])).toBeNull();
   });
 });
