@@ -6,6 +6,8 @@ import { incidentTasks } from './incident/index.js';
 import type { ValidationRunStore } from '../src/store/validation-runs.js';
 import type { MonitoredSystemStore } from '../src/store/monitored-systems.js';
 import type { KeptWorktreeStore } from '../src/store/kept-worktrees.js';
+import type { CommandOutputStore } from '../src/store/command-output.js';
+import { LiveLog, type LiveLogFactory } from './agent/live-log.js';
 import { agentTopics, loadProfiles, WorktreeRunner } from './agent/index.js';
 import { LlmClient } from './generator/llm-client.js';
 import { scaffoldTopic } from './generator/scaffold.js';
@@ -44,6 +46,8 @@ export interface BuiltInDependencies {
   monitoredSystems: MonitoredSystemStore;
   /** Worktrees kept between an instance's tasks, recorded for every node (src/store/kept-worktrees.ts). */
   keptWorktrees?: KeptWorktreeStore;
+  /** Live logs of validation phases and agent commands (src/store/command-output.ts); absent, none are written. */
+  commandOutput?: CommandOutputStore;
 }
 
 const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
@@ -88,6 +92,10 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
   // This node's worktrees of instances that ended while it was down, or on another node (each node removes only its own).
   void runner.releaseOrphans().catch(() => {});
   dependencies.onClose?.(runner.startSweeping());
+  const { commandOutput } = dependencies;
+  const liveLog: LiveLogFactory | undefined = commandOutput
+    ? (target) => new LiveLog(commandOutput, target, { onError: (error) => console.warn(`live log of ${target.instanceId}/${target.activityId} not written: ${(error as Error)?.message ?? String(error)}`) })
+    : undefined;
   const llm = config.LLM_BASE_URL ? new LlmClient({ baseUrl: config.LLM_BASE_URL, model: config.LLM_MODEL, apiKey: config.LLM_API_KEY }) : undefined;
   registry.register(scaffoldTopic(llm));
   for (const topic of agentTopics({
@@ -96,9 +104,10 @@ export function createBuiltInRegistry(dependencies: BuiltInDependencies): Servic
     monitoredSystems: dependencies.monitoredSystems,
     pinnedCommit: (instanceId, ref) => dependencies.validationRuns.pinned(instanceId, ref),
     integrationPassed: async (instanceId) => (await dependencies.validationRuns.phaseResults(instanceId)).get('integration')?.passed,
+    liveLog,
   })) registry.register(topic);
   const phases = once(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES));
-  for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF } })) registry.register(topic);
+  for (const topic of validatorTopics({ runner, runs: dependencies.validationRuns, phases, gate: config.REGENFLOW_QUALITY_GATE, nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF }, liveLog })) registry.register(topic);
   for (const topic of [...entropyTopics({ ...dependencies, rollbackHooks: loadRollbackHooks(config.REGENFLOW_ROLLBACK_HOOKS) }), manualRollbackTopic(dependencies), ...healTopics(dependencies), ...dmediGeneratorTopics(dependencies)]) registry.register(topic);
   return registry;
 }

@@ -27,6 +27,7 @@ import { createAgentStore } from './store/agents.js';
 import { createValidationRunStore } from './store/validation-runs.js';
 import { createMonitoredSystemStore } from './store/monitored-systems.js';
 import { createKeptWorktreeStore } from './store/kept-worktrees.js';
+import { createCommandOutputStore } from './store/command-output.js';
 import { createMetricPointStore } from './store/metric-points.js';
 import { createDecisionTaskEvaluator, DecisionService, deployResources, isDecisionResource } from './decisions/index.js';
 import { deployWithForms, FormService, isFormResource } from './forms/index.js';
@@ -99,6 +100,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       engineControl,
       monitoredSystems: createMonitoredSystemStore(database.knex),
       keptWorktrees: createKeptWorktreeStore(database.knex),
+      commandOutput: createCommandOutputStore(database.knex),
     });
   // What shipped diagrams read as `${environment.settings.NAME}` (timer starts have no variables).
   const processSettings = {

@@ -20,6 +20,7 @@ import { processInstanceRouter } from './camunda/process-instance-router.js';
 import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
+import { commandOutputRoutes } from './command-output-router.js';
 import { databaseFault } from '../store/database.js';
 import { guardJsonBody } from './json-guard.js';
 import { entropyRouter } from './entropy-router.js';
@@ -172,6 +173,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   const limits = { bpmnBytes: options.bpmnBytes ?? 5 * 1024 * 1024 };
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
+  routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
