@@ -3,6 +3,7 @@ import { DiagramViewer } from './diagram-viewer.js';
 import { clear, formatMs, formatTime, h, reportError, toast } from './dom.js';
 import { incidentSentence } from './incident-text.js';
 import { jsonTree } from './json-tree.js';
+import { createLiveLogPanel } from './live-log.js';
 import { qualityGatePanel } from './quality-gate.js';
 import { can } from './session.js';
 import { debounce, type View } from './view.js';
@@ -19,6 +20,8 @@ export function createInstanceView(): View {
   const sideTop = h('div');
   const variablesTable = h('table', { class: 'rf-table rf-compact', id: 'rf-variables' });
   const sideBottom = h('div');
+  // Made once and kept across refreshes: it follows the log itself, with its own cursor.
+  const liveLog = createLiveLogPanel();
   let instanceId: string | null = null;
 
   async function refresh(): Promise<void> {
@@ -129,6 +132,7 @@ export function createInstanceView(): View {
     'aside',
     { class: 'rf-side rf-instance-side', id: 'rf-instance-side' },
     sideTop,
+    liveLog.element,
     h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, can('setVariables') ? setVariables : null),
     sideBottom,
   );
@@ -206,11 +210,15 @@ export function createInstanceView(): View {
     async show(params) {
       if ((params[0] ?? null) !== instanceId) variablesText.value = '';
       instanceId = params[0] ?? null;
+      liveLog.follow(instanceId);
       if (!instanceId) {
         location.hash = '#/instances';
         return;
       }
       await refresh();
+    },
+    hide() {
+      liveLog.follow(null);
     },
     onEvent(event) {
       // Only this instance's (or its called instances') moves; new external tasks carry only topics.

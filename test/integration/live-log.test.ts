@@ -1,7 +1,9 @@
 import { jest } from '@jest/globals';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LiveLog } from '../../service-tasks/agent/live-log.js';
+import { followInstance, lastLine } from '../../src/cli/follow.js';
+import { httpRequest } from '../../src/cli/http-client.js';
 import type { CommandOutputEntry } from '../../src/store/command-output.js';
 import { deleteEndedInstances } from '../../src/store/transitions.js';
 import { sequence } from '../support/bpmn.js';
@@ -107,6 +109,21 @@ describe('live log of long phases over HTTP', () => {
     expect(Number((await app.database.knex('command_output').where({ instance_id: id }).count('* as n').first())!.n)).toBe(0);
   });
 
+  it('when `regenflow start --follow` follows an instance, then its progress line shows what the running phase prints, and the phase result is printed', async () => {
+    await rm(release(), { force: true });
+    const started = await operator('POST', '/api/process-instances', { processKey: 'long_phase', variables: { repository: project.repository, ref: 'main' } });
+    const lines: string[] = [];
+    const progress: string[] = [];
+    const request = httpRequest(() => ({ url: base, token: TEST_TOKENS.operator }));
+    const followed = followInstance(request, started.body.id, { intervalMs: 100, out: (line) => lines.push(line), progress: (line) => progress.push(line) });
+    await eventually(async () => progress.some((line) => /│ unit: tick \d+/.test(line)), 30_000);
+    await writeFile(release(), '');
+    expect(await followed).toBe('completed');
+    expect(progress.find((line) => line.includes('│ unit: tick'))).toMatch(/^… unit \(validator\.unit\) .*\(\d+ s\) │ unit: tick \d+$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^ {3}✓ unit: .*passed/));
+    expect(lines.at(-1)).toBe('instance completed');
+  });
+
   it('when the query is careless or the instance unknown, then the answer is a problem', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
     const check = async (path: string, status: number) => {
@@ -125,6 +142,12 @@ describe('live log of long phases over HTTP', () => {
 });
 
 describe('LiveLog', () => {
+  it('when output ends in blank lines or colour codes, then the progress line shows its last words, cut to fit', () => {
+    expect(lastLine('one\n\x1b[32mtwo ok\x1b[0m\n\n')).toBe('two ok');
+    expect(lastLine('50%\r75%\r')).toBe('75%');
+    expect(lastLine('x'.repeat(200), 10)).toBe(`${'x'.repeat(9)}…`);
+  });
+
   const store = () => {
     const written: CommandOutputEntry[][] = [];
     return { written, append: async (entries: CommandOutputEntry[]) => void written.push(entries) };
