@@ -17,6 +17,7 @@ import * as decisionDeploymentLinks from './0015b-decision-deployment-links.js';
 import * as idempotentAnswers from './0020-idempotent-answers.js';
 import * as forms from './0021-forms.js';
 import * as commandOutput from './0028-command-output.js';
+import * as instanceVariablesIndex from './0028b-instance-variables-index.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -43,6 +44,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0020-idempotent-answers', idempotentAnswers],
   ['0021-forms', forms],
   ['0028-command-output', commandOutput],
+  ['0028b-instance-variables-index', instanceVariablesIndex],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -21,6 +21,7 @@ import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
 import { commandOutputRoutes } from './command-output-router.js';
+import { historyRoutes } from './history-routes.js';
 import { databaseFault } from '../store/database.js';
 import { guardJsonBody } from './json-guard.js';
 import { entropyRouter } from './entropy-router.js';
@@ -174,6 +175,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
   routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
+  routes.push(...historyRoutes(engine.knex));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
