@@ -18,6 +18,7 @@ import * as idempotentAnswers from './0020-idempotent-answers.js';
 import * as forms from './0021-forms.js';
 import * as commandOutput from './0028-command-output.js';
 import * as instanceVariablesIndex from './0028b-instance-variables-index.js';
+import * as taskFilters from './0028c-task-filters.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -45,6 +46,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0021-forms', forms],
   ['0028-command-output', commandOutput],
   ['0028b-instance-variables-index', instanceVariablesIndex],
+  ['0028c-task-filters', taskFilters],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -22,6 +22,7 @@ import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
 import { commandOutputRoutes } from './command-output-router.js';
 import { historyRoutes } from './history-routes.js';
+import { filterRouter } from './camunda/filter-router.js';
 import { databaseFault } from '../store/database.js';
 import { guardJsonBody } from './json-guard.js';
 import { entropyRouter } from './entropy-router.js';
@@ -201,6 +202,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/process-instance', ...authenticated, processInstanceRouter(engine));
   app.use('/engine-rest/message', ...authenticated, messageRouter(engine));
   app.use('/engine-rest/signal', ...authenticated, signalRouter(engine));
+  app.use('/engine-rest/filter', ...authenticated, filterRouter(engine));
   app.use('/engine-rest/task', ...authenticated, ...formRouters(taskFormRouter), taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));
