@@ -4,6 +4,7 @@ import { clear, formatMs, formatTime, h, reportError, toast } from './dom.js';
 import { incidentSentence } from './incident-text.js';
 import { jsonTree } from './json-tree.js';
 import { createLiveLogPanel } from './live-log.js';
+import { createDecisionHistory } from './decision-history.js';
 import { qualityGatePanel } from './quality-gate.js';
 import { can } from './session.js';
 import { debounce, type View } from './view.js';
@@ -22,6 +23,7 @@ export function createInstanceView(): View {
   const sideBottom = h('div');
   // Made once and kept across refreshes: it follows the log itself, with its own cursor.
   const liveLog = createLiveLogPanel();
+  const decisions = createDecisionHistory((activityId) => viewer.nameOf(activityId));
   let instanceId: string | null = null;
 
   async function refresh(): Promise<void> {
@@ -109,6 +111,7 @@ export function createInstanceView(): View {
       ),
     );
     renderSide(instance, history);
+    await decisions.show(id);
   }
 
   // Made once: a live refresh must not wipe what the operator is typing.
@@ -133,6 +136,7 @@ export function createInstanceView(): View {
     { class: 'rf-side rf-instance-side', id: 'rf-instance-side' },
     sideTop,
     liveLog.element,
+    decisions.element,
     h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, can('setVariables') ? setVariables : null),
     sideBottom,
   );
