@@ -137,7 +137,8 @@ export function createInstanceView(): View {
     sideTop,
     liveLog.element,
     decisions.element,
-    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, can('setVariables') ? setVariables : null),
+    // The heading lives here, not in sideTop: the live log and decisions sit between the two.
+    h('section', { class: 'rf-side-section rf-variables-section' }, h('h3', {}, 'Variables'), variablesTable, can('setVariables') ? setVariables : null),
     sideBottom,
   );
 
@@ -188,7 +189,6 @@ export function createInstanceView(): View {
       h('section', { class: 'rf-side-section' }, h('h3', {}, 'Waiting on'), activeTasks.length ? h('ul', { id: 'rf-waiting' }, ...activeTasks) : h('p', { class: 'rf-muted' }, 'nothing')),
       incidents.length ? h('section', { class: 'rf-side-section', id: 'rf-incidents' }, h('h3', {}, 'Incidents'), h('ul', { class: 'rf-plain-list' }, ...incidents)) : null,
       qualityGatePanel(instance.variables ?? {}),
-      h('h3', { class: 'rf-side-heading' }, 'Variables'),
     );
     clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, jsonTree(value)))));
     clear(

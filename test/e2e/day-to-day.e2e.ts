@@ -98,7 +98,7 @@ describe('browser: live log, variable search, saved filters, decision history', 
     await page.goto(`${base}/#/instance/${ids.acme150}`);
     const decision = page.locator('#rf-decision-history .rf-decision[data-decision="discount"]');
     await decision.waitFor({ timeout: 15_000 });
-    expect(await decision.locator('summary').textContent()).toMatch(/Discount v1 at Price/);
+    expect(await decision.locator(':scope > summary').textContent()).toMatch(/Discount v1 at Price/);
     expect(await decision.locator('.rf-decision-inputs').textContent()).toContain('150');
     expect(await decision.locator('.rf-decision-rules').textContent()).toContain('matched rule #2');
     expect(await decision.locator('.rf-decision-outputs').textContent()).toContain('10');
