@@ -56,11 +56,12 @@ export function commandOutputRoutes(knex: Knex, options: { draining?: () => bool
       params: z.object({ id: Uuid }),
       query: LogsQuery,
       responses: { 200: { description: 'entries after the cursor, and the cursor to continue from', schema: LogsAnswer }, 404: { description: 'no such instance' } },
-      handler: async ({ params, query }, req, res) => {
+      handler: async ({ params, query }, _req, res) => {
         let status = await instanceStatus(knex, params.id);
         if (!status) throw notFound('process instance', params.id);
         let gone = false;
-        req.once('close', () => (gone = true));
+        // The response's close, not the request's: a GET's request stream may close once read.
+        res.once('close', () => (gone = true));
         const deadline = Date.now() + query.waitMs;
         let rows = await listCommandOutput(knex, params.id, { after: query.after, limit: query.limit });
         while (!rows.length && status === 'active' && Date.now() < deadline && !gone && !options.draining?.()) {
