@@ -19,6 +19,9 @@ import * as forms from './0021-forms.js';
 import * as batches from './0026-batches.js';
 import * as alertQueue from './0027-alert-queue.js';
 import * as signalBroadcasts from './0027b-signal-broadcasts.js';
+import * as commandOutput from './0028-command-output.js';
+import * as instanceVariablesIndex from './0028b-instance-variables-index.js';
+import * as taskFilters from './0028c-task-filters.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -47,6 +50,9 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0026-batches', batches],
   ['0027-alert-queue', alertQueue],
   ['0027b-signal-broadcasts', signalBroadcasts],
+  ['0028-command-output', commandOutput],
+  ['0028b-instance-variables-index', instanceVariablesIndex],
+  ['0028c-task-filters', taskFilters],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

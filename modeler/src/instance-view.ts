@@ -3,6 +3,8 @@ import { DiagramViewer } from './diagram-viewer.js';
 import { clear, formatMs, formatTime, h, reportError, toast } from './dom.js';
 import { incidentSentence } from './incident-text.js';
 import { jsonTree } from './json-tree.js';
+import { createLiveLogPanel } from './live-log.js';
+import { createDecisionHistory } from './decision-history.js';
 import { qualityGatePanel } from './quality-gate.js';
 import { can } from './session.js';
 import { debounce, type View } from './view.js';
@@ -19,6 +21,9 @@ export function createInstanceView(): View {
   const sideTop = h('div');
   const variablesTable = h('table', { class: 'rf-table rf-compact', id: 'rf-variables' });
   const sideBottom = h('div');
+  // Made once and kept across refreshes: it follows the log itself, with its own cursor.
+  const liveLog = createLiveLogPanel();
+  const decisions = createDecisionHistory((activityId) => viewer.nameOf(activityId));
   let instanceId: string | null = null;
 
   async function refresh(): Promise<void> {
@@ -106,6 +111,7 @@ export function createInstanceView(): View {
       ),
     );
     renderSide(instance, history);
+    await decisions.show(id);
   }
 
   // Made once: a live refresh must not wipe what the operator is typing.
@@ -129,7 +135,10 @@ export function createInstanceView(): View {
     'aside',
     { class: 'rf-side rf-instance-side', id: 'rf-instance-side' },
     sideTop,
-    h('section', { class: 'rf-side-section rf-variables-section' }, variablesTable, can('setVariables') ? setVariables : null),
+    liveLog.element,
+    decisions.element,
+    // The heading lives here, not in sideTop: the live log and decisions sit between the two.
+    h('section', { class: 'rf-side-section rf-variables-section' }, h('h3', {}, 'Variables'), variablesTable, can('setVariables') ? setVariables : null),
     sideBottom,
   );
 
@@ -180,7 +189,6 @@ export function createInstanceView(): View {
       h('section', { class: 'rf-side-section' }, h('h3', {}, 'Waiting on'), activeTasks.length ? h('ul', { id: 'rf-waiting' }, ...activeTasks) : h('p', { class: 'rf-muted' }, 'nothing')),
       incidents.length ? h('section', { class: 'rf-side-section', id: 'rf-incidents' }, h('h3', {}, 'Incidents'), h('ul', { class: 'rf-plain-list' }, ...incidents)) : null,
       qualityGatePanel(instance.variables ?? {}),
-      h('h3', { class: 'rf-side-heading' }, 'Variables'),
     );
     clear(variablesTable, ...Object.entries(instance.variables ?? {}).map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, jsonTree(value)))));
     clear(
@@ -206,11 +214,15 @@ export function createInstanceView(): View {
     async show(params) {
       if ((params[0] ?? null) !== instanceId) variablesText.value = '';
       instanceId = params[0] ?? null;
+      liveLog.follow(instanceId);
       if (!instanceId) {
         location.hash = '#/instances';
         return;
       }
       await refresh();
+    },
+    hide() {
+      liveLog.follow(null);
     },
     onEvent(event) {
       // Only this instance's (or its called instances') moves; new external tasks carry only topics.

@@ -11,6 +11,12 @@ export function createInstancesView(): View {
   const businessKey = h('input', { id: 'rf-filter-business-key', placeholder: 'business key', 'aria-label': 'Business key' });
   const startedAfter = h('input', { id: 'rf-filter-after', type: 'datetime-local', 'aria-label': 'Started after' });
   const incidents = h('select', { id: 'rf-filter-incidents', 'aria-label': 'Incidents' }, h('option', { value: '' }, 'with or without incidents'), h('option', { value: 'open' }, 'with open incidents'), h('option', { value: 'none' }, 'without incidents'));
+  const variable = h('input', {
+    id: 'rf-filter-variable',
+    placeholder: 'variables: amount > 100; customer = acme',
+    title: 'one or more conditions separated by ";": name = value, !=, >, >=, <, <=, ~ (like, % any text), or Camunda\'s name_op_value',
+    'aria-label': 'Variable filter',
+  });
   const rows = h('tbody', { id: 'rf-instance-rows' });
   const startKey = h('select', { id: 'rf-start-key', 'aria-label': 'Process to start' });
   const startForm = createStartForm('rf-start', (instance) => {
@@ -26,7 +32,10 @@ export function createInstancesView(): View {
     if (businessKey.value.trim()) query.set('businessKey', businessKey.value.trim());
     if (startedAfter.value) query.set('startedAfter', new Date(startedAfter.value).toISOString());
     if (incidents.value) query.set('incidents', incidents.value);
-    const instances = await api<any[]>('GET', `/api/process-instances?${query}`);
+    const conditions = variableConditions(variable.value);
+    for (const condition of conditions) query.append('variable', condition);
+    // The history search answers the same entries, filtered by variables too.
+    const instances = await api<any[]>('GET', `${conditions.length ? '/api/history/process-instances' : '/api/process-instances'}?${query}`);
     clear(
       rows,
       ...instances.map((instance) =>
@@ -63,7 +72,7 @@ export function createInstancesView(): View {
   }
 
   const start = h('section', { class: 'rf-start-form', id: 'rf-start-form' }, h('h3', {}, 'Start an instance'), startKey, startForm.element);
-  const filters = h('form', { class: 'rf-filters', id: 'rf-filters' }, status, processKey, incidents, businessKey, startedAfter, h('button', { type: 'submit' }, 'Filter'));
+  const filters = h('form', { class: 'rf-filters', id: 'rf-filters' }, status, processKey, incidents, businessKey, variable, startedAfter, h('button', { type: 'submit' }, 'Filter'));
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
     refresh().catch(reportError);
@@ -93,4 +102,20 @@ export function createInstancesView(): View {
       if (event.type === 'instance.started' || event.type === 'instance.ended' || event.type === 'transition.committed') later();
     },
   };
+}
+
+const OPERATORS: Record<string, string> = { '=': 'eq', '==': 'eq', '!=': 'neq', '>': 'gt', '>=': 'gteq', '<': 'lt', '<=': 'lteq', '~': 'like', like: 'like' };
+
+/** `amount > 100; customer = acme` (or Camunda's `amount_gt_100`) as `name_op_value` conditions. */
+export function variableConditions(text: string): string[] {
+  return text
+    .split(';')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const match = /^([^\s=!<>~]+)\s*(==|=|!=|>=|<=|>|<|~|\blike\b)\s*(.*)$/.exec(part);
+      if (!match) return part;
+      const value = match[3]!.trim().replace(/^"(.*)"$/, '$1');
+      return `${match[1]}_${OPERATORS[match[2]!]}_${value}`;
+    });
 }

@@ -4,6 +4,16 @@ import { debounce, type View } from './view.js';
 import { mountLinkedForm, showSubmissionProblem, type LinkedForm } from './forms-linked.js';
 
 const USER_KEY = 'regenflow.user';
+const FILTER_KEY = 'regenflow.taskFilter';
+
+interface SavedFilter {
+  id: string;
+  name: string;
+  owner: string | null;
+  query: Record<string, unknown>;
+  properties: { color?: string; description?: string };
+  itemCount?: number;
+}
 
 interface FormField {
   id: string;
@@ -23,12 +33,66 @@ export function createTasksView(): View {
   const mine = h('input', { type: 'checkbox', id: 'rf-only-mine' });
   user.addEventListener('change', () => sessionStorage.setItem(USER_KEY, user.value.trim()));
   mine.addEventListener('change', () => void refresh());
+  // Saved filters (Camunda 7's /engine-rest/filter): the token's own and the shared ones.
+  const filterPicker = h('select', { id: 'rf-task-filter', 'aria-label': 'Task filter' });
+  const saveFilter = h('button', { type: 'button', id: 'rf-save-filter', class: 'rf-small', title: 'save what the inbox shows now (only mine) as a filter' }, 'Save as filter…');
+  const deleteFilter = h('button', { type: 'button', id: 'rf-delete-filter', class: 'rf-small rf-danger', hidden: true }, 'Delete filter');
+  let filters: SavedFilter[] = [];
+  filterPicker.addEventListener('change', () => {
+    sessionStorage.setItem(FILTER_KEY, filterPicker.value);
+    void refresh().catch(reportError);
+  });
+  saveFilter.addEventListener('click', async () => {
+    const name = prompt('Name of the filter');
+    if (!name?.trim()) return;
+    const query = mine.checked && user.value.trim() ? { assignee: user.value.trim() } : {};
+    try {
+      const created = await api<SavedFilter>('POST', '/engine-rest/filter/create', { resourceType: 'Task', name: name.trim(), query, properties: {} });
+      sessionStorage.setItem(FILTER_KEY, created.id);
+      toast(`filter “${created.name}” saved`);
+      await refresh();
+    } catch (error) {
+      reportError(error);
+    }
+  });
+  deleteFilter.addEventListener('click', async () => {
+    const filter = filters.find((candidate) => candidate.id === filterPicker.value);
+    if (!filter || !confirm(`Delete the filter “${filter.name}”?`)) return;
+    try {
+      await api('DELETE', `/engine-rest/filter/${filter.id}`);
+      sessionStorage.removeItem(FILTER_KEY);
+      await refresh();
+    } catch (error) {
+      reportError(error);
+    }
+  });
   let selectedId: string | null = null;
   let tasks: any[] = [];
 
+  /** The saved filters, in the picker with their task counts; keeps the chosen one while it exists. */
+  async function loadFilters(): Promise<void> {
+    filters = await api<SavedFilter[]>('GET', '/engine-rest/filter?resourceType=Task&itemCount=true').catch(() => []);
+    const chosen = sessionStorage.getItem(FILTER_KEY) ?? '';
+    clear(
+      filterPicker,
+      h('option', { value: '' }, 'All open tasks'),
+      ...filters.map((filter) => h('option', { value: filter.id, title: filter.properties?.description ?? '' }, `${filter.name}${filter.owner === null ? ' (shared)' : ''} (${filter.itemCount ?? '?'})`)),
+    );
+    filterPicker.value = filters.some((filter) => filter.id === chosen) ? chosen : '';
+    deleteFilter.hidden = !filterPicker.value || filters.find((filter) => filter.id === filterPicker.value)?.owner === null;
+  }
+
   async function refresh(): Promise<void> {
+    await loadFilters();
     const query = mine.checked && user.value.trim() ? `?assignee=${encodeURIComponent(user.value.trim())}` : '';
-    tasks = camelRows(await api<any[]>('GET', `/api/tasks${query}`));
+    const filterId = filterPicker.value;
+    const [open, selected] = await Promise.all([
+      api<any[]>('GET', `/api/tasks${query}`),
+      filterId ? api<Array<{ id: string }>>('GET', `/engine-rest/filter/${filterId}/list?maxResults=1000`) : Promise.resolve(null),
+    ]);
+    const all = camelRows(open);
+    // A saved filter picks the tasks and their order; the inbox's own rows carry what it shows.
+    tasks = selected ? selected.map((task) => all.find((candidate) => candidate.id === task.id)).filter(Boolean) : all;
     clear(
       list,
       ...tasks.map((task) =>
@@ -39,7 +103,7 @@ export function createTasksView(): View {
           h('div', { class: 'rf-muted' }, `${task.processKey} · ${task.assignee ? `claimed by ${task.assignee}` : 'unclaimed'} · ${formatTime(task.createdAt)}`),
         ),
       ),
-      tasks.length ? null : h('li', { class: 'rf-muted', id: 'rf-inbox-empty' }, 'The inbox is empty.'),
+      tasks.length ? null : h('li', { class: 'rf-muted', id: 'rf-inbox-empty' }, filterPicker.value ? 'No open task matches this filter.' : 'The inbox is empty.'),
     );
     renderDetail();
   }
@@ -158,7 +222,7 @@ export function createTasksView(): View {
     'section',
     { class: 'rf-view', id: 'rf-view-tasks' },
     h('h2', {}, 'Task inbox'),
-    h('div', { class: 'rf-row' }, h('label', { for: 'rf-user' }, 'You: '), user, h('label', {}, mine, ' only mine')),
+    h('div', { class: 'rf-row' }, h('label', { for: 'rf-user' }, 'You: '), user, h('label', {}, mine, ' only mine'), h('label', { for: 'rf-task-filter' }, 'Filter: '), filterPicker, saveFilter, deleteFilter),
     h('div', { class: 'rf-columns' }, h('div', { class: 'rf-task-column' }, list), h('div', { class: 'rf-grow' }, detail)),
   );
   const later = debounce(() => refresh().catch(reportError), 300);

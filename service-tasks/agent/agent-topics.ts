@@ -5,7 +5,9 @@ import { ScaffoldFileSchema } from '../generator/scaffold.js';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { ServiceNameSchema, type MonitoredSystemStore } from '../../src/store/monitored-systems.js';
 import type { Profiles } from './profiles.js';
-import { REF, type WorktreeResult, type WorktreeRunner } from './worktree-runner.js';
+import type { InlineHandlerContext } from '../../src/engine/runtime/service-binding.js';
+import type { LiveLogFactory } from './live-log.js';
+import { REF, type WorktreeResult, type WorktreeRunner, type WorktreeTask } from './worktree-runner.js';
 
 export interface AgentTopicDependencies {
   runner: WorktreeRunner;
@@ -16,6 +18,8 @@ export interface AgentTopicDependencies {
   pinnedCommit?: (instanceId: string, ref: string) => Promise<string | undefined>;
   /** Where feature.handoff registers the released system for the evolution cycle. */
   monitoredSystems: MonitoredSystemStore;
+  /** Live logs of the commands while they run (absent: none are written). */
+  liveLog?: LiveLogFactory;
 }
 
 const kebab = z.string().regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be kebab-case').max(60);
@@ -63,6 +67,22 @@ const cap = (text: string, bytes = 16_000) => (text.length > bytes ? `${text.sli
 export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDefinition[] {
   const { runner } = dependencies;
   const profileCommands = async (topic: string) => (await dependencies.profiles())[topic]?.commands ?? [];
+  /** Runs a worktree task with its output in the instance's live log, closed with how it went. */
+  const runLogged = async (context: InlineHandlerContext, run: string, task: WorktreeTask): Promise<WorktreeResult> => {
+    const log = dependencies.liveLog?.({ instanceId: context.instanceId, activityId: context.activityId, run });
+    log?.start(`${run}: ${task.commands.map((command) => command.argv.join(' ')).join(' && ') || 'no commands'}`);
+    let result: WorktreeResult;
+    try {
+      result = await runner.run({ ...task, onOutput: log ? (text) => log.write(text) : undefined });
+    } catch (error) {
+      await log?.end({ passed: false, summary: `${run} could not run: ${runner.relativePaths(error instanceof Error ? error.message : String(error)).slice(0, 500)}` });
+      throw error;
+    }
+    const failed = result.succeeded ? undefined : result.commands.at(-1);
+    const why = failed ? (failed.missingScript ? failed.output : `${failed.argv.join(' ')}: ${failed.timedOut ? 'timed out' : `exit code ${failed.exitCode}`}`) : '';
+    await log?.end({ passed: result.succeeded, summary: result.succeeded ? `${run} succeeded in ${result.durationMs} ms` : `${run} failed: ${why}`, durationMs: result.durationMs });
+    return result;
+  };
 
   const plan = defineTopic({
     topic: 'agent.plan',
@@ -83,7 +103,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     input: z.object({ workItem: WorkItemSchema, repository: Repository, baseRef: Ref, feature: kebab }),
     output: z.object({ agentResult: AgentResultSchema }),
     handler: async ({ workItem, repository, baseRef, feature }, context) => {
-      const result = await runner.run({
+      const result = await runLogged(context, `agent.execute ${workItem.entity}`, {
         repository,
         ref: baseRef,
         key: `agent-${context.instanceId}-${context.executionId}`,
@@ -180,7 +200,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
     output: z.object({ refined: z.array(z.string()), featureCommit: z.string() }),
     handler: async ({ repository, featureBranch, workItems, review: findings }, context) => {
       const files = workItems.flatMap((item) => item.files).filter((file) => findings.missing.includes(file.path));
-      const result = await runner.run({
+      const result = await runLogged(context, 'agent.refine', {
         repository,
         ref: featureBranch,
         key: `refine-${context.instanceId}-${context.executionId}`,
@@ -207,7 +227,7 @@ export function agentTopics(dependencies: AgentTopicDependencies): ServiceTaskDe
       if (!commands.length) throw new BpmnErrorSignal(errorCode, `no commands are configured for ${topic}`, { failedStep: topic });
       // What this instance validated under that ref, not what the ref names now (it may have moved since).
       const commit = (await dependencies.pinnedCommit?.(context.instanceId, ref)) ?? ref;
-      const result = await runner.run({ repository, ref: commit, key: `${topic}-${context.instanceId}-${context.executionId}`, commands }).catch((error: unknown) => {
+      const result = await runLogged(context, topic, { repository, ref: commit, key: `${topic}-${context.instanceId}-${context.executionId}`, commands }).catch((error: unknown) => {
         // A rollback that cannot even start (unknown previous ref, no worktree, repository gone) leaves
         // production broken: a person must act now, not after retries end in an incident.
         if (errorCode !== 'ROLLBACK_FAILED') throw error;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { AppError } from '../../src/errors.js';
 
 /** One command: an argv (no shell string ever), with its own time budget. */
@@ -37,6 +38,8 @@ export interface RunOptions {
   outputLimit?: number;
   /** Wait between SIGTERM and SIGKILL on timeout. @default 1000 */
   killGraceMs?: number;
+  /** Sees every chunk of output as it comes (a live log), before the output limit cuts it. */
+  onOutput?: (text: string) => void;
 }
 
 /** Resolves `path` against `root` and refuses anything that lands outside it (.., absolute, symlinks). */
@@ -94,17 +97,26 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
   });
   let output = '';
   let truncated = false;
-  const collect = (chunk: Buffer) => {
+  // One decoder per stream: a multi-byte character split across chunks stays whole.
+  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    const text = decoders[stream].write(chunk);
+    if (options.onOutput && text) {
+      try {
+        options.onOutput(text);
+      } catch {
+        // a live log never fails the command
+      }
+    }
     if (output.length >= limit) {
       truncated = true;
       return;
     }
-    const text = chunk.toString('utf8');
     if (output.length + text.length > limit) truncated = true;
     output += text.slice(0, limit - output.length);
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  child.stdout?.on('data', collect('stdout'));
+  child.stderr?.on('data', collect('stderr'));
   const closed = new Promise<void>((done) => child.once('close', () => done()));
 
   const killGroup = (signal: NodeJS.Signals) => {

@@ -3,3 +3,4 @@ export { agentTopics, defineTopic, type AgentTopicDependencies } from './agent-t
 export { runCommand, insideRoot, allowedEnvironment, type CommandSpec, type CommandResult, type RunOptions } from './command-runner.js';
 export { loadProfiles, DEFAULT_PROFILES_FILE, type Profiles } from './profiles.js';
 export { WorktreeRunner, type WorktreeTask, type WorktreeResult, type WorktreeRunnerOptions } from './worktree-runner.js';
+export { LiveLog, type LiveLogFactory, type LiveLogTarget, type LiveLogOptions } from './live-log.js';

@@ -57,6 +57,8 @@ export interface WorktreeTask {
   env?: Record<string, string>;
   /** Runs inside the worktree after the commands (e.g. reading a report it wrote). */
   inspect?: (directory: string) => Promise<void>;
+  /** Sees each command line (`$ npm test`) and its output as it comes: a live log. */
+  onOutput?: (text: string) => void;
   /**
    * Keep the worktree for the next task with the same key (the phases of one validation
    * share what setup installed); `discard` removes it. Kept worktrees are never committed.
@@ -154,9 +156,9 @@ export class WorktreeRunner {
         await insideRoot(folder, dirname(target));
         await writeFile(target, file.content);
       }
-      const setup = !reusable && task.setup?.length ? await this.commands(folder, task.setup, task.env) : [];
+      const setup = !reusable && task.setup?.length ? await this.commands(folder, task.setup, task.env, task.onOutput) : [];
       const setupFailed = setup.some((result) => result.exitCode !== 0);
-      const results = setupFailed ? [] : await this.commands(folder, task.commands, task.env);
+      const results = setupFailed ? [] : await this.commands(folder, task.commands, task.env, task.onOutput);
       // A command that stopped in a merge (a conflict) left markers and MERGE_HEAD: staging and
       // committing them would record the conflict as the merge. What merged before it stays.
       const succeeded = !setupFailed && results.every((result) => result.exitCode === 0);
@@ -202,7 +204,7 @@ export class WorktreeRunner {
   }
 
   /** Runs commands one after the other in the worktree, stopping at the first that fails. */
-  private async commands(folder: string, commands: WorktreeCommand[], env: Record<string, string> | undefined): Promise<CommandResult[]> {
+  private async commands(folder: string, commands: WorktreeCommand[], env: Record<string, string> | undefined, onOutput?: (text: string) => void): Promise<CommandResult[]> {
     const results: CommandResult[] = [];
     for (const command of commands) {
       const missing = command.script ? await missingScript(folder, command.script) : null;
@@ -211,7 +213,11 @@ export class WorktreeRunner {
         results.push({ argv: command.argv, exitCode: null, signal: null, timedOut: false, durationMs: 0, output: missing, truncated: false, missingScript: command.script });
         break;
       }
-      const result = await runCommand({ argv: command.argv, timeoutMs: command.timeoutMs }, { cwd: folder, root: folder, envAllowList: this.options.envAllowList, env, outputLimit: this.options.outputLimit });
+      onOutput?.(`$ ${command.argv.join(' ')}\n`);
+      const result = await runCommand(
+        { argv: command.argv, timeoutMs: command.timeoutMs },
+        { cwd: folder, root: folder, envAllowList: this.options.envAllowList, env, outputLimit: this.options.outputLimit, onOutput },
+      );
       results.push(result);
       if (result.exitCode !== 0) break;
     }

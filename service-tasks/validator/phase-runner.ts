@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { insideRoot } from '../agent/command-runner.js';
+import type { LiveLog } from '../agent/live-log.js';
 import type { WorktreeRunner } from '../agent/worktree-runner.js';
 import type { PhaseResult } from '../../src/store/validation-runs.js';
 import { assessAudit } from './npm-audit.js';
@@ -15,13 +16,29 @@ export interface PhaseTarget {
   workspace: string;
   /** The instance the kept worktree belongs to (removed when it ends). */
   instanceId?: string;
+  /** Where the phase's output goes while it runs, closed with its result. */
+  log?: LiveLog;
 }
 
 const OUTPUT_KEPT = 4000;
 const tail = (text: string) => (text.length > OUTPUT_KEPT ? `…${text.slice(-OUTPUT_KEPT)}` : text);
 
-/** Runs one phase for real in the repository's worktree and reads its result the way its kind says. */
+/** Runs one phase for real in the repository's worktree and reads its result the way its kind says; its live log, if given, ends with that result. */
 export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase: PhaseConfig, target: PhaseTarget): Promise<PhaseResult> {
+  const { log } = target;
+  log?.start(`phase ${phase.name}${phase.argv ? `: ${phase.argv.join(' ')}` : ''}`);
+  let result: PhaseResult;
+  try {
+    result = await runPhaseCommands(runner, phases, phase, target);
+  } catch (error) {
+    await log?.end({ passed: false, summary: `phase ${phase.name} could not run: ${(error as Error)?.message ?? String(error)}` });
+    throw error;
+  }
+  await log?.end({ passed: result.passed, skipped: result.skipped ?? false, score: result.score, summary: result.summary, exitCode: result.exitCode ?? null, timedOut: result.timedOut ?? false, durationMs: result.durationMs });
+  return result;
+}
+
+async function runPhaseCommands(runner: WorktreeRunner, phases: PhasesFile, phase: PhaseConfig, target: PhaseTarget): Promise<PhaseResult> {
   const base = { name: phase.name, weight: phase.weight, required: phase.required };
   let registry: { parsed?: Registry; problems: string[] } = { problems: [] };
   const readRegistry = async (folder: string) => {
@@ -59,6 +76,7 @@ export async function runPhase(runner: WorktreeRunner, phases: PhasesFile, phase
         }),
       },
       inspect: phase.kind === 'registry' || phase.kind === 'otel' ? readRegistry : undefined,
+      onOutput: target.log ? (text) => target.log!.write(text) : undefined,
     });
     const command = result.commands[0];
     const setupRan = result.setup.length > 0;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
 import type { PhaseResult, ValidationRunStore } from '../../src/store/validation-runs.js';
 import { defineTopic } from '../agent/agent-topics.js';
+import type { LiveLogFactory } from '../agent/live-log.js';
 import { REF, type WorktreeRunner } from '../agent/worktree-runner.js';
 import type { ServiceTaskDefinition } from '../registry.js';
 import { PHASE_NAMES, type PhasesFile } from './phase-config.js';
@@ -17,6 +18,8 @@ export interface ValidatorDependencies {
   gate: number;
   /** What the nightly CI run validates (server configuration). */
   nightly?: { repository?: string; ref: string };
+  /** Live logs of the phases while they run (absent: none are written). */
+  liveLog?: LiveLogFactory;
 }
 
 export const PhaseResultSchema = z.object({
@@ -91,7 +94,8 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
         const phase = file.phases.find((candidate) => candidate.name === name);
         if (!phase) return { [`phase_${name}`]: { name, passed: true, score: 1, weight: 0, required: false, durationMs: 0, summary: 'not configured' }, lastPhase: name };
         const commit = await pinFor(file, name, { repository, ref, instanceId: context.instanceId });
-        const result = await runPhase(runner, file, phase, { repository, ref: commit, workspace: workspace(context.instanceId), instanceId: context.instanceId });
+        const log = dependencies.liveLog?.({ instanceId: context.instanceId, activityId: context.activityId, run: name });
+        const result = await runPhase(runner, file, phase, { repository, ref: commit, workspace: workspace(context.instanceId), instanceId: context.instanceId, log });
         // The record validator.score reads: the phase_* variable below is for people and conditions only.
         await runs.recordPhase(context.instanceId, { ref, commit }, result);
         if (phase.required && !result.passed) {
@@ -145,7 +149,8 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
       try {
         for (const phase of file.phases) {
           if (phase.kind === 'score') continue;
-          const result = await runPhase(runner, file, phase, { repository, ref: commit, workspace: key, instanceId: context.instanceId });
+          const log = dependencies.liveLog?.({ instanceId: context.instanceId, activityId: context.activityId, run: phase.name });
+          const result = await runPhase(runner, file, phase, { repository, ref: commit, workspace: key, instanceId: context.instanceId, log });
           results.push(result);
           // A required phase failing ends the run: what follows would build on sand.
           if (phase.required && !result.passed) break;

@@ -17,6 +17,9 @@ import { processInstanceRouter } from './camunda/process-instance-router.js';
 import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
+import { commandOutputRoutes } from './command-output-router.js';
+import { historyRoutes } from './history-routes.js';
+import { filterRouter } from './camunda/filter-router.js';
 import { databaseFault } from '../store/database.js';
 import { guardJsonBody } from './json-guard.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
@@ -157,6 +160,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
   routes.push(...migrationRoutes(engine));
+  routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
+  routes.push(...historyRoutes(engine.knex));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
@@ -177,6 +182,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/engine-rest/process-instance', ...authenticated, processInstanceRouter(engine));
   app.use('/engine-rest/message', ...authenticated, messageRouter(engine));
   app.use('/engine-rest/signal', ...authenticated, signalRouter(engine));
+  app.use('/engine-rest/filter', ...authenticated, filterRouter(engine));
   app.use('/engine-rest/task', ...authenticated, ...formRouters(taskFormRouter), taskRouter(engine));
   app.use('/engine-rest/history', ...authenticated, historyRouter(engine));
   app.use('/engine-rest/incident', ...authenticated, incidentRouter(engine));

@@ -11,7 +11,22 @@ interface HistoryRow {
   data: Record<string, unknown> | null;
 }
 
+interface LogEntry {
+  cursor: number;
+  activityId: string;
+  run: string;
+  kind: 'start' | 'output' | 'end';
+  text: string;
+  data: { passed?: boolean; skipped?: boolean } | null;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The last non-empty line of some output, cut to fit one terminal line. */
+export function lastLine(text: string, width = 80): string {
+  const line = text.split(/\r?\n|\r/).map((part) => part.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').trim()).filter(Boolean).at(-1) ?? '';
+  return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+}
 
 function describe(row: HistoryRow): string | null {
   const name = row.activity_name ? `${row.activity_name} (${row.activity_id})` : (row.activity_id ?? '');
@@ -41,10 +56,32 @@ export async function followInstance(request: Request, instanceId: string, optio
   const progress = options.progress ?? ((line: string) => (process.stdout.isTTY ? process.stdout.write(`\r\x1b[2K${line}`) : undefined));
   const seen = new Set<string>();
   let lastProgress = '';
+  // The live log of long phases (a server without it answers 404: then there is none).
+  let logCursor = 0;
+  let logs = true;
+  const running = new Map<string, { run: string; line: string; since: number }>();
   for (;;) {
-    const [detail, history] = (await Promise.all([request('GET', `/api/process-instances/${instanceId}`), request('GET', `/api/process-instances/${instanceId}/history`)])) as [Record<string, any>, HistoryRow[]];
+    const [detail, history, log] = (await Promise.all([
+      request('GET', `/api/process-instances/${instanceId}`),
+      request('GET', `/api/process-instances/${instanceId}/history`),
+      logs ? request('GET', `/api/process-instances/${instanceId}/logs?after=${logCursor}&limit=1000`).catch(() => ((logs = false), null)) : null,
+    ])) as [Record<string, any>, HistoryRow[], { cursor: number; entries: LogEntry[] } | null];
+    const finished: string[] = [];
+    for (const entry of log?.entries ?? []) {
+      const key = `${entry.activityId}/${entry.run}`;
+      if (entry.kind === 'start') running.set(key, { run: entry.run, line: '', since: Date.now() });
+      else if (entry.kind === 'output') {
+        const current = running.get(key) ?? { run: entry.run, line: '', since: Date.now() };
+        current.line = lastLine(entry.text) || current.line;
+        running.set(key, current);
+      } else {
+        running.delete(key);
+        finished.push(`   ${entry.data?.passed ? '✓' : entry.data?.skipped ? '–' : '✗'} ${entry.run}: ${oneLine(entry.text)}`);
+      }
+    }
+    if (log) logCursor = log.cursor;
     const fresh = history.filter((row) => !seen.has(String(row.id)));
-    if (fresh.length && lastProgress) {
+    if ((fresh.length || finished.length) && lastProgress) {
       progress('');
       lastProgress = '';
     }
@@ -53,6 +90,7 @@ export async function followInstance(request: Request, instanceId: string, optio
       const line = describe(row);
       if (line) out(`${new Date(row.at).toLocaleTimeString()}  ${line}`);
     }
+    for (const line of finished) out(line);
     if (detail.status !== 'active') {
       if (lastProgress) progress('');
       out(`instance ${detail.status}${detail.errorMessage ? `: ${detail.errorMessage}` : ''}`);
@@ -73,7 +111,9 @@ export async function followInstance(request: Request, instanceId: string, optio
     const line = waits.length ? `… ${waits.join('; ')}` : '';
     if (line) {
       const since = Math.round((Date.now() - new Date(history.at(-1)?.at ?? Date.now()).getTime()) / 1000);
-      lastProgress = `${line} (${since} s)`;
+      // A long phase says what it prints now: the last line of its live log.
+      const phases = [...running.values()].map((run) => `${run.run}${run.line ? `: ${run.line}` : ' started'}`);
+      lastProgress = `${line} (${since} s)${phases.length ? ` │ ${phases.join(' │ ')}` : ''}`;
       progress(lastProgress);
     }
     await sleep(options.intervalMs ?? 1000);

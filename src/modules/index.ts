@@ -44,6 +44,7 @@ export const CORE_TABLES: readonly string[] = [
   'batch_items',
   'signal_broadcasts',
   'signal_deliveries',
+  'task_filters',
   'decision_definitions',
   'decision_deployment_links',
   'decision_evaluations',

@@ -84,8 +84,10 @@ const INSTANCE_SORT = { instanceId: 'i.id', definitionKey: 'i.process_key', defi
 /**
  * One variable condition on a jsonb column. A GET sends every value as text, so `eq`
  * matches the text, or the number or boolean it spells, as Camunda 7 does for typed values.
+ * Equality is written as containment (`@>`), which the GIN index on instance variables
+ * (migration 0028b) answers; for the scalars a condition carries it means the same as `=`.
  */
-function whereVariable(query: Knex.QueryBuilder, column: string, condition: VariableCondition): void {
+export function whereVariable(query: Knex.QueryBuilder, column: string, condition: VariableCondition): void {
   const { name, operator, value } = condition;
   const candidates: unknown[] = [value];
   if (typeof value === 'string') {
@@ -94,7 +96,7 @@ function whereVariable(query: Knex.QueryBuilder, column: string, condition: Vari
     if (value === 'null') candidates.push(null);
   }
   const equals = (builder: Knex.QueryBuilder) => {
-    for (const candidate of candidates) builder.orWhereRaw(`${column} -> ? = ?::jsonb`, [name, JSON.stringify(candidate)]);
+    for (const candidate of candidates) builder.orWhereRaw(`${column} @> ?::jsonb`, [JSON.stringify({ [name]: candidate })]);
   };
   const numeric = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
   const comparison = { gt: '>', gteq: '>=', lt: '<', lteq: '<=' } as const;

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { InstanceRow } from './transitions.js';
 import { whereIncidents } from './instance-list.js';
+import { whereVariable, type VariableCondition } from './camunda-queries.js';
 
 /** Read models for the API: what operators look at. */
 
@@ -28,6 +29,10 @@ export async function listInstances(
     startedBefore?: Date;
     startedAfter?: Date;
     incidents?: 'open' | 'none';
+    /** Variable conditions (`name_op_value`), all of which must hold. */
+    variables?: VariableCondition[];
+    /** Ended (true) or running (false) only. */
+    finished?: boolean;
     limit: number;
     offset: number;
   },
@@ -43,14 +48,22 @@ export async function listInstances(
   if (filter.startedBefore) query.where('started_at', '<', filter.startedBefore);
   if (filter.startedAfter) query.where('started_at', '>', filter.startedAfter);
   whereIncidents(query, filter.incidents);
+  whereListed(query, filter);
   query.orderBy('id');
   return query;
+}
+
+/** The history filters of an instance list: ended or running, and variable conditions. */
+function whereListed(query: Knex.QueryBuilder, filter: { variables?: VariableCondition[]; finished?: boolean }): void {
+  if (filter.finished === true) query.whereNot('status', 'active');
+  if (filter.finished === false) query.where('status', 'active');
+  for (const condition of filter.variables ?? []) whereVariable(query, 'process_instances.variables', condition);
 }
 
 /** How many instances match a list filter (for pagination), ignoring limit and offset. */
 export async function countInstances(
   knex: Knex,
-  filter: { status?: string; processKey?: string; businessKey?: string; startedBefore?: Date; startedAfter?: Date; incidents?: 'open' | 'none' },
+  filter: { status?: string; processKey?: string; businessKey?: string; startedBefore?: Date; startedAfter?: Date; incidents?: 'open' | 'none'; variables?: VariableCondition[]; finished?: boolean },
 ): Promise<number> {
   const query = knex('process_instances').count<{ count: string }[]>({ count: '*' });
   if (filter.status) query.where('status', filter.status);
@@ -59,6 +72,7 @@ export async function countInstances(
   if (filter.startedBefore) query.where('started_at', '<', filter.startedBefore);
   if (filter.startedAfter) query.where('started_at', '>', filter.startedAfter);
   whereIncidents(query, filter.incidents);
+  whereListed(query, filter);
   const [row] = await query;
   return Number(row?.count ?? 0);
 }

@@ -149,10 +149,18 @@ export const VariableConditionBody = z
   .object({ name: VariableName, operator: z.enum(VARIABLE_OPERATORS), value: z.union([z.string().max(4000), z.number(), z.boolean(), z.null()]) })
   .strict();
 
+/** One `name_op_value` condition (the operator is the last `_op_` that parses, as in C7; names may hold underscores). */
+export function parseVariableCondition(part: string): z.infer<typeof VariableConditionBody> | null {
+  const match = /^(.+)_(eq|neq|gt|gteq|lt|lteq|like)_(.*)$/s.exec(part);
+  return match ? { name: match[1]!, operator: match[2] as (typeof VARIABLE_OPERATORS)[number], value: match[3]! } : null;
+}
+
+/** What a malformed condition is told. */
+export const variableConditionProblem = (part: string) => `${JSON.stringify(part)} is not name_operator_value (operators: ${VARIABLE_OPERATORS.join(', ')})`;
+
 /**
  * Camunda 7's GET variable filter: `name_op_value` conditions joined by commas
- * (`variables=customer_eq_acme,amount_gt_100`). Names may hold underscores; the
- * operator is the last `_op_` that parses, as in C7.
+ * (`variables=customer_eq_acme,amount_gt_100`).
  */
 export const VariablesParam = z
   .string()
@@ -160,12 +168,12 @@ export const VariablesParam = z
   .transform((text, context) => {
     const conditions: z.infer<typeof VariableConditionBody>[] = [];
     for (const part of text.split(',')) {
-      const match = /^(.+)_(eq|neq|gt|gteq|lt|lteq|like)_(.*)$/s.exec(part);
-      if (!match) {
-        context.addIssue({ code: 'custom', message: `${JSON.stringify(part)} is not name_operator_value (operators: ${VARIABLE_OPERATORS.join(', ')})` });
+      const condition = parseVariableCondition(part);
+      if (!condition) {
+        context.addIssue({ code: 'custom', message: variableConditionProblem(part) });
         return z.NEVER;
       }
-      conditions.push({ name: match[1]!, operator: match[2] as (typeof VARIABLE_OPERATORS)[number], value: match[3]! });
+      conditions.push(condition);
     }
     return conditions;
   });

@@ -4,7 +4,7 @@ import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
-import { BooleanParam, c7HistoricInstance, PageQuery, Uuid } from './camunda-shapes.js';
+import { BooleanParam, c7HistoricInstance, PageQuery, Uuid, VariableConditionBody, VariablesParam } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
 
 const HistoryQuery = z.object({
@@ -15,28 +15,54 @@ const HistoryQuery = z.object({
   superProcessInstanceId: Uuid.optional(),
   finished: BooleanParam.optional(),
   unfinished: BooleanParam.optional(),
+  variables: VariablesParam.optional(),
   ...PageQuery,
 }).strict(); // an unknown filter is a 400, never silently ignored
 
-/** `/engine-rest/history/process-instance`: every instance, running or ended (list, count, one). */
+const Key = z.string().min(1).max(255);
+/** The same filters as a POST body (`POST /history/process-instance[/count]`), as C7's HistoricProcessInstanceQueryDto. */
+const HistoryQueryBody = z
+  .object({
+    processDefinitionKey: Key.nullish(),
+    processDefinitionKeyIn: z.array(Key).max(100).nullish(),
+    processDefinitionId: z.string().min(1).max(300).nullish(),
+    businessKey: z.string().max(255).nullish(),
+    processInstanceId: Uuid.nullish(),
+    processInstanceIds: z.array(Uuid).max(1000).nullish(),
+    superProcessInstanceId: Uuid.nullish(),
+    finished: z.boolean().nullish(),
+    unfinished: z.boolean().nullish(),
+    variables: z.array(VariableConditionBody).max(100).nullish(),
+  })
+  .strict();
+const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: PageQuery.maxResults }).strict();
+
+/** `/engine-rest/history/process-instance`: every instance, running or ended (list, count, one), filtered by variables too (GET `variables=name_op_value,…`, POST `variables: [{name, operator, value}]`). */
 export function historyRouter(engine: WorkflowEngine): Router {
   const router = Router();
   const knex = engine.knex;
   const readers = allow('owner', 'operator');
-  const filterOf = (query: unknown) => {
-    const q = HistoryQuery.parse(query);
+  const toFilter = (q: z.infer<typeof HistoryQueryBody>): camundaQueries.InstanceFilter => {
     const finished = q.finished === true ? true : q.unfinished === true ? false : undefined;
-    const filter = {
-      processDefinitionKey: q.processDefinitionKey,
-      processDefinitionId: q.processDefinitionId,
-      businessKey: q.businessKey,
+    // Both given: the one id, if the list holds it (C7 ANDs every filter).
+    const ids = q.processInstanceIds && q.processInstanceId ? q.processInstanceIds.filter((id) => id === q.processInstanceId) : (q.processInstanceIds ?? (q.processInstanceId ? [q.processInstanceId] : undefined));
+    return {
+      processDefinitionKey: q.processDefinitionKey ?? undefined,
+      processDefinitionKeyIn: q.processDefinitionKeyIn ?? undefined,
+      processDefinitionId: q.processDefinitionId ?? undefined,
+      businessKey: q.businessKey ?? undefined,
       // finished=true with unfinished=true matches nothing in C7.
-      processInstanceIds: q.finished && q.unfinished ? [] : q.processInstanceId ? [q.processInstanceId] : undefined,
-      superProcessInstance: q.superProcessInstanceId,
+      processInstanceIds: q.finished && q.unfinished ? [] : ids,
+      superProcessInstance: q.superProcessInstanceId ?? undefined,
       finished,
+      variables: q.variables ?? undefined,
     };
-    return { filter, page: { firstResult: q.firstResult, maxResults: q.maxResults } };
   };
+  const filterOf = (query: unknown) => {
+    const { firstResult, maxResults, ...q } = HistoryQuery.parse(query);
+    return { filter: toFilter(q), page: { firstResult, maxResults } };
+  };
+  const filterOfBody = (body: unknown, query: unknown) => ({ filter: toFilter(HistoryQueryBody.parse(body ?? {})), page: BodyPage.parse(query) });
 
   router.get('/process-instance', readers, async (req, res) => {
     const { filter, page } = filterOf(req.query);
@@ -44,6 +70,13 @@ export function historyRouter(engine: WorkflowEngine): Router {
   });
   router.get('/process-instance/count', readers, async (req, res) => {
     sendJson(res, 200, { count: await camundaQueries.countInstances(knex, filterOf(req.query).filter) });
+  });
+  router.post('/process-instance', readers, async (req, res) => {
+    const { filter, page } = filterOfBody(req.body, req.query);
+    sendJson(res, 200, (await camundaQueries.listInstances(knex, filter, page)).map(c7HistoricInstance));
+  });
+  router.post('/process-instance/count', readers, async (req, res) => {
+    sendJson(res, 200, { count: await camundaQueries.countInstances(knex, filterOfBody(req.body, req.query).filter) });
   });
   router.get('/process-instance/:id', readers, async (req, res) => {
     const id = Uuid.parse(req.params.id);

@@ -48,7 +48,7 @@ const TaskQuery = z
   })
   .strict();
 
-const TaskQueryBody = z
+export const TaskQueryBody = z
   .object({
     processDefinitionKey: Key.nullish(),
     processDefinitionKeyIn: z.array(Key).max(100).nullish(),
@@ -81,7 +81,7 @@ const TaskQueryBody = z
   .strict();
 const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: PageQuery.maxResults }).strict();
 
-function toFilter(q: Record<string, any>): camundaQueries.TaskFilter {
+export function toFilter(q: Record<string, any>): camundaQueries.TaskFilter {
   const { active, suspended, sorting, firstResult: _f, maxResults: _m, ...rest } = q;
   const filter: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(rest)) if (value !== null && value !== undefined) filter[key] = value;

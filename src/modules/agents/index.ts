@@ -36,6 +36,7 @@ export const agentsModule = defineModule<AgentRegistry>({
           monitoredSystems: use(entropyModule).monitoredSystems,
           pinnedCommit: (instanceId, ref) => runs.pinned(instanceId, ref),
           integrationPassed: async (instanceId) => (await runs.phaseResults(instanceId)).get('integration')?.passed,
+          liveLog: use(worktreesModule).liveLog,
         }),
       routes: [{ path: '/api/agents', router: agentsRouter(agents), docs: AGENT_ROUTES }],
       listeners: { 'external-tasks.fetching': (workerId: string) => void agents.heartbeat(workerId).catch(logError) },

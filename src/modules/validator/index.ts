@@ -31,6 +31,7 @@ export const validatorModule = defineModule<Validator>({
           phases: loadOnce(() => loadPhases(config.REGENFLOW_VALIDATOR_PHASES)),
           gate,
           nightly: { repository: config.REGENFLOW_CI_REPOSITORY, ref: config.REGENFLOW_CI_REF },
+          liveLog: use(worktreesModule).liveLog,
         }),
       routes: [{ path: '/api/validation-runs', router: validationRunsRouter(runs, { gate }), docs: VALIDATION_ROUTES }],
     };

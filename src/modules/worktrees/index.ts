@@ -1,11 +1,15 @@
 import { createWorktreeRunner } from '../../../service-tasks/index.js';
 import type { WorktreeRunner } from '../../../service-tasks/agent/index.js';
+import { LiveLog, type LiveLogFactory } from '../../../service-tasks/agent/live-log.js';
+import { createCommandOutputStore } from '../../store/command-output.js';
 import { createKeptWorktreeStore } from '../../store/kept-worktrees.js';
 import { defineModule } from '../product-module.js';
 
 export interface Worktrees {
   /** This node's worktree runner, made (and swept) on first use: by the agent and validator topics. */
   runner(): WorktreeRunner;
+  /** Streams a command's output into `command_output` while it runs (the instance view's live log). */
+  readonly liveLog: LiveLogFactory;
 }
 
 /**
@@ -15,12 +19,18 @@ export interface Worktrees {
  */
 export const worktreesModule = defineModule<Worktrees>({
   name: 'worktrees',
-  tables: ['kept_worktrees'],
-  init({ config, knex, engine }) {
+  tables: ['kept_worktrees', 'command_output'],
+  init({ config, knex, engine, log }) {
     let runner: WorktreeRunner | undefined;
     let stopSweeping: (() => void) | undefined;
+    const commandOutput = createCommandOutputStore(knex);
     return {
       service: {
+        liveLog: (target) =>
+          new LiveLog(commandOutput, target, {
+            // A lost log line must not fail the command it describes.
+            onError: (error) => log(`live log of ${target.instanceId}/${target.activityId} not written: ${error instanceof Error ? error.message : String(error)}`),
+          }),
         runner() {
           if (runner) return runner;
           const made = (runner = createWorktreeRunner(config, createKeptWorktreeStore(knex)));
