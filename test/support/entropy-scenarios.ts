@@ -31,6 +31,8 @@ export const CALIBRATION: Scenario[] = [
   { name: 'traffic x2 (good news)', inject: one('traffic-surge', 2), expect: 'LOW' },
   { name: 'latency x0.7 (good news)', inject: one('speed-up', 0.7), expect: 'LOW' },
   { name: 'route mix shift', inject: one('route-mix', 3), expect: 'LOW' },
+  { name: '404s on 10 % of the busiest route', inject: one('status-shift', 0.1, '/orders'), expect: 'MEDIUM' },
+  { name: 'errors 5 % -> 0 (good news)', traffic: { errorRate: 0.05 }, inject: one('error-burst', 0), expect: 'LOW' },
 ];
 
 /** The bench's degradation kinds (tuned against): each must reach at least MEDIUM. */
