@@ -4,7 +4,7 @@
  * large enough to matter (an effect-size floor: with a million spans, a 1 % change is
  * "significant" and harmless). `drift` is the number of indicators that fired.
  */
-import { countsInDrift, type OperationJudgement } from './operations.js';
+import { countsInDrift, type Finding, type OperationJudgement } from './operations.js';
 import type { SpanAggregates } from './ports.js';
 import { binomialUpperTail, ksTwoSampleBinned, linearRegression, poissonRateTest, poissonZeroP } from './statistics.js';
 
@@ -116,7 +116,8 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
     options,
     hasBaseline,
     signalsOf(judgement, ['vanished']).map((finding) => finding.operation),
-    signalsOf(judgement, ['semantic']).filter((finding) => finding.attribute).map((finding) => ({ operation: finding.operation, key: finding.attribute as string })),
+    signalsOf(judgement, ['semantic']).filter((finding) => finding.attribute && finding.value === undefined).map((finding) => ({ operation: finding.operation, key: finding.attribute as string })),
+    signalsOf(judgement, ['semantic']).filter((finding) => finding.value !== undefined),
   );
   const sequentialFindings = signalsOf(judgement, ['errors-sequential', 'latency-sequential']);
   const sequential: Indicator = {
@@ -144,8 +145,16 @@ export function computeDrift(aggregates: SpanAggregates, options: DriftOptions =
  * Set difference of span names and attribute keys, made a test: a name absent from one
  * window is drift only when the other window's rate makes its absence improbable — the
  * expected count under "nothing changed" is at least `minExpectedForAbsence` (Poisson P(0)).
+ * Attribute values whose share of an operation's spans grew (operations.ts) count as well.
  */
-function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBaseline: boolean, vanishedPartway: string[], vanishedAttributes: Array<{ operation: string; key: string }> = []): Indicator {
+function semanticDrift(
+  aggregates: SpanAggregates,
+  options: DriftOptions,
+  hasBaseline: boolean,
+  vanishedPartway: string[],
+  vanishedAttributes: Array<{ operation: string; key: string }> = [],
+  shifted: Finding[] = [],
+): Indicator {
   const { baseline, current, attributeKeys } = aggregates;
   const toCurrent = baseline.seconds > 0 ? current.seconds / baseline.seconds : 0;
   const appearedNames: string[] = [];
@@ -167,13 +176,20 @@ function semanticDrift(aggregates: SpanAggregates, options: DriftOptions, hasBas
   }
   // Keys one operation stopped sending, for the whole window or from partway (operations.ts).
   for (const { key } of vanishedAttributes) if (!vanishedKeys.includes(key)) vanishedKeys.push(key);
-  const changes = appearedNames.length + vanishedNames.length + appearedKeys.length + vanishedKeys.length;
+  const changes = appearedNames.length + vanishedNames.length + appearedKeys.length + vanishedKeys.length + shifted.length;
   return {
-    test: 'set difference of span names and attribute keys, each absence tested as Poisson P(0) < e^-10',
+    test: "set difference of span names and attribute keys, each absence tested as Poisson P(0) < e^-10; attribute values' shares per operation, Fisher's exact test, one-sided",
     statistic: changes,
-    pValue: changes ? poissonZeroP(options.minExpectedForAbsence) : 1,
+    pValue: Math.min(changes - shifted.length ? poissonZeroP(options.minExpectedForAbsence) : 1, ...shifted.map((finding) => finding.pValue ?? 1)),
     detected: hasBaseline && changes > 0,
-    details: { appearedNames, vanishedNames, appearedKeys, vanishedKeys, vanishedAttributes: vanishedAttributes.map(({ operation, key }) => `${operation}: ${key}`) },
+    details: {
+      appearedNames,
+      vanishedNames,
+      appearedKeys,
+      vanishedKeys,
+      vanishedAttributes: vanishedAttributes.map(({ operation, key }) => `${operation}: ${key}`),
+      shiftedValues: shifted.map((finding) => ({ operation: finding.operation, role: finding.role, key: finding.attribute, value: finding.value, baselineShare: finding.baselineShare, currentShare: finding.currentShare })),
+    },
   };
 }
 

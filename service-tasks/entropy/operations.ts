@@ -12,7 +12,7 @@
  * operation's health, not a pooled mean.
  */
 import type { OperationAggregate, SpanAggregates, SpanStats } from './ports.js';
-import { binomialLowerTail, binomialUpperTail, welch } from './statistics.js';
+import { binomialLowerTail, binomialUpperTail, fisherUpperTail, welch } from './statistics.js';
 
 export type FindingSignal =
   | 'errors'
@@ -37,8 +37,13 @@ export interface Finding {
   /** Size of the breach in the signal's own unit (error-rate excess, latency ratio, rate ratio, …). */
   effect: number;
   severity: number;
-  /** A vanished attribute: the attribute key the operation stopped sending. */
+  /** A vanished attribute: the attribute key the operation stopped sending; a shifted value: its key. */
   attribute?: string;
+  /** A shifted attribute value (signal `semantic`): the value whose share of the operation's spans grew. */
+  value?: string;
+  /** A shifted attribute value: its share of the operation's spans in the reference sample and in the current one. */
+  baselineShare?: number;
+  currentShare?: number;
   /** What it was compared with: the whole baseline, or its oldest quarter (before a long fault). */
   reference?: 'baseline' | 'oldest-quarter';
   /**
@@ -78,6 +83,13 @@ export interface OperationOptions {
    * news too. @default 0.5
    */
   minKeyPresence: number;
+  /** Smallest rise of an attribute value's share of an operation's spans that counts (absolute). @default 0.05 */
+  minValueShareChange: number;
+  /** Smallest ratio of an attribute value's current share to its reference share. @default 2 */
+  minValueShareRatio: number;
+  /** Spans of the operation (in the stretch tested) and spans with the value needed to judge a value's share. @default 20 and 5 */
+  minValueSpans: number;
+  minValueCount: number;
 }
 
 export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
@@ -91,6 +103,10 @@ export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
   minAbsenceSeconds: 30,
   absoluteErrorRate: 0.3,
   minKeyPresence: 0.5,
+  minValueShareChange: 0.05,
+  minValueShareRatio: 2,
+  minValueSpans: 20,
+  minValueCount: 5,
 };
 
 /** The severity of the smallest confirmed breach: alone it brings the entropy score to MEDIUM (0.4·0.62 + one indicator). */
@@ -153,10 +169,16 @@ export function judgeOperations(aggregates: SpanAggregates, options: OperationOp
   }
   findings.push(...judgeRequests(aggregates, options, alpha, timeOrdered, observed));
   findings.push(...vanishedAttributes(aggregates, options, timeOrdered));
+  const values = shiftedValues(aggregates, options, timeOrdered);
+  findings.push(...values);
   const slowRequests = findings.some((finding) => finding.role === 'request' && LATENCY_SIGNALS.includes(finding.signal));
   for (const finding of findings) {
     if (finding.role !== 'request' && LATENCY_SIGNALS.includes(finding.signal) && !slowRequests) finding.diagnostic = true;
   }
+  // A dependency's attribute values move with the mix of requests that call it (more checkouts, more INSERTs): alone
+  // they are reported, not scored; once some request is found sick they count like the rest.
+  const sickRequests = findings.some((finding) => finding.role === 'request' && !finding.diagnostic);
+  for (const finding of values) if (finding.role !== 'request' && !sickRequests) finding.diagnostic = true;
   const byOperation = new Map<string, { operation: string; role: string; severity: number; signals: FindingSignal[] }>();
   for (const finding of findings) {
     if (finding.operation === '(service)' || !countsInDrift(finding)) continue;
@@ -382,6 +404,81 @@ function vanishedAttributes(aggregates: SpanAggregates, options: OperationOption
         severity: SEVERITY_FLOOR,
       });
     }
+  }
+  return findings;
+}
+
+/** A shifted value's reference sample must hold this many spans of its operation. */
+const MIN_VALUE_BASELINE = 30;
+
+/**
+ * Attribute values whose share of an operation's spans grew: a status code, an `error.type`, a
+ * retry or timeout marker that more and more of one route's spans carry. Per span name and
+ * attribute key with few distinct values (the store counts values only below a cardinality cap),
+ * every value except the reference's most common one — "no such key" counting as a value, so
+ * a key set only on failures has its values judged — is tested one-sided: Fisher's exact test
+ * of its share in the current sample against the reference sample, over the trailing stretches
+ * of the window (the last bucket, the last two, …, all of it: a fault that began partway is not
+ * diluted by the healthy start). It counts when p < α shared out over every value and stretch
+ * tested (Bonferroni), at least `minValueCount` of `minValueSpans` spans carry it, and its share
+ * rose by `minValueShareChange` and to `minValueShareRatio` times the reference's. One-sided:
+ * the usual value growing or any value falling is no finding. Keys the reference never carried
+ * are left to the appeared-keys test (a release that adds an attribute is not sickness).
+ */
+function shiftedValues(aggregates: SpanAggregates, options: OperationOptions, timeOrdered: boolean): Finding[] {
+  const roleOf = new Map<string, string>();
+  for (const operation of aggregates.operations) if (!roleOf.has(operation.name) || operation.role === 'request') roleOf.set(operation.name, operation.role);
+  type Candidate = { operation: string; currentSpans: number[]; baselineSpans: number; key: string; value: string; baseline: number; current: number[] };
+  const candidates: Candidate[] = [];
+  for (const entry of aggregates.operationKeys ?? []) {
+    if (entry.name === '(other)' || entry.baselineSpans < MIN_VALUE_BASELINE) continue;
+    for (const key of entry.keys) {
+      if (!key.values || key.baseline === 0) continue;
+      let dominant: string | null = null;
+      let most = entry.baselineSpans - key.baseline;
+      for (const value of key.values) {
+        if (value.baseline > most) {
+          most = value.baseline;
+          dominant = value.value;
+        }
+      }
+      for (const value of key.values) {
+        if (value.value !== dominant) candidates.push({ operation: entry.name, currentSpans: entry.currentSpans, baselineSpans: entry.baselineSpans, key: key.key, value: value.value, baseline: value.baseline, current: value.current });
+      }
+    }
+  }
+  const stretches = timeOrdered ? Math.max(1, aggregates.series.length) : 1;
+  const alpha = options.familyAlpha / Math.max(1, candidates.length * stretches);
+  const findings: Finding[] = [];
+  for (const candidate of candidates) {
+    const p0 = candidate.baseline / candidate.baselineSpans;
+    let spans = 0;
+    let carrying = 0;
+    let best: { pValue: number; share: number; spans: number; buckets: number } | null = null;
+    for (let k = candidate.currentSpans.length - 1; k >= 0; k--) {
+      spans += candidate.currentSpans[k] ?? 0;
+      carrying += candidate.current[k] ?? 0;
+      if ((!timeOrdered && k > 0) || spans < options.minValueSpans || carrying < options.minValueCount) continue;
+      const share = carrying / spans;
+      if (share - p0 < options.minValueShareChange || share < options.minValueShareRatio * p0) continue;
+      const pValue = fisherUpperTail(candidate.baseline, candidate.baselineSpans, carrying, spans);
+      if (pValue < alpha && (!best || pValue < best.pValue)) best = { pValue, share, spans, buckets: candidate.currentSpans.length - k };
+    }
+    if (!best) continue;
+    const stretch = timeOrdered ? `the last ${Math.round(best.buckets * aggregates.bucketSeconds)} s` : 'the latest version';
+    findings.push({
+      operation: candidate.operation,
+      role: roleOf.get(candidate.operation) ?? 'request',
+      signal: 'semantic',
+      attribute: candidate.key,
+      value: candidate.value,
+      baselineShare: p0,
+      currentShare: best.share,
+      test: `share of spans with ${candidate.key} = ${candidate.value}: ${(100 * best.share).toFixed(1)} % of ${best.spans} in ${stretch} against ${(100 * p0).toFixed(1)} % of ${candidate.baselineSpans} in the reference (Fisher's exact test, one-sided)`,
+      pValue: best.pValue,
+      effect: best.share - p0,
+      severity: severity((best.share - p0) / 0.25),
+    });
   }
   return findings;
 }

@@ -243,3 +243,26 @@ export function binomialLowerTail(x: number, n: number, p: number): number {
   if (x < 0) return 0;
   return 1 - binomialUpperTail(x + 1, n, p);
 }
+
+/**
+ * Fisher's exact test, one-sided: P(X ≥ x1) for the count of "successes" falling into the second
+ * sample, given both samples' sizes and the successes in all (hypergeometric). The two-proportion
+ * test for small counts: x0 of n0 before, x1 of n1 now, is the share now larger? The terms are
+ * summed by their ratio from the first one and stop once they no longer matter.
+ */
+export function fisherUpperTail(x0: number, n0: number, x1: number, n1: number): number {
+  const total = n0 + n1;
+  const successes = x0 + x1;
+  if (x1 <= 0) return 1;
+  const top = Math.min(successes, n1);
+  if (x1 > top) return 0;
+  const logChoose = (n: number, k: number) => logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+  let term = Math.exp(logChoose(successes, x1) + logChoose(total - successes, n1 - x1) - logChoose(total, n1));
+  let sum = term;
+  for (let i = x1; i < top; i++) {
+    term *= ((successes - i) * (n1 - i)) / ((i + 1) * (total - successes - n1 + i + 1));
+    sum += term;
+    if (term < sum * 1e-12) break;
+  }
+  return Math.min(1, Math.max(0, sum));
+}

@@ -79,7 +79,18 @@ export interface SpanAggregates {
    * The same samples per span name (the tracked ones; the rest as `(other)`): spans and spans with
    * each key, the current side per bucket of the window (so a key that stops partway shows).
    */
-  operationKeys?: Array<{ name: string; baselineSpans: number; currentSpans: number[]; keys: Array<{ key: string; baseline: number; current: number[] }> }>;
+  operationKeys?: Array<{
+    name: string;
+    baselineSpans: number;
+    currentSpans: number[];
+    keys: Array<{
+      key: string;
+      baseline: number;
+      current: number[];
+      /** Spans with each value of the key, when it has few distinct values (absent for ids, urls and the like). */
+      values?: Array<{ value: string; baseline: number; current: number[] }>;
+    }>;
+  }>;
   /** Instances (or traces) that ran one activity more often than `repeatBound` in the current window. */
   repeats: Array<{ instance: string; name: string; count: number }>;
   /** The current window in equal buckets, oldest first. */

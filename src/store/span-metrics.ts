@@ -18,6 +18,14 @@ const LOG_MAX = Math.log(1e6);
 
 const iso = (date: Date) => date.toISOString();
 
+/**
+ * Attribute values counted per span name and key, when the key has at most this many distinct values in the two
+ * samples together (status codes, error types, flags); keys with more (ids, urls, sizes) are counted as keys only.
+ */
+export const VALUE_CARDINALITY = 20;
+/** Values are compared on their first this many characters. */
+const VALUE_LENGTH = 100;
+
 /** Span names judged one by one (the busiest); the rest are pooled as one `(other)` operation. */
 const TRACKED_OPERATIONS = 60;
 
@@ -250,7 +258,9 @@ async function aggregateSpansIn(knex: Knex, system: string, windows: { baseline:
   // cycle's reference that ends at the fault, is least likely to be in either). keysBefore: the baseline's sample
   // only from before it (a verdict's reference: its oldest quarter, the state before the fault). The current side is
   // counted per bucket, so a key that stops partway through the window shows as a trailing run without it. Half the
-  // sample suffices for the baseline (it only tells how usual each key is).
+  // sample suffices for the baseline (it only tells how usual each key is). The same pass counts each key's values
+  // (jsonb_each_text) for the attribute-value shares; keys with more than VALUE_CARDINALITY values come back as
+  // their key count alone.
   const tracked = names.slice(0, TRACKED_OPERATIONS).map((row) => row.name);
   const keyOp = tracked.length ? `case name ${tracked.map((_, index) => `when ? then ${index + 1}`).join(' ')} else 0 end` : '0';
   const bucketOf = versions ? '0' : `greatest(0, least(floor((date_part('epoch', start_time) - ?) / ?)::int, ?))`;
@@ -259,19 +269,38 @@ async function aggregateSpansIn(knex: Knex, system: string, windows: { baseline:
     knex,
     `with b as (select ${keyOp} as op, attributes from spans where ${where} and not (${current})${options.keysBefore ? ' and start_time < ?::timestamptz' : ''} order by start_time asc limit ?),
           c as (select ${keyOp} as op, ${bucketOf} as k, attributes from spans where ${where} and ${current} order by start_time desc limit ?),
+          kv as (select 0 as side, op, -1 as k, e.key, coalesce(left(e.value, ${VALUE_LENGTH}), 'null') as value from b, jsonb_each_text(b.attributes) e
+                 union all select 1, op, k, e.key, coalesce(left(e.value, ${VALUE_LENGTH}), 'null') from c, jsonb_each_text(c.attributes) e),
+          g as (select side, op, k, key, value, count(*)::int as n from kv group by side, op, k, key, value),
+          card as (select op, key, count(*)::int as m from (select op, key, value from g group by op, key, value) d group by op, key),
           cells as (
-            select 0 as side, op, -1 as k, key, count(*)::int as n from (select op, jsonb_object_keys(attributes) as key from b) x group by op, key
-            union all select 0, op, -1, null, count(*)::int from b group by op
-            union all select 1, op, k, key, count(*)::int from (select op, k, jsonb_object_keys(attributes) as key from c) y group by op, k, key
-            union all select 1, op, k, null, count(*)::int from c group by op, k)
-     select coalesce(json_agg(json_build_array(side, op, k, key, n)), '[]')::text as cells from cells`,
-    [...tracked, ...range, ...currentBindings, ...(options.keysBefore ? [iso(options.keysBefore)] : []), Math.ceil(options.keySample / 2), ...tracked, ...bucketBindings, ...range, ...currentBindings, options.keySample],
+            select side, op, k, key, value, sum(n)::int as n
+              from (select g.side, g.op, g.k, g.key, case when card.m <= ? then g.value end as value, g.n
+                      from g join card on card.op = g.op and card.key = g.key) capped
+             group by side, op, k, key, value
+            union all select 0, op, -1, null, null, count(*)::int from b group by op
+            union all select 1, op, k, null, null, count(*)::int from c group by op, k)
+     select coalesce(json_agg(json_build_array(side, op, k, key, value, n)), '[]')::text as cells from cells`,
+    [
+      ...tracked,
+      ...range,
+      ...currentBindings,
+      ...(options.keysBefore ? [iso(options.keysBefore)] : []),
+      Math.ceil(options.keySample / 2),
+      ...tracked,
+      ...bucketBindings,
+      ...range,
+      ...currentBindings,
+      options.keySample,
+      VALUE_CARDINALITY,
+    ],
   );
-  const operationKeys = new Map<number, { name: string; baselineSpans: number; currentSpans: number[]; keys: Map<string, { key: string; baseline: number; current: number[] }> }>();
+  type ValueCounts = { value: string; baseline: number; current: number[] };
+  const operationKeys = new Map<number, { name: string; baselineSpans: number; currentSpans: number[]; keys: Map<string, { key: string; baseline: number; current: number[]; values: Map<string, ValueCounts> | null }> }>();
   const serviceKeys = new Map<string, { key: string; baseline: number; current: number }>();
   let baselineSample = 0;
   let currentSample = 0;
-  for (const [side, op, k, key, n] of JSON.parse(keyCells?.cells ?? '[]') as Array<[number, number, number, string | null, number]>) {
+  for (const [side, op, k, key, value, n] of JSON.parse(keyCells?.cells ?? '[]') as Array<[number, number, number, string | null, string | null, number]>) {
     let entry = operationKeys.get(op);
     if (!entry) {
       entry = { name: op ? (tracked[op - 1] as string) : '(other)', baselineSpans: 0, currentSpans: new Array<number>(options.buckets).fill(0), keys: new Map() };
@@ -289,8 +318,19 @@ async function aggregateSpansIn(knex: Knex, system: string, windows: { baseline:
     }
     let counts = entry.keys.get(key);
     if (!counts) {
-      counts = { key, baseline: 0, current: new Array<number>(options.buckets).fill(0) };
+      counts = { key, baseline: 0, current: new Array<number>(options.buckets).fill(0), values: new Map() };
       entry.keys.set(key, counts);
+    }
+    // A key with more distinct values than the cap (ids, urls, sizes) comes as one row without a value: its values are not judged.
+    if (value === null) counts.values = null;
+    else if (counts.values) {
+      let valueCounts = counts.values.get(value);
+      if (!valueCounts) {
+        valueCounts = { value, baseline: 0, current: new Array<number>(options.buckets).fill(0) };
+        counts.values.set(value, valueCounts);
+      }
+      if (side) valueCounts.current[k] = (valueCounts.current[k] ?? 0) + n;
+      else valueCounts.baseline += n;
     }
     const service = serviceKeys.get(key) ?? { key, baseline: 0, current: 0 };
     serviceKeys.set(key, service);
@@ -366,7 +406,7 @@ async function aggregateSpansIn(knex: Knex, system: string, windows: { baseline:
     current: window((k) => k >= 0, exposure.current),
     names: names.map((row) => ({ name: row.name, baseline: Number(row.baseline), current: Number(row.current), oldest: Number(row.oldest) })),
     attributeKeys: { baselineSample, currentSample, keys: [...serviceKeys.values()] },
-    operationKeys: [...operationKeys.values()].map((entry) => ({ ...entry, keys: [...entry.keys.values()] })),
+    operationKeys: [...operationKeys.values()].map((entry) => ({ ...entry, keys: [...entry.keys.values()].map(({ values, ...key }) => ({ ...key, ...(values && { values: [...values.values()] }) })) })),
     repeats: repeats.map((row) => ({ instance: row.instance, name: row.name, count: Number(row.count) })),
     series,
     operations,

@@ -136,6 +136,60 @@ describe('entropy calibration', () => {
     expect(measurement.level).not.toBe('LOW');
   });
 
+  it('when a tenth of one busy route\'s requests answer 404, then the measurement names that route, the key and the value with both shares', async () => {
+    // Given ten routes, and 10 % of the requests to the busiest one answering 404 from a minute into the window (not failed by their span status)
+    const measurement = await measure({ name: '404s', traffic: { routes: 10 }, inject: [{ kind: 'status-shift', magnitude: 0.1, route: '/route-1' }], expect: 'MEDIUM' }, 404);
+
+    // Then one finding names the route, the key and the value, with both shares, and the level calls for regeneration
+    const shifted = (measurement.indicators as { findings: Finding[] }).findings.filter((finding) => finding.value !== undefined);
+    expect(shifted.map((finding) => [finding.operation, finding.attribute, finding.value])).toEqual([['GET /route-1', 'http.status_code', '404']]);
+    expect(shifted[0]!.baselineShare).toBe(0);
+    expect(shifted[0]!.currentShare).toBeGreaterThan(0.06);
+    expect(shifted[0]!.currentShare).toBeLessThan(0.16);
+    expect((measurement.indicators as { semantic: { detected: boolean; details: { shiftedValues: Array<{ operation: string; value: string }> } } }).semantic.details.shiftedValues).toEqual([
+      expect.objectContaining({ operation: 'GET /route-1', key: 'http.status_code', value: '404' }),
+    ]);
+    expect(rank(measurement.level)).toBeGreaterThanOrEqual(rank('MEDIUM'));
+  });
+
+  it('when the usual value grows and the others fall, then no attribute value is a finding', async () => {
+    // Given a service failing 5 % of its requests (status 500) that stops failing a minute into the window: 200 grows, 500 falls
+    const measurement = await measure({ name: 'fixed', traffic: { errorRate: 0.05 }, inject: [{ kind: 'error-burst', magnitude: 0 }], expect: 'LOW' }, 405);
+
+    // Then nothing fired
+    expect((measurement.indicators as { findings: Finding[] }).findings).toEqual([]);
+    expect(measurement.level).toBe('LOW');
+  });
+
+  it('when 1 of 13 spans of a rarely called operation carries a new status value, then that is no finding', async () => {
+    // Given a healthy service, and one operation that answered 200 forty times in the baseline and in the window 13 times, once 404
+    const system = `calibration-${++systems}`;
+    const simulator = new SpanSimulator({ system, seed: 6, requestsPerSecond: 1, errorRate: 0 });
+    const spans = simulator.generate(new Date(split.getTime() - 1_800_000), end);
+    const rare = (at: number, status: number): SpanRow => ({
+      ...spans[0]!,
+      trace_id: `404${at}`.padEnd(32, '0'),
+      span_id: `4${at}`.padEnd(16, '0'),
+      parent_span_id: null,
+      name: 'GET /rare',
+      start_time: new Date(at).toISOString(),
+      end_time: new Date(at + 20).toISOString(),
+      duration_ms: 20,
+      status_code: 1,
+      attributes: JSON.stringify({ 'http.route': '/rare', 'http.status_code': status }),
+    });
+    for (let i = 0; i < 40; i++) spans.push(rare(split.getTime() - 1_700_000 + i * 40_000, 200));
+    for (let i = 0; i < 13; i++) spans.push(rare(split.getTime() + 10_000 + i * 40_000, i === 6 ? 404 : 200));
+    await writeSpans(app.database.knex, spans);
+
+    // When it is measured
+    const measurement = await measureSystem(createEntropyStore(app.database.knex), { system, windowSeconds: 600, baselineSeconds: 1800, at: end });
+
+    // Then nothing fired
+    expect((measurement.indicators as { findings: Finding[] }).findings).toEqual([]);
+    expect(measurement.level).toBe('LOW');
+  });
+
   it('when a dependency turns three times slower and no request does, then drift names it and the level stays below the threshold', async () => {
     // Given a stable service whose db calls (called in parallel, so no request waits longer) take three times as long from a minute into the window
     const system = `calibration-${++systems}`;

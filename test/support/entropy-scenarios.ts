@@ -31,6 +31,8 @@ export const CALIBRATION: Scenario[] = [
   { name: 'traffic x2 (good news)', inject: one('traffic-surge', 2), expect: 'LOW' },
   { name: 'latency x0.7 (good news)', inject: one('speed-up', 0.7), expect: 'LOW' },
   { name: 'route mix shift', inject: one('route-mix', 3), expect: 'LOW' },
+  { name: '404s on 10 % of the busiest route', inject: one('status-shift', 0.1, '/orders'), expect: 'MEDIUM' },
+  { name: 'errors 5 % -> 0 (good news)', traffic: { errorRate: 0.05 }, inject: one('error-burst', 0), expect: 'LOW' },
 ];
 
 /** The bench's degradation kinds (tuned against): each must reach at least MEDIUM. */
@@ -82,6 +84,12 @@ export const HOLDOUT_DEGRADED: Scenario[] = [
   { name: '15 % of requests answer 404', inject: one('status-shift', 0.15), expect: 'MEDIUM' },
   { name: 'db.system vanishes from db spans, 10 routes', traffic: { routes: 10 }, inject: [{ kind: 'attribute-vanish', attribute: 'db.system' }], expect: 'MEDIUM' },
   { name: 'errors 20 % on 1 of 20 routes, bursty', traffic: { routes: 20, jitter: 0.3, requestsPerSecond: 2 }, inject: one('error-burst', 0.2, '/route-3'), expect: 'MEDIUM' },
+  // Added (session 3, with their simulator kinds) and committed before their first run; never tuned on.
+  { name: 'retry storm: db calls x3 per request', inject: one('retry-storm', 3), expect: 'MEDIUM' },
+  { name: 'timeout cliff: 5 % of requests at 2 s, 504', inject: one('timeout-cliff', 0.05), expect: 'MEDIUM' },
+  { name: 'cache collapse: cache spans gone, db x2', inject: one('cache-collapse'), expect: 'MEDIUM' },
+  { name: 'db error creep 0 -> 10 % over 20 min', inject: one('dependency-error-creep', 0.1), expect: 'MEDIUM' },
+  { name: 'one host of 4 fails 20 %, x2 slower, 10 routes', traffic: { routes: 10 }, inject: one('host-failure', 0.2), expect: 'MEDIUM' },
 ];
 export const HOLDOUT_STABLE: Scenario[] = [
   { name: 'stable, 20 routes, heavy tail, 3 req/s', traffic: { routes: 20, latencySigma: 1, requestsPerSecond: 3 }, inject: [], expect: 'LOW' },
@@ -93,6 +101,10 @@ export const HOLDOUT_STABLE: Scenario[] = [
   { name: 'weekly x4 + diurnal x3, 2 req/s', traffic: { weekly: { ratio: 4 }, diurnal: { ratio: 3 }, requestsPerSecond: 2 }, inject: [], expect: 'LOW' },
   { name: 'bursty arrivals (CV 0.3/min), 10 routes', traffic: { jitter: 0.3, routes: 10 }, inject: [], expect: 'LOW' },
   { name: '1 % outliers x20, 0.5 req/s', traffic: { outliers: { share: 0.01, factor: 20 }, requestsPerSecond: 0.5 }, inject: [], expect: 'LOW' },
+  // Added (session 3) and committed before their first run; never tuned on.
+  { name: 'new release (service.version), same behaviour', inject: one('release'), expect: 'LOW' },
+  { name: 'half of /orders moves to /orders/{id}', inject: one('route-shift', 0.5), expect: 'LOW' },
+  { name: 'cache hit ratio 0.8 -> 0.95 (good news)', inject: one('cache-warmup', 0.95), expect: 'LOW' },
 ];
 /** Seeds of the hold-out runs: never used while tuning. */
 export const HOLDOUT_SEED_BASE = 900_000;

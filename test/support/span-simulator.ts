@@ -38,10 +38,18 @@ export type DegradationKind =
   | 'speed-up'
   | 'route-mix'
   | 'new-route'
-  | 'status-shift';
+  | 'status-shift'
+  | 'retry-storm'
+  | 'timeout-cliff'
+  | 'cache-collapse'
+  | 'dependency-error-creep'
+  | 'host-failure'
+  | 'release'
+  | 'route-shift'
+  | 'cache-warmup';
 
 /** Kinds that are good news or a neutral change: a measurement must not call them sick. */
-export const BENIGN_KINDS: DegradationKind[] = ['traffic-surge', 'speed-up', 'route-mix', 'new-route'];
+export const BENIGN_KINDS: DegradationKind[] = ['traffic-surge', 'speed-up', 'route-mix', 'new-route', 'release', 'route-shift', 'cache-warmup'];
 
 export interface Degradation {
   kind: DegradationKind;
@@ -63,7 +71,16 @@ export interface Degradation {
    * new-route: share of the traffic a new route (`/recommendations`: its own latency, a heavy
    * tail and 3 % failures) takes from the others (default 0.15); status-shift: share of requests
    * answered 404, fast, and not failed by their span status (OTel leaves a server's 4xx unset)
-   * (default 0.15).
+   * (default 0.15); retry-storm: database calls per request, one after the other, with the same
+   * user traffic (default 3); timeout-cliff: share of requests that hit a 2 s timeout, answered
+   * 504 and failed (default 0.05); cache-collapse: the cache calls stop and every request queries
+   * the database twice (no magnitude); dependency-error-creep: failure share of the database
+   * calls reached 20 minutes after `at`, linearly, a quarter of which fail their request
+   * (default 0.1); host-failure: error share of the requests served by one host of four
+   * (`host.name` host-3 in the resource), which also run twice as slow (default 0.2); release: a
+   * new `service.version` in the resource, nothing else changes (no magnitude); route-shift:
+   * share of the first route's traffic that moves to the second, totals unchanged (default 0.5);
+   * cache-warmup: cache hit ratio from 0.8 to this (default 0.95).
    */
   magnitude?: number;
   /** Only requests to this route (e.g. `/checkout`) are affected. */
@@ -152,6 +169,11 @@ const REPAIRS: Record<string, DegradationKind[]> = {
     'route-vanish',
     'attribute-vanish',
     'status-shift',
+    'retry-storm',
+    'timeout-cliff',
+    'cache-collapse',
+    'dependency-error-creep',
+    'host-failure',
   ],
 };
 
@@ -279,6 +301,13 @@ export class SpanSimulator {
     const shifted = this.activeOn('status-shift', at, operation.route);
     const notFound = shifted ? this.random() < (shifted.magnitude ?? 0.15) : false;
     const outlier = this.outliers ? (this.random() < this.outliers.share ? this.outliers.factor : 1) : 1;
+    const retries = this.activeOn('retry-storm', at, operation.route);
+    const cliff = this.activeOn('timeout-cliff', at, operation.route);
+    const timedOut = cliff ? this.random() < (cliff.magnitude ?? 0.05) : false;
+    const cacheGone = this.activeOn('cache-collapse', at, operation.route);
+    const creepErrors = this.activeOn('dependency-error-creep', at, operation.route);
+    const warm = this.active('cache-warmup', at);
+    const release = this.active('release', at);
     const crept = creep ? 1 + ((creep.magnitude ?? 2) - 1) * Math.min(1, (at - creep.at.getTime()) / 600_000) : 1;
     const tailFactor = tail && this.random() < 0.1 ? (tail.magnitude ?? 8) : 1;
     const factor = (latency ? (latency.magnitude ?? (latency.kind === 'speed-up' ? 0.7 : 1.6)) : 1) * crept * tailFactor;
@@ -287,36 +316,65 @@ export class SpanSimulator {
     if (bursts && (at - bursts.at.getTime()) % 120_000 < 30_000) errorRate = Math.max(errorRate, bursts.magnitude ?? 0.5);
     const traceId = this.hex(32);
     const rootId = this.hex(16);
-    const dbFailed = depErrors ? this.random() < (depErrors.magnitude ?? 0.2) : false;
-    const failed = this.random() < errorRate || (dbFailed && this.random() < 0.25);
+    // The host that served the request: one of four, from the trace id (no draw, so every seed's stream stays as it was).
+    const host = `host-${(parseInt(traceId.slice(0, 2), 16) % 4) + 1}`;
+    const hostDown = this.active('host-failure', at);
+    const sickHost = hostDown && host === 'host-3';
+    if (sickHost) errorRate = Math.max(errorRate, hostDown?.magnitude ?? 0.2);
+    const creepShare = creepErrors ? (creepErrors.magnitude ?? 0.1) * Math.min(1, (at - creepErrors.at.getTime()) / 1_200_000) : 0;
+    const dbFailed = depErrors ? this.random() < (depErrors.magnitude ?? 0.2) : creepErrors ? this.random() < creepShare : false;
+    const failed = this.random() < errorRate || (dbFailed && this.random() < 0.25) || timedOut;
     const route = drift ? `/v2${operation.route}` : operation.route;
     const statusKey = drift ? 'http.response.status_code' : 'http.status_code';
 
     const sigma = operation === NEW_ROUTE ? 1 : this.sigma;
-    const dbMs = this.logNormal(operation.medianMs * 0.4, sigma) * factor * outlier * (depLatency ? (depLatency.magnitude ?? 3) : 1);
+    const hostFactor = sickHost ? 2 : 1;
+    const dbMs = this.logNormal(operation.medianMs * 0.4, sigma) * factor * outlier * hostFactor * (depLatency ? (depLatency.magnitude ?? 3) : 1);
     const cacheMs = this.logNormal(1.5, 0.4) * factor;
     let childTime = at + 1;
+    const cacheHit = this.random() < (warm ? (warm.magnitude ?? 0.95) : 0.8);
     const children: Array<[string, number, Record<string, unknown>, boolean]> = [
-      ['cache.get', cacheMs, { 'cache.hit': this.random() < 0.8 }, false],
+      ['cache.get', cacheMs, { 'cache.hit': cacheHit }, false],
       ['db.query', dbMs, { 'db.system': 'postgresql', 'db.operation': 'SELECT' }, failed || dbFailed],
     ];
+    if (cacheGone) {
+      // The cache is gone: its calls stop, and the database answers what it held too.
+      children.shift();
+      children.push(['db.query', this.logNormal(operation.medianMs * 0.4, sigma) * factor, { 'db.system': 'postgresql', 'db.operation': 'SELECT' }, false]);
+    }
+    if (retries) {
+      // A retry storm: the same database call made again and again for each request (one dependency's calls ×N).
+      for (let i = 1; i < (retries.magnitude ?? 3); i++) children.push(['db.query', this.logNormal(operation.medianMs * 0.4, sigma) * factor, { 'db.system': 'postgresql', 'db.operation': 'SELECT' }, false]);
+    }
     if (noAttribute) for (const child of children) delete child[2][noAttribute];
     if (thrash && this.random() < (thrash.magnitude ?? 0.02)) {
       // An instance stuck in a retry loop: the same activity again and again.
       for (let i = 0; i < 40; i++) children.push(['payment.retry', this.logNormal(5, 0.3), { attempt: i + 1 }, true]);
     }
+    const resource = { 'service.name': this.system, 'service.version': release ? '1.5.0' : '1.4.2', 'host.name': host };
     for (const [name, ms, attributes, error] of children) {
-      spans.push(this.span(traceId, rootId, name, childTime, ms, error, attributes));
+      spans.push(this.span(traceId, rootId, name, childTime, ms, error, attributes, undefined, resource));
       childTime += ms;
     }
-    const rootMs = Math.max(childTime - at, this.logNormal(operation.medianMs, sigma) * factor * outlier) * (notFound ? 0.3 : 1);
-    const attributes: Record<string, unknown> = { 'http.request.method': 'GET', 'http.route': route, [statusKey]: failed ? 500 : notFound ? 404 : 200 };
+    // A timeout answers at the ceiling, whatever the work would have taken.
+    const rootMs = timedOut ? 2000 : Math.max(childTime - at, this.logNormal(operation.medianMs, sigma) * factor * outlier * hostFactor) * (notFound ? 0.3 : 1);
+    const attributes: Record<string, unknown> = { 'http.request.method': 'GET', 'http.route': route, [statusKey]: timedOut ? 504 : failed ? 500 : notFound ? 404 : 200 };
     attributes['user_agent.original'] = 'shop-client/1.0';
     if (noAttribute) delete attributes[noAttribute];
-    spans.push(this.span(traceId, null, `GET ${route}`, at, rootMs, failed, attributes, rootId));
+    spans.push(this.span(traceId, null, `GET ${route}`, at, rootMs, failed, attributes, rootId, resource));
   }
 
-  private span(traceId: string, parent: string | null, name: string, start: number, ms: number, error: boolean, attributes: Record<string, unknown>, spanId = this.hex(16)): SpanRow {
+  private span(
+    traceId: string,
+    parent: string | null,
+    name: string,
+    start: number,
+    ms: number,
+    error: boolean,
+    attributes: Record<string, unknown>,
+    spanId = this.hex(16),
+    resource: Record<string, unknown> = { 'service.name': this.system },
+  ): SpanRow {
     return {
       trace_id: traceId,
       span_id: spanId,
@@ -330,15 +388,22 @@ export class SpanSimulator {
       status_code: error ? 2 : 1,
       status_message: error ? 'simulated failure' : null,
       attributes: JSON.stringify(attributes),
-      resource: JSON.stringify({ 'service.name': this.system }),
+      resource: JSON.stringify(resource),
       source: 'otlp',
     };
   }
 
   private pick(at: number): Operation {
     const mix = this.active('route-mix', at);
+    const shift = this.active('route-shift', at);
     const last = this.operations.length - 1;
     const weights = this.operations.map((operation, index) => operation.weight * (mix && index === last ? (mix.magnitude ?? 3) : 1));
+    if (shift && weights.length > 1) {
+      // Part of the first route's traffic moves to the second: the total stays the same.
+      const moved = (weights[0] as number) * (shift.magnitude ?? 0.5);
+      weights[0] = (weights[0] as number) - moved;
+      weights[1] = (weights[1] as number) + moved;
+    }
     let r = this.random() * weights.reduce((a, b) => a + b, 0);
     for (let index = 0; index < this.operations.length; index++) {
       r -= weights[index] as number;

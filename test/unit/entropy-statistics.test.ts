@@ -1,5 +1,6 @@
 import { seededRandom } from '../../service-tasks/entropy/seeded-random.js';
 import {
+  fisherUpperTail,
   incompleteBeta,
   kolmogorovQ,
   ksTwoSample,
@@ -15,6 +16,17 @@ const normals = (random: () => number, n: number, mean = 0) =>
   Array.from({ length: n }, () => mean + Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()));
 
 describe('entropy statistics', () => {
+  it("when Fisher's exact test is evaluated on known tables, then it gives their one-sided p-values", () => {
+    // The lady tasting tea: 3 of 4 right against 1 of 4, P = 17/70
+    expect(fisherUpperTail(1, 4, 3, 4)).toBeCloseTo(17 / 70, 7);
+    // All of the successes in the second sample: 1 / C(8, 4)
+    expect(fisherUpperTail(0, 4, 4, 4)).toBeCloseTo(1 / 70, 7);
+    expect(fisherUpperTail(5, 100, 0, 13)).toBe(1);
+    // One new value in 13 against none in 400 is no evidence; nine in 90 is
+    expect(fisherUpperTail(0, 400, 1, 13)).toBeGreaterThan(0.01);
+    expect(fisherUpperTail(0, 417, 9, 90)).toBeLessThan(1e-6);
+  });
+
   it('when the normal CDF is evaluated at known points, then it matches the tables', () => {
     expect(normalCdf(0)).toBeCloseTo(0.5, 6);
     expect(normalCdf(1.959964)).toBeCloseTo(0.975, 5);
