@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError, isRetryableConflict, notFound } from '../errors.js';
-import * as definitionsStore from '../store/definitions.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import { hasOpenIncident, insertIncident, parkedExecutions, resolveHandlerIncidents, resolveLeftIncidents } from '../store/incidents.js';
 import { deleteHandBacksExcept, insertCallHandBack } from '../store/jobs.js';
@@ -93,7 +92,7 @@ export class Transitions {
     const children: PreparedInstance[] = [];
     for (const call of outcome.callActivities) {
       if (existing.has(call.executionId)) continue;
-      const called = await definitionsStore.findLatestDefinition(this.ctx.knex, call.calledElement);
+      const called = await this.ctx.definitions.latest(call.calledElement);
       if (!called?.executable) {
         throw new AppError('NOT_FOUND', `${call.activityId} calls process '${call.calledElement}', which is not deployed`);
       }

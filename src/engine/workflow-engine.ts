@@ -68,10 +68,16 @@ export class WorkflowEngine extends EventEmitter {
     const context: EngineContext = {
       knex: options.knex,
       runtime: options.runtime,
-      definitions: new DefinitionCache((id, via) => definitionsStore.findDefinition(via ?? options.knex, id)),
+      definitions: new DefinitionCache(
+        (id, via) => definitionsStore.findDefinition(via ?? options.knex, id),
+        500,
+        (key) => definitionsStore.findLatestDefinition(options.knex, key),
+      ),
       options: resolved,
       emit: (event, ...args) => this.emit(event, ...args),
     };
+    // A deploy here or (relayed by the cluster wake-ups) on another node changes the latest versions.
+    this.on('definitions.deployed', () => context.definitions.forgetLatest());
     this.transitions = new Transitions(context);
     this.deployments = new Deployments(context, this.transitions);
     this.instances = new Instances(context, this.transitions);
