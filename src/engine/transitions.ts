@@ -16,6 +16,8 @@ import {
   type InstanceRow,
 } from '../store/transitions.js';
 import { InstanceLocks } from './instance-locks.js';
+import { WarmInstances } from './runtime/warm-instances.js';
+import type { WarmInstance } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/variables.js';
 import { activityOfExecution } from './runtime/execution-ids.js';
 import type { CommittedTransition, TransitionEvent, TransitionOutcome } from './types.js';
@@ -31,8 +33,11 @@ const MAX_CALL_DEPTH = 20;
 
 export class Transitions {
   private readonly locks = new InstanceLocks();
+  private readonly warm: WarmInstances;
 
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly ctx: EngineContext) {
+    this.warm = new WarmInstances(ctx.options.warmInstances ?? 64);
+  }
 
   /**
    * The first transition of an instance runs before anything is stored: an instance whose
@@ -60,6 +65,7 @@ export class Transitions {
   async prepareInstance(definitionRow: { id: string; key: string }, options: StartRunOptions, depth = 0): Promise<PreparedInstance> {
     const definition = await this.ctx.definitions.get(definitionRow.id);
     const id = options.id ?? randomUUID();
+    let warm: WarmInstance | undefined;
     const outcome = await this.ctx.runtime.run(
       definition,
       {
@@ -68,11 +74,12 @@ export class Transitions {
         businessKey: options.businessKey,
         variables: safeCopy(options.variables ?? {}),
         dueNow: options.dueNow,
+        ...(this.warm.capacity > 0 && { onParked: (parked: WarmInstance) => (warm = parked) }),
       },
       options.event ?? null,
     );
     const children = await this.prepareChildren(null, outcome, options.businessKey ?? null, depth);
-    return { id, definition, businessKey: options.businessKey ?? null, parentExecutionId: options.parentExecutionId, outcome, children };
+    return { id, definition, businessKey: options.businessKey ?? null, parentExecutionId: options.parentExecutionId, outcome, children, warm };
   }
 
   /** Children for call activities that have none yet. */
@@ -126,7 +133,10 @@ export class Transitions {
     return row;
   }
 
+  /** After the commit of a new instance (and the children it started): announces them and keeps their engines warm. */
   announceAll(prepared: PreparedInstance, row: InstanceRow): void {
+    if (prepared.warm && prepared.row?.status === 'active') this.warm.keep(prepared.id, prepared.row.version, prepared.warm);
+    prepared.warm = undefined;
     this.ctx.emit('instance.started', { id: row.id, processKey: row.process_key });
     this.announce(row, prepared.outcome, null);
     for (const child of prepared.children) {
@@ -172,6 +182,9 @@ export class Transitions {
       }
       const definition = await this.ctx.definitions.get(current.definition_id);
       const parked = await parkedExecutions(this.ctx.knex, instanceId);
+      // The engine this node parked after committing exactly this version, if it still has it.
+      const warm = this.warm.take(instanceId, current.version, current.definition_id);
+      let parkedNow: WarmInstance | undefined;
       const outcome = await this.ctx.runtime
         .run(
           definition,
@@ -183,6 +196,8 @@ export class Transitions {
             variables: current.variables,
             parkedExecutions: new Set(parked),
             dueNow: event.type === 'resume' ? event.dueNow : undefined,
+            warm,
+            ...(this.warm.capacity > 0 && { onParked: (parked: WarmInstance) => (parkedNow = parked) }),
           },
           event,
         )
@@ -210,6 +225,7 @@ export class Transitions {
             : await this.endLeftCalls(trx, updated, outcome);
         return updated;
       });
+      if (parkedNow && row.status === 'active') this.warm.keep(instanceId, row.version, parkedNow);
       this.ctx.emit('transition.committed', {
         instanceId: row.id,
         parentInstanceId: row.parent_instance_id ?? null,
