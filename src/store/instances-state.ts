@@ -30,7 +30,8 @@ const PRISTINE_KEYS = new Set(['id', 'type', 'counters']);
 function isPristine(entry: unknown): boolean {
   if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return false;
   const record = entry as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (!PRISTINE_KEYS.has(key)) return false;
+  // bpmn-elements leaves fields it has no value for as `undefined` (JSON drops them).
+  for (const [key, value] of Object.entries(record)) if (value !== undefined && !PRISTINE_KEYS.has(key)) return false;
   if (typeof record.id !== 'string') return false;
   const counters = record.counters;
   if (counters === undefined) return true;
