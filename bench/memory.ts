@@ -159,23 +159,27 @@ async function runOn(kind: 'pglite' | 'postgres'): Promise<void> {
 
 /** One waiting instance's stored state per definition size: lean (as stored) and full (format 1). */
 async function stateSizes(app: App): Promise<void> {
-  console.log('  state of one instance waiting on its user task, by definition size (activities: stored lean / full listing before):');
+  console.log('  state of one instance waiting on its user task, by definition size (compact JSON: stored lean / full listing before; on disk: pg_column_size):');
   for (const activities of [4, 52, 202, 1002]) {
     const key = `bench_state_${activities}`;
     const steps = [{ id: 'ask', xml: '<bpmn:userTask id="ask" />' }, ...Array.from({ length: activities - 3 }, (_, i) => ({ id: `t${i}`, xml: `<bpmn:task id="t${i}" />` }))];
     await app.engine.deploy([{ name: `${key}.bpmn`, xml: sequence(key, steps) }]);
     const row = await app.engine.start({ processKey: key, variables: { orderId: 42, customer: 'ACME' } });
-    const stored = await app.database.knex('process_instances').where({ id: row.id }).first(app.database.knex.raw('octet_length(state::text) as bytes'), 'state');
+    const stored = await app.database.knex('process_instances').where({ id: row.id }).first(app.database.knex.raw('pg_column_size(state) as bytes'), 'state');
     // The full listing: the stored state recovered into an engine and read back, as rows were written before.
     const definition = (await definitionsStore.findDefinition(app.database.knex, row.definition_id))!;
     const engine = new Engine({ name: row.id, sourceContext: compileDefinition(definition).sourceContext } as any);
     const state = typeof stored.state === 'string' ? JSON.parse(stored.state) : stored.state;
+    const leanBytes = Buffer.byteLength(JSON.stringify(state));
     delete state.stateFormat;
     engine.recover(state);
     const full = await engine.getState();
     for (const definitionState of full.definitions ?? []) delete (definitionState as { source?: unknown }).source;
     const fullBytes = Buffer.byteLength(JSON.stringify({ ...full, regenflowVisits: state.regenflowVisits, regenflowEventStartTimers: state.regenflowEventStartTimers }));
-    console.log(`    ${String(activities).padStart(5)} activities: ${(Number(stored.bytes) / 1024).toFixed(1).padStart(6)} KB / ${(fullBytes / 1024).toFixed(1).padStart(6)} KB`);
+    console.log(
+      `    ${String(activities).padStart(5)} activities: ${(leanBytes / 1024).toFixed(1).padStart(6)} KB / ${(fullBytes / 1024).toFixed(1).padStart(6)} KB; ` +
+        `on disk ${(Number(stored.bytes) / 1024).toFixed(1)} KB`,
+    );
   }
 }
 
