@@ -5,6 +5,10 @@
  * near zero), the database growth (pg_database_size) and the tables it went to, and on PGlite
  * the data folder's growth on disk.
  *
+ * Then, per definition size (4, 52, 202 and 1,002 activities: start, a user task, plain tasks,
+ * end), the stored state of one instance waiting on its user task: as stored (the lean format,
+ * stateFormat 2) and in bpmn-engine's full listing, which rows held before (format 1).
+ *
  *   npm run bench:memory -- --n 20000 --concurrency 8 --database pglite|postgres|both
  */
 import { readdirSync, statSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +22,9 @@ import { createApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { sequence } from '../test/support/bpmn.js';
 import { createTestDatabase } from '../test/support/test-app.js';
+import { Engine } from 'bpmn-engine';
+import { compileDefinition } from '../src/engine/definition-cache.js';
+import * as definitionsStore from '../src/store/definitions.js';
 
 function usage(message: string): never {
   console.error(`bench:memory: ${message}`);
@@ -140,12 +147,39 @@ async function runOn(kind: 'pglite' | 'postgres'): Promise<void> {
       );
       console.log(`${''.padEnd(14)} by table (B/instance, with indexes): ${byTable}`);
     }
+    await stateSizes(app);
     const waiting = await app.database.knex('process_instances').where({ status: 'active' }).count<{ count: string }[]>('* as count');
     console.log(`  ${waiting[0]!.count} instances waiting; load average after ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   } finally {
     await app.close();
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** One waiting instance's stored state per definition size: lean (as stored) and full (format 1). */
+async function stateSizes(app: App): Promise<void> {
+  console.log('  state of one instance waiting on its user task, by definition size (compact JSON: stored lean / full listing before; on disk: pg_column_size):');
+  for (const activities of [4, 52, 202, 1002]) {
+    const key = `bench_state_${activities}`;
+    const steps = [{ id: 'ask', xml: '<bpmn:userTask id="ask" />' }, ...Array.from({ length: activities - 3 }, (_, i) => ({ id: `t${i}`, xml: `<bpmn:task id="t${i}" />` }))];
+    await app.engine.deploy([{ name: `${key}.bpmn`, xml: sequence(key, steps) }]);
+    const row = await app.engine.start({ processKey: key, variables: { orderId: 42, customer: 'ACME' } });
+    const stored = await app.database.knex('process_instances').where({ id: row.id }).first(app.database.knex.raw('pg_column_size(state) as bytes'), 'state');
+    // The full listing: the stored state recovered into an engine and read back, as rows were written before.
+    const definition = (await definitionsStore.findDefinition(app.database.knex, row.definition_id))!;
+    const engine = new Engine({ name: row.id, sourceContext: compileDefinition(definition).sourceContext } as any);
+    const state = typeof stored.state === 'string' ? JSON.parse(stored.state) : stored.state;
+    const leanBytes = Buffer.byteLength(JSON.stringify(state));
+    delete state.stateFormat;
+    engine.recover(state);
+    const full = await engine.getState();
+    for (const definitionState of full.definitions ?? []) delete (definitionState as { source?: unknown }).source;
+    const fullBytes = Buffer.byteLength(JSON.stringify({ ...full, regenflowVisits: state.regenflowVisits, regenflowEventStartTimers: state.regenflowEventStartTimers }));
+    console.log(
+      `    ${String(activities).padStart(5)} activities: ${(leanBytes / 1024).toFixed(1).padStart(6)} KB / ${(fullBytes / 1024).toFixed(1).padStart(6)} KB; ` +
+        `on disk ${(Number(stored.bytes) / 1024).toFixed(1)} KB`,
+    );
   }
 }
 

@@ -47,6 +47,7 @@ import serializer, { TypeResolver } from 'moddle-context-serializer';
 import { z } from 'zod';
 import { ServiceTaskRegistry } from '../service-tasks/registry.js';
 import { createApp, type App } from '../src/app.js';
+import { findLatestDefinition } from '../src/store/definitions.js';
 import { loadConfig } from '../src/config.js';
 import { sequence } from '../test/support/bpmn.js';
 import { createTestDatabase } from '../test/support/test-app.js';
@@ -232,11 +233,12 @@ function benchRegistry(): ServiceTaskRegistry {
   });
 }
 
-async function openApp(options: { databaseUrl?: string; dataDir: string; inMemory: boolean; deploy?: boolean; pgliteThread?: boolean }): Promise<App> {
+async function openApp(options: { databaseUrl?: string; dataDir: string; inMemory: boolean; deploy?: boolean; pgliteThread?: boolean; warmInstances?: number }): Promise<App> {
   const app = await createApp(
     loadConfig({
       PORT: '0',
       REGENFLOW_DATA_DIR: options.dataDir,
+      ...(options.warmInstances !== undefined && { REGENFLOW_WARM_INSTANCES: String(options.warmInstances) }),
       ...(options.pgliteThread === false && { REGENFLOW_PGLITE_THREAD: 'false' }),
       ...(options.databaseUrl && { DATABASE_URL: options.databaseUrl }),
     }),
@@ -388,6 +390,18 @@ async function main(): Promise<void> {
   const embedded = await openApp({ dataDir: pgliteDir, inMemory: PGLITE_MODE === 'memory' });
   cleanups.push(() => embedded.close());
   const embeddedVariants = durableVariants(embedded, 'PGlite');
+  // The same B on an app without warm instances: every completion recovers from the row.
+  const coldDir = mkdtempSync(join(tmpdir(), 'regenflow-bench-'));
+  cleanups.push(async () => rmSync(coldDir, { recursive: true, force: true }));
+  const cold = await openApp({ dataDir: coldDir, inMemory: PGLITE_MODE === 'memory', warmInstances: 0 });
+  cleanups.push(() => cold.close());
+  const coldB = variant('durable B, PGlite, warm instances off', async () => {
+    const row = await cold.engine.start({ processKey: 'bench_user_task' });
+    const task = await cold.database.knex('user_tasks').where({ instance_id: row.id }).first('id');
+    if (!task) throw new Error(`instance ${row.id} has no user task`);
+    const ended = await cold.engine.completeUserTask(task.id, { ok: true });
+    if (ended.status !== 'completed') throw new Error(`instance ${row.id} is ${ended.status} after its user task`);
+  });
   let engineThread: App | undefined;
   let engineThreadVariants: ReturnType<typeof durableVariants> | undefined;
   if (args['pglite-on-engine-thread']) {
@@ -434,6 +448,16 @@ async function main(): Promise<void> {
   console.log(`  load average at start: ${loadavg().map((value) => value.toFixed(2)).join(' ')} (${availableParallelism()} cores)`);
 
   for (const entry of variants) await measure(entry.once, WARM_UP, entry.concurrency);
+  // A start by key read the latest version with one query before it was cached per key.
+  const lookups: Array<{ cpuMs: number; wallMs: number }> = [];
+  for (let round = 0; round < REPETITIONS; round++) {
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) await findLatestDefinition(embedded.database.knex, 'bench_user_task');
+    const cpu = process.cpuUsage(cpuBefore);
+    lookups.push({ cpuMs: (cpu.user + cpu.system) / 1000 / 200, wallMs: (performance.now() - started) / 200 });
+  }
+  const latestLookup = { cpuMs: median(lookups.map((l) => l.cpuMs)), wallMs: median(lookups.map((l) => l.wallMs)) };
   if (twoCore) await Promise.all([twoCore.one.warmUp(WARM_UP), twoCore.two.warmUp(WARM_UP)]);
   const oneProcess: TimedRun[] = [];
   const twoProcesses: TimedRun[] = [];
@@ -474,6 +498,17 @@ async function main(): Promise<void> {
     );
   };
   line('PGlite    ', embeddedVariants);
+  {
+    const on = summary(embeddedVariants.twoTransitions);
+    const off = summary(coldB);
+    console.log(
+      `warm instances (PGlite, durable B): cpu ms/inst on ${on.cpuMs.toFixed(2)}, off ${off.cpuMs.toFixed(2)} (ratio ${ratio(on.cpuMs, off.cpuMs)}); ` +
+        `p50 ms on ${on.p50.toFixed(2)}, off ${off.p50.toFixed(2)}; inst/s ratio on/off ${ratio(on.perSecond, off.perSecond)}`,
+    );
+    console.log(
+      `latest version per key (PGlite), what a cached start no longer pays: ${latestLookup.cpuMs.toFixed(3)} cpu ms and ${latestLookup.wallMs.toFixed(3)} ms wall per query (median of ${REPETITIONS} x 200)`,
+    );
+  }
   if (engineThreadVariants) line('PGlite on the engine thread', engineThreadVariants);
   if (serverVariants) line('PostgreSQL', serverVariants);
 

@@ -16,6 +16,7 @@ import * as decisions from './0015-decisions.js';
 import * as decisionDeploymentLinks from './0015b-decision-deployment-links.js';
 import * as idempotentAnswers from './0020-idempotent-answers.js';
 import * as forms from './0021-forms.js';
+import * as leanInstanceState from './0025-lean-instance-state.js';
 import * as batches from './0026-batches.js';
 import * as alertQueue from './0027-alert-queue.js';
 import * as signalBroadcasts from './0027b-signal-broadcasts.js';
@@ -47,6 +48,7 @@ const migrations: Array<[name: string, migration: Migration]> = [
   ['0015b-decision-deployment-links', decisionDeploymentLinks],
   ['0020-idempotent-answers', idempotentAnswers],
   ['0021-forms', forms],
+  ['0025-lean-instance-state', leanInstanceState],
   ['0026-batches', batches],
   ['0027-alert-queue', alertQueue],
   ['0027b-signal-broadcasts', signalBroadcasts],

@@ -99,6 +99,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     allowScripts: config.REGENFLOW_ALLOW_SCRIPTS,
     settings: processSettings,
     historyRetentionDays: config.REGENFLOW_HISTORY_RETENTION_DAYS,
+    warmInstances: config.REGENFLOW_WARM_INSTANCES,
   });
   await engine.rearmStartTimers();
   await engine.armHistoryCleanup();

@@ -45,6 +45,8 @@ const ConfigSchema = z.object({
   REGENFLOW_MAX_TRANSITION_MS: z.coerce.number().int().min(100).default(10_000),
   /** Days an ended instance and its history are kept before the hourly cleanup deletes them (Camunda 7's history time to live); 0 keeps them forever. @default 0 */
   REGENFLOW_HISTORY_RETENTION_DAYS: z.coerce.number().min(0).default(0),
+  /** Parked engines of recently moved instances kept per node (their next transition skips recover); 0 turns it off. @default 64 */
+  REGENFLOW_WARM_INSTANCES: z.coerce.number().int().min(0).default(64),
   /** How often the job poller looks for due timers when nothing woke it. @default 1000 */
   REGENFLOW_JOB_POLL_MS: z.coerce.number().int().min(10).default(1000),
   /** API requests per minute per token: far above what one node serves (~100-200 requests/s), so a busy worker or operator token is never refused; it stops a runaway client. @default 30000 */

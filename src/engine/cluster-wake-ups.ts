@@ -18,14 +18,17 @@ export function startClusterWakeUps(options: {
   const { engine, knex, nodeId, onError } = options;
   let relaying = false;
   let jobs = false;
+  let definitions = false;
   let topics: Set<string> | null = null;
   let flush: NodeJS.Immediate | null = null;
   const send = () => {
     flush = null;
     const notices: ChangeNotice[] = [];
+    if (definitions) notices.push({ node: nodeId, kind: 'definitions' });
     if (jobs) notices.push({ node: nodeId, kind: 'jobs' });
     if (topics) notices.push({ node: nodeId, kind: 'external-tasks', topics: [...topics] });
     jobs = false;
+    definitions = false;
     topics = null;
     for (const notice of notices) void sendChangeNotice(knex, notice).catch(onError);
   };
@@ -43,6 +46,13 @@ export function startClusterWakeUps(options: {
     for (const topic of created) topics.add(topic);
     queue();
   };
+  // The other nodes' cached "latest version per key" (definition-cache.ts) must be read again.
+  const onDeployed = () => {
+    if (relaying) return;
+    definitions = true;
+    queue();
+  };
+  engine.on('definitions.deployed', onDeployed);
   engine.on('jobs.scheduled', onJobs);
   engine.on('external-tasks.created', onTasks);
   const listener = listenForChangeNotices(
@@ -53,6 +63,7 @@ export function startClusterWakeUps(options: {
       relaying = true;
       try {
         if (notice.kind === 'jobs') engine.emit('jobs.scheduled');
+        else if (notice.kind === 'definitions') engine.emit('definitions.deployed');
         else engine.emit('external-tasks.created', notice.topics ?? []);
       } finally {
         relaying = false;
@@ -62,6 +73,7 @@ export function startClusterWakeUps(options: {
   );
   return {
     async close() {
+      engine.off('definitions.deployed', onDeployed);
       engine.off('jobs.scheduled', onJobs);
       engine.off('external-tasks.created', onTasks);
       if (flush) clearImmediate(flush);

@@ -19,17 +19,64 @@ export interface DefinitionSource {
   source_context: string | null;
 }
 
+/** What a start by key needs of the latest version: its id, key, version, executable flag and info. */
+export interface LatestDefinition {
+  id: string;
+  key: string;
+  version: number;
+  executable: boolean;
+  info?: unknown;
+}
+
+/**
+ * How long a cached "latest version of key" is trusted without a deploy notice. A deploy on this
+ * node forgets it at once and one on another node through the cluster's notice
+ * (`definitions.deployed`, LISTEN/NOTIFY); this bound only covers a notice lost while a
+ * node's listening connection was down.
+ */
+export const LATEST_TRUST_MS = 5_000;
+
 /**
  * Parsed definitions by id. A definition id names one immutable version, so entries never
- * go stale; the bound only keeps memory flat when many versions exist.
+ * go stale; the bound only keeps memory flat when many versions exist. Beside them, the
+ * latest version per key, which a deploy changes: see `latest` and `forgetLatest`.
  */
 export class DefinitionCache {
   private readonly entries = new Map<string, CompiledDefinition>();
+  private readonly latestByKey = new Map<string, { definition: LatestDefinition | undefined; at: number }>();
+  /** Bumped by every `forgetLatest`: a lookup that began before it does not store what it read. */
+  private generation = 0;
 
   constructor(
     private readonly load: (id: string, via?: Knex) => Promise<DefinitionSource | undefined>,
     private readonly capacity = 500,
+    private readonly loadLatest?: (key: string) => Promise<LatestDefinition | undefined>,
   ) {}
+
+  /**
+   * The latest version of `key` (undefined when none is deployed), without a query while no
+   * deploy was announced since it was read. A deploy's notice from another node arrives
+   * after its commit, so a start there within that moment (milliseconds) may still get the
+   * version before, as if it had come just before the deploy.
+   */
+  async latest(key: string): Promise<LatestDefinition | undefined> {
+    if (!this.loadLatest) throw new Error('DefinitionCache was built without a latest-version loader');
+    const cached = this.latestByKey.get(key);
+    if (cached && Date.now() - cached.at < LATEST_TRUST_MS) return cached.definition;
+    const generation = this.generation;
+    const definition = await this.loadLatest(key);
+    if (generation === this.generation) {
+      this.latestByKey.set(key, { definition, at: Date.now() });
+      if (this.latestByKey.size > this.capacity) this.latestByKey.delete(this.latestByKey.keys().next().value as string);
+    }
+    return definition;
+  }
+
+  /** A deploy committed (here or on another node): the latest versions must be read again. */
+  forgetLatest(): void {
+    this.generation++;
+    this.latestByKey.clear();
+  }
 
   /** @param via the open transaction to read through, when there is one */
   async get(id: string, via?: Knex): Promise<CompiledDefinition> {

@@ -3,7 +3,7 @@ import type { AuditEntry } from '../store/audit-entries.js';
 import type { InstanceRow } from '../store/transitions.js';
 import type { DefinitionAnalysis } from './definitions/analyse-definition.js';
 import type { CompiledDefinition, DefinitionCache } from './definition-cache.js';
-import type { ProcessRuntime } from './runtime/process-runtime.js';
+import type { ProcessRuntime, WarmInstance } from './runtime/process-runtime.js';
 import type { ProcessSettings } from './timer-schedule.js';
 import type { TransitionEvent, TransitionOutcome, Variables } from './types.js';
 
@@ -24,6 +24,8 @@ export interface WorkflowEngineOptions {
   jobRetryDelayMs?: number;
   /** Leases a job may outlive (claimed again after its lease ran out) before it is quarantined as an incident. @default 3 */
   jobMaxLeases?: number;
+  /** Parked engines of recently moved instances kept per node, so their next transition skips recover; 0 turns it off. @default 64 */
+  warmInstances?: number;
   /** Days an ended instance and its history are kept (Camunda 7's history time to live); 0 keeps them forever. @default 0 */
   historyRetentionDays?: number;
 }
@@ -95,6 +97,8 @@ export interface PreparedInstance {
   children: PreparedInstance[];
   /** The row as written, once it is. */
   row?: InstanceRow;
+  /** Its engine, parked: kept warm once the row committed (see runtime/warm-instances.ts). */
+  warm?: WarmInstance;
 }
 
 export interface CorrelationResult {

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError, isRetryableConflict, notFound } from '../errors.js';
-import * as definitionsStore from '../store/definitions.js';
 import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
 import { hasOpenIncident, insertIncident, parkedExecutions, resolveHandlerIncidents, resolveLeftIncidents } from '../store/incidents.js';
 import { deleteHandBacksExcept, insertCallHandBack } from '../store/jobs.js';
@@ -17,6 +16,8 @@ import {
   type InstanceRow,
 } from '../store/transitions.js';
 import { InstanceLocks } from './instance-locks.js';
+import { WarmInstances } from './runtime/warm-instances.js';
+import type { WarmInstance } from './runtime/process-runtime.js';
 import { safeCopy } from './runtime/variables.js';
 import { activityOfExecution } from './runtime/execution-ids.js';
 import type { CommittedTransition, TransitionEvent, TransitionOutcome } from './types.js';
@@ -42,8 +43,11 @@ export type Retarget = (
 
 export class Transitions {
   private readonly locks = new InstanceLocks();
+  private readonly warm: WarmInstances;
 
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly ctx: EngineContext) {
+    this.warm = new WarmInstances(ctx.options.warmInstances ?? 64);
+  }
 
   /**
    * The first transition of an instance runs before anything is stored: an instance whose
@@ -71,6 +75,7 @@ export class Transitions {
   async prepareInstance(definitionRow: { id: string; key: string }, options: StartRunOptions, depth = 0): Promise<PreparedInstance> {
     const definition = await this.ctx.definitions.get(definitionRow.id);
     const id = options.id ?? randomUUID();
+    let warm: WarmInstance | undefined;
     const outcome = await this.ctx.runtime.run(
       definition,
       {
@@ -79,11 +84,12 @@ export class Transitions {
         businessKey: options.businessKey,
         variables: safeCopy(options.variables ?? {}),
         dueNow: options.dueNow,
+        ...(this.warm.capacity > 0 && { onParked: (parked: WarmInstance) => (warm = parked) }),
       },
       options.event ?? null,
     );
     const children = await this.prepareChildren(null, outcome, options.businessKey ?? null, depth);
-    return { id, definition, businessKey: options.businessKey ?? null, parentExecutionId: options.parentExecutionId, outcome, children };
+    return { id, definition, businessKey: options.businessKey ?? null, parentExecutionId: options.parentExecutionId, outcome, children, warm };
   }
 
   /** Children for call activities that have none yet. */
@@ -103,7 +109,7 @@ export class Transitions {
     const children: PreparedInstance[] = [];
     for (const call of outcome.callActivities) {
       if (existing.has(call.executionId)) continue;
-      const called = await definitionsStore.findLatestDefinition(this.ctx.knex, call.calledElement);
+      const called = await this.ctx.definitions.latest(call.calledElement);
       if (!called?.executable) {
         throw new AppError('NOT_FOUND', `${call.activityId} calls process '${call.calledElement}', which is not deployed`);
       }
@@ -137,7 +143,10 @@ export class Transitions {
     return row;
   }
 
+  /** After the commit of a new instance (and the children it started): announces them and keeps their engines warm. */
   announceAll(prepared: PreparedInstance, row: InstanceRow): void {
+    if (prepared.warm && prepared.row?.status === 'active') this.warm.keep(prepared.id, prepared.row.version, prepared.warm);
+    prepared.warm = undefined;
     this.ctx.emit('instance.started', { id: row.id, processKey: row.process_key });
     this.announce(row, prepared.outcome, null);
     for (const child of prepared.children) {
@@ -188,6 +197,9 @@ export class Transitions {
       const current = moved ? { ...loaded, definition_id: moved.definitionId, state: moved.state } : loaded;
       if (moved) parked = moved.parked;
       const definition = await this.ctx.definitions.get(current.definition_id);
+      // The engine this node parked after committing exactly this version, if it still has it (never for a migration).
+      const warm = moved ? undefined : this.warm.take(instanceId, current.version, current.definition_id);
+      let parkedNow: WarmInstance | undefined;
       const outcome = await this.ctx.runtime
         .run(
           definition,
@@ -199,6 +211,8 @@ export class Transitions {
             variables: current.variables,
             parkedExecutions: new Set(parked),
             dueNow: event.type === 'resume' ? event.dueNow : undefined,
+            warm,
+            ...(this.warm.capacity > 0 && { onParked: (parked: WarmInstance) => (parkedNow = parked) }),
           },
           event,
         )
@@ -227,6 +241,7 @@ export class Transitions {
             : await this.endLeftCalls(trx, updated, outcome);
         return updated;
       });
+      if (parkedNow && row.status === 'active') this.warm.keep(instanceId, row.version, parkedNow);
       this.ctx.emit('transition.committed', {
         instanceId: row.id,
         parentInstanceId: row.parent_instance_id ?? null,

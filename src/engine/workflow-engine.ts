@@ -70,14 +70,20 @@ export class WorkflowEngine extends EventEmitter {
   constructor(options: WorkflowEngineOptions) {
     super();
     this.knex = options.knex;
-    const resolved = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, jobMaxLeases: 3, historyRetentionDays: 0, ...options };
+    const resolved = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, jobMaxLeases: 3, historyRetentionDays: 0, warmInstances: 64, ...options };
     const context: EngineContext = {
       knex: options.knex,
       runtime: options.runtime,
-      definitions: new DefinitionCache((id, via) => definitionsStore.findDefinition(via ?? options.knex, id)),
+      definitions: new DefinitionCache(
+        (id, via) => definitionsStore.findDefinition(via ?? options.knex, id),
+        500,
+        (key) => definitionsStore.findLatestDefinition(options.knex, key),
+      ),
       options: resolved,
       emit: (event, ...args) => this.emit(event, ...args),
     };
+    // A deploy here or (relayed by the cluster wake-ups) on another node changes the latest versions.
+    this.on('definitions.deployed', () => context.definitions.forgetLatest());
     this.transitions = new Transitions(context);
     this.deployments = new Deployments(context, this.transitions);
     this.instances = new Instances(context, this.transitions);

@@ -1,10 +1,10 @@
 import pg from 'pg';
 import type { Knex } from 'knex';
 
-/** What one node tells the others: jobs to poll, or external tasks on these topics to fetch. */
+/** What one node tells the others: jobs to poll, external tasks on these topics to fetch, or new definition versions. */
 export interface ChangeNotice {
   node: string;
-  kind: 'jobs' | 'external-tasks';
+  kind: 'jobs' | 'external-tasks' | 'definitions';
   topics?: string[];
 }
 

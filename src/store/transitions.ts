@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { onDatabaseClock } from './database-clock.js';
 import { insertDecisionEvaluations } from './decisions.js';
+import { serializeState } from './instances-state.js';
 import { ConcurrentUpdateError } from '../errors.js';
 import type { InstanceStatus, TransitionOutcome } from '../engine/types.js';
 
@@ -78,7 +79,7 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
       business_key: instance.businessKey ?? null,
       status: outcome.status,
       version: 1,
-      state: JSON.stringify(outcome.status === 'active' ? outcome.state : null),
+      state: serializeState(outcome.status === 'active' ? outcome.state : null),
       variables: JSON.stringify(outcome.variables),
       parent_instance_id: instance.parentInstanceId ?? null,
       parent_execution_id: instance.parentExecutionId ?? null,
@@ -111,7 +112,7 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
     .update({
       status: outcome.status,
       version: current.version + 1,
-      state: JSON.stringify(ended ? null : outcome.state),
+      state: serializeState(ended ? null : outcome.state),
       variables: JSON.stringify(outcome.variables),
       updated_at: now,
       ended_at: ended ? now : null,

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { httpClient, killServerProcess, repositoryRoot, startServerProcess, TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { createTestDatabase, eventually } from '../support/test-app.js';
+import { sequence } from '../support/bpmn.js';
 
 /**
  * Two engine nodes on one database run a mixed load (user tasks, external tasks, messages,
@@ -137,4 +138,26 @@ describe('two engine nodes on one database', () => {
       expect(history.filter((row) => row.event === 'instance.completed')).toHaveLength(1);
     }
   }, 120_000);
+
+  it('when a new version is deployed on one node, then starts by key run it on that node at once and on the other within a notice', async () => {
+    const versioned = (name: string) => sequence('versioned', [{ id: 'wait', xml: `<bpmn:userTask id="wait" name="${name}" />` }]);
+    const startOn = async (index: number) => {
+      const started = await node(index)('POST', '/api/process-instances', { processKey: 'versioned' });
+      expect(started.status).toBe(201);
+      return started.body.definitionId as string;
+    };
+    const first = await node(0)('POST', '/api/deployments', { name: 'versioned.bpmn', xml: versioned('one') });
+    const v1 = first.body.definitions[0].id as string;
+    // Both nodes now hold version 1 as the latest of its key.
+    expect(await startOn(0)).toBe(v1);
+    expect(await startOn(1)).toBe(v1);
+
+    const second = await node(0)('POST', '/api/deployments', { name: 'versioned.bpmn', xml: versioned('two') });
+    const v2 = second.body.definitions[0].id as string;
+    expect(v2).not.toBe(v1);
+    expect(await startOn(0)).toBe(v2);
+    // The other node hears of it through the cluster's notice (PostgreSQL), well before its
+    // cached entry would expire (5 s); nodes sharing one in-process PGlite have no notices.
+    if (processes.length) await eventually(async () => (await startOn(1)) === v2, 2_500);
+  }, 60_000);
 });

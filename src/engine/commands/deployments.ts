@@ -94,6 +94,7 @@ export class Deployments {
         await appendAuditEntry(trx, { ...options.audit, details: { ...options.audit.details, deploymentId, definitions: versions } });
       }
     });
+    if (deployment.definitions.some((definition) => definition.created)) this.ctx.emit('definitions.deployed');
     this.ctx.emit('jobs.scheduled');
     return deployment;
   }

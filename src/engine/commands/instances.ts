@@ -7,6 +7,7 @@ import type { CommittedTransition, Variables } from '../types.js';
 import type { EngineContext, StartOptions } from '../engine-context.js';
 import type { Transitions } from '../transitions.js';
 import { checkStart } from '../start-check.js';
+import type { LatestDefinition } from '../definition-cache.js';
 
 /** Starting, cancelling and steering instances. */
 export class Instances {
@@ -21,11 +22,11 @@ export class Instances {
     return this.transitions.startInstance(definition, { variables: options.variables, businessKey: options.businessKey, audit: options.audit, ...trigger });
   }
 
-  private async resolveDefinition(options: { processKey?: string; definitionId?: string }): Promise<definitionsStore.DefinitionSummary> {
+  private async resolveDefinition(options: { processKey?: string; definitionId?: string }): Promise<LatestDefinition> {
     const row = options.definitionId
-      ? await definitionsStore.findDefinition(this.ctx.knex, options.definitionId)
+      ? await definitionsStore.findDefinitionSummary(this.ctx.knex, options.definitionId)
       : options.processKey
-        ? await definitionsStore.findLatestDefinition(this.ctx.knex, options.processKey)
+        ? await this.ctx.definitions.latest(options.processKey)
         : undefined;
     if (!row) throw notFound('process definition', options.definitionId ?? options.processKey ?? '(none given)');
     if (!row.executable) throw new AppError('NOT_EXECUTABLE', `process definition ${row.id} is not executable`);

@@ -55,9 +55,17 @@ export interface BpmnEngineOptions {
 /** The no-op logger: bpmn-engine's debug logger costs ~15 % of throughput. */
 const silentLogger = () => ({ debug() {}, error() {}, warn() {} });
 
-/** One bpmn-engine run of one instance (a transition's). */
+/**
+ * One instance's bpmn-engine: built for a transition, and kept warm between two transitions of
+ * the same instance (see warm-instances.ts). Its listener and error handler are this object's,
+ * so a warm engine's next transition brings its own; `park` stops it between transitions.
+ */
 export class BpmnInstance {
   private readonly engine: any;
+  private listener: EventEmitter | null = null;
+  private errorHandler: (error: unknown) => void = () => {};
+  /** What bpmn-engine holds as its listener: forwards to this transition's, or nowhere while parked. */
+  private readonly relay = { emit: (event: string, ...args: unknown[]) => this.listener?.emit(event, ...args) ?? false };
 
   constructor(options: BpmnEngineOptions) {
     this.engine = new Engine({
@@ -71,6 +79,7 @@ export class BpmnInstance {
       extensions: options.extensions,
       settings: { ...options.settings, enableDummyService: false, strict: false },
     } as any);
+    this.engine.on('error', (error: unknown) => this.errorHandler(error));
   }
 
   /** The engine itself, for the event sub-process starts (a plugin that walks its executions). */
@@ -78,19 +87,54 @@ export class BpmnInstance {
     return this.engine;
   }
 
-  /** An unhandled `error` event would kill the Node process: always listen. */
+  /** An unhandled `error` event would kill the Node process: the engine always has this handler (one per transition). */
   onError(handler: (error: unknown) => void): void {
-    this.engine.on('error', handler);
+    this.errorHandler = handler;
   }
 
   async start(listener: EventEmitter, variables: Variables): Promise<void> {
-    await this.engine.execute({ listener, variables });
+    this.listener = listener;
+    await this.engine.execute({ listener: this.relay, variables });
   }
 
   /** Recovers a fresh copy of the saved state (loaded from the row for this transition) and resumes it. */
   async resume(state: unknown, listener: EventEmitter): Promise<void> {
+    this.listener = listener;
     this.engine.recover(state as any);
-    await this.engine.resume({ listener });
+    await this.engine.resume({ listener: this.relay });
+  }
+
+  /**
+   * Resumes a parked engine (one stopped by `park` after its last committed transition) as a
+   * recovered one resumes: waits, running services and timers announce themselves again.
+   */
+  async resumeParked(listener: EventEmitter): Promise<void> {
+    this.listener = listener;
+    await this.engine.resume({ listener: this.relay });
+  }
+
+  /**
+   * Stops the engine between two transitions, heard by nobody: what it holds stays as the
+   * committed state says. False when stopping raised an error (then it must not be reused).
+   */
+  async park(): Promise<boolean> {
+    this.listener = null;
+    let failed = false;
+    this.errorHandler = () => {
+      failed = true;
+    };
+    // bpmn-engine's stop waits for a `stop` event that only running definitions send: an engine
+    // with none running would wait forever. Such an engine, or one slow to stop, is not kept.
+    if (!this.engine.execution?.isRunning) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      Promise.resolve(this.engine.stop()).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), 1_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    return stopped && !failed && this.engine.execution?.stopped === true;
   }
 
   stop(): void {

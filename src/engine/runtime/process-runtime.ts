@@ -12,7 +12,7 @@ import type {
   Variables,
 } from '../types.js';
 import type { CompiledDefinition } from '../definition-cache.js';
-import { TransitionTimers } from './transition-timers.js';
+import { TimersRelay, TransitionTimers } from './transition-timers.js';
 import { BpmnErrorSignal, bindServiceTasks, type DecisionTaskEvaluator, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
@@ -61,6 +61,25 @@ export interface InstanceContext {
   dueNow?: string;
   /** Entries per activity id so far, committed ones and this run's (kept in the saved state). */
   visits?: Record<string, number>;
+  /**
+   * This instance's engine as its last committed transition left it (see warm-instances.ts):
+   * resumed instead of recovering `state`. The caller vouches that `state` is what it committed.
+   */
+  warm?: WarmInstance;
+  /**
+   * Called with the engine, parked, when it may serve the instance's next transition (the
+   * instance waits and nothing failed). The caller keeps it only once the outcome committed.
+   */
+  onParked?: (warm: WarmInstance) => void;
+}
+
+/** An instance's live engine between two transitions, with the bindings a next run rebinds. */
+export interface WarmInstance {
+  readonly definitionId: string;
+  readonly engine: BpmnInstance;
+  readonly services: ReturnType<typeof bindServiceTasks>;
+  readonly stackYield: ReturnType<typeof createStackYield>;
+  readonly timers: TimersRelay;
 }
 
 /**
@@ -74,6 +93,16 @@ export class ProcessRuntime {
   constructor(private readonly options: RuntimeOptions) {}
 
   async run(definition: CompiledDefinition, given: InstanceContext, event: TransitionEvent | null): Promise<TransitionOutcome> {
+    const { outcome, warm } = await this.runOnce(definition, given, event);
+    if (warm) given.onParked?.(warm);
+    return outcome;
+  }
+
+  private async runOnce(
+    definition: CompiledDefinition,
+    given: InstanceContext,
+    event: TransitionEvent | null,
+  ): Promise<{ outcome: TransitionOutcome; warm?: WarmInstance }> {
     const committedVisits = ((given.state as Record<string, unknown> | undefined)?.[VISITS_KEY] ?? {}) as Record<string, number>;
     const visits: Record<string, number> = { ...committedVisits };
     const instance: InstanceContext = { ...given, visits };
@@ -135,7 +164,8 @@ export class ProcessRuntime {
     const failed = () => listeners.failure !== null;
     const root = () => bpmn?.rootEnvironment() ?? null;
 
-    const services = bindServiceTasks({
+    const warm = given.warm?.definitionId === definition.id ? given.warm : undefined;
+    const bindings: Parameters<typeof bindServiceTasks>[0] = {
       instance,
       definition,
       inlineHandlers: this.options.inlineHandlers,
@@ -157,24 +187,39 @@ export class ProcessRuntime {
       recordDecisions: (records) => {
         if (!failed()) decisionEvaluations.push(...(records as typeof decisionEvaluations));
       },
-    });
+    };
+    const stackYieldOptions = { budget: 40, track, stopped: failed };
 
-    const stackYield = createStackYield({ budget: 40, track, stopped: failed });
-
-    const engine = new BpmnInstance({
-      name: instance.instanceId,
-      sourceContext: definition.sourceContext,
-      expressions: this.options.expressions,
-      scripts: this.options.scripts,
-      timers,
-      extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield, regenflowParallelJoin: parallelJoinExtension },
-      settings: { ...this.options.settings },
-    });
+    let services: WarmInstance['services'];
+    let stackYield: WarmInstance['stackYield'];
+    let timersRelay: TimersRelay;
+    let engine: BpmnInstance;
+    if (warm) {
+      ({ services, stackYield, engine } = warm);
+      services.rebind(bindings);
+      stackYield.rebind(stackYieldOptions);
+      timersRelay = warm.timers;
+      timersRelay.current = timers;
+    } else {
+      services = bindServiceTasks(bindings);
+      stackYield = createStackYield(stackYieldOptions);
+      timersRelay = new TimersRelay(timers);
+      engine = new BpmnInstance({
+        name: instance.instanceId,
+        sourceContext: definition.sourceContext,
+        expressions: this.options.expressions,
+        scripts: this.options.scripts,
+        timers: timersRelay,
+        extensions: { regenflowServices: services.extension, regenflowStackYield: stackYield.extension, regenflowParallelJoin: parallelJoinExtension },
+        settings: { ...this.options.settings },
+      });
+    }
     bpmn = engine;
     engine.onError((error) => listeners.fail(error));
 
     try {
-      if (instance.state) await engine.resume(instance.state, listeners.emitter);
+      if (warm) await engine.resumeParked(listeners.emitter);
+      else if (instance.state) await engine.resume(instance.state, listeners.emitter);
       else await engine.start(listeners.emitter, { ...(instance.variables ?? {}) });
       // Event sub-process starts armed while the instance waited (see event-sub-process-starts.ts).
       const armed = armedEventStarts(engine.raw);
@@ -200,6 +245,7 @@ export class ProcessRuntime {
     if (uncaught) {
       // See `uncaughtBpmnError`: the instance ends failed, keeping nothing that waits.
       return {
+        outcome: {
         status: 'failed',
         state: null,
         variables: engine.rootVariables() ?? { ...(instance.variables ?? {}) },
@@ -213,6 +259,7 @@ export class ProcessRuntime {
         decisionEvaluations,
         steps,
         error: uncaught,
+        },
       };
     }
     if (failure) throw asTransitionError(failure);
@@ -261,7 +308,7 @@ export class ProcessRuntime {
     const externalTasks: ExternalTaskWait[] = ended ? [] : services.pendingExternalTasks();
     const variables = engine.rootVariables() ?? { ...(instance.variables ?? {}) };
 
-    return {
+    const outcome: TransitionOutcome = {
       status: ended ? 'completed' : 'active',
       state,
       variables,
@@ -288,6 +335,11 @@ export class ProcessRuntime {
       decisionEvaluations,
       steps,
     };
+    // Only an instance that waits with nothing failed is worth keeping: an incident's retry, an
+    // error or an end recovers from the committed state as before.
+    const reusable = given.onParked && !ended && !handlerFailures.length && !timerFailures.length && !failed();
+    if (!reusable || !(await engine.park())) return { outcome };
+    return { outcome, warm: { definitionId: definition.id, engine, services, stackYield, timers: timersRelay } };
   }
 
   /** Applies the transition's event to the recovered (or started) engine. */

@@ -90,9 +90,11 @@ interface BindingOptions {
  * running: that is how a completed external task re-enters the engine. A service that has
  * neither a completion nor an inline handler simply does not call back: the task waits.
  */
-export function bindServiceTasks(options: BindingOptions) {
-  const pending = new Map<string, ExternalTaskWait>();
-  const { instance, completions } = options;
+export function bindServiceTasks(initial: BindingOptions) {
+  // The engine keeps the services bound at its construction; a warm instance's next transition
+  // rebinds them to its own options (see `rebind`), so nothing below may capture one run's.
+  let options = initial;
+  let pending = new Map<string, ExternalTaskWait>();
 
   const inert = { activate() {}, deactivate() {} };
 
@@ -121,6 +123,7 @@ export function bindServiceTasks(options: BindingOptions) {
             callback(new BpmnErrorSignal(code, message));
           };
 
+          const { instance, completions } = options;
           const completion = completions.get(executionId);
           if (completion && completion.kind !== 'retry') {
             completions.delete(executionId);
@@ -221,6 +224,11 @@ export function bindServiceTasks(options: BindingOptions) {
   return {
     extension,
     pendingExternalTasks: (): ExternalTaskWait[] => [...pending.values()],
+    /** Binds the services to another transition's options (a warm instance's next run). */
+    rebind(next: BindingOptions): void {
+      options = next;
+      pending = new Map();
+    },
   };
 }
 

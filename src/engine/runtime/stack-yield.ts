@@ -5,7 +5,15 @@
  * stretch, the next one starts from a fresh stack (setImmediate). The transition's settle
  * loop waits for these hops like for any other pending work.
  */
-export function createStackYield(options: { budget: number; track(promise: Promise<unknown>): void; stopped(): boolean }) {
+export interface StackYieldOptions {
+  budget: number;
+  track(promise: Promise<unknown>): void;
+  stopped(): boolean;
+}
+
+export function createStackYield(initial: StackYieldOptions) {
+  // Rebound to each transition of a warm instance (see `rebind`): read through `options`.
+  let options = initial;
   let remaining = options.budget;
 
   function run(execute: () => void): void {
@@ -25,7 +33,7 @@ export function createStackYield(options: { budget: number; track(promise: Promi
   }
 
   const inert = { activate() {}, deactivate() {} };
-  return function extension(activity: { Behaviour?: new (...args: any[]) => { execute(message: unknown): unknown } }) {
+  const extension = function extension(activity: { Behaviour?: new (...args: any[]) => { execute(message: unknown): unknown } }) {
     const Original = activity.Behaviour;
     if (typeof Original !== 'function') return inert;
     activity.Behaviour = function YieldingBehaviour(this: unknown, ...args: unknown[]) {
@@ -35,5 +43,12 @@ export function createStackYield(options: { budget: number; track(promise: Promi
       return behaviour;
     } as unknown as typeof Original;
     return inert;
+  };
+  return {
+    extension,
+    rebind(next: StackYieldOptions): void {
+      options = next;
+      remaining = next.budget;
+    },
   };
 }

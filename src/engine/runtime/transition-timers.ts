@@ -80,3 +80,27 @@ export class TransitionTimers {
     return timer;
   }
 }
+
+/**
+ * The `timers` a bpmn-engine keeps for its life: bpmn-elements registers timers through the
+ * environment it was built with, so a warm engine reused by the next transition reaches that
+ * transition's TransitionTimers through this relay.
+ */
+export class TimersRelay {
+  constructor(public current: TransitionTimers) {}
+
+  register(owner: TimerOwner) {
+    return {
+      setTimeout: (callback: (...args: unknown[]) => void, delay: number, ...args: unknown[]) => this.current.register(owner).setTimeout(callback, delay, ...args),
+      clearTimeout: (ref: PendingTimer) => this.current.clearTimeout(ref),
+    };
+  }
+
+  setTimeout = (callback: (...args: unknown[]) => void, delay: number, ...args: unknown[]): PendingTimer => this.current.setTimeout(callback, delay, ...args);
+
+  clearTimeout = (ref: PendingTimer | undefined): undefined => this.current.clearTimeout(ref);
+
+  get executing(): PendingTimer[] {
+    return this.current.executing;
+  }
+}
