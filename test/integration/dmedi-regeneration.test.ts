@@ -128,8 +128,15 @@ describe('DMEDI regeneration', () => {
       expect(variables.entropyAfter).toBeLessThan(variables.entropy);
       expect(variables).toMatchObject({ verdict: 'recovered', recovered: true });
       expect(simulator.applied.map((applied) => applied.strategyId)).toContain(variables.strategyId);
-      const [after, before] = await app.database.knex('entropy_measurements').where({ system }).orderBy('id', 'desc').limit(2);
+      // Measure's snapshot against the verdict's last look (the settle loop writes one measurement per look, so the two
+      // newest rows of the system are both looks at the settle window).
+      const before = await app.database.knex('entropy_measurements').where({ id: variables.measurementId, system }).first();
+      const after = await app.database.knex('entropy_measurements').where({ id: variables.measurementAfterId, system }).first();
+      expect(Number(before.score)).toBeGreaterThanOrEqual(0.3);
+      expect(Number(before.score)).toBeCloseTo(variables.entropy, 6);
+      expect(Number(after.score)).toBeCloseTo(variables.entropyAfter, 6);
       expect(Number(after.score)).toBeLessThan(Number(before.score));
+      expect(new Date(after.window_start).getTime()).toBeGreaterThanOrEqual(new Date(before.window_end).getTime() - 1000);
       const outcome = await app.database.knex('strategy_outcomes').where({ instance_id: instance.id }).first();
       expect(outcome).toMatchObject({ strategy_id: variables.strategyId, success: true });
       const ends = await app.database.knex('history').where({ instance_id: instance.id, event: 'end' }).pluck('activity_id');
@@ -255,7 +262,8 @@ describe('DMEDI regeneration', () => {
       // A repair at 5 requests/s: failures back to 1 % are clear on a minute of traffic
       await degrade(clearFix, [{ kind: 'error-burst', at: since(), magnitude: 0.3 }]);
       const fixed = await cycle(clearFix);
-      expect(fixed.end).toBe('end_regenerated');
+      // (with the verdict's reasons, so that a failure says which finding called the fix off)
+      expect({ end: fixed.end, reasons: fixed.variables.verdictReasons }).toMatchObject({ end: 'end_regenerated' });
       const looks = (result: typeof fixed, id: string) => result.activities.filter(([activity]) => activity === id);
       const settled = (result: typeof fixed, id: string) => looks(result, id).reduce((sum, [, seconds]) => sum + seconds, 0);
       const budget = (Date.parse(fixed.variables.settleDeadline) - Date.parse(fixed.variables.settleFrom)) / 1000;
