@@ -130,6 +130,16 @@ export async function measureSystem(store: EntropyStore, options: MeasureOptions
           buckets: operation.buckets,
           tail: tailCounts(operation.baselineHistogram, operation.currentHistogram),
         })),
+      // What a verdict re-runs a shifted value's share test on (recovery.ts): per operation, its spans in the key sample and
+      // the count of each attribute value the current window carried (a value absent here had none).
+      attributeValues: (aggregates.operationKeys ?? [])
+        .filter((entry) => entry.name !== '(other)')
+        .map((entry) => ({
+          operation: entry.name,
+          baselineSpans: entry.baselineSpans,
+          currentSpans: entry.currentSpans.reduce((a, b) => a + b, 0),
+          values: entry.keys.flatMap((key) => (key.values ?? []).map((value) => ({ key: key.key, value: value.value, baseline: value.baseline, current: value.current.reduce((a, b) => a + b, 0) })).filter((value) => value.current > 0)),
+        })),
       spans: { baseline: aggregates.baseline.count, current: aggregates.current.count },
       requests: {
         baseline: { count: aggregates.baseline.count, errors: aggregates.baseline.errors, seconds: aggregates.baseline.seconds },

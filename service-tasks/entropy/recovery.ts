@@ -84,10 +84,19 @@ interface StoredRequests {
   current: { count: number; errors: number; seconds: number };
 }
 
+/** An operation's attribute values in one measurement's key sample (measure.ts): its spans, and each value the current window carried. */
+interface StoredValues {
+  operation: string;
+  baselineSpans: number;
+  currentSpans: number;
+  values: Array<{ key: string; value: string; baseline: number; current: number }>;
+}
+
 const EMPTY: SpanStats = { count: 0, errors: 0, sumLog: 0, sumLog2: 0 };
 const operationsOf = (measurement: Measurement) => (measurement.indicators.operations as StoredOperation[] | undefined) ?? [];
 const requestsOf = (measurement: Measurement): StoredRequests => (measurement.indicators.requests as StoredRequests | undefined) ?? { baseline: { count: 0, errors: 0, seconds: 0 }, current: { count: 0, errors: 0, seconds: 0 } };
 const findingsOf = (measurement: Measurement) => ((measurement.indicators.findings as Finding[] | undefined) ?? []).filter((finding) => !finding.diagnostic);
+const valuesOf = (measurement: Measurement, operation: string) => ((measurement.indicators.attributeValues as StoredValues[] | undefined) ?? []).find((entry) => entry.operation === operation);
 const operationOf = (measurement: Measurement, finding: Pick<Finding, 'operation' | 'role'>) => operationsOf(measurement).find((operation) => operation.name === finding.operation && operation.role === finding.role);
 
 /** What one finding's sequential test says now. */
@@ -210,6 +219,7 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
     }
     case 'semantic':
     case 'loop-thrash': {
+      if (finding.value !== undefined && finding.attribute) return valueShareEvidence(finding, before, after, decide, referenceSeconds);
       // Not found again in the settle window on enough spans (its own detection needs about 10 expected). Found again is not
       // yet "still there": the window's first spans may come from before the strategy took effect; it stays undecided (and
       // not recovered at the deadline).
@@ -219,6 +229,36 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
       return decide(llr, MIN_RECOVERED_SECONDS, ((-ACCEPT_HEALTHY / 20) * (atMeasure?.baseline.count ?? requests.baseline.count)) / referenceSeconds, again ? 'found again in the settle window' : `${spans} spans without it`);
     }
   }
+}
+
+/**
+ * A shifted attribute value (its share of the operation's spans grew, Measure's Fisher test): the
+ * same share, judged one-sided on the settle window as a Bernoulli SPRT — healthy at the
+ * reference's share, still sick at the share Measure saw (at least the smallest rise the
+ * detection counts), as failures are. "Not found again" is no evidence of recovery: the
+ * detection shares its α over every value and stretch, so it misses a fault that is still there
+ * on the few spans of an early look.
+ */
+function valueShareEvidence(finding: Finding, before: Measurement, after: Measurement, decide: (llr: number, minSeconds: number, healthyRate: number, why: string) => FindingEvidence, referenceSeconds: number): FindingEvidence {
+  const options = DEFAULT_OPERATION_OPTIONS;
+  const atMeasure = valuesOf(before, finding.operation);
+  const now = valuesOf(after, finding.operation);
+  const reference = atMeasure?.values.find((value) => value.key === finding.attribute && value.value === finding.value);
+  const referenceSpans = atMeasure?.baselineSpans ?? 0;
+  // The reference's share, with half a span of doubt either way (a value the reference never carried is not impossible).
+  const p0 = clampP(referenceSpans ? ((reference?.baseline ?? (finding.baselineShare ?? 0) * referenceSpans) + 0.5) / (referenceSpans + 1) : (finding.baselineShare ?? 0));
+  const p1 = clampP(Math.max(p0 + options.minValueShareChange, options.minValueShareRatio * p0, finding.currentShare ?? 0));
+  const carrying = now?.values.find((value) => value.key === finding.attribute && value.value === finding.value)?.current ?? 0;
+  const spans = now?.currentSpans ?? 0;
+  const llr = p1 > p0 ? bernoulliLlr(carrying, spans, p0, p1) : 0;
+  const operation = operationOf(before, finding);
+  const rate = (operation?.baseline.count ?? referenceSpans) / referenceSeconds;
+  return decide(
+    llr,
+    MIN_RECOVERED_SECONDS,
+    -bernoulliDrift(p0, p1) * rate,
+    `${carrying} of ${spans} with ${finding.attribute} = ${finding.value} (healthy ${(p0 * 100).toFixed(1)} %, still sick ${(p1 * 100).toFixed(1)} %), LLR ${llr.toFixed(2)}`,
+  );
 }
 
 /**
@@ -242,10 +282,17 @@ function quietSpell(buckets: SpanStats[] | undefined, before: Measurement, llrOf
   return Math.max(MIN_RECOVERED_SECONDS, longest ? (longest + 1) * bucketSeconds : 0);
 }
 
-/** Findings of the settle window that Measure did not have and that users feel (a drop of traffic alone is not one: users come and go). */
+/**
+ * Findings of the settle window that Measure did not have and that users feel (a drop of traffic alone is not one: users come
+ * and go). A shifted attribute value on an operation whose failures are judged (an errors finding at Measure or now) is those
+ * failures seen through their status code or error type: the errors test judges that fault, once.
+ */
 function newProblems(before: Measurement, after: Measurement): Finding[] {
   const known = new Set(findingsOf(before).map((finding) => `${finding.operation} ${family(finding.signal)}`));
-  return findingsOf(after).filter((finding) => finding.signal !== 'throughput' && !known.has(`${finding.operation} ${family(finding.signal)}`));
+  const failing = new Set([...findingsOf(before), ...findingsOf(after)].filter((finding) => family(finding.signal) === 'errors').map((finding) => `${finding.role} ${finding.operation}`));
+  return findingsOf(after).filter(
+    (finding) => finding.signal !== 'throughput' && !known.has(`${finding.operation} ${family(finding.signal)}`) && !(finding.value !== undefined && failing.has(`${finding.role} ${finding.operation}`)),
+  );
 }
 
 export function judgeRecovery(input: { before: Measurement | null; after: Measurement; threshold: number }): { verdict: RecoveryVerdict; reasons: string[]; evidence: FindingEvidence[] } {
@@ -264,7 +311,7 @@ export function judgeRecovery(input: { before: Measurement | null; after: Measur
   // statistic that fits the fault: a slow tail by the tail, a slowdown by the mean); any of them still sick fails the cycle.
   const judged = new Map<string, FindingEvidence>();
   findings.forEach((finding, index) => {
-    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''}`;
+    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''} ${finding.value ?? ''}`;
     const entry = evidence[index] as FindingEvidence;
     const best = judged.get(key);
     if (!best || entry.healthyRate > best.healthyRate) judged.set(key, entry);
@@ -295,7 +342,7 @@ export function expectedSettleSeconds(before: Measurement | null): number {
   for (const finding of findings) {
     const entry = findingEvidence(finding, before, before);
     const seconds = Math.max(entry.healthyRate > 0 ? -ACCEPT_HEALTHY / entry.healthyRate : Infinity, entry.minSeconds);
-    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''}`;
+    const key = `${finding.role} ${finding.operation} ${family(finding.signal)} ${finding.attribute ?? ''} ${finding.value ?? ''}`;
     groups.set(key, Math.min(groups.get(key) ?? Infinity, seconds));
   }
   return Math.max(MIN_RECOVERED_SECONDS, ...groups.values());

@@ -10,7 +10,8 @@ describe('recovery verdict', () => {
   const stats = (count: number, errors: number, medianMs = 40, sigma = 0.5): SpanStats => ({ count, errors, sumLog: count * Math.log(medianMs), sumLog2: count * (Math.log(medianMs) ** 2 + sigma ** 2) });
   const tail = (referenceAbove: number, referenceTotal: number, currentAbove: number, currentTotal: number): TailCounts => ({ edge: 100, referenceAbove, referenceTotal, currentAbove, currentTotal });
   /** A measurement of GET /orders: its reference (1200 s at 1 request/s) and its judged window. */
-  const measurement = (current: SpanStats, options: { findings?: Finding[]; seconds?: number; score?: number; tail?: TailCounts; buckets?: SpanStats[]; reference?: SpanStats } = {}): Measurement => {
+  type Values = Array<{ key: string; value: string; baseline: number; current: number }>;
+  const measurement = (current: SpanStats, options: { findings?: Finding[]; seconds?: number; score?: number; tail?: TailCounts; buckets?: SpanStats[]; reference?: SpanStats; values?: Values } = {}): Measurement => {
     const reference = options.reference ?? stats(1200, 12);
     const seconds = options.seconds ?? 300;
     return {
@@ -27,6 +28,7 @@ describe('recovery verdict', () => {
       indicators: {
         findings: options.findings ?? [],
         operations: [{ name: 'GET /orders', role: 'request', baseline: reference, current, tail: options.tail ?? null, buckets: options.buckets }],
+        attributeValues: [{ operation: 'GET /orders', baselineSpans: reference.count, currentSpans: current.count, values: options.values ?? [] }],
         requests: { baseline: { count: reference.count, errors: reference.errors, seconds: 1200 }, current: { count: current.count, errors: current.errors, seconds } },
         windows: { reference: { from: '2026-01-01T00:00:00Z', to: '2026-01-01T00:20:00Z' }, current: { from: '2026-01-01T00:20:00Z', to: new Date(Date.parse('2026-01-01T00:20:00Z') + seconds * 1000).toISOString() } },
       },
@@ -92,6 +94,35 @@ describe('recovery verdict', () => {
     expect(judge(measurement(stats(60, 0, 40), { seconds: 60, findings: [newErrors] })).verdict).toBe('not-recovered');
     const fewer: Finding = { operation: '(service)', role: 'request', signal: 'throughput', test: 'cusum', effect: 0.5, severity: 0.7 };
     expect(judge(measurement(stats(60, 0, 40), { seconds: 60, findings: [fewer] })).verdict).toBe('recovered');
+  });
+
+  it('when Measure found an attribute value taking a larger share, then the verdict re-runs that share test on the settle window, not "is it found again"', () => {
+    // At Measure a fifth of GET /orders carried retry.reason = timeout, where 1 % of the reference did (failures unchanged).
+    const timeouts: Finding = { operation: 'GET /orders', role: 'request', signal: 'semantic', attribute: 'retry.reason', value: 'timeout', baselineShare: 0.01, currentShare: 0.2, test: 'fisher', effect: 0.19, severity: 0.7 };
+    const before = measurement(stats(300, 3), { findings: [timeouts], values: [{ key: 'retry.reason', value: 'timeout', baseline: 12, current: 60 }] });
+    // An early look: 30 requests, 6 with the value. The detection (α shared over every value and stretch) would not find it
+    // on so few spans, yet a fifth is the share Measure saw: still there.
+    const early = judge(measurement(stats(30, 0), { seconds: 30, values: [{ key: 'retry.reason', value: 'timeout', baseline: 12, current: 6 }] }), before);
+    expect(early.verdict).toBe('not-recovered');
+    expect(early.reasons.join(' ')).toContain('still there: GET /orders (semantic retry.reason): 6 of 30 with retry.reason = timeout');
+    // Back to the reference's share on a minute of traffic: gone.
+    const after = judge(measurement(stats(60, 0), { seconds: 60, values: [{ key: 'retry.reason', value: 'timeout', baseline: 12, current: 1 }] }), before);
+    expect(after.verdict).toBe('recovered');
+    expect(after.reasons.join(' ')).toContain('gone: GET /orders (semantic retry.reason): 1 of 60');
+    // Ten spans without it are too few to tell a 1 % share from a 20 % one: not yet clear, rather than "recovered".
+    expect(judge(measurement(stats(10, 0), { seconds: 40 }), before).verdict).toBe('insufficient');
+  });
+
+  it('when the settle window shows a failing status code on a route whose failures Measure found, then that is the same fault, not a new one', () => {
+    const before = measurement(stats(300, 63, 40), { findings: [failing] });
+    const status500: Finding = { operation: 'GET /orders', role: 'request', signal: 'semantic', attribute: 'http.status_code', value: '500', baselineShare: 0.01, currentShare: 0.2, test: 'fisher', effect: 0.19, severity: 0.7 };
+    // The failures are back to the reference's rate: the errors test clears them, and their status code is no new problem.
+    expect(judge(measurement(stats(60, 0, 40), { seconds: 60, findings: [status500] }), before).verdict).toBe('recovered');
+    // A value shift on a route whose failures nobody judges is new.
+    const elsewhere: Finding = { ...status500, operation: 'GET /checkout' };
+    const verdict = judge(measurement(stats(60, 0, 40), { seconds: 60, findings: [elsewhere] }), before);
+    expect(verdict.verdict).toBe('not-recovered');
+    expect(verdict.reasons.join(' ')).toContain('new in the settle window: GET /checkout (semantic)');
   });
 
   it('when nothing was found at Measure and nothing now, then it is recovered (there was nothing to undo)', () => {
