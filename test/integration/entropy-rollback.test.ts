@@ -205,11 +205,14 @@ describe('entropy.rollback through declared rollback hooks', () => {
       return { simulator, stop: simulator.live(app.database.knex, new Date(now)) };
     }
 
-    /** The default threshold; the verify window lies wholly after the strategy ran. */
+    /**
+     * The default threshold; the verify window lies wholly after the strategy ran. The settle budget leaves the check
+     * after a rollback the 30 s of clean traffic a finding needs before it is called gone (MIN_RECOVERED_SECONDS).
+     */
     async function cycle(system: string) {
       const instance = await app.engine.start({
         processKey: 'dmedi-regeneration',
-        variables: { system, windowSeconds: 30, baselineSeconds: 270, verifyWindowSeconds: 3, settleDuration: 'PT15S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
+        variables: { system, windowSeconds: 30, baselineSeconds: 270, verifyWindowSeconds: 3, settleDuration: 'PT90S', injectedFailureRate: 0, minSimulatedSuccess: 0 },
       });
       return instance.id;
     }
@@ -226,7 +229,7 @@ describe('entropy.rollback through declared rollback hooks', () => {
         const hookedEnd = await eventually(async () => {
           const row = await app.engine.getInstance(hooked);
           return row.status !== 'active' && row;
-        }, 60_000);
+        }, 150_000);
         expect(hookedEnd.status).toBe('completed');
         // The cycle acted on a real degradation, and after the strategy the system was worse, above the threshold.
         const judged = hookedEnd.variables as Record<string, any>;
@@ -260,7 +263,7 @@ describe('entropy.rollback through declared rollback hooks', () => {
         stopAgent();
         for (const shop of shops) await shop.stop();
       }
-    }, 180_000);
+    }, 240_000);
 
     it('then a cycle asked for with a threshold below the LOW/MEDIUM boundary does not run: no strategy, no rollback hook', async () => {
       // Given a healthy shop with a declared hook
