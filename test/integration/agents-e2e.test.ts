@@ -11,7 +11,8 @@ import { createTestApp, eventually } from '../support/test-app.js';
  * real in the worktree, the score and the gate decide, and a person approves.
  */
 describe('feature lifecycle and CI pipeline on a real repository', () => {
-  jest.setTimeout(90_000);
+  // Real git, real npm scripts in worktrees: with two suites sharing two cores in CI a step can take half a minute.
+  jest.setTimeout(150_000);
   let app: Awaited<ReturnType<typeof createTestApp>>;
   let project: Awaited<ReturnType<typeof createNodeProject>>;
   let owner: ReturnType<typeof httpClient>;
@@ -45,12 +46,12 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     eventually(async () => {
       const tasks = (await owner('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<{ id: string; activity_id?: string; activityId?: string }>;
       return tasks.find((task) => (task.activity_id ?? task.activityId) === activityId);
-    }, 30_000);
+    }, 60_000);
   const ended = (instanceId: string) =>
     eventually(async () => {
       const instance = await app.engine.getInstance(instanceId);
       return instance.status !== 'active' && instance;
-    }, 30_000);
+    }, 60_000);
   const endEvents = async (instanceId: string) => app.database.knex('history').where({ instance_id: instanceId, event: 'end' }).pluck('activity_id');
 
   it('when a feature is requested, then agents commit its scaffold on branches, the merge is validated, and approval releases it', async () => {
@@ -398,7 +399,7 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
       if (task) return { task };
       const instance = await app.engine.getInstance(instanceId);
       return instance.status !== 'active' && { task: undefined, ended: `${instance.status} at ${(await endEvents(instanceId)).join(', ')}` };
-    }, 30_000);
+    }, 60_000);
     expect(found).toEqual({ task: expect.objectContaining({ id: expect.any(String) }) });
     return found.task!;
   };
