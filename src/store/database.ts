@@ -179,6 +179,23 @@ pgliteClient._query = async function (this: { config?: { yieldBetweenQueries?: b
   return pgliteQuery.apply(this, args);
 };
 
+/**
+ * knex-pglite names a query's command after knex's method, so a delete ('del') or an
+ * increment ('counter') reaches knex's PostgreSQL response handling as an unknown command and
+ * answers the raw result instead of the count of rows it touched: `delete() > 0` was false on
+ * PGlite for a row that was deleted. They are told apart here as the pg client does.
+ */
+type PgliteResponse = { method?: string; response: { affectedRows?: number } };
+const KNEX_METHOD_COMMAND: Record<string, string> = { del: 'DELETE', counter: 'UPDATE' };
+const pgliteProcessResponse = (ClientPgLite.prototype as unknown as { processResponse: (obj: PgliteResponse, runner: unknown) => unknown }).processResponse;
+(ClientPgLite.prototype as unknown as { processResponse: typeof pgliteProcessResponse }).processResponse = function (this: unknown, obj: PgliteResponse, runner: unknown) {
+  const command = obj.method ? KNEX_METHOD_COMMAND[obj.method] : undefined;
+  if (!command) return pgliteProcessResponse.call(this, obj, runner);
+  // the parent of knex-pglite's client: knex's own PostgreSQL client
+  const pgProcessResponse = Object.getPrototypeOf(ClientPgLite.prototype).processResponse as (obj: unknown, runner: unknown) => unknown;
+  return pgProcessResponse.call(this, { ...obj, response: { ...obj.response, rowCount: obj.response.affectedRows, command } }, runner);
+};
+
 /** Sets the pool's acquire bound of a running knex (tarn reads it on every acquire). */
 function boundAcquire(knex: Knex, ms: number): void {
   const client = knex.client as { config: { acquireConnectionTimeout?: number }; pool?: { acquireTimeoutMillis: number } };

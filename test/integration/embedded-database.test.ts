@@ -41,4 +41,23 @@ describe('embedded PGlite data folder', () => {
     await database.close();
     rmSync(folder, { recursive: true, force: true });
   });
+
+  it.each([true, false])('when a query deletes, updates or increments rows (PGlite in a thread: %s), then knex answers how many, as on PostgreSQL', async (pgliteThread) => {
+    const database = await openDatabase({ dataDir: tmpdir(), inMemory: true, pgliteThread });
+    try {
+      const { knex } = database;
+      await knex.schema.createTable('counted', (table) => {
+        table.integer('id').primary();
+        table.integer('hits').notNullable().defaultTo(0);
+      });
+      await knex('counted').insert([{ id: 1 }, { id: 2 }, { id: 3 }]);
+      expect(await knex('counted').where('id', '>', 1).update({ hits: 5 })).toBe(2);
+      expect(await knex('counted').where({ id: 1 }).increment('hits', 1)).toBe(1);
+      expect(await knex('counted').where({ id: 1 }).delete()).toBe(1);
+      expect(await knex('counted').where({ id: 1 }).del()).toBe(0);
+      expect(await knex.transaction((trx) => trx('counted').whereIn('id', [2, 3]).delete())).toBe(2);
+    } finally {
+      await database.close();
+    }
+  });
 });
