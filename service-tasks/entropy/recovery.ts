@@ -349,6 +349,32 @@ export function expectedSettleSeconds(before: Measurement | null): number {
 }
 
 /**
+ * The shortest settle window on which every finding of Measure can be called gone: a finding
+ * that Measure saw pause for a while in force (quietSpell) needs at least that long of clean
+ * traffic. A deadline before it makes "recovered" impossible.
+ */
+export function minimumSettleSeconds(before: Measurement | null): number {
+  const findings = before ? findingsOf(before) : [];
+  return Math.max(MIN_RECOVERED_SECONDS, ...findings.map((finding) => findingEvidence(finding, before!, before!).minSeconds));
+}
+
+/**
+ * When a settle window's verdict is due, in seconds from now. The strategy's verdict gets what its
+ * tests need (four times the expected: a sequential test's sample size has a long tail), at
+ * least three looks, keeping as much (at most half the budget) for the check after a rollback,
+ * which confirms the same findings gone; that check gets what is left. Neither is cut below
+ * the shortest window on which "recovered" is possible while the budget lasts, and neither
+ * before its first look.
+ */
+export function settleDeadlineSeconds(input: { leftSeconds: number; waitSeconds: number; expectedSeconds: number; minimumSeconds: number; afterRollback: boolean }): number {
+  const { leftSeconds: left, waitSeconds: wait } = input;
+  const needed = Math.max(3 * wait, 4 * input.expectedSeconds);
+  const cap = input.afterRollback ? left : left - Math.min(left / 2, needed);
+  const floor = Math.min(left, input.minimumSeconds + wait);
+  return Math.max(Math.min(wait, left || wait), Math.min(cap, needed), floor);
+}
+
+/**
  * How long to wait before the next look: long enough for the system's traffic to bring about
  * 30 requests, between 10 s and 1 minute (looks are cheap, and the sequential test keeps its
  * error rates however often it looks).

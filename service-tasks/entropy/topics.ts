@@ -10,7 +10,7 @@ import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
 import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, type EntropyLevel } from './entropy-score.js';
 import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
-import { expectedSettleSeconds, judgeRecovery, settleWaitSeconds } from './recovery.js';
+import { expectedSettleSeconds, judgeRecovery, minimumSettleSeconds, settleDeadlineSeconds, settleWaitSeconds } from './recovery.js';
 import type { EngineControl, EntropyStore } from './ports.js';
 import { rankStrategies } from './ranking.js';
 import { callRollbackHook, type RollbackHooks } from './rollback-hooks.js';
@@ -250,12 +250,13 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       const budgetEnd = input.settleBudgetEnd ? new Date(input.settleBudgetEnd).getTime() : now + isoSeconds(input.settleDuration) * 1000;
       const left = Math.max(0, (budgetEnd - now) / 1000);
       const wait = settleWaitSeconds(requests && requests.seconds ? requests.count / requests.seconds : 0);
-      // The strategy's verdict gets what its tests need (four times the expected: a sequential test's sample size has a long
-      // tail), at least three looks, keeping as much (at most half the budget) for the check after a rollback, which confirms the
-      // same findings gone; that check gets what is left.
-      const needed = Math.max(3 * wait, 4 * expectedSettleSeconds(before));
-      const cap = input.settleBudgetEnd ? left : left - Math.min(left / 2, needed);
-      const seconds = Math.max(Math.min(wait, left || wait), Math.min(cap, needed));
+      const seconds = settleDeadlineSeconds({
+        leftSeconds: left,
+        waitSeconds: wait,
+        expectedSeconds: expectedSettleSeconds(before),
+        minimumSeconds: minimumSettleSeconds(before),
+        afterRollback: Boolean(input.settleBudgetEnd),
+      });
       const first = Math.max(1, Math.min(wait, seconds));
       return {
         settleFrom: new Date(now).toISOString(),

@@ -1,6 +1,6 @@
 import type { Finding } from '../../service-tasks/entropy/operations.js';
 import type { Measurement, SpanStats } from '../../service-tasks/entropy/ports.js';
-import { expectedSettleSeconds, judgeRecovery, settleWaitSeconds, tailCounts, type TailCounts } from '../../service-tasks/entropy/recovery.js';
+import { expectedSettleSeconds, judgeRecovery, minimumSettleSeconds, settleDeadlineSeconds, settleWaitSeconds, tailCounts, type TailCounts } from '../../service-tasks/entropy/recovery.js';
 
 /**
  * A cycle's verdict re-runs the test of each finding that triggered it on the settle window,
@@ -142,6 +142,21 @@ describe('recovery verdict', () => {
     expect(at(1, failing, stats(300, 63))).toBeLessThan(at(0.1, failing, stats(30, 6)));
     expect(at(1, slowTail, stats(300, 3))).toBeGreaterThan(at(1, slow, stats(300, 3, 120)));
     expect(at(1, failing, stats(300, 63))).toBeLessThan(10 * 60);
+  });
+
+  it('the strategy\'s verdict is due when its tests expect to be sure, keeping time for the check after a rollback, and never before "recovered" is possible', () => {
+    const plan = (leftSeconds: number, afterRollback = false) => settleDeadlineSeconds({ leftSeconds, waitSeconds: 10, expectedSeconds: 30, minimumSeconds: 30, afterRollback });
+    // A generous budget: four times the expected, the rest kept for a rollback's check.
+    expect(plan(480)).toBe(120);
+    expect(plan(360, true)).toBe(120);
+    // A short budget: not half of it (15 s, when a finding needs 30 s of clean traffic), but the minimum and a look after it.
+    expect(plan(60)).toBe(40);
+    expect(plan(30)).toBe(30);
+    // Nothing left after the rollback: one look.
+    expect(plan(0, true)).toBe(10);
+    // The minimum comes from Measure's findings: 30 s of clean traffic at least.
+    expect(minimumSettleSeconds(atMeasure)).toBe(30);
+    expect(minimumSettleSeconds(null)).toBe(30);
   });
 
   it('tail counts use the edge past which at most 5 % of the reference lies', () => {
