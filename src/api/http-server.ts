@@ -20,7 +20,7 @@ import { docsRouter } from './docs-router.js';
 import { commandOutputRoutes } from './command-output-router.js';
 import { historyRoutes } from './history-routes.js';
 import { filterRouter } from './camunda/filter-router.js';
-import { databaseFault } from '../store/database.js';
+import { databaseFault } from '../errors.js';
 import { guardJsonBody } from './json-guard.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
 import { meRoute } from './me-route.js';

@@ -49,7 +49,6 @@ const TYPES_ONLY: Array<{ from: Layer; to: Layer }> = [{ from: 'api', to: 'store
 const KNOWN_WRONG: string[] = [
   'src/api/alerts-router.ts -> src/store/alerts.ts',
   'src/api/audit.ts -> src/store/audit-entries.ts',
-  'src/api/camunda/camunda-errors.ts -> src/store/database.ts',
   'src/api/camunda/decision-definition-router.ts -> src/store/decisions.ts',
   'src/api/camunda/deployment-router.ts -> src/store/camunda-queries.ts',
   'src/api/camunda/filter-router.ts -> src/store/camunda-queries.ts',
@@ -70,7 +69,6 @@ const KNOWN_WRONG: string[] = [
   'src/api/forms-router.ts -> src/store/definitions.ts',
   'src/api/history-routes.ts -> src/store/instance-list.ts',
   'src/api/history-routes.ts -> src/store/queries.ts',
-  'src/api/http-server.ts -> src/store/database.ts',
   'src/api/idempotency.ts -> src/store/audit-entries.ts',
   'src/api/monitored-systems-router.ts -> src/store/monitored-systems.ts',
   'src/api/native-router.ts -> src/store/audit-entries.ts',
@@ -78,7 +76,6 @@ const KNOWN_WRONG: string[] = [
   'src/api/native-router.ts -> src/store/incidents.ts',
   'src/api/native-router.ts -> src/store/instance-list.ts',
   'src/api/native-router.ts -> src/store/queries.ts',
-  'src/api/problem.ts -> src/store/database.ts',
   'src/api/ui-router.ts -> src/store/activity-stats.ts',
   'src/api/ui-router.ts -> src/store/definitions.ts',
 ];
