@@ -15,6 +15,7 @@ import { Incidents } from './commands/incidents.js';
 import { Migrations } from './commands/migrations.js';
 import { BatchOperations } from './jobs/batch-operations.js';
 import { JobRunner } from './jobs/job-runner.js';
+import { CamundaQueries } from './queries/camunda-queries.js';
 import { Transitions } from './transitions.js';
 import type {
   CorrelateOptions,
@@ -66,6 +67,8 @@ export class WorkflowEngine extends EventEmitter {
   readonly migrations: Migrations;
   /** Batch operations over many instances (migrate, cancel, retry incidents, set variables), run as chunk jobs. */
   readonly batches: BatchOperations;
+  /** The reads of the Camunda 7 REST subset (definitions, instances, tasks, incidents: list, count, find). */
+  readonly camundaQueries: CamundaQueries;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -99,6 +102,7 @@ export class WorkflowEngine extends EventEmitter {
       retryIncident: (id, retries, audit) => this.incidents.retryIncident(id, retries, audit),
     });
     this.jobs.addHandler('batch', this.batches.chunkJob());
+    this.camundaQueries = new CamundaQueries(options.knex);
   }
 
   /**

@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
 import { audited, auditEntry } from '../audit.js';
 import { bpmnUpload, uploadedResources } from '../multipart.js';
@@ -48,7 +47,7 @@ export function deploymentRouter(engine: WorkflowEngine, limits: { bpmnBytes: nu
     );
     const decided = deployment.decisions.filter((decision) => decision.created);
     const created = deployment.definitions.filter((definition) => definition.created).map((definition) => definition.id);
-    const rows = created.length ? await camundaQueries.listDefinitions(engine.knex, { deploymentId: deployment.id }, { firstResult: 0, maxResults: 1000 }) : [];
+    const rows = created.length ? await engine.camundaQueries.listDefinitions({ deploymentId: deployment.id }, { firstResult: 0, maxResults: 1000 }) : [];
     const deployed = Object.fromEntries(rows.map((row) => [row.id, c7Definition(row)]));
     sendJson(res, 200, {
       links: [],

@@ -2,7 +2,6 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
 import * as taskFilters from '../../store/task-filters.js';
 import type { TaskFilterRow } from '../../store/task-filters.js';
 import { allow } from '../auth.js';
@@ -91,7 +90,7 @@ export function filterRouter(engine: WorkflowEngine): Router {
     return toFilter(TaskQueryBody.parse({ ...row.query, ...extension }));
   };
   const withCount = async (row: TaskFilterRow, itemCount: boolean) =>
-    itemCount ? { ...describe(row), itemCount: await camundaQueries.countTasks(knex, tasksOf(row, {})) } : describe(row);
+    itemCount ? { ...describe(row), itemCount: await engine.camundaQueries.countTasks(tasksOf(row, {})) } : describe(row);
 
   router.get('/', readers, async (req, res) => {
     const { q, search } = searchOf(req);
@@ -127,11 +126,11 @@ export function filterRouter(engine: WorkflowEngine): Router {
     router[method]('/:id/list', readers, async (req, res) => {
       const row = await visible(req);
       const page = Page.parse(req.query);
-      sendJson(res, 200, (await camundaQueries.listTasks(knex, tasksOf(row, method === 'post' ? req.body : {}), page)).map(c7Task));
+      sendJson(res, 200, (await engine.camundaQueries.listTasks(tasksOf(row, method === 'post' ? req.body : {}), page)).map(c7Task));
     });
     router[method]('/:id/count', readers, async (req, res) => {
       const row = await visible(req);
-      sendJson(res, 200, { count: await camundaQueries.countTasks(knex, tasksOf(row, method === 'post' ? req.body : {})) });
+      sendJson(res, 200, { count: await engine.camundaQueries.countTasks(tasksOf(row, method === 'post' ? req.body : {})) });
     });
   }
   return router;

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import type { FormService, LoadedForm } from '../../forms/index.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
 import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
@@ -87,7 +86,7 @@ export function processDefinitionFormRouter(engine: WorkflowEngine, forms: FormS
   const readers = allow('owner', 'operator');
   const byKey = async (req: Request) => {
     const key = Key.parse(req.params.key);
-    const [row] = await camundaQueries.listDefinitions(knex, { key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
+    const [row] = await engine.camundaQueries.listDefinitions({ key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
     if (!row) throw notFound('process definition with key', key);
     return (await definitionsStore.findDefinitionSummary(knex, row.id))!;
   };

@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
 import { correlationResults, respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
@@ -44,7 +43,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
       for (const result of results) {
         const instance = await engine.getInstance(result.instanceId);
         const variables = body.variablesInResultEnabled ? { variables: toTyped(instance.variables) } : {};
-        const row = await camundaQueries.findInstance(engine.knex, result.instanceId);
+        const row = await engine.camundaQueries.findInstance(result.instanceId);
         shaped.push(
           result.resultType === 'Execution'
             ? {

@@ -2,7 +2,6 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
 import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
@@ -38,16 +37,16 @@ export function processDefinitionRouter(engine: WorkflowEngine): Router {
 
   router.get('/', readers, async (req, res) => {
     const { firstResult, maxResults, sortBy: _s, sortOrder: _o, ...filter } = DefinitionQuery.parse(req.query);
-    sendJson(res, 200, (await camundaQueries.listDefinitions(knex, filter, { firstResult, maxResults })).map(c7Definition));
+    sendJson(res, 200, (await engine.camundaQueries.listDefinitions(filter, { firstResult, maxResults })).map(c7Definition));
   });
   router.get('/count', readers, async (req, res) => {
     const { firstResult: _f, maxResults: _m, sortBy: _s, sortOrder: _o, ...filter } = DefinitionQuery.parse(req.query);
-    sendJson(res, 200, { count: await camundaQueries.countDefinitions(knex, filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countDefinitions(filter) });
   });
 
   const latest = async (req: Request) => {
     const key = Key.parse(req.params.key);
-    const [row] = await camundaQueries.listDefinitions(knex, { key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
+    const [row] = await engine.camundaQueries.listDefinitions({ key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
     if (!row) throw notFound('process definition with key', key);
     return row;
   };
