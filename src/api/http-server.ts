@@ -161,7 +161,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
   routes.push(...migrationRoutes(engine));
   routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
-  routes.push(...historyRoutes(engine.knex));
+  routes.push(...historyRoutes(engine.queries));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [

@@ -1,12 +1,11 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
+import { describeInstance } from '../engine/queries/operator-queries.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { AppError, notFound } from '../errors.js';
 import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
 import * as definitionsStore from '../store/definitions.js';
 import { INCIDENT_TYPES } from '../store/incidents.js';
-import { instanceListExtras } from '../store/instance-list.js';
-import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
 import { correlationResults, respondIdempotently } from './idempotency.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
@@ -259,7 +258,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           knex,
           entry,
           (audit) => engine.start({ ...body, audit }),
-          (row) => ({ status: 201, body: queries.describeInstance(row) }),
+          (row) => ({ status: 201, body: describeInstance(row) }),
           ([first]) => engine.getInstance(first!.instance_id!),
         );
       },
@@ -286,7 +285,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         const row = await audited(knex, entry, (audit) =>
           engine.start({ processKey: params.key, variables: body.variables, businessKey: body.businessKey, startEventId, audit }),
         );
-        res.status(201).json(queries.describeInstance(row));
+        res.status(201).json(describeInstance(row));
       },
     }),
 
@@ -299,8 +298,8 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: InstanceQuery,
       responses: { 200: { description: 'a page of instances', schema: z.array(InstanceListEntry) } },
       handler: async ({ query }, _req, res) => {
-        const [rows, total] = await Promise.all([queries.listInstances(knex, query), queries.countInstances(knex, query)]);
-        const extras = await instanceListExtras(knex, rows);
+        const [rows, total] = await Promise.all([engine.queries.listInstances(query), engine.queries.countInstances(query)]);
+        const extras = await engine.queries.instanceListExtras(rows);
         res.setHeader('X-Total-Count', String(total));
         res.json(
           rows.map((row) => {
@@ -310,7 +309,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
             const endOutcome = extra.endActivityId ? (ends?.find((end) => end.activityId === extra.endActivityId)?.outcome ?? null) : null;
             const started = new Date(row.started_at).getTime();
             return {
-              ...queries.describeInstance(row),
+              ...describeInstance(row),
               processName: definition?.name ?? null,
               openIncidents: extra.openIncidents,
               endActivityId: extra.endActivityId,
@@ -332,7 +331,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { 200: { description: 'the instance', schema: InstanceSummary.extend({ activeActivities: z.array(z.string()), incidents: Rows, userTasks: Rows }) }, 404: { description: 'no such instance' } },
       handler: async ({ params }, _req, res) => {
-        res.json(await queries.instanceDetail(knex, await engine.getInstance(params.id)));
+        res.json(await engine.queries.instanceDetail(await engine.getInstance(params.id)));
       },
     }),
 
@@ -346,7 +345,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'history rows', schema: Rows }, 404: { description: 'no such instance' } },
       handler: async ({ params }, _req, res) => {
         await engine.getInstance(params.id);
-        res.json(await queries.instanceHistory(knex, params.id));
+        res.json(await engine.queries.instanceHistory(params.id));
       },
     }),
 
@@ -385,7 +384,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       handler: async ({ params, body }, req, res) => {
         const entry = auditEntry(req, 'instance.set-variables', params.id, { names: Object.keys(body) });
         const row = await audited(knex, entry, (audit) => engine.setVariables(params.id, body, audit));
-        res.json(queries.describeInstance(row));
+        res.json(describeInstance(row));
       },
     }),
 
@@ -448,7 +447,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: TaskQuery,
       responses: { 200: { description: 'user tasks, highest priority first', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listUserTasks(knex, query));
+        res.json(await engine.queries.listUserTasks(query));
       },
     }),
 
@@ -461,7 +460,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { 200: { description: 'the task', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such open task' } },
       handler: async ({ params }, _req, res) => {
-        const task = await queries.findUserTask(knex, params.id);
+        const task = await engine.queries.findUserTask(params.id);
         if (!task) throw notFound('task', params.id);
         res.json(task);
       },
@@ -514,7 +513,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           knex,
           entry,
           (audit) => engine.completeUserTask(params.id, body.variables, audit),
-          (row) => ({ status: 200, body: queries.describeInstance(row) }),
+          (row) => ({ status: 200, body: describeInstance(row) }),
           ([first]) => engine.getInstance(first!.instance_id!),
         );
       },
@@ -536,7 +535,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         .strict(),
       responses: { 200: { description: 'incidents, newest first', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listIncidents(knex, { ...query, open: query.open === 'true' }));
+        res.json(await engine.queries.listIncidents({ ...query, open: query.open === 'true' }));
       },
     }),
 
@@ -578,7 +577,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: z.object({ state: z.enum(['due', 'failed', 'all']).default('all'), instanceId: Id.optional(), limit: Limit, offset: Offset }).strict(),
       responses: { 200: { description: 'jobs by due time', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listJobs(knex, query));
+        res.json(await engine.queries.listJobs(query));
       },
     }),
 
@@ -610,7 +609,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: z.object({ topic: z.string().min(1).max(255).optional() }).strict(),
       responses: { 200: { description: 'external tasks, oldest first', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listExternalTasks(knex, query));
+        res.json(await engine.queries.listExternalTasks(query));
       },
     }),
 

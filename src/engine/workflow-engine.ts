@@ -16,6 +16,7 @@ import { Migrations } from './commands/migrations.js';
 import { BatchOperations } from './jobs/batch-operations.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { CamundaQueries } from './queries/camunda-queries.js';
+import { OperatorQueries } from './queries/operator-queries.js';
 import { Transitions } from './transitions.js';
 import type {
   CorrelateOptions,
@@ -69,6 +70,8 @@ export class WorkflowEngine extends EventEmitter {
   readonly batches: BatchOperations;
   /** The reads of the Camunda 7 REST subset (definitions, instances, tasks, incidents: list, count, find). */
   readonly camundaQueries: CamundaQueries;
+  /** What operators look at through the native API: instance lists and details, history, tasks, incidents, jobs. */
+  readonly queries: OperatorQueries;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -103,6 +106,7 @@ export class WorkflowEngine extends EventEmitter {
     });
     this.jobs.addHandler('batch', this.batches.chunkJob());
     this.camundaQueries = new CamundaQueries(options.knex);
+    this.queries = new OperatorQueries(options.knex);
   }
 
   /**

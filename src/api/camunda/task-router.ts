@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import type { TaskFilter } from '../../store/camunda-queries.js';
-import * as queries from '../../store/queries.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
 import { audited, auditEntry } from '../audit.js';
@@ -136,7 +135,7 @@ export function taskRouter(engine: WorkflowEngine): Router {
   });
   router.get('/:id', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    const task = await queries.findUserTask(knex, id);
+    const task = await engine.queries.findUserTask(id);
     if (!task) throw notFound('task', id);
     sendJson(res, 200, c7Task(task));
   });
