@@ -158,7 +158,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   // authenticated (and counted) a second time after falling through /api/entropy.
   const mounts = [...(options.mounts ?? [])].sort((a, b) => b.path.split('/').length - a.path.split('/').length);
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
-  if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
+  if (options.forms) routes.push(...formRoutes(options.forms, engine.definitionQueries));
   routes.push(...migrationRoutes(engine));
   routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
   routes.push(...historyRoutes(engine.queries));

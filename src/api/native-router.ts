@@ -1,11 +1,10 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { describeInstance } from '../engine/queries/operator-queries.js';
+import { INCIDENT_TYPES } from '../engine/types.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { AppError, notFound } from '../errors.js';
 import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
-import * as definitionsStore from '../store/definitions.js';
-import { INCIDENT_TYPES } from '../store/incidents.js';
 import { audited, auditEntry } from './audit.js';
 import { correlationResults, respondIdempotently } from './idempotency.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
@@ -206,7 +205,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: z.object({ key: ProcessKey.optional(), latest: BooleanText.optional() }).strict(),
       responses: { 200: { description: 'definitions', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await definitionsStore.listDefinitions(knex, { key: query.key, latestOnly: query.latest === 'true' }));
+        res.json(await engine.definitionQueries.listDefinitions({ key: query.key, latestOnly: query.latest === 'true' }));
       },
     }),
 
@@ -219,7 +218,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: z.object({ id: DefinitionId }),
       responses: { 200: { description: 'the version (without XML)', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such version' } },
       handler: async ({ params }, _req, res) => {
-        const row = await definitionsStore.findDefinition(knex, params.id);
+        const row = await engine.definitionQueries.findDefinition(params.id);
         if (!row) throw notFound('process definition', params.id);
         const { xml: _xml, source_context: _context, ...summary } = row;
         res.json(summary);
@@ -235,7 +234,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: z.object({ id: DefinitionId }),
       responses: { 200: { description: 'the XML as deployed', contentType: 'application/xml' }, 404: { description: 'no such version' } },
       handler: async ({ params }, _req, res) => {
-        const row = await definitionsStore.findDefinition(knex, params.id);
+        const row = await engine.definitionQueries.findDefinition(params.id);
         if (!row) throw notFound('process definition', params.id);
         res.type('application/xml').send(row.xml);
       },
@@ -275,7 +274,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       body: z.object({ startEventId: z.string().min(1).max(255).optional(), variables: OptionalVariables, businessKey: z.string().max(255).nullish() }).strict(),
       responses: { 201: { description: 'started', schema: InstanceSummary }, 400: { description: 'missing start variables or no such start event' }, 404: { description: 'no such process' } },
       handler: async ({ params, body }, req, res) => {
-        const definition = await definitionsStore.findLatestDefinition(knex, params.key);
+        const definition = await engine.definitionQueries.findLatestDefinition(params.key);
         if (!definition) throw notFound('process definition', params.key);
         const info = (typeof definition.info === 'string' ? JSON.parse(definition.info) : definition.info) as ProcessInfo | undefined;
         const startEventId =

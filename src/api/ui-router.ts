@@ -2,7 +2,6 @@ import { Router, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { notFound } from '../errors.js';
-import * as definitionsStore from '../store/definitions.js';
 import { activityStats, topicsInUse } from '../store/activity-stats.js';
 import { allow } from './auth.js';
 
@@ -98,7 +97,7 @@ export function uiApiRouter(engine: WorkflowEngine, options: { authenticated: Re
 
   router.get('/process-definitions/:id/activity-stats', ...viewer, async (req, res) => {
     const id = DefinitionId.parse(req.params.id);
-    if (!(await definitionsStore.findDefinition(knex, id))) throw notFound('process definition', id);
+    if (!(await engine.definitionQueries.findDefinition(id))) throw notFound('process definition', id);
     res.json(await activityStats(knex, id));
   });
 

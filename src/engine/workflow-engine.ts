@@ -16,6 +16,7 @@ import { Migrations } from './commands/migrations.js';
 import { BatchOperations } from './jobs/batch-operations.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { CamundaQueries } from './queries/camunda-queries.js';
+import { DefinitionQueries } from './queries/definition-queries.js';
 import { OperatorQueries } from './queries/operator-queries.js';
 import { Transitions } from './transitions.js';
 import type {
@@ -72,6 +73,8 @@ export class WorkflowEngine extends EventEmitter {
   readonly camundaQueries: CamundaQueries;
   /** What operators look at through the native API: instance lists and details, history, tasks, incidents, jobs. */
   readonly queries: OperatorQueries;
+  /** Deployed process definitions: one version, a key's latest, a list. */
+  readonly definitionQueries: DefinitionQueries;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -107,6 +110,7 @@ export class WorkflowEngine extends EventEmitter {
     this.jobs.addHandler('batch', this.batches.chunkJob());
     this.camundaQueries = new CamundaQueries(options.knex);
     this.queries = new OperatorQueries(options.knex);
+    this.definitionQueries = new DefinitionQueries(options.knex);
   }
 
   /**

@@ -51,19 +51,12 @@ const KNOWN_WRONG: string[] = [
   'src/api/audit.ts -> src/store/audit-entries.ts',
   'src/api/camunda/decision-definition-router.ts -> src/store/decisions.ts',
   'src/api/camunda/filter-router.ts -> src/store/task-filters.ts',
-  'src/api/camunda/form-router.ts -> src/store/definitions.ts',
-  'src/api/camunda/incident-router.ts -> src/store/incidents.ts',
-  'src/api/camunda/process-definition-router.ts -> src/store/definitions.ts',
   'src/api/command-output-router.ts -> src/store/command-output.ts',
   'src/api/decisions-router.ts -> src/store/decisions.ts',
-  'src/api/forms-router.ts -> src/store/definitions.ts',
   'src/api/idempotency.ts -> src/store/audit-entries.ts',
   'src/api/monitored-systems-router.ts -> src/store/monitored-systems.ts',
   'src/api/native-router.ts -> src/store/audit-entries.ts',
-  'src/api/native-router.ts -> src/store/definitions.ts',
-  'src/api/native-router.ts -> src/store/incidents.ts',
   'src/api/ui-router.ts -> src/store/activity-stats.ts',
-  'src/api/ui-router.ts -> src/store/definitions.ts',
 ];
 
 const root = resolve(import.meta.dirname, '../..');

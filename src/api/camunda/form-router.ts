@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import type { FormService, LoadedForm } from '../../forms/index.js';
-import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
@@ -88,11 +87,11 @@ export function processDefinitionFormRouter(engine: WorkflowEngine, forms: FormS
     const key = Key.parse(req.params.key);
     const [row] = await engine.camundaQueries.listDefinitions({ key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
     if (!row) throw notFound('process definition with key', key);
-    return (await definitionsStore.findDefinitionSummary(knex, row.id))!;
+    return (await engine.definitionQueries.findDefinitionSummary(row.id))!;
   };
   const byId = async (req: Request) => {
     const id = DefinitionId.parse(req.params.id);
-    const row = await definitionsStore.findDefinitionSummary(knex, id);
+    const row = await engine.definitionQueries.findDefinitionSummary(id);
     if (!row) throw notFound('process definition', id);
     return row;
   };

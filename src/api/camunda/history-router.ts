@@ -40,7 +40,6 @@ const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: Page
 /** `/engine-rest/history/process-instance`: every instance, running or ended (list, count, one), filtered by variables too (GET `variables=name_op_value,…`, POST `variables: [{name, operator, value}]`). */
 export function historyRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
   const toFilter = (q: z.infer<typeof HistoryQueryBody>): InstanceFilter => {
     const finished = q.finished === true ? true : q.unfinished === true ? false : undefined;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import { INCIDENT_TYPES } from '../../store/incidents.js';
+import { INCIDENT_TYPES } from '../../engine/types.js';
 import { allow } from '../auth.js';
 import { c7Incident, PageQuery, Uuid } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';

@@ -2,7 +2,6 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
@@ -52,12 +51,12 @@ export function processDefinitionRouter(engine: WorkflowEngine): Router {
   };
   const byId = async (req: Request) => {
     const id = DefinitionId.parse(req.params.id);
-    const row = await definitionsStore.findDefinition(knex, id);
+    const row = await engine.definitionQueries.findDefinition(id);
     if (!row) throw notFound('process definition', id);
     return row;
   };
   const xml = async (res: Response, id: string) => {
-    const row = await definitionsStore.findDefinition(knex, id);
+    const row = await engine.definitionQueries.findDefinition(id);
     sendJson(res, 200, { id, bpmn20Xml: row?.xml ?? null });
   };
   const start = async (req: Request, res: Response, definition: { id: string; key: string }) => {
