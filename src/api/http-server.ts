@@ -157,7 +157,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   // A longer path first: a request under /api/entropy/dmedi meets its own router and is not
   // authenticated (and counted) a second time after falling through /api/entropy.
   const mounts = [...(options.mounts ?? [])].sort((a, b) => b.path.split('/').length - a.path.split('/').length);
-  const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
+  const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.definitionQueries));
   routes.push(...migrationRoutes(engine));
   routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
@@ -174,8 +174,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine, draining));
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions, options.forms));
-  if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions, engine.knex));
-  if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(engine.knex));
+  if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions));
+  if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(options.decisions));
   // Form routers first (one authentication, one count): they add endpoints and check submissions before start and complete run.
   const formRouters = (router: (engine: WorkflowEngine, forms: FormService) => express.Router) => (options.forms ? [router(engine, options.forms)] : []);
   app.use('/engine-rest/process-definition', ...authenticated, ...formRouters(processDefinitionFormRouter), processDefinitionRouter(engine));
