@@ -17,6 +17,7 @@ import { BatchOperations } from './jobs/batch-operations.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { CamundaQueries } from './queries/camunda-queries.js';
 import { DefinitionQueries } from './queries/definition-queries.js';
+import { TaskFilters } from './task-filters.js';
 import { OperatorQueries } from './queries/operator-queries.js';
 import { Transitions } from './transitions.js';
 import type {
@@ -71,10 +72,12 @@ export class WorkflowEngine extends EventEmitter {
   readonly batches: BatchOperations;
   /** The reads of the Camunda 7 REST subset (definitions, instances, tasks, incidents: list, count, find). */
   readonly camundaQueries: CamundaQueries;
-  /** What operators look at through the native API: instance lists and details, history, tasks, incidents, jobs. */
+  /** What operators look at through the native API and the UI: instance lists and details, history, tasks, incidents, jobs, activity figures. */
   readonly queries: OperatorQueries;
   /** Deployed process definitions: one version, a key's latest, a list. */
   readonly definitionQueries: DefinitionQueries;
+  /** Saved task filters (list, count, find, create, update, delete). */
+  readonly taskFilters: TaskFilters;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -111,6 +114,7 @@ export class WorkflowEngine extends EventEmitter {
     this.camundaQueries = new CamundaQueries(options.knex);
     this.queries = new OperatorQueries(options.knex);
     this.definitionQueries = new DefinitionQueries(options.knex);
+    this.taskFilters = new TaskFilters(options.knex);
   }
 
   /**

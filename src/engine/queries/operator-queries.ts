@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { activityStats, topicsInUse } from '../../store/activity-stats.js';
 import { instanceListExtras } from '../../store/instance-list.js';
 import * as store from '../../store/queries.js';
 import type { InstanceRow } from '../../store/transitions.js';
@@ -20,8 +21,9 @@ export function describeInstance(row: InstanceRow) {
 }
 
 /**
- * What operators look at through the native API (src/store/queries.ts and instance-list.ts),
- * bound to the engine's database: the routers ask here instead of running store functions.
+ * What operators look at through the native API and the UI (src/store/queries.ts,
+ * instance-list.ts and activity-stats.ts), bound to the engine's database: the routers ask
+ * here instead of running store functions.
  */
 export class OperatorQueries {
   constructor(private readonly knex: Knex) {}
@@ -66,5 +68,15 @@ export class OperatorQueries {
 
   listExternalTasks(filter: Parameters<typeof store.listExternalTasks>[1]) {
     return store.listExternalTasks(this.knex, filter);
+  }
+
+  /** Counts and durations per activity over every instance of one definition (the heatmap). */
+  activityStats(definitionId: string) {
+    return activityStats(this.knex, definitionId);
+  }
+
+  /** Topics external tasks wait on now, and topics deployed definitions name. */
+  topicsInUse() {
+    return topicsInUse(this.knex);
   }
 }
