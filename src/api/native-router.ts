@@ -4,7 +4,6 @@ import { describeInstance } from '../engine/queries/operator-queries.js';
 import { INCIDENT_TYPES } from '../engine/types.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { AppError, notFound } from '../errors.js';
-import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
 import { audited, auditEntry } from './audit.js';
 import { correlationResults, respondIdempotently } from './idempotency.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
@@ -128,7 +127,6 @@ const NoContent = { 204: { description: 'done' } };
 
 /** The native REST API. Thin: validate, call the engine, shape the answer. */
 export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number }, decisions?: DecisionService, forms?: FormService): RouteSpec[] {
-  const knex = engine.knex;
   return [
     route({
       method: 'post',
@@ -161,7 +159,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         }
         name ??= query.name ?? resources[0]!.name;
         const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name) });
-        const deployment = await audited(knex, entry, (audit) =>
+        const deployment = await audited(engine.auditLog, entry, (audit) =>
           decisions && forms
             ? deployWithForms(engine, decisions, forms, resources, { name, source: 'api', audit })
             : decisions
@@ -254,7 +252,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           entry,
           (audit) => engine.start({ ...body, audit }),
           (row) => ({ status: 201, body: describeInstance(row) }),
@@ -281,7 +279,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           body.startEventId ?? (info?.startEvents?.some((start) => start.trigger === 'none') ? undefined : info?.startEvents?.find((start) => start.trigger !== 'other')?.activityId);
         await forms?.checkStartSubmission({ processKey: params.key, startEventId }, body.variables);
         const entry = auditEntry(req, 'instance.run-now', params.key, { startEventId: startEventId ?? null });
-        const row = await audited(knex, entry, (audit) =>
+        const row = await audited(engine.auditLog, entry, (audit) =>
           engine.start({ processKey: params.key, variables: body.variables, businessKey: body.businessKey, startEventId, audit }),
         );
         res.status(201).json(describeInstance(row));
@@ -362,7 +360,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           auditEntry(req, 'instance.cancel', params.id, { reason }),
           (audit) => engine.cancel(params.id, reason, audit),
           () => ({ status: 204 }),
@@ -382,7 +380,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'the instance after the change', schema: InstanceSummary }, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
       handler: async ({ params, body }, req, res) => {
         const entry = auditEntry(req, 'instance.set-variables', params.id, { names: Object.keys(body) });
-        const row = await audited(knex, entry, (audit) => engine.setVariables(params.id, body, audit));
+        const row = await audited(engine.auditLog, entry, (audit) => engine.setVariables(params.id, body, audit));
         res.json(describeInstance(row));
       },
     }),
@@ -406,11 +404,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           entry,
           (audit) => engine.correlateMessage({ ...body, audit }),
           (results) => ({ status: 200, body: results }),
-          (previous) => correlationResults(knex, previous),
+          (previous) => correlationResults(engine.auditLog, previous),
         );
       },
     }),
@@ -427,7 +425,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           auditEntry(req, 'signal.broadcast', body.name),
           (audit) => engine.broadcastSignal(body.name, body.variables, audit),
           (counts) => ({ status: 200, body: counts }),
@@ -475,7 +473,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       body: z.object({ userId: z.string().min(1).max(255) }).strict(),
       responses: { ...NoContent, 404: { description: 'no such task' }, 409: { description: 'claimed by someone else' } },
       handler: async ({ params, body }, req, res) => {
-        await audited(knex, auditEntry(req, 'task.claim', params.id, { userId: body.userId }), (audit) => engine.claimUserTask(params.id, body.userId, audit));
+        await audited(engine.auditLog, auditEntry(req, 'task.claim', params.id, { userId: body.userId }), (audit) => engine.claimUserTask(params.id, body.userId, audit));
         res.status(204).end();
       },
     }),
@@ -489,7 +487,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { ...NoContent, 404: { description: 'no such task' } },
       handler: async ({ params }, req, res) => {
-        await audited(knex, auditEntry(req, 'task.unclaim', params.id), (audit) => engine.claimUserTask(params.id, null, audit));
+        await audited(engine.auditLog, auditEntry(req, 'task.unclaim', params.id), (audit) => engine.claimUserTask(params.id, null, audit));
         res.status(204).end();
       },
     }),
@@ -509,7 +507,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           entry,
           (audit) => engine.completeUserTask(params.id, body.variables, audit),
           (row) => ({ status: 200, body: describeInstance(row) }),
@@ -548,7 +546,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       body: z.object({ retries: z.number().int().min(1).max(100).default(1) }).strict(),
       responses: { ...NoContent, 404: { description: 'no such incident' }, 409: { description: 'already resolved or not retryable' } },
       handler: async ({ params, body }, req, res) => {
-        await audited(knex, auditEntry(req, 'incident.retry', params.id, { retries: body.retries }), (audit) => engine.retryIncident(params.id, body.retries, audit));
+        await audited(engine.auditLog, auditEntry(req, 'incident.retry', params.id, { retries: body.retries }), (audit) => engine.retryIncident(params.id, body.retries, audit));
         res.status(204).end();
       },
     }),
@@ -562,7 +560,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { ...NoContent, 404: { description: 'no such open incident' } },
       handler: async ({ params }, req, res) => {
-        await audited(knex, auditEntry(req, 'incident.resolve', params.id), (audit) => engine.resolveIncident(params.id, audit));
+        await audited(engine.auditLog, auditEntry(req, 'incident.resolve', params.id), (audit) => engine.resolveIncident(params.id, audit));
         res.status(204).end();
       },
     }),
@@ -589,11 +587,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { ...NoContent, 404: { description: 'no such job' }, 409: { description: 'another node is running it' }, 422: { description: 'the job ran and failed' } },
       handler: async ({ params }, req, res) => {
-        await audited(knex, auditEntry(req, 'job.execute', params.id), async (audit) => {
+        await audited(engine.auditLog, auditEntry(req, 'job.execute', params.id), async (audit) => {
           await engine.executeJob(params.id);
           // A job runs in the engine's own transitions (a timer, a child's hand-back), which
           // take no caller; the run is committed first and who asked for it is recorded after.
-          await appendAuditEntry(knex, audit);
+          await engine.auditLog.append(audit);
         });
         res.status(204).end();
       },
@@ -639,7 +637,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         },
       },
       handler: async ({ query }, _req, res) => {
-        const { total, entries } = await listAuditEntries(knex, query);
+        const { total, entries } = await engine.auditLog.list(query);
         res.setHeader('X-Total-Count', String(total));
         res.json(entries.map(({ instance_id, ...entry }) => ({ ...entry, id: String(entry.id), instanceId: instance_id })));
       },

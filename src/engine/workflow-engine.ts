@@ -18,6 +18,7 @@ import { JobRunner } from './jobs/job-runner.js';
 import { CamundaQueries } from './queries/camunda-queries.js';
 import { DefinitionQueries } from './queries/definition-queries.js';
 import { TaskFilters } from './task-filters.js';
+import { AuditLog } from './audit-log.js';
 import { OperatorQueries } from './queries/operator-queries.js';
 import { Transitions } from './transitions.js';
 import type {
@@ -78,6 +79,8 @@ export class WorkflowEngine extends EventEmitter {
   readonly definitionQueries: DefinitionQueries;
   /** Saved task filters (list, count, find, create, update, delete). */
   readonly taskFilters: TaskFilters;
+  /** The audit log: refused actions, entries recorded after a job ran, the answers kept for Idempotency-Keys, reads. */
+  readonly auditLog: AuditLog;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -115,6 +118,7 @@ export class WorkflowEngine extends EventEmitter {
     this.queries = new OperatorQueries(options.knex);
     this.definitionQueries = new DefinitionQueries(options.knex);
     this.taskFilters = new TaskFilters(options.knex);
+    this.auditLog = new AuditLog(options.knex);
   }
 
   /**

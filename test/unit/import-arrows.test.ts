@@ -48,11 +48,7 @@ const TYPES_ONLY: Array<{ from: Layer; to: Layer }> = [{ from: 'api', to: 'store
  */
 const KNOWN_WRONG: string[] = [
   'src/api/alerts-router.ts -> src/store/alerts.ts',
-  'src/api/audit.ts -> src/store/audit-entries.ts',
   'src/api/command-output-router.ts -> src/store/command-output.ts',
-  'src/api/idempotency.ts -> src/store/audit-entries.ts',
-  'src/api/monitored-systems-router.ts -> src/store/monitored-systems.ts',
-  'src/api/native-router.ts -> src/store/audit-entries.ts',
 ];
 
 const root = resolve(import.meta.dirname, '../..');

@@ -38,7 +38,7 @@ export function deploymentRouter(engine: WorkflowEngine, limits: { bpmnBytes: nu
     const name = fields['deployment-name'] ?? resources[0]!.name;
     const source = fields['deployment-source'] ?? 'engine-rest';
     const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name), via: 'engine-rest' });
-    const deployment: MixedDeployment = await audited(engine.knex, entry, async (audit) =>
+    const deployment: MixedDeployment = await audited(engine.auditLog, entry, async (audit) =>
       decisions && forms
         ? deployWithForms(engine, decisions, forms, resources, { name, source, audit })
         : decisions

@@ -81,7 +81,6 @@ export function taskFormRouter(engine: WorkflowEngine, forms: FormService): Rout
  */
 export function processDefinitionFormRouter(engine: WorkflowEngine, forms: FormService): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
   const byKey = async (req: Request) => {
     const key = Key.parse(req.params.key);
@@ -108,7 +107,7 @@ export function processDefinitionFormRouter(engine: WorkflowEngine, forms: FormS
     await respondIdempotently(
       req,
       res,
-      knex,
+      engine.auditLog,
       entry,
       (audit) => engine.start({ definitionId: definition.id, variables, businessKey: body.businessKey ?? null, audit }),
       (row) => ({ status: 200, body: c7Instance(row) }),

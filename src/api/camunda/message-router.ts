@@ -57,7 +57,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
       }
       return { status: 200, body: shaped };
     };
-    await respondIdempotently(req, res, engine.knex, entry, (audit) =>
+    await respondIdempotently(req, res, engine.auditLog, entry, (audit) =>
       engine.correlateMessage({
         messageName: body.messageName,
         businessKey: body.businessKey ?? undefined,
@@ -68,7 +68,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
         audit,
       }),
       shape,
-      (previous) => correlationResults(engine.knex, previous),
+      (previous) => correlationResults(engine.auditLog, previous),
     );
   });
   return router;

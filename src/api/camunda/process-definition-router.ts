@@ -31,7 +31,6 @@ const StartBody = z.object({
 /** `/engine-rest/process-definition`: list, count, by key or id, XML, start. */
 export function processDefinitionRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
 
   router.get('/', readers, async (req, res) => {
@@ -65,7 +64,7 @@ export function processDefinitionRouter(engine: WorkflowEngine): Router {
     await respondIdempotently(
       req,
       res,
-      knex,
+      engine.auditLog,
       entry,
       (audit) => engine.start({ definitionId: definition.id, variables: fromTyped(body.variables), businessKey: body.businessKey ?? null, audit }),
       (row) => ({ status: 200, body: { ...c7Instance(row), ...(body.withVariablesInReturn ? { variables: toTyped(row.variables) } : {}) } }),

@@ -76,7 +76,6 @@ const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: Page
 /** `/engine-rest/process-instance`: running instances (list, count, one, its variables, delete). */
 export function processInstanceRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
   const fromQuery = (query: unknown) => {
     const parsed = InstanceQuery.parse(query);
@@ -117,7 +116,7 @@ export function processInstanceRouter(engine: WorkflowEngine): Router {
     await respondIdempotently(
       req,
       res,
-      knex,
+      engine.auditLog,
       auditEntry(req, 'instance.cancel', id, { via: 'engine-rest' }),
       (audit) => engine.cancel(id, 'deleted via engine-rest', audit),
       () => ({ status: 204 }),

@@ -100,7 +100,7 @@ export async function completeTaskC7(engine: WorkflowEngine, req: Request, res: 
   await respondIdempotently(
     req,
     res,
-    engine.knex,
+    engine.auditLog,
     entry,
     (audit) => engine.completeUserTask(id, variables, audit),
     (row) => (body.withVariablesInReturn ? { status: 200, body: toTyped(row.variables) } : { status: 204 }),
@@ -111,7 +111,6 @@ export async function completeTaskC7(engine: WorkflowEngine, req: Request, res: 
 /** `/engine-rest/task`: open user tasks (list, count, one), claim, unclaim, complete. */
 export function taskRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const workers = allow('owner', 'operator');
   const fromQuery = (query: unknown) => {
     const parsed = TaskQuery.parse(query);
@@ -142,12 +141,12 @@ export function taskRouter(engine: WorkflowEngine): Router {
   router.post('/:id/claim', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
     const { userId } = z.object({ userId: z.string().min(1).max(255) }).parse(req.body ?? {});
-    await audited(knex, auditEntry(req, 'task.claim', id, { userId, via: 'engine-rest' }), (audit) => engine.claimUserTask(id, userId, audit));
+    await audited(engine.auditLog, auditEntry(req, 'task.claim', id, { userId, via: 'engine-rest' }), (audit) => engine.claimUserTask(id, userId, audit));
     res.status(204).end();
   });
   router.post('/:id/unclaim', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    await audited(knex, auditEntry(req, 'task.unclaim', id, { via: 'engine-rest' }), (audit) => engine.claimUserTask(id, null, audit));
+    await audited(engine.auditLog, auditEntry(req, 'task.unclaim', id, { via: 'engine-rest' }), (audit) => engine.claimUserTask(id, null, audit));
     res.status(204).end();
   });
   router.post('/:id/complete', workers, async (req, res) => {
