@@ -17,7 +17,7 @@ import { processInstanceRouter } from './camunda/process-instance-router.js';
 import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
-import { commandOutputRoutes } from './command-output-router.js';
+import { commandOutputRoutes, type LiveLogReader } from './command-output-router.js';
 import { historyRoutes } from './history-routes.js';
 import { filterRouter } from './camunda/filter-router.js';
 import { databaseFault } from '../errors.js';
@@ -63,6 +63,8 @@ export interface HttpOptions {
   decisions?: DecisionService;
   /** Forms (form-js): `.form` deploys, /api/forms, task and start forms, submissions checked. */
   forms?: FormService;
+  /** The worktrees module's live log reader: GET /api/process-instances/:id/logs (absent: no such route). */
+  liveLog?: LiveLogReader;
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -160,7 +162,7 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, limits) : [])];
   if (options.forms) routes.push(...formRoutes(options.forms, engine.definitionQueries));
   routes.push(...migrationRoutes(engine));
-  routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
+  if (options.liveLog) routes.push(...commandOutputRoutes(options.liveLog, { draining: options.draining }));
   routes.push(...historyRoutes(engine.queries));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
