@@ -17,7 +17,7 @@ import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { deployWithForms, FormService, isFormResource } from './forms/index.js';
-import { agentsModule, composeModules, productModules, type ComposedModules } from './modules/index.js';
+import { agentsModule, composeModules, productModules, worktreesModule, type ComposedModules } from './modules/index.js';
 import { openDatabase, type Database } from './store/database.js';
 import { closeOtlpDecoder } from './telemetry/otlp-decoder.js';
 import { createTelemetry, type Telemetry } from './telemetry/index.js';
@@ -159,6 +159,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         decisions,
         forms,
         mounts: modules.routes,
+        liveLog: modules.get(worktreesModule).liveLogReader,
       });
       await modules.start();
       poller.start();

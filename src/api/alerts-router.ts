@@ -2,9 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AlertIntake, IntakeResult } from '../alerts/alert-intake.js';
 import { AlertmanagerPayload, fromAlertmanager, fromGeneric, GenericPayload } from '../alerts/payloads.js';
-import type { AlertRow } from '../store/alerts.js';
-import * as alertsStore from '../store/alerts.js';
-import type { Knex } from 'knex';
+import type { AlertRow, listAlerts } from '../store/alerts.js';
 import { allow } from './auth.js';
 import { sendProblem } from './problem.js';
 
@@ -24,7 +22,10 @@ export const AlertQuery = z
  * retries a notification on 5xx: a 5xx goes out only when nothing was stored, so a retry
  * never meets half of its first attempt.
  */
-export function alertsRouter(knex: Knex, intake: AlertIntake): Router {
+/** The alert list the router may read (src/modules/incident binds it to the store). */
+export type AlertList = (filter: Parameters<typeof listAlerts>[1]) => ReturnType<typeof listAlerts>;
+
+export function alertsRouter(list: AlertList, intake: AlertIntake): Router {
   const router = Router();
 
   router.post('/alertmanager', allow('alert'), async (req, res) => {
@@ -39,7 +40,7 @@ export function alertsRouter(knex: Knex, intake: AlertIntake): Router {
 
   router.get('/', allow('owner', 'operator'), async (req, res) => {
     const filter = AlertQuery.parse(req.query);
-    res.json((await alertsStore.listAlerts(knex, filter)).map(describeAlert));
+    res.json((await list(filter)).map(describeAlert));
   });
 
   return router;

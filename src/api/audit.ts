@@ -1,7 +1,7 @@
 import type { Request } from 'express';
-import type { Knex } from 'knex';
+import type { AuditLog } from '../engine/audit-log.js';
 import { AppError } from '../errors.js';
-import { appendAuditEntry, type AuditEntry } from '../store/audit-entries.js';
+import type { AuditEntry } from '../store/audit-entries.js';
 
 /** The audit entry of a request: the engine writes it inside the action's own transaction. */
 export function auditEntry(req: Request, action: string, target: string, details?: Record<string, unknown>): AuditEntry {
@@ -14,12 +14,12 @@ export function auditEntry(req: Request, action: string, target: string, details
  * the error code as result. Input that fails validation never reaches here: it is not an
  * action, and bad input stores nothing at all.
  */
-export async function audited<T>(knex: Knex, entry: AuditEntry, work: (entry: AuditEntry) => Promise<T>): Promise<T> {
+export async function audited<T>(log: AuditLog, entry: AuditEntry, work: (entry: AuditEntry) => Promise<T>): Promise<T> {
   try {
     return await work(entry);
   } catch (error) {
     if (error instanceof AppError && error.code !== 'VALIDATION_FAILED') {
-      await appendAuditEntry(knex, { ...entry, result: error.code, details: { ...entry.details, message: error.message.slice(0, 500) } }).catch(() => {});
+      await log.append({ ...entry, result: error.code, details: { ...entry.details, message: error.message.slice(0, 500) } }).catch(() => {});
     }
     throw error;
   }

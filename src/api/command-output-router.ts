@@ -1,7 +1,6 @@
-import type { Knex } from 'knex';
 import { z } from 'zod';
 import { notFound } from '../errors.js';
-import { instanceStatus, listCommandOutput, type CommandOutputRow } from '../store/command-output.js';
+import type { CommandOutputRow } from '../store/command-output.js';
 import { route, type RouteSpec } from './route-spec.js';
 
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
@@ -27,6 +26,14 @@ const Entry = z.object({
 });
 const LogsAnswer = z.object({ instanceId: z.string(), status: z.string(), cursor: z.number(), entries: z.array(Entry) });
 
+/** What the live log route reads (the worktrees module, whose table command_output is, binds it to the store). */
+export interface LiveLogReader {
+  /** The instance's status, or undefined when there is no such instance. */
+  instanceStatus(instanceId: string): Promise<string | undefined>;
+  /** An instance's live log after `after` (the last id a reader saw), oldest first. */
+  list(instanceId: string, options: { after: number; limit: number }): Promise<CommandOutputRow[]>;
+}
+
 const describe = (row: CommandOutputRow) => ({
   cursor: Number(row.id),
   activityId: row.activity_id,
@@ -44,7 +51,7 @@ const describe = (row: CommandOutputRow) => ({
  * stored (every node sees it: it polls the table, not an in-process event), the instance
  * ends, the client goes or the server drains.
  */
-export function commandOutputRoutes(knex: Knex, options: { draining?: () => boolean; pollMs?: number } = {}): RouteSpec[] {
+export function commandOutputRoutes(reader: LiveLogReader, options: { draining?: () => boolean; pollMs?: number } = {}): RouteSpec[] {
   const pollMs = options.pollMs ?? 400;
   return [
     route({
@@ -57,18 +64,18 @@ export function commandOutputRoutes(knex: Knex, options: { draining?: () => bool
       query: LogsQuery,
       responses: { 200: { description: 'entries after the cursor, and the cursor to continue from', schema: LogsAnswer }, 404: { description: 'no such instance' } },
       handler: async ({ params, query }, _req, res) => {
-        let status = await instanceStatus(knex, params.id);
+        let status = await reader.instanceStatus(params.id);
         if (!status) throw notFound('process instance', params.id);
         let gone = false;
         // The response's close, not the request's: a GET's request stream may close once read.
         res.once('close', () => (gone = true));
         const deadline = Date.now() + query.waitMs;
-        let rows = await listCommandOutput(knex, params.id, { after: query.after, limit: query.limit });
+        let rows = await reader.list(params.id, { after: query.after, limit: query.limit });
         while (!rows.length && status === 'active' && Date.now() < deadline && !gone && !options.draining?.()) {
           await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
-          rows = await listCommandOutput(knex, params.id, { after: query.after, limit: query.limit });
+          rows = await reader.list(params.id, { after: query.after, limit: query.limit });
           // The run's last batch is written before its task completes: rows first, then the status.
-          if (!rows.length) status = (await instanceStatus(knex, params.id)) ?? 'deleted';
+          if (!rows.length) status = (await reader.instanceStatus(params.id)) ?? 'deleted';
         }
         if (gone) return;
         res.json({ instanceId: params.id, status, cursor: rows.length ? Number(rows.at(-1)!.id) : query.after, entries: rows.map(describe) });

@@ -1,9 +1,7 @@
 import express from 'express';
 import { z } from 'zod';
-import type { Knex } from 'knex';
 import { AppError, notFound } from '../errors.js';
 import { isDecisionResource, type DecisionService } from '../decisions/index.js';
-import * as decisionsStore from '../store/decisions.js';
 import { route, type RouteSpec } from './route-spec.js';
 
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
@@ -28,7 +26,7 @@ const refOf = (idOrKey: string) => (idOrKey.includes(':') ? { id: idOrKey } : { 
  * form) and its XML, lint DMN as a deploy would, evaluate (recorded), and the evaluations
  * per instance. Deploying goes through POST /deployments with the `.dmn` beside the `.bpmn`.
  */
-export function decisionRoutes(decisions: DecisionService, knex: Knex, limits: { bpmnBytes: number }): RouteSpec[] {
+export function decisionRoutes(decisions: DecisionService, limits: { bpmnBytes: number }): RouteSpec[] {
   return [
     route({
       method: 'get',
@@ -39,7 +37,7 @@ export function decisionRoutes(decisions: DecisionService, knex: Knex, limits: {
       query: z.object({ key: DecisionKey.optional(), latest: z.enum(['true', 'false']).optional() }).strict(),
       responses: { 200: { description: 'decision versions', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await decisionsStore.listDecisionDefinitions(knex, { key: query.key, latestOnly: query.latest === 'true' }));
+        res.json(await decisions.listDefinitions({ key: query.key, latestOnly: query.latest === 'true' }));
       },
     }),
     route({
@@ -86,7 +84,7 @@ export function decisionRoutes(decisions: DecisionService, knex: Knex, limits: {
       responses: { 200: { description: 'the XML as deployed', contentType: 'application/xml' }, 404: { description: 'no such decision' } },
       handler: async ({ params }, _req, res) => {
         const { definition } = await decisions.load(refOf(params.id));
-        const row = await decisionsStore.findDecisionDefinition(knex, definition.id);
+        const row = await decisions.findDefinition(definition.id);
         if (!row) throw notFound('decision definition', params.id);
         res.type('application/xml').send(row.xml);
       },
@@ -125,7 +123,7 @@ export function decisionRoutes(decisions: DecisionService, knex: Knex, limits: {
       query: z.object({ decisionKey: DecisionKey.optional(), instanceId: Uuid.optional(), ...Page }).strict(),
       responses: { 200: { description: 'evaluations', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await decisionsStore.listDecisionEvaluations(knex, { decisionKey: query.decisionKey, instanceId: query.instanceId }, { firstResult: query.offset, maxResults: query.limit }));
+        res.json(await decisions.listEvaluations({ decisionKey: query.decisionKey, instanceId: query.instanceId }, { firstResult: query.offset, maxResults: query.limit }));
       },
     }),
     route({
@@ -138,7 +136,7 @@ export function decisionRoutes(decisions: DecisionService, knex: Knex, limits: {
       query: z.object(Page).strict(),
       responses: { 200: { description: 'evaluations', schema: Rows } },
       handler: async ({ params, query }, _req, res) => {
-        res.json(await decisionsStore.listDecisionEvaluations(knex, { instanceId: params.id }, { firstResult: query.offset, maxResults: query.limit }));
+        res.json(await decisions.listEvaluations({ instanceId: params.id }, { firstResult: query.offset, maxResults: query.limit }));
       },
     }),
   ];

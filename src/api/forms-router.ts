@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import type { Knex } from 'knex';
+import type { DefinitionQueries } from '../engine/queries/definition-queries.js';
 import { notFound } from '../errors.js';
 import { parseForm, type FormService } from '../forms/index.js';
-import * as definitionsStore from '../store/definitions.js';
 import { route, type RouteSpec } from './route-spec.js';
 
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
@@ -22,7 +21,7 @@ const shown = (form: { id: string; key: string; version: number; deploymentId: s
  * form a task or a start shows. Deploying goes through POST /deployments with `.form`
  * resources beside the `.bpmn`.
  */
-export function formRoutes(forms: FormService, knex: Knex): RouteSpec[] {
+export function formRoutes(forms: FormService, definitions: DefinitionQueries): RouteSpec[] {
   return [
     route({
       method: 'get',
@@ -90,7 +89,7 @@ export function formRoutes(forms: FormService, knex: Knex): RouteSpec[] {
       query: z.object({ startEventId: z.string().min(1).max(255).optional() }).strict(),
       responses: { 200: { description: 'the form', schema: z.object({ form: LoadedForm.nullable(), startEventId: z.string().nullable(), definitionId: z.string() }) }, 404: { description: 'no such process' } },
       handler: async ({ params, query }, _req, res) => {
-        const definition = await definitionsStore.findLatestDefinition(knex, params.key);
+        const definition = await definitions.findLatestDefinition(params.key);
         if (!definition) throw notFound('process definition', params.key);
         const { form, startEventId } = await forms.startForm(definition, query.startEventId);
         res.json({ form: shown(form), startEventId, definitionId: definition.id });

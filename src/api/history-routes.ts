@@ -1,8 +1,6 @@
-import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { ProcessInfo } from '../engine/definitions/analysis-types.js';
-import { instanceListExtras } from '../store/instance-list.js';
-import * as queries from '../store/queries.js';
+import { describeInstance, type OperatorQueries } from '../engine/queries/operator-queries.js';
 import type { InstanceRow } from '../store/transitions.js';
 import { parseVariableCondition, variableConditionProblem } from './camunda/camunda-shapes.js';
 import { route, type RouteSpec } from './route-spec.js';
@@ -56,8 +54,8 @@ const HistoryInstanceEntry = z.object({
 });
 
 /** A page of instances as the instance list shows them: name, open incidents, end event reached and its outcome, duration. */
-export async function describeListedInstances(knex: Knex, rows: InstanceRow[]) {
-  const extras = await instanceListExtras(knex, rows);
+export async function describeListedInstances(queries: OperatorQueries, rows: InstanceRow[]) {
+  const extras = await queries.instanceListExtras(rows);
   return rows.map((row) => {
     const extra = extras.byInstance.get(row.id)!;
     const definition = extras.definitions.get(row.definition_id);
@@ -65,7 +63,7 @@ export async function describeListedInstances(knex: Knex, rows: InstanceRow[]) {
     const endOutcome = extra.endActivityId ? (ends?.find((end) => end.activityId === extra.endActivityId)?.outcome ?? null) : null;
     const started = new Date(row.started_at).getTime();
     return {
-      ...queries.describeInstance(row),
+      ...describeInstance(row),
       processName: definition?.name ?? null,
       openIncidents: extra.openIncidents,
       endActivityId: extra.endActivityId,
@@ -81,7 +79,7 @@ export async function describeListedInstances(knex: Knex, rows: InstanceRow[]) {
  * variables (`?variable=amount_gt_100&variable=customer_eq_acme`), as Cockpit's history
  * search; equality is answered by the GIN index on instance variables.
  */
-export function historyRoutes(knex: Knex): RouteSpec[] {
+export function historyRoutes(queries: OperatorQueries): RouteSpec[] {
   return [
     route({
       method: 'get',
@@ -94,9 +92,9 @@ export function historyRoutes(knex: Knex): RouteSpec[] {
       handler: async ({ query }, _req, res) => {
         const { variable, finished, ...rest } = query;
         const filter = { ...rest, variables: variable === undefined ? undefined : Array.isArray(variable) ? variable : [variable], finished: finished === undefined ? undefined : finished === 'true' };
-        const [rows, total] = await Promise.all([queries.listInstances(knex, filter), queries.countInstances(knex, filter)]);
+        const [rows, total] = await Promise.all([queries.listInstances(filter), queries.countInstances(filter)]);
         res.setHeader('X-Total-Count', String(total));
-        res.json(await describeListedInstances(knex, rows));
+        res.json(await describeListedInstances(queries, rows));
       },
     }),
   ];

@@ -17,10 +17,10 @@ import { processInstanceRouter } from './camunda/process-instance-router.js';
 import { signalRouter } from './camunda/signal-router.js';
 import { taskRouter } from './camunda/task-router.js';
 import { docsRouter } from './docs-router.js';
-import { commandOutputRoutes } from './command-output-router.js';
+import { commandOutputRoutes, type LiveLogReader } from './command-output-router.js';
 import { historyRoutes } from './history-routes.js';
 import { filterRouter } from './camunda/filter-router.js';
-import { databaseFault } from '../store/database.js';
+import { databaseFault } from '../errors.js';
 import { guardJsonBody } from './json-guard.js';
 import { nativeRouter, nativeRoutes } from './native-router.js';
 import { meRoute } from './me-route.js';
@@ -63,6 +63,8 @@ export interface HttpOptions {
   decisions?: DecisionService;
   /** Forms (form-js): `.form` deploys, /api/forms, task and start forms, submissions checked. */
   forms?: FormService;
+  /** The worktrees module's live log reader: GET /api/process-instances/:id/logs (absent: no such route). */
+  liveLog?: LiveLogReader;
 }
 
 /** The HTTP layer: routers, body limits and the problem+json error mapping. */
@@ -157,11 +159,11 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   // A longer path first: a request under /api/entropy/dmedi meets its own router and is not
   // authenticated (and counted) a second time after falling through /api/entropy.
   const mounts = [...(options.mounts ?? [])].sort((a, b) => b.path.split('/').length - a.path.split('/').length);
-  const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, engine.knex, limits) : [])];
-  if (options.forms) routes.push(...formRoutes(options.forms, engine.knex));
+  const routes = [...nativeRoutes(engine, limits, options.decisions, options.forms), ...(options.decisions ? decisionRoutes(options.decisions, limits) : [])];
+  if (options.forms) routes.push(...formRoutes(options.forms, engine.definitionQueries));
   routes.push(...migrationRoutes(engine));
-  routes.push(...commandOutputRoutes(engine.knex, { draining: options.draining }));
-  routes.push(...historyRoutes(engine.knex));
+  if (options.liveLog) routes.push(...commandOutputRoutes(options.liveLog, { draining: options.draining }));
+  routes.push(...historyRoutes(engine.queries));
   // One route table: the native routes and those other routers declare; spec and /api/me read it.
   routes.push(meRoute(() => table));
   const table = [
@@ -174,8 +176,8 @@ export function createHttpApp(engine: WorkflowEngine, options: HttpOptions): Exp
   app.use('/api', ...authenticated, nativeRouter(routes));
   app.use('/engine-rest/external-task', ...authenticated, allow('worker'), externalTaskRouter(engine, draining));
   app.use('/engine-rest/deployment', ...authenticated, deploymentRouter(engine, limits, options.decisions, options.forms));
-  if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions, engine.knex));
-  if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(engine.knex));
+  if (options.decisions) app.use('/engine-rest/decision-definition', ...authenticated, decisionDefinitionRouter(options.decisions));
+  if (options.decisions) app.use('/engine-rest/history/decision-instance', ...authenticated, decisionHistoryRouter(options.decisions));
   // Form routers first (one authentication, one count): they add endpoints and check submissions before start and complete run.
   const formRouters = (router: (engine: WorkflowEngine, forms: FormService) => express.Router) => (options.forms ? [router(engine, options.forms)] : []);
   app.use('/engine-rest/process-definition', ...authenticated, ...formRouters(processDefinitionFormRouter), processDefinitionRouter(engine));

@@ -1,17 +1,8 @@
 import type { Request, Response } from 'express';
-import type { Knex } from 'knex';
 import { z } from 'zod';
+import { isIdempotencyConflict, type AuditLog } from '../engine/audit-log.js';
 import { AppError } from '../errors.js';
-import {
-  findIdempotentAnswer,
-  findIdempotentEntries,
-  instanceStartTimes as startTimes,
-  isIdempotencyConflict,
-  recordIdempotentAnswer,
-  type AuditEntry,
-  type AuditEntryRow,
-  type IdempotentAnswer,
-} from '../store/audit-entries.js';
+import type { AuditEntry, AuditEntryRow, IdempotentAnswer } from '../store/audit-entries.js';
 import { audited } from './audit.js';
 import { sendJson } from './camunda/external-task-router.js';
 
@@ -35,14 +26,14 @@ export type { IdempotentAnswer };
 export async function respondIdempotently<T>(
   req: Request,
   res: Response,
-  knex: Knex,
+  log: AuditLog,
   entry: AuditEntry,
   act: (audit: AuditEntry) => Promise<T>,
   answer: (result: T) => IdempotentAnswer | Promise<IdempotentAnswer>,
   rebuild: (previous: AuditEntryRow[]) => Promise<T>,
 ): Promise<void> {
   const header = req.get('idempotency-key');
-  if (header === undefined) return send(res, await answer(await audited(knex, entry, act)));
+  if (header === undefined) return send(res, await answer(await audited(log, entry, act)));
   const key = IdempotencyKey.parse(header);
   const keyed = { ...entry, idempotencyKey: key };
   const refuseOtherTarget = (target: string) => {
@@ -50,39 +41,39 @@ export async function respondIdempotently<T>(
   };
   const replay = async (previous: AuditEntryRow[]) => {
     refuseOtherTarget(previous[0]!.target);
-    const stored = await waitForAnswer(knex, entry, key);
+    const stored = await waitForAnswer(log, entry, key);
     res.setHeader('Idempotent-Replayed', 'true');
     send(res, stored ?? (await answer(await rebuild(previous))));
   };
-  const kept = await findIdempotentAnswer(knex, entry.actor, entry.action, key);
+  const kept = await log.findIdempotentAnswer(entry.actor, entry.action, key);
   if (kept) {
     refuseOtherTarget(kept.target);
     res.setHeader('Idempotent-Replayed', 'true');
     return send(res, kept);
   }
-  const earlier = await findIdempotentEntries(knex, entry.actor, entry.action, key);
+  const earlier = await log.findIdempotentEntries(entry.actor, entry.action, key);
   if (earlier.length) return replay(earlier);
   let result: T;
   try {
-    result = await audited(knex, keyed, act);
+    result = await audited(log, keyed, act);
   } catch (error) {
     if (!isIdempotencyConflict(error)) throw error;
     // A concurrent request with the same key committed first: answer as it did.
-    const winner = await findIdempotentEntries(knex, entry.actor, entry.action, key);
+    const winner = await log.findIdempotentEntries(entry.actor, entry.action, key);
     if (!winner.length) throw error;
     return replay(winner);
   }
   const first = await answer(result);
   // The action committed: a failure to keep its answer must not turn it into an error.
-  await recordIdempotentAnswer(knex, keyed, first).catch((error: unknown) => req.log?.(error));
+  await log.recordIdempotentAnswer(keyed, first).catch((error: unknown) => req.log?.(error));
   send(res, first);
 }
 
 /** The first request committed and is building its answer: wait for it rather than rebuild one from a later state. */
-async function waitForAnswer(knex: Knex, entry: AuditEntry, key: string): Promise<IdempotentAnswer | null> {
+async function waitForAnswer(log: AuditLog, entry: AuditEntry, key: string): Promise<IdempotentAnswer | null> {
   const deadline = Date.now() + ANSWER_WAIT_MS;
   for (;;) {
-    const answer = await findIdempotentAnswer(knex, entry.actor, entry.action, key);
+    const answer = await log.findIdempotentAnswer(entry.actor, entry.action, key);
     if (answer) return answer;
     if (Date.now() >= deadline) return null;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -99,9 +90,9 @@ function send(res: Response, answer: IdempotentAnswer): void {
  * transaction started (its start time equals the entry's, both the transaction's now()) was
  * started by the message; the others were waiting for it.
  */
-export async function correlationResults(knex: Knex, previous: AuditEntryRow[]): Promise<Array<{ resultType: 'Execution' | 'ProcessDefinition'; instanceId: string }>> {
+export async function correlationResults(log: AuditLog, previous: AuditEntryRow[]): Promise<Array<{ resultType: 'Execution' | 'ProcessDefinition'; instanceId: string }>> {
   const ids = previous.map((row) => row.instance_id).filter((id): id is string => Boolean(id));
-  const started = new Map((await startTimes(knex, ids)).map((row) => [row.id, new Date(row.started_at).getTime()]));
+  const started = new Map((await log.instanceStartTimes(ids)).map((row) => [row.id, new Date(row.started_at).getTime()]));
   return previous
     .filter((row) => row.instance_id)
     .map((row) => ({

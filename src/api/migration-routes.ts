@@ -133,11 +133,11 @@ export function migrationRoutes(engine: WorkflowEngine): RouteSpec[] {
           instances: ids.length,
         });
         if (body.async) {
-          const batch = await audited(engine.knex, entry, (audit) => engine.batches.create({ type: 'instance-migration', plan: body.plan }, ids, { audit }));
+          const batch = await audited(engine.auditLog, entry, (audit) => engine.batches.create({ type: 'instance-migration', plan: body.plan }, ids, { audit }));
           res.status(202).json(await describeBatch(engine, batch));
           return;
         }
-        res.json(await audited(engine.knex, entry, (audit) => engine.migrations.execute(body.plan, ids, audit)));
+        res.json(await audited(engine.auditLog, entry, (audit) => engine.migrations.execute(body.plan, ids, audit)));
       },
     }),
     route({
@@ -152,7 +152,7 @@ export function migrationRoutes(engine: WorkflowEngine): RouteSpec[] {
         const { instanceIds, query, ...operation } = body;
         const ids = await engine.batches.selectInstances({ instanceIds, query });
         const entry = auditEntry(req, `batch.${body.type}`, body.type, { instances: ids.length });
-        const batch = await audited(engine.knex, entry, (audit) => engine.batches.create(operation as BatchOperation, ids, { audit }));
+        const batch = await audited(engine.auditLog, entry, (audit) => engine.batches.create(operation as BatchOperation, ids, { audit }));
         res.status(202).json(await describeBatch(engine, batch));
       },
     }),
@@ -190,7 +190,7 @@ export function migrationRoutes(engine: WorkflowEngine): RouteSpec[] {
       params: z.object({ id: Uuid }).strict(),
       responses: { 200: { description: 'the batch', schema: BatchSchema } },
       handler: async ({ params }, req, res) => {
-        const batch = await audited(engine.knex, auditEntry(req, 'batch.cancel', params.id), () => engine.batches.cancel(params.id));
+        const batch = await audited(engine.auditLog, auditEntry(req, 'batch.cancel', params.id), () => engine.batches.cancel(params.id));
         res.json(await describeBatch(engine, batch, true));
       },
     }),
@@ -203,7 +203,7 @@ export function migrationRoutes(engine: WorkflowEngine): RouteSpec[] {
       params: z.object({ id: Uuid }).strict(),
       responses: { 204: { description: 'deleted' } },
       handler: async ({ params }, req, res) => {
-        await audited(engine.knex, auditEntry(req, 'batch.delete', params.id), async () => {
+        await audited(engine.auditLog, auditEntry(req, 'batch.delete', params.id), async () => {
           await engine.batches.cancel(params.id);
           if (!(await engine.batches.delete(params.id))) throw notFound('batch', params.id);
         });

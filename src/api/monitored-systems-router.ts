@@ -1,8 +1,9 @@
 import { Router } from 'express';
-import type { Knex } from 'knex';
 import { z } from 'zod';
+import type { AuditLog } from '../engine/audit-log.js';
 import { notFound } from '../errors.js';
-import { createMonitoredSystemStore, ServiceNameSchema } from '../store/monitored-systems.js';
+import type { MonitoredSystemStore } from '../store/monitored-systems.js';
+import { ServiceNameSchema } from '../telemetry/service-name.js';
 import { audited, auditEntry } from './audit.js';
 import { allow } from './auth.js';
 
@@ -18,9 +19,8 @@ export const ListQuery = z
  * /api/entropy/monitored (roles owner and operator; removing one is for owners):
  * entropy.collect measures these first.
  */
-export function monitoredSystemsRouter(knex: Knex): Router {
+export function monitoredSystemsRouter(store: MonitoredSystemStore, auditLog: AuditLog): Router {
   const router = Router();
-  const store = createMonitoredSystemStore(knex);
 
   router.get('/', async (req, res) => {
     const rows = await store.list(ListQuery.parse(req.query));
@@ -39,7 +39,7 @@ export function monitoredSystemsRouter(knex: Knex): Router {
   router.delete('/:serviceName', allow('owner'), async (req, res) => {
     const serviceName = ServiceNameSchema.parse(req.params.serviceName);
     const entry = auditEntry(req, 'monitored-system.unregister', serviceName);
-    await audited(knex, entry, async () => {
+    await audited(auditLog, entry, async () => {
       if (!(await store.unregister(serviceName, entry))) throw notFound('monitored system', serviceName);
     });
     res.status(204).end();

@@ -1,12 +1,9 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
+import { describeInstance } from '../engine/queries/operator-queries.js';
+import { INCIDENT_TYPES } from '../engine/types.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { AppError, notFound } from '../errors.js';
-import { appendAuditEntry, listAuditEntries } from '../store/audit-entries.js';
-import * as definitionsStore from '../store/definitions.js';
-import { INCIDENT_TYPES } from '../store/incidents.js';
-import { instanceListExtras } from '../store/instance-list.js';
-import * as queries from '../store/queries.js';
 import { audited, auditEntry } from './audit.js';
 import { correlationResults, respondIdempotently } from './idempotency.js';
 import { bpmnUpload, isMultipart, uploadedResources } from './multipart.js';
@@ -130,7 +127,6 @@ const NoContent = { 204: { description: 'done' } };
 
 /** The native REST API. Thin: validate, call the engine, shape the answer. */
 export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number }, decisions?: DecisionService, forms?: FormService): RouteSpec[] {
-  const knex = engine.knex;
   return [
     route({
       method: 'post',
@@ -163,7 +159,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         }
         name ??= query.name ?? resources[0]!.name;
         const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name) });
-        const deployment = await audited(knex, entry, (audit) =>
+        const deployment = await audited(engine.auditLog, entry, (audit) =>
           decisions && forms
             ? deployWithForms(engine, decisions, forms, resources, { name, source: 'api', audit })
             : decisions
@@ -207,7 +203,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: z.object({ key: ProcessKey.optional(), latest: BooleanText.optional() }).strict(),
       responses: { 200: { description: 'definitions', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await definitionsStore.listDefinitions(knex, { key: query.key, latestOnly: query.latest === 'true' }));
+        res.json(await engine.definitionQueries.listDefinitions({ key: query.key, latestOnly: query.latest === 'true' }));
       },
     }),
 
@@ -220,7 +216,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: z.object({ id: DefinitionId }),
       responses: { 200: { description: 'the version (without XML)', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such version' } },
       handler: async ({ params }, _req, res) => {
-        const row = await definitionsStore.findDefinition(knex, params.id);
+        const row = await engine.definitionQueries.findDefinition(params.id);
         if (!row) throw notFound('process definition', params.id);
         const { xml: _xml, source_context: _context, ...summary } = row;
         res.json(summary);
@@ -236,7 +232,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: z.object({ id: DefinitionId }),
       responses: { 200: { description: 'the XML as deployed', contentType: 'application/xml' }, 404: { description: 'no such version' } },
       handler: async ({ params }, _req, res) => {
-        const row = await definitionsStore.findDefinition(knex, params.id);
+        const row = await engine.definitionQueries.findDefinition(params.id);
         if (!row) throw notFound('process definition', params.id);
         res.type('application/xml').send(row.xml);
       },
@@ -256,10 +252,10 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           entry,
           (audit) => engine.start({ ...body, audit }),
-          (row) => ({ status: 201, body: queries.describeInstance(row) }),
+          (row) => ({ status: 201, body: describeInstance(row) }),
           ([first]) => engine.getInstance(first!.instance_id!),
         );
       },
@@ -276,17 +272,17 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       body: z.object({ startEventId: z.string().min(1).max(255).optional(), variables: OptionalVariables, businessKey: z.string().max(255).nullish() }).strict(),
       responses: { 201: { description: 'started', schema: InstanceSummary }, 400: { description: 'missing start variables or no such start event' }, 404: { description: 'no such process' } },
       handler: async ({ params, body }, req, res) => {
-        const definition = await definitionsStore.findLatestDefinition(knex, params.key);
+        const definition = await engine.definitionQueries.findLatestDefinition(params.key);
         if (!definition) throw notFound('process definition', params.key);
         const info = (typeof definition.info === 'string' ? JSON.parse(definition.info) : definition.info) as ProcessInfo | undefined;
         const startEventId =
           body.startEventId ?? (info?.startEvents?.some((start) => start.trigger === 'none') ? undefined : info?.startEvents?.find((start) => start.trigger !== 'other')?.activityId);
         await forms?.checkStartSubmission({ processKey: params.key, startEventId }, body.variables);
         const entry = auditEntry(req, 'instance.run-now', params.key, { startEventId: startEventId ?? null });
-        const row = await audited(knex, entry, (audit) =>
+        const row = await audited(engine.auditLog, entry, (audit) =>
           engine.start({ processKey: params.key, variables: body.variables, businessKey: body.businessKey, startEventId, audit }),
         );
-        res.status(201).json(queries.describeInstance(row));
+        res.status(201).json(describeInstance(row));
       },
     }),
 
@@ -299,8 +295,8 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: InstanceQuery,
       responses: { 200: { description: 'a page of instances', schema: z.array(InstanceListEntry) } },
       handler: async ({ query }, _req, res) => {
-        const [rows, total] = await Promise.all([queries.listInstances(knex, query), queries.countInstances(knex, query)]);
-        const extras = await instanceListExtras(knex, rows);
+        const [rows, total] = await Promise.all([engine.queries.listInstances(query), engine.queries.countInstances(query)]);
+        const extras = await engine.queries.instanceListExtras(rows);
         res.setHeader('X-Total-Count', String(total));
         res.json(
           rows.map((row) => {
@@ -310,7 +306,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
             const endOutcome = extra.endActivityId ? (ends?.find((end) => end.activityId === extra.endActivityId)?.outcome ?? null) : null;
             const started = new Date(row.started_at).getTime();
             return {
-              ...queries.describeInstance(row),
+              ...describeInstance(row),
               processName: definition?.name ?? null,
               openIncidents: extra.openIncidents,
               endActivityId: extra.endActivityId,
@@ -332,7 +328,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { 200: { description: 'the instance', schema: InstanceSummary.extend({ activeActivities: z.array(z.string()), incidents: Rows, userTasks: Rows }) }, 404: { description: 'no such instance' } },
       handler: async ({ params }, _req, res) => {
-        res.json(await queries.instanceDetail(knex, await engine.getInstance(params.id)));
+        res.json(await engine.queries.instanceDetail(await engine.getInstance(params.id)));
       },
     }),
 
@@ -346,7 +342,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'history rows', schema: Rows }, 404: { description: 'no such instance' } },
       handler: async ({ params }, _req, res) => {
         await engine.getInstance(params.id);
-        res.json(await queries.instanceHistory(knex, params.id));
+        res.json(await engine.queries.instanceHistory(params.id));
       },
     }),
 
@@ -364,7 +360,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           auditEntry(req, 'instance.cancel', params.id, { reason }),
           (audit) => engine.cancel(params.id, reason, audit),
           () => ({ status: 204 }),
@@ -384,8 +380,8 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       responses: { 200: { description: 'the instance after the change', schema: InstanceSummary }, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
       handler: async ({ params, body }, req, res) => {
         const entry = auditEntry(req, 'instance.set-variables', params.id, { names: Object.keys(body) });
-        const row = await audited(knex, entry, (audit) => engine.setVariables(params.id, body, audit));
-        res.json(queries.describeInstance(row));
+        const row = await audited(engine.auditLog, entry, (audit) => engine.setVariables(params.id, body, audit));
+        res.json(describeInstance(row));
       },
     }),
 
@@ -408,11 +404,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           entry,
           (audit) => engine.correlateMessage({ ...body, audit }),
           (results) => ({ status: 200, body: results }),
-          (previous) => correlationResults(knex, previous),
+          (previous) => correlationResults(engine.auditLog, previous),
         );
       },
     }),
@@ -429,7 +425,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           auditEntry(req, 'signal.broadcast', body.name),
           (audit) => engine.broadcastSignal(body.name, body.variables, audit),
           (counts) => ({ status: 200, body: counts }),
@@ -448,7 +444,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: TaskQuery,
       responses: { 200: { description: 'user tasks, highest priority first', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listUserTasks(knex, query));
+        res.json(await engine.queries.listUserTasks(query));
       },
     }),
 
@@ -461,7 +457,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { 200: { description: 'the task', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such open task' } },
       handler: async ({ params }, _req, res) => {
-        const task = await queries.findUserTask(knex, params.id);
+        const task = await engine.queries.findUserTask(params.id);
         if (!task) throw notFound('task', params.id);
         res.json(task);
       },
@@ -477,7 +473,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       body: z.object({ userId: z.string().min(1).max(255) }).strict(),
       responses: { ...NoContent, 404: { description: 'no such task' }, 409: { description: 'claimed by someone else' } },
       handler: async ({ params, body }, req, res) => {
-        await audited(knex, auditEntry(req, 'task.claim', params.id, { userId: body.userId }), (audit) => engine.claimUserTask(params.id, body.userId, audit));
+        await audited(engine.auditLog, auditEntry(req, 'task.claim', params.id, { userId: body.userId }), (audit) => engine.claimUserTask(params.id, body.userId, audit));
         res.status(204).end();
       },
     }),
@@ -491,7 +487,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { ...NoContent, 404: { description: 'no such task' } },
       handler: async ({ params }, req, res) => {
-        await audited(knex, auditEntry(req, 'task.unclaim', params.id), (audit) => engine.claimUserTask(params.id, null, audit));
+        await audited(engine.auditLog, auditEntry(req, 'task.unclaim', params.id), (audit) => engine.claimUserTask(params.id, null, audit));
         res.status(204).end();
       },
     }),
@@ -511,10 +507,10 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         await respondIdempotently(
           req,
           res,
-          knex,
+          engine.auditLog,
           entry,
           (audit) => engine.completeUserTask(params.id, body.variables, audit),
-          (row) => ({ status: 200, body: queries.describeInstance(row) }),
+          (row) => ({ status: 200, body: describeInstance(row) }),
           ([first]) => engine.getInstance(first!.instance_id!),
         );
       },
@@ -536,7 +532,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         .strict(),
       responses: { 200: { description: 'incidents, newest first', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listIncidents(knex, { ...query, open: query.open === 'true' }));
+        res.json(await engine.queries.listIncidents({ ...query, open: query.open === 'true' }));
       },
     }),
 
@@ -550,7 +546,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       body: z.object({ retries: z.number().int().min(1).max(100).default(1) }).strict(),
       responses: { ...NoContent, 404: { description: 'no such incident' }, 409: { description: 'already resolved or not retryable' } },
       handler: async ({ params, body }, req, res) => {
-        await audited(knex, auditEntry(req, 'incident.retry', params.id, { retries: body.retries }), (audit) => engine.retryIncident(params.id, body.retries, audit));
+        await audited(engine.auditLog, auditEntry(req, 'incident.retry', params.id, { retries: body.retries }), (audit) => engine.retryIncident(params.id, body.retries, audit));
         res.status(204).end();
       },
     }),
@@ -564,7 +560,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { ...NoContent, 404: { description: 'no such open incident' } },
       handler: async ({ params }, req, res) => {
-        await audited(knex, auditEntry(req, 'incident.resolve', params.id), (audit) => engine.resolveIncident(params.id, audit));
+        await audited(engine.auditLog, auditEntry(req, 'incident.resolve', params.id), (audit) => engine.resolveIncident(params.id, audit));
         res.status(204).end();
       },
     }),
@@ -578,7 +574,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: z.object({ state: z.enum(['due', 'failed', 'all']).default('all'), instanceId: Id.optional(), limit: Limit, offset: Offset }).strict(),
       responses: { 200: { description: 'jobs by due time', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listJobs(knex, query));
+        res.json(await engine.queries.listJobs(query));
       },
     }),
 
@@ -591,11 +587,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       params: IdParams,
       responses: { ...NoContent, 404: { description: 'no such job' }, 409: { description: 'another node is running it' }, 422: { description: 'the job ran and failed' } },
       handler: async ({ params }, req, res) => {
-        await audited(knex, auditEntry(req, 'job.execute', params.id), async (audit) => {
+        await audited(engine.auditLog, auditEntry(req, 'job.execute', params.id), async (audit) => {
           await engine.executeJob(params.id);
           // A job runs in the engine's own transitions (a timer, a child's hand-back), which
           // take no caller; the run is committed first and who asked for it is recorded after.
-          await appendAuditEntry(knex, audit);
+          await engine.auditLog.append(audit);
         });
         res.status(204).end();
       },
@@ -610,7 +606,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       query: z.object({ topic: z.string().min(1).max(255).optional() }).strict(),
       responses: { 200: { description: 'external tasks, oldest first', schema: Rows } },
       handler: async ({ query }, _req, res) => {
-        res.json(await queries.listExternalTasks(knex, query));
+        res.json(await engine.queries.listExternalTasks(query));
       },
     }),
 
@@ -641,7 +637,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
         },
       },
       handler: async ({ query }, _req, res) => {
-        const { total, entries } = await listAuditEntries(knex, query);
+        const { total, entries } = await engine.auditLog.list(query);
         res.setHeader('X-Total-Count', String(total));
         res.json(entries.map(({ instance_id, ...entry }) => ({ ...entry, id: String(entry.id), instanceId: instance_id })));
       },

@@ -1,7 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { AppError, STATUS_BY_CODE } from '../errors.js';
-import { databaseFault } from '../store/database.js';
+import { AppError, databaseFault, STATUS_BY_CODE } from '../errors.js';
 import { TIMER_INVALID } from '../engine/definitions/guarded-timer.js';
 
 export function statusOf(error: unknown): number {

@@ -2,8 +2,6 @@ import { Router, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import { notFound } from '../errors.js';
-import * as definitionsStore from '../store/definitions.js';
-import { activityStats, topicsInUse } from '../store/activity-stats.js';
 import { allow } from './auth.js';
 
 /** A topic a built-in module serves (the registry's view, without handlers). */
@@ -57,12 +55,11 @@ const hubs = new WeakMap<WorkflowEngine, EventHub>();
  */
 export function uiApiRouter(engine: WorkflowEngine, options: { authenticated: RequestHandler[]; topics: () => KnownTopic[] }): Router {
   const router = Router();
-  const knex = engine.knex;
   // Authentication per route: other /api requests pass through this router untouched.
   const viewer = [...options.authenticated, allow('owner', 'operator')];
 
   router.get('/topics', ...viewer, async (_req, res) => {
-    const inUse = await topicsInUse(knex);
+    const inUse = await engine.queries.topicsInUse();
     const byTopic = new Map<string, { topic: string; description: string | null; mode: string | null; sources: string[] }>();
     const add = (topic: string, source: string, description: string | null = null, mode: string | null = null) => {
       const entry = byTopic.get(topic) ?? { topic, description, mode, sources: [] };
@@ -98,8 +95,8 @@ export function uiApiRouter(engine: WorkflowEngine, options: { authenticated: Re
 
   router.get('/process-definitions/:id/activity-stats', ...viewer, async (req, res) => {
     const id = DefinitionId.parse(req.params.id);
-    if (!(await definitionsStore.findDefinition(knex, id))) throw notFound('process definition', id);
-    res.json(await activityStats(knex, id));
+    if (!(await engine.definitionQueries.findDefinition(id))) throw notFound('process definition', id);
+    res.json(await engine.queries.activityStats(id));
   });
 
   return router;

@@ -229,6 +229,25 @@ export class DecisionService {
     return outcome;
   }
 
+  /** Deployed decision versions (summaries), for the decision routers. */
+  async listDefinitions(filter: store.DecisionDefinitionFilter = {}, page: { firstResult?: number; maxResults?: number } = {}): Promise<store.DecisionDefinitionSummary[]> {
+    return store.listDecisionDefinitions(this.knex, filter, page);
+  }
+
+  async countDefinitions(filter: store.DecisionDefinitionFilter = {}): Promise<number> {
+    return store.countDecisionDefinitions(this.knex, filter);
+  }
+
+  /** One decision version as stored, with its resource's XML. */
+  async findDefinition(id: string): Promise<store.DecisionDefinitionRow | undefined> {
+    return store.findDecisionDefinition(this.knex, id);
+  }
+
+  /** Recorded evaluations, oldest first. */
+  async listEvaluations(filter: store.DecisionEvaluationFilter, page: { firstResult?: number; maxResults?: number } = {}): Promise<store.DecisionEvaluationRow[]> {
+    return store.listDecisionEvaluations(this.knex, filter, page);
+  }
+
   private async records(definition: store.DecisionDefinitionSummary, evaluation: DrgEvaluation, scope: EvaluationScope): Promise<store.DecisionEvaluationRow[]> {
     const now = new Date();
     const rootId = randomUUID();

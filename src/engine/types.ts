@@ -7,6 +7,19 @@ export const ENGINE_SYSTEM_PREFIX = 'regenflow/';
 
 export type InstanceStatus = 'active' | 'completed' | 'cancelled' | 'failed';
 
+/**
+ * Why an activity (or a definition's timer start) stopped and waits for an operator:
+ * - `failedJob`: a timer, timer start or call hand-back used up its retries, or kept killing
+ *   its node (its lease ran out again and again);
+ * - `failedExternalTask`: a worker reported a failure with no retries left;
+ * - `failedHandler`: an inline handler threw;
+ * - `failedTimer`: a timer text resolved to no timer at run time;
+ * - `stepLimit`: a transition ran more steps (or longer) than allowed without a wait state;
+ * - `engineError`: anything else the engine could not place.
+ */
+export const INCIDENT_TYPES = ['failedJob', 'failedExternalTask', 'failedHandler', 'failedTimer', 'stepLimit', 'engineError'] as const;
+export type IncidentType = (typeof INCIDENT_TYPES)[number];
+
 /** One event applied by a transition (see DESIGN.md, "Execution model"). */
 export type TransitionEvent =
   /** `dueNow`: the activity (or the timer's execution id) whose timer fires in this transition, due or not. */

@@ -15,6 +15,11 @@ import { Incidents } from './commands/incidents.js';
 import { Migrations } from './commands/migrations.js';
 import { BatchOperations } from './jobs/batch-operations.js';
 import { JobRunner } from './jobs/job-runner.js';
+import { CamundaQueries } from './queries/camunda-queries.js';
+import { DefinitionQueries } from './queries/definition-queries.js';
+import { TaskFilters } from './task-filters.js';
+import { AuditLog } from './audit-log.js';
+import { OperatorQueries } from './queries/operator-queries.js';
 import { Transitions } from './transitions.js';
 import type {
   CorrelateOptions,
@@ -66,6 +71,16 @@ export class WorkflowEngine extends EventEmitter {
   readonly migrations: Migrations;
   /** Batch operations over many instances (migrate, cancel, retry incidents, set variables), run as chunk jobs. */
   readonly batches: BatchOperations;
+  /** The reads of the Camunda 7 REST subset (definitions, instances, tasks, incidents: list, count, find). */
+  readonly camundaQueries: CamundaQueries;
+  /** What operators look at through the native API and the UI: instance lists and details, history, tasks, incidents, jobs, activity figures. */
+  readonly queries: OperatorQueries;
+  /** Deployed process definitions: one version, a key's latest, a list. */
+  readonly definitionQueries: DefinitionQueries;
+  /** Saved task filters (list, count, find, create, update, delete). */
+  readonly taskFilters: TaskFilters;
+  /** The audit log: refused actions, entries recorded after a job ran, the answers kept for Idempotency-Keys, reads. */
+  readonly auditLog: AuditLog;
 
   constructor(options: WorkflowEngineOptions) {
     super();
@@ -99,6 +114,11 @@ export class WorkflowEngine extends EventEmitter {
       retryIncident: (id, retries, audit) => this.incidents.retryIncident(id, retries, audit),
     });
     this.jobs.addHandler('batch', this.batches.chunkJob());
+    this.camundaQueries = new CamundaQueries(options.knex);
+    this.queries = new OperatorQueries(options.knex);
+    this.definitionQueries = new DefinitionQueries(options.knex);
+    this.taskFilters = new TaskFilters(options.knex);
+    this.auditLog = new AuditLog(options.knex);
   }
 
   /**

@@ -25,42 +25,6 @@ export interface DatabaseOptions {
 /** @default connect 5 s, pool acquire 8 s, statement 20 s */
 const DEFAULT_TIMEOUTS = { connectMs: 5000, acquireMs: 8000, statementMs: 20_000 };
 
-/** How a request fails when the database cannot serve it: the status and what to tell the client. */
-export interface DatabaseFault {
-  status: 503 | 507;
-  code: 'DATABASE_UNAVAILABLE' | 'DATABASE_TIMEOUT' | 'STORAGE_FULL';
-  reason: string;
-  /** Seconds a client should wait before it retries. */
-  retryAfter: number;
-}
-
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-
-/**
- * Recognises the errors that mean "the database is unreachable, too slow or full" rather
- * than "this request is wrong": a client should retry those later (503 with Retry-After),
- * not report a bug (500). Follows `cause` chains: the engine wraps what the store throws.
- */
-export function databaseFault(error: unknown): DatabaseFault | undefined {
-  for (let current: any = error, depth = 0; current && depth < 8; current = current.cause, depth++) {
-    const code = typeof current.code === 'string' ? current.code : '';
-    const message = typeof current.message === 'string' ? current.message : '';
-    if (code === 'ENOSPC' || code === '53100' || /no space left on device|could not extend file/i.test(message)) {
-      return { status: 507, code: 'STORAGE_FULL', reason: 'the database has no space left on its device', retryAfter: 30 };
-    }
-    if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') {
-      return { status: 503, code: 'DATABASE_UNAVAILABLE', reason: `the database is unreachable (${code})`, retryAfter: 5 };
-    }
-    if (code === '57014' || current.name === 'KnexTimeoutError' || /Query read timeout|timeout exceeded when trying to connect|Timeout acquiring a connection/i.test(message)) {
-      return { status: 503, code: 'DATABASE_TIMEOUT', reason: 'the database did not answer in time', retryAfter: 5 };
-    }
-    if (/Connection terminated|Client has encountered a connection error|connection is closed/i.test(message)) {
-      return { status: 503, code: 'DATABASE_UNAVAILABLE', reason: 'the database connection was lost', retryAfter: 5 };
-    }
-  }
-  return undefined;
-}
-
 export interface Database {
   readonly knex: Knex;
   readonly kind: 'postgres' | 'pglite';
@@ -133,7 +97,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     description += ' (in a worker thread)';
   }
   // knex-pglite pins its pool to one connection: PGlite is single-user. A request that would
-  // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault)
+  // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault in src/errors.ts)
   // instead of queueing for a minute behind a burst.
   // The migrations' own steps queue for that one connection too, and on a loaded machine a first
   // boot can take longer than a request may wait: the bound is applied once they are done.

@@ -1,18 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-
-/**
- * Why an activity (or a definition's timer start) stopped and waits for an operator:
- * - `failedJob`: a timer, timer start or call hand-back used up its retries, or kept killing
- *   its node (its lease ran out again and again);
- * - `failedExternalTask`: a worker reported a failure with no retries left;
- * - `failedHandler`: an inline handler threw;
- * - `failedTimer`: a timer text resolved to no timer at run time;
- * - `stepLimit`: a transition ran more steps (or longer) than allowed without a wait state;
- * - `engineError`: anything else the engine could not place.
- */
-export const INCIDENT_TYPES = ['failedJob', 'failedExternalTask', 'failedHandler', 'failedTimer', 'stepLimit', 'engineError'] as const;
-export type IncidentType = (typeof INCIDENT_TYPES)[number];
+import type { IncidentType } from '../engine/types.js';
 
 export interface NewIncident {
   type: IncidentType;

@@ -1,9 +1,5 @@
 import type { Knex } from 'knex';
-import { z } from 'zod';
 import { appendAuditEntry, type AuditEntry } from './audit-entries.js';
-
-/** An OpenTelemetry service.name, as a monitored system's spans carry it. */
-export const ServiceNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a service.name (letters, digits, . _ / -)');
 
 export interface MonitoredSystemRow {
   service_name: string;

@@ -5,21 +5,6 @@ import { whereVariable, type VariableCondition } from './camunda-queries.js';
 
 /** Read models for the API: what operators look at. */
 
-export function describeInstance(row: InstanceRow) {
-  return {
-    id: row.id,
-    definitionId: row.definition_id,
-    processKey: row.process_key,
-    businessKey: row.business_key,
-    status: row.status,
-    variables: row.variables,
-    parentInstanceId: row.parent_instance_id,
-    errorMessage: row.error_message,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-  };
-}
-
 export async function listInstances(
   knex: Knex,
   filter: {
@@ -77,13 +62,14 @@ export async function countInstances(
   return Number(row?.count ?? 0);
 }
 
-export async function instanceDetail(knex: Knex, row: InstanceRow) {
+/** What an instance waits on (its wait rows and open incidents), for the instance detail. */
+export async function instanceWaits(knex: Knex, instanceId: string) {
   const [userTasks, externalTasks, jobs, subscriptions, incidents] = await Promise.all([
-    knex('user_tasks').where({ instance_id: row.id }),
-    knex('external_tasks').where({ instance_id: row.id }),
-    knex('jobs').where({ instance_id: row.id }),
-    knex('subscriptions').where({ instance_id: row.id }),
-    knex('incidents').where({ instance_id: row.id }).whereNull('resolved_at'),
+    knex('user_tasks').where({ instance_id: instanceId }),
+    knex('external_tasks').where({ instance_id: instanceId }),
+    knex('jobs').where({ instance_id: instanceId }),
+    knex('subscriptions').where({ instance_id: instanceId }),
+    knex('incidents').where({ instance_id: instanceId }).whereNull('resolved_at'),
   ]);
   const active = [
     ...userTasks.map((task) => task.activity_id),
@@ -92,7 +78,6 @@ export async function instanceDetail(knex: Knex, row: InstanceRow) {
     ...subscriptions.map((subscription) => subscription.activity_id),
   ];
   return {
-    ...describeInstance(row),
     activeActivities: [...new Set(active)],
     userTasks,
     externalTasks,

@@ -1,6 +1,7 @@
 import { createHttpApp } from '../../src/api/http-server.js';
 import { TokenRegistry } from '../../src/api/auth.js';
 import { nativeRouter, nativeRoutes } from '../../src/api/native-router.js';
+import { worktreesModule } from '../../src/modules/index.js';
 import { createTestApp } from '../support/test-app.js';
 
 /** GET /api/openapi.json is generated from the routes' zod schemas; /api/docs lists them. */
@@ -56,6 +57,7 @@ describe('OpenAPI document and docs page', () => {
       tokens: new TokenRegistry([]),
       isReady: async () => true,
       mounts: app.modules.routes,
+      liveLog: app.modules.get(worktreesModule).liveLogReader,
     }) as unknown as { router: Layer };
     const served = walk(http.router, '').filter((route) => !route.startsWith('get /engine-rest') && !/ \/engine-rest/.test(route));
     const api = served.filter((route) => / \/(api|v1|metrics|healthz|readyz)\b/.test(route));

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { databaseFault, openDatabase, type Database } from '../../src/store/database.js';
+import { databaseFault } from '../../src/errors.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
 
 /**
  * The embedded PGlite runs in a worker thread: the engine's event loop stays free while a

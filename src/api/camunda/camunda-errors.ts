@@ -1,7 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
-import { databaseFault } from '../../store/database.js';
+import { AppError, databaseFault } from '../../errors.js';
 import { statusOf } from '../problem.js';
 import { sendJson } from './external-task-router.js';
 

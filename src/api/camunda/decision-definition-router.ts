@@ -1,9 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { Knex } from 'knex';
 import { AppError } from '../../errors.js';
 import type { DecisionService, LoadedDecision } from '../../decisions/index.js';
-import * as decisionsStore from '../../store/decisions.js';
+import type * as decisionsStore from '../../store/decisions.js';
 import { allow } from '../auth.js';
 import { BooleanParam, c7Date, PageQuery } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
@@ -61,23 +60,23 @@ function filterOf(query: z.infer<typeof DefinitionQuery>): decisionsStore.Decisi
  * Camunda 7's typed variables in and `[{ output: { value, type, valueInfo } }]` out. A decision
  * that cannot decide answers 500 (RestException), as Camunda 7 does.
  */
-export function decisionDefinitionRouter(decisions: DecisionService, knex: Knex): Router {
+export function decisionDefinitionRouter(decisions: DecisionService): Router {
   const router = Router();
   const readers = allow('owner', 'operator');
 
   router.get('/', readers, async (req, res) => {
     const query = DefinitionQuery.parse(req.query);
-    const rows = await decisionsStore.listDecisionDefinitions(knex, filterOf(query), query);
+    const rows = await decisions.listDefinitions(filterOf(query), query);
     sendJson(res, 200, rows.map(c7DecisionDefinition));
   });
   router.get('/count', readers, async (req, res) => {
-    sendJson(res, 200, { count: await decisionsStore.countDecisionDefinitions(knex, filterOf(DefinitionQuery.parse(req.query))) });
+    sendJson(res, 200, { count: await decisions.countDefinitions(filterOf(DefinitionQuery.parse(req.query))) });
   });
 
   const byKey = (req: Request) => decisions.load({ key: Key.parse(req.params.key) });
   const byId = (req: Request) => decisions.load({ id: DecisionId.parse(req.params.id) });
   const xml = async (res: Response, loaded: LoadedDecision) => {
-    const row = await decisionsStore.findDecisionDefinition(knex, loaded.definition.id);
+    const row = await decisions.findDefinition(loaded.definition.id);
     sendJson(res, 200, { id: loaded.definition.id, dmnXml: row?.xml ?? null });
   };
   const evaluate = async (req: Request, res: Response, loaded: LoadedDecision) => {
@@ -118,7 +117,7 @@ const HistoryQuery = z.object({
 });
 
 /** `/engine-rest/history/decision-instance`: recorded evaluations as Camunda 7's historic decision instances. */
-export function decisionHistoryRouter(knex: Knex): Router {
+export function decisionHistoryRouter(decisions: DecisionService): Router {
   const router = Router();
   const readers = allow('owner', 'operator');
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -126,8 +125,7 @@ export function decisionHistoryRouter(knex: Knex): Router {
     // Not a UUID: matches no row (and never reaches a uuid column as a cast error).
     for (const id of [query.decisionInstanceId, query.processInstanceId, query.rootDecisionInstanceId]) if (id !== undefined && !uuid.test(id)) return [];
     const activities = query.activityIdIn?.split(',').filter(Boolean);
-    const rows = await decisionsStore.listDecisionEvaluations(
-      knex,
+    const rows = await decisions.listEvaluations(
       {
         id: query.decisionInstanceId,
         decisionDefinitionId: query.decisionDefinitionId,

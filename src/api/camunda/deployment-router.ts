@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
 import { audited, auditEntry } from '../audit.js';
 import { bpmnUpload, uploadedResources } from '../multipart.js';
@@ -39,7 +38,7 @@ export function deploymentRouter(engine: WorkflowEngine, limits: { bpmnBytes: nu
     const name = fields['deployment-name'] ?? resources[0]!.name;
     const source = fields['deployment-source'] ?? 'engine-rest';
     const entry = auditEntry(req, 'deployment.create', name, { resources: resources.map((resource) => resource.name), via: 'engine-rest' });
-    const deployment: MixedDeployment = await audited(engine.knex, entry, async (audit) =>
+    const deployment: MixedDeployment = await audited(engine.auditLog, entry, async (audit) =>
       decisions && forms
         ? deployWithForms(engine, decisions, forms, resources, { name, source, audit })
         : decisions
@@ -48,7 +47,7 @@ export function deploymentRouter(engine: WorkflowEngine, limits: { bpmnBytes: nu
     );
     const decided = deployment.decisions.filter((decision) => decision.created);
     const created = deployment.definitions.filter((definition) => definition.created).map((definition) => definition.id);
-    const rows = created.length ? await camundaQueries.listDefinitions(engine.knex, { deploymentId: deployment.id }, { firstResult: 0, maxResults: 1000 }) : [];
+    const rows = created.length ? await engine.camundaQueries.listDefinitions({ deploymentId: deployment.id }, { firstResult: 0, maxResults: 1000 }) : [];
     const deployed = Object.fromEntries(rows.map((row) => [row.id, c7Definition(row)]));
     sendJson(res, 200, {
       links: [],

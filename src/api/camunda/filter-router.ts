@@ -2,8 +2,6 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
-import * as taskFilters from '../../store/task-filters.js';
 import type { TaskFilterRow } from '../../store/task-filters.js';
 import { allow } from '../auth.js';
 import { c7Task, PageQuery, Uuid } from './camunda-shapes.js';
@@ -57,7 +55,6 @@ const compact = (query: Record<string, unknown>) => Object.fromEntries(Object.en
  */
 export function filterRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
   const isAdmin = (req: Request) => req.role === 'admin';
   const actor = (req: Request) => req.actor ?? 'unknown';
@@ -72,7 +69,7 @@ export function filterRouter(engine: WorkflowEngine): Router {
   /** A filter the caller may see: own, shared, or any for an admin; others are "not found". */
   const visible = async (req: Request) => {
     const id = Uuid.parse(req.params.id);
-    const row = await taskFilters.findTaskFilter(knex, id);
+    const row = await engine.taskFilters.find(id);
     if (!row || !(isAdmin(req) || row.owner === null || row.owner === actor(req))) throw notFound('filter', id);
     return row;
   };
@@ -91,19 +88,19 @@ export function filterRouter(engine: WorkflowEngine): Router {
     return toFilter(TaskQueryBody.parse({ ...row.query, ...extension }));
   };
   const withCount = async (row: TaskFilterRow, itemCount: boolean) =>
-    itemCount ? { ...describe(row), itemCount: await camundaQueries.countTasks(knex, tasksOf(row, {})) } : describe(row);
+    itemCount ? { ...describe(row), itemCount: await engine.camundaQueries.countTasks(tasksOf(row, {})) } : describe(row);
 
   router.get('/', readers, async (req, res) => {
     const { q, search } = searchOf(req);
-    const rows = await taskFilters.listTaskFilters(knex, search, { firstResult: q.firstResult, maxResults: q.maxResults });
+    const rows = await engine.taskFilters.list(search, { firstResult: q.firstResult, maxResults: q.maxResults });
     sendJson(res, 200, await Promise.all(rows.map((row) => withCount(row, q.itemCount === 'true'))));
   });
   router.get('/count', readers, async (req, res) => {
-    sendJson(res, 200, { count: await taskFilters.countTaskFilters(knex, searchOf(req).search) });
+    sendJson(res, 200, { count: await engine.taskFilters.count(searchOf(req).search) });
   });
   router.post('/create', readers, async (req, res) => {
     const body = FilterBody.parse(req.body ?? {});
-    const row = await taskFilters.insertTaskFilter(knex, { name: body.name, owner: ownerFor(req, body.owner), query: compact(body.query), properties: body.properties ?? {} });
+    const row = await engine.taskFilters.create({ name: body.name, owner: ownerFor(req, body.owner), query: compact(body.query), properties: body.properties ?? {} });
     sendJson(res, 200, describe(row));
   });
   router.get('/:id', readers, async (req, res) => {
@@ -115,23 +112,23 @@ export function filterRouter(engine: WorkflowEngine): Router {
     const body = FilterBody.parse(req.body ?? {});
     // An update without owner keeps the one it has (C7 clients send the whole DTO back).
     const owner = body.owner === undefined ? row.owner : ownerFor(req, body.owner);
-    await taskFilters.updateTaskFilter(knex, row.id, { name: body.name, owner, query: compact(body.query), properties: body.properties ?? {} });
+    await engine.taskFilters.update(row.id, { name: body.name, owner, query: compact(body.query), properties: body.properties ?? {} });
     res.status(204).end();
   });
   router.delete('/:id', readers, async (req, res) => {
     const row = await changeable(req);
-    await taskFilters.deleteTaskFilter(knex, row.id);
+    await engine.taskFilters.delete(row.id);
     res.status(204).end();
   });
   for (const method of ['get', 'post'] as const) {
     router[method]('/:id/list', readers, async (req, res) => {
       const row = await visible(req);
       const page = Page.parse(req.query);
-      sendJson(res, 200, (await camundaQueries.listTasks(knex, tasksOf(row, method === 'post' ? req.body : {}), page)).map(c7Task));
+      sendJson(res, 200, (await engine.camundaQueries.listTasks(tasksOf(row, method === 'post' ? req.body : {}), page)).map(c7Task));
     });
     router[method]('/:id/count', readers, async (req, res) => {
       const row = await visible(req);
-      sendJson(res, 200, { count: await camundaQueries.countTasks(knex, tasksOf(row, method === 'post' ? req.body : {})) });
+      sendJson(res, 200, { count: await engine.camundaQueries.countTasks(tasksOf(row, method === 'post' ? req.body : {})) });
     });
   }
   return router;

@@ -3,8 +3,6 @@ import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
 import type { FormService, LoadedForm } from '../../forms/index.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
-import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
@@ -83,17 +81,16 @@ export function taskFormRouter(engine: WorkflowEngine, forms: FormService): Rout
  */
 export function processDefinitionFormRouter(engine: WorkflowEngine, forms: FormService): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
   const byKey = async (req: Request) => {
     const key = Key.parse(req.params.key);
-    const [row] = await camundaQueries.listDefinitions(knex, { key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
+    const [row] = await engine.camundaQueries.listDefinitions({ key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
     if (!row) throw notFound('process definition with key', key);
-    return (await definitionsStore.findDefinitionSummary(knex, row.id))!;
+    return (await engine.definitionQueries.findDefinitionSummary(row.id))!;
   };
   const byId = async (req: Request) => {
     const id = DefinitionId.parse(req.params.id);
-    const row = await definitionsStore.findDefinitionSummary(knex, id);
+    const row = await engine.definitionQueries.findDefinitionSummary(id);
     if (!row) throw notFound('process definition', id);
     return row;
   };
@@ -110,7 +107,7 @@ export function processDefinitionFormRouter(engine: WorkflowEngine, forms: FormS
     await respondIdempotently(
       req,
       res,
-      knex,
+      engine.auditLog,
       entry,
       (audit) => engine.start({ definitionId: definition.id, variables, businessKey: body.businessKey ?? null, audit }),
       (row) => ({ status: 200, body: c7Instance(row) }),

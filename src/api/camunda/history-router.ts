@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
+import type { InstanceFilter } from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
 import { BooleanParam, c7HistoricInstance, PageQuery, Uuid, VariableConditionBody, VariablesParam } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
@@ -40,9 +40,8 @@ const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: Page
 /** `/engine-rest/history/process-instance`: every instance, running or ended (list, count, one), filtered by variables too (GET `variables=name_op_value,…`, POST `variables: [{name, operator, value}]`). */
 export function historyRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
-  const toFilter = (q: z.infer<typeof HistoryQueryBody>): camundaQueries.InstanceFilter => {
+  const toFilter = (q: z.infer<typeof HistoryQueryBody>): InstanceFilter => {
     const finished = q.finished === true ? true : q.unfinished === true ? false : undefined;
     // Both given: the one id, if the list holds it (C7 ANDs every filter).
     const ids = q.processInstanceIds && q.processInstanceId ? q.processInstanceIds.filter((id) => id === q.processInstanceId) : (q.processInstanceIds ?? (q.processInstanceId ? [q.processInstanceId] : undefined));
@@ -66,21 +65,21 @@ export function historyRouter(engine: WorkflowEngine): Router {
 
   router.get('/process-instance', readers, async (req, res) => {
     const { filter, page } = filterOf(req.query);
-    sendJson(res, 200, (await camundaQueries.listInstances(knex, filter, page)).map(c7HistoricInstance));
+    sendJson(res, 200, (await engine.camundaQueries.listInstances(filter, page)).map(c7HistoricInstance));
   });
   router.get('/process-instance/count', readers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countInstances(knex, filterOf(req.query).filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countInstances(filterOf(req.query).filter) });
   });
   router.post('/process-instance', readers, async (req, res) => {
     const { filter, page } = filterOfBody(req.body, req.query);
-    sendJson(res, 200, (await camundaQueries.listInstances(knex, filter, page)).map(c7HistoricInstance));
+    sendJson(res, 200, (await engine.camundaQueries.listInstances(filter, page)).map(c7HistoricInstance));
   });
   router.post('/process-instance/count', readers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countInstances(knex, filterOfBody(req.body, req.query).filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countInstances(filterOfBody(req.body, req.query).filter) });
   });
   router.get('/process-instance/:id', readers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    const row = await camundaQueries.findInstance(knex, id);
+    const row = await engine.camundaQueries.findInstance(id);
     if (!row) throw notFound('historic process instance', id);
     sendJson(res, 200, c7HistoricInstance(row));
   });

@@ -1,8 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
-import { INCIDENT_TYPES } from '../../store/incidents.js';
+import { INCIDENT_TYPES } from '../../engine/types.js';
 import { allow } from '../auth.js';
 import { c7Incident, PageQuery, Uuid } from './camunda-shapes.js';
 import { sendJson } from './external-task-router.js';
@@ -25,10 +24,10 @@ export function incidentRouter(engine: WorkflowEngine): Router {
   };
   router.get('/', readers, async (req, res) => {
     const { filter, page } = filterOf(req.query);
-    sendJson(res, 200, (await camundaQueries.listIncidents(engine.knex, filter, page)).map(c7Incident));
+    sendJson(res, 200, (await engine.camundaQueries.listIncidents(filter, page)).map(c7Incident));
   });
   router.get('/count', readers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countIncidents(engine.knex, filterOf(req.query).filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countIncidents(filterOf(req.query).filter) });
   });
   return router;
 }

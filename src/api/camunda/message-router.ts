@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
 import { correlationResults, respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
@@ -44,7 +43,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
       for (const result of results) {
         const instance = await engine.getInstance(result.instanceId);
         const variables = body.variablesInResultEnabled ? { variables: toTyped(instance.variables) } : {};
-        const row = await camundaQueries.findInstance(engine.knex, result.instanceId);
+        const row = await engine.camundaQueries.findInstance(result.instanceId);
         shaped.push(
           result.resultType === 'Execution'
             ? {
@@ -58,7 +57,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
       }
       return { status: 200, body: shaped };
     };
-    await respondIdempotently(req, res, engine.knex, entry, (audit) =>
+    await respondIdempotently(req, res, engine.auditLog, entry, (audit) =>
       engine.correlateMessage({
         messageName: body.messageName,
         businessKey: body.businessKey ?? undefined,
@@ -69,7 +68,7 @@ export function messageRouter(engine: WorkflowEngine): Router {
         audit,
       }),
       shape,
-      (previous) => correlationResults(engine.knex, previous),
+      (previous) => correlationResults(engine.auditLog, previous),
     );
   });
   return router;

@@ -135,7 +135,7 @@ export function camundaMigrationRouters(engine: WorkflowEngine): { migration: Ro
     const body = C7Execution.parse(req.body ?? {});
     const plan = planOf(body.migrationPlan);
     const ids = await selectionOf(body);
-    await audited(engine.knex, audit(req, 'migration.execute', plan, ids.length), (entry) => engine.migrations.execute(plan, ids, entry));
+    await audited(engine.auditLog, audit(req, 'migration.execute', plan, ids.length), (entry) => engine.migrations.execute(plan, ids, entry));
     res.status(204).end();
   });
 
@@ -143,7 +143,7 @@ export function camundaMigrationRouters(engine: WorkflowEngine): { migration: Ro
     const body = C7Execution.parse(req.body ?? {});
     const plan = planOf(body.migrationPlan);
     const ids = await selectionOf(body);
-    const batch = await audited(engine.knex, audit(req, 'migration.execute-async', plan, ids.length), (entry) =>
+    const batch = await audited(engine.auditLog, audit(req, 'migration.execute-async', plan, ids.length), (entry) =>
       engine.batches.create({ type: 'instance-migration', plan }, ids, { audit: entry }),
     );
     sendJson(res, 200, c7Batch(batch));
@@ -186,7 +186,7 @@ export function camundaMigrationRouters(engine: WorkflowEngine): { migration: Ro
 
   batches.delete('/:id', operators, async (req, res) => {
     const { id } = z.object({ id: Uuid }).parse(req.params);
-    await audited(engine.knex, auditEntry(req, 'batch.delete', id), async () => {
+    await audited(engine.auditLog, auditEntry(req, 'batch.delete', id), async () => {
       await engine.batches.cancel(id);
       if (!(await engine.batches.delete(id))) throw notFound('batch', id);
     });

@@ -2,8 +2,6 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
-import * as definitionsStore from '../../store/definitions.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
 import { auditEntry } from '../audit.js';
@@ -33,32 +31,31 @@ const StartBody = z.object({
 /** `/engine-rest/process-definition`: list, count, by key or id, XML, start. */
 export function processDefinitionRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
 
   router.get('/', readers, async (req, res) => {
     const { firstResult, maxResults, sortBy: _s, sortOrder: _o, ...filter } = DefinitionQuery.parse(req.query);
-    sendJson(res, 200, (await camundaQueries.listDefinitions(knex, filter, { firstResult, maxResults })).map(c7Definition));
+    sendJson(res, 200, (await engine.camundaQueries.listDefinitions(filter, { firstResult, maxResults })).map(c7Definition));
   });
   router.get('/count', readers, async (req, res) => {
     const { firstResult: _f, maxResults: _m, sortBy: _s, sortOrder: _o, ...filter } = DefinitionQuery.parse(req.query);
-    sendJson(res, 200, { count: await camundaQueries.countDefinitions(knex, filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countDefinitions(filter) });
   });
 
   const latest = async (req: Request) => {
     const key = Key.parse(req.params.key);
-    const [row] = await camundaQueries.listDefinitions(knex, { key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
+    const [row] = await engine.camundaQueries.listDefinitions({ key, latestVersion: true }, { firstResult: 0, maxResults: 1 });
     if (!row) throw notFound('process definition with key', key);
     return row;
   };
   const byId = async (req: Request) => {
     const id = DefinitionId.parse(req.params.id);
-    const row = await definitionsStore.findDefinition(knex, id);
+    const row = await engine.definitionQueries.findDefinition(id);
     if (!row) throw notFound('process definition', id);
     return row;
   };
   const xml = async (res: Response, id: string) => {
-    const row = await definitionsStore.findDefinition(knex, id);
+    const row = await engine.definitionQueries.findDefinition(id);
     sendJson(res, 200, { id, bpmn20Xml: row?.xml ?? null });
   };
   const start = async (req: Request, res: Response, definition: { id: string; key: string }) => {
@@ -67,7 +64,7 @@ export function processDefinitionRouter(engine: WorkflowEngine): Router {
     await respondIdempotently(
       req,
       res,
-      knex,
+      engine.auditLog,
       entry,
       (audit) => engine.start({ definitionId: definition.id, variables: fromTyped(body.variables), businessKey: body.businessKey ?? null, audit }),
       (row) => ({ status: 200, body: { ...c7Instance(row), ...(body.withVariablesInReturn ? { variables: toTyped(row.variables) } : {}) } }),

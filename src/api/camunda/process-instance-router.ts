@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
+import type { InstanceFilter } from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
 import { auditEntry } from '../audit.js';
 import { respondIdempotently } from '../idempotency.js';
@@ -61,14 +61,14 @@ const InstanceQueryBody = z
 
 type Parsed = Partial<Record<string, unknown>>;
 
-function toFilter(q: Parsed): camundaQueries.InstanceFilter {
+function toFilter(q: Parsed): InstanceFilter {
   const { active, suspended, sorting, firstResult: _f, maxResults: _m, ...rest } = q as Record<string, any>;
   const filter: Record<string, unknown> = { activeOnly: true };
   for (const [key, value] of Object.entries(rest)) if (value !== null && value !== undefined) filter[key] = value;
   // Nothing is ever suspended here: active=false or suspended=true match no instance.
   if (active === false || suspended === true) filter.suspended = true;
   if (sorting?.[0]) Object.assign(filter, sorting[0]);
-  return filter as camundaQueries.InstanceFilter;
+  return filter as InstanceFilter;
 }
 
 const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: PageQuery.maxResults }).strict();
@@ -76,7 +76,6 @@ const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: Page
 /** `/engine-rest/process-instance`: running instances (list, count, one, its variables, delete). */
 export function processInstanceRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const readers = allow('owner', 'operator');
   const fromQuery = (query: unknown) => {
     const parsed = InstanceQuery.parse(query);
@@ -89,21 +88,21 @@ export function processInstanceRouter(engine: WorkflowEngine): Router {
 
   router.get('/', readers, async (req, res) => {
     const { filter, page } = fromQuery(req.query);
-    sendJson(res, 200, (await camundaQueries.listInstances(knex, filter, page)).map(c7Instance));
+    sendJson(res, 200, (await engine.camundaQueries.listInstances(filter, page)).map(c7Instance));
   });
   router.get('/count', readers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countInstances(knex, fromQuery(req.query).filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countInstances(fromQuery(req.query).filter) });
   });
   router.post('/', readers, async (req, res) => {
     const { filter, page } = fromBody(req.body, req.query);
-    sendJson(res, 200, (await camundaQueries.listInstances(knex, filter, page)).map(c7Instance));
+    sendJson(res, 200, (await engine.camundaQueries.listInstances(filter, page)).map(c7Instance));
   });
   router.post('/count', readers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countInstances(knex, fromBody(req.body, req.query).filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countInstances(fromBody(req.body, req.query).filter) });
   });
   router.get('/:id', readers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    const row = await camundaQueries.findInstance(knex, id);
+    const row = await engine.camundaQueries.findInstance(id);
     // C7 answers 404 for an instance that has ended: it is history then.
     if (!row || row.status !== 'active') throw notFound('process instance', id);
     sendJson(res, 200, c7Instance(row));
@@ -117,7 +116,7 @@ export function processInstanceRouter(engine: WorkflowEngine): Router {
     await respondIdempotently(
       req,
       res,
-      knex,
+      engine.auditLog,
       auditEntry(req, 'instance.cancel', id, { via: 'engine-rest' }),
       (audit) => engine.cancel(id, 'deleted via engine-rest', audit),
       () => ({ status: 204 }),

@@ -24,7 +24,7 @@ export function signalRouter(engine: WorkflowEngine): Router {
     await respondIdempotently(
       req,
       res,
-      engine.knex,
+      engine.auditLog,
       auditEntry(req, 'signal.broadcast', body.name, { via: 'engine-rest' }),
       (audit) => engine.broadcastSignal(body.name, fromTyped(body.variables ?? undefined), audit),
       () => ({ status: 204 }),

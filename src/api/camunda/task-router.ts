@@ -2,8 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import type { WorkflowEngine } from '../../engine/workflow-engine.js';
-import * as camundaQueries from '../../store/camunda-queries.js';
-import * as queries from '../../store/queries.js';
+import type { TaskFilter } from '../../store/camunda-queries.js';
 import { allow } from '../auth.js';
 import { respondIdempotently } from '../idempotency.js';
 import { audited, auditEntry } from '../audit.js';
@@ -81,13 +80,13 @@ export const TaskQueryBody = z
   .strict();
 const BodyPage = z.object({ firstResult: PageQuery.firstResult, maxResults: PageQuery.maxResults }).strict();
 
-export function toFilter(q: Record<string, any>): camundaQueries.TaskFilter {
+export function toFilter(q: Record<string, any>): TaskFilter {
   const { active, suspended, sorting, firstResult: _f, maxResults: _m, ...rest } = q;
   const filter: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(rest)) if (value !== null && value !== undefined) filter[key] = value;
   if (active === false || suspended === true) filter.suspended = true;
   if (sorting?.[0]) Object.assign(filter, sorting[0]);
-  return filter as camundaQueries.TaskFilter;
+  return filter as TaskFilter;
 }
 export const CompleteBody = z.object({ variables: TypedVariablesSchema.nullish(), withVariablesInReturn: z.boolean().default(false) });
 
@@ -101,7 +100,7 @@ export async function completeTaskC7(engine: WorkflowEngine, req: Request, res: 
   await respondIdempotently(
     req,
     res,
-    engine.knex,
+    engine.auditLog,
     entry,
     (audit) => engine.completeUserTask(id, variables, audit),
     (row) => (body.withVariablesInReturn ? { status: 200, body: toTyped(row.variables) } : { status: 204 }),
@@ -112,7 +111,6 @@ export async function completeTaskC7(engine: WorkflowEngine, req: Request, res: 
 /** `/engine-rest/task`: open user tasks (list, count, one), claim, unclaim, complete. */
 export function taskRouter(engine: WorkflowEngine): Router {
   const router = Router();
-  const knex = engine.knex;
   const workers = allow('owner', 'operator');
   const fromQuery = (query: unknown) => {
     const parsed = TaskQuery.parse(query);
@@ -122,33 +120,33 @@ export function taskRouter(engine: WorkflowEngine): Router {
 
   router.get('/', workers, async (req, res) => {
     const { filter, page } = fromQuery(req.query);
-    sendJson(res, 200, (await camundaQueries.listTasks(knex, filter, page)).map(c7Task));
+    sendJson(res, 200, (await engine.camundaQueries.listTasks(filter, page)).map(c7Task));
   });
   router.get('/count', workers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countTasks(knex, fromQuery(req.query).filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countTasks(fromQuery(req.query).filter) });
   });
   router.post('/', workers, async (req, res) => {
     const { filter, page } = fromBody(req.body, req.query);
-    sendJson(res, 200, (await camundaQueries.listTasks(knex, filter, page)).map(c7Task));
+    sendJson(res, 200, (await engine.camundaQueries.listTasks(filter, page)).map(c7Task));
   });
   router.post('/count', workers, async (req, res) => {
-    sendJson(res, 200, { count: await camundaQueries.countTasks(knex, fromBody(req.body, req.query).filter) });
+    sendJson(res, 200, { count: await engine.camundaQueries.countTasks(fromBody(req.body, req.query).filter) });
   });
   router.get('/:id', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    const task = await queries.findUserTask(knex, id);
+    const task = await engine.queries.findUserTask(id);
     if (!task) throw notFound('task', id);
     sendJson(res, 200, c7Task(task));
   });
   router.post('/:id/claim', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
     const { userId } = z.object({ userId: z.string().min(1).max(255) }).parse(req.body ?? {});
-    await audited(knex, auditEntry(req, 'task.claim', id, { userId, via: 'engine-rest' }), (audit) => engine.claimUserTask(id, userId, audit));
+    await audited(engine.auditLog, auditEntry(req, 'task.claim', id, { userId, via: 'engine-rest' }), (audit) => engine.claimUserTask(id, userId, audit));
     res.status(204).end();
   });
   router.post('/:id/unclaim', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
-    await audited(knex, auditEntry(req, 'task.unclaim', id, { via: 'engine-rest' }), (audit) => engine.claimUserTask(id, null, audit));
+    await audited(engine.auditLog, auditEntry(req, 'task.unclaim', id, { via: 'engine-rest' }), (audit) => engine.claimUserTask(id, null, audit));
     res.status(204).end();
   });
   router.post('/:id/complete', workers, async (req, res) => {

@@ -43,7 +43,7 @@ export const entropyModule = defineModule<Entropy>({
       ],
       routes: [
         { path: '/api/entropy', roles: [...viewer], router: entropyRouter(service.store), docs: ENTROPY_ROUTES },
-        { path: '/api/entropy/monitored', roles: [...viewer], router: monitoredSystemsRouter(knex), docs: MONITORED_ROUTES },
+        { path: '/api/entropy/monitored', roles: [...viewer], router: monitoredSystemsRouter(service.monitoredSystems, engine.auditLog), docs: MONITORED_ROUTES },
       ],
     };
   },

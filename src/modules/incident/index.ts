@@ -5,6 +5,7 @@ import { AlertmanagerPayload, GenericPayload } from '../../alerts/payloads.js';
 import { AlertQuery, alertsRouter } from '../../api/alerts-router.js';
 import { CreatePattern, EditPattern, PatternQuery, patternsRouter, type PatternBook } from '../../api/patterns-router.js';
 import type { RouteDoc } from '../../api/route-spec.js';
+import { listAlerts } from '../../store/alerts.js';
 import { listDecisions } from '../../store/incident-decisions.js';
 import { createFeatureFlagStore, createIncidentStore } from '../../store/incident-store.js';
 import * as patterns from '../../store/patterns.js';
@@ -56,7 +57,7 @@ export const incidentModule = defineModule({
           settings: { ...settings, telemetryWindowMinutes: config.REGENFLOW_INCIDENT_TELEMETRY_WINDOW_MINUTES },
         }),
       routes: [
-        { path: '/api/alerts', router: alertsRouter(knex, intake), docs: ALERT_ROUTES },
+        { path: '/api/alerts', router: alertsRouter((filter) => listAlerts(knex, filter), intake), docs: ALERT_ROUTES },
         { path: '/api/patterns', router: patternsRouter(book), docs: PATTERN_ROUTES },
       ],
       // The alert queue is worked on every node: what a webhook stored starts or steers its incident here.

@@ -1,7 +1,8 @@
 import { createWorktreeRunner } from '../../../service-tasks/index.js';
 import type { WorktreeRunner } from '../../../service-tasks/agent/index.js';
 import { LiveLog, type LiveLogFactory } from '../../../service-tasks/agent/live-log.js';
-import { createCommandOutputStore } from '../../store/command-output.js';
+import type { LiveLogReader } from '../../api/command-output-router.js';
+import { createCommandOutputStore, instanceStatus, listCommandOutput } from '../../store/command-output.js';
 import { createKeptWorktreeStore } from '../../store/kept-worktrees.js';
 import { defineModule } from '../product-module.js';
 
@@ -10,6 +11,8 @@ export interface Worktrees {
   runner(): WorktreeRunner;
   /** Streams a command's output into `command_output` while it runs (the instance view's live log). */
   readonly liveLog: LiveLogFactory;
+  /** Reads an instance's live log for GET /api/process-instances/:id/logs. */
+  readonly liveLogReader: LiveLogReader;
 }
 
 /**
@@ -31,6 +34,10 @@ export const worktreesModule = defineModule<Worktrees>({
             // A lost log line must not fail the command it describes.
             onError: (error) => log(`live log of ${target.instanceId}/${target.activityId} not written: ${error instanceof Error ? error.message : String(error)}`),
           }),
+        liveLogReader: {
+          instanceStatus: (instanceId) => instanceStatus(knex, instanceId),
+          list: (instanceId, page) => listCommandOutput(knex, instanceId, page),
+        },
         runner() {
           if (runner) return runner;
           const made = (runner = createWorktreeRunner(config, createKeptWorktreeStore(knex)));
