@@ -239,12 +239,12 @@ export class WorkflowEngine extends EventEmitter {
     return this.incidents.resolveIncident(incidentId, audit);
   }
 
-  /** Claims and runs due jobs; returns how many ran. Called by the job poller of every node. */
   /** Arms (or, with retention off, drops) the one history-cleanup job; called once at start. */
   async armHistoryCleanup(): Promise<void> {
     return this.jobs.armHistoryCleanup();
   }
 
+  /** Claims and runs due jobs; returns how many ran. Called by the job poller of every node. */
   async runDueJobs(limit = 20): Promise<number> {
     // A signal broadcast whose node died mid-way is finished by the next poller that looks.
     const resumed = (await this.correlation.resumeAbandonedBroadcast()) ? 1 : 0;

@@ -46,13 +46,12 @@ function checkBeforeComplete(forms: FormService) {
  */
 export function taskFormRouter(engine: WorkflowEngine, forms: FormService): Router {
   const router = Router();
-  const knex = engine.knex;
   const workers = allow('owner', 'operator');
   router.post('/:id/complete', workers, checkBeforeComplete(forms));
   router.get('/:id/form', workers, async (req, res) => {
     const id = Uuid.parse(req.params.id);
     const { form } = await forms.taskForm(id);
-    const task = await knex('user_tasks').where({ id }).first('form_key');
+    const task = await engine.queries.findUserTask(id);
     sendJson(res, 200, c7FormDto(form, task?.form_key ?? null));
   });
   router.get('/:id/deployed-form', workers, async (req, res) => {
