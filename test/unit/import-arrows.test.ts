@@ -155,6 +155,12 @@ describe('import arrows', () => {
     ]);
   });
 
+  it('when an HTTP route needs data, then it asks the engine or a module, never runs a query itself (no knex in src/api)', () => {
+    // Not only imports: the engine's knex handle would let a router write SQL without importing the store.
+    const querying = /\bknex\s*\(|\.knex\b|\btrx\s*\(/;
+    expect(files.filter((file) => layerOf(file.path) === 'api' && querying.test(file.text)).map((file) => file.path)).toEqual([]);
+  });
+
   it('when a file is added anywhere under src/ or service-tasks/, then it belongs to a layer of the table', () => {
     expect(files.map((file) => file.path).filter((path) => !layerOf(path))).toEqual([]);
     expect(arrows.length).toBeGreaterThan(300);
