@@ -1,6 +1,7 @@
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import { api } from './api.js';
+import { withLayout } from './diagram-layout.js';
 import { h } from './dom.js';
 
 const SCOPES = new Set(['bpmn:SubProcess', 'bpmn:Transaction', 'bpmn:AdHocSubProcess']);
@@ -38,7 +39,7 @@ export class DiagramViewer {
   async showDefinition(definitionId: string): Promise<void> {
     if (this.loadedDefinitionId === definitionId) return;
     const xml = await api<string>('GET', `/api/process-definitions/${encodeURIComponent(definitionId)}/xml`, undefined, { text: true });
-    await this.viewer.importXML(xml);
+    await this.viewer.importXML((await withLayout(xml)).xml);
     this.fit();
     this.loadedDefinitionId = definitionId;
     this.markers = [];

@@ -6,6 +6,7 @@ import lintModule from 'bpmn-js-bpmnlint';
 import lintConfig from '../generated/bpmnlint-config.js';
 import { api, ApiError, camelRows } from './api.js';
 import { diffDiagrams, newDiagramXml, type DiffEntry } from './diagrams.js';
+import { withLayout } from './diagram-layout.js';
 import { clear, download, formatTime, h, reportError, toast } from './dom.js';
 import { debounce, type View } from './view.js';
 import { can } from './session.js';
@@ -107,8 +108,10 @@ export function createModelerView(): View {
   }
 
   async function load(xml: string): Promise<void> {
-    const { warnings } = await modeler.importXML(xml);
+    const laid = await withLayout(xml);
+    const { warnings } = await modeler.importXML(laid.xml);
     if (warnings?.length) toast(`imported with ${warnings.length} warning(s): ${warnings[0].message}`);
+    else if (laid.laidOut) toast('the diagram had no layout: it was laid out automatically (deploy to keep it)');
     fitBesidePalette();
     diffMarkers = [];
     loaded = true;

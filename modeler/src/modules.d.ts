@@ -5,3 +5,7 @@ declare module 'bpmn-js-bpmnlint';
 declare module '*/generated/bpmnlint-config.js';
 declare module 'camunda-bpmn-moddle/resources/camunda.json';
 declare module 'dmn-js/lib/Modeler';
+declare module 'bpmn-auto-layout' {
+  /** Adds diagram interchange (shapes and edges) to a BPMN document that has none. */
+  export function layoutProcess(xml: string): Promise<string>;
+}
