@@ -250,7 +250,11 @@ describe('DMEDI regeneration', () => {
       // A tenth of the requests eight times slower, at 2 requests/s: the mean of ln(duration) moves by about a fifth,
       // too little to show a repair within the settle time; the share past the reference's p95 falls from ~14 % to 5 %.
       await degrade(slowTail, [{ kind: 'latency-tail', at: since(), magnitude: 8 }]);
-      const result = await cycle(slowTail);
+      // The tail's test is slow by nature: a repaired route at 0.6 requests/s shows about 3.4 % past the p95 against 12.6 %
+      // still sick, so its SPRT needs 90-150 spans. The default budget (8 minutes, half of it for the strategy's verdict)
+      // left it undecided at the deadline in 3 of the last 6 CI runs ("13 of 150 slower": not recovered, rolled back).
+      // With 16 minutes the verdict has 8: the product's trade-off at this traffic is measured by bench:dmedi, not here.
+      const result = await world.runCycle(slowTail, { windowSeconds: 300, baselineSeconds: 1200, settleDuration: 'PT16M' }, 300_000);
       expect(result.variables.regenerationNeeded).toBe(true);
       // (with the verdict's reasons, so that a failure says which finding called the fix off)
       expect(`${result.end}: ${(result.variables.verdictReasons as string[] | undefined)?.join('; ')}`).toMatch(/^end_regenerated:/);
