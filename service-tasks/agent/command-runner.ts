@@ -205,6 +205,10 @@ export async function commandContainment(): Promise<'cgroup' | 'process-group'> 
   return (await cgroupParent) ? 'cgroup' : 'process-group';
 }
 
+/** How long a command's end waits for its cgroup to empty, and how long removal goes on after. */
+const CGROUP_REMOVAL_WAIT_MS = 2_000;
+const CGROUP_REMOVAL_BACKGROUND_MS = 60_000;
+
 /** A fresh cgroup for one command, or null where cgroups v2 cannot be used (then process group and mark are all). */
 async function createCommandCgroup(): Promise<CommandCgroup | null> {
   cgroupParent ??= findCgroupParent();
@@ -236,16 +240,28 @@ async function createCommandCgroup(): Promise<CommandCgroup | null> {
     procsFile: `${folder}/cgroup.procs`,
     kill,
     async killAndRemove() {
-      // A killed process leaves the cgroup once the kernel has reaped it: retry the removal briefly.
-      for (let attempt = 0; attempt < 50; attempt++) {
+      // A killed process leaves the cgroup once the kernel has reaped it, which on a loaded
+      // machine can take longer than the command's caller should wait: retry briefly here, then
+      // go on in the background so that no cgroup is left behind.
+      const removed = async () => {
         await kill();
-        try {
-          await rmdir(folder);
-          return;
-        } catch {
-          await new Promise((done) => setTimeout(done, 20));
-        }
+        return rmdir(folder).then(
+          () => true,
+          () => false,
+        );
+      };
+      const waitedUntil = Date.now() + CGROUP_REMOVAL_WAIT_MS;
+      while (Date.now() < waitedUntil) {
+        if (await removed()) return;
+        await new Promise((done) => setTimeout(done, 20));
       }
+      const givenUpAt = Date.now() + CGROUP_REMOVAL_BACKGROUND_MS;
+      const retry = () => {
+        void removed().then((done) => {
+          if (!done && Date.now() < givenUpAt) setTimeout(retry, 250).unref();
+        });
+      };
+      setTimeout(retry, 250).unref();
     },
   };
 }

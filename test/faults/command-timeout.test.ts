@@ -1,6 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { commandContainment, runCommand } from '../../service-tasks/agent/command-runner.js';
 
 /** A process is gone when kill(0) fails or it is a zombie waiting for a reaper. */
@@ -44,7 +44,8 @@ describe('a command that times out', () => {
       return;
     }
     const pidFile = join(root, 'scrubbed.pid');
-    const script = `setsid env -i /bin/sh -c 'echo $$ > ${pidFile}; exec sleep 60' > /dev/null 2>&1 & trap '' TERM; sleep 60`;
+    const cgroupFile = join(root, 'scrubbed.cgroup');
+    const script = `setsid env -i /bin/sh -c '/bin/cat /proc/self/cgroup > ${cgroupFile}; echo $$ > ${pidFile}; exec sleep 60' > /dev/null 2>&1 & trap '' TERM; sleep 60`;
     const result = await runCommand({ argv: ['sh', '-c', script], timeoutMs: 500 }, { cwd: root, root, envAllowList: ['PATH'], killGraceMs: 300 });
     expect(result.timedOut).toBe(true);
     expect(result.durationMs).toBeGreaterThanOrEqual(500);
@@ -52,9 +53,15 @@ describe('a command that times out', () => {
     const deadline = Date.now() + 2000;
     while (alive(scrubbed) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(alive(scrubbed)).toBe(false);
+    // The command's own cgroup, as its grandchild saw it: other suites on this machine may run
+    // commands at the same time, so the parent folder may hold their cgroups, never this one.
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' - ')[1]?.startsWith('cgroup2 '))!;
-    const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((line) => line.startsWith('0::'))!.slice(3).replace(/\/$/, '');
-    expect(readdirSync(`${mounts.split(' ')[4]}${own}`).filter((name) => name.startsWith('regenflow-command-'))).toEqual([]);
+    const commandCgroup = readFileSync(cgroupFile, 'utf8').split('\n').find((line) => line.startsWith('0::'))!.slice(3);
+    expect(basename(commandCgroup)).toMatch(/^regenflow-command-/);
+    const folder = `${mounts.split(' ')[4]}${commandCgroup}`;
+    const removedBy = Date.now() + 10_000;
+    while (existsSync(folder) && Date.now() < removedBy) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(folder)).toBe(false);
   });
 
   it('when the program does not exist, then the result says so instead of throwing', async () => {
