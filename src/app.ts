@@ -48,6 +48,8 @@ export interface AppOverrides {
   /** Replaces the topics the server serves: the product modules' topics are then left out. */
   registry?: ServiceTaskRegistry;
   inMemoryDatabase?: boolean;
+  /** The in-memory database starts as this dump of a migrated one (see DatabaseOptions.template). */
+  databaseTemplate?: Uint8Array;
   /** An open database to share (a second engine node in one process); not closed by the app. */
   database?: Database;
   log?: (line: string) => void;
@@ -69,6 +71,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       poolSize: config.REGENFLOW_DB_POOL,
       timeouts: dbTimeouts(config.REGENFLOW_DB_STATEMENT_TIMEOUT_MS),
       inMemory: overrides.inMemoryDatabase,
+      template: overrides.databaseTemplate,
       pgliteThread: config.REGENFLOW_PGLITE_THREAD,
     }));
   // The runtime asks the registry per topic when a task runs, so the modules fill it after the engine exists.

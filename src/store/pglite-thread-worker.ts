@@ -6,10 +6,10 @@ import { PGlite } from '@electric-sql/pglite';
  * thread instead of on it. One query at a time (PGlite is a single session); see
  * pglite-thread.ts for the other side.
  */
-type Request = { id: number; sql: string; params?: unknown[]; options?: Record<string, unknown> } | { id: number; close: true };
+type Request = { id: number; sql: string; params?: unknown[]; options?: Record<string, unknown> } | { id: number; close: true } | { id: number; dump: true };
 
-const { folder } = workerData as { folder?: string };
-const database = new PGlite(folder);
+const { folder, template } = workerData as { folder?: string; template?: Uint8Array };
+const database = new PGlite({ dataDir: folder, ...(template && { loadDataDir: new Blob([template]) }) });
 
 /** An error as plain data: PostgreSQL's fields (code, detail, constraint, ...) survive the thread hop. */
 function plain(error: unknown): Record<string, unknown> {
@@ -33,6 +33,11 @@ parentPort!.on('message', (request: Request) => {
       if ('close' in request) {
         await database.close();
         parentPort!.postMessage({ id: request.id, result: null });
+        return;
+      }
+      if ('dump' in request) {
+        const dump = new Uint8Array(await (await database.dumpDataDir('none')).arrayBuffer());
+        parentPort!.postMessage({ id: request.id, result: dump }, [dump.buffer]);
         return;
       }
       const result = await database.query(request.sql, request.params, request.options);

@@ -16,10 +16,14 @@ export class PGliteThread {
   private closed = false;
   waitReady!: Promise<void>;
 
-  /** @param queryTimeoutMs 0: unbounded (as during migrations, see `bound`). */
+  /**
+   * @param queryTimeoutMs 0: unbounded (as during migrations, see `bound`).
+   * @param template an in-memory database starts as this data-folder dump (see `dumpDataDir`).
+   */
   constructor(
     private readonly folder: string | undefined,
     private queryTimeoutMs = 0,
+    private readonly template?: Uint8Array,
   ) {
     this.start();
   }
@@ -32,7 +36,7 @@ export class PGliteThread {
   private start(): void {
     const fromSource = import.meta.url.endsWith('.ts');
     const url = new URL(fromSource ? './pglite-thread-worker.ts' : './pglite-thread-worker.js', import.meta.url);
-    const workerData = { folder: this.folder };
+    const workerData = { folder: this.folder, template: this.folder ? undefined : this.template };
     // From sources (tsx, jest) the worker registers tsx's loader first, as the OTLP decoder's does.
     const worker = fromSource
       ? new Worker(`(async () => { (await import('tsx/esm/api')).register(); await import(${JSON.stringify(url.href)}); })();`, { eval: true, workerData })
@@ -119,6 +123,12 @@ export class PGliteThread {
   async query(sql: string, params?: unknown[], options?: Record<string, unknown>): Promise<any> {
     await this.waitReady;
     return this.call({ sql, params, options }, true);
+  }
+
+  /** The whole data folder as an uncompressed tar (PGlite's `dumpDataDir`), for a `template`. */
+  async dumpDataDir(): Promise<Uint8Array> {
+    await this.waitReady;
+    return this.call({ dump: true }, false);
   }
 
   async close(): Promise<void> {

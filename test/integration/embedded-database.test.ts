@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
-import { openDatabase } from '../../src/store/database.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
 import { killServerProcess, startServerProcess } from '../support/server-process.js';
 
 /** The embedded default: one process per data folder, and a clear word when it is taken. */
@@ -76,5 +76,42 @@ describe('embedded PGlite data folder', () => {
     } finally {
       await knex.destroy();
     }
+  });
+
+  describe('an in-memory database from a template (a dump of another)', () => {
+    let source: Database;
+    let template: Uint8Array;
+    beforeAll(async () => {
+      source = await openDatabase({ dataDir: tmpdir(), inMemory: true });
+      await source.knex.schema.createTable('templated', (table) => table.integer('id').primary());
+      await source.knex('templated').insert({ id: 1 });
+      template = await source.dumpDataDir!();
+    }, 120_000);
+    afterAll(() => source?.close());
+
+    for (const pgliteThread of [true, false]) {
+      it(`when it is opened ${pgliteThread ? 'in its thread' : 'on the engine thread'}, then it holds the template's rows and migrations, and its writes stay its own`, async () => {
+        const copy = await openDatabase({ dataDir: tmpdir(), inMemory: true, template, pgliteThread });
+        try {
+          expect(await copy.knex('templated').pluck('id')).toEqual([1]);
+          expect(await copy.knex('knex_migrations').orderBy('id').pluck('name')).toEqual(await source.knex('knex_migrations').orderBy('id').pluck('name'));
+          await copy.knex('templated').insert({ id: 2 });
+          expect(await source.knex('templated').pluck('id')).toEqual([1]);
+        } finally {
+          await copy.close();
+        }
+      }, 60_000);
+    }
+
+    it('when a data folder is opened with a template, then the template is ignored: a folder keeps its own files', async () => {
+      const folder = mkdtempSync(join(tmpdir(), 'regenflow-template-'));
+      const opened = await openDatabase({ dataDir: folder, template });
+      try {
+        expect(await opened.knex.schema.hasTable('templated')).toBe(false);
+      } finally {
+        await opened.close();
+        rmSync(folder, { recursive: true, force: true });
+      }
+    }, 120_000);
   });
 });

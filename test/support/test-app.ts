@@ -1,7 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import knexFactory from 'knex';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/store/database.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { TEST_TOKENS_SETTING } from './server-process.js';
 
@@ -30,6 +34,39 @@ export async function createTestDatabase(): Promise<{ url?: string; drop(): Prom
 }
 
 /**
+ * A freshly migrated embedded database as a data-folder dump: every in-memory test database
+ * starts from it instead of running initdb (3-5 s of PGlite's WASM each). The migrations still
+ * run on it (and find nothing to do), and on a fresh database once per machine and change of
+ * the migrations or of PGlite, which key the file in the temporary folder.
+ */
+let template: Uint8Array | undefined;
+export async function migratedDatabaseTemplate(): Promise<Uint8Array> {
+  if (template) return template;
+  const root = new URL('../../', import.meta.url).pathname;
+  const key = createHash('sha256');
+  for (const name of readdirSync(join(root, 'migrations')).sort()) key.update(name).update(readFileSync(join(root, 'migrations', name)));
+  key.update(readFileSync(join(root, 'node_modules/@electric-sql/pglite/package.json')));
+  const file = join(tmpdir(), `regenflow-pglite-template-${key.digest('hex').slice(0, 16)}.tar`);
+  try {
+    template = new Uint8Array(readFileSync(file));
+    return template;
+  } catch {
+    // not made yet on this machine
+  }
+  const database = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true });
+  try {
+    template = await database.dumpDataDir!();
+  } finally {
+    await database.close();
+  }
+  // Renamed into place: a suite running beside this one reads a whole file or none.
+  const partial = `${file}.${process.pid}.${randomUUID()}`;
+  writeFileSync(partial, template);
+  renameSync(partial, file);
+  return template;
+}
+
+/**
  * `registry` replaces the topics the server knows; `builtIns: true` keeps the built-in
  * modules' topics (the default is an empty registry, so engine tests see only their own).
  */
@@ -51,6 +88,7 @@ export async function createTestApp(
   const app = await createApp(config, {
     registry: options.registry ?? (options.builtIns ? undefined : new ServiceTaskRegistry()),
     inMemoryDatabase: !databaseUrl,
+    databaseTemplate: databaseUrl ? undefined : await migratedDatabaseTemplate(),
     log: () => {},
   });
   return Object.assign(app, {

@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { TEST_TOKENS_SETTING } from './server-process.js';
-import { createTestDatabase } from './test-app.js';
+import { createTestDatabase, migratedDatabaseTemplate } from './test-app.js';
 
 export interface TwoNodes {
   nodes: [App, App];
@@ -18,7 +18,7 @@ export interface TwoNodes {
 export async function createTwoNodes(options: { env?: Record<string, string>; registry?: () => ServiceTaskRegistry } = {}): Promise<TwoNodes> {
   const database = await createTestDatabase();
   let shared: Database | undefined;
-  if (!database.url) shared = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true });
+  if (!database.url) shared = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true, template: await migratedDatabaseTemplate() });
   const apps: App[] = [];
   for (const index of [0, 1]) {
     const config = loadConfig({
