@@ -48,8 +48,8 @@ export interface AppOverrides {
   /** Replaces the topics the server serves: the product modules' topics are then left out. */
   registry?: ServiceTaskRegistry;
   inMemoryDatabase?: boolean;
-  /** The in-memory database starts as this dump of a migrated one (see DatabaseOptions.template). */
-  databaseTemplate?: Uint8Array;
+  /** The file of a migrated database's dump the in-memory database starts as (see DatabaseOptions.template). */
+  databaseTemplate?: string;
   /** An open database to share (a second engine node in one process); not closed by the app. */
   database?: Database;
   log?: (line: string) => void;

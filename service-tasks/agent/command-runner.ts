@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rmdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -147,6 +148,8 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
     // 'exit', not 'close': a grandchild holding the pipes open must not keep us waiting.
     child.once('exit', (code, sig) => done({ exitCode: code, signal: sig }));
   });
+  // The command's duration ends with it, not with the clean-up of what it left behind.
+  const durationMs = Math.round(performance.now() - started);
   clearTimeout(timer);
   clearTimeout(forceTimer);
   // Let the pipes drain, but not for long: a leftover grandchild may hold them open.
@@ -161,7 +164,7 @@ export async function runCommand(spec: CommandSpec, options: RunOptions): Promis
     exitCode,
     signal,
     timedOut,
-    durationMs: Math.round(performance.now() - started),
+    durationMs,
     output,
     truncated,
   };
@@ -208,6 +211,26 @@ export async function commandContainment(): Promise<'cgroup' | 'process-group'> 
 /** How long a command's end waits for its cgroup to empty, and how long removal goes on after. */
 const CGROUP_REMOVAL_WAIT_MS = 2_000;
 const CGROUP_REMOVAL_BACKGROUND_MS = 60_000;
+
+/**
+ * Cgroups whose removal goes on in the background. The retries do not keep the process alive,
+ * so whatever is left when it exits gets one last try (the processes in it were killed long ago).
+ */
+const cgroupsToRemove = new Set<string>();
+let removeAtExit = false;
+function armRemovalAtExit(): void {
+  if (removeAtExit) return;
+  removeAtExit = true;
+  process.once('exit', () => {
+    for (const folder of cgroupsToRemove) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        // still busy, or gone already
+      }
+    }
+  });
+}
 
 /** A fresh cgroup for one command, or null where cgroups v2 cannot be used (then process group and mark are all). */
 async function createCommandCgroup(): Promise<CommandCgroup | null> {
@@ -256,9 +279,12 @@ async function createCommandCgroup(): Promise<CommandCgroup | null> {
         await new Promise((done) => setTimeout(done, 20));
       }
       const givenUpAt = Date.now() + CGROUP_REMOVAL_BACKGROUND_MS;
+      cgroupsToRemove.add(folder);
+      armRemovalAtExit();
       const retry = () => {
         void removed().then((done) => {
-          if (!done && Date.now() < givenUpAt) setTimeout(retry, 250).unref();
+          if (done) cgroupsToRemove.delete(folder);
+          else if (Date.now() < givenUpAt) setTimeout(retry, 250).unref();
         });
       };
       setTimeout(retry, 250).unref();

@@ -18,11 +18,12 @@ export interface DatabaseOptions {
   /** `memory` keeps PGlite in memory: for tests that need no files. */
   inMemory?: boolean;
   /**
-   * An in-memory PGlite starts as this data-folder dump (`Database.dumpDataDir`) instead of
-   * an empty database: taken right after the migrations, it saves each new database its
-   * initdb (seconds), which is what tests that open hundreds of databases need.
+   * The file of a data-folder dump (`Database.dumpDataDir`): an in-memory PGlite starts as
+   * it instead of as an empty database. Taken right after the migrations, it saves each new
+   * database its initdb (seconds), which is what tests that open hundreds of databases need.
+   * A path, not bytes: only PGlite's own thread reads it, and that memory goes with the thread.
    */
-  template?: Uint8Array;
+  template?: string;
   /** Bounds on waiting for a PostgreSQL server; on PGlite in its thread, statementMs (+2 s) bounds a query. */
   timeouts?: Partial<typeof DEFAULT_TIMEOUTS>;
   /** Run PGlite in a worker thread (off the engine's event loop). @default true */
@@ -105,7 +106,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     connection = { pglite };
     description += ' (in a worker thread)';
   } else if (!folder && options.template) {
-    connection = { pglite: new PGlite({ loadDataDir: new Blob([options.template]) }) };
+    connection = { pglite: new PGlite({ loadDataDir: new Blob([readFileSync(options.template)]) }) };
   }
   // knex-pglite pins its pool to one connection: PGlite is single-user. A request that would
   // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault in src/errors.ts)

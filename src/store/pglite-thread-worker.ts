@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -8,8 +9,8 @@ import { PGlite } from '@electric-sql/pglite';
  */
 type Request = { id: number; sql: string; params?: unknown[]; options?: Record<string, unknown> } | { id: number; close: true } | { id: number; dump: true };
 
-const { folder, template } = workerData as { folder?: string; template?: Uint8Array };
-const database = new PGlite({ dataDir: folder, ...(template && { loadDataDir: new Blob([template]) }) });
+const { folder, templateFile } = workerData as { folder?: string; templateFile?: string };
+const database = new PGlite({ dataDir: folder, ...(templateFile && { loadDataDir: new Blob([readFileSync(templateFile)]) }) });
 
 /** An error as plain data: PostgreSQL's fields (code, detail, constraint, ...) survive the thread hop. */
 function plain(error: unknown): Record<string, unknown> {

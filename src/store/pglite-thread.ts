@@ -18,12 +18,12 @@ export class PGliteThread {
 
   /**
    * @param queryTimeoutMs 0: unbounded (as during migrations, see `bound`).
-   * @param template an in-memory database starts as this data-folder dump (see `dumpDataDir`).
+   * @param templateFile an in-memory database starts as the data-folder dump in this file (see `dumpDataDir`).
    */
   constructor(
     private readonly folder: string | undefined,
     private queryTimeoutMs = 0,
-    private readonly template?: Uint8Array,
+    private readonly templateFile?: string,
   ) {
     this.start();
   }
@@ -36,7 +36,7 @@ export class PGliteThread {
   private start(): void {
     const fromSource = import.meta.url.endsWith('.ts');
     const url = new URL(fromSource ? './pglite-thread-worker.ts' : './pglite-thread-worker.js', import.meta.url);
-    const workerData = { folder: this.folder, template: this.folder ? undefined : this.template };
+    const workerData = { folder: this.folder, templateFile: this.folder ? undefined : this.templateFile };
     // From sources (tsx, jest) the worker registers tsx's loader first, as the OTLP decoder's does.
     const worker = fromSource
       ? new Worker(`(async () => { (await import('tsx/esm/api')).register(); await import(${JSON.stringify(url.href)}); })();`, { eval: true, workerData })

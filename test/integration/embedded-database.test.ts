@@ -80,12 +80,12 @@ describe('embedded PGlite data folder', () => {
 
   describe('an in-memory database from a template (a dump of another)', () => {
     let source: Database;
-    let template: Uint8Array;
+    const template = join(dataDir, 'template.tar');
     beforeAll(async () => {
       source = await openDatabase({ dataDir: tmpdir(), inMemory: true });
       await source.knex.schema.createTable('templated', (table) => table.integer('id').primary());
       await source.knex('templated').insert({ id: 1 });
-      template = await source.dumpDataDir!();
+      writeFileSync(template, await source.dumpDataDir!());
     }, 120_000);
     afterAll(() => source?.close());
 

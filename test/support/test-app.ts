@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import knexFactory from 'knex';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -34,36 +35,40 @@ export async function createTestDatabase(): Promise<{ url?: string; drop(): Prom
 }
 
 /**
- * A freshly migrated embedded database as a data-folder dump: every in-memory test database
- * starts from it instead of running initdb (3-5 s of PGlite's WASM each). The migrations still
- * run on it (and find nothing to do), and on a fresh database once per machine and change of
- * the migrations or of PGlite, which key the file in the temporary folder.
+ * The file of a freshly migrated embedded database's data-folder dump: every in-memory test
+ * database starts as it instead of running initdb (3-5 s of PGlite's WASM each). The migrations
+ * still run on each (and find nothing to do). It is made once per machine and per change of what
+ * shapes a new database: the migrations, how the store opens PGlite, PGlite and knex, whose
+ * contents name the file in the temporary folder.
  */
-let template: Uint8Array | undefined;
-export async function migratedDatabaseTemplate(): Promise<Uint8Array> {
-  if (template) return template;
-  const root = new URL('../../', import.meta.url).pathname;
+let templateFile: string | undefined;
+export async function migratedDatabaseTemplate(): Promise<string> {
+  if (templateFile) return templateFile;
+  const root = fileURLToPath(new URL('../../', import.meta.url));
   const key = createHash('sha256');
-  for (const name of readdirSync(join(root, 'migrations')).sort()) key.update(name).update(readFileSync(join(root, 'migrations', name)));
-  key.update(readFileSync(join(root, 'node_modules/@electric-sql/pglite/package.json')));
+  const shaping = [
+    ...readdirSync(join(root, 'migrations'))
+      .sort()
+      .map((name) => join('migrations', name)),
+    'src/store/database.ts',
+    'node_modules/@electric-sql/pglite/package.json',
+    'node_modules/knex/package.json',
+  ];
+  for (const path of shaping) key.update(path).update(readFileSync(join(root, path)));
   const file = join(tmpdir(), `regenflow-pglite-template-${key.digest('hex').slice(0, 16)}.tar`);
-  try {
-    template = new Uint8Array(readFileSync(file));
-    return template;
-  } catch {
-    // not made yet on this machine
+  if (!existsSync(file)) {
+    const database = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true });
+    try {
+      // Renamed into place: a suite running beside this one reads a whole file or none.
+      const partial = `${file}.${process.pid}.${randomUUID()}`;
+      writeFileSync(partial, await database.dumpDataDir!());
+      renameSync(partial, file);
+    } finally {
+      await database.close();
+    }
   }
-  const database = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true });
-  try {
-    template = await database.dumpDataDir!();
-  } finally {
-    await database.close();
-  }
-  // Renamed into place: a suite running beside this one reads a whole file or none.
-  const partial = `${file}.${process.pid}.${randomUUID()}`;
-  writeFileSync(partial, template);
-  renameSync(partial, file);
-  return template;
+  templateFile = file;
+  return file;
 }
 
 /**
