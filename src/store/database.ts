@@ -86,13 +86,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const threaded = options.pgliteThread ?? true;
+  // A data folder keeps its own files: only an in-memory database starts as a template.
+  const template = folder ? undefined : options.template;
   // In its thread PGlite's WASM runs beside the engine instead of on its event loop, and a
   // frozen query is bounded (as query_timeout bounds one on a PostgreSQL server).
   let connection: object = folder ? { filename: folder } : {};
   let pglite: PGliteThread | undefined;
   if (threaded) {
     // Unbounded while the migrations run (a first boot on a loaded machine is slow); bounded after.
-    pglite = new PGliteThread(folder, 0, options.template);
+    pglite = new PGliteThread(folder, 0, template);
     // A first start creates the database (initdb), which takes 5-40 s on a loaded machine: on
     // the engine thread it blocked the event loop, so the pool's 30 s create bound never fired;
     // off it, it would. Opened before knex asks for its connection, there is no such bound.
@@ -105,8 +107,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     }
     connection = { pglite };
     description += ' (in a worker thread)';
-  } else if (!folder && options.template) {
-    connection = { pglite: new PGlite({ loadDataDir: new Blob([readFileSync(options.template)]) }) };
+  } else if (template) {
+    connection = { pglite: new PGlite({ loadDataDir: new Blob([readFileSync(template)]) }) };
   }
   // knex-pglite pins its pool to one connection: PGlite is single-user. A request that would
   // wait longer than the acquire bound for it is shed (503 with Retry-After, see databaseFault in src/errors.ts)

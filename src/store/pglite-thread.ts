@@ -36,7 +36,7 @@ export class PGliteThread {
   private start(): void {
     const fromSource = import.meta.url.endsWith('.ts');
     const url = new URL(fromSource ? './pglite-thread-worker.ts' : './pglite-thread-worker.js', import.meta.url);
-    const workerData = { folder: this.folder, templateFile: this.folder ? undefined : this.templateFile };
+    const workerData = { folder: this.folder, templateFile: this.templateFile };
     // From sources (tsx, jest) the worker registers tsx's loader first, as the OTLP decoder's does.
     const worker = fromSource
       ? new Worker(`(async () => { (await import('tsx/esm/api')).register(); await import(${JSON.stringify(url.href)}); })();`, { eval: true, workerData })

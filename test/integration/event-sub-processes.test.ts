@@ -3,10 +3,10 @@ import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { BpmnErrorSignal } from '../../src/engine/runtime/service-binding.js';
-import { openDatabase, type Database } from '../../src/store/database.js';
+import type { Database } from '../../src/store/database.js';
 import { TEST_TOKENS_SETTING } from '../support/server-process.js';
 import { bpmn } from '../support/bpmn.js';
-import { createTestApp, createTestDatabase, eventually, migratedDatabaseTemplate } from '../support/test-app.js';
+import { createTestApp, createTestDatabase, eventually, openEmbeddedTestDatabase } from '../support/test-app.js';
 
 const MESSAGE = '<bpmn:message id="Msg_cancel" name="cancel_order" />';
 const REJECTED = '<bpmn:error id="Rejected" errorCode="REJECTED" />';
@@ -681,7 +681,7 @@ describe('event sub-processes on two nodes', () => {
   beforeAll(async () => {
     const database = await createTestDatabase();
     dropDatabase = database.drop;
-    if (!database.url) shared = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true, template: await migratedDatabaseTemplate() });
+    if (!database.url) shared = await openEmbeddedTestDatabase();
     for (const node of ['node-a', 'node-b']) {
       const config = loadConfig({
         PORT: '0',

@@ -11,7 +11,7 @@ import { createKeptWorktreeStore } from '../../src/store/kept-worktrees.js';
 import { sequence } from '../support/bpmn.js';
 import { createNodeProject } from '../support/node-project.js';
 import { repositoryRoot, TEST_TOKENS_SETTING } from '../support/server-process.js';
-import { createTestDatabase, eventually } from '../support/test-app.js';
+import { createTestDatabase, eventually, openEmbeddedTestDatabase } from '../support/test-app.js';
 
 /**
  * The phases of one validation share a worktree kept between their tasks. Each node keeps
@@ -30,7 +30,7 @@ describe('kept worktrees on two nodes and across a restart', () => {
     project = await createNodeProject();
     const database = await createTestDatabase();
     dropDatabase = database.drop;
-    shared = database.url ? await openDatabase({ databaseUrl: database.url, dataDir: join(project.root, 'db'), poolSize: 4 }) : await openDatabase({ dataDir: join(project.root, 'db'), inMemory: true });
+    shared = database.url ? await openDatabase({ databaseUrl: database.url, dataDir: join(project.root, 'db'), poolSize: 4 }) : await openEmbeddedTestDatabase();
   });
   afterAll(async () => {
     for (const app of open) await app.close();

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase, type Database } from '../../src/store/database.js';
+import type { Database } from '../../src/store/database.js';
 import { httpClient, killServerProcess, repositoryRoot, startServerProcess, TEST_TOKENS_SETTING } from '../support/server-process.js';
-import { createTestDatabase, eventually, migratedDatabaseTemplate } from '../support/test-app.js';
+import { createTestDatabase, eventually, openEmbeddedTestDatabase } from '../support/test-app.js';
 import { sequence } from '../support/bpmn.js';
 
 /**
@@ -52,7 +52,7 @@ describe('two engine nodes on one database', () => {
         clients.push(retryingShed(httpClient(`http://127.0.0.1:${port}`)));
       }
     } else {
-      shared = await openDatabase({ dataDir, inMemory: true, template: await migratedDatabaseTemplate() });
+      shared = await openEmbeddedTestDatabase();
       for (const [index, port] of [basePort, basePort + 1].entries()) {
         const config = loadConfig({
           PORT: String(port),

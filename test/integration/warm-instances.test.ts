@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase, type Database } from '../../src/store/database.js';
+import type { Database } from '../../src/store/database.js';
 import { bpmn } from '../support/bpmn.js';
 import { TEST_TOKENS_SETTING } from '../support/server-process.js';
-import { createTestDatabase, migratedDatabaseTemplate } from '../support/test-app.js';
+import { createTestDatabase, openEmbeddedTestDatabase } from '../support/test-app.js';
 
 /**
  * Warm instances (src/engine/runtime/warm-instances.ts): a node keeps the engine of an instance
@@ -37,7 +37,7 @@ describe('warm instances on two nodes', () => {
     const database = await createTestDatabase();
     dropDatabase = database.drop;
     // Two engines, each with its own warm instances; on PGlite they share this process's one connection.
-    if (!database.url) shared = await openDatabase({ dataDir, inMemory: true, template: await migratedDatabaseTemplate() });
+    if (!database.url) shared = await openEmbeddedTestDatabase();
     for (const node of ['node-a', 'node-b']) {
       const config = loadConfig({
         PORT: '0',

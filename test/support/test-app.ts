@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import knexFactory from 'knex';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase } from '../../src/store/database.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { TEST_TOKENS_SETTING } from './server-process.js';
 
@@ -69,6 +69,11 @@ export async function migratedDatabaseTemplate(): Promise<string> {
   }
   templateFile = file;
   return file;
+}
+
+/** An in-memory embedded database, migrated (from the template): for nodes that share one database in this process. */
+export async function openEmbeddedTestDatabase(): Promise<Database> {
+  return openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true, template: await migratedDatabaseTemplate() });
 }
 
 /**

@@ -1,9 +1,9 @@
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase, type Database } from '../../src/store/database.js';
+import type { Database } from '../../src/store/database.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { TEST_TOKENS_SETTING } from './server-process.js';
-import { createTestDatabase, migratedDatabaseTemplate } from './test-app.js';
+import { createTestDatabase, openEmbeddedTestDatabase } from './test-app.js';
 
 export interface TwoNodes {
   nodes: [App, App];
@@ -18,7 +18,7 @@ export interface TwoNodes {
 export async function createTwoNodes(options: { env?: Record<string, string>; registry?: () => ServiceTaskRegistry } = {}): Promise<TwoNodes> {
   const database = await createTestDatabase();
   let shared: Database | undefined;
-  if (!database.url) shared = await openDatabase({ dataDir: '/tmp/regenflow-unused', inMemory: true, template: await migratedDatabaseTemplate() });
+  if (!database.url) shared = await openEmbeddedTestDatabase();
   const apps: App[] = [];
   for (const index of [0, 1]) {
     const config = loadConfig({

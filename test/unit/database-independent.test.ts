@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const listed = JSON.parse(readFileSync(join(root, 'test/database-independent.json'), 'utf8')) as string[];
 
 /** Every test file a listed path names (a folder names all below it). */
