@@ -21,6 +21,7 @@
  *   cycle's deadline; past it the verdict is "not recovered", never a default "recovered".
  */
 import { DEFAULT_OPERATION_OPTIONS, INGEST_GRACE_SECONDS, type Finding } from './operations.js';
+import { logGamma } from './statistics.js';
 import type { Measurement, OperationRole, SpanStats } from './ports.js';
 
 export type RecoveryVerdict = 'recovered' | 'not-recovered' | 'insufficient';
@@ -114,11 +115,50 @@ export interface FindingEvidence {
 
 const family = (signal: string) => (signal.startsWith('errors') ? 'errors' : signal.startsWith('latency') ? 'latency' : signal === 'outage' || signal === 'throughput' ? 'traffic' : signal);
 
-/** Bernoulli log-likelihood ratio of k failures in n at p1 against p0. */
-const bernoulliLlr = (k: number, n: number, p0: number, p1: number) => k * Math.log(p1 / p0) + (n - k) * Math.log((1 - p1) / (1 - p0));
+/**
+ * What "healthy" means for a share (failures, spans past the p95, spans carrying a value): the
+ * reference's share, known only from `events` of `total` reference spans.
+ */
+interface ReferenceShare {
+  events: number;
+  total: number;
+}
+
+const lnBeta = (a: number, b: number) => logGamma(a) + logGamma(b) - logGamma(a + b);
+
+/**
+ * Log-likelihood ratio of k events in n: "still sick" at p1 against "healthy" at the reference's
+ * share. That share is not taken as known: "healthy" is the beta-binomial predictive of its
+ * posterior, Beta(events + ½, total − events + ½), so a share seen on a few reference spans
+ * (a quiet route's oldest quarter) asks for more evidence before a settle window is called
+ * either way. It is the ratio of two full likelihoods of the settle spans, so Wald's bounds hold
+ * however often the cycle looks.
+ */
+function bernoulliLlr(k: number, n: number, reference: ReferenceShare, p1: number): number {
+  const a = Math.max(0, reference.events) + 0.5;
+  const b = Math.max(0, reference.total - reference.events) + 0.5;
+  return k * Math.log(p1) + (n - k) * Math.log(1 - p1) - (lnBeta(a + k, b + n - k) - lnBeta(a, b));
+}
 /** Expected Bernoulli LLR per trial when the truth is p0 (minus the Kullback-Leibler divergence). */
 const bernoulliDrift = (p0: number, p1: number) => p0 * Math.log(p1 / p0) + (1 - p0) * Math.log((1 - p1) / (1 - p0));
 const clampP = (p: number) => Math.min(0.99, Math.max(1e-4, p));
+
+/**
+ * Log-likelihood ratio of a settle window's mean ln(duration): "still sick" at the reference's
+ * mean plus δ against "healthy" at the reference's mean, with the reference's variance σ². The
+ * reference's mean is not taken as known: "healthy" is the predictive of its posterior from the
+ * `referenceCount` reference spans, N(mean, σ²/m), so the settle mean x̄ of n spans is
+ * N(mean, σ²(1/n + 1/m)) there, N(mean + δ, σ²/n) under "still sick". (With m → ∞ this is
+ * Wald's δ/σ² · (Σx − n(μ0 + δ/2)).) A quiet route's reference, a few hundred spans, no longer
+ * reads its own sampling error as a fault that stayed.
+ */
+function gaussianLlr(stats: SpanStats, mean: number, variance: number, referenceCount: number, delta: number): number {
+  const n = stats.count;
+  if (!n) return 0;
+  const x = stats.sumLog / n - mean;
+  const healthyVariance = variance * (1 / n + 1 / Math.max(1, referenceCount));
+  return (-n * (x - delta) ** 2) / (2 * variance) + (x * x) / (2 * healthyVariance) + 0.5 * Math.log(healthyVariance / (variance / n));
+}
 
 function moments(stats: SpanStats) {
   const mean = stats.count ? stats.sumLog / stats.count : 0;
@@ -130,9 +170,11 @@ function moments(stats: SpanStats) {
  * Re-runs the test that made `finding` at Measure (`before`) on the settle window (`after`, measured
  * against the same reference window), as a sequential probability ratio test.
  */
+/** "Still sick" is shared out over the cycle's findings (Bonferroni): one of many crossing by chance must not roll back a good fix. */
+const acceptSickOf = (tests: number) => Math.log((1 - FALSE_RECOVERED) / (FALSE_NOT_RECOVERED / Math.max(1, tests)));
+
 export function findingEvidence(finding: Finding, before: Measurement, after: Measurement, tests = 1): FindingEvidence {
-  // "Still sick" is shared out over the cycle's findings (Bonferroni): one of many crossing by chance must not roll back a good fix.
-  const acceptSick = Math.log((1 - FALSE_RECOVERED) / (FALSE_NOT_RECOVERED / Math.max(1, tests)));
+  const acceptSick = acceptSickOf(tests);
   const name = `${finding.operation} (${finding.signal}${finding.attribute ? ` ${finding.attribute}` : ''})`;
   const options = DEFAULT_OPERATION_OPTIONS;
   const atMeasure = operationOf(before, finding);
@@ -162,9 +204,10 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
       const p0 = clampP((reference.errors + 0.5) / (reference.count + 1));
       const pFault = fault.count ? fault.errors / fault.count : p0;
       const p1 = clampP(Math.max(p0 + options.minErrorRateChange, options.minErrorRatio * p0, pFault, finding.signal === 'errors-absolute' ? (2 / 3) * options.absoluteErrorRate : 0));
-      const llr = bernoulliLlr(current.errors, current.count, p0, p1);
+      const share = { events: reference.errors, total: reference.count };
+      const llr = bernoulliLlr(current.errors, current.count, share, p1);
       const rate = reference.count / referenceSeconds;
-      const minSeconds = quietSpell(atMeasure?.buckets, before, (bucket) => bernoulliLlr(bucket.errors, bucket.count, p0, p1));
+      const minSeconds = quietSpell(atMeasure?.buckets, before, (bucket) => bernoulliLlr(bucket.errors, bucket.count, share, p1));
       return decide(llr, minSeconds, -bernoulliDrift(p0, p1) * rate, `${current.errors} of ${current.count} failed (healthy ${(p0 * 100).toFixed(1)} %, still sick ${(p1 * 100).toFixed(1)} %), LLR ${llr.toFixed(2)}`);
     }
     case 'latency':
@@ -175,8 +218,7 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
       const fault = moments(atMeasure?.current ?? EMPTY);
       if (reference.count < 2 || !(ref.variance > 0)) return decide(0, Infinity, 0, 'no reference spread to judge latency against');
       const delta = Math.max(Math.log(options.minLatencyRatio), SICK_SHARE * (fault.mean - ref.mean));
-      // Gaussian SPRT on ln(duration), variance of the reference: ln L1/L0 = δ/σ² · (Σx − n(μ0 + δ/2)).
-      const llrOf = (stats: SpanStats) => (delta / ref.variance) * (stats.sumLog - stats.count * (ref.mean + delta / 2));
+      const llrOf = (stats: SpanStats) => gaussianLlr(stats, ref.mean, ref.variance, reference.count, delta);
       const llr = llrOf(current);
       const rate = reference.count / referenceSeconds;
       const minSeconds = quietSpell(atMeasure?.buckets, before, llrOf);
@@ -192,7 +234,7 @@ export function findingEvidence(finding: Finding, before: Measurement, after: Me
       const q1 = clampP(Math.max(q0 + options.minTailShare, 2 * q0, qFault));
       const above = tailNow?.currentAbove ?? 0;
       const total = tailNow?.currentTotal ?? now?.current.count ?? 0;
-      const llr = bernoulliLlr(above, total, q0, q1);
+      const llr = bernoulliLlr(above, total, { events: tailBefore.referenceAbove, total: tailBefore.referenceTotal }, q1);
       const rate = tailBefore.referenceTotal / referenceSeconds;
       return decide(llr, MIN_RECOVERED_SECONDS, -bernoulliDrift(q0, q1) * rate, `${above} of ${total} slower than the reference's p95 (healthy ${(q0 * 100).toFixed(1)} %, still sick ${(q1 * 100).toFixed(1)} %), LLR ${llr.toFixed(2)}`);
     }
@@ -250,7 +292,8 @@ function valueShareEvidence(finding: Finding, before: Measurement, after: Measur
   const p1 = clampP(Math.max(p0 + options.minValueShareChange, options.minValueShareRatio * p0, finding.currentShare ?? 0));
   const carrying = now?.values.find((value) => value.key === finding.attribute && value.value === finding.value)?.current ?? 0;
   const spans = now?.currentSpans ?? 0;
-  const llr = p1 > p0 ? bernoulliLlr(carrying, spans, p0, p1) : 0;
+  const referenceCarrying = reference?.baseline ?? (finding.baselineShare ?? 0) * referenceSpans;
+  const llr = p1 > p0 ? bernoulliLlr(carrying, spans, { events: referenceCarrying, total: referenceSpans }, p1) : 0;
   const operation = operationOf(before, finding);
   const rate = (operation?.baseline.count ?? referenceSpans) / referenceSeconds;
   return decide(
@@ -295,14 +338,22 @@ function newProblems(before: Measurement, after: Measurement): Finding[] {
   );
 }
 
-export function judgeRecovery(input: { before: Measurement | null; after: Measurement; threshold: number }): { verdict: RecoveryVerdict; reasons: string[]; evidence: FindingEvidence[] } {
+export interface RecoveryJudgement {
+  verdict: RecoveryVerdict;
+  reasons: string[];
+  evidence: FindingEvidence[];
+  /** Insufficient, and every finding not yet called gone has more evidence for "healthy" than for "still sick" so far. */
+  leansHealthy: boolean;
+}
+
+export function judgeRecovery(input: { before: Measurement | null; after: Measurement; threshold: number }): RecoveryJudgement {
   const { before, after, threshold } = input;
   const findings = before ? findingsOf(before) : [];
   if (!before || !findings.length) {
     // Nothing the spans showed (the cycle was started by hand, or by metrics or validation): the score decides.
-    if (after.score >= threshold) return { verdict: 'not-recovered', reasons: [`entropy ${after.score.toFixed(3)} is at or above ${threshold} against the state before`], evidence: [] };
-    if (requestsOf(after).current.count < 10) return { verdict: 'insufficient', reasons: ['fewer than 10 requests in the settle window'], evidence: [] };
-    return { verdict: 'recovered', reasons: ['nothing was found at Measure, and nothing is found now'], evidence: [] };
+    if (after.score >= threshold) return { verdict: 'not-recovered', reasons: [`entropy ${after.score.toFixed(3)} is at or above ${threshold} against the state before`], evidence: [], leansHealthy: false };
+    if (requestsOf(after).current.count < 10) return { verdict: 'insufficient', reasons: ['fewer than 10 requests in the settle window'], evidence: [], leansHealthy: false };
+    return { verdict: 'recovered', reasons: ['nothing was found at Measure, and nothing is found now'], evidence: [], leansHealthy: false };
   }
   const evidence = findings.map((finding) => findingEvidence(finding, before, after, findings.length));
   const fresh = newProblems(before, after);
@@ -321,11 +372,20 @@ export function judgeRecovery(input: { before: Measurement | null; after: Measur
       verdict: 'not-recovered',
       reasons: [...sick.map((entry) => `still there: ${entry.finding}: ${entry.why}`), ...fresh.map((finding) => `new in the settle window: ${finding.operation} (${finding.signal}): ${finding.test}`)],
       evidence,
+      leansHealthy: false,
     };
   }
   const pending = [...judged.values()].filter((entry) => entry.decision !== 'healthy');
-  if (pending.length) return { verdict: 'insufficient', reasons: pending.map((entry) => `not yet clear: ${entry.finding}: ${entry.why}${entry.llr <= ACCEPT_HEALTHY ? ` (needs ${Math.round(entry.minSeconds)} s of settle: the fault paused that long at Measure)` : ''}`), evidence };
-  return { verdict: 'recovered', reasons: [...judged.values()].map((entry) => `gone: ${entry.finding}: ${entry.why}`), evidence };
+  if (pending.length) {
+    return {
+      verdict: 'insufficient',
+      reasons: pending.map((entry) => `not yet clear: ${entry.finding}: ${entry.why}${entry.llr <= ACCEPT_HEALTHY ? ` (needs ${Math.round(entry.minSeconds)} s of settle: the fault paused that long at Measure)` : ''}`),
+      evidence,
+      // No finding of the cycle leans "still sick" either (a finding not chosen to judge gone may still say "sick").
+      leansHealthy: pending.every((entry) => entry.llr < 0) && evidence.every((entry) => entry.llr < acceptSickOf(findings.length) / 2),
+    };
+  }
+  return { verdict: 'recovered', reasons: [...judged.values()].map((entry) => `gone: ${entry.finding}: ${entry.why}`), evidence, leansHealthy: false };
 }
 
 /**
@@ -372,6 +432,23 @@ export function settleDeadlineSeconds(input: { leftSeconds: number; waitSeconds:
   const cap = input.afterRollback ? left : left - Math.min(left / 2, needed);
   const floor = Math.min(left, input.minimumSeconds + wait);
   return Math.max(Math.min(wait, left || wait), Math.min(cap, needed), floor);
+}
+
+/**
+ * A later deadline for a verdict, in seconds from now, or null. At its deadline a verdict may
+ * still be unclear only for want of traffic: every finding leaning "healthy", on a route that
+ * sees a request every few seconds. Calling it "not recovered" then would most likely roll back
+ * a good fix (or hand a healed system to a person), and a check after a rollback would face the
+ * same slow traffic. So the verdict keeps looking while the cycle's budget lasts, less, for the
+ * strategy's verdict, what a check after a rollback needs to see a fault come back (the
+ * shortest window on which it can decide, and a look). The later deadline is fixed by the
+ * budget, so a second pass cannot extend it again. A verdict that leans "still sick" never waits
+ * longer than planned.
+ */
+export function extendedSettleDeadlineSeconds(input: { budgetLeftSeconds: number; waitSeconds: number; minimumSeconds: number; leansHealthy: boolean; afterRollback: boolean }): number | null {
+  if (!input.leansHealthy) return null;
+  const until = input.budgetLeftSeconds - (input.afterRollback ? 0 : input.minimumSeconds + input.waitSeconds);
+  return until >= input.waitSeconds ? until : null;
 }
 
 /**

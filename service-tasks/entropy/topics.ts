@@ -10,7 +10,7 @@ import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
 import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, type EntropyLevel } from './entropy-score.js';
 import type { HealthBreakdown } from './health.js';
 import { measureSystem } from './measure.js';
-import { expectedSettleSeconds, judgeRecovery, minimumSettleSeconds, settleDeadlineSeconds, settleWaitSeconds } from './recovery.js';
+import { expectedSettleSeconds, extendedSettleDeadlineSeconds, judgeRecovery, minimumSettleSeconds, settleDeadlineSeconds, settleWaitSeconds } from './recovery.js';
 import type { EngineControl, EntropyStore } from './ports.js';
 import { rankStrategies } from './ranking.js';
 import { callRollbackHook, type RollbackHooks } from './rollback-hooks.js';
@@ -174,6 +174,9 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     /** entropy.settle's: the settle window starts here; past the deadline an unclear verdict is "not recovered". */
     settleFrom: z.string().datetime().optional(),
     settleDeadline: z.string().datetime().optional(),
+    /** entropy.settle's: the end of the cycle's settle budget, and whether this window follows a rollback (then nothing comes after it). */
+    settleBudgetEnd: z.string().datetime().optional(),
+    settleAfterRollback: z.boolean().default(false),
   });
   const verify: ServiceTaskDefinition<typeof VerifyInput> = {
     topic: 'entropy.verify',
@@ -192,6 +195,8 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       evidenceSufficient: z.boolean(),
       verdictReasons: z.array(z.string()),
       settleWait: z.string(),
+      /** Moved later when the verdict was due but still unclear, every finding leaning "healthy" (see extendedSettleDeadlineSeconds). */
+      settleDeadline: z.string().optional(),
     }),
     async handler(input) {
       const before = input.measurementId ? await store.measurement(input.measurementId) : null;
@@ -205,14 +210,32 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
         ...(windows && { reference: { from: new Date(windows.reference.from), to: new Date(windows.reference.to) } }),
         cameWithFault: cameWithFault(before),
       });
-      let { verdict, reasons } = judgeRecovery({ before: before && before.system === input.system ? before : null, after: measurement, threshold: input.threshold });
-      if (verdict === 'insufficient' && (!input.settleDeadline || now >= new Date(input.settleDeadline).getTime())) {
-        verdict = 'not-recovered';
-        reasons = ['no clear evidence of recovery within the settle time', ...reasons];
-      }
+      const judgement = judgeRecovery({ before: before && before.system === input.system ? before : null, after: measurement, threshold: input.threshold });
+      let { verdict, reasons } = judgement;
       const requests = (measurement.indicators.requests as { baseline: { count: number; seconds: number } } | undefined)?.baseline;
       const wait = settleWaitSeconds(requests && requests.seconds ? requests.count / requests.seconds : 0);
-      const left = input.settleDeadline ? Math.max(1, Math.ceil((new Date(input.settleDeadline).getTime() - now) / 1000)) : wait;
+      let deadline = input.settleDeadline ? new Date(input.settleDeadline).getTime() : null;
+      let extended = false;
+      if (verdict === 'insufficient' && (deadline === null || now >= deadline)) {
+        const later = input.settleBudgetEnd
+          ? extendedSettleDeadlineSeconds({
+              budgetLeftSeconds: (new Date(input.settleBudgetEnd).getTime() - now) / 1000,
+              waitSeconds: wait,
+              minimumSeconds: minimumSettleSeconds(before),
+              leansHealthy: judgement.leansHealthy,
+              afterRollback: input.settleAfterRollback,
+            })
+          : null;
+        if (later !== null) {
+          deadline = now + later * 1000;
+          extended = true;
+          reasons = [`every finding leans healthy but is not yet clear at the planned time: looking again for up to ${Math.round(later)} s more`, ...reasons];
+        } else {
+          verdict = 'not-recovered';
+          reasons = ['no clear evidence of recovery within the settle time', ...reasons];
+        }
+      }
+      const left = deadline !== null ? Math.max(1, Math.ceil((deadline - now) / 1000)) : wait;
       return {
         measurementAfterId: measurement.id ?? '',
         entropyAfter: measurement.score,
@@ -224,6 +247,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
         evidenceSufficient: verdict !== 'insufficient',
         verdictReasons: reasons.slice(0, 20),
         settleWait: `PT${Math.min(wait, left)}S`,
+        ...(extended && deadline !== null && { settleDeadline: new Date(deadline).toISOString() }),
       };
     },
   };
@@ -242,7 +266,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       "Starts the settle window after a strategy ran (or after a rollback): its start, its deadline (the seconds the verdict's tests are expected to need at the system's traffic, within the cycle's one settle budget, settleDuration), and the first wait",
     mode: 'inline',
     input: SettleInput,
-    output: z.object({ settleFrom: z.string(), settleDeadline: z.string(), settleWait: z.string(), settleBudgetEnd: z.string() }),
+    output: z.object({ settleFrom: z.string(), settleDeadline: z.string(), settleWait: z.string(), settleBudgetEnd: z.string(), settleAfterRollback: z.boolean() }),
     async handler(input) {
       const before = input.measurementId ? await store.measurement(input.measurementId) : null;
       const requests = (before?.indicators.requests as { baseline: { count: number; seconds: number } } | undefined)?.baseline;
@@ -263,6 +287,7 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
         settleDeadline: new Date(now + seconds * 1000).toISOString(),
         settleWait: `PT${Math.ceil(first)}S`,
         settleBudgetEnd: new Date(budgetEnd).toISOString(),
+        settleAfterRollback: Boolean(input.settleBudgetEnd),
       };
     },
   };

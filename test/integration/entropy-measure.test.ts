@@ -122,6 +122,36 @@ describe('entropy measurement', () => {
     expect(after.verdictReasons.join(' ')).toMatch(before.entropy >= 0.3 ? /at or above/ : /fewer than 10 requests/);
   });
 
+  it('when a verdict is due but unclear at low traffic, then it looks again while the budget lasts if every finding leans healthy, and is "not recovered" if one leans sick', async () => {
+    // Given two services at half a request per second, 30 % of requests failing for five minutes; a strategy ran 40 s ago
+    // and repaired one of them: 20 clean requests are too few to be sure, but every one of them says "healthy"
+    const now = Date.now();
+    const settleFrom = new Date(now - 40_000);
+    const topics = entropyTopics({ entropyStore: createEntropyStore(app.database.knex), engineControl: undefined as never });
+    const verify = topics.find((candidate) => candidate.topic === 'entropy.verify')!;
+    const look = async (system: string, repaired: boolean) => {
+      const fault = { kind: 'error-burst' as const, at: new Date(now - 340_000), magnitude: 0.3, ...(repaired && { until: settleFrom }) };
+      await writeSpans(app.database.knex, new SpanSimulator({ system, seed: 51, requestsPerSecond: 0.5 }).inject(fault).generate(new Date(now - 1_540_000), new Date(now)));
+      const before = await measureSystem(createEntropyStore(app.database.knex), { system, windowSeconds: 300, baselineSeconds: 1200, at: settleFrom });
+      expect(before.level).not.toBe('LOW');
+      // When the verdict's planned time has passed, with four minutes of the cycle's budget left
+      const input = { system, measurementId: before.id, settleFrom: settleFrom.toISOString(), settleDeadline: new Date(now - 1000).toISOString(), settleBudgetEnd: new Date(now + 240_000).toISOString() };
+      return (await verify.handler(verify.input.parse(input), { instanceId: 'cycle', processKey: 'dmedi-regeneration', idempotencyKey: `verify-${system}` } as never)) as Record<string, any>;
+    };
+
+    // Then the repaired one is looked at again, before the budget's end less the time a check after a rollback needs
+    const repaired = await look('quiet-repaired', true);
+    expect(repaired).toMatchObject({ verdict: 'insufficient', evidenceSufficient: false });
+    expect(repaired.verdictReasons[0]).toMatch(/leans healthy/);
+    const later = Date.parse(repaired.settleDeadline) - now;
+    expect(later).toBeGreaterThan(60_000);
+    expect(later).toBeLessThan(240_000);
+    // And the one still failing is not recovered, its deadline unchanged
+    const failing = await look('quiet-failing', false);
+    expect(failing).toMatchObject({ verdict: 'not-recovered', recovered: false });
+    expect(failing.settleDeadline).toBeUndefined();
+  });
+
   it('when handed-over systems that never reported outnumber the slots, then entropy.collect measures the systems that report first', async () => {
     // Given two handed-over systems that never sent a span, one that does, and the systems of the tests above
     await writeSpans(app.database.knex, new SpanSimulator({ system: 'reporting-c', seed: 7, requestsPerSecond: 1 }).generate(new Date(Date.now() - 120_000), new Date()));

@@ -1,6 +1,6 @@
 import type { Finding } from '../../service-tasks/entropy/operations.js';
 import type { Measurement, SpanStats } from '../../service-tasks/entropy/ports.js';
-import { expectedSettleSeconds, judgeRecovery, minimumSettleSeconds, settleDeadlineSeconds, settleWaitSeconds, tailCounts, type TailCounts } from '../../service-tasks/entropy/recovery.js';
+import { expectedSettleSeconds, extendedSettleDeadlineSeconds, judgeRecovery, minimumSettleSeconds, settleDeadlineSeconds, settleWaitSeconds, tailCounts, type TailCounts } from '../../service-tasks/entropy/recovery.js';
 
 /**
  * A cycle's verdict re-runs the test of each finding that triggered it on the settle window,
@@ -157,6 +157,38 @@ describe('recovery verdict', () => {
     // The minimum comes from Measure's findings: 30 s of clean traffic at least.
     expect(minimumSettleSeconds(atMeasure)).toBe(30);
     expect(minimumSettleSeconds(null)).toBe(30);
+  });
+
+  it('when the reference is a few spans, then a settle window within its sampling error of "healthy" is not called still sick', () => {
+    // A route twice as slow at Measure; after the strategy, 40 spans at ×1.31 the reference's typical duration
+    const settle = stats(40, 0, 40 * Math.exp(0.27));
+    const judgedAgainst = (referenceSpans: number) => {
+      const reference = stats(referenceSpans, 0, 40);
+      return judge(measurement(settle, { reference, seconds: 120 }), measurement(stats(300, 0, 80), { findings: [slow], reference, score: 0.7 })).verdict;
+    };
+    // Against 6000 reference spans that is still sick; against 60, whose own mean is uncertain by ±6 %, not yet clear
+    expect(judgedAgainst(6000)).toBe('not-recovered');
+    expect(judgedAgainst(60)).toBe('insufficient');
+  });
+
+  it('a verdict still unclear at its time, every finding leaning healthy, looks again while the budget lasts; one leaning sick does not', () => {
+    // A clean but short settle window (20 requests): not yet sure, and leaning healthy.
+    const clean = judge(measurement(stats(20, 0, 40), { seconds: 20 }));
+    expect(clean.verdict).toBe('insufficient');
+    expect(clean.leansHealthy).toBe(true);
+    // As many failures as at Measure on a few requests: not yet sure either, but leaning sick.
+    const failingStill = judge(measurement(stats(5, 1, 40), { seconds: 20 }));
+    expect(failingStill.verdict).toBe('insufficient');
+    expect(failingStill.leansHealthy).toBe(false);
+    const later = (input: Partial<Parameters<typeof extendedSettleDeadlineSeconds>[0]>) =>
+      extendedSettleDeadlineSeconds({ budgetLeftSeconds: 240, waitSeconds: 30, minimumSeconds: 30, leansHealthy: true, afterRollback: false, ...input });
+    // The strategy's verdict keeps the shortest window a check after a rollback can decide on, and a look.
+    expect(later({})).toBe(180);
+    // After a rollback nothing follows: the whole budget.
+    expect(later({ afterRollback: true })).toBe(240);
+    expect(later({ leansHealthy: false })).toBeNull();
+    // Less than a look left: no later deadline, the verdict is "not recovered".
+    expect(later({ budgetLeftSeconds: 80 })).toBeNull();
   });
 
   it('tail counts use the edge past which at most 5 % of the reference lies', () => {
