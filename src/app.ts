@@ -17,7 +17,8 @@ import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { deployWithForms, FormService, isFormResource } from './forms/index.js';
-import { agentsModule, composeModules, productModules, worktreesModule, type ComposedModules } from './modules/index.js';
+import { agentsModule, composeModules, productModules, telemetryModule, worktreesModule, type ComposedModules } from './modules/index.js';
+import { registerScrapedGauges } from './telemetry/metrics.js';
 import { openDatabase, type Database } from './store/database.js';
 import { closeOtlpDecoder } from './telemetry/otlp-decoder.js';
 import { createTelemetry, type Telemetry } from './telemetry/index.js';
@@ -124,6 +125,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // The product modules (src/modules/index.ts) on the core: topics, routes, listeners, start and stop.
   const modules = composeModules({ config, knex: database.knex, engine, telemetry, registry, nodeId, log, logError }, productModules);
   if (!overrides.registry) for (const topic of modules.topics()) registry.register(topic);
+  registerScrapedGauges(modules.get(telemetryModule).metrics, modules.gauges);
   const agents = modules.get(agentsModule);
   const workers = new InProcessWorkers(engine, registry, {
     workerId: `regenflow:${nodeId}`,

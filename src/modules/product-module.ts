@@ -4,6 +4,7 @@ import type { RouteMount } from '../api/route-spec.js';
 import type { Config } from '../config.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import type { Telemetry } from '../telemetry/index.js';
+import type { ScrapedGauge } from '../telemetry/metrics.js';
 
 /**
  * What every product module is built from: the core the composition root made first
@@ -36,6 +37,8 @@ export interface ModuleParts<Service> {
   topics?(): ServiceTaskDefinition[];
   /** Routers, mounted in this order. */
   readonly routes?: ModuleRoute[];
+  /** Gauges read at each /metrics scrape (a queue's depth, say). */
+  readonly gauges?: readonly ScrapedGauge[];
   /** Engine events (`instance.ended`, `external-tasks.fetching`, ...) this module reacts to. */
   readonly listeners?: Readonly<Record<string, (...args: any[]) => void>>;
   /** When the app starts listening: timers, registrations. */
@@ -69,6 +72,8 @@ export interface ComposedModules {
   /** The service a module's `init` returned. */
   get<S>(module: ProductModule<S>): S;
   readonly routes: ModuleRoute[];
+  /** Every module's gauges, in module order. */
+  readonly gauges: ScrapedGauge[];
   topics(): ServiceTaskDefinition[];
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -102,6 +107,7 @@ export function composeModules(core: ModuleCore, modules: readonly ProductModule
       return parts.service as S;
     },
     routes: all.flatMap((parts) => parts.routes ?? []),
+    gauges: all.flatMap((parts) => parts.gauges ?? []),
     topics: () => all.flatMap((parts) => parts.topics?.() ?? []),
     async start() {
       for (const parts of all) await parts.start?.();

@@ -81,10 +81,14 @@ export async function failedAlertWork(knex: Knex, ids: string[]): Promise<Map<st
   return new Map(rows.map((row) => [String(row.id), row.last_error ?? 'failed']));
 }
 
-/** How many rows wait (for /metrics and the tests), and how many gave up. */
-export async function alertQueueDepth(knex: Knex): Promise<{ waiting: number; failed: number }> {
-  const row = await knex('alert_queue').first(knex.raw('count(*) FILTER (WHERE failed_at IS NULL) AS waiting'), knex.raw('count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed'));
-  return { waiting: Number(row?.waiting ?? 0), failed: Number(row?.failed ?? 0) };
+/** How many rows wait (for /metrics and the tests), how many gave up, and how long the oldest waiting one has waited (seconds, on the database's clock). */
+export async function alertQueueDepth(knex: Knex): Promise<{ waiting: number; failed: number; oldestWaitingSeconds: number }> {
+  const row = await knex('alert_queue').first(
+    knex.raw('count(*) FILTER (WHERE failed_at IS NULL) AS waiting'),
+    knex.raw('count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed'),
+    knex.raw('coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE failed_at IS NULL)), 0) AS oldest'),
+  );
+  return { waiting: Number(row?.waiting ?? 0), failed: Number(row?.failed ?? 0), oldestWaitingSeconds: Math.max(0, Number(row?.oldest ?? 0)) };
 }
 
 /**

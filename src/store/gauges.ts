@@ -24,3 +24,20 @@ export async function oldestDueJob(knex: Knex): Promise<Date | null> {
   const row = await knex('jobs').where('retries', '>', 0).where('due_at', '<=', knex.raw('now()')).min({ due: 'due_at' }).first();
   return row?.due ? new Date(row.due) : null;
 }
+
+/** Jobs due now that still have retries (the job executor's backlog). */
+export async function countDueJobs(knex: Knex): Promise<number> {
+  const row = await knex('jobs').where('retries', '>', 0).where('due_at', '<=', knex.raw('now()')).count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
+/** External tasks a worker could fetch now, per topic: unlocked (or the lock ran out) and with retries left (fetchAndLock's rule, less the parked inline handlers). */
+export async function countAvailableExternalTasks(knex: Knex): Promise<Array<{ topic: string; count: number }>> {
+  const rows: Array<{ topic: string; n: string | number }> = await knex('external_tasks')
+    .where((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', knex.raw('now()')))
+    .andWhere((q) => q.whereNull('retries').orWhere('retries', '>', 0))
+    .groupBy('topic')
+    .select('topic')
+    .count({ n: '*' });
+  return rows.map((row) => ({ topic: row.topic, count: Number(row.n) }));
+}

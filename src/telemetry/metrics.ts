@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
-import { countActiveInstances, countOpenIncidents, oldestDueJob } from '../store/gauges.js';
+import { countActiveInstances, countAvailableExternalTasks, countDueJobs, countOpenIncidents, oldestDueJob } from '../store/gauges.js';
 import type { SpanRecord } from '../store/spans.js';
 import type { Telemetry } from './index.js';
 
@@ -136,6 +136,24 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex, telemetry?: Te
     },
   });
   new Gauge({
+    name: 'regenflow_jobs_due',
+    help: 'Jobs (timers, timer starts, call hand-backs) that are due and not yet run: the job executor\'s backlog',
+    registers: [registry],
+    async collect() {
+      this.set(await countDueJobs(knex));
+    },
+  });
+  new Gauge({
+    name: 'regenflow_external_tasks_available',
+    help: 'External tasks a worker may fetch now (unlocked, with retries left), by topic: the workers\' backlog',
+    labelNames: ['topic'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await countAvailableExternalTasks(knex)) this.set({ topic: row.topic }, row.count);
+    },
+  });
+  new Gauge({
     name: 'regenflow_job_lag_seconds',
     help: 'How long the oldest due job has been waiting to run (0 when none is due)',
     registers: [registry],
@@ -145,4 +163,32 @@ export function createMetrics(engine: WorkflowEngine, knex: Knex, telemetry?: Te
     },
   });
   return registry;
+}
+
+/** A gauge a product module reads at scrape time (from the database, so that every node reports the same). */
+export interface ScrapedGauge {
+  /** Prometheus name, `regenflow_` first. */
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly string[];
+  read(): Promise<Array<{ labels?: Record<string, string>; value: number }>>;
+}
+
+/** Adds the product modules' gauges to the /metrics registry. */
+export function registerScrapedGauges(registry: Registry, gauges: readonly ScrapedGauge[]): void {
+  for (const gauge of gauges) {
+    new Gauge({
+      name: gauge.name,
+      help: gauge.help,
+      labelNames: [...(gauge.labelNames ?? [])],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const { labels, value } of await gauge.read()) {
+          if (labels) this.set(labels, value);
+          else this.set(value);
+        }
+      },
+    });
+  }
 }

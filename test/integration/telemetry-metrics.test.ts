@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { sequence } from '../support/bpmn.js';
@@ -89,6 +90,36 @@ describe('telemetry: /metrics', () => {
     expect(sample(text, 'regenflow_job_fire_delay_seconds_count', { kind: 'timer' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'regenflow_job_lag_seconds')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'regenflow_spans_dropped_total')).toBe(0);
+  });
+
+  it('when work piles up (a topic no worker serves, a job a dead node holds, alert work backing off or given up), then the queues\' depth and age show it', async () => {
+    // Given two instances waiting at a topic nobody serves
+    const orphan = '<bpmn:serviceTask id="work" camunda:type="external" camunda:topic="metrics.nobody" />';
+    await app.engine.deploy([{ name: 'm_orphan.bpmn', xml: sequence('m_orphan', [{ id: 'work', xml: orphan }]) }]);
+    await app.engine.start({ processKey: 'm_orphan' });
+    await app.engine.start({ processKey: 'm_orphan' });
+    // And alert work a webhook stored: one backing off after a failed start (its incident process was briefly missing), one
+    // that gave up after its attempts, stored a while ago
+    const knex = app.database.knex;
+    const stored = async (fingerprint: string, queue: Record<string, unknown>) => {
+      const id = randomUUID();
+      await knex('alerts').insert({ id, fingerprint, starts_at: new Date(), status: 'firing', source: 'generic', labels: { alertname: 'DiskFull' } });
+      await knex('alert_queue').insert({ alert_id: id, fingerprint, kind: 'firing', payload: {}, created_at: knex.raw("now() - interval '90 seconds'"), ...queue });
+    };
+    await stored('metrics-waiting', { attempts: 1, available_at: knex.raw("now() + interval '1 hour'"), last_error: 'process missing' });
+    await stored('metrics-failed', { attempts: 10, failed_at: knex.raw('now()'), last_error: 'process missing' });
+    // And a timer job due a minute ago, claimed by a node that died (its lease runs another hour)
+    const dueBefore = Number((await knex('jobs').where('retries', '>', 0).where('due_at', '<=', knex.raw('now()')).count({ n: '*' }).first())?.n ?? 0);
+    await knex('jobs').insert({ id: randomUUID(), kind: 'timer', activity_id: 'pause', timer_key: 'metrics-held', due_at: knex.raw("now() - interval '1 minute'"), locked_by: 'dead-node', locked_until: knex.raw("now() + interval '1 hour'") });
+
+    // Then /metrics says how many wait, and for how long
+    const scrape = async () => (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKENS.operator}` } })).text();
+    const text = await scrape();
+    expect(sample(text, 'regenflow_external_tasks_available', { topic: 'metrics.nobody' })).toBe(2);
+    expect(sample(text, 'regenflow_jobs_due')).toBe(dueBefore + 1);
+    expect(sample(text, 'regenflow_alert_queue_depth', { state: 'waiting' })).toBe(1);
+    expect(sample(text, 'regenflow_alert_queue_depth', { state: 'failed' })).toBe(1);
+    expect(sample(text, 'regenflow_alert_queue_oldest_seconds')).toBeGreaterThanOrEqual(90);
   });
 
   it('when a token may not read metrics, then /metrics answers 403', async () => {

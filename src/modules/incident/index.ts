@@ -5,6 +5,7 @@ import { AlertmanagerPayload, GenericPayload } from '../../alerts/payloads.js';
 import { AlertQuery, alertsRouter } from '../../api/alerts-router.js';
 import { CreatePattern, EditPattern, PatternQuery, patternsRouter, type PatternBook } from '../../api/patterns-router.js';
 import type { RouteDoc } from '../../api/route-spec.js';
+import { alertQueueDepth } from '../../store/alert-queue.js';
 import { listAlerts } from '../../store/alerts.js';
 import { listDecisions } from '../../store/incident-decisions.js';
 import { createFeatureFlagStore, createIncidentStore } from '../../store/incident-store.js';
@@ -59,6 +60,25 @@ export const incidentModule = defineModule({
       routes: [
         { path: '/api/alerts', router: alertsRouter((filter) => listAlerts(knex, filter), intake), docs: ALERT_ROUTES },
         { path: '/api/patterns', router: patternsRouter(book), docs: PATTERN_ROUTES },
+      ],
+      gauges: [
+        {
+          name: 'regenflow_alert_queue_depth',
+          help: 'Alert work stored by a webhook and not yet done (waiting), or given up after its attempts (failed)',
+          labelNames: ['state'],
+          read: async () => {
+            const depth = await alertQueueDepth(knex);
+            return [
+              { labels: { state: 'waiting' }, value: depth.waiting },
+              { labels: { state: 'failed' }, value: depth.failed },
+            ];
+          },
+        },
+        {
+          name: 'regenflow_alert_queue_oldest_seconds',
+          help: 'How long the oldest alert work still waiting has waited (0 when none waits)',
+          read: async () => [{ value: (await alertQueueDepth(knex)).oldestWaitingSeconds }],
+        },
       ],
       // The alert queue is worked on every node: what a webhook stored starts or steers its incident here.
       start: () => intake.start(),
