@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import * as measurements from './entropy-measurements.js';
-import { ENGINE_SYSTEM_PREFIX } from '../engine/types.js';
+import { ENGINE_SYSTEM_PREFIX } from './entropy-types.js';
 import * as learning from './learning.js';
 import * as metricPoints from './metric-points.js';
 import * as spanMetrics from './span-metrics.js';

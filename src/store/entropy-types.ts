@@ -5,6 +5,9 @@
  * is what src/store/entropy-store.ts implements (src/modules/entropy checks that at compile time).
  */
 
+/** "regenflow/<process key>" names one of regenflow's own processes as a monitored system. */
+export const ENGINE_SYSTEM_PREFIX = 'regenflow/';
+
 /** The health states a measurement stores (service-tasks/entropy/health.ts HEALTH_STATES; tsc fails on a drift). */
 export type HealthState = 'HEALTHY' | 'WARNING' | 'CRITICAL' | 'FAILING';
 /** The entropy levels a measurement stores (service-tasks/entropy/entropy-score.ts ENTROPY_LEVELS; tsc fails on a drift). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { IncidentType } from '../engine/types.js';
+import type { IncidentType } from './transition-types.js';
 
 export interface NewIncident {
   type: IncidentType;

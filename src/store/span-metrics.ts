@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import { ENGINE_SYSTEM_PREFIX } from '../engine/types.js';
-import type { OperationAggregate, OperationRole, SeriesPoint, SpanAggregates, SpanStats, TimeWindow, WindowAggregate } from './entropy-types.js';
+import { ENGINE_SYSTEM_PREFIX, type OperationAggregate, type OperationRole, type SeriesPoint, type SpanAggregates, type SpanStats, type TimeWindow, type WindowAggregate } from './entropy-types.js';
 import { distinctIndexed } from './loose-index-scan.js';
 
 /**

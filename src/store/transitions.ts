@@ -4,7 +4,7 @@ import { onDatabaseClock } from './database-clock.js';
 import { insertDecisionEvaluations } from './decisions.js';
 import { serializeState } from './instances-state.js';
 import { ConcurrentUpdateError } from '../errors.js';
-import type { InstanceStatus, TransitionOutcome } from '../engine/types.js';
+import type { InstanceStatus, TransitionOutcome } from './transition-types.js';
 
 export interface InstanceRow {
   id: string;
