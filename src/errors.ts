@@ -79,6 +79,7 @@ export const STATUS_BY_CODE = {
   DECODE_TIMEOUT: 503,
   SIGNAL_DELIVERED: 409,
   INCIDENT_STARTING: 409,
+  ALERT_WORK_TAKEN: 409,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;

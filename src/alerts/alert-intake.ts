@@ -338,6 +338,8 @@ export class AlertIntake {
       await alertsStore.attachInstance(this.knex, row.alert_id, outcome.instanceId, outcome.action, true);
       await alertQueueStore.finishAlertWork(this.knex, row.id, this.nodeId);
     } catch (error) {
+      // Another node holds the row now (this node's lease ran out while it worked): the work is that node's.
+      if (error instanceof AppError && error.code === 'ALERT_WORK_TAKEN') return;
       const message = error instanceof Error ? error.message : String(error);
       const waitOut = error instanceof AppError && WAIT_OUT.has(error.code);
       const giveUp = !waitOut && row.attempts >= QUEUE_MAX_ATTEMPTS;
@@ -363,7 +365,7 @@ export class AlertIntake {
     if (running) {
       // The alert fired again while its incident is open: tell the instance (during
       // validation that means the fix did not hold); otherwise just note it.
-      const delivered = await this.deliver(ALERT_REFIRED, running, refired, actor);
+      const delivered = await this.deliver(row, ALERT_REFIRED, running, refired, actor);
       return { action: delivered ? 'correlated' : 'noted', instanceId: running };
     }
     const claim = await alertsStore.claimIncident(this.knex, alert.fingerprint, this.options.leaseMs ?? 60_000);
@@ -371,7 +373,7 @@ export class AlertIntake {
       // Another node is starting the incident of this fingerprint right now: look again later
       // (it runs by then, or its node died and its claim runs out).
       if (!claim.instanceId) throw new AppError('INCIDENT_STARTING', `the incident of alert ${alert.fingerprint} is being started by another node`, { retryable: true });
-      const delivered = await this.deliver(ALERT_REFIRED, claim.instanceId, refired, actor);
+      const delivered = await this.deliver(row, ALERT_REFIRED, claim.instanceId, refired, actor);
       return { action: delivered ? 'correlated' : 'noted', instanceId: claim.instanceId };
     }
     let instanceId: string;
@@ -389,13 +391,13 @@ export class AlertIntake {
     const { alert, actor } = queued;
     const running = await alertsStore.findRunningInstance(this.knex, alert.fingerprint, this.options.processKey);
     const variables = { validation: 'resolved', resolvedAt: alert.endsAt ?? new Date().toISOString() };
-    let delivered = running ? await this.deliver(ALERT_RESOLVED, running, variables, actor, alert.fingerprint) : false;
+    let delivered = running ? await this.deliver(row, ALERT_RESOLVED, running, variables, actor, alert.fingerprint) : false;
     if (running && !delivered) {
       // The instance may be inside the transition that checks the alert (still firing when
       // it looked) and then waits for this message (not committed yet when we looked):
       // look once more after that transition had time to commit.
       await new Promise((resolve) => setTimeout(resolve, RESOLVE_RETRY_MS));
-      delivered = await this.deliver(ALERT_RESOLVED, running, variables, actor, alert.fingerprint);
+      delivered = await this.deliver(row, ALERT_RESOLVED, running, variables, actor, alert.fingerprint);
     }
     const attached = (await alertsStore.findAlertsById(this.knex, [row.alert_id])).get(row.alert_id)?.instance_id ?? null;
     return { action: delivered ? 'correlated' : 'stored', instanceId: running ?? attached };
@@ -405,8 +407,13 @@ export class AlertIntake {
    * Correlates a message to the instance of a fingerprint. Only that instance's waiting
    * executions are candidates (never a start event), so a repeat never starts a second
    * instance. False when the instance is not waiting for the message right now.
+   *
+   * The delivery's commit also records the alert's outcome and removes its queue row, so the
+   * message arrives exactly once: a node that dies after the commit leaves no row to redo it,
+   * and one whose lease another node took over meanwhile (a long pause) rolls its delivery back
+   * (ALERT_WORK_TAKEN) instead of delivering a second time.
    */
-  private async deliver(messageName: string, instanceId: string, variables: Variables, actor: string, fingerprint?: string): Promise<boolean> {
+  private async deliver(row: alertQueueStore.AlertQueueRow, messageName: string, instanceId: string, variables: Variables, actor: string, fingerprint?: string): Promise<boolean> {
     try {
       await this.engine.correlateMessage({
         messageName,
@@ -414,6 +421,12 @@ export class AlertIntake {
         ...(fingerprint && { correlationKeys: { fingerprint } }),
         variables,
         audit: { actor, action: 'alert.correlate', target: messageName, details: { fingerprint: fingerprint ?? null } },
+        inCommit: async (trx) => {
+          if (!(await alertQueueStore.finishAlertWork(trx, row.id, this.nodeId))) {
+            throw new AppError('ALERT_WORK_TAKEN', `another node took over the work of alert ${fingerprint ?? row.fingerprint} (${messageName}) while this one delivered it`);
+          }
+          await alertsStore.attachInstance(trx, row.alert_id, instanceId, 'correlated', true);
+        },
       });
       return true;
     } catch (error) {

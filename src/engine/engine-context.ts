@@ -72,6 +72,12 @@ export interface CorrelateOptions {
   /** Deliver to every matching subscription instead of exactly one. */
   all?: boolean;
   audit?: AuditEntry;
+  /**
+   * Runs in the commit of each delivery to a waiting execution: its writes commit with the
+   * delivery or not at all, and throwing rolls the delivery back (the error is the call's). Not
+   * run for a start by a message start event.
+   */
+  inCommit?: (trx: Knex.Transaction) => Promise<void>;
 }
 
 /** How a new instance starts: its variables and the event its first transition applies. */

@@ -44,9 +44,14 @@ export async function claimAlertWork(knex: Knex, nodeId: string, limit: number, 
   return (result.rows as AlertQueueRow[]).map((row) => ({ ...row, id: String(row.id), payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload }));
 }
 
-/** The work is done (its effects committed): the row goes, unless another node took it over meanwhile. */
-export async function finishAlertWork(knex: Knex, id: string, nodeId: string): Promise<void> {
-  await knex('alert_queue').where({ id, locked_by: nodeId }).delete();
+/**
+ * The work is done: the row goes, unless another node took it over meanwhile (then false). Run
+ * in the transaction that commits the work's effect, so that the effect and the row's removal
+ * commit together: a node that dies in between, or whose lease another node took over, cannot
+ * leave the work to be done twice.
+ */
+export async function finishAlertWork(knex: Knex, id: string, nodeId: string): Promise<boolean> {
+  return (await knex('alert_queue').where({ id, locked_by: nodeId }).delete()) > 0;
 }
 
 /** The work failed: try again after `retryInMs`, or, when `give up`, keep it as failed with its error. */

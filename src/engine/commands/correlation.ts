@@ -44,7 +44,7 @@ export class Correlation {
                 executionId: subscription.execution_id,
                 variables: options.variables ?? {},
               },
-              this.transitions.auditing(options.audit, subscription.instance_id),
+              this.transitions.auditing(options.audit, subscription.instance_id, options.inCommit),
             );
             results.push({ resultType: 'Execution', instanceId: subscription.instance_id });
           }
