@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { ServiceTaskDefinition } from '../registry.js';
-import type { EngineControl } from './ports.js';
+import type { EngineControl, MovedInstances } from './ports.js';
 import { ENGINE_SYSTEM_PREFIX } from './strategies.js';
 
 const EngineSystem = z
@@ -12,21 +12,44 @@ const EngineSystem = z
   .refine((system) => system.startsWith(ENGINE_SYSTEM_PREFIX) && system.length > ENGINE_SYSTEM_PREFIX.length, `must be ${ENGINE_SYSTEM_PREFIX}<process key>`);
 const keyOf = (system: string) => system.slice(ENGINE_SYSTEM_PREFIX.length);
 
+/**
+ * Rolls a process key back to `toVersion`: its content is deployed again as the latest (new
+ * starts run it), and the running instances of the versions after it move onto that redeployed
+ * version by migration, where each waits at an activity it has too. Used by the engine strategy's
+ * rollback step and by a DMEDI cycle's rollback of a regenflow process.
+ */
+export async function rollBackVersion(engineControl: EngineControl, processKey: string, toVersion: number): Promise<{ version: number; moved: MovedInstances; summary: string }> {
+  const regressed = (await engineControl.versions(processKey)).map((row) => row.version).filter((version) => version > toVersion);
+  const { version } = await engineControl.rollbackStarts(processKey, toVersion);
+  const moved = await engineControl.moveRunningInstances(processKey, { fromVersions: regressed, toVersion: version });
+  const left = moved.left.length ? `; ${moved.left.length} stay where they are (${moved.left.slice(0, 3).map((entry) => `${entry.instanceId} on version ${entry.version}: ${entry.reason}`).join('; ')}${moved.left.length > 3 ? '; …' : ''})` : '';
+  const summary = `new starts of ${processKey} run version ${toVersion} again (as version ${version}); ${moved.moving} running instance(s) of version ${regressed.join(', ') || '-'} move back by migration${moved.batchIds.length ? ` (batch ${moved.batchIds.join(', ')})` : ''}${left}`;
+  return { version, moved, summary };
+}
+
 export function healTopics({ engineControl }: { engineControl: EngineControl }): ServiceTaskDefinition[] {
   const RollbackInput = z.object({ system: EngineSystem, toVersion: z.number().int().min(1).optional() });
   const rollbackVersion: ServiceTaskDefinition<typeof RollbackInput> = {
     topic: 'heal.rollback-version',
-    description: 'Routes new starts of a process back to its previous version (or toVersion) by deploying that content as the latest',
+    description: 'Rolls a process back to its previous version (or toVersion): deploys that content as the latest for new starts, and moves running instances of the later versions onto it by migration where they wait at an activity it has',
     mode: 'inline',
     input: RollbackInput,
-    output: z.object({ rolledBackTo: z.number().int().nullable(), activeVersion: z.number().int().nullable() }),
+    output: z.object({
+      rolledBackTo: z.number().int().nullable(),
+      activeVersion: z.number().int().nullable(),
+      /** Running instances of the versions after rolledBackTo that migration batches move onto activeVersion. */
+      instancesMovedBack: z.number().int(),
+      /** Those that stay on their version (waiting at an activity rolledBackTo does not have), with why. */
+      instancesLeft: z.array(z.object({ instanceId: z.string(), version: z.number().int(), reason: z.string() })),
+      migrationBatchIds: z.array(z.string()),
+    }),
     async handler(input) {
       const key = keyOf(input.system);
       const versions = await engineControl.versions(key);
       const target = input.toVersion ?? versions[1]?.version;
-      if (!target) return { rolledBackTo: null, activeVersion: versions[0]?.version ?? null };
-      const { version } = await engineControl.rollbackStarts(key, target);
-      return { rolledBackTo: target, activeVersion: version };
+      if (!target) return { rolledBackTo: null, activeVersion: versions[0]?.version ?? null, instancesMovedBack: 0, instancesLeft: [], migrationBatchIds: [] };
+      const { version, moved } = await rollBackVersion(engineControl, key, target);
+      return { rolledBackTo: target, activeVersion: version, instancesMovedBack: moved.moving, instancesLeft: moved.left.slice(0, 100), migrationBatchIds: moved.batchIds };
     },
   };
   const RetryInput = z.object({ system: EngineSystem });

@@ -45,6 +45,13 @@ export interface EntropyStore {
   cycleOf(instanceId: string): Promise<CycleRow | null>;
 }
 
+/** What moveRunningInstances did: the batches moving instances, how many they move, and those left behind. */
+export interface MovedInstances {
+  batchIds: string[];
+  moving: number;
+  left: Array<{ instanceId: string; version: number; reason: string }>;
+}
+
 /** What "regenflow heals itself" may do to the engine; nothing more. */
 export interface EngineControl {
   /** Lints, parses and stores a definition as a new version of its key. */
@@ -53,6 +60,12 @@ export interface EngineControl {
   versions(processKey: string): Promise<Array<{ id: string; version: number }>>;
   /** Makes new starts of `processKey` run the content of `version` again (deployed as a new version). */
   rollbackStarts(processKey: string, version: number): Promise<{ version: number }>;
+  /**
+   * Moves the running instances of `fromVersions` of a key onto `toVersion` (a rollback's
+   * redeployed content), by migration batches that survive restarts: each instance whose every
+   * active activity exists there by the same id. The rest stay where they are, with the reason.
+   */
+  moveRunningInstances(processKey: string, move: { fromVersions: number[]; toVersion: number }): Promise<MovedInstances>;
   /** Open incidents of the instances running one version of a key. */
   openIncidents(processKey: string, version: number): Promise<number>;
   /** Retries the open incidents of a process key; returns how many were retried. */

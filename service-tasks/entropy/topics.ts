@@ -9,6 +9,7 @@ import type { ServiceTaskDefinition } from '../registry.js';
 import { generateStrategyWorkflow } from '../generator/strategy-workflow.js';
 import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, type EntropyLevel } from './entropy-score.js';
 import type { HealthBreakdown } from './health.js';
+import { rollBackVersion } from './heal-topics.js';
 import { measureSystem } from './measure.js';
 import { expectedSettleSeconds, extendedSettleDeadlineSeconds, judgeRecovery, minimumSettleSeconds, settleDeadlineSeconds, settleWaitSeconds } from './recovery.js';
 import type { EngineControl, EntropyStore } from './ports.js';
@@ -396,12 +397,13 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
       let result: { rolledBack: boolean; rollbackVersion: number | null; rollbackReason: string };
       if (input.system.startsWith(ENGINE_SYSTEM_PREFIX)) {
         let rollbackVersion: number | null = null;
+        let rollbackReason = '';
         const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
         if (input.snapshotVersion) {
           const latest = (await engineControl.versions(key))[0];
-          if (latest && latest.version !== input.snapshotVersion) rollbackVersion = (await engineControl.rollbackStarts(key, input.snapshotVersion)).version;
+          if (latest && latest.version !== input.snapshotVersion) ({ version: rollbackVersion, summary: rollbackReason } = await rollBackVersion(engineControl, key, input.snapshotVersion));
         }
-        const rollbackReason = rollbackVersion !== null ? `new starts of ${key} run version ${input.snapshotVersion} again (as version ${rollbackVersion})` : `no version of ${key} was deployed since the snapshot: nothing to undo`;
+        if (rollbackVersion === null) rollbackReason = `no version of ${key} was deployed since the snapshot: nothing to undo`;
         result = { rolledBack: true, rollbackVersion, rollbackReason };
       } else {
         const hook = rollbackHooks.get(input.system);

@@ -1,4 +1,4 @@
-import type { EngineControl } from '../../service-tasks/entropy/ports.js';
+import type { EngineControl, MovedInstances } from '../../service-tasks/entropy/ports.js';
 import { AppError } from '../errors.js';
 import * as definitionsStore from '../store/definitions.js';
 import * as healQueries from '../store/heal-queries.js';
@@ -31,6 +31,38 @@ export function createEngineControl(engineOf: () => WorkflowEngine): EngineContr
       const deployment = await engine.deploy([{ name: full.resource_name, xml: full.xml }], { name: `rollback of ${processKey} to v${version}`, source: 'regeneration' });
       const deployed = deployment.definitions.find((definition) => definition.key === processKey);
       return { version: deployed?.version ?? version };
+    },
+    async moveRunningInstances(processKey, move) {
+      const engine = engineOf();
+      const definitions = await definitionsStore.listDefinitions(engine.knex, { key: processKey });
+      const target = definitions.find((row) => row.version === move.toVersion);
+      if (!target) throw new AppError('NOT_FOUND', `process ${processKey} has no version ${move.toVersion}`);
+      const moved: MovedInstances = { batchIds: [], moving: 0, left: [] };
+      for (const source of definitions.filter((row) => move.fromVersions.includes(row.version) && row.id !== target.id)) {
+        const instanceIds = await engine.batches.selectInstances({ query: { definitionId: source.id } });
+        if (!instanceIds.length) continue;
+        try {
+          // Same-id activities map onto each other (Camunda's generated plan); an instance waiting where the target has no such activity stays.
+          const plan = await engine.migrations.generate(source.id, target.id);
+          const refused = new Map((await engine.migrations.validateInstances(plan, instanceIds)).map((report) => [report.processInstanceId, report]));
+          for (const [instanceId, report] of refused) {
+            const failures = [...report.failures, ...report.activityInstanceValidationReports.flatMap((activity) => activity.failures)];
+            moved.left.push({ instanceId, version: source.version, reason: failures.join('; ') });
+          }
+          const movable = instanceIds.filter((id) => !refused.has(id));
+          if (!movable.length) continue;
+          const batch = await engine.batches.create({ type: 'instance-migration', plan }, movable, {
+            audit: { actor: 'regeneration', action: 'instance.migrate-back', target: processKey, details: { fromVersion: source.version, toVersion: target.version, instances: movable.length } },
+          });
+          moved.batchIds.push(batch.id);
+          moved.moving += movable.length;
+        } catch (error) {
+          // A plan refused as a whole (the versions share no waiting activity) leaves its instances where they are; new starts are routed already.
+          if (!(error instanceof AppError)) throw error;
+          for (const instanceId of instanceIds) moved.left.push({ instanceId, version: source.version, reason: error.message });
+        }
+      }
+      return moved;
     },
     async openIncidents(processKey, version) {
       return healQueries.openIncidentCount(engineOf().knex, processKey, version);
