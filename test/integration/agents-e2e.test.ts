@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deployResources } from '../../src/decisions/deploy-resources.js';
 import { httpClient, repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
 import { createNodeProject } from '../support/node-project.js';
 import { createTestApp, eventually } from '../support/test-app.js';
@@ -33,9 +34,10 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     });
     const port = await app.listen();
     owner = httpClient(`http://127.0.0.1:${port}`, TEST_TOKENS.owner);
-    for (const file of ['feature-lifecycle.bpmn', 'ci-pipeline.bpmn', 'ci-nightly.bpmn']) {
-      await app.engine.deploy([{ name: file, xml: await readFile(join(repositoryRoot, 'processes', file), 'utf8') }]);
-    }
+    // The review policy table first: feature-lifecycle's business rule task calls it.
+    const resource = async (file: string) => ({ name: file, xml: await readFile(join(repositoryRoot, 'processes', file), 'utf8') });
+    await deployResources(app.engine, app.decisions, [await resource('feature-review-gate.dmn')], { name: 'feature-review-gate.dmn' });
+    for (const file of ['feature-lifecycle.bpmn', 'ci-pipeline.bpmn', 'ci-nightly.bpmn']) await app.engine.deploy([await resource(file)]);
   });
   afterAll(async () => {
     await app?.dispose();

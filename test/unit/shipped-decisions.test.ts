@@ -64,6 +64,19 @@ describe('policy tables shipped in processes/', () => {
     expect(evolve(null)).toBe(false);
   });
 
+  it('when feature-review-gate.dmn is read, then it lints clean and accepts at 0.7, refines below it for three rounds, then abandons', async () => {
+    const drg = await shipped('feature-review-gate.dmn');
+    expect(lintDecisions(drg)).toEqual([]);
+    const outcome = (quality: number | null, reviewRound: number | null) => evaluateDrg(drg, 'feature-review-gate', { quality, reviewRound }).result[0]?.reviewOutcome;
+    // What feature-lifecycle's gateway decided in code before the table: quality >= 0.7, else refine while reviewRound < 3.
+    const expected = (quality: number, round: number) => (quality >= 0.7 ? 'accept' : round < 3 ? 'refine' : 'abandon');
+    const disagreements = [];
+    for (const quality of confidences([0.7])) for (const round of [0, 1, 2, 3, 4, 10]) if (outcome(quality, round) !== expected(quality, round)) disagreements.push({ quality, round, table: outcome(quality, round) });
+    expect(disagreements).toEqual([]);
+    // A review without a quality is below the bar; a missing round count is the first round.
+    expect([outcome(null, 0), outcome(null, 3), outcome(0.9, null), outcome(0.2, null)]).toEqual(['refine', 'abandon', 'accept', 'refine']);
+  });
+
   it('when every .dmn in processes/ is read, then each lints clean and each shipped process that calls a decision finds it there', async () => {
     const { readdirSync } = await import('node:fs');
     const files = readdirSync(join(repositoryRoot, 'processes'));
@@ -76,7 +89,7 @@ describe('policy tables shipped in processes/', () => {
     const called = files
       .filter((name) => name.endsWith('.bpmn'))
       .flatMap((name) => [...readFileSync(join(repositoryRoot, 'processes', name), 'utf8').matchAll(/camunda:decisionRef="([^"]+)"/g)].map((match) => match[1]!));
-    expect(called.length).toBeGreaterThanOrEqual(2);
+    expect(called.length).toBeGreaterThanOrEqual(3);
     expect(called.filter((key) => !keys.has(key))).toEqual([]);
   });
 });
