@@ -6,7 +6,8 @@
  *
  * The judgement is sequential, so the cycle can look every few requests and stop as soon as the
  * evidence is clear either way: per finding, Wald's sequential probability ratio test of
- * "healthy" (the reference's level) against "still sick" (the reference plus SICK_SHARE of the
+ * "healthy" (the reference's level, known only as well as the reference's spans tell it) against
+ * "still sick" (the reference plus SICK_SHARE of the
  * breach Measure saw, and at least the smallest breach detection counts). Wald's bounds keep
  * the error rates however often the cycle looks: calling a still-sick finding gone at most
  * FALSE_RECOVERED, calling a repaired one still sick at most FALSE_NOT_RECOVERED.
@@ -18,7 +19,8 @@
  *   and the settle window is as long as the longest quiet spell the fault had at Measure (a
  *   flapping fault is not gone because it paused). "Still sick" is shared out over the findings.
  * - insufficient: neither yet (too little traffic for either bound): look again, until the
- *   cycle's deadline; past it the verdict is "not recovered", never a default "recovered".
+ *   cycle's deadline (later while every finding leans healthy and the budget lasts); past it the
+ *   verdict is "not recovered", never a default "recovered".
  */
 import { DEFAULT_OPERATION_OPTIONS, INGEST_GRACE_SECONDS, type Finding } from './operations.js';
 import { logGamma } from './statistics.js';
@@ -166,13 +168,13 @@ function moments(stats: SpanStats) {
   return { mean, variance };
 }
 
+/** "Still sick" is shared out over the cycle's findings (Bonferroni): one of many crossing by chance must not roll back a good fix. */
+const acceptSickOf = (tests: number) => Math.log((1 - FALSE_RECOVERED) / (FALSE_NOT_RECOVERED / Math.max(1, tests)));
+
 /**
  * Re-runs the test that made `finding` at Measure (`before`) on the settle window (`after`, measured
  * against the same reference window), as a sequential probability ratio test.
  */
-/** "Still sick" is shared out over the cycle's findings (Bonferroni): one of many crossing by chance must not roll back a good fix. */
-const acceptSickOf = (tests: number) => Math.log((1 - FALSE_RECOVERED) / (FALSE_NOT_RECOVERED / Math.max(1, tests)));
-
 export function findingEvidence(finding: Finding, before: Measurement, after: Measurement, tests = 1): FindingEvidence {
   const acceptSick = acceptSickOf(tests);
   const name = `${finding.operation} (${finding.signal}${finding.attribute ? ` ${finding.attribute}` : ''})`;
