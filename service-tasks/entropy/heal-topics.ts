@@ -18,8 +18,14 @@ const keyOf = (system: string) => system.slice(ENGINE_SYSTEM_PREFIX.length);
  * version by migration, where each waits at an activity it has too. Used by the engine strategy's
  * rollback step and by a DMEDI cycle's rollback of a regenflow process.
  */
-export async function rollBackVersion(engineControl: EngineControl, processKey: string, toVersion: number): Promise<{ version: number; moved: MovedInstances; summary: string }> {
-  const regressed = (await engineControl.versions(processKey)).map((row) => row.version).filter((version) => version > toVersion);
+export async function rollBackVersion(
+  engineControl: EngineControl,
+  processKey: string,
+  toVersion: number,
+  /** The key's versions as the caller read them (engineControl.versions). */
+  versions: Array<{ version: number }>,
+): Promise<{ version: number; moved: MovedInstances; summary: string }> {
+  const regressed = versions.map((row) => row.version).filter((version) => version > toVersion);
   const { version } = await engineControl.rollbackStarts(processKey, toVersion);
   const moved = await engineControl.moveRunningInstances(processKey, { fromVersions: regressed, toVersion: version });
   const left = moved.left.length ? `; ${moved.left.length} stay where they are (${moved.left.slice(0, 3).map((entry) => `${entry.instanceId} on version ${entry.version}: ${entry.reason}`).join('; ')}${moved.left.length > 3 ? '; …' : ''})` : '';
@@ -48,7 +54,7 @@ export function healTopics({ engineControl }: { engineControl: EngineControl }):
       const versions = await engineControl.versions(key);
       const target = input.toVersion ?? versions[1]?.version;
       if (!target) return { rolledBackTo: null, activeVersion: versions[0]?.version ?? null, instancesMovedBack: 0, instancesLeft: [], migrationBatchIds: [] };
-      const { version, moved } = await rollBackVersion(engineControl, key, target);
+      const { version, moved } = await rollBackVersion(engineControl, key, target, versions);
       return { rolledBackTo: target, activeVersion: version, instancesMovedBack: moved.moving, instancesLeft: moved.left.slice(0, 100), migrationBatchIds: moved.batchIds };
     },
   };

@@ -400,8 +400,8 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
         let rollbackReason = '';
         const key = input.system.slice(ENGINE_SYSTEM_PREFIX.length);
         if (input.snapshotVersion) {
-          const latest = (await engineControl.versions(key))[0];
-          if (latest && latest.version !== input.snapshotVersion) ({ version: rollbackVersion, summary: rollbackReason } = await rollBackVersion(engineControl, key, input.snapshotVersion));
+          const versions = await engineControl.versions(key);
+          if (versions[0] && versions[0].version !== input.snapshotVersion) ({ version: rollbackVersion, summary: rollbackReason } = await rollBackVersion(engineControl, key, input.snapshotVersion, versions));
         }
         if (rollbackVersion === null) rollbackReason = `no version of ${key} was deployed since the snapshot: nothing to undo`;
         result = { rolledBack: true, rollbackVersion, rollbackReason };

@@ -30,6 +30,23 @@ export interface TopicRequest {
 }
 
 /**
+ * External tasks (as `t`) a worker may take now: nobody holds them (or the lock ran out), they
+ * have retries left (null: never failed), and no parked inline handler waits on them for an
+ * operator's retry. Fetch-and-lock takes from these; /metrics counts them as the workers' backlog.
+ */
+export function fetchableExternalTasks(knex: Knex): Knex.QueryBuilder {
+  return knex('external_tasks as t')
+    .where((q) => q.whereNull('t.lock_expires_at').orWhere('t.lock_expires_at', '<', knex.raw('now()')))
+    .andWhere((q) => q.whereNull('t.retries').orWhere('t.retries', '>', 0))
+    .whereNotExists(
+      knex('incidents as n')
+        .whereRaw('n.instance_id = t.instance_id and n.execution_id = t.execution_id')
+        .where('n.type', 'failedHandler')
+        .whereNull('n.resolved_at'),
+    );
+}
+
+/**
  * Camunda 7 fetch-and-lock: tasks that nobody holds (or whose lock expired) and that have
  * retries left (null means never failed) are locked for `lockDuration` ms to `workerId`.
  */
@@ -42,17 +59,8 @@ export async function fetchAndLock(
     for (const topic of request.topics) {
       const room = request.maxTasks - locked.length;
       if (room <= 0) break;
-      const query = trx('external_tasks as t')
+      const query = fetchableExternalTasks(trx)
         .where('t.topic', topic.topicName)
-        .andWhere((q) => q.whereNull('t.lock_expires_at').orWhere('t.lock_expires_at', '<', trx.raw('now()')))
-        .andWhere((q) => q.whereNull('t.retries').orWhere('t.retries', '>', 0))
-        // A parked inline handler waits for an operator's retry, not for a worker.
-        .whereNotExists(
-          trx('incidents as n')
-            .whereRaw('n.instance_id = t.instance_id and n.execution_id = t.execution_id')
-            .where('n.type', 'failedHandler')
-            .whereNull('n.resolved_at'),
-        )
         .select('t.id')
         .limit(room)
         .forUpdate()

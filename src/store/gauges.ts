@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { fetchableExternalTasks } from './external-tasks.js';
 
 /** Counts the /metrics gauges read at scrape time (every node reports the same totals). */
 export async function countActiveInstances(knex: Knex): Promise<Array<{ processKey: string; count: number }>> {
@@ -31,13 +32,8 @@ export async function countDueJobs(knex: Knex): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** External tasks a worker could fetch now, per topic: unlocked (or the lock ran out) and with retries left (fetchAndLock's rule, less the parked inline handlers). */
+/** External tasks a worker could fetch now, per topic (fetchAndLock's rule). */
 export async function countAvailableExternalTasks(knex: Knex): Promise<Array<{ topic: string; count: number }>> {
-  const rows: Array<{ topic: string; n: string | number }> = await knex('external_tasks')
-    .where((q) => q.whereNull('lock_expires_at').orWhere('lock_expires_at', '<', knex.raw('now()')))
-    .andWhere((q) => q.whereNull('retries').orWhere('retries', '>', 0))
-    .groupBy('topic')
-    .select('topic')
-    .count({ n: '*' });
+  const rows: Array<{ topic: string; n: string | number }> = await fetchableExternalTasks(knex).groupBy('t.topic').select('t.topic').count({ n: '*' });
   return rows.map((row) => ({ topic: row.topic, count: Number(row.n) }));
 }

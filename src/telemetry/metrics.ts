@@ -174,6 +174,19 @@ export interface ScrapedGauge {
   read(): Promise<Array<{ labels?: Record<string, string>; value: number }>>;
 }
 
+/**
+ * One read shared by gauges of the same scrape (a queue's depth and its oldest age from one
+ * query): prom-client collects a scrape's metrics at once, so their reads overlap, and a read
+ * still running is handed out again. Once it settles the next call reads afresh: never stale.
+ */
+export function sharedPerScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () =>
+    (running ??= read().finally(() => {
+      running = null;
+    }));
+}
+
 /** Adds the product modules' gauges to the /metrics registry. */
 export function registerScrapedGauges(registry: Registry, gauges: readonly ScrapedGauge[]): void {
   for (const gauge of gauges) {

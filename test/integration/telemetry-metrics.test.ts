@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { countDueJobs } from '../../src/store/gauges.js';
 import { ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import { sequence } from '../support/bpmn.js';
 import { TEST_TOKENS } from '../support/server-process.js';
@@ -109,7 +110,7 @@ describe('telemetry: /metrics', () => {
     await stored('metrics-waiting', { attempts: 1, available_at: knex.raw("now() + interval '1 hour'"), last_error: 'process missing' });
     await stored('metrics-failed', { attempts: 10, failed_at: knex.raw('now()'), last_error: 'process missing' });
     // And a timer job due a minute ago, claimed by a node that died (its lease runs another hour)
-    const dueBefore = Number((await knex('jobs').where('retries', '>', 0).where('due_at', '<=', knex.raw('now()')).count({ n: '*' }).first())?.n ?? 0);
+    const dueBefore = await countDueJobs(knex);
     await knex('jobs').insert({ id: randomUUID(), kind: 'timer', activity_id: 'pause', timer_key: 'metrics-held', due_at: knex.raw("now() - interval '1 minute'"), locked_by: 'dead-node', locked_until: knex.raw("now() + interval '1 hour'") });
 
     // Then /metrics says how many wait, and for how long

@@ -6,6 +6,7 @@ import { AlertQuery, alertsRouter } from '../../api/alerts-router.js';
 import { CreatePattern, EditPattern, PatternQuery, patternsRouter, type PatternBook } from '../../api/patterns-router.js';
 import type { RouteDoc } from '../../api/route-spec.js';
 import { alertQueueDepth } from '../../store/alert-queue.js';
+import { sharedPerScrape } from '../../telemetry/metrics.js';
 import { listAlerts } from '../../store/alerts.js';
 import { listDecisions } from '../../store/incident-decisions.js';
 import { createFeatureFlagStore, createIncidentStore } from '../../store/incident-store.js';
@@ -49,6 +50,8 @@ export const incidentModule = defineModule({
       leaseMs: config.REGENFLOW_ALERT_LEASE_MS,
       startVariables: () => ({ ...settings }),
     });
+    // Both alert-queue gauges come from one query per scrape.
+    const queueDepth = sharedPerScrape(() => alertQueueDepth(knex));
     return {
       service: { intake, patterns: book },
       topics: () =>
@@ -67,7 +70,7 @@ export const incidentModule = defineModule({
           help: 'Alert work stored by a webhook and not yet done (waiting), or given up after its attempts (failed)',
           labelNames: ['state'],
           read: async () => {
-            const depth = await alertQueueDepth(knex);
+            const depth = await queueDepth();
             return [
               { labels: { state: 'waiting' }, value: depth.waiting },
               { labels: { state: 'failed' }, value: depth.failed },
@@ -77,7 +80,7 @@ export const incidentModule = defineModule({
         {
           name: 'regenflow_alert_queue_oldest_seconds',
           help: 'How long the oldest alert work still waiting has waited (0 when none waits)',
-          read: async () => [{ value: (await alertQueueDepth(knex)).oldestWaitingSeconds }],
+          read: async () => [{ value: (await queueDepth()).oldestWaitingSeconds }],
         },
       ],
       // The alert queue is worked on every node: what a webhook stored starts or steers its incident here.
