@@ -88,7 +88,8 @@ describe('browser: live log, variable search, saved filters, decision history', 
     await page.fill('#rf-filter-variable', 'customer = acme; amount > 100');
     await page.click('#rf-filters button[type=submit]');
     // The one row listed, once the filtered answer is in: before it, the unfiltered list can hold a single instance too.
-    const listed = async () => Promise.all((await page.locator('#rf-instance-rows tr[data-instance-id]').all()).map((row) => row.getAttribute('data-instance-id')));
+    // Read in one DOM pass: the list re-renders while polling, and a row located before a re-render would wait out its timeout.
+    const listed = async () => page.locator('#rf-instance-rows tr[data-instance-id]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-instance-id')));
     await eventually(async () => (await listed()).join() === ids.acme150, 15_000);
     await ui.shot('instances-variable-filter');
     await page.fill('#rf-filter-variable', 'customer_eq_acme');
