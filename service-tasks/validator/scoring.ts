@@ -4,10 +4,16 @@ export interface Verdict {
   score: number;
   gate: number;
   passed: boolean;
+  /** How many phases were scored (none: nothing was validated, and the gate fails). */
+  phaseCount: number;
   /** The heaviest phases that together carry 80 % of the weight: all of them must pass. */
   vitalFew: string[];
   /** Phases not run because the repository lacks their script. */
   skipped: string[];
+  /** Required phases that did not pass. */
+  requiredFailed: string[];
+  /** Phases of the vital few, not required, that did not pass (failed or skipped). */
+  vitalFailed: string[];
   reasons: string[];
 }
 
@@ -35,11 +41,15 @@ export function score(phases: PhaseResult[], gate: number): Verdict {
   const reasons: string[] = [];
   const rounded = Math.round(value * 1000) / 1000;
   if (rounded < gate) reasons.push(`score ${rounded} is below the gate ${gate}`);
-  for (const phase of phases) if (phase.required && !phase.passed) reasons.push(`required phase ${phase.name} failed`);
+  const requiredFailed = phases.filter((phase) => phase.required && !phase.passed).map((phase) => phase.name);
+  for (const name of requiredFailed) reasons.push(`required phase ${name} failed`);
+  const vitalFailed: string[] = [];
   for (const name of vitalFew) {
     const phase = phases.find((candidate) => candidate.name === name)!;
-    if (!phase.passed && !phase.required) reasons.push(`vital phase ${name} ${phase.skipped ? 'was skipped' : 'failed'}`);
+    if (phase.passed || phase.required) continue;
+    vitalFailed.push(name);
+    reasons.push(`vital phase ${name} ${phase.skipped ? 'was skipped' : 'failed'}`);
   }
   const skipped = phases.filter((phase) => phase.skipped).map((phase) => phase.name);
-  return { score: rounded, gate, passed: reasons.length === 0 && phases.length > 0, vitalFew, skipped, reasons };
+  return { score: rounded, gate, passed: reasons.length === 0 && phases.length > 0, phaseCount: phases.length, vitalFew, skipped, requiredFailed, vitalFailed, reasons };
 }

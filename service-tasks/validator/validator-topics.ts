@@ -45,8 +45,11 @@ const VerdictSchema = z.object({
   score: z.number(),
   gate: z.number(),
   passed: z.boolean(),
+  phaseCount: z.number(),
   vitalFew: z.array(z.string()),
   skipped: z.array(z.string()),
+  requiredFailed: z.array(z.string()),
+  vitalFailed: z.array(z.string()),
   reasons: z.array(z.string()),
 });
 const VerdictOutput = z.object({
@@ -193,7 +196,8 @@ export function validatorTopics(dependencies: ValidatorDependencies): ServiceTas
         : input.failedStep
           ? `${input.failedStep} failed`
           : input.validation
-            ? `quality gate: ${input.validation.reasons.join('; ')}`
+            ? // No reasons: the 80/20 rule passed the run and the policy table (ci-quality-gate) failed it.
+              `quality gate: ${input.validation.reasons.join('; ') || 'failed by the quality gate policy (ci-quality-gate)'}`
             : 'the pipeline failed';
       return { notification: { ref: input.ref ?? null, reason, at: new Date().toISOString() } };
     },

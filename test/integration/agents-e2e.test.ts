@@ -34,9 +34,9 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     });
     const port = await app.listen();
     owner = httpClient(`http://127.0.0.1:${port}`, TEST_TOKENS.owner);
-    // The review policy table first: feature-lifecycle's business rule task calls it.
+    // The policy tables first: the business rule tasks of feature-lifecycle and ci-pipeline call them.
     const resource = async (file: string) => ({ name: file, xml: await readFile(join(repositoryRoot, 'processes', file), 'utf8') });
-    await deployResources(app.engine, app.decisions, [await resource('feature-review-gate.dmn')], { name: 'feature-review-gate.dmn' });
+    for (const table of ['feature-review-gate.dmn', 'ci-quality-gate.dmn']) await deployResources(app.engine, app.decisions, [await resource(table)], { name: table });
     for (const file of ['feature-lifecycle.bpmn', 'ci-pipeline.bpmn', 'ci-nightly.bpmn']) await app.engine.deploy([await resource(file)]);
   });
   afterAll(async () => {
@@ -205,6 +205,30 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
     const run = await owner('GET', `/api/validation-runs/${(failed.variables.validation as { runId: string }).runId}`);
     expect(run.body.phases.find((phase: { name: string }) => phase.name === 'performance')).toMatchObject({ passed: false, skipped: true });
     await app.engine.cancel(instanceId);
+  });
+
+  it('when the owner deploys a stricter quality gate table, then the next run follows it: a run the 80/20 rule passes fails at the gate, and the author is told the policy failed it', async () => {
+    const table = await readFile(join(repositoryRoot, 'processes', 'ci-quality-gate.dmn'), 'utf8');
+    const stricter = table.replace('&gt;= validation.gate', '&gt;= 0.95');
+    expect(stricter).not.toBe(table);
+    await deployResources(app.engine, app.decisions, [{ name: 'ci-quality-gate.dmn', xml: stricter }], { name: 'ci-quality-gate.dmn' });
+    try {
+      const commit = project.commit({ 'package.json': await withoutScripts('bench') }, 'no bench', 'stricter-gate');
+      const started = await owner('POST', '/api/process-instances', { processKey: 'ci-pipeline', variables: { repository: project.repository, ref: commit, previousRef: 'main', subject: 'shop-stricter-gate' } });
+      const instanceId = started.body.id as string;
+      await waitForTask(instanceId, 'fix');
+      const failed = await app.engine.getInstance(instanceId);
+      // The rule passes it (0.92 against 0.8, the skipped phase is not vital); the table's answer is the one the pipeline took.
+      expect(failed.variables).toMatchObject({
+        validation: { score: 0.92, passed: true, reasons: [] },
+        gatePassed: false,
+        notification: { reason: 'quality gate: failed by the quality gate policy (ci-quality-gate)' },
+      });
+      expect(failed.variables.deploy_staging).toBeUndefined();
+      await app.engine.cancel(instanceId);
+    } finally {
+      await deployResources(app.engine, app.decisions, [{ name: 'ci-quality-gate.dmn', xml: table }], { name: 'ci-quality-gate.dmn' });
+    }
   });
 
   it('when validator.score is handed forged phase_* variables, then it scores only the results the phase tasks recorded', async () => {

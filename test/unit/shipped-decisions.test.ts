@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { evaluateDrg, lintDecisions, parseDmn } from '../../src/decisions/index.js';
 import { loadConfig } from '../../src/config.js';
 import { proposeRoute } from '../../service-tasks/incident/analyse.js';
+import { score } from '../../service-tasks/validator/scoring.js';
+import type { PhaseResult } from '../../src/store/validation-runs.js';
 import { repositoryRoot } from '../support/server-process.js';
 
 const shipped = (file: string) => parseDmn(file, readFileSync(join(repositoryRoot, 'processes', file), 'utf8'));
@@ -75,6 +77,41 @@ describe('policy tables shipped in processes/', () => {
     expect(disagreements).toEqual([]);
     // A review without a quality is below the bar; a missing round count is the first round.
     expect([outcome(null, 0), outcome(null, 3), outcome(0.9, null), outcome(0.2, null)]).toEqual(['refine', 'abandon', 'accept', 'refine']);
+  });
+
+  it('when ci-quality-gate.dmn is read, then it lints clean and agrees with the 80/20 rule on every kind of run', async () => {
+    const drg = await shipped('ci-quality-gate.dmn');
+    expect(lintDecisions(drg)).toEqual([]);
+    const judged = (validation: object) => evaluateDrg(drg, 'ci-quality-gate', { validation }).result[0]?.gatePassed;
+    // Runs of 0-9 phases: weights 0-5, some required, passed, failed or skipped, scores partial too; gates at the edges and between.
+    let state = 20261207;
+    const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T,>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const runs: PhaseResult[][] = [[]];
+    for (let run = 0; run < 400; run++) {
+      runs.push(
+        Array.from({ length: 1 + Math.floor(random() * 9) }, (_, index) => {
+          const outcome = pick(['passed', 'passed', 'passed', 'failed', 'skipped', 'partial'] as const);
+          const phaseScore = outcome === 'passed' ? 1 : outcome === 'partial' ? pick([0.5, 0.79, 0.8, 0.95]) : 0;
+          return { name: `phase${index}`, passed: outcome === 'passed' || (outcome === 'partial' && phaseScore >= 0.8), score: phaseScore, weight: pick([0, 1, 1, 2, 3, 5]), required: random() < 0.25, durationMs: 1, summary: outcome, skipped: outcome === 'skipped' };
+        }),
+      );
+    }
+    const disagreements = [];
+    const outcomes = { passed: 0, failed: 0 };
+    for (const phases of runs) {
+      for (const gate of [0, 0.5, 0.8, 0.9, 1]) {
+        const verdict = score(phases, gate);
+        outcomes[verdict.passed ? 'passed' : 'failed']++;
+        const table = judged(verdict);
+        if (table !== verdict.passed) disagreements.push({ phases: phases.map((phase) => phase.summary), gate, rule: verdict.passed, table, reasons: verdict.reasons });
+      }
+    }
+    expect(disagreements.slice(0, 5)).toEqual([]);
+    // Both answers are well represented, so the agreement says something.
+    expect(Math.min(outcomes.passed, outcomes.failed)).toBeGreaterThan(300);
+    // A run without a score (a variable set by hand) fails.
+    expect(judged({ phaseCount: 3, requiredFailed: [], vitalFailed: [], score: null, gate: 0.8 })).toBe(false);
   });
 
   it('when every .dmn in processes/ is read, then each lints clean and each shipped process that calls a decision finds it there', async () => {
