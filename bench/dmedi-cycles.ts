@@ -187,7 +187,7 @@ for (const rate of RATES) {
 
 const app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100', REGENFLOW_ROLLBACK_HOOKS: await world.hooksFile() } });
 await app.listen();
-await deployFolder(app.engine, join(repositoryRoot, 'processes'));
+await deployFolder(app, join(repositoryRoot, 'processes'));
 world.engine = app.engine;
 world.knex = app.database.knex;
 if (values.verbose) console.error(`app ready, ${cases.length} cycles`);

@@ -22,8 +22,11 @@ describe('dmedi-regeneration: looking again until the verdict is clear', () => {
     const base = `http://127.0.0.1:${await app.listen()}`;
     admin = httpClient(base);
     worker = httpClient(base, TEST_TOKENS.worker);
-    const xml = await readFile(join(repositoryRoot, 'processes', 'dmedi-regeneration.bpmn'), 'utf8');
-    expect((await admin('POST', '/api/deployments', { name: 'dmedi-regeneration.bpmn', xml })).status).toBe(201);
+    // The diagram and the entropy-level table its business rule task calls
+    for (const name of ['entropy-level.dmn', 'dmedi-regeneration.bpmn']) {
+      const xml = await readFile(join(repositoryRoot, 'processes', name), 'utf8');
+      expect((await admin('POST', '/api/deployments', { name, xml })).status).toBe(201);
+    }
     const strategy = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://regenflow.dev/test">
   <bpmn:process id="noop-strategy" isExecutable="true">
@@ -60,8 +63,9 @@ describe('dmedi-regeneration: looking again until the verdict is clear', () => {
     expect(started.status).toBe(201);
     await answer('entropy.circuit-breaker', { circuitOpen: false });
     await answer('generator.charter', {});
-    await answer('entropy.measure', { regenerationNeeded: true, entropy: 0.6 });
-    await answer('entropy.explore', {});
+    await answer('entropy.measure', { regenerationNeeded: true, entropy: 0.6, level: 'MEDIUM' });
+    // The table's level, not Measure's, is what Explore is given.
+    expect(await answer('entropy.explore', {})).toMatchObject({ activityId: 'explore_rank', level: 'HIGH' });
     await answer('generator.strategy-workflow', { strategyProcessKey: 'noop-strategy' });
     await answer('entropy.simulate', { improved: true });
     await answer('entropy.snapshot', {});

@@ -78,7 +78,7 @@ describe('regenflow heals a regressed process version from its own spans', () =>
   beforeAll(async () => {
     app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100' } });
     await app.listen();
-    await deployFolder(app.engine, join(repositoryRoot, 'processes'));
+    await deployFolder(app, join(repositoryRoot, 'processes'));
     // Every shipped process deployed: as long as in dmedi-regeneration.test.ts on a loaded machine.
   }, 120_000);
   afterAll(async () => {

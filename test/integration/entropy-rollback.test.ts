@@ -64,7 +64,7 @@ describe('entropy.rollback through declared rollback hooks', () => {
     );
     app = await createTestApp({ builtIns: true, env: { REGENFLOW_WORKER_RETRY_MS: '100', REGENFLOW_ROLLBACK_HOOKS: file } });
     await app.listen();
-    await deployFolder(app.engine, join(repositoryRoot, 'processes'));
+    await deployFolder(app, join(repositoryRoot, 'processes'));
     // circuit breaker (opens the cycle) → snapshot → rollback: the topics as a DMEDI cycle runs them
     await app.engine.deploy([
       {

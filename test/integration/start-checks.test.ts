@@ -16,7 +16,7 @@ describe('checked starts, run now and who the token is', () => {
   beforeAll(async () => {
     app = await createTestApp({ env: { REGENFLOW_EVOLUTION_CADENCE: 'R/PT12H', REGENFLOW_CI_NIGHTLY_CADENCE: 'R/PT24H' } });
     base = `http://127.0.0.1:${await app.listen()}`;
-    await deployFolder(app.engine, 'processes');
+    await deployFolder(app, 'processes');
     // Every shipped process deployed: slow on a loaded machine.
   }, 120_000);
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { evaluateDrg, lintDecisions, parseDmn } from '../../src/decisions/index.js';
 import { loadConfig } from '../../src/config.js';
 import { proposeRoute } from '../../service-tasks/incident/analyse.js';
+import { entropyLevel } from '../../service-tasks/entropy/entropy-score.js';
 import { score } from '../../service-tasks/validator/scoring.js';
 import type { PhaseResult } from '../../src/store/validation-runs.js';
 import { repositoryRoot } from '../support/server-process.js';
@@ -77,6 +78,15 @@ describe('policy tables shipped in processes/', () => {
     expect(disagreements).toEqual([]);
     // A review without a quality is below the bar; a missing round count is the first round.
     expect([outcome(null, 0), outcome(null, 3), outcome(0.9, null), outcome(0.2, null)]).toEqual(['refine', 'abandon', 'accept', 'refine']);
+  });
+
+  it('when entropy-level.dmn is read, then it lints clean and gives the level the measurement reports at every entropy', async () => {
+    const drg = await shipped('entropy-level.dmn');
+    expect(lintDecisions(drg)).toEqual([]);
+    const level = (entropy: number | null) => evaluateDrg(drg, 'entropy-level', { entropy }).result[0]?.level;
+    const disagreements = confidences([0.3, 0.6, 0.8]).filter((entropy) => level(entropy) !== entropyLevel(entropy));
+    expect(disagreements).toEqual([]);
+    expect([level(0), level(0.3), level(0.6), level(0.8), level(1)]).toEqual(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'CRITICAL']);
   });
 
   it('when ci-quality-gate.dmn is read, then it lints clean and agrees with the 80/20 rule on every kind of run', async () => {
