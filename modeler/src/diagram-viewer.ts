@@ -62,11 +62,12 @@ export class DiagramViewer {
     return Boolean(this.viewer.get('elementRegistry').get(elementId));
   }
 
-  /** Element ids and names of the flow nodes on the diagram. */
+  /** Element ids and names of the flow nodes on the diagram (on every plane), once each. */
   activities(): Array<{ id: string; name: string; type: string }> {
     return this.viewer
       .get('elementRegistry')
-      .filter((element: any) => element.type !== 'label' && element.businessObject?.$instanceOf?.('bpmn:FlowNode'))
+      // A label (`<id>_label`) and a collapsed sub-process's own plane (`<id>_plane`) share the node's business object.
+      .filter((element: any) => element.id === element.businessObject?.id && element.businessObject.$instanceOf?.('bpmn:FlowNode'))
       .map((element: any) => ({ id: element.id, name: element.businessObject.name ?? '', type: element.type }));
   }
 

@@ -53,7 +53,7 @@ let current: View | null = null;
 let stopEvents: (() => void) | null = null;
 
 /** Which ability each page needs; a role that lacks it does not see the page. */
-const pageAbility: Record<string, string> = { modeler: 'viewDefinitions', instances: 'viewInstances', tasks: 'viewTasks', health: 'viewHealth', decisions: 'viewDefinitions', forms: 'viewDefinitions' };
+const pageAbility: Record<string, string> = { modeler: 'viewDefinitions', instances: 'viewInstances', tasks: 'viewTasks', health: 'viewHealth', decisions: 'viewDefinitions', forms: 'viewDefinitions', migrations: 'migrate' };
 
 function route(): void {
   if (!getToken()) return showLogin();

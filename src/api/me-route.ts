@@ -18,6 +18,7 @@ const ABILITIES: Record<string, string> = {
   viewIncidents: 'get /api/incidents',
   retryIncidents: 'post /api/incidents/{id}/retry',
   runJobs: 'post /api/jobs/{id}/execute',
+  migrate: 'post /api/migrations/execute',
   viewHealth: 'get /api/entropy/systems',
   viewAudit: 'get /api/audit',
   postAlerts: 'post /api/alerts',

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { WAIT_TABLES } from './camunda-queries.js';
 
 /** Read models for the operations UI: per-activity figures of one process version, topics in use. */
 
@@ -11,9 +12,12 @@ export interface ActivityStats {
   avgMs: number | null;
   maxMs: number | null;
   openIncidents: number;
+  /** Active instances with a token waiting at the activity now (what a migration would move). */
+  waiting: number;
 }
 
-/** Counts and durations per activity over every instance of one definition (a heatmap). */
+
+/** Counts and durations per activity over every instance of one definition (a heatmap), and where its active instances wait now (a migration's source). */
 export async function activityStats(knex: Knex, definitionId: string): Promise<ActivityStats[]> {
   const runs = await knex
     .with('h', (q) =>
@@ -44,7 +48,15 @@ export async function activityStats(knex: Knex, definitionId: string): Promise<A
     .select('n.activity_id')
     .count('* as open')
     .groupBy('n.activity_id');
+  const activeInstances = knex('process_instances').select('id').where({ definition_id: definitionId, status: 'active' });
+  const [firstWaits, ...otherWaits] = WAIT_TABLES.map((table) => knex(table).select('instance_id', 'activity_id').whereIn('instance_id', activeInstances));
+  const waits = await knex
+    .from(firstWaits!.unionAll(otherWaits).as('w'))
+    .select('w.activity_id')
+    .countDistinct('w.instance_id as waiting')
+    .groupBy('w.activity_id');
   const openByActivity = new Map(incidents.map((row: any) => [row.activity_id as string, Number(row.open)]));
+  const waitingByActivity = new Map(waits.map((row: any) => [row.activity_id as string, Number(row.waiting)]));
   const stats: ActivityStats[] = runs.map((row: any) => ({
     activityId: row.activity_id,
     name: row.name ?? null,
@@ -53,10 +65,12 @@ export async function activityStats(knex: Knex, definitionId: string): Promise<A
     avgMs: row.avg_ms === null ? null : Math.round(Number(row.avg_ms)),
     maxMs: row.max_ms === null ? null : Math.round(Number(row.max_ms)),
     openIncidents: openByActivity.get(row.activity_id) ?? 0,
+    waiting: waitingByActivity.get(row.activity_id) ?? 0,
   }));
-  for (const [activityId, open] of openByActivity) {
+  // A migrated instance waits at activities it never started on this version.
+  for (const activityId of new Set([...openByActivity.keys(), ...waitingByActivity.keys()])) {
     if (!stats.some((entry) => entry.activityId === activityId)) {
-      stats.push({ activityId, name: null, started: 0, completed: 0, avgMs: null, maxMs: null, openIncidents: open });
+      stats.push({ activityId, name: null, started: 0, completed: 0, avgMs: null, maxMs: null, openIncidents: openByActivity.get(activityId) ?? 0, waiting: waitingByActivity.get(activityId) ?? 0 });
     }
   }
   return stats.sort((a, b) => a.activityId.localeCompare(b.activityId));

@@ -122,9 +122,12 @@ export function whereVariable(query: Knex.QueryBuilder, column: string, conditio
 }
 
 /** Instances with a token waiting at one of these activities (between transitions every token waits). */
+/** The wait rows: between transitions every token of an active instance waits in one of these. */
+export const WAIT_TABLES = ['user_tasks', 'external_tasks', 'jobs', 'subscriptions'] as const;
+
 function whereWaitingAt(query: Knex.QueryBuilder, activityIds: string[]): void {
   query.where((builder) => {
-    for (const table of ['user_tasks', 'external_tasks', 'jobs', 'subscriptions']) {
+    for (const table of WAIT_TABLES) {
       builder.orWhereExists((sub) => sub.select(sub.client.raw('1')).from(table).whereRaw(`${table}.instance_id = i.id`).whereIn(`${table}.activity_id`, activityIds));
     }
   });

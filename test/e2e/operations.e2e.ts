@@ -49,7 +49,7 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
     await page.click('.rf-nav a[data-view="modeler"]');
     await page.waitForSelector('#rf-start');
     expect(await page.locator('#rf-deploy').count()).toBe(0);
-    await expect(page.locator('.rf-nav a:visible').allTextContents()).resolves.toEqual(['Modeler', 'Decisions', 'Forms', 'Instances', 'Task inbox', 'Health']);
+    await expect(page.locator('.rf-nav a:visible').allTextContents()).resolves.toEqual(['Modeler', 'Decisions', 'Forms', 'Instances', 'Migrations', 'Task inbox', 'Health']);
   });
 
   it('when an operator starts from the form, then the start variables are asked for, and a timer-started process offers run now', async () => {
