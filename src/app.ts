@@ -15,6 +15,8 @@ import { createDisabledScripts, createSafeExpressions } from './engine/expressio
 import { InProcessWorkers } from './engine/in-process-workers.js';
 import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
+import { measureClockOffset } from './engine/runtime/state-clock.js';
+import { databaseNow } from './store/database-clock.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { deployWithForms, FormService, isFormResource } from './forms/index.js';
 import { agentsModule, composeModules, productModules, telemetryModule, worktreesModule, type ComposedModules } from './modules/index.js';
@@ -93,6 +95,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     maxRunMs: config.REGENFLOW_MAX_TRANSITION_MS,
     settings: processSettings,
     decisions: createDecisionTaskEvaluator(decisions, database.knex),
+    clockOffset: () => measureClockOffset(() => databaseNow(database.knex)),
   });
   const nodeId = config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`;
   const engine = new WorkflowEngine({

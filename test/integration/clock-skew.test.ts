@@ -57,6 +57,22 @@ const workProcess = bpmn(
    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end" />`,
 );
 
+/** A timer on one branch, a user task on the other: completing the task resumes the instance while the timer waits. */
+const timerBesideTask = bpmn(
+  'skewed_branches',
+  `<bpmn:startEvent id="start" />
+   <bpmn:parallelGateway id="fork" />
+   <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>PT2M</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+   <bpmn:userTask id="review" />
+   <bpmn:endEvent id="waited" />
+   <bpmn:endEvent id="reviewed" />
+   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork" />
+   <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="wait" />
+   <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="review" />
+   <bpmn:sequenceFlow id="f4" sourceRef="wait" targetRef="waited" />
+   <bpmn:sequenceFlow id="f5" sourceRef="review" targetRef="reviewed" />`,
+);
+
 describe('nodes whose clocks disagree', () => {
   let two: TwoNodes;
 
@@ -66,6 +82,7 @@ describe('nodes whose clocks disagree', () => {
     await two.nodes[0].engine.deploy([
       { name: 'skewed-timer.bpmn', xml: timerProcess },
       { name: 'skewed-work.bpmn', xml: workProcess },
+      { name: 'skewed-branches.bpmn', xml: timerBesideTask },
     ]);
   }, 60_000);
 
@@ -115,6 +132,31 @@ describe('nodes whose clocks disagree', () => {
     expect((await b.engine.getInstance(instance.id)).status).toBe('completed');
     expect(await timerEnds(instance.id)).toBe(1);
   }, 60_000);
+
+  for (const [label, armedAt, resumedAt] of [
+    ['runs minutes ahead of the node that armed it', 0, FIVE_MINUTES],
+    ['runs minutes ahead, and the node that armed it minutes behind', -FIVE_MINUTES, FIVE_MINUTES],
+  ] as const) {
+    test(`when a node that ${label} resumes the instance for another reason while its 2-minute timer waits, then the timer keeps waiting, due when the database says`, async () => {
+      const [a, b] = two.nodes;
+      const instance = await onNodeClock(armedAt, () => a.engine.start({ processKey: 'skewed_branches' }));
+      const dueBefore = await dueInSeconds(instance.id);
+      expect(dueBefore).toBeGreaterThan(100);
+      const task = await knex()('user_tasks').where({ instance_id: instance.id, activity_id: 'review' }).first();
+      // A cold resume: the other node has no warm engine of this instance.
+      await onNodeClock(resumedAt, () => b.engine.completeUserTask(task.id, {}));
+      const after = await b.engine.getInstance(instance.id);
+      expect(after.status).toBe('active');
+      expect(await timerEnds(instance.id)).toBe(0);
+      // Its job and the timer inside the saved state still say two minutes, by the database's clock.
+      expect(Math.abs((await dueInSeconds(instance.id)) - dueBefore)).toBeLessThan(10);
+      // And once the database says it is due, it fires, once.
+      await knex()('jobs').where({ instance_id: instance.id, kind: 'timer' }).update({ due_at: knex().raw('now()') });
+      await onNodeClock(armedAt, () => a.engine.runDueJobs());
+      expect((await a.engine.getInstance(instance.id)).status).toBe('completed');
+      expect(await timerEnds(instance.id)).toBe(1);
+    }, 60_000);
+  }
 
   test("when a node runs minutes ahead, then a job leased by the other node is not taken from it, by the poller or by execute-now", async () => {
     const [a] = two.nodes;

@@ -13,6 +13,7 @@ import type {
 } from '../types.js';
 import type { CompiledDefinition } from '../definition-cache.js';
 import { TimersRelay, TransitionTimers } from './transition-timers.js';
+import { hasDueTimes, shiftDueTimes } from './state-clock.js';
 import { BpmnErrorSignal, bindServiceTasks, type DecisionTaskEvaluator, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
@@ -46,6 +47,8 @@ export interface RuntimeOptions {
   settings?: ProcessSettings;
   /** Evaluates business rule tasks' decisions (`camunda:decisionRef`). */
   decisions?: DecisionTaskEvaluator;
+  /** This node's clock minus the database's, in ms (see state-clock.ts); absent: the same clock. */
+  clockOffset?: () => Promise<number>;
 }
 
 export interface InstanceContext {
@@ -112,6 +115,9 @@ export class ProcessRuntime {
     const completions = new Map<string, ServiceCompletion>();
     const inflight = new Set<Promise<unknown>>();
     const runStartedAt = Date.now();
+    // Measured once per transition, and only for a state with due times (one round trip).
+    let offset: Promise<number> | undefined;
+    const clockOffset = () => (offset ??= this.options.clockOffset?.() ?? Promise.resolve(0));
     // The time budget is the engine's own: time while an inline handler works (a measurement, a
     // call to another system) is the handler's, bounded by its own timeouts, not a loop's.
     let handlersBusy = 0;
@@ -217,13 +223,16 @@ export class ProcessRuntime {
     bpmn = engine;
     engine.onError((error) => listeners.fail(error));
 
+    // The saved due times are on the database's clock; bpmn-elements and the event sub-process starts
+    // below compare them with this node's. (A warm engine's own are on this node's clock already.)
+    const resumedState = instance.state && hasDueTimes(instance.state, { engineTimers: !warm }) ? shiftDueTimes(instance.state, await clockOffset()) : instance.state;
     try {
       if (warm) await engine.resumeParked(listeners.emitter);
-      else if (instance.state) await engine.resume(instance.state, listeners.emitter);
+      else if (resumedState) await engine.resume(resumedState, listeners.emitter);
       else await engine.start(listeners.emitter, { ...(instance.variables ?? {}) });
       // Event sub-process starts armed while the instance waited (see event-sub-process-starts.ts).
       const armed = armedEventStarts(engine.raw);
-      const saved = ((instance.state as Record<string, unknown> | undefined)?.[STATE_KEY] ?? {}) as EventStartTimers;
+      const saved = ((resumedState as Record<string, unknown> | undefined)?.[STATE_KEY] ?? {}) as EventStartTimers;
       eventStartTimers = { ...saved };
       for (const start of armed) {
         const schedule = saved[start.key];
@@ -310,7 +319,8 @@ export class ProcessRuntime {
 
     const outcome: TransitionOutcome = {
       status: ended ? 'completed' : 'active',
-      state,
+      // Saved with its due times on the database's clock, whichever node resumes it next.
+      state: state && hasDueTimes(state) ? shiftDueTimes(state, -(await clockOffset())) : state,
       variables,
       userTasks,
       externalTasks,
