@@ -15,8 +15,7 @@ import { createDisabledScripts, createSafeExpressions } from './engine/expressio
 import { InProcessWorkers } from './engine/in-process-workers.js';
 import { JobPoller } from './engine/job-poller.js';
 import { ProcessRuntime } from './engine/runtime/process-runtime.js';
-import { measureClockOffset } from './engine/runtime/state-clock.js';
-import { databaseNow } from './store/database-clock.js';
+import { NodeClockOffset } from './store/database-clock.js';
 import { WorkflowEngine } from './engine/workflow-engine.js';
 import { deployWithForms, FormService, isFormResource } from './forms/index.js';
 import { agentsModule, composeModules, productModules, telemetryModule, worktreesModule, type ComposedModules } from './modules/index.js';
@@ -86,6 +85,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   };
   const decisions = new DecisionService({ knex: database.knex });
   const forms = new FormService({ knex: database.knex });
+  const nodeClock = new NodeClockOffset(database.knex, config.REGENFLOW_CLOCK_CHECK_MS);
+  await nodeClock.current();
   const runtime = new ProcessRuntime({
     expressions: createSafeExpressions(),
     // bpmn-engine's JavaScripts use node:vm, which is no sandbox: only on explicit request.
@@ -95,7 +96,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     maxRunMs: config.REGENFLOW_MAX_TRANSITION_MS,
     settings: processSettings,
     decisions: createDecisionTaskEvaluator(decisions, database.knex),
-    clockOffset: () => measureClockOffset(() => databaseNow(database.knex)),
+    clockOffset: () => nodeClock.current(),
   });
   const nodeId = config.REGENFLOW_NODE_ID ?? `${hostname()}-${process.pid}`;
   const engine = new WorkflowEngine({
@@ -107,6 +108,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     settings: processSettings,
     historyRetentionDays: config.REGENFLOW_HISTORY_RETENTION_DAYS,
     warmInstances: config.REGENFLOW_WARM_INSTANCES,
+    clock: nodeClock,
   });
   await engine.rearmStartTimers();
   await engine.armHistoryCleanup();

@@ -43,6 +43,8 @@ const ConfigSchema = z.object({
   REGENFLOW_MAX_STEPS: z.coerce.number().int().min(10).default(1000),
   /** Milliseconds one transition may run activities before it is stopped the same way. @default 10000 */
   REGENFLOW_MAX_TRANSITION_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Milliseconds between two measurements of this node's clock against the database's (history times and saved timers are written on the database's clock). @default 10000 */
+  REGENFLOW_CLOCK_CHECK_MS: z.coerce.number().int().min(0).default(10_000),
   /** Days an ended instance and its history are kept before the hourly cleanup deletes them (Camunda 7's history time to live); 0 keeps them forever. @default 0 */
   REGENFLOW_HISTORY_RETENTION_DAYS: z.coerce.number().min(0).default(0),
   /** Parked engines of recently moved instances kept per node (their next transition skips recover); 0 turns it off. @default 64 */

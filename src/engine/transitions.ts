@@ -58,6 +58,8 @@ export class Transitions {
     options: StartRunOptions,
   ): Promise<InstanceRow> {
     const prepared = await this.prepareInstance(definitionRow, options);
+    // Measured (when due) before the commit: inside it, the embedded database's one connection is taken.
+    await this.ctx.options.clock.current();
     const row = await this.ctx.knex.transaction(async (trx) => {
       const written = await this.writeInstance(trx, prepared);
       if (options.audit) await appendAuditEntry(trx, { ...options.audit, instanceId: written.id });
@@ -137,6 +139,7 @@ export class Transitions {
         parentExecutionId: prepared.parentExecutionId ?? null,
       },
       prepared.outcome,
+      this.ctx.options.clock.known(),
     );
     await this.afterTransition(trx, row, prepared.outcome, prepared.children);
     prepared.row = row;
@@ -221,12 +224,13 @@ export class Transitions {
           throw error;
         });
       const children = await this.prepareChildren(instanceId, outcome, current.business_key, 0);
+      await this.ctx.options.clock.current();
       let orphans: InstanceRow[] = [];
       const row = await this.ctx.knex.transaction(async (trx) => {
         await lockInstance(trx, instanceId, current.version);
         if (guard) await guard(trx);
         if (moved) await moved.commit(trx);
-        const updated = await updateInstance(trx, current, outcome);
+        const updated = await updateInstance(trx, current, outcome, this.ctx.options.clock.known());
         if (event.type === 'retry-handler') {
           await resolveHandlerIncidents(trx, instanceId, event.executionId);
         }
@@ -347,7 +351,7 @@ export class Transitions {
         const parentId = child.parent_instance_id as string;
         const why = parentId === rootId ? how(child) : 'cancelled';
         if (why === null) continue;
-        await endInstance(trx, child, 'cancelled', `parent ${parentId} ${why}`);
+        await endInstance(trx, child, 'cancelled', `parent ${parentId} ${why}`, this.ctx.options.clock.known());
         ended.push((await findInstance(trx, child.id))!);
         cancelled.push(child.id);
       }

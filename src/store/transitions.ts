@@ -67,7 +67,15 @@ export async function lockInstance(trx: Knex.Transaction, instanceId: string, ve
  * Writes a transition: the instance row (guarded by its version), the wait rows derived
  * from the outcome, and the history, all inside the caller's database transaction.
  */
-export async function insertInstance(trx: Knex.Transaction, instance: NewInstance, outcome: TransitionOutcome): Promise<InstanceRow> {
+/**
+ * Times a node took on its own clock (when each step ran, when it committed) as the database's:
+ * `t − offset`, where the offset is this node's clock minus the database's (NodeClockOffset). So
+ * nodes whose clocks disagree write one timeline, and durations stay as the node measured them.
+ */
+const onDatabaseTime = (clockOffsetMs: number) => (time: Date) => (clockOffsetMs ? new Date(time.getTime() - clockOffsetMs) : time);
+
+export async function insertInstance(trx: Knex.Transaction, instance: NewInstance, outcome: TransitionOutcome, clockOffsetMs = 0): Promise<InstanceRow> {
+  const at = onDatabaseTime(clockOffsetMs);
   const now = new Date();
   // The first transition ran before this commit: the instance started with its first activity.
   const startedAt = outcome.history.reduce((earliest, entry) => (entry.at < earliest ? entry.at : earliest), now);
@@ -85,9 +93,9 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
       parent_execution_id: instance.parentExecutionId ?? null,
       trace_id: randomBytes(16).toString('hex'),
       root_span_id: randomBytes(8).toString('hex'),
-      started_at: startedAt,
-      updated_at: now,
-      ended_at: outcome.status === 'active' ? null : now,
+      started_at: at(startedAt),
+      updated_at: at(now),
+      ended_at: outcome.status === 'active' ? null : at(now),
       error_message: outcome.error?.summary ?? null,
     })
     .returning('*');
@@ -99,12 +107,13 @@ export async function insertInstance(trx: Knex.Transaction, instance: NewInstanc
   };
   await writeWaits(trx, scope, outcome, true);
   const ended = outcome.status === 'active' ? [] : [endEntry(outcome, now)];
-  await writeHistory(trx, instance.id, [{ event: 'instance.start', at: now }, ...outcome.history, ...ended]);
+  await writeHistory(trx, instance.id, [{ event: 'instance.start', at: startedAt }, ...outcome.history, ...ended], at);
   await insertDecisionEvaluations(trx, outcome.decisionEvaluations ?? []);
   return row as InstanceRow;
 }
 
-export async function updateInstance(trx: Knex.Transaction, current: InstanceRow, outcome: TransitionOutcome): Promise<InstanceRow> {
+export async function updateInstance(trx: Knex.Transaction, current: InstanceRow, outcome: TransitionOutcome, clockOffsetMs = 0): Promise<InstanceRow> {
+  const at = onDatabaseTime(clockOffsetMs);
   const now = new Date();
   const ended = outcome.status !== 'active';
   const [row] = await trx('process_instances')
@@ -114,8 +123,8 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
       version: current.version + 1,
       state: serializeState(ended ? null : outcome.state),
       variables: JSON.stringify(outcome.variables),
-      updated_at: now,
-      ended_at: ended ? now : null,
+      updated_at: at(now),
+      ended_at: ended ? at(now) : null,
       ...(outcome.error && { error_message: outcome.error.summary }),
     })
     .returning('*');
@@ -132,8 +141,8 @@ export async function updateInstance(trx: Knex.Transaction, current: InstanceRow
   if (ended) await trx('jobs').where({ instance_id: current.id }).delete();
   const entries = ended ? [...outcome.history, endEntry(outcome, now)] : outcome.history;
   // An ended instance waits on nothing: its open incidents end with it (as a cancel's do).
-  if (ended) await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
-  await writeHistory(trx, current.id, entries);
+  if (ended) await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: at(now) });
+  await writeHistory(trx, current.id, entries, at);
   await insertDecisionEvaluations(trx, outcome.decisionEvaluations ?? []);
   return row as InstanceRow;
 }
@@ -153,8 +162,9 @@ export async function endInstance(
   current: InstanceRow,
   status: Exclude<InstanceStatus, 'active'>,
   reason: string,
+  clockOffsetMs = 0,
 ): Promise<void> {
-  const now = new Date();
+  const now = onDatabaseTime(clockOffsetMs)(new Date());
   const updated = await trx('process_instances')
     .where({ id: current.id, version: current.version })
     .update({ status, version: current.version + 1, state: null, updated_at: now, ended_at: now, error_message: reason });
@@ -163,7 +173,7 @@ export async function endInstance(
     await trx(table).where({ instance_id: current.id }).delete();
   }
   await trx('incidents').where({ instance_id: current.id }).whereNull('resolved_at').update({ resolved_at: now });
-  await writeHistory(trx, current.id, [{ event: `instance.${status}`, at: now, data: { reason } }]);
+  await writeHistory(trx, current.id, [{ event: `instance.${status}`, at: now, data: { reason } }], (time) => time);
 }
 
 /** Rewrites one family of wait rows: rows whose key is gone are deleted, new keys inserted. */
@@ -256,6 +266,7 @@ async function writeHistory(
   trx: Knex.Transaction,
   instanceId: string,
   entries: TransitionOutcome['history'],
+  at: (time: Date) => Date,
 ): Promise<void> {
   if (!entries.length) return;
   const rows = entries.map((entry) => ({
@@ -265,7 +276,7 @@ async function writeHistory(
     activity_name: entry.activityName ?? null,
     execution_id: entry.executionId ?? null,
     event: entry.event,
-    at: entry.at,
+    at: at(entry.at),
     data: entry.data ? JSON.stringify(entry.data) : null,
   }));
   // Bounded batches keep the parameter count under PostgreSQL's limit for long transitions.

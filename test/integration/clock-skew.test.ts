@@ -78,7 +78,8 @@ describe('nodes whose clocks disagree', () => {
 
   beforeAll(async () => {
     globalThis.Date = SkewedDate as DateConstructor;
-    two = await createTwoNodes();
+    // Each node measures its clock at every commit: this test moves a node's clock between calls.
+    two = await createTwoNodes({ env: { REGENFLOW_CLOCK_CHECK_MS: '0' } });
     await two.nodes[0].engine.deploy([
       { name: 'skewed-timer.bpmn', xml: timerProcess },
       { name: 'skewed-work.bpmn', xml: workProcess },
@@ -157,6 +158,24 @@ describe('nodes whose clocks disagree', () => {
       expect(await timerEnds(instance.id)).toBe(1);
     }, 60_000);
   }
+
+  test("when nodes minutes apart write one instance's history, then every time is on the database's clock, in the order the steps ran", async () => {
+    const [a, b] = two.nodes;
+    const instance = await onNodeClock(FIVE_MINUTES, () => a.engine.start({ processKey: 'skewed_branches' }));
+    const task = await knex()('user_tasks').where({ instance_id: instance.id, activity_id: 'review' }).first();
+    await onNodeClock(-FIVE_MINUTES, () => b.engine.completeUserTask(task.id, {}));
+    await onNodeClock(FIVE_MINUTES, () => a.engine.cancel(instance.id));
+    const lag = await knex().raw(
+      `SELECT (SELECT max(abs(extract(epoch FROM (at - clock_timestamp())))) FROM history WHERE instance_id = ?) AS history,
+              abs(extract(epoch FROM (started_at - clock_timestamp()))) AS started,
+              abs(extract(epoch FROM (ended_at - clock_timestamp()))) AS ended
+         FROM process_instances WHERE id = ?`,
+      [instance.id, instance.id],
+    );
+    for (const seconds of Object.values(lag.rows[0])) expect(Number(seconds)).toBeLessThan(60);
+    const times = (await knex()('history').where({ instance_id: instance.id }).orderBy('id')).map((row: { at: Date }) => new RealDate(row.at).getTime());
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+  }, 60_000);
 
   test("when a node runs minutes ahead, then a job leased by the other node is not taken from it, by the poller or by execute-now", async () => {
     const [a] = two.nodes;

@@ -145,6 +145,7 @@ export class Correlation {
   private async deliverToStart(delivery: broadcasts.SignalDelivery, variables: Variables, audit: AuditEntry | undefined): Promise<void> {
     const definition = { id: delivery.definition_id as string, key: delivery.process_key as string };
     const prepared = await this.transitions.prepareInstance(definition, { variables, event: { type: 'deliver-signal', refId: delivery.ref_id, variables: {} } });
+    await this.ctx.options.clock.current();
     const row = await this.ctx.knex.transaction(async (trx) => {
       if (!(await broadcasts.markSignalDelivered(trx, delivery.id, 'started', prepared.id))) return null; // started by an earlier run
       const written = await this.transitions.writeInstance(trx, prepared);

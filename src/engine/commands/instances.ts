@@ -46,8 +46,9 @@ export class Instances {
           { details: { parentInstanceId: row.parent_instance_id } },
         );
       }
+      await this.ctx.options.clock.current();
       descendants = await this.ctx.knex.transaction(async (trx) => {
-        await endInstance(trx, row, 'cancelled', reason);
+        await endInstance(trx, row, 'cancelled', reason, this.ctx.options.clock.known());
         const orphans = await this.transitions.endDescendants(trx, instanceId, () => 'cancelled');
         if (audit) await appendAuditEntry(trx, { ...audit, instanceId });
         return orphans;

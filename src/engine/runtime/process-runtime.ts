@@ -115,7 +115,7 @@ export class ProcessRuntime {
     const completions = new Map<string, ServiceCompletion>();
     const inflight = new Set<Promise<unknown>>();
     const runStartedAt = Date.now();
-    // Measured once per transition, and only for a state with due times (one round trip).
+    // Asked once per transition, and only for a state with due times (NodeClockOffset measures it now and then).
     let offset: Promise<number> | undefined;
     const clockOffset = () => (offset ??= this.options.clockOffset?.() ?? Promise.resolve(0));
     // The time budget is the engine's own: time while an inline handler works (a measurement, a

@@ -11,17 +11,6 @@ import { STATE_KEY } from './event-sub-process-starts.js';
 /** Subtrees that hold data (variables, outputs), never the engine's own due times. */
 const DATA_FIELDS = new Set(['environment', 'variables', 'output', 'settings']);
 
-/** Offsets below this are measurement noise (half a round trip), not a clock that is off. */
-const NEGLIGIBLE_OFFSET_MS = 100;
-
-/** A node's clock minus the database's, from one round trip (taken at its midpoint). */
-export async function measureClockOffset(databaseNow: () => Promise<Date>): Promise<number> {
-  const before = Date.now();
-  const database = (await databaseNow()).getTime();
-  const offset = (before + Date.now()) / 2 - database;
-  return Math.abs(offset) < NEGLIGIBLE_OFFSET_MS ? 0 : Math.round(offset);
-}
-
 /** Whether `state` holds any due time (a waiting timer, a timer start of an event sub-process). */
 export function hasDueTimes(state: unknown, options: { engineTimers?: boolean } = {}): boolean {
   if (!state || typeof state !== 'object') return false;
