@@ -29,7 +29,7 @@ export interface WorkflowEngineOptions {
   /** Days an ended instance and its history are kept (Camunda 7's history time to live); 0 keeps them forever. @default 0 */
   historyRetentionDays?: number;
   /** This node's clock against the database's (NodeClockOffset): history times are written as `t − offset`. @default the same clock */
-  clock?: { current(): Promise<number>; known(): number };
+  clock?: { current(): Promise<number>; known(): number; now(): Date };
 }
 
 export interface DeployResource {

@@ -85,7 +85,7 @@ export class WorkflowEngine extends EventEmitter {
   constructor(options: WorkflowEngineOptions) {
     super();
     this.knex = options.knex;
-    const resolved = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, jobMaxLeases: 3, historyRetentionDays: 0, warmInstances: 64, clock: { current: async () => 0, known: () => 0 }, ...options };
+    const resolved = { allowScripts: false, settings: {}, maxAttempts: 8, jobLeaseMs: 60_000, jobRetryDelayMs: 10_000, jobMaxLeases: 3, historyRetentionDays: 0, warmInstances: 64, clock: { current: async () => 0, known: () => 0, now: () => new Date() }, ...options };
     const context: EngineContext = {
       knex: options.knex,
       runtime: options.runtime,

@@ -35,6 +35,11 @@ export class NodeClockOffset {
     return this.value;
   }
 
+  /** This node's now, on the database's clock (by the offset last measured). */
+  now(): Date {
+    return new Date(Date.now() - this.value);
+  }
+
   async current(): Promise<number> {
     // performance.now(): the age of a measurement must not depend on the clock it measures.
     if (performance.now() - this.measuredAt < this.refreshMs) return this.value;

@@ -91,7 +91,7 @@ export class ExternalTasks {
     const task = await this.lockedTask(taskId, workerId, 'failed');
     const retries = Math.max(0, failure.retries);
     // On the database's clock, as the history it goes into (see NodeClockOffset).
-    const reportedAt = new Date(Date.now() - this.ctx.options.clock.known());
+    const reportedAt = this.ctx.options.clock.now();
     const attempt = await this.ctx.knex.transaction(async (trx) => {
       await lockInstance(trx, task.instance_id);
       await this.lockGuard(taskId, workerId)(trx);

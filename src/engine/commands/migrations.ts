@@ -281,7 +281,7 @@ export class Migrations {
             executionId: (id) => renamer.executionId(id),
             timerKey: (key) => renamer.key(key),
             history: {
-              at: new Date(Date.now() - this.ctx.options.clock.known()),
+              at: this.ctx.options.clock.now(),
               data: {
                 sourceDefinitionId: versions.source.id,
                 sourceVersion: versions.source.version,

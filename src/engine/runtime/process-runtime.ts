@@ -13,7 +13,7 @@ import type {
 } from '../types.js';
 import type { CompiledDefinition } from '../definition-cache.js';
 import { TimersRelay, TransitionTimers } from './transition-timers.js';
-import { hasDueTimes, shiftDueTimes } from './state-clock.js';
+import { shiftDueTimes } from './state-clock.js';
 import { BpmnErrorSignal, bindServiceTasks, type DecisionTaskEvaluator, type InlineHandlerLookup, type ServiceCompletion } from './service-binding.js';
 import { readUserTask } from './camunda-properties.js';
 import { createStackYield } from './stack-yield.js';
@@ -47,7 +47,7 @@ export interface RuntimeOptions {
   settings?: ProcessSettings;
   /** Evaluates business rule tasks' decisions (`camunda:decisionRef`). */
   decisions?: DecisionTaskEvaluator;
-  /** This node's clock minus the database's, in ms (see state-clock.ts); absent: the same clock. */
+  /** This node's clock minus the database's, in ms (NodeClockOffset, cached: asked at every transition); absent: the same clock. */
   clockOffset?: () => Promise<number>;
 }
 
@@ -115,9 +115,6 @@ export class ProcessRuntime {
     const completions = new Map<string, ServiceCompletion>();
     const inflight = new Set<Promise<unknown>>();
     const runStartedAt = Date.now();
-    // Asked once per transition, and only for a state with due times (NodeClockOffset measures it now and then).
-    let offset: Promise<number> | undefined;
-    const clockOffset = () => (offset ??= this.options.clockOffset?.() ?? Promise.resolve(0));
     // The time budget is the engine's own: time while an inline handler works (a measurement, a
     // call to another system) is the handler's, bounded by its own timeouts, not a loop's.
     let handlersBusy = 0;
@@ -224,8 +221,10 @@ export class ProcessRuntime {
     engine.onError((error) => listeners.fail(error));
 
     // The saved due times are on the database's clock; bpmn-elements and the event sub-process starts
-    // below compare them with this node's. (A warm engine's own are on this node's clock already.)
-    const resumedState = instance.state && hasDueTimes(instance.state, { engineTimers: !warm }) ? shiftDueTimes(instance.state, await clockOffset()) : instance.state;
+    // below compare them with this node's (a warm engine's own are on it already). An offset of 0,
+    // the usual case, leaves the state as it is.
+    const clockOffset = (await this.options.clockOffset?.()) ?? 0;
+    const resumedState = shiftDueTimes(instance.state, clockOffset);
     try {
       if (warm) await engine.resumeParked(listeners.emitter);
       else if (resumedState) await engine.resume(resumedState, listeners.emitter);
@@ -320,7 +319,7 @@ export class ProcessRuntime {
     const outcome: TransitionOutcome = {
       status: ended ? 'completed' : 'active',
       // Saved with its due times on the database's clock, whichever node resumes it next.
-      state: state && hasDueTimes(state) ? shiftDueTimes(state, -(await clockOffset())) : state,
+      state: shiftDueTimes(state, -clockOffset),
       variables,
       userTasks,
       externalTasks,

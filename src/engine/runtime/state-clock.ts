@@ -11,24 +11,6 @@ import { STATE_KEY } from './event-sub-process-starts.js';
 /** Subtrees that hold data (variables, outputs), never the engine's own due times. */
 const DATA_FIELDS = new Set(['environment', 'variables', 'output', 'settings']);
 
-/** Whether `state` holds any due time (a waiting timer, a timer start of an event sub-process). */
-export function hasDueTimes(state: unknown, options: { engineTimers?: boolean } = {}): boolean {
-  if (!state || typeof state !== 'object') return false;
-  const starts = (state as Record<string, unknown>)[STATE_KEY];
-  if (starts && typeof starts === 'object' && Object.keys(starts).length) return true;
-  if (options.engineTimers === false) return false;
-  const find = (node: unknown, depth: number): boolean => {
-    if (!node || typeof node !== 'object' || depth > 80) return false;
-    if (Array.isArray(node)) return node.some((item) => find(item, depth + 1));
-    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
-      if (key === 'expireAt') return true;
-      if (!DATA_FIELDS.has(key) && find(value, depth + 1)) return true;
-    }
-    return false;
-  };
-  return find(state, 0);
-}
-
 /** A copy of `state` with every due time moved by `byMs` (the same object when there is nothing to move). */
 export function shiftDueTimes<T>(state: T, byMs: number): T {
   if (!byMs || !state || typeof state !== 'object') return state;
