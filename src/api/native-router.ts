@@ -350,11 +350,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       method: 'delete',
       path: '/process-instances/:id',
       tag: 'instances',
-      summary: 'Cancel an active instance (and the children its call activities started).',
+      summary: 'Cancel an active instance, the instances its call activities started and, for a called instance, the callers that wait on nothing else (409 CALLED_INSTANCE when a caller runs other branches).',
       roles: ['owner', 'operator'],
       params: IdParams,
       query: z.object({ reason: z.string().min(1).max(500).optional() }).strict(),
-      responses: { ...NoContent, 404: { description: 'no such instance' }, 409: { description: 'already ended' } },
+      responses: { ...NoContent, 404: { description: 'no such instance' }, 409: { description: 'already ended, or a called instance whose caller runs other branches' } },
       handler: async ({ params, query }, req, res) => {
         const reason = query.reason ?? 'cancelled by operator';
         await respondIdempotently(

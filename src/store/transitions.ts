@@ -316,7 +316,7 @@ export async function findCalledInstance(trx: Knex | Knex.Transaction, parentId:
 }
 
 /** The active instances called by any of `parentIds`. */
-export async function activeChildren(trx: Knex.Transaction, parentIds: string[]): Promise<InstanceRow[]> {
+export async function activeChildren(trx: Knex | Knex.Transaction, parentIds: string[]): Promise<InstanceRow[]> {
   return trx('process_instances').whereIn('parent_instance_id', parentIds).where({ status: 'active' });
 }
 

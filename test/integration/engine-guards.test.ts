@@ -144,18 +144,4 @@ describe('engine guards', () => {
     expect(await knex()('user_tasks').where({ instance_id: instance.id, activity_id: 'fallback' })).toHaveLength(1);
     expect((await knex()('incidents').where({ id: incident.id }).first()).resolved_at).not.toBeNull();
   });
-
-  it('when an operator cancels a called instance, then it is refused (409) naming the parent, and cancelling the root ends both', async () => {
-    await app.engine.deploy([
-      { name: 'child.bpmn', xml: sequence('guard_child', [{ id: 'wait', xml: '<bpmn:userTask id="wait" />' }]) },
-      { name: 'parent.bpmn', xml: sequence('guard_parent', [{ id: 'call', xml: '<bpmn:callActivity id="call" calledElement="guard_child" />' }]) },
-    ]);
-    const parent = await app.engine.start({ processKey: 'guard_parent' });
-    const [child] = await knex()('process_instances').where({ parent_instance_id: parent.id });
-    const error = await app.engine.cancel(child.id).catch((caught: unknown) => caught);
-    expect(statusOf(error)).toBe(409);
-    expect((error as Error).message).toContain(parent.id);
-    await app.engine.cancel(parent.id);
-    expect((await app.engine.getInstance(child.id)).status).toBe('cancelled');
-  });
 });
