@@ -179,8 +179,15 @@ const REPAIRS: Record<string, DegradationKind[]> = {
 
 export class SpanSimulator {
   private readonly random: () => number;
-  /** Ids come from their own stream, seeded by system too: like real trace ids they never repeat across systems, and the traffic of a seed stays the same. */
+  /** Ids come from their own stream, seeded by system too, so the traffic of a seed stays the same. */
   private readonly idRandom: () => number;
+  /**
+   * Ends every trace id, so that like real trace ids they never repeat: mulberry32 streams of
+   * different seeds are shifted copies of one 2^32 cycle and overlap now and then over a
+   * bench's millions of draws.
+   */
+  private readonly traceTag: string;
+  private traces = 0;
   private readonly degradations: Degradation[] = [];
   readonly applied: Array<{ strategyId: string; at: Date }> = [];
   readonly system: string;
@@ -207,6 +214,7 @@ export class SpanSimulator {
     this.system = options.system;
     this.random = seededRandom(options.seed);
     this.idRandom = seededRandom(options.seed ^ fnv1a(options.system));
+    this.traceTag = fnv1a(`${options.system}/${options.seed}`).toString(16).padStart(8, '0');
     this.rate = options.requestsPerSecond ?? 2;
     this.errorRate = options.errorRate ?? 0.01;
   }
@@ -314,7 +322,7 @@ export class SpanSimulator {
     let errorRate = burst ? (burst.magnitude ?? 0.1) : operation === NEW_ROUTE ? 0.03 : this.errorRate;
     if (ramp) errorRate = Math.max(errorRate, this.errorRate + ((ramp.magnitude ?? 0.2) - this.errorRate) * Math.min(1, (at - ramp.at.getTime()) / 600_000));
     if (bursts && (at - bursts.at.getTime()) % 120_000 < 30_000) errorRate = Math.max(errorRate, bursts.magnitude ?? 0.5);
-    const traceId = this.hex(32);
+    const traceId = this.hex(32).slice(0, 16) + this.traceTag + (this.traces++).toString(16).padStart(8, '0');
     const rootId = this.hex(16);
     // The host that served the request: one of four, from the trace id (no draw, so every seed's stream stays as it was).
     const host = `host-${(parseInt(traceId.slice(0, 2), 16) % 4) + 1}`;
