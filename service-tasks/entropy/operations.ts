@@ -124,8 +124,8 @@ export const DIAGNOSTIC_DRIFT_RATIO = 2;
 /** Whether a finding counts in drift: every scored one, and a diagnostic slowdown of at least DIAGNOSTIC_DRIFT_RATIO. */
 export const countsInDrift = (finding: Finding) => !finding.diagnostic || (finding.signal === 'latency' && finding.effect >= DIAGNOSTIC_DRIFT_RATIO);
 
-/** Tests per operation (errors ×2 references, latency ×2, tail, two sequential): the Bonferroni share. */
-const TESTS_PER_OPERATION = 7;
+/** Tests per operation (errors ×2 references, latency ×2, tail, two CUSUMs, the recent errors): the Bonferroni share. */
+const TESTS_PER_OPERATION = 8;
 /** Operations need this many baseline spans to be judged at all. */
 const MIN_BASELINE = 10;
 
@@ -333,6 +333,9 @@ function sequentialTests(operation: OperationAggregate, options: OperationOption
   if (best.s >= h && best.errors >= 3 && best.errors / best.count - rate0 >= options.minErrorRateChange) {
     const excess = best.errors / best.count - rate0;
     found.push({ signal: 'errors-sequential', test: 'Bernoulli CUSUM of bucket log-likelihood ratios, h = ln(buckets/α)', pValue: Math.exp(-best.s) * operation.buckets.length, effect: excess, severity: severity(excess / 0.25) });
+  } else {
+    const recent = recentErrors(operation.buckets, p0, rate0, options, alpha);
+    if (recent) found.push(recent);
   }
   const reference = moments(baseline);
   if (reference.variance > 0) {
@@ -554,6 +557,37 @@ function judgeRequests(aggregates: SpanAggregates, options: OperationOptions, al
     }
   }
   return findings;
+}
+
+/**
+ * Failures since a change point, up to now: every stretch that ends with the window (from each
+ * bucket to the last) by the exact binomial test against the reference rate, Bonferroni over the
+ * stretches. A ramp or a fault that is still growing has its evidence at the end, where a
+ * whole-window rate dilutes it and a CUSUM tuned to a large step (above) gathers it too slowly:
+ * a dependency failing 0.5 % more each minute shows 5 % after ten minutes but 2 % over the window.
+ */
+function recentErrors(buckets: SpanStats[], p0: number, rate0: number, options: OperationOptions, alpha: number): Verdict | null {
+  let errors = 0;
+  let count = 0;
+  let best: { pValue: number; excess: number; seconds: number } | null = null;
+  for (let index = buckets.length - 1; index >= 0; index--) {
+    errors += buckets[index]!.errors;
+    count += buckets[index]!.count;
+    if (errors < 3) continue;
+    const rate = errors / count;
+    const excess = rate - rate0;
+    if (excess < options.minErrorRateChange || rate < options.minErrorRatio * rate0) continue;
+    const pValue = Math.min(1, binomialUpperTail(errors, count, p0) * buckets.length);
+    if (pValue < alpha && (!best || pValue < best.pValue)) best = { pValue, excess, seconds: buckets.length - index };
+  }
+  if (!best) return null;
+  return {
+    signal: 'errors-sequential',
+    test: `exact binomial test of the failures in the last ${best.seconds} of ${buckets.length} buckets, one-sided, Bonferroni over the stretches that end now`,
+    pValue: best.pValue,
+    effect: best.excess,
+    severity: severity(best.excess / 0.25),
+  };
 }
 
 /**
