@@ -536,7 +536,8 @@ function judgeRequests(aggregates: SpanAggregates, options: OperationOptions, al
       const share = current.seconds / (baseline.seconds + current.seconds);
       const pValue = binomialLowerTail(current.count, baseline.count + current.count, share);
       const ratio = current.count / expected;
-      if (!drop && expected >= options.minExpectedForAbsence && pValue < alpha && ratio <= options.maxThroughputRatio) {
+      // Two versions' request rates say how traffic was routed to each and for how long, not how healthy either is.
+      if (timeOrdered && !drop && expected >= options.minExpectedForAbsence && pValue < alpha && ratio <= options.maxThroughputRatio) {
         findings.push({
           operation: '(service)',
           role: 'request',

@@ -50,3 +50,14 @@ describe('failures since a change point', () => {
   });
 });
 
+
+describe('request rates', () => {
+  const quiet = new Array(12).fill(0);
+  const throughput = (timeOrdered: boolean) => judgeOperations(aggregates(quiet, 100), DEFAULT_OPERATION_OPTIONS, timeOrdered).findings.filter((finding) => finding.signal === 'throughput');
+
+  it('when a window brings half the requests per second of the window before it, then fewer requests is found; when the two sides are versions, it is not', () => {
+    expect(throughput(true)).toEqual([expect.objectContaining({ operation: '(service)', effect: expect.closeTo(0.5, 2) })]);
+    // Versions: how traffic was routed to each, and for how long, not how healthy either is.
+    expect(throughput(false)).toEqual([]);
+  });
+});
