@@ -67,3 +67,18 @@ export function strategiesFor(level: EntropyLevel, system: string): Strategy[] {
     return strategy.level === level;
   });
 }
+
+/**
+ * The catalogue's strategies for the ids a policy table offered. An id the catalogue lacks, or an
+ * engine strategy offered to a system that is not one of regenflow's processes, is an error
+ * naming it (an incident on the cycle), not a strategy silently dropped.
+ */
+export function offeredStrategies(ids: string[], system: string): Strategy[] {
+  const engine = system.startsWith(ENGINE_SYSTEM_PREFIX);
+  return [...new Set(ids)].map((id) => {
+    const strategy = strategyById(id);
+    if (!strategy) throw new Error(`the strategy table offered ${id}, which is not in the catalogue (${STRATEGIES.map((known) => known.id).join(', ')})`);
+    if (strategy.engineOnly && !engine) throw new Error(`the strategy table offered ${id}, which acts on regenflow's own processes, to ${system}`);
+    return strategy;
+  });
+}

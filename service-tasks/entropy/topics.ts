@@ -16,7 +16,7 @@ import type { EngineControl, EntropyStore } from './ports.js';
 import { rankStrategies } from './ranking.js';
 import { callRollbackHook, type RollbackHooks } from './rollback-hooks.js';
 import { simulateWorkflow } from './simulate-strategy.js';
-import { ENGINE_SYSTEM_PREFIX, strategiesFor, strategyById } from './strategies.js';
+import { ENGINE_SYSTEM_PREFIX, offeredStrategies, strategiesFor, strategyById } from './strategies.js';
 
 export interface EntropyTopicDependencies {
   entropyStore: EntropyStore;
@@ -313,15 +313,21 @@ export function entropyTopics({ entropyStore: store, engineControl, monitoredSys
     },
   };
 
-  const ExploreInput = z.object({ system: System, level: Level });
+  const ExploreInput = z.object({
+    system: System,
+    level: Level,
+    /** The strategies the level allows, from the regeneration-strategies decision table; without it, the catalogue's own list for the level. */
+    candidateStrategies: z.array(z.string()).optional(),
+  });
   const explore: ServiceTaskDefinition<typeof ExploreInput> = {
     topic: 'entropy.explore',
-    description: "Ranks the level's strategies: learned success probability 40 %, recovery time 30 %, risk 20 %, resources 10 %",
+    description: "Ranks the strategies the level allows (candidateStrategies, else the catalogue's): learned success probability 40 %, recovery time 30 %, risk 20 %, resources 10 %",
     mode: 'inline',
     input: ExploreInput,
     output: z.object({ options: z.array(RankedOption), strategyId: z.string(), strategyName: z.string(), successProbability: z.number() }),
     async handler(input) {
-      const ranked = rankStrategies(strategiesFor(input.level as EntropyLevel, input.system), await store.outcomeCounts());
+      const candidates = input.candidateStrategies ? offeredStrategies(input.candidateStrategies, input.system) : strategiesFor(input.level as EntropyLevel, input.system);
+      const ranked = rankStrategies(candidates, await store.outcomeCounts());
       const best = ranked[0];
       if (!best) throw new Error(`no strategy for level ${input.level}`);
       return { options: ranked, strategyId: best.id, strategyName: best.name, successProbability: best.successProbability };

@@ -44,9 +44,10 @@ describe('dmedi-regeneration: looking again until the verdict is clear', () => {
     const task = await eventually(async () => {
       const locked = await worker('POST', '/engine-rest/external-task/fetchAndLock', { workerId: 'script', maxTasks: 1, topics: [{ topicName: topic, lockDuration: 30_000 }] });
       expect(locked.status).toBe(200);
-      return locked.body[0] as { id: string; activityId: string; variables: Record<string, { value: unknown }> } | undefined;
+      return locked.body[0] as { id: string; activityId: string; variables: Record<string, { value: unknown; type: string }> } | undefined;
     }, 20_000);
-    const variables = Object.fromEntries(Object.entries(task.variables).map(([name, { value }]) => [name, value]));
+    // Lists and objects come as Camunda 7 sends them: type Json, the value serialized.
+    const variables = Object.fromEntries(Object.entries(task.variables).map(([name, { value, type }]) => [name, type === 'Json' ? JSON.parse(value as string) : value]));
     const completed = await worker('POST', `/engine-rest/external-task/${task.id}/complete`, {
       workerId: 'script',
       variables: Object.fromEntries(Object.entries(outputs).map(([name, value]) => [name, { value }])),
@@ -64,8 +65,12 @@ describe('dmedi-regeneration: looking again until the verdict is clear', () => {
     await answer('entropy.circuit-breaker', { circuitOpen: false });
     await answer('generator.charter', {});
     await answer('entropy.measure', { regenerationNeeded: true, entropy: 0.6, level: 'MEDIUM' });
-    // The table's level, not Measure's, is what Explore is given.
-    expect(await answer('entropy.explore', {})).toMatchObject({ activityId: 'explore_rank', level: 'HIGH' });
+    // The table's level, not Measure's, is what Explore is given, with the strategies the strategy table allows at it.
+    expect(await answer('entropy.explore', {})).toMatchObject({
+      activityId: 'explore_rank',
+      level: 'HIGH',
+      candidateStrategies: ['semantic-refresh', 'agent-reconstruction', 'validation-rebuild'],
+    });
     await answer('generator.strategy-workflow', { strategyProcessKey: 'noop-strategy' });
     await answer('entropy.simulate', { improved: true });
     await answer('entropy.snapshot', {});
@@ -120,5 +125,29 @@ describe('dmedi-regeneration: looking again until the verdict is clear', () => {
       verdictAfterRollback: 'recovered',
       settleDeadline: later,
     });
+  });
+
+  it('when a process owner deploys a strategy table that withdraws a strategy, then the next cycle\'s Explore is offered the others only', async () => {
+    // Given a new version of the policy: agent reconstruction is no longer offered at HIGH
+    const shipped = await readFile(join(repositoryRoot, 'processes', 'entropy-level.dmn'), 'utf8');
+    const withdrawn = shipped.replace(/<rule id="agent_reconstruction">[\s\S]*?<\/rule>\s*/, '');
+    expect(withdrawn).not.toBe(shipped);
+    expect((await admin('POST', '/api/deployments', { name: 'entropy-level.dmn', xml: withdrawn })).status).toBe(201);
+
+    // When a cycle reaches Explore at HIGH
+    const started = await admin('POST', '/api/process-instances', { processKey: 'dmedi-regeneration', variables: { system: 'checkout' } });
+    await answer('entropy.circuit-breaker', { circuitOpen: false });
+    await answer('generator.charter', {});
+    await answer('entropy.measure', { regenerationNeeded: true, entropy: 0.7, level: 'HIGH' });
+
+    // Then it is offered what the new table allows
+    expect(await answer('entropy.explore', { strategyId: 'semantic-refresh', strategyName: 'Semantic refresh', successProbability: 0.6, options: [] })).toMatchObject({
+      level: 'HIGH',
+      candidateStrategies: ['semantic-refresh', 'validation-rebuild'],
+    });
+    expect((await admin('DELETE', `/api/process-instances/${started.body.id}`)).status).toBe(204);
+
+    // (and the shipped table again for the tests after this one)
+    expect((await admin('POST', '/api/deployments', { name: 'entropy-level.dmn', xml: shipped })).status).toBe(201);
   });
 });

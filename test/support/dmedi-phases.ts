@@ -4,7 +4,7 @@ import type { SpanStore } from '../../src/store/spans.js';
 export const DMEDI_PHASES = {
   define: ['define_circuit_breaker', 'define_charter'],
   measure: ['measure_entropy'],
-  explore: ['explore_classify', 'explore_rank'],
+  explore: ['explore_classify', 'explore_strategies', 'explore_rank'],
   develop: ['develop_generate', 'develop_simulate'],
   implement: ['implement_snapshot', 'implement_run_strategy', 'implement_settle_start', 'implement_settle', 'implement_measure_again'],
 } as const;

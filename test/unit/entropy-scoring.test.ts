@@ -2,7 +2,7 @@ import { controlChart } from '../../service-tasks/entropy/control-chart.js';
 import { entropyLevel, entropyScore } from '../../service-tasks/entropy/entropy-score.js';
 import { computeHealth, healthState } from '../../service-tasks/entropy/health.js';
 import { rankStrategies, successPosterior } from '../../service-tasks/entropy/ranking.js';
-import { STRATEGIES, strategiesFor } from '../../service-tasks/entropy/strategies.js';
+import { offeredStrategies, STRATEGIES, strategiesFor } from '../../service-tasks/entropy/strategies.js';
 
 const window = (count: number, errors: number, p95: number, seconds = 900) => ({ count, errors, seconds, p50: p95 / 3, p95, p99: p95 * 1.5 });
 
@@ -59,5 +59,12 @@ describe('entropy scoring', () => {
       expect.arrayContaining(['engine-version-rollback', 'engine-reset-stuck', 'engine-retry-incidents', 'semantic-refresh']),
     );
     expect(strategiesFor('HIGH', 'orders-api').some((s) => s.engineOnly)).toBe(false);
+  });
+
+  it('when a policy table offers strategies, then Explore gets those from the catalogue, and an unknown one or an engine strategy for a service is an error naming it', () => {
+    expect(offeredStrategies(['validation-rebuild', 'semantic-refresh', 'semantic-refresh'], 'orders-api').map((s) => s.id)).toEqual(['validation-rebuild', 'semantic-refresh']);
+    expect(offeredStrategies(['engine-reset-stuck'], 'regenflow/orders').map((s) => s.id)).toEqual(['engine-reset-stuck']);
+    expect(() => offeredStrategies(['reboot-the-world'], 'orders-api')).toThrow(/reboot-the-world, which is not in the catalogue/);
+    expect(() => offeredStrategies(['engine-reset-stuck'], 'orders-api')).toThrow(/engine-reset-stuck, which acts on regenflow's own processes, to orders-api/);
   });
 });

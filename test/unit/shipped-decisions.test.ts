@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { evaluateDrg, lintDecisions, parseDmn } from '../../src/decisions/index.js';
 import { loadConfig } from '../../src/config.js';
 import { proposeRoute } from '../../service-tasks/incident/analyse.js';
-import { entropyLevel } from '../../service-tasks/entropy/entropy-score.js';
+import { ENTROPY_LEVELS, entropyLevel } from '../../service-tasks/entropy/entropy-score.js';
+import { STRATEGIES, strategiesFor } from '../../service-tasks/entropy/strategies.js';
 import { score } from '../../service-tasks/validator/scoring.js';
 import type { PhaseResult } from '../../src/store/validation-runs.js';
 import { repositoryRoot } from '../support/server-process.js';
@@ -87,6 +88,23 @@ describe('policy tables shipped in processes/', () => {
     const disagreements = confidences([0.3, 0.6, 0.8]).filter((entropy) => level(entropy) !== entropyLevel(entropy));
     expect(disagreements).toEqual([]);
     expect([level(0), level(0.3), level(0.6), level(0.8), level(1)]).toEqual(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'CRITICAL']);
+  });
+
+  it('when the regeneration-strategies table is asked for each level, for a service and for one of regenflow\'s own processes, then it offers the strategies the catalogue lists', async () => {
+    const drg = await shipped('entropy-level.dmn');
+    const offered = (level: string, system: string) => evaluateDrg(drg, 'regeneration-strategies', { level, system }).result.map((row) => row.strategyId).sort();
+    const disagreements = [];
+    for (const level of ENTROPY_LEVELS) {
+      for (const system of ['shop', 'regenflow/orders', 'regenflow-shop']) {
+        const catalogue = strategiesFor(level, system).map((strategy) => strategy.id).sort();
+        if (JSON.stringify(offered(level, system)) !== JSON.stringify(catalogue)) disagreements.push({ level, system, table: offered(level, system), catalogue });
+      }
+    }
+    expect(disagreements).toEqual([]);
+    // Every strategy of the catalogue is offered somewhere, and the table names no strategy the catalogue lacks.
+    const named = new Set(ENTROPY_LEVELS.flatMap((level) => [...offered(level, 'shop'), ...offered(level, 'regenflow/orders')]));
+    expect([...named].sort()).toEqual(STRATEGIES.map((strategy) => strategy.id).sort());
+    expect(offered('UNKNOWN', 'shop')).toEqual([]);
   });
 
   it('when ci-quality-gate.dmn is read, then it lints clean and agrees with the 80/20 rule on every kind of run', async () => {
