@@ -156,8 +156,8 @@ async function runOn(kind: 'pglite' | 'postgres'): Promise<void> {
 
     const started = new Set(starts.answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id as string));
     const listed = await operator('GET', '/api/tasks?processKey=bench_load_task');
-    const taskIds = (listed.body as Array<{ id: string; instanceId?: string; instance_id?: string }>)
-      .filter((task) => started.has(task.instanceId ?? task.instance_id ?? ''))
+    const taskIds = (listed.body as Array<{ id: string; instanceId: string }>)
+      .filter((task) => started.has(task.instanceId))
       .map((task) => task.id);
     if (taskIds.length !== started.size) console.log(`  (${started.size} instances started, ${taskIds.length} of their tasks listed)`);
     cpuBefore = cpuMsOf(server.pid!);

@@ -141,16 +141,3 @@ function parseFrame(frame: string): EngineEvent | null {
     return { type, data: data.join('\n') };
   }
 }
-
-/**
- * Rows come from the API with snake_case columns (tasks, incidents, history) or camelCase
- * fields: the UI reads camelCase and accepts both. Only top-level keys change, never the
- * names inside variables.
- */
-export function camelKeys<T = any>(row: Record<string, unknown>): T {
-  const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) result[key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())] = value;
-  return result as T;
-}
-
-export const camelRows = <T = any>(rows: unknown): T[] => (Array.isArray(rows) ? rows.map((row) => camelKeys<T>(row)) : []);

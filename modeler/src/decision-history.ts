@@ -4,16 +4,16 @@ import { jsonTree } from './json-tree.js';
 
 interface Evaluation {
   id: string;
-  root_id: string | null;
-  decision_key: string;
-  decision_version: number;
-  decision_definition_id: string;
-  activity_id: string | null;
+  rootId: string | null;
+  decisionKey: string;
+  decisionVersion: number;
+  decisionDefinitionId: string;
+  activityId: string | null;
   inputs: Array<{ id: string; label: string | null; expression: string; value: unknown }>;
-  matched_rules: Array<{ id: string; index: number; description: string | null; outputs: Record<string, unknown> }>;
+  matchedRules: Array<{ id: string; index: number; description: string | null; outputs: Record<string, unknown> }>;
   outputs: Array<Record<string, unknown>>;
   record: { decisionName?: string | null; hitPolicy?: string | null; resultValue?: unknown };
-  evaluated_at: string;
+  evaluatedAt: string;
 }
 
 const text = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : value === undefined ? '–' : JSON.stringify(value));
@@ -31,14 +31,14 @@ export function createDecisionHistory(nameOf: (activityId: string) => string): {
   const card = (evaluation: Evaluation) =>
     h(
       'details',
-      { class: `rf-decision${evaluation.root_id ? ' rf-decision-required' : ''}`, 'data-decision': evaluation.decision_key, open: !evaluation.root_id },
+      { class: `rf-decision${evaluation.rootId ? ' rf-decision-required' : ''}`, 'data-decision': evaluation.decisionKey, open: !evaluation.rootId },
       h(
         'summary',
         {},
-        h('strong', {}, evaluation.record?.decisionName ?? evaluation.decision_key),
-        ` v${evaluation.decision_version}`,
-        evaluation.activity_id ? h('span', { class: 'rf-muted' }, ` at ${nameOf(evaluation.activity_id)}`) : null,
-        h('span', { class: 'rf-muted' }, ` · ${formatTime(evaluation.evaluated_at)}`),
+        h('strong', {}, evaluation.record?.decisionName ?? evaluation.decisionKey),
+        ` v${evaluation.decisionVersion}`,
+        evaluation.activityId ? h('span', { class: 'rf-muted' }, ` at ${nameOf(evaluation.activityId)}`) : null,
+        h('span', { class: 'rf-muted' }, ` · ${formatTime(evaluation.evaluatedAt)}`),
       ),
       evaluation.inputs?.length
         ? h('table', { class: 'rf-table rf-compact rf-decision-inputs' }, h('tr', {}, h('th', {}, 'input'), h('th', {}, 'value')), ...evaluation.inputs.map((input) => h('tr', {}, h('td', { title: input.expression }, input.label ?? input.expression), h('td', {}, text(input.value)))))
@@ -46,8 +46,8 @@ export function createDecisionHistory(nameOf: (activityId: string) => string): {
       h(
         'p',
         { class: 'rf-decision-rules' },
-        evaluation.matched_rules?.length
-          ? `matched rule${evaluation.matched_rules.length > 1 ? 's' : ''} ${evaluation.matched_rules.map((rule) => `#${rule.index}${rule.description ? ` (${rule.description})` : ''}`).join(', ')}${evaluation.record?.hitPolicy ? ` · hit policy ${evaluation.record.hitPolicy}` : ''}`
+        evaluation.matchedRules?.length
+          ? `matched rule${evaluation.matchedRules.length > 1 ? 's' : ''} ${evaluation.matchedRules.map((rule) => `#${rule.index}${rule.description ? ` (${rule.description})` : ''}`).join(', ')}${evaluation.record?.hitPolicy ? ` · hit policy ${evaluation.record.hitPolicy}` : ''}`
           : evaluation.record?.hitPolicy
             ? 'no rule matched'
             : 'literal expression',

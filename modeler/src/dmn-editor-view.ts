@@ -7,9 +7,9 @@ interface DecisionVersion {
   key: string;
   version: number;
   name: string | null;
-  resource_name: string;
-  drg_key: string;
-  deployed_at: string;
+  resourceName: string;
+  drgKey: string;
+  deployedAt: string;
 }
 interface TableInput {
   id: string;
@@ -135,7 +135,7 @@ export function createDmnEditorView(): View {
       api<string>('GET', `/api/decision-definitions/${encodeURIComponent(idOrKey)}/xml`, undefined, { text: true }),
     ]);
     opened = definition;
-    resourceName = definition.resource_name;
+    resourceName = definition.resourceName;
     await importXml(xml, definition.key);
     title.textContent = `${definition.name ?? definition.key} — version ${definition.version}`;
     openSelect.value = definition.key;
@@ -152,7 +152,7 @@ export function createDmnEditorView(): View {
           'li',
           {},
           h('button', { type: 'button', class: 'rf-link-button', 'data-version': version.version, onclick: () => void open(version.id).catch(reportError) }, `v${version.version}`),
-          ` ${formatTime(version.deployed_at)}${opened?.id === version.id ? ' (open)' : ''}`,
+          ` ${formatTime(version.deployedAt)}${opened?.id === version.id ? ' (open)' : ''}`,
         ),
       ),
     );

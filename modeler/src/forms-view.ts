@@ -9,8 +9,8 @@ interface FormVersion {
   id: string;
   key: string;
   version: number;
-  resource_name: string;
-  deployed_at: string;
+  resourceName: string;
+  deployedAt: string;
 }
 
 const NEW_FORM = (id: string) => ({
@@ -83,7 +83,7 @@ export function createFormsView(): View {
 
   async function open(idOrKey: string): Promise<void> {
     const form = await api<FormVersion & { resourceName: string; schema: Record<string, unknown> }>('GET', `/api/forms/${encodeURIComponent(idOrKey)}`);
-    opened = { id: form.id, key: form.key, version: form.version, resource_name: form.resourceName, deployed_at: '' };
+    opened = { id: form.id, key: form.key, version: form.version, resourceName: form.resourceName, deployedAt: '' };
     await importSchema(form.schema);
     title.textContent = `${form.key} — version ${form.version}`;
     openSelect.value = form.key;
@@ -99,7 +99,7 @@ export function createFormsView(): View {
           'li',
           {},
           h('button', { type: 'button', class: 'rf-link-button', 'data-version': version.version, onclick: () => void open(version.id).catch(reportError) }, `v${version.version}`),
-          ` ${formatTime(version.deployed_at)}${opened?.id === version.id ? ' (open)' : ''}`,
+          ` ${formatTime(version.deployedAt)}${opened?.id === version.id ? ' (open)' : ''}`,
         ),
       ),
     );
@@ -112,7 +112,7 @@ export function createFormsView(): View {
     clear(deployResult);
     try {
       const deployment = await api<{ forms: Array<{ id: string; key: string; version: number; created: boolean }> }>('POST', '/api/deployments', {
-        name: opened?.key === key ? opened.resource_name : `${key}.form`,
+        name: opened?.key === key ? opened.resourceName : `${key}.form`,
         xml: JSON.stringify(schema, null, 2),
       });
       const summary = deployment.forms.map((form) => `${form.key} v${form.version}${form.created ? ' (new)' : ' (unchanged)'}`).join(', ');

@@ -1,4 +1,4 @@
-import { api, camelRows, optional } from './api.js';
+import { api, optional } from './api.js';
 import { QUANTITIES, timeChart } from './charts.js';
 import { clear, formatTime, h, reportError } from './dom.js';
 import { incidentSentence } from './incident-text.js';
@@ -150,7 +150,7 @@ export function createHealthView(): View {
   }
 
   async function renderIncidents(): Promise<void> {
-    const incidents = camelRows(await api<any[]>('GET', '/api/incidents'));
+    const incidents = await api<any[]>('GET', '/api/incidents');
     clear(
       incidentsSection,
       h('h3', {}, `Open incidents (${incidents.length})`),

@@ -1,4 +1,4 @@
-import { api, camelKeys, camelRows } from './api.js';
+import { api } from './api.js';
 import { DiagramViewer } from './diagram-viewer.js';
 import { clear, formatMs, formatTime, h, reportError, toast } from './dom.js';
 import { incidentSentence } from './incident-text.js';
@@ -31,15 +31,15 @@ export function createInstanceView(): View {
     const id = instanceId;
     const [detail, historyRows] = await Promise.all([api<any>('GET', `/api/process-instances/${id}`), api<any[]>('GET', `/api/process-instances/${id}/history`)]);
     const instance = {
-      ...camelKeys<any>(detail),
+      ...detail,
       activeActivities: detail.activeActivities ?? [],
-      userTasks: camelRows(detail.userTasks),
-      externalTasks: camelRows(detail.externalTasks),
-      timers: camelRows(detail.timers),
-      subscriptions: camelRows(detail.subscriptions),
-      incidents: camelRows(detail.incidents),
+      userTasks: detail.userTasks ?? [],
+      externalTasks: detail.externalTasks ?? [],
+      timers: detail.timers ?? [],
+      subscriptions: detail.subscriptions ?? [],
+      incidents: detail.incidents ?? [],
     };
-    const history = camelRows(historyRows);
+    const history = historyRows;
     if (id !== instanceId) return;
     await viewer.showDefinition(instance.definitionId);
     viewer.clear();

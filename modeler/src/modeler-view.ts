@@ -4,7 +4,7 @@ import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platfo
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import lintModule from 'bpmn-js-bpmnlint';
 import lintConfig from '../generated/bpmnlint-config.js';
-import { api, ApiError, camelRows } from './api.js';
+import { api, ApiError } from './api.js';
 import { diffDiagrams, newDiagramXml, type DiffEntry } from './diagrams.js';
 import { withLayout } from './diagram-layout.js';
 import { clear, download, formatTime, h, reportError, toast } from './dom.js';
@@ -134,7 +134,7 @@ export function createModelerView(): View {
   }
 
   async function refreshDefinitions(): Promise<void> {
-    definitions = camelRows<DefinitionSummary>(await api('GET', '/api/process-definitions'));
+    definitions = await api<DefinitionSummary[]>('GET', '/api/process-definitions');
     const latest = definitions.filter((definition, index) => definitions.findIndex((other) => other.key === definition.key) === index);
     clear(
       openSelect,

@@ -1,4 +1,4 @@
-import { api, camelRows } from './api.js';
+import { api } from './api.js';
 import { clear, formatTime, h, reportError, toast } from './dom.js';
 import { debounce, type View } from './view.js';
 import { mountLinkedForm, showSubmissionProblem, type LinkedForm } from './forms-linked.js';
@@ -90,7 +90,7 @@ export function createTasksView(): View {
       api<any[]>('GET', `/api/tasks${query}`),
       filterId ? api<Array<{ id: string }>>('GET', `/engine-rest/filter/${filterId}/list?maxResults=1000`) : Promise.resolve(null),
     ]);
-    const all = camelRows(open);
+    const all = open;
     // A saved filter picks the tasks and their order; the inbox's own rows carry what it shows.
     tasks = selected ? selected.map((task) => all.find((candidate) => candidate.id === task.id)).filter(Boolean) : all;
     clear(

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError, notFound } from '../errors.js';
 import { isDecisionResource, type DecisionService } from '../decisions/index.js';
 import { route, type RouteSpec } from './route-spec.js';
+import { DecisionDefinitionSchema, DecisionEvaluationSchema, describeDecisionDefinition, describeDecisionEvaluation } from './resource-shapes.js';
 
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 const DecisionKey = z.string().min(1).max(255).regex(/^[A-Za-z_][\w.-]*$/, 'must be a decision key (an XML NCName)');
@@ -13,7 +14,6 @@ const Variables = z
   .record(z.string().min(1).max(255), z.unknown())
   .check(z.refine((variables) => !FORBIDDEN_NAMES.some((name) => Object.hasOwn(variables, name)), `variable names ${FORBIDDEN_NAMES.join(', ')} are not allowed`));
 const DmnJson = z.object({ name: z.string().min(1).max(200).default('decision.dmn'), xml: z.string().min(1).describe('DMN 1.3 XML') }).strict();
-const Rows = z.array(z.record(z.string(), z.unknown()));
 const Page = {
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
@@ -35,9 +35,9 @@ export function decisionRoutes(decisions: DecisionService, limits: { bpmnBytes: 
       summary: 'List decision definitions with their versions (newest first per key).',
       roles: ['owner', 'operator'],
       query: z.object({ key: DecisionKey.optional(), latest: z.enum(['true', 'false']).optional() }).strict(),
-      responses: { 200: { description: 'decision versions', schema: Rows } },
+      responses: { 200: { description: 'decision versions', schema: z.array(DecisionDefinitionSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await decisions.listDefinitions({ key: query.key, latestOnly: query.latest === 'true' }));
+        res.json((await decisions.listDefinitions({ key: query.key, latestOnly: query.latest === 'true' })).map(describeDecisionDefinition));
       },
     }),
     route({
@@ -68,10 +68,13 @@ export function decisionRoutes(decisions: DecisionService, limits: { bpmnBytes: 
       summary: 'One decision version (an id, or a key for its latest): its DRG as parsed (inputs, outputs, rules, required decisions).',
       roles: ['owner', 'operator'],
       params: z.object({ id: DecisionIdOrKey }),
-      responses: { 200: { description: 'the version and its model', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such decision' } },
+      responses: {
+        200: { description: 'the version and its model', schema: DecisionDefinitionSchema.extend({ drg: z.record(z.string(), z.unknown()).describe('the parsed DRG: decisions with inputs, outputs, rules and required decisions') }) },
+        404: { description: 'no such decision' },
+      },
       handler: async ({ params }, _req, res) => {
         const { definition, drg } = await decisions.load(refOf(params.id));
-        res.json({ ...definition, drg });
+        res.json({ ...describeDecisionDefinition(definition), drg });
       },
     }),
     route({
@@ -121,9 +124,9 @@ export function decisionRoutes(decisions: DecisionService, limits: { bpmnBytes: 
       summary: 'Recorded evaluations (oldest first): inputs, matched rules, outputs, and the instance and activity that asked.',
       roles: ['owner', 'operator'],
       query: z.object({ decisionKey: DecisionKey.optional(), instanceId: Uuid.optional(), ...Page }).strict(),
-      responses: { 200: { description: 'evaluations', schema: Rows } },
+      responses: { 200: { description: 'evaluations', schema: z.array(DecisionEvaluationSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await decisions.listEvaluations({ decisionKey: query.decisionKey, instanceId: query.instanceId }, { firstResult: query.offset, maxResults: query.limit }));
+        res.json((await decisions.listEvaluations({ decisionKey: query.decisionKey, instanceId: query.instanceId }, { firstResult: query.offset, maxResults: query.limit })).map(describeDecisionEvaluation));
       },
     }),
     route({
@@ -134,9 +137,9 @@ export function decisionRoutes(decisions: DecisionService, limits: { bpmnBytes: 
       roles: ['owner', 'operator'],
       params: z.object({ id: Uuid }),
       query: z.object(Page).strict(),
-      responses: { 200: { description: 'evaluations', schema: Rows } },
+      responses: { 200: { description: 'evaluations', schema: z.array(DecisionEvaluationSchema) } },
       handler: async ({ params, query }, _req, res) => {
-        res.json(await decisions.listEvaluations({ instanceId: params.id }, { firstResult: query.offset, maxResults: query.limit }));
+        res.json((await decisions.listEvaluations({ instanceId: params.id }, { firstResult: query.offset, maxResults: query.limit })).map(describeDecisionEvaluation));
       },
     }),
   ];

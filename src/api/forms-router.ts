@@ -3,13 +3,13 @@ import type { DefinitionQueries } from '../engine/queries/definition-queries.js'
 import { notFound } from '../errors.js';
 import { parseForm, type FormService } from '../forms/index.js';
 import { route, type RouteSpec } from './route-spec.js';
+import { describeFormDefinition, FormDefinitionSchema } from './resource-shapes.js';
 
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 const FormKey = z.string().min(1).max(255).regex(/^[A-Za-z_][\w.-]*$/, 'must be a form id');
 /** A form definition id (`key:version:hash`), or a form id for its latest version. */
 const FormIdOrKey = z.string().max(300).regex(/^[A-Za-z_][\w.-]*(:\d+:[0-9a-f]{8})?$/, 'must be a form definition id (key:version:hash) or a form id');
 const ProcessKeyParam = z.string().min(1).max(255).regex(/^[\p{L}_][\p{L}\p{N}_.-]*$/u, 'must be a process id (an XML name)');
-const Rows = z.array(z.record(z.string(), z.unknown()));
 const LoadedForm = z.object({ id: z.string(), key: z.string(), version: z.number(), deploymentId: z.string(), resourceName: z.string(), schema: z.record(z.string(), z.unknown()) });
 
 const refOf = (idOrKey: string) => (idOrKey.includes(':') ? { id: idOrKey } : { key: idOrKey });
@@ -30,9 +30,9 @@ export function formRoutes(forms: FormService, definitions: DefinitionQueries): 
       summary: 'List deployed forms (form-js schemas) with their versions, newest first per form id.',
       roles: ['owner', 'operator'],
       query: z.object({ key: FormKey.optional(), latest: z.enum(['true', 'false']).optional() }).strict(),
-      responses: { 200: { description: 'form versions', schema: Rows } },
+      responses: { 200: { description: 'form versions', schema: z.array(FormDefinitionSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await forms.list({ key: query.key, latestOnly: query.latest === 'true' }));
+        res.json((await forms.list({ key: query.key, latestOnly: query.latest === 'true' })).map(describeFormDefinition));
       },
     }),
     route({

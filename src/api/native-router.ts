@@ -11,6 +11,23 @@ import type { ProcessInfo } from '../engine/definitions/analysis-types.js';
 import { mountRoutes, route, type RouteSpec } from './route-spec.js';
 import { deployResources, type DecisionService } from '../decisions/index.js';
 import { deployWithForms, type FormService } from '../forms/index.js';
+import {
+  describeAuditEntry,
+  describeExternalTask,
+  describeHistoryEntry,
+  describeIncident,
+  describeJob,
+  describeProcessDefinition,
+  describeSubscription,
+  describeUserTask,
+  ExternalTaskSchema,
+  HistoryEntrySchema,
+  IncidentSchema,
+  JobSchema,
+  ProcessDefinitionSchema,
+  SubscriptionSchema,
+  UserTaskSchema,
+} from './resource-shapes.js';
 
 const Id = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 const IdParams = z.object({ id: Id });
@@ -122,7 +139,14 @@ const DeploymentSchema = z.object({
     .optional()
     .describe('the decisions of the .dmn resources, versioned per decision key'),
 });
-const Rows = z.array(z.record(z.string(), z.unknown()));
+const InstanceDetail = InstanceSummary.extend({
+  activeActivities: z.array(z.string()),
+  userTasks: z.array(UserTaskSchema),
+  externalTasks: z.array(ExternalTaskSchema),
+  timers: z.array(JobSchema),
+  subscriptions: z.array(SubscriptionSchema),
+  incidents: z.array(IncidentSchema).describe('open incidents'),
+});
 const NoContent = { 204: { description: 'done' } };
 
 /** The native REST API. Thin: validate, call the engine, shape the answer. */
@@ -201,9 +225,9 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'List process definitions with their versions (newest first per key).',
       roles: ['owner', 'operator'],
       query: z.object({ key: ProcessKey.optional(), latest: BooleanText.optional() }).strict(),
-      responses: { 200: { description: 'definitions', schema: Rows } },
+      responses: { 200: { description: 'definitions', schema: z.array(ProcessDefinitionSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await engine.definitionQueries.listDefinitions({ key: query.key, latestOnly: query.latest === 'true' }));
+        res.json((await engine.definitionQueries.listDefinitions({ key: query.key, latestOnly: query.latest === 'true' })).map(describeProcessDefinition));
       },
     }),
 
@@ -214,12 +238,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'One version: key, version, deployment, start events and topics, and the lint warnings it was deployed with (report).',
       roles: ['owner', 'operator'],
       params: z.object({ id: DefinitionId }),
-      responses: { 200: { description: 'the version (without XML)', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such version' } },
+      responses: { 200: { description: 'the version (without XML)', schema: ProcessDefinitionSchema }, 404: { description: 'no such version' } },
       handler: async ({ params }, _req, res) => {
         const row = await engine.definitionQueries.findDefinition(params.id);
         if (!row) throw notFound('process definition', params.id);
-        const { xml: _xml, source_context: _context, ...summary } = row;
-        res.json(summary);
+        res.json(describeProcessDefinition(row));
       },
     }),
 
@@ -326,9 +349,17 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'One instance: state, active activities, variables, waits and open incidents.',
       roles: ['owner', 'operator'],
       params: IdParams,
-      responses: { 200: { description: 'the instance', schema: InstanceSummary.extend({ activeActivities: z.array(z.string()), incidents: Rows, userTasks: Rows }) }, 404: { description: 'no such instance' } },
+      responses: { 200: { description: 'the instance', schema: InstanceDetail }, 404: { description: 'no such instance' } },
       handler: async ({ params }, _req, res) => {
-        res.json(await engine.queries.instanceDetail(await engine.getInstance(params.id)));
+        const detail = await engine.queries.instanceDetail(await engine.getInstance(params.id));
+        res.json({
+          ...detail,
+          userTasks: detail.userTasks.map(describeUserTask),
+          externalTasks: detail.externalTasks.map(describeExternalTask),
+          timers: detail.timers.map(describeJob),
+          subscriptions: detail.subscriptions.map(describeSubscription),
+          incidents: detail.incidents.map(describeIncident),
+        });
       },
     }),
 
@@ -339,10 +370,10 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: "The instance's history, oldest first.",
       roles: ['owner', 'operator'],
       params: IdParams,
-      responses: { 200: { description: 'history rows', schema: Rows }, 404: { description: 'no such instance' } },
+      responses: { 200: { description: 'history entries', schema: z.array(HistoryEntrySchema) }, 404: { description: 'no such instance' } },
       handler: async ({ params }, _req, res) => {
         await engine.getInstance(params.id);
-        res.json(await engine.queries.instanceHistory(params.id));
+        res.json((await engine.queries.instanceHistory(params.id)).map(describeHistoryEntry));
       },
     }),
 
@@ -442,9 +473,9 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'List open user tasks (by assignee, candidate group, process key or instance).',
       roles: ['owner', 'operator'],
       query: TaskQuery,
-      responses: { 200: { description: 'user tasks, highest priority first', schema: Rows } },
+      responses: { 200: { description: 'user tasks, highest priority first', schema: z.array(UserTaskSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await engine.queries.listUserTasks(query));
+        res.json((await engine.queries.listUserTasks(query)).map(describeUserTask));
       },
     }),
 
@@ -455,11 +486,11 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'One open user task.',
       roles: ['owner', 'operator'],
       params: IdParams,
-      responses: { 200: { description: 'the task', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such open task' } },
+      responses: { 200: { description: 'the task', schema: UserTaskSchema }, 404: { description: 'no such open task' } },
       handler: async ({ params }, _req, res) => {
         const task = await engine.queries.findUserTask(params.id);
         if (!task) throw notFound('task', params.id);
-        res.json(task);
+        res.json(describeUserTask(task));
       },
     }),
 
@@ -530,9 +561,9 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
           type: z.enum(INCIDENT_TYPES).optional(),
         })
         .strict(),
-      responses: { 200: { description: 'incidents, newest first', schema: Rows } },
+      responses: { 200: { description: 'incidents, newest first', schema: z.array(IncidentSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await engine.queries.listIncidents({ ...query, open: query.open === 'true' }));
+        res.json((await engine.queries.listIncidents({ ...query, open: query.open === 'true' })).map(describeIncident));
       },
     }),
 
@@ -572,9 +603,9 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'List jobs (timers, timer starts, call completions): due, failed (retries used up) or all.',
       roles: ['owner', 'operator'],
       query: z.object({ state: z.enum(['due', 'failed', 'all']).default('all'), instanceId: Id.optional(), limit: Limit, offset: Offset }).strict(),
-      responses: { 200: { description: 'jobs by due time', schema: Rows } },
+      responses: { 200: { description: 'jobs by due time', schema: z.array(JobSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await engine.queries.listJobs(query));
+        res.json((await engine.queries.listJobs(query)).map(describeJob));
       },
     }),
 
@@ -604,9 +635,9 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       summary: 'List external tasks (optionally of one topic).',
       roles: ['owner', 'operator'],
       query: z.object({ topic: z.string().min(1).max(255).optional() }).strict(),
-      responses: { 200: { description: 'external tasks, oldest first', schema: Rows } },
+      responses: { 200: { description: 'external tasks, oldest first', schema: z.array(ExternalTaskSchema) } },
       handler: async ({ query }, _req, res) => {
-        res.json(await engine.queries.listExternalTasks(query));
+        res.json((await engine.queries.listExternalTasks(query)).map(describeExternalTask));
       },
     }),
 
@@ -632,6 +663,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
               result: z.string(),
               instanceId: z.string().nullable(),
               details: z.record(z.string(), z.unknown()).nullable(),
+              idempotencyKey: z.string().nullable().describe('the Idempotency-Key the request carried'),
             }),
           ),
         },
@@ -639,7 +671,7 @@ export function nativeRoutes(engine: WorkflowEngine, limits: { bpmnBytes: number
       handler: async ({ query }, _req, res) => {
         const { total, entries } = await engine.auditLog.list(query);
         res.setHeader('X-Total-Count', String(total));
-        res.json(entries.map(({ instance_id, ...entry }) => ({ ...entry, id: String(entry.id), instanceId: instance_id })));
+        res.json(entries.map(describeAuditEntry));
       },
     }),
   ];

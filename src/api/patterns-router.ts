@@ -87,7 +87,7 @@ export function patternsRouter(book: PatternBook): Router {
     const row = await book.findPattern(id);
     if (!row) throw notFound('pattern', id);
     const [outcomes, overrides] = await Promise.all([book.listOutcomes({ patternId: id }), book.listOverrides({ patternId: id })]);
-    res.json({ ...describePattern(row), outcomes, overrides });
+    res.json({ ...describePattern(row), outcomes: outcomes.map(describeOutcome), overrides: overrides.map(describeOverride) });
   });
 
   router.post('/', allow('owner'), async (req, res) => {
@@ -143,5 +143,31 @@ function describe(row: patterns.PatternRow, confidenceOf: PatternBook['confidenc
     lastSeenAt: row.last_seen_at ? new Date(row.last_seen_at).toISOString() : null,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+/** A recorded incident outcome of a pattern's remediation. */
+function describeOutcome(row: patterns.OutcomeRow) {
+  return {
+    id: row.id,
+    instanceId: row.instance_id,
+    patternId: row.pattern_id,
+    result: row.result,
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    recordedAt: new Date(row.recorded_at).toISOString(),
+  };
+}
+
+/** A person's decision on a pattern (approved, rejected, a manual fix, an edit). */
+function describeOverride(row: patterns.OverrideRow) {
+  return {
+    id: row.id,
+    instanceId: row.instance_id,
+    patternId: row.pattern_id,
+    action: row.action,
+    remediation: row.remediation,
+    actor: row.actor,
+    note: row.note,
+    at: new Date(row.at).toISOString(),
   };
 }

@@ -105,9 +105,9 @@ export function registerClientCommands(program: Command, request: Request): void
       });
       const tasks = (await request('GET', `/api/tasks?${query}`)) as Array<Record<string, any>>;
       for (const task of tasks) {
-        const fields = (task.form_fields ?? []) as Array<{ id: string; type?: string }>;
+        const fields = (task.formFields ?? []) as Array<{ id: string; type?: string }>;
         console.log(
-          `${task.id}  ${pad(task.name ?? task.activity_id, 32)} ${pad(task.process_key, 20)} ${pad(task.assignee ?? (task.candidate_groups ?? []).join('|'), 16)} ${short(task.instance_id)}` +
+          `${task.id}  ${pad(task.name ?? task.activityId, 32)} ${pad(task.processKey, 20)} ${pad(task.assignee ?? (task.candidateGroups ?? []).join('|'), 16)} ${short(task.instanceId)}` +
             (fields.length ? `  fields: ${fields.map((field) => `${field.id}:${field.type ?? 'string'}`).join(', ')}` : ''),
         );
       }
@@ -135,7 +135,7 @@ export function registerClientCommands(program: Command, request: Request): void
       const query = new URLSearchParams({ ...(options.all && { open: 'false' }), ...(options.instance && { instanceId: options.instance }), ...(options.key && { processKey: options.key }) });
       const incidents = (await request('GET', `/api/incidents?${query}`)) as Array<Record<string, any>>;
       for (const incident of incidents) {
-        console.log(`${incident.id}  ${pad(incident.type, 18)} ${pad(`${incident.process_key}/${incident.activity_id ?? '–'}`, 36)} ${short(incident.instance_id)}  ${time(incident.created_at)}${incident.resolved_at ? '  (resolved)' : ''}`);
+        console.log(`${incident.id}  ${pad(incident.type, 18)} ${pad(`${incident.processKey}/${incident.activityId ?? '–'}`, 36)} ${short(incident.instanceId)}  ${time(incident.createdAt)}${incident.resolvedAt ? '  (resolved)' : ''}`);
         console.log(`    ${oneLine(String(incident.message ?? ''))}`);
       }
       if (!incidents.length) console.log('no incidents');
@@ -161,7 +161,7 @@ export function registerClientCommands(program: Command, request: Request): void
       const query = new URLSearchParams({ state: options.state, ...(options.instance && { instanceId: options.instance }) });
       const rows = (await request('GET', `/api/jobs?${query}`)) as Array<Record<string, any>>;
       for (const job of rows) {
-        console.log(`${job.id}  ${pad(job.kind, 14)} ${pad(job.activity_id, 28)} due ${time(job.due_at)}  retries ${job.retries}${job.error_message ? `  ${job.error_message}` : ''}`);
+        console.log(`${job.id}  ${pad(job.kind, 14)} ${pad(job.activityId, 28)} due ${time(job.dueAt)}  retries ${job.retries}${job.errorMessage ? `  ${job.errorMessage}` : ''}`);
       }
       if (!rows.length) console.log('no jobs');
     });

@@ -3,9 +3,9 @@ import type { Request } from './http-client.js';
 
 interface HistoryRow {
   id: number | string;
-  activity_id: string | null;
-  activity_type: string | null;
-  activity_name: string | null;
+  activityId: string | null;
+  activityType: string | null;
+  activityName: string | null;
   event: string;
   at: string;
   data: Record<string, unknown> | null;
@@ -29,9 +29,9 @@ export function lastLine(text: string, width = 80): string {
 }
 
 function describe(row: HistoryRow): string | null {
-  const name = row.activity_name ? `${row.activity_name} (${row.activity_id})` : (row.activity_id ?? '');
+  const name = row.activityName ? `${row.activityName} (${row.activityId})` : (row.activityId ?? '');
   // bpmn:IntermediateCatchEvent -> intermediate catch event
-  const type = (row.activity_type ?? '').replace(/^bpmn:/, '').replace(/(?<=[a-z])(?=[A-Z])/g, ' ').toLowerCase();
+  const type = (row.activityType ?? '').replace(/^bpmn:/, '').replace(/(?<=[a-z])(?=[A-Z])/g, ' ').toLowerCase();
   switch (row.event) {
     case 'instance.start':
       return 'instance started';
@@ -97,12 +97,12 @@ export async function followInstance(request: Request, instanceId: string, optio
       return String(detail.status);
     }
     const waits = [
-      ...(detail.externalTasks ?? []).map((task: any) => `${task.activity_id} (${task.topic}) ${task.worker_id ? `running on ${task.worker_id}` : "waiting for a worker"}`),
-      ...(detail.userTasks ?? []).map((task: any) => `user task ${task.name ?? task.activity_id}${task.assignee ? ` (${task.assignee})` : ''}`),
-      ...(detail.timers ?? []).map((job: any) => `timer ${job.activity_id ?? job.kind} due ${new Date(job.due_at).toLocaleTimeString()}`),
+      ...(detail.externalTasks ?? []).map((task: any) => `${task.activityId} (${task.topic}) ${task.workerId ? `running on ${task.workerId}` : "waiting for a worker"}`),
+      ...(detail.userTasks ?? []).map((task: any) => `user task ${task.name ?? task.activityId}${task.assignee ? ` (${task.assignee})` : ''}`),
+      ...(detail.timers ?? []).map((job: any) => `timer ${job.activityId ?? job.kind} due ${new Date(job.dueAt).toLocaleTimeString()}`),
       ...(detail.subscriptions ?? []).map((subscription: any) => `waits for ${subscription.kind} ${subscription.name}`),
     ];
-    const incidents = (detail.incidents ?? []).map((incident: any) => `incident at ${incident.activity_id}: ${oneLine(String(incident.message ?? ''))}`);
+    const incidents = (detail.incidents ?? []).map((incident: any) => `incident at ${incident.activityId}: ${oneLine(String(incident.message ?? ''))}`);
     for (const incident of incidents) {
       if (seen.has(incident)) continue;
       seen.add(incident);

@@ -139,7 +139,7 @@ describe('browser: live log, variable search, saved filters, decision history', 
     await page.goto(`${base}/#/instance/${started.body.id}`);
     await page.waitForSelector('#rf-view-instance g.djs-element.rf-active[data-element-id="check"]', { timeout: 15_000 });
     await ui.shot('instance-without-layout');
-    await page.goto(`${base}/#/modeler/${encodeURIComponent(started.body.definitionId ?? started.body.definition_id)}`);
+    await page.goto(`${base}/#/modeler/${encodeURIComponent(started.body.definitionId)}`);
     await page.waitForSelector('#rf-modeler-canvas g.djs-element[data-element-id="check"]', { timeout: 15_000 });
     expect(ui.browser.problems).toEqual([]);
   });

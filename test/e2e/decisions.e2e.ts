@@ -87,7 +87,7 @@ describe('browser decision editor', () => {
       return body.activeActivities.includes('approve_fix') || body.activeActivities.includes('manual_review') ? body : undefined;
     });
     expect(detail.activeActivities).toContain('approve_fix');
-    expect((await call('GET', `/api/process-instances/${id}/decisions`)).body[0]).toMatchObject({ decision_version: 2 });
+    expect((await call('GET', `/api/process-instances/${id}/decisions`)).body[0]).toMatchObject({ decisionVersion: 2 });
 
     // A broken edit is refused with the element named, and nothing is deployed.
     await editCell('automatic_above_threshold_confidence', '> autoThreshold)');

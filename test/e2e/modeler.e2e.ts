@@ -193,7 +193,7 @@ describe('browser modeler and operations UI', () => {
     await page.goto(`${base}/#/instance/${instanceId}`);
     const serviceTask = (await call('GET', `/api/process-instances/${instanceId}`)).body.externalTasks[0];
     expect(serviceTask.topic).toBe(TOPIC);
-    await page.waitForSelector(`#rf-view-instance g.djs-element.rf-active[data-element-id="${serviceTask.activity_id}"]`);
+    await page.waitForSelector(`#rf-view-instance g.djs-element.rf-active[data-element-id="${serviceTask.activityId}"]`);
     await expect(markerOf('review').getAttribute('class')).resolves.toContain('rf-done');
     await page.waitForSelector('#rf-live.rf-live-up');
 
@@ -205,7 +205,7 @@ describe('browser modeler and operations UI', () => {
 
     // No navigation: the server-sent event makes the view refresh itself.
     await page.waitForSelector('#rf-instance-status:text-is("completed")');
-    for (const id of ['StartEvent_1', 'review', serviceTask.activity_id, 'EndEvent_1']) {
+    for (const id of ['StartEvent_1', 'review', serviceTask.activityId, 'EndEvent_1']) {
       await expect(markerOf(id).getAttribute('class')).resolves.toContain('rf-done');
     }
     await expect(page.locator(`.rf-count[data-activity="review"]`).textContent()).resolves.toBe('1');

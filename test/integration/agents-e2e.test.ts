@@ -46,8 +46,8 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
 
   const waitForTask = (instanceId: string, activityId: string) =>
     eventually(async () => {
-      const tasks = (await owner('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<{ id: string; activity_id?: string; activityId?: string }>;
-      return tasks.find((task) => (task.activity_id ?? task.activityId) === activityId);
+      const tasks = (await owner('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<{ id: string; activityId: string }>;
+      return tasks.find((task) => task.activityId === activityId);
     }, 60_000);
   const ended = (instanceId: string) =>
     eventually(async () => {
@@ -420,8 +420,8 @@ describe('feature lifecycle and CI pipeline on a real repository', () => {
   /** The user task, or the instance's end when the process asks nobody (the test then fails on the missing task). */
   const waitForTaskOrEnd = async (instanceId: string, activityId: string) => {
     const found = await eventually(async () => {
-      const tasks = (await owner('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<{ id: string; activity_id?: string; activityId?: string }>;
-      const task = tasks.find((candidate) => (candidate.activity_id ?? candidate.activityId) === activityId);
+      const tasks = (await owner('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<{ id: string; activityId: string }>;
+      const task = tasks.find((candidate) => candidate.activityId === activityId);
       if (task) return { task };
       const instance = await app.engine.getInstance(instanceId);
       return instance.status !== 'active' && { task: undefined, ended: `${instance.status} at ${(await endEvents(instanceId)).join(', ')}` };

@@ -196,7 +196,7 @@ describe('alert intake', () => {
     const escalated = await waitingFor(operator, id, 'investigate');
     expect(escalated.variables).toMatchObject({ outcome: 'failure', remediationUndo: { revision: 41 } });
     const pattern = (await operator('GET', `/api/patterns/${created.body.id}`)).body;
-    expect(pattern).toMatchObject({ successes: 20, failures: 1, outcomes: [expect.objectContaining({ instance_id: id, result: 'failure' })] });
+    expect(pattern).toMatchObject({ successes: 20, failures: 1, outcomes: [expect.objectContaining({ instanceId: id, result: 'failure' })] });
     expect(pattern.confidence.value).toBeLessThan(created.body.confidence.value);
     const log = (await operator('GET', `/api/patterns/decisions?instanceId=${id}`)).body.decisions;
     expect(log.map((entry: { step: string; decision: string }) => `${entry.step}:${entry.decision}`)).toEqual([
@@ -256,7 +256,7 @@ describe('alert intake', () => {
     const [instance] = (await operator('GET', '/api/process-instances?processKey=incident-response&status=active&businessKey=' + fingerprintOfLabels(labels))).body;
     // Given the alert resolved while the operator was looking, and the operator records the fix
     await alerts('POST', '/api/alerts', { ...genericAlert(labels), status: 'resolved' });
-    const [review] = (await operator('GET', `/api/tasks?instanceId=${instance.id}`)).body.filter((task: { activity_id: string }) => task.activity_id === 'manual_review');
+    const [review] = (await operator('GET', `/api/tasks?instanceId=${instance.id}`)).body.filter((task: { activityId: string }) => task.activityId === 'manual_review');
     await operator('POST', `/api/tasks/${review.id}/complete`, { variables: { fixTopic: 'remediation.feature-flag', fixParams: { flag: 'payments.charge-v3', value: false }, reviewer: 'ana' } });
     expect(await detail(operator, instance.id)).toMatchObject({ status: 'completed', variables: { outcome: 'success' } });
     const [pattern] = (await operator('GET', '/api/patterns?alertname=ChargeErrors')).body;
@@ -296,7 +296,7 @@ describe('alert intake', () => {
     const log = (await operator('GET', `/api/patterns/decisions?instanceId=${contradicted.instanceId}`)).body.decisions;
     expect(log.map((entry: { step: string; decision: string }) => `${entry.step}:${entry.decision}`)).toEqual(['analyse:approve', 'approval:rejected', 'manual-review:none']);
     const { overrides } = (await operator('GET', `/api/patterns/${pattern.id}`)).body;
-    expect(overrides).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'rejected', instance_id: contradicted.instanceId })]));
+    expect(overrides).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'rejected', instanceId: contradicted.instanceId })]));
   });
 
   it('when patterns are created or edited with bad input or the wrong role, then it is a 4xx problem', async () => {

@@ -91,8 +91,8 @@ describe('crash safety', () => {
     const completed = (await call('GET', '/api/process-instances?processKey=crash_mix&status=completed&limit=1000')).body;
     expect(completed).toHaveLength(INSTANCES);
     for (const instance of completed.slice(0, 10)) {
-      const history = (await call('GET', `/api/process-instances/${instance.id}/history`)).body as Array<{ activity_id: string; event: string }>;
-      expect(history.filter((row) => row.activity_id === 'remote' && row.event === 'end')).toHaveLength(1);
+      const history = (await call('GET', `/api/process-instances/${instance.id}/history`)).body as Array<{ activityId: string; event: string }>;
+      expect(history.filter((row) => row.activityId === 'remote' && row.event === 'end')).toHaveLength(1);
     }
   }, 120_000);
 });

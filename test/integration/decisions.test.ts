@@ -105,11 +105,11 @@ describe('decisions (DMN)', () => {
     const decisions = await admin('GET', `/api/process-instances/${started.body.id}/decisions`);
     expect(decisions.body).toEqual([
       expect.objectContaining({
-        decision_key: 'discount',
-        decision_version: 2,
-        activity_id: 'price',
+        decisionKey: 'discount',
+        decisionVersion: 2,
+        activityId: 'price',
         inputs: [expect.objectContaining({ value: 70 })],
-        matched_rules: [expect.objectContaining({ id: 'discount_r2', index: 2 })],
+        matchedRules: [expect.objectContaining({ id: 'discount_r2', index: 2 })],
         outputs: [{ discount: 10 }],
       }),
     ]);
@@ -170,7 +170,7 @@ describe('decisions (DMN)', () => {
       const rows = (await admin('GET', `/api/incidents?instanceId=${started.body.id}`)).body as Array<Record<string, any>>;
       return rows.length ? rows : undefined;
     });
-    expect(incidents[0]).toMatchObject({ activity_id: 'price' });
+    expect(incidents[0]).toMatchObject({ activityId: 'price' });
     expect(JSON.stringify(incidents[0])).toContain('DECISION_UNIQUE_VIOLATION');
     expect((await admin('GET', `/api/process-instances/${started.body.id}/decisions`)).body).toEqual([]);
 

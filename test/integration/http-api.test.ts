@@ -136,13 +136,13 @@ describe('HTTP API', () => {
     expect((await call('POST', '/api/deployments', { name: 'flow.bpmn', xml })).status).toBe(201);
     const started = await call('POST', '/api/process-instances', { processKey: 'http_flow', businessKey: 'inv-9', variables: { amount: 3 } });
     const [task] = (await call('GET', '/api/tasks?candidateGroup=ops')).body;
-    expect(task).toMatchObject({ activity_id: 'review', instance_id: started.body.id });
+    expect(task).toMatchObject({ activityId: 'review', instanceId: started.body.id });
     expect((await call('POST', `/api/tasks/${task.id}/claim`, { userId: 'ana' })).status).toBe(204);
     expect((await call('POST', `/api/tasks/${task.id}/complete`, { variables: { ok: true } })).status).toBe(200);
     const correlated = await call('POST', '/api/messages', { messageName: 'http.paid', businessKey: 'inv-9' });
     expect(correlated.body).toEqual([{ resultType: 'Execution', instanceId: started.body.id }]);
     const history = (await call('GET', `/api/process-instances/${started.body.id}/history`)).body;
-    expect(history.filter((row: { event: string }) => row.event === 'end').map((row: { activity_id: string }) => row.activity_id)).toEqual([
+    expect(history.filter((row: { event: string }) => row.event === 'end').map((row: { activityId: string }) => row.activityId)).toEqual([
       'start',
       'review',
       'paid',

@@ -49,8 +49,8 @@ describe('incident response automation policy (processes/incident-automation-lev
     expect(before.activeActivities).toContain('manual_review');
     expect(before.variables).toMatchObject({ confidence: 0, automationLevel: 'person', proposedRoute: 'manual' });
     const firstDecisions = (await operator('GET', `/api/process-instances/${firstId}/decisions`)).body;
-    expect(firstDecisions).toEqual([expect.objectContaining({ decision_key: 'incident-automation-level', decision_version: 1, activity_id: 'decide_automation' })]);
-    expect(firstDecisions[0].matched_rules).toEqual([expect.objectContaining({ id: 'person_below_threshold' })]);
+    expect(firstDecisions).toEqual([expect.objectContaining({ decisionKey: 'incident-automation-level', decisionVersion: 1, activityId: 'decide_automation' })]);
+    expect(firstDecisions[0].matchedRules).toEqual([expect.objectContaining({ id: 'person_below_threshold' })]);
     // That instance ends (reviewed, nothing to do), so the same alert starts a new one next time.
     const [task] = (await operator('GET', `/api/tasks?instanceId=${firstId}`)).body;
     expect((await operator('POST', `/api/tasks/${task.id}/complete`, { variables: { reviewer: 'ada' } })).status).toBeLessThan(300);
@@ -72,7 +72,7 @@ describe('incident response automation policy (processes/incident-automation-lev
     expect(after.activeActivities).toContain('approve_fix');
     expect(after.variables).toMatchObject({ confidence: 0, automationLevel: 'approval', proposedRoute: 'approve' });
     const nextDecisions = (await operator('GET', `/api/process-instances/${nextId}/decisions`)).body;
-    expect(nextDecisions).toEqual([expect.objectContaining({ decision_version: 2, matched_rules: [expect.objectContaining({ id: 'approval_between_thresholds' })] })]);
+    expect(nextDecisions).toEqual([expect.objectContaining({ decisionVersion: 2, matchedRules: [expect.objectContaining({ id: 'approval_between_thresholds' })] })]);
   });
 
   it('when a changed table has overlapping rules, then the deploy is refused and the policy in force stays', async () => {

@@ -25,7 +25,7 @@ async function deployIncidentProcess(call: Call) {
 async function userTask(call: Call, instanceId: string, activityId: string) {
   return eventually(async () => {
     const tasks = (await call('GET', `/api/tasks?instanceId=${instanceId}`)).body as Array<Record<string, any>>;
-    return tasks.find((task) => task.activity_id === activityId);
+    return tasks.find((task) => task.activityId === activityId);
   });
 }
 
@@ -79,7 +79,7 @@ describe('incident response', () => {
     ]);
     firstInstance = response.body.results[0].instanceId;
     const task = await userTask(operator, firstInstance, 'manual_review');
-    expect(task.candidate_groups).toEqual(['on-call']);
+    expect(task.candidateGroups).toEqual(['on-call']);
     const detail = await instance(operator, firstInstance);
     expect(detail.variables).toMatchObject({
       fingerprint: FINGERPRINT,
@@ -259,6 +259,6 @@ describe('incident response', () => {
     expect(log[0]!.confidence).toBeCloseTo(11 / 12);
     expect(log[4]!.confidence).toBeCloseTo(11 / 13);
     const task = await userTask(operator, failedInstance, 'investigate');
-    expect(task.candidate_groups).toEqual(['incident-leads']);
+    expect(task.candidateGroups).toEqual(['incident-leads']);
   });
 });

@@ -145,8 +145,8 @@ describe('two engine nodes on one database', () => {
     expect(completed).toHaveLength(INSTANCES);
 
     for (const instance of completed) {
-      const history = (await node(0)('GET', `/api/process-instances/${instance.id}/history`)).body as Array<{ activity_id: string; event: string }>;
-      const ends = history.filter((row) => row.event === 'end').map((row) => row.activity_id);
+      const history = (await node(0)('GET', `/api/process-instances/${instance.id}/history`)).body as Array<{ activityId: string; event: string }>;
+      const ends = history.filter((row) => row.event === 'end').map((row) => row.activityId);
       for (const activity of ['start', 'review', 'work', 'go', 'settle', 'end']) {
         expect(ends.filter((id) => id === activity)).toHaveLength(1);
       }

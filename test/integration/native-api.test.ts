@@ -36,7 +36,7 @@ describe('native API', () => {
       ['mp_two', 1, true],
     ]);
     const definitions = (await call('GET', '/api/process-definitions?key=mp_two')).body;
-    expect(definitions[0].resource_name).toBe('two.bpmn');
+    expect(definitions[0].resourceName).toBe('two.bpmn');
 
     const xml = await fetch(`${base}/api/process-definitions/${encodeURIComponent(deployment.definitions[0]!.id)}/xml`, { headers: auth('operator') });
     expect(xml.headers.get('content-type')).toMatch(/^application\/xml/);
@@ -183,8 +183,8 @@ describe('native API', () => {
     const first = await failOnce();
     const second = await failOnce();
     const open = (await call('GET', '/api/incidents?processKey=inc_flow')).body;
-    expect(open.map((incident: { instance_id: string }) => incident.instance_id).sort()).toEqual([first, second].sort());
-    const incidentOf = (instanceId: string) => open.find((incident: { instance_id: string }) => incident.instance_id === instanceId);
+    expect(open.map((incident: { instanceId: string }) => incident.instanceId).sort()).toEqual([first, second].sort());
+    const incidentOf = (instanceId: string) => open.find((incident: { instanceId: string }) => incident.instanceId === instanceId);
 
     expect((await call('POST', `/api/incidents/${incidentOf(first).id}/retry`, { retries: 4 })).status).toBe(204);
     expect(await app.database.knex('external_tasks').where({ instance_id: first }).first()).toMatchObject({ retries: 4, worker_id: null });
@@ -203,7 +203,7 @@ describe('native API', () => {
     await call('POST', '/api/deployments', { name: 'job.bpmn', xml });
     const id = (await call('POST', '/api/process-instances', { processKey: 'job_flow' })).body.id;
     const [job] = (await call('GET', `/api/jobs?instanceId=${id}`)).body;
-    expect(job).toMatchObject({ kind: 'timer', activity_id: 'later', retries: 3 });
+    expect(job).toMatchObject({ kind: 'timer', activityId: 'later', retries: 3 });
     expect((await call('GET', `/api/jobs?state=due&instanceId=${id}`)).body).toEqual([]);
 
     // The child process is not deployed: each run fails and counts the retries down.
@@ -213,7 +213,7 @@ describe('native API', () => {
     await call('POST', `/api/jobs/${job.id}/execute`);
     expect((await call('GET', `/api/jobs?state=failed&instanceId=${id}`)).body).toMatchObject([{ id: job.id, retries: 0 }]);
     const [incident] = (await call('GET', `/api/incidents?instanceId=${id}`)).body;
-    expect(incident).toMatchObject({ type: 'failedJob', job_id: job.id });
+    expect(incident).toMatchObject({ type: 'failedJob', jobId: job.id });
     expect((await call('GET', `/api/process-instances/${id}`)).body.status).toBe('active');
 
     await call('POST', '/api/deployments', { name: 'child.bpmn', xml: sequence('job_child', [{ id: 'wait', xml: '<bpmn:userTask id="wait" />' }]) });
@@ -226,5 +226,66 @@ describe('native API', () => {
     expect(children[0]).toMatchObject({ process_key: 'job_child', status: 'active' });
     expect((await call('GET', `/api/jobs?instanceId=${id}`)).body).toEqual([]);
     expect((await call('POST', `/api/jobs/${job.id}/execute`)).body).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+  });
+  it('when tasks, incidents, jobs, external tasks, versions, history and an instance with its waits are read, then every field name is camelCase', async () => {
+    const xml = bpmn(
+      'camel_flow',
+      `<bpmn:startEvent id="start" />
+      <bpmn:parallelGateway id="fork" />
+      <bpmn:userTask id="approve" camunda:candidateGroups="ops" />
+      <bpmn:intermediateCatchEvent id="later">${TIMER_HOUR}</bpmn:intermediateCatchEvent>
+      <bpmn:intermediateCatchEvent id="paid"><bpmn:messageEventDefinition messageRef="Paid" /></bpmn:intermediateCatchEvent>
+      <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="native.camel" />
+      <bpmn:parallelGateway id="join" />
+      <bpmn:endEvent id="end" />
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork" />
+      <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="approve" />
+      <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="later" />
+      <bpmn:sequenceFlow id="f4" sourceRef="fork" targetRef="paid" />
+      <bpmn:sequenceFlow id="f5" sourceRef="fork" targetRef="work" />
+      <bpmn:sequenceFlow id="f6" sourceRef="approve" targetRef="join" />
+      <bpmn:sequenceFlow id="f7" sourceRef="later" targetRef="join" />
+      <bpmn:sequenceFlow id="f8" sourceRef="paid" targetRef="join" />
+      <bpmn:sequenceFlow id="f9" sourceRef="work" targetRef="join" />
+      <bpmn:sequenceFlow id="f10" sourceRef="join" targetRef="end" />`,
+      '<bpmn:message id="Paid" name="camel.paid" />',
+    );
+    const deployed = (await call('POST', '/api/deployments', { name: 'camel.bpmn', xml })).body.definitions[0];
+    const id = (await call('POST', '/api/process-instances', { processKey: 'camel_flow', variables: { snake_name: 1 } })).body.id;
+    const [task] = await app.engine.fetchAndLock({ workerId: 'w', maxTasks: 1, usePriority: false, topics: [{ topicName: 'native.camel', lockDuration: 10_000 }] });
+    await app.engine.externalTaskFailure(task!.id, 'w', { errorMessage: 'disk full', retries: 0 });
+
+    const detail = (await call('GET', `/api/process-instances/${id}`)).body;
+    for (const waits of ['userTasks', 'externalTasks', 'timers', 'subscriptions', 'incidents']) expect(detail[waits]).toHaveLength(1);
+    expect(detail.userTasks[0]).toMatchObject({ instanceId: id, activityId: 'approve', candidateGroups: ['ops'], processKey: 'camel_flow', createdAt: expect.any(String) });
+    expect(detail.externalTasks[0]).toMatchObject({ topic: 'native.camel', activityId: 'work', errorMessage: 'disk full', retries: 0 });
+    expect(detail.timers[0]).toMatchObject({ kind: 'timer', activityId: 'later', dueAt: expect.any(String) });
+    expect(detail.subscriptions[0]).toMatchObject({ kind: 'message', name: 'camel.paid', activityId: 'paid' });
+    expect(detail.incidents[0]).toMatchObject({ type: 'failedExternalTask', instanceId: id, externalTaskId: task!.id, resolvedAt: null });
+    const answers = [
+      detail,
+      (await call('GET', `/api/tasks?instanceId=${id}`)).body,
+      (await call('GET', `/api/tasks/${detail.userTasks[0].id}`)).body,
+      (await call('GET', `/api/incidents?instanceId=${id}`)).body,
+      (await call('GET', `/api/jobs?instanceId=${id}`)).body,
+      (await call('GET', '/api/external-tasks?topic=native.camel')).body,
+      (await call('GET', `/api/process-instances/${id}/history`)).body,
+      (await call('GET', '/api/process-definitions?key=camel_flow')).body,
+      (await call('GET', `/api/process-definitions/${encodeURIComponent(deployed.id)}`)).body,
+      (await call('GET', `/api/audit?instanceId=${id}`)).body,
+    ];
+    const snakeNames = new Set<string>();
+    const walk = (value: unknown, path: string): void => {
+      if (Array.isArray(value)) return value.forEach((item) => walk(item, `${path}[]`));
+      if (!value || typeof value !== 'object') return;
+      for (const [name, inner] of Object.entries(value)) {
+        if (name.includes('_')) snakeNames.add(`${path}.${name}`);
+        // Variables, a definition's analysis and an incident's trigger are data, named by their authors.
+        if (!['variables', 'info', 'report', 'trigger', 'data', 'details', 'localVariables'].includes(name)) walk(inner, `${path}.${name}`);
+      }
+    };
+    answers.forEach((answer, index) => walk(answer, `answer${index}`));
+    expect([...snakeNames]).toEqual([]);
+    expect(detail.variables).toEqual({ snake_name: 1 });
   });
 });

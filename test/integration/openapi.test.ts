@@ -47,6 +47,16 @@ describe('OpenAPI document and docs page', () => {
     const execute = spec.paths['/api/jobs/{id}/execute']!.post;
     expect(execute.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
     expect(Object.keys(spec.paths['/api/deployments']!.post.requestBody.content)).toEqual(['application/json', 'application/xml', 'multipart/form-data']);
+
+    // Answers name their camelCase fields: a task, an incident, the waits inside an instance.
+    const answer = (path: string, method = 'get') => spec.paths[path]![method].responses['200'].content['application/json'].schema;
+    expect(Object.keys(answer('/api/tasks').items.properties)).toEqual(expect.arrayContaining(['instanceId', 'activityId', 'candidateGroups', 'dueAt', 'createdAt']));
+    expect(Object.keys(answer('/api/incidents').items.properties)).toEqual(expect.arrayContaining(['instanceId', 'processKey', 'jobId', 'externalTaskId', 'resolvedAt']));
+    const detail = answer('/api/process-instances/{id}').properties;
+    expect(Object.keys(detail.userTasks.items.properties)).toContain('candidateGroups');
+    expect(Object.keys(detail.incidents.items.properties)).toContain('activityId');
+    const fieldNames = JSON.stringify(Object.values(spec.paths).flatMap((operations) => Object.values(operations).map((operation) => operation.responses?.['200'] ?? operation.responses?.['201'] ?? null)));
+    expect(fieldNames.match(/"[a-z]+_[a-z_]+":\{/g) ?? []).toEqual([]);
   });
 
   it('when express mounts a route anywhere outside /engine-rest, then the spec lists it: a route left out of the route table fails here', async () => {
