@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { httpClient, TEST_TOKENS } from '../support/server-process.js';
 import { SpanSimulator, writeSpans } from '../support/span-simulator.js';
+import { eventually } from '../support/test-app.js';
 import { openUi, type UiSession } from './browser.js';
 
 jest.setTimeout(60_000);
@@ -108,8 +109,9 @@ describe('browser operations: roles, starts, sub-processes, incidents, end event
     await page.click('.rf-nav a[data-view="instances"]');
     await page.waitForSelector(`#rf-instance-rows tr[data-instance-id="${id}"] .rf-incident-count:text-is("⚠ 1")`);
     await page.selectOption('#rf-filter-incidents', 'open');
+    // The filtered answer replaces the list: until it arrives the old rows (ours among them) are still there.
+    await eventually(async () => (await page.locator('#rf-instance-rows tr[data-instance-id]').count()) === 1);
     await page.waitForSelector(`#rf-instance-rows tr[data-instance-id="${id}"]`);
-    expect(await page.locator('#rf-instance-rows tr[data-instance-id]').count()).toBe(1);
     await expect(page.textContent(`#rf-instance-rows tr[data-instance-id="${id}"]`)).resolves.toContain('Ops review');
     await page.selectOption('#rf-filter-incidents', 'none');
     await page.waitForSelector(`#rf-instance-rows tr[data-instance-id="${id}"]`, { state: 'detached' });
