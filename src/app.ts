@@ -128,7 +128,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     log,
   });
   // The product modules (src/modules/index.ts) on the core: topics, routes, listeners, start and stop.
-  const modules = composeModules({ config, knex: database.knex, engine, telemetry, registry, nodeId, log, logError }, productModules);
+  const modules = composeModules({ config, knex: database.knex, engine, decisions, telemetry, registry, nodeId, log, logError }, productModules);
   if (!overrides.registry) for (const topic of modules.topics()) registry.register(topic);
   registerScrapedGauges(modules.get(telemetryModule).metrics, modules.gauges);
   const agents = modules.get(agentsModule);

@@ -1,10 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { entropyLevel, ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD } from '../../service-tasks/entropy/entropy-score.js';
+import { ENTROPY_LEVELS, MIN_REGENERATION_THRESHOLD, type EntropyLevel } from '../../service-tasks/entropy/entropy-score.js';
 import { measureSystem } from '../../service-tasks/entropy/measure.js';
 import { rankStrategies } from '../../service-tasks/entropy/ranking.js';
 import { simulateWorkflow } from '../../service-tasks/entropy/simulate-strategy.js';
-import { strategiesFor, strategyById } from '../../service-tasks/entropy/strategies.js';
+import { strategyById, type Strategy } from '../../service-tasks/entropy/strategies.js';
 import { renderCharter } from '../../service-tasks/generator/charter.js';
 import { generateStrategyWorkflow } from '../../service-tasks/generator/strategy-workflow.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
@@ -26,13 +26,26 @@ const Body = z
   })
   .strict();
 
+/** The level of an entropy and the strategies a level allows, as the cycle decides them. */
+export interface RegenerationPolicy {
+  level(entropy: number): Promise<EntropyLevel>;
+  strategies(level: EntropyLevel, system: string): Promise<Strategy[]>;
+}
+
 /**
  * One DMEDI phase at a time, for the CLI (`regenflow dmedi <phase> --system X`) and for
  * operators: the same functions the process's service tasks call, run on request.
  * `auto` starts the dmedi-regeneration process, which runs them all.
  */
-export function dmediRouter(engine: WorkflowEngine, store: EntropyStore): Router {
+export function dmediRouter(engine: WorkflowEngine, store: EntropyStore, policy: RegenerationPolicy): Router {
   const router = Router();
+
+  /** The level given, else the latest measurement's by the deployed level table. */
+  const levelOf = async (body: z.infer<typeof Body>): Promise<EntropyLevel | undefined> => {
+    if (body.level) return body.level;
+    const [latest] = await store.measurements(body.system, 1);
+    return latest ? policy.level(latest.score) : undefined;
+  };
 
   const chosenStrategy = async (body: z.infer<typeof Body>) => {
     if (body.strategyId) {
@@ -40,9 +53,9 @@ export function dmediRouter(engine: WorkflowEngine, store: EntropyStore): Router
       if (!strategy) throw new AppError('NOT_FOUND', `strategy ${body.strategyId} not found`);
       return strategy;
     }
-    const level = body.level ?? (await store.measurements(body.system, 1))[0]?.level;
+    const level = await levelOf(body);
     if (!level) throw new AppError('NO_MEASUREMENT', `measure ${body.system} first, or give level or strategyId`);
-    const [best] = rankStrategies(strategiesFor(level, body.system), await store.outcomeCounts());
+    const [best] = rankStrategies(await policy.strategies(level, body.system), await store.outcomeCounts());
     const strategy = best && strategyById(best.id);
     if (!strategy) throw new AppError('NOT_FOUND', `no strategy for level ${level}`);
     return strategy;
@@ -70,8 +83,8 @@ export function dmediRouter(engine: WorkflowEngine, store: EntropyStore): Router
         res.status(201).json(await measureSystem(store, body));
         return;
       case 'explore': {
-        const level = body.level ?? (await store.measurements(body.system, 1))[0]?.level ?? entropyLevel(0);
-        res.json({ system: body.system, level, options: rankStrategies(strategiesFor(level, body.system), await store.outcomeCounts()) });
+        const level = (await levelOf(body)) ?? (await policy.level(0));
+        res.json({ system: body.system, level, options: rankStrategies(await policy.strategies(level, body.system), await store.outcomeCounts()) });
         return;
       }
       case 'develop': {

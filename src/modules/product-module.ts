@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { ServiceTaskDefinition, ServiceTaskRegistry } from '../../service-tasks/registry.js';
 import type { RouteMount } from '../api/route-spec.js';
 import type { Config } from '../config.js';
+import type { DecisionService } from '../decisions/index.js';
 import type { WorkflowEngine } from '../engine/workflow-engine.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { ScrapedGauge } from '../telemetry/metrics.js';
@@ -14,6 +15,8 @@ export interface ModuleCore {
   readonly config: Config;
   readonly knex: Knex;
   readonly engine: WorkflowEngine;
+  /** The deployed DMN decisions: a module that follows a shipped policy table evaluates its latest version. */
+  readonly decisions: DecisionService;
   readonly telemetry: Telemetry;
   /** The topics this node serves (every module's, or a test's own registry). */
   readonly registry: ServiceTaskRegistry;

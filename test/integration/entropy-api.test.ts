@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repositoryRoot, TEST_TOKENS } from '../support/server-process.js';
@@ -99,4 +100,21 @@ describe('entropy API', () => {
     expect(develop).toMatchObject({ processKey: 'regen-checkout-cache-refresh', definition: { key: 'regen-checkout-cache-refresh' } });
     expect(develop.simulation.runs).toBe(200);
   }, 180_000);
+
+  it('when a process owner deploys a strategy table that withdraws a strategy, then the Explore preview offers what the next cycle would', async () => {
+    const explore = async () => (await call('/api/entropy/dmedi/explore', { method: 'POST', body: JSON.stringify({ system: 'checkout', level: 'HIGH' }) })).body.options.map((option: { id: string }) => option.id).sort();
+    expect(await explore()).toEqual(['agent-reconstruction', 'semantic-refresh', 'validation-rebuild']);
+
+    const shipped = await readFile(join(repositoryRoot, 'processes', 'entropy-level.dmn'), 'utf8');
+    const withdrawn = shipped.replace(/<rule id="agent_reconstruction">[\s\S]*?<\/rule>\s*/, '');
+    expect((await call('/api/deployments', { method: 'POST', body: JSON.stringify({ name: 'entropy-level.dmn', xml: withdrawn }), token: TEST_TOKENS.admin })).status).toBe(201);
+    expect(await explore()).toEqual(['semantic-refresh', 'validation-rebuild']);
+
+    // The level of a measured system is the deployed level table's too: a table that calls everything CRITICAL is followed.
+    const everythingCritical = withdrawn.replace('<text>&lt; 0.3</text>', '<text>&lt; 0</text>').replace('<text>[0.3..0.6[</text>', '<text>[0..0.6[</text>').replace(/<outputEntry id="(low|medium|high)_level">\s*<text>"[A-Z]+"<\/text>/g, '<outputEntry id="$1_level">\n          <text>"CRITICAL"</text>');
+    expect((await call('/api/deployments', { method: 'POST', body: JSON.stringify({ name: 'entropy-level.dmn', xml: everythingCritical }), token: TEST_TOKENS.admin })).status).toBe(201);
+    const preview = await call('/api/entropy/dmedi/explore', { method: 'POST', body: JSON.stringify({ system: 'checkout' }) });
+    expect(preview.body.level).toBe('CRITICAL');
+    expect((await call('/api/deployments', { method: 'POST', body: JSON.stringify({ name: 'entropy-level.dmn', xml: shipped }), token: TEST_TOKENS.admin })).status).toBe(201);
+  });
 });
