@@ -55,7 +55,9 @@ describe('decision worker thread limits', () => {
     const loop = await literal('loop', 'count(for i in 1..500000000 return i)');
     const quick = await literal('quick', '1 + 1');
     await thread.evaluate('quick:1:00000000', quick, 'quick', {}, 1000); // the worker is up
-    const slow = failure(thread.evaluate('loop:1:00000000', loop, 'loop', {}, 1500));
+    // 400 ms: longer than the queue waits, and well short of the 1.3-1.8 s in which the loop's list fills the worker's
+    // 256 MB heap on a fast machine (at 1500 ms a CI run got DECISION_RESOURCES_EXHAUSTED instead of the timeout).
+    const slow = failure(thread.evaluate('loop:1:00000000', loop, 'loop', {}, 400));
     expect(await failure(thread.evaluate('quick:1:00000000', quick, 'quick', {}, 1000))).toMatchObject({ code: 'DECISION_BUSY' });
     expect(await slow).toMatchObject({ code: 'DECISION_TIMEOUT' });
     expect((await thread.evaluate('quick:1:00000000', quick, 'quick', {}, 1000)).result).toEqual([{ quick: 2 }]);
