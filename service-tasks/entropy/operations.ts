@@ -334,7 +334,7 @@ function sequentialTests(operation: OperationAggregate, options: OperationOption
     const excess = best.errors / best.count - rate0;
     found.push({ signal: 'errors-sequential', test: 'Bernoulli CUSUM of bucket log-likelihood ratios, h = ln(buckets/α)', pValue: Math.exp(-best.s) * operation.buckets.length, effect: excess, severity: severity(excess / 0.25) });
   } else {
-    const recent = recentErrors(operation.buckets, p0, rate0, options, alpha);
+    const recent = recentErrors(operation, options, alpha);
     if (recent) found.push(recent);
   }
   const reference = moments(baseline);
@@ -520,8 +520,10 @@ function judgeRequests(aggregates: SpanAggregates, options: OperationOptions, al
         effect: current.count / Math.max(1, expected),
         severity: 1,
       });
-    } else {
-      const drop = timeOrdered ? countCusum(settled.map((point) => point.count), rate * aggregates.bucketSeconds, alpha) : null;
+    } else if (timeOrdered) {
+      // Fewer requests, only between consecutive windows: two versions' request rates say how traffic was routed to each
+      // and for how long, not how healthy either is.
+      const drop = countCusum(settled.map((point) => point.count), rate * aggregates.bucketSeconds, alpha);
       if (drop && drop.ratio <= options.maxThroughputRatio) {
         findings.push({
           operation: '(service)',
@@ -536,8 +538,7 @@ function judgeRequests(aggregates: SpanAggregates, options: OperationOptions, al
       const share = current.seconds / (baseline.seconds + current.seconds);
       const pValue = binomialLowerTail(current.count, baseline.count + current.count, share);
       const ratio = current.count / expected;
-      // Two versions' request rates say how traffic was routed to each and for how long, not how healthy either is.
-      if (timeOrdered && !drop && expected >= options.minExpectedForAbsence && pValue < alpha && ratio <= options.maxThroughputRatio) {
+      if (!drop && expected >= options.minExpectedForAbsence && pValue < alpha && ratio <= options.maxThroughputRatio) {
         findings.push({
           operation: '(service)',
           role: 'request',
@@ -567,27 +568,24 @@ function judgeRequests(aggregates: SpanAggregates, options: OperationOptions, al
  * whole-window rate dilutes it and a CUSUM tuned to a large step (above) gathers it too slowly:
  * a dependency failing 0.5 % more each minute shows 5 % after ten minutes but 2 % over the window.
  */
-function recentErrors(buckets: SpanStats[], p0: number, rate0: number, options: OperationOptions, alpha: number): Verdict | null {
-  let errors = 0;
-  let count = 0;
-  let best: { pValue: number; excess: number; seconds: number } | null = null;
+function recentErrors(operation: OperationAggregate, options: OperationOptions, alpha: number): Verdict | null {
+  const { buckets } = operation;
+  const stretch: SpanStats = { count: 0, errors: 0, sumLog: 0, sumLog2: 0 };
+  let best: { found: Verdict; pValue: number; buckets: number } | null = null;
   for (let index = buckets.length - 1; index >= 0; index--) {
-    errors += buckets[index]!.errors;
-    count += buckets[index]!.count;
-    if (errors < 3) continue;
-    const rate = errors / count;
-    const excess = rate - rate0;
-    if (excess < options.minErrorRateChange || rate < options.minErrorRatio * rate0) continue;
-    const pValue = Math.min(1, binomialUpperTail(errors, count, p0) * buckets.length);
-    if (pValue < alpha && (!best || pValue < best.pValue)) best = { pValue, excess, seconds: buckets.length - index };
+    stretch.count += buckets[index]!.count;
+    stretch.errors += buckets[index]!.errors;
+    // The window's own error test on the stretch, at α shared out over the stretches.
+    const found = errorTest(stretch, operation.baseline, options, alpha / buckets.length);
+    const pValue = found?.pValue ?? 1;
+    if (found && (!best || pValue < best.pValue)) best = { found, pValue, buckets: buckets.length - index };
   }
   if (!best) return null;
   return {
+    ...best.found,
     signal: 'errors-sequential',
-    test: `exact binomial test of the failures in the last ${best.seconds} of ${buckets.length} buckets, one-sided, Bonferroni over the stretches that end now`,
-    pValue: best.pValue,
-    effect: best.excess,
-    severity: severity(best.excess / 0.25),
+    test: `exact binomial test of the failures in the last ${best.buckets} of ${buckets.length} buckets, one-sided, Bonferroni over the stretches that end now`,
+    pValue: Math.min(1, best.pValue * buckets.length),
   };
 }
 

@@ -115,6 +115,13 @@ describe('entropy API', () => {
     expect((await call('/api/deployments', { method: 'POST', body: JSON.stringify({ name: 'entropy-level.dmn', xml: everythingCritical }), token: TEST_TOKENS.admin })).status).toBe(201);
     const preview = await call('/api/entropy/dmedi/explore', { method: 'POST', body: JSON.stringify({ system: 'checkout' }) });
     expect(preview.body.level).toBe('CRITICAL');
+
+    // A deployed level table with a gap where the measurement falls is an error naming it, not a guessed level.
+    const noLevel = shipped.replace(/<rule id="(low|medium|high|critical)">[\s\S]*?<\/rule>\s*/g, '');
+    expect((await call('/api/deployments', { method: 'POST', body: JSON.stringify({ name: 'entropy-level.dmn', xml: noLevel }), token: TEST_TOKENS.admin })).status).toBe(201);
+    const gap = await call('/api/entropy/dmedi/explore', { method: 'POST', body: JSON.stringify({ system: 'checkout' }) });
+    expect(gap).toMatchObject({ status: 422, body: { code: 'DECISION_RESULT_MAPPING' } });
+    expect(gap.body.detail).toContain('entropy-level table gives no level');
     expect((await call('/api/deployments', { method: 'POST', body: JSON.stringify({ name: 'entropy-level.dmn', xml: shipped }), token: TEST_TOKENS.admin })).status).toBe(201);
   });
 });

@@ -46,7 +46,17 @@ function deployedPolicy(decisions: DecisionService): RegenerationPolicy {
     }
   };
   return {
-    level: (entropy: number) => evaluate<EntropyLevel>('entropy-level', { entropy }, ([row]) => row?.level as EntropyLevel, () => entropyLevel(entropy)),
+    level: (entropy: number) =>
+      evaluate<EntropyLevel>(
+        'entropy-level',
+        { entropy },
+        ([row]) => {
+          // A deployed table with a gap is a policy to repair, not a level to guess.
+          if (!row?.level) throw new AppError('DECISION_RESULT_MAPPING', `the deployed entropy-level table gives no level for entropy ${entropy}`);
+          return row.level as EntropyLevel;
+        },
+        () => entropyLevel(entropy),
+      ),
     strategies: (level: EntropyLevel, system: string) =>
       evaluate<Strategy[]>('regeneration-strategies', { level, system }, (rows) => offeredStrategies(rows.map((row) => String(row.strategyId)), system), () => strategiesFor(level, system)),
   };
